@@ -1,0 +1,26 @@
+# Two commands on a fresh Debian/Ubuntu machine:
+#   make demo   install Ngspice + .venv, train the XOR example in Ngspice
+#   make test   the same set-up, then the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?= -m "not slow"
+
+.PHONY: setup demo test test-all bench clean
+
+setup:
+	VENV=$(VENV) bash scripts/setup.sh
+
+demo: setup
+	$(PY) test_circuit/xor.py
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-all: setup
+	$(PY) -m pytest -q -m ""
+
+bench: setup
+	$(PY) bench/speed.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,85 @@
+"""The backend interface: a circuit plus a batch in, an operating point out."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..validation import check_array
+
+
+@dataclass
+class OperatingPoint:
+    """Solution of a batch.
+
+    v: node voltages (V), shape ``(B, n_nodes)``; column 0 is ground (0 V).
+    i_vs: voltage-source branch currents (A), shape ``(B, V)``, SPICE sign:
+        positive when current flows into the ``+`` terminal through the source.
+    """
+    v: np.ndarray
+    i_vs: np.ndarray
+
+
+@dataclass
+class Stimulus:
+    """What changes between solves of one circuit.
+
+    g: conductances (S), ``(R,)`` shared or ``(B, R)`` per sample.
+    vs: voltage-source values (V), ``(B, V)``.
+    isrc: injected currents (A), ``(B, I)``.
+    """
+    g: np.ndarray
+    vs: np.ndarray
+    isrc: np.ndarray
+
+    @property
+    def batch_size(self):
+        return self.vs.shape[0]
+
+    def sample(self, b):
+        g = self.g[b] if self.g.ndim == 2 else self.g
+        return g, self.vs[b], self.isrc[b]
+
+    def take(self, rows):
+        g = self.g[rows] if self.g.ndim == 2 else self.g
+        return Stimulus(g, self.vs[rows], self.isrc[rows])
+
+
+def make_stimulus(circuit, g, vs=None, isrc=None, batch_size=None):
+    """Check shapes and values and return a :class:`Stimulus` for ``circuit``."""
+    g = check_array(g, "conductances (S)", 0, 1e6)
+    if np.any(g <= 0):
+        raise ShapeError("every conductance must be > 0 S (a zero conductance is an open circuit: "
+                         "leave the element out instead)")
+    if vs is None:
+        b = batch_size or (g.shape[0] if g.ndim == 2 else 1)
+        vs = np.broadcast_to(circuit.vs_value, (b, circuit.n_vs))
+    vs = check_array(vs, "source voltages (V)", -1e4, 1e4)
+    if vs.ndim == 1:
+        vs = vs[None, :]
+    b = vs.shape[0]
+    if isrc is None:
+        isrc = np.zeros((b, circuit.n_is))
+    isrc = check_array(isrc, "source currents (A)", -1e3, 1e3)
+    if isrc.ndim == 1:
+        isrc = isrc[None, :]
+    if vs.shape != (b, circuit.n_vs) or isrc.shape != (b, circuit.n_is):
+        raise ShapeError(f"expected vs {(b, circuit.n_vs)} and isrc {(b, circuit.n_is)}, "
+                         f"received {vs.shape} and {isrc.shape}")
+    if g.shape not in ((circuit.n_res,), (b, circuit.n_res)):
+        raise ShapeError(f"expected conductances {(circuit.n_res,)} or {(b, circuit.n_res)}, received {g.shape}")
+    return Stimulus(g, vs, isrc)
+
+
+class Backend:
+    """Solves DC operating points of a :class:`~ebana.circuit.Circuit`.
+
+    ``initial`` (optional, ``(B, n_nodes)``) is a starting guess, e.g. the
+    free-phase solution when solving the nudged phase.
+    """
+    name = "abstract"
+
+    def solve(self, circuit, stimulus, initial=None):
+        raise NotImplementedError
+
+    def close(self):
+        """Release resources (processes, libraries)."""

@@ -1,0 +1,84 @@
+"""Render a :class:`Circuit` as SPICE netlist text: the only place netlist text is written.
+
+Everything that reaches the text is either a validated name (see
+``ebana.validation``) or a finite float written with ``repr`` (round-trip exact).
+"""
+import numpy as np
+
+from ..errors import ValidationError
+from ..validation import check_array
+from .elements import BehavioralDiode, ShockleyDiode
+
+# Tight tolerances: EP takes differences of two operating points a small beta
+# apart, so the solve must be far more exact than SPICE's defaults (reltol 1e-3).
+DEFAULT_OPTIONS = {"reltol": 1e-9, "vntol": 1e-12, "abstol": 1e-15, "gmin": 1e-12, "itl1": 1000}
+
+
+def _f(x):
+    return repr(float(x))
+
+
+def amplifier_sense_source(circuit, k):
+    """Name of the 0 V source that measures the output current of amplifier ``k``."""
+    return circuit.element_name("amp", k).replace("b", "v", 1) + "s"
+
+
+def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, analysis=".op"):
+    """Return the netlist of ``circuit`` with conductances ``g`` (S, shape (R,)),
+    source values ``vs`` (V, shape (V,)) and currents ``isrc`` (A, shape (I,)).
+    """
+    g = check_array(g, "conductances (S)", 0, np.inf).reshape(-1)
+    if g.shape != (circuit.n_res,):
+        raise ValidationError(f"expected {circuit.n_res} conductances, received {g.shape}")
+    if np.any(g <= 0):
+        k = int(np.argmax(g <= 0))
+        raise ValidationError(f"conductance of {circuit.element_name('res', k)} is {g[k]!r} S; it must be > 0")
+    vs = circuit.vs_value if vs is None else check_array(vs, "source voltages (V)").reshape(-1)
+    isrc = np.zeros(circuit.n_is) if isrc is None else check_array(isrc, "source currents (A)").reshape(-1)
+    opts = dict(DEFAULT_OPTIONS, **(options or {}))
+    nn = circuit.node_names
+    lines = [f"* {title}" if not title.startswith("*") else title]
+    lines.append(".options " + " ".join(f"{k}={_f(v)}" for k, v in opts.items()))
+
+    names = circuit.element_names("res")
+    for k in range(circuit.n_res):
+        lines.append(f"{names[k]} {nn[circuit.res_a[k]]} {nn[circuit.res_b[k]]} {_f(1.0 / g[k])}")
+    names = circuit.element_names("vs")
+    for k in range(circuit.n_vs):
+        lines.append(f"{names[k]} {nn[circuit.vs_pos[k]]} {nn[circuit.vs_neg[k]]} dc {_f(vs[k])}")
+    names = circuit.element_names("is")
+    for k in range(circuit.n_is):
+        lines.append(f"{names[k]} 0 {nn[circuit.is_node[k]]} dc {_f(isrc[k])}")
+
+    models = {}
+    for block in circuit.diode_blocks:
+        for k in range(block.index.start, block.index.stop):
+            a, c = nn[circuit.d_anode[k]], nn[circuit.d_cathode[k]]
+            local = f"{block.owner}__{k - block.index.start}"
+            m = block.model
+            if isinstance(m, BehavioralDiode):
+                vd = f"v({a},{c})"
+                lines.append(f"b{local} {a} {c} i = {vd} / {_f(m.roff)} + ({vd} - {_f(m.vth)}) * "
+                             f"u({vd} - {_f(m.vth)}) * {_f(1.0 / m.ron - 1.0 / m.roff)}")
+            elif isinstance(m, ShockleyDiode):
+                models[m.name] = m.model_line()
+                lines.append(f"d{local} {a} {c} {m.name}")
+    lines.extend(models.values())
+
+    names = circuit.element_names("amp")
+    for k in range(len(circuit.amp_in)):
+        src, dst = nn[circuit.amp_in[k]], nn[circuit.amp_out[k]]
+        mid = f"{names[k][1:]}_m"
+        sense = amplifier_sense_source(circuit, k)
+        gain, shift = circuit.amp_gain[k], circuit.amp_shift[k]
+        lines.append(f"{names[k]} {mid} 0 v = {_f(gain)} * v({src}) + {_f(shift)}")
+        lines.append(f"{sense} {mid} {dst} dc 0")
+        lines.append(f"f{names[k][1:]} {src} 0 {sense} {_f(1.0 / gain)}")
+
+    for owner, text in circuit.spice_blocks:
+        lines.append(f"* user block {owner}")
+        lines.extend(text.strip().splitlines())
+    if analysis:
+        lines.append(analysis)
+    lines.append(".end")
+    return "\n".join(lines) + "\n"

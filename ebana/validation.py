@@ -1,0 +1,61 @@
+"""Checks on everything that reaches a netlist or a solve.
+
+A netlist line can run shell commands in Ngspice (``.control`` blocks,
+``shell``), so names are restricted to a safe alphabet and numbers are
+checked to be finite before they are formatted.
+"""
+import math
+import re
+
+import numpy as np
+
+from .errors import ValidationError
+
+# Letters, digits and single underscores; starts with a letter. Double
+# underscores are reserved: ebana joins a layer name and an index with "__".
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$")
+MAX_NAME_LENGTH = 40
+
+
+def check_name(name, what="layer"):
+    """Return ``name`` if it is a safe identifier, else raise ValidationError.
+
+    >>> check_name("dense_1")
+    'dense_1'
+    """
+    if not isinstance(name, str):
+        raise ValidationError(f"{what} name must be a string, received {type(name).__name__} {name!r}")
+    if len(name) > MAX_NAME_LENGTH or not _NAME.match(name):
+        raise ValidationError(
+            f"invalid {what} name {name!r}: use letters, digits and single underscores, "
+            f"starting with a letter, at most {MAX_NAME_LENGTH} characters "
+            "(names reach the SPICE netlist, so nothing else is allowed)")
+    return name
+
+
+def check_number(value, what, low=-math.inf, high=math.inf, low_open=False):
+    """Return ``value`` as a float if it is finite and within [low, high] (or (low, high])."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{what} must be a number, received {value!r}") from None
+    if not math.isfinite(x):
+        raise ValidationError(f"{what} must be finite, received {value!r}")
+    if x < low or x > high or (low_open and x == low):
+        lo = "(" if low_open else "["
+        raise ValidationError(f"{what} must lie in {lo}{low}, {high}], received {x!r}")
+    return x
+
+
+def check_array(values, what, low=-math.inf, high=math.inf):
+    """Return ``values`` as a float array if every entry is finite and within [low, high]."""
+    a = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValidationError(f"{what} has a non-finite entry at index {idx}: {a[idx]!r}")
+    out = (a < low) | (a > high)
+    if out.any():
+        idx = tuple(int(i) for i in np.argwhere(out)[0])
+        raise ValidationError(f"{what} must lie in [{low}, {high}]; entry {idx} is {a[idx]!r}")
+    return a

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One set-up recipe for every place ebana runs: `make`, CI and the Dockerfile.
+# 1. Ngspice and its shared library from the distribution (when missing).
+# 2. A virtual environment (VENV, default .venv) with ebana and its test extras.
+set -euo pipefail
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+have_libngspice() {
+    ldconfig -p 2>/dev/null | grep -q 'libngspice\.so ' || [ -e /usr/lib/x86_64-linux-gnu/libngspice.so ] || [ -e /usr/lib/aarch64-linux-gnu/libngspice.so ]
+}
+
+if ! command -v ngspice >/dev/null 2>&1 || ! have_libngspice; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "setup: installing ngspice libngspice0 libngspice0-dev"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        ngspice libngspice0 libngspice0-dev >/dev/null
+fi
+
+if [ "${EBANA_SYSTEM_PYTHON:-0}" = "1" ]; then
+    # Docker: the image's Python is the environment.
+    "$PYTHON" -m pip install -q --no-cache-dir -e ".[test]"
+else
+    if [ ! -x "$VENV/bin/python" ]; then
+        echo "setup: creating $VENV"
+        "$PYTHON" -m venv "$VENV"
+    fi
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install -q -e ".[test]"
+fi
+echo "setup: ready (ngspice $(ngspice --version 2>/dev/null | grep -o 'ngspice-[0-9]*' | head -1))"
