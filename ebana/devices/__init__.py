@@ -1,0 +1,25 @@
+"""Device transforms: plain numpy functions of a layer's parameters.
+
+Layers use them; backends never see them. Contents so far:
+
+- :mod:`.variability` -- variability masks (settings, sampling, gradients).
+- :mod:`.layer_noise` -- one layer's masks kept consistent over an EP step.
+- :mod:`.quantize` -- binary / few-level conductances with straight-through updates.
+
+Memristor pulse models are added beside these (``memristor*.py``).
+"""
+from .layer_noise import LayerNoise
+from .masks import KINDS, MaskKind
+from .quantize import Quantizer
+from .variability import Variability, VariabilityModel, as_generator, chip_generator
+
+__all__ = [
+    "KINDS",
+    "LayerNoise",
+    "MaskKind",
+    "Quantizer",
+    "Variability",
+    "VariabilityModel",
+    "as_generator",
+    "chip_generator",
+]
