@@ -1,0 +1,139 @@
+"""Losses on readout voltages, with the gradient the EP nudge needs.
+
+A readout ``y`` (B, K) is in volts: an output node voltage, or ``V+ - V-``
+for a differential output pair. Each loss returns the per-sample loss and
+``dL/dy`` (B, K); the EP loop nudges output ``k`` with a current
+``I_k = -beta * dL/dy_k`` (A, with beta in S).
+"""
+import numpy as np
+
+from ..errors import ShapeError, ValidationError
+from ..validation import check_number
+
+
+def _as_readout(y, who):
+    """Return ``y`` as a finite float array (B, K) or raise ShapeError."""
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 2 or y.shape[0] == 0 or y.shape[1] == 0:
+        raise ShapeError(
+            f"{who} expected readouts y of shape (B, K) with B, K >= 1, received shape {y.shape}")
+    if not np.isfinite(y).all():
+        row = int(np.argwhere(~np.isfinite(y))[0][0])
+        raise ValidationError(f"{who} readout y of sample {row} is not finite: {y[row]!r}")
+    return y
+
+
+class MSE:
+    """Half squared error in volts: ``L = 0.5 * sum_k (y_k - t_k)**2`` (V^2).
+
+    Targets are voltages of the same shape (B, K) as the readouts. The
+    gradient is ``dL/dy = y - t`` (V), the classic EP nudge ``beta*(t - y)``.
+
+    Accuracy:
+        * K == 1: a sample is correct when ``(y > midpoint) == (t > midpoint)``
+          (both on the same side of the decision voltage ``midpoint``, V).
+        * K > 1: targets are one-hot (or any vector whose largest entry marks
+          the class); correct when ``argmax(y) == argmax(t)``.
+
+    Example:
+        >>> import numpy as np
+        >>> loss, grad = MSE()(np.array([[0.5]]), np.array([[1.0]]))
+        >>> float(loss[0]), float(grad[0, 0])
+        (0.125, -0.5)
+    """
+
+    name = "mse"
+
+    def __init__(self, midpoint=0.0):
+        self.midpoint = check_number(midpoint, "MSE midpoint (V)")
+
+    def _check(self, y, target):
+        y = _as_readout(y, "MSE")
+        t = np.asarray(target, dtype=float)
+        if t.shape != y.shape:
+            raise ShapeError(
+                f"MSE expected targets of the readout shape {y.shape} (B, K), "
+                f"received {t.shape}")
+        return y, t
+
+    def __call__(self, y, target):
+        """Return ``(loss (B,) in V^2, dloss_dy (B, K) in V)``."""
+        y, t = self._check(y, target)
+        diff = y - t
+        return 0.5 * np.sum(diff * diff, axis=1), diff
+
+    def accuracy(self, y, target):
+        """Fraction of samples classified correctly (see class docstring)."""
+        y, t = self._check(y, target)
+        if y.shape[1] == 1:
+            correct = (y[:, 0] > self.midpoint) == (t[:, 0] > self.midpoint)
+        else:
+            correct = np.argmax(y, axis=1) == np.argmax(t, axis=1)
+        return float(np.mean(correct))
+
+    def __repr__(self):
+        return f"MSE(midpoint={self.midpoint!r})"
+
+
+class CrossEntropy:
+    """Softmax cross-entropy over ``scale * y`` (scale in 1/V, so logits are unitless).
+
+    ``L = -sum_k t_k * log softmax(scale * y)_k`` and
+    ``dL/dy = scale * (softmax(scale * y) - t)`` (1/V). Targets are one-hot
+    (B, K) or integer labels (B,) in ``0..K-1``. Accuracy is
+    ``argmax(y) == label``.
+
+    Example:
+        >>> import numpy as np
+        >>> loss, grad = CrossEntropy(scale=2.0)(np.zeros((1, 2)), np.array([1]))
+        >>> round(float(loss[0]), 4), grad.tolist()
+        (0.6931, [[1.0, -1.0]])
+    """
+
+    name = "cross_entropy"
+
+    def __init__(self, scale=1.0):
+        self.scale = check_number(scale, "CrossEntropy scale (1/V)", low=0.0, low_open=True)
+
+    def _one_hot(self, y, target):
+        """Return targets as a (B, K) float array (probability rows)."""
+        t = np.asarray(target)
+        B, K = y.shape
+        if t.shape == (B,):
+            labels = t.astype(float)
+            if not (np.all(labels == np.round(labels)) and labels.min() >= 0 and labels.max() < K):
+                raise ValidationError(
+                    f"CrossEntropy integer labels must lie in 0..{K - 1} for {K} outputs, "
+                    f"received values from {labels.min()!r} to {labels.max()!r}")
+            onehot = np.zeros((B, K))
+            onehot[np.arange(B), labels.astype(int)] = 1.0
+            return onehot
+        if t.shape != (B, K):
+            raise ShapeError(
+                f"CrossEntropy expected targets of shape ({B}, {K}) one-hot or ({B},) "
+                f"integer labels, received {t.shape}")
+        return t.astype(float)
+
+    def _log_softmax(self, y):
+        z = self.scale * y
+        z = z - z.max(axis=1, keepdims=True)  # shift: exp never overflows
+        return z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+
+    def __call__(self, y, target):
+        """Return ``(loss (B,) unitless, dloss_dy (B, K) in 1/V)``."""
+        y = _as_readout(y, "CrossEntropy")
+        t = self._one_hot(y, target)
+        logp = self._log_softmax(y)
+        loss = -np.sum(t * logp, axis=1)
+        # sum_k t_k may differ from 1 for soft targets; keep the exact gradient.
+        grad = self.scale * (np.exp(logp) * t.sum(axis=1, keepdims=True) - t)
+        return loss, grad
+
+    def accuracy(self, y, target):
+        """Fraction of samples whose largest readout is the target class."""
+        y = _as_readout(y, "CrossEntropy")
+        t = self._one_hot(y, target)
+        return float(np.mean(np.argmax(y, axis=1) == np.argmax(t, axis=1)))
+
+    def __repr__(self):
+        return f"CrossEntropy(scale={self.scale!r})"

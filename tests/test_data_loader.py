@@ -1,0 +1,100 @@
+"""DataLoader: validation, batching, shuffling, reproducibility, sample indices."""
+import numpy as np
+import pytest
+
+from ebana.errors import ShapeError, ValidationError
+from ebana.training import DataLoader
+
+
+def make(n=10):
+    x = np.arange(n, dtype=float)[:, None] * np.array([[1.0, -1.0]])
+    return {"x": x, "y": np.arange(n, dtype=float)[:, None]}
+
+
+def epoch_order(loader):
+    return np.concatenate([b["y"][:, 0] for b in loader]).astype(int)
+
+
+def test_len_and_batch_sizes():
+    loader = DataLoader(make(10), batch_size=4)
+    assert len(loader) == 3
+    assert [b["x"].shape for b in loader] == [(4, 2), (4, 2), (2, 2)]
+    assert loader.num_samples == 10 and loader.keys == ("x", "y")
+    assert len(DataLoader(make(8), batch_size=4)) == 2
+    assert len(DataLoader(make(3), batch_size=10)) == 1
+
+
+def test_no_shuffle_keeps_order_and_rows_stay_paired():
+    loader = DataLoader(make(7), batch_size=3)
+    assert epoch_order(loader).tolist() == list(range(7))
+    for b in loader:
+        np.testing.assert_array_equal(b["x"][:, 0], b["y"][:, 0])
+
+
+def test_shuffle_sees_every_sample_once_and_reorders():
+    loader = DataLoader(make(50), batch_size=7, shuffle=True, seed=1)
+    orders = [epoch_order(loader) for _ in range(4)]
+    for order in orders:
+        assert sorted(order.tolist()) == list(range(50))  # each sample exactly once
+        assert order.tolist() != list(range(50))           # actually shuffled
+    # a new permutation per epoch
+    assert len({tuple(o) for o in orders}) == 4
+    for b in loader:  # inputs and targets shuffled together
+        np.testing.assert_array_equal(b["x"][:, 0], b["y"][:, 0])
+
+
+def test_shuffle_reproducible_from_seed():
+    a = DataLoader(make(30), batch_size=4, shuffle=True, seed=123)
+    b = DataLoader(make(30), batch_size=4, shuffle=True, seed=123)
+    c = DataLoader(make(30), batch_size=4, shuffle=True, seed=124)
+    ea = [epoch_order(a) for _ in range(3)]
+    eb = [epoch_order(b) for _ in range(3)]
+    ec = [epoch_order(c) for _ in range(3)]
+    for u, v in zip(ea, eb):
+        np.testing.assert_array_equal(u, v)
+    assert any(not np.array_equal(u, w) for u, w in zip(ea, ec))
+
+
+def test_indices_name_the_original_samples():
+    data = make(9)
+    loader = DataLoader(data, batch_size=4, shuffle=True, seed=0)
+    seen = []
+    for idx, batch in loader.iter_with_indices():
+        np.testing.assert_array_equal(batch["y"][:, 0], data["y"][idx, 0])
+        np.testing.assert_array_equal(batch.indices, idx)
+        seen.extend(idx.tolist())
+    assert sorted(seen) == list(range(9))
+
+
+def test_integer_labels_keep_their_dtype():
+    loader = DataLoader({"x": np.zeros((3, 2)), "y": np.array([0, 2, 1])}, batch_size=3)
+    batch = next(iter(loader))
+    assert batch["y"].dtype.kind == "i" and batch["x"].dtype == float
+
+
+def test_mismatched_lengths_name_key_and_lengths():
+    with pytest.raises(ShapeError, match=r"'y'.*4 samples.*'x'.*5"):
+        DataLoader({"x": np.zeros((5, 2)), "y": np.zeros((4, 1))})
+
+
+def test_non_finite_names_key_and_sample():
+    x = np.zeros((6, 2))
+    x[3, 1] = np.nan
+    with pytest.raises(ValidationError, match=r"'x'.*sample 3"):
+        DataLoader({"x": x})
+    y = np.zeros((6, 1))
+    y[5] = np.inf
+    with pytest.raises(ValidationError, match=r"'y'.*sample 5"):
+        DataLoader({"x": np.zeros((6, 2)), "y": y})
+
+
+@pytest.mark.parametrize("data", [{}, None, [np.zeros(3)], {"x": np.zeros((0, 2))}, {"x": 3.0}])
+def test_bad_data_refused(data):
+    with pytest.raises((ValidationError, ShapeError)):
+        DataLoader(data)
+
+
+@pytest.mark.parametrize("bs", [0, -1, 2.5, True, "4", None])
+def test_bad_batch_size_refused(bs):
+    with pytest.raises(ValidationError, match="batch_size"):
+        DataLoader(make(4), batch_size=bs)
