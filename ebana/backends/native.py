@@ -1,0 +1,193 @@
+"""A batched Newton-Raphson solver for the same circuits Ngspice solves.
+
+Each iteration replaces every diode by its companion model (conductance
+``gd`` and current ``ieq`` linearised at its junction voltage) and solves the
+reduced modified-nodal system of the whole batch with one stacked LU. Shockley
+junction voltages are limited as SPICE does (``pnjlim``), and ``gmin`` sits
+across every junction, so the converged point is Ngspice's.
+"""
+import numpy as np
+
+from ..circuit.elements import BehavioralDiode, ShockleyDiode
+from ..circuit.netlist import DEFAULT_OPTIONS
+from ..errors import SimulatorError
+from .base import Backend, OperatingPoint
+from .native_plan import Plan
+
+# Ngspice 39's constants (const.h): VT = k T / q at 27 C.
+BOLTZMANN = 1.38064852e-23
+CHARGE = 1.6021766208e-19
+T_NOMINAL = 300.15
+VT_NOMINAL = BOLTZMANN * T_NOMINAL / CHARGE
+
+
+class _DiodeParams:
+    """Per-diode parameter arrays gathered from the circuit's diode blocks."""
+
+    def __init__(self, circuit, gmin):
+        D = len(circuit.d_anode)
+        self.pwl = np.zeros(D, dtype=bool)
+        self.vth, self.g_off, self.g_delta = np.zeros(D), np.zeros(D), np.zeros(D)
+        self.is_, self.vt, self.vcrit = np.zeros(D), np.ones(D), np.zeros(D)
+        for block in circuit.diode_blocks:
+            sl, m = block.index, block.model
+            if isinstance(m, BehavioralDiode):
+                self.pwl[sl] = True
+                self.vth[sl], self.g_off[sl] = m.vth, 1.0 / m.roff
+                self.g_delta[sl] = 1.0 / m.ron - 1.0 / m.roff
+            elif isinstance(m, ShockleyDiode):
+                vt = m.n * VT_NOMINAL
+                self.is_[sl], self.vt[sl] = m.is_, vt
+                self.vcrit[sl] = vt * np.log(vt / (np.sqrt(2.0) * m.is_))
+        self.gmin = gmin
+        self.any_shockley = bool((~self.pwl).any())
+
+    def evaluate(self, vd):
+        """Current (A) and conductance (S) at junction voltages ``vd`` (V)."""
+        on = vd > self.vth
+        i = np.where(self.pwl, vd * self.g_off + (vd - self.vth) * on * self.g_delta, 0.0)
+        g = np.where(self.pwl, self.g_off + on * self.g_delta, 0.0)
+        if self.any_shockley:
+            e = np.exp(np.where(self.pwl, 0.0, vd / self.vt))
+            i = np.where(self.pwl, i, self.is_ * (e - 1.0) + self.gmin * vd)
+            g = np.where(self.pwl, g, self.is_ / self.vt * e + self.gmin)
+        return i, g
+
+    def limit(self, vnew, vold):
+        """SPICE's pnjlim: keep exponential junctions from overshooting."""
+        if not self.any_shockley:
+            return vnew
+        vt, vcrit = self.vt, self.vcrit
+        big = (~self.pwl) & (vnew > vcrit) & (np.abs(vnew - vold) > 2 * vt)
+        if not big.any():
+            return vnew
+        arg = 1.0 + (vnew - vold) / vt
+        with np.errstate(invalid="ignore", divide="ignore"):
+            from_pos = np.where(arg > 0, vold + vt * np.log(np.maximum(arg, 1e-300)), vcrit)
+            from_neg = vt * np.log(np.maximum(vnew / vt, 1e-300))
+        lim = np.where(vold > 0, from_pos, from_neg)
+        return np.where(big, lim, vnew)
+
+
+class NativeBackend(Backend):
+    """Vectorised Newton solver (numpy), checked against Ngspice in the tests.
+
+    max_iterations: Newton iterations before giving up on a sample.
+    vtol: convergence when no node voltage moves by more than this (V).
+    """
+    name = "native"
+
+    def __init__(self, max_iterations=200, vtol=1e-13, gmin=DEFAULT_OPTIONS["gmin"]):
+        self.max_iterations = max_iterations
+        self.vtol = vtol
+        self.gmin = gmin
+        self._cache = None  # (circuit, plan, diode params)
+        self.solves = 0
+
+    def _prepare(self, circuit):
+        if self._cache is None or self._cache[0] is not circuit:
+            self._cache = (circuit, Plan(circuit), _DiodeParams(circuit, self.gmin))
+        return self._cache[1], self._cache[2]
+
+    @staticmethod
+    def _gather(w, elem):
+        return w[..., elem]
+
+    def solve(self, circuit, stimulus, initial=None, sample_offset=0):
+        plan, dp = self._prepare(circuit)
+        B, N, M, F = stimulus.batch_size, circuit.n_nodes, plan.M, plan.F
+        g = np.broadcast_to(stimulus.g, (B, circuit.n_res))
+        # known voltages
+        v = np.zeros((B, N))
+        fx = plan.fixed_nodes
+        v[:, fx] = stimulus.vs[:, plan.fix_src[fx]] * plan.fix_sign[fx]
+        # linear part of the system: resistors + constraints
+        offs = (np.arange(B) * M * M)[:, None]
+        rs = plan.res
+        J_lin = np.bincount((offs + rs.ff_index).ravel(), weights=(g[:, rs.ff_elem] * rs.ff_sign).ravel(),
+                            minlength=B * M * M).reshape(B, M, M) + plan.C
+        rhs_lin = np.zeros((B, M))
+        np.add.at(rhs_lin, (slice(None), rs.fx_row), -(g[:, rs.fx_elem] * rs.fx_sign) * v[:, rs.fx_col])
+        inj = np.zeros((B, N))
+        np.add.at(inj, (slice(None), circuit.is_node), stimulus.isrc)
+        rhs_lin[:, :F] += inj[:, plan.free]
+        for r, node, coef in plan.const_fixed:
+            rhs_lin[:, r] -= coef * v[:, node]
+        for r, k in plan.const_rhs_vs:
+            rhs_lin[:, r] += stimulus.vs[:, k]
+        rhs_lin += plan.const_rhs_amp
+
+        if initial is not None:
+            v[:, plan.free] = np.asarray(initial)[:, plan.free]
+        da, dc = circuit.d_anode, circuit.d_cathode
+        vd = v[:, da] - v[:, dc]
+        ds = plan.dio
+        x = np.zeros((B, M))
+        x[:, :F] = v[:, plan.free]
+        for it in range(self.max_iterations):
+            i_d, g_d = dp.evaluate(vd)
+            ieq = i_d - g_d * vd
+            J = J_lin
+            rhs = rhs_lin.copy()
+            if len(da):
+                J = J_lin + np.bincount((offs + ds.ff_index).ravel(),
+                                        weights=(g_d[:, ds.ff_elem] * ds.ff_sign).ravel(),
+                                        minlength=B * M * M).reshape(B, M, M)
+                np.add.at(rhs, (slice(None), ds.fx_row), -(g_d[:, ds.fx_elem] * ds.fx_sign) * v[:, ds.fx_col])
+                pa, pc = plan.pos[da], plan.pos[dc]
+                np.add.at(rhs, (slice(None), pa[pa >= 0]), -ieq[:, pa >= 0])
+                np.add.at(rhs, (slice(None), pc[pc >= 0]), ieq[:, pc >= 0])
+            try:
+                x_new = np.linalg.solve(J, rhs[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                raise SimulatorError("singular circuit matrix (a node with no DC path to a source?)",
+                                     sample=sample_offset) from None
+            dv = np.abs(x_new[:, :F] - x[:, :F]).max(initial=0.0)
+            x = x_new
+            v[:, plan.free] = x[:, :F]
+            if not len(da):
+                break
+            vd_new = v[:, da] - v[:, dc]
+            vd_lim = dp.limit(vd_new, vd)
+            limited = np.any(vd_lim != vd_new)
+            region_same = np.array_equal(vd_new > dp.vth, vd > dp.vth)
+            vd = vd_lim
+            if it > 0 and not limited and dv <= self.vtol * (1 + np.abs(x[:, :F]).max(initial=0.0)) and region_same:
+                break
+        else:
+            bad = int(np.argmax(np.abs(v[:, da] - v[:, dc] - vd).max(axis=1)))
+            raise SimulatorError(f"native Newton did not converge in {self.max_iterations} iterations",
+                                 sample=sample_offset + bad)
+        if not np.all(np.isfinite(v)):
+            raise SimulatorError("native solve produced non-finite voltages",
+                                 sample=sample_offset + int(np.argmax(~np.isfinite(v).all(axis=1))))
+        i_vs = self._branch_currents(circuit, plan, dp, stimulus, g, v, x, inj)
+        self.solves += B
+        return OperatingPoint(v, i_vs)
+
+    @staticmethod
+    def _branch_currents(circuit, plan, dp, stimulus, g, v, x, inj):
+        """Source currents from KCL at the nodes they hold (SPICE sign)."""
+        B, N = v.shape
+        leave = -inj
+        i_r = g * (v[:, circuit.res_a] - v[:, circuit.res_b])
+        np.add.at(leave, (slice(None), circuit.res_a), i_r)
+        np.add.at(leave, (slice(None), circuit.res_b), -i_r)
+        if len(circuit.d_anode):
+            i_d, _ = dp.evaluate(v[:, circuit.d_anode] - v[:, circuit.d_cathode])
+            np.add.at(leave, (slice(None), circuit.d_anode), i_d)
+            np.add.at(leave, (slice(None), circuit.d_cathode), -i_d)
+        F, nf = plan.F, len(plan.floating)
+        j_amp = x[:, F + nf:]
+        np.add.at(leave, (slice(None), circuit.amp_out), -j_amp)
+        np.add.at(leave, (slice(None), circuit.amp_in), j_amp / circuit.amp_gain)
+        i_vs = np.zeros((B, circuit.n_vs))
+        if nf:
+            j_fl = x[:, F:F + nf]
+            i_vs[:, plan.floating] = j_fl
+            np.add.at(leave, (slice(None), circuit.vs_pos[plan.floating]), j_fl)
+            np.add.at(leave, (slice(None), circuit.vs_neg[plan.floating]), -j_fl)
+        fx = plan.fixed_nodes
+        # source k holds node fx: the current it takes from the node balances KCL there
+        i_vs[:, plan.fix_src[fx]] = -leave[:, fx] * plan.fix_sign[fx]
+        return i_vs

@@ -1,0 +1,14 @@
+"""Small datasets that ship with ebana (so examples run offline) and helpers.
+
+Example:
+    >>> from ebana.datasets import load_iris, one_hot, scale_to_volts
+    >>> x, labels = load_iris()
+    >>> v = scale_to_volts(x, -0.5, 0.5)   # inputs in V
+    >>> t = one_hot(labels, 3)             # targets (150, 3)
+"""
+from .classic import load_digits, load_iris
+from .gates import GATES, load_gate, load_xor
+from .transforms import one_hot, scale_to_volts, train_test_split
+
+__all__ = ["GATES", "load_digits", "load_gate", "load_iris", "load_xor", "one_hot",
+           "scale_to_volts", "train_test_split"]

@@ -1,0 +1,95 @@
+"""The layer contract (Keras functional style, one node per layer).
+
+* ``__init__`` takes hyperparameters only and validates them.
+* Calling a layer on parent layers only *records* the edge and the width of
+  the output (``units``, in nets); a layer is called at most once, because a
+  layer is a piece of circuit, not a reusable function.
+* ``build(input_units, rng)`` allocates parameters (conductances, S).
+* ``lower(builder, input_nodes)`` writes the layer's circuit elements and
+  returns its output node indices.
+* ``get_config()`` returns the constructor's keyword arguments and
+  ``from_config(cfg)`` is ``cls(**cfg)``.
+"""
+import numpy as np
+
+from ..errors import GraphError, ShapeError
+from ..validation import check_name
+
+
+class Layer:
+    """Base class of every layer. Subclasses set ``units`` in ``_output_units``."""
+    #: whether the layer is a source of the graph (takes no parents)
+    is_source = False
+
+    def __init__(self, name):
+        self.name = check_name(name)
+        self.parents = []
+        self.units = None
+        self.built = False
+        self._called = False
+
+    # graph recording -----------------------------------------------------
+    def __call__(self, parents):
+        if self.is_source:
+            raise GraphError(f"{self.describe()} is a source of the graph and takes no parents")
+        if self._called:
+            raise GraphError(f"{self.describe()} was already connected; a layer is a piece of circuit and "
+                             "can be used only once: create another layer")
+        many = isinstance(parents, (list, tuple))
+        parents = list(parents) if many else [parents]
+        for p in parents:
+            if not isinstance(p, Layer):
+                raise GraphError(f"{self.describe()} must be called on layers, received {type(p).__name__}")
+            if p.units is None:
+                raise GraphError(f"{self.describe()} called on {p.describe()}, which is not connected yet")
+        self._check_parents(parents, many)
+        self.parents = parents
+        self.units = self._output_units([p.units for p in parents])
+        self._called = True
+        return self
+
+    def _check_parents(self, parents, many):
+        if many or len(parents) != 1:
+            raise GraphError(f"{self.describe()} takes exactly one parent layer, received {len(parents)}; "
+                             "join several with ConcatenateLayer")
+
+    def _output_units(self, parent_units):
+        return parent_units[0]
+
+    # life cycle ----------------------------------------------------------
+    def build(self, input_units, rng):
+        """Allocate parameters for ``input_units`` input nets."""
+        self.built = True
+
+    def lower(self, builder, input_nodes):
+        """Write circuit elements into ``builder``; return the output node indices."""
+        raise NotImplementedError
+
+    # parameters ----------------------------------------------------------
+    def parameters(self):
+        """Trainable parameter arrays by name (empty for most layers)."""
+        return {}
+
+    def conductances(self):
+        """Conductances (S) of this layer's resistors in circuit order, or None."""
+        return None
+
+    # configuration -------------------------------------------------------
+    def get_config(self):
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def describe(self):
+        return f"{type(self).__name__} {self.name!r}"
+
+    def __repr__(self):
+        return f"<{self.describe()} units={self.units}>"
+
+
+def check_units(units, layer):
+    if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+        raise ShapeError(f"{layer} needs a positive integer number of units, received {units!r}")
+    return int(units)

@@ -1,0 +1,24 @@
+"""Join the nets of several layers into one list (no elements)."""
+import numpy as np
+
+from ..errors import GraphError
+from .base import Layer
+
+
+class ConcatenateLayer(Layer):
+    """Nets of its parents, in order.
+
+    >>> # h = ConcatenateLayer(name="j")([x, b])
+    """
+
+    def _check_parents(self, parents, many):
+        if len(parents) < 1:
+            raise GraphError(f"{self.describe()} needs at least one parent layer")
+        if len({id(p) for p in parents}) != len(parents):
+            raise GraphError(f"{self.describe()} received the same layer twice")
+
+    def _output_units(self, parent_units):
+        return sum(parent_units)
+
+    def lower(self, builder, input_nodes):
+        return input_nodes

@@ -1,0 +1,173 @@
+"""``Model(inputs, outputs)``: a layer graph compiled once into a circuit."""
+import numpy as np
+
+from .backends import get_backend, make_stimulus
+from .circuit import CircuitBuilder, render
+from .errors import GraphError, ShapeError, ValidationError
+from .graph import topological_order
+from .layers import CurrentLayer, InputVoltageLayer
+from .layers.base import Layer
+from .validation import check_array
+
+
+class Model:
+    """A network of layers, compiled to one circuit.
+
+    Args:
+        inputs: the InputVoltageLayer (and optionally BiasVoltageLayer) layers.
+        outputs: the CurrentLayer layers whose readouts are the outputs.
+        backend: 'ngspice' (reference), 'native' (fast Newton) or a Backend.
+        seed: seed of the conductance initialisation.
+
+    >>> # model = Model(inputs=[x], outputs=[out]); model.predict({"x": X})
+    """
+
+    def __init__(self, inputs, outputs, backend="ngspice", seed=0):
+        inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        if not outputs:
+            raise GraphError("a Model needs at least one output layer")
+        for out in outputs:
+            if not isinstance(out, CurrentLayer):
+                name = out.describe() if isinstance(out, Layer) else repr(out)
+                raise GraphError(f"model output {name} must be a CurrentLayer (EP nudges the outputs "
+                                 "with current sources)")
+        self.layers = topological_order(outputs)
+        reached = {id(l) for l in self.layers}
+        for x in inputs:
+            if not isinstance(x, Layer) or not x.is_source:
+                raise GraphError(f"model input {x!r} must be an InputVoltageLayer or BiasVoltageLayer")
+            if id(x) not in reached:
+                raise GraphError(f"input {x.describe()} is not connected to any output")
+        listed = {id(x) for x in inputs}
+        for layer in self.layers:
+            if isinstance(layer, InputVoltageLayer) and id(layer) not in listed:
+                raise GraphError(f"{layer.describe()} feeds the outputs but is not listed in the model's inputs")
+        self.inputs = [l for l in inputs if isinstance(l, InputVoltageLayer)]
+        self.outputs = outputs
+        self.seed = seed
+        rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            layer.build(sum(p.units for p in layer.parents), rng)
+        self.circuit, self.nodes = self._compile()
+        self.backend = get_backend(backend)
+
+    # compile -----------------------------------------------------------------
+    def _compile(self):
+        builder, nodes = CircuitBuilder(), {}
+        for layer in self.layers:
+            parent_nodes = [nodes[id(p)] for p in layer.parents]
+            inp = np.concatenate(parent_nodes) if parent_nodes else np.zeros(0, dtype=np.int64)
+            nodes[id(layer)] = layer.lower(builder, inp)
+        circuit = builder.build()
+        self._res_layers = [l for l in self.layers if l.conductances() is not None]
+        return circuit, nodes
+
+    def layer(self, name):
+        """The layer called ``name``."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise GraphError(f"the model has no layer named {name!r}; layers: {[l.name for l in self.layers]}")
+
+    def conductances(self):
+        """All conductances (S) in circuit order, shape (R,)."""
+        if not self._res_layers:
+            return np.zeros(0)
+        return np.concatenate([l.conductances() for l in self._res_layers])
+
+    def parameters(self):
+        """Trainable parameter arrays by layer name (the arrays themselves: updates are in place)."""
+        out = {}
+        for layer in self.layers:
+            out.update(layer.parameters())
+        return out
+
+    # data --------------------------------------------------------------------
+    def check_inputs(self, data):
+        """Validate a dict of input arrays; return (batch size, {name: (B, units) array})."""
+        if not isinstance(data, dict):
+            raise ValidationError(f"model inputs must be a dict keyed by input layer name, "
+                                  f"received {type(data).__name__}")
+        arrays, size = {}, None
+        for layer in self.inputs:
+            if layer.name not in data:
+                raise ShapeError(f"the batch has no key {layer.name!r} for {layer.describe()} "
+                                 f"(keys received: {sorted(data)})")
+            a = np.asarray(data[layer.name], dtype=float)
+            if a.ndim == 1 and layer.units == 1 and (size is None or a.shape[0] == size):
+                a = a[:, None]
+            if a.ndim != 2 or a.shape[1] != layer.units:
+                raise ShapeError(f"{layer.describe()} expected input voltages of shape (batch, {layer.units}), "
+                                 f"received {a.shape}")
+            bad = ~np.isfinite(a)
+            if bad.any():
+                s, k = np.argwhere(bad)[0]
+                raise ValidationError(f"{layer.describe()}: input voltage of sample {s}, unit {k} is {a[s, k]!r}")
+            check_array(a, f"{layer.describe()} input voltages (V)", -1e3, 1e3)
+            if size is not None and a.shape[0] != size:
+                raise ShapeError(f"{layer.describe()} has {a.shape[0]} samples, other inputs have {size}")
+            size = a.shape[0]
+            arrays[layer.name] = a
+        return size, arrays
+
+    def source_voltages(self, arrays, batch_size):
+        """Voltage-source values (V), (B, V): nominal values with the inputs filled in."""
+        vs = np.repeat(self.circuit.vs_value[None, :], batch_size, axis=0)
+        for name, a in arrays.items():
+            vs[:, self.circuit.slice("vs", name)] = a
+        return vs
+
+    def output_currents(self, currents, batch_size):
+        """Current-source values (A), (B, I), from a dict output name -> (B, nets) currents."""
+        isrc = np.zeros((batch_size, self.circuit.n_is))
+        for name, c in (currents or {}).items():
+            isrc[:, self.circuit.slice("is", name)] = c
+        return isrc
+
+    # solving -----------------------------------------------------------------
+    def solve(self, data, currents=None, g=None, initial=None):
+        """Operating point of a batch. ``currents``: output name -> (B, nets) injected currents (A)."""
+        size, arrays = self.check_inputs(data)
+        g = self.conductances() if g is None else g
+        stim = make_stimulus(self.circuit, g, self.source_voltages(arrays, size),
+                             self.output_currents(currents, size))
+        return self.backend.solve(self.circuit, stim, initial=initial)
+
+    def readouts(self, v):
+        """Readout values (V) of every output, as a dict name -> (B, units)."""
+        return {out.name: out.readout(v) for out in self.outputs}
+
+    def predict(self, data, batch_size=256):
+        """Free-phase readouts (V) of every output for ``data`` (dict of input arrays), by output name."""
+        size, arrays = self.check_inputs(data)
+        parts = []
+        for start in range(0, size, batch_size):
+            chunk = {k: a[start:start + batch_size] for k, a in arrays.items()}
+            parts.append(self.readouts(self.solve(chunk).v))
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+    # netlist -----------------------------------------------------------------
+    def netlist(self, inputs, title="ebana model"):
+        """Standalone SPICE netlist (with ``.op``) for one sample of ``inputs``."""
+        size, arrays = self.check_inputs({k: np.atleast_2d(v) for k, v in inputs.items()})
+        if size != 1:
+            raise ShapeError(f"write_netlist takes one sample, received {size}")
+        vs = self.source_voltages(arrays, 1)[0]
+        return render(self.circuit, self.conductances(), vs, title=title)
+
+    def write_netlist(self, path, inputs, title="ebana model"):
+        """Write :meth:`netlist` to ``path``; ``ngspice -b path`` solves it standalone."""
+        text = self.netlist(inputs, title)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def summary(self):
+        """One line per layer: name, type, output nets, conductances."""
+        lines = []
+        for l in self.layers:
+            g = l.conductances()
+            lines.append(f"{l.name:<20} {type(l).__name__:<20} nets={l.units:<5} "
+                         f"conductances={0 if g is None else g.size}")
+        return "\n".join(lines)

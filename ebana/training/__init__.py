@@ -1,0 +1,13 @@
+"""Training utilities: data loading, losses, optimizers, history, progress bars.
+
+Pure numpy (plus h5py/matplotlib/tqdm for files, plots and bars); nothing
+here runs a circuit. The EP loop calls these.
+"""
+from .data import Batch, DataLoader
+from .history import History
+from .losses import MSE, CrossEntropy
+from .optimizers import SGD, Adam, Optimizer
+from .progress import progress
+
+__all__ = ["Batch", "DataLoader", "History", "MSE", "CrossEntropy", "SGD", "Adam",
+           "Optimizer", "progress"]

@@ -1,0 +1,256 @@
+"""Optimizers that update parameter arrays in place: ``param -= lr * update``.
+
+Parameters are conductances (S) held by layers; the optimizer writes into
+the very arrays the layers hold, so the next compile sees the new values.
+For SGD the gradient ``dL/dG`` is in loss units per siemens, so ``lr`` is in
+S^2 per loss unit (for MSE, S^2/V^2); Adam normalises the gradient, so its
+``lr`` is simply the step size in S.
+"""
+import os
+
+import numpy as np
+
+from ..errors import ShapeError, ValidationError
+from ..validation import check_number
+from ._io import atomic_pickle, safe_load_pickle
+
+_FORMAT = "ebana-optimizer"
+_VERSION = 1
+_KEYS = {"format", "version", "class", "hyperparameters", "step", "state", "signature"}
+
+
+class Optimizer:
+    """Base class: validation, in-place step, save/load. Subclasses define one update.
+
+    A subclass sets ``_hyper`` (names of its hyperparameters, stored as
+    attributes) and ``_slots`` (names of its per-parameter state, e.g.
+    ``('m', 'v')``), and implements ``_update(name, grad) -> array``.
+    """
+
+    _hyper = ("lr",)
+    _slots = ()
+
+    def __init__(self):
+        self.steps = 0          # number of step() calls so far
+        self._signature = None  # {name: shape} of the parameters seen
+        self._state = {slot: {} for slot in self._slots}
+        self._loaded_from = None  # file the state came from, to name it in errors
+
+    # -- the update ------------------------------------------------------
+    def step(self, params, grads, lrs=None):
+        """Apply one update to every array in ``params``, in place.
+
+        Args:
+            params: dict name -> float numpy array (modified in place).
+            grads: dict name -> array of the same shape (dL/dparam).
+            lrs: optional dict name -> learning rate for that group; a
+                missing name or a None entry uses the optimizer's ``lr``.
+        """
+        self._check_step(params, grads, lrs)
+        self.steps += 1
+        for name, p in params.items():
+            g = np.asarray(grads[name], dtype=float)
+            lr = self.lr if lrs is None or lrs.get(name) is None else float(lrs[name])
+            p -= lr * self._update(name, g)
+
+    def _update(self, name, grad):
+        raise NotImplementedError
+
+    def _check_step(self, params, grads, lrs):
+        who = type(self).__name__
+        if not isinstance(params, dict) or not isinstance(grads, dict):
+            raise ValidationError(f"{who}.step expects dicts name -> array for params and grads")
+        if set(params) != set(grads):
+            raise ValidationError(
+                f"{who}.step: params and grads must have the same names; only in params: "
+                f"{sorted(set(params) - set(grads))}, only in grads: {sorted(set(grads) - set(params))}")
+        for name, p in params.items():
+            if not isinstance(p, np.ndarray) or p.dtype.kind != "f" or not p.flags.writeable:
+                raise ValidationError(
+                    f"{who}.step: parameter {name!r} must be a writeable float numpy array "
+                    "(it is updated in place so the layer holding it sees the change), "
+                    f"received {type(p).__name__}")
+            g = np.asarray(grads[name])
+            if g.shape != p.shape:
+                raise ShapeError(
+                    f"{who}.step: gradient {name!r} has shape {g.shape}, parameter has {p.shape}")
+            if not np.isfinite(g).all():
+                raise ValidationError(f"{who}.step: gradient {name!r} has a non-finite entry")
+        if lrs is not None and not isinstance(lrs, dict):
+            raise ValidationError(f"{who}.step: lrs must be None or a dict name -> learning rate")
+        for name, lr in (lrs or {}).items():
+            if name not in params:
+                raise ValidationError(f"{who}.step: lrs names unknown parameter {name!r}")
+            if lr is not None:
+                check_number(lr, f"{who} learning rate of {name!r}", low=0.0)
+        signature = {name: tuple(p.shape) for name, p in params.items()}
+        if self._signature is None:
+            self._signature = signature
+        else:
+            self._check_signature(signature)
+
+    def _check_signature(self, signature):
+        """Raise unless ``signature`` equals the one this optimizer has state for."""
+        where = f" (state loaded from {self._loaded_from!r})" if self._loaded_from else ""
+        for name in sorted(set(signature) | set(self._signature)):
+            mine, theirs = self._signature.get(name), signature.get(name)
+            if mine != theirs:
+                raise ShapeError(
+                    f"{type(self).__name__}{where}: parameter {name!r} has shape {theirs} "
+                    f"but the optimizer state expects {mine} (None = absent); the "
+                    "optimizer state belongs to a different model")
+
+    # -- persistence -----------------------------------------------------
+    def state_dict(self):
+        """Return the full state as plain containers and numpy arrays."""
+        return {
+            "format": _FORMAT, "version": _VERSION, "class": type(self).__name__,
+            "hyperparameters": {h: float(getattr(self, h)) for h in self._hyper},
+            "step": int(self.steps),
+            "state": {s: {n: a.copy() for n, a in d.items()} for s, d in self._state.items()},
+            "signature": None if self._signature is None else dict(self._signature),
+        }
+
+    def save_state(self, path):
+        """Write hyperparameters, step count, moments and signature to ``path`` (pickle, atomic)."""
+        atomic_pickle(self.state_dict(), path)
+
+    def load_state(self, path):
+        """Restore a state written by :meth:`save_state`, including hyperparameters.
+
+        The file is read with a restricted unpickler (numpy arrays and plain
+        containers only). If this optimizer has already stepped, the saved
+        parameter signature must match now; otherwise it is checked at the
+        next :meth:`step`.
+        """
+        path = os.fspath(path)
+        d = safe_load_pickle(path)
+        cls = type(self).__name__
+        bad = _layout_problem(d, cls, self._hyper, self._slots)
+        if bad:
+            raise ValidationError(f"optimizer state file {path!r} is not a valid {cls} state: {bad}")
+        sig = None if d["signature"] is None else {n: tuple(s) for n, s in d["signature"].items()}
+        if self._signature is not None and sig is not None:
+            saved, self._loaded_from = self._signature, path
+            self._signature = sig
+            try:
+                self._check_signature(saved)
+            except ShapeError:
+                self._signature, self._loaded_from = saved, None
+                raise
+        for h, v in d["hyperparameters"].items():
+            setattr(self, h, v)
+        self.steps = d["step"]
+        self._state = {s: {n: np.array(a, dtype=float) for n, a in m.items()}
+                       for s, m in d["state"].items()}
+        self._signature = sig
+        self._loaded_from = path
+
+
+def _layout_problem(d, cls, hyper, slots):
+    """Return a description of what is wrong with a loaded state dict, or ''."""
+    if not isinstance(d, dict) or set(d) != _KEYS:
+        got = sorted(d) if isinstance(d, dict) else type(d).__name__
+        return f"expected a dict with keys {sorted(_KEYS)}, found {got}"
+    if d["format"] != _FORMAT or d["version"] != _VERSION:
+        return f"format {d['format']!r} version {d['version']!r}, expected {_FORMAT!r} {_VERSION}"
+    if d["class"] != cls:
+        return f"it was saved by a {d['class']!r} optimizer"
+    h = d["hyperparameters"]
+    if not isinstance(h, dict) or set(h) != set(hyper):
+        return f"hyperparameters {h!r}, expected names {sorted(hyper)}"
+    if not all(isinstance(v, float) and np.isfinite(v) for v in h.values()):
+        return f"hyperparameters must be finite floats, found {h!r}"
+    if not isinstance(d["step"], int) or d["step"] < 0:
+        return f"step must be a non-negative int, found {d['step']!r}"
+    sig = d["signature"]
+    if sig is not None and not (isinstance(sig, dict) and all(
+            isinstance(n, str) and isinstance(s, tuple) and all(isinstance(k, int) for k in s)
+            for n, s in sig.items())):
+        return f"signature must be a dict name -> shape tuple, found {sig!r}"
+    st = d["state"]
+    if not isinstance(st, dict) or set(st) != set(slots):
+        return f"state slots {sorted(st) if isinstance(st, dict) else st!r}, expected {sorted(slots)}"
+    for slot, arrays in st.items():
+        if not isinstance(arrays, dict):
+            return f"state {slot!r} must be a dict name -> array"
+        for name, a in arrays.items():
+            if not isinstance(a, np.ndarray) or sig is None or sig.get(name) != a.shape:
+                return (f"state {slot!r} of parameter {name!r} does not match the "
+                        f"signature entry {None if sig is None else sig.get(name)}")
+    return ""
+
+
+def _check_decay(value, what):
+    """A moment decay must lie in [0, 1): at 1 the bias correction divides by zero."""
+    x = check_number(value, what, low=0.0, high=1.0)
+    if x == 1.0:
+        raise ValidationError(f"{what} must lie in [0, 1), received 1.0")
+    return x
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional heavy-ball momentum.
+
+    ``v = momentum * v + grad``; ``param -= lr * v`` (with momentum 0,
+    ``param -= lr * grad``).
+
+    Example:
+        >>> import numpy as np
+        >>> w = np.array([1.0, 2.0])
+        >>> SGD(lr=0.5).step({'w': w}, {'w': np.array([1.0, 1.0])}); w.tolist()
+        [0.5, 1.5]
+    """
+
+    _hyper = ("lr", "momentum")
+    _slots = ("velocity",)
+
+    def __init__(self, lr=0.01, momentum=0.0):
+        self.lr = check_number(lr, "SGD lr", low=0.0)
+        self.momentum = check_number(momentum, "SGD momentum", low=0.0, high=1.0)
+        super().__init__()
+
+    def _update(self, name, grad):
+        if self.momentum == 0.0:
+            return grad
+        vel = self._state["velocity"].get(name)
+        vel = grad.copy() if vel is None else self.momentum * vel + grad
+        self._state["velocity"][name] = vel
+        return vel
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction.
+
+    ``m = b1*m + (1-b1)*g``, ``v = b2*v + (1-b2)*g**2``,
+    ``param -= lr * (m/(1-b1**t)) / (sqrt(v/(1-b2**t)) + eps)``. The step
+    size per entry is about ``lr`` whatever the gradient's scale, so ``lr``
+    is in the parameter's unit (S for conductances).
+
+    Example:
+        >>> import numpy as np
+        >>> w = np.zeros(1)
+        >>> Adam(lr=0.1).step({'w': w}, {'w': np.array([3.0])}); w.round(6).tolist()
+        [-0.1]
+    """
+
+    _hyper = ("lr", "beta1", "beta2", "eps")
+    _slots = ("m", "v")
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.lr = check_number(lr, "Adam lr", low=0.0)
+        self.beta1 = _check_decay(beta1, "Adam beta1")
+        self.beta2 = _check_decay(beta2, "Adam beta2")
+        self.eps = check_number(eps, "Adam eps", low=0.0, low_open=True)
+        super().__init__()
+
+    def _update(self, name, grad):
+        m = self._state["m"].setdefault(name, np.zeros_like(grad))
+        v = self._state["v"].setdefault(name, np.zeros_like(grad))
+        m *= self.beta1
+        m += (1.0 - self.beta1) * grad
+        v *= self.beta2
+        v += (1.0 - self.beta2) * grad * grad
+        m_hat = m / (1.0 - self.beta1 ** self.steps)
+        v_hat = v / (1.0 - self.beta2 ** self.steps)
+        return m_hat / (np.sqrt(v_hat) + self.eps)
