@@ -17,7 +17,20 @@ from ..errors import ValidationError
 # may name either spelling. Map every accepted name to the live object
 # directly, so loading never imports the deprecated alias.
 _core = getattr(np, "_core", None) or np.core
+
+
+def _latin1_encode(text, encoding="utf-8"):
+    """Stand-in for ``_codecs.encode``: protocol-2 pickles store bytes as latin-1 text.
+
+    Only latin-1 is honoured so a file cannot pick an arbitrary codec.
+    """
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
+    return text.encode("latin-1")
+
+
 _ALLOWED = {
+    ("_codecs", "encode"): _latin1_encode,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("builtins", "complex"): complex,
