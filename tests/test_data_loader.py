@@ -98,3 +98,10 @@ def test_bad_data_refused(data):
 def test_bad_batch_size_refused(bs):
     with pytest.raises(ValidationError, match="batch_size"):
         DataLoader(make(4), batch_size=bs)
+
+
+def test_progress_wrapper_passes_items_and_honours_env(monkeypatch):
+    from ebana.training import progress
+    assert list(progress(range(4), total=4, desc="t", enabled=True)) == [0, 1, 2, 3]
+    monkeypatch.setenv("EBANA_PROGRESS", "0")
+    assert progress(range(2), total=2, desc="t").disable

@@ -116,8 +116,9 @@ def _check_data(data):
             raise ShapeError(
                 f"DataLoader data[{key!r}] has {a.shape[0]} samples but data[{first_key!r}] "
                 f"has {n}; every array needs the same first-axis length")
-        bad = ~np.isfinite(a.reshape(n, -1)).all(axis=1) if a.dtype.kind == "f" else np.zeros(1, bool)
-        if bad.any():
+        # Integer arrays are finite by construction; only floats can hold nan/inf.
+        bad = a.dtype.kind == "f" and ~np.isfinite(a.reshape(n, -1)).all(axis=1)
+        if np.any(bad):
             raise ValidationError(
                 f"DataLoader data[{key!r}] sample {int(np.argmax(bad))} has a non-finite "
                 "value (nan or inf); clean or drop it before training")
