@@ -59,3 +59,30 @@ def check_array(values, what, low=-math.inf, high=math.inf):
         idx = tuple(int(i) for i in np.argwhere(out)[0])
         raise ValidationError(f"{what} must lie in [{low}, {high}]; entry {idx} is {a[idx]!r}")
     return a
+
+
+# Lines a user SPICE block may hold: elements, comments, and model/subcircuit
+# definitions. Control sections, includes and anything mentioning a shell are
+# refused, because Ngspice would execute them.
+_BLOCK_ALLOWED_DOT = (".subckt", ".ends", ".model", ".param")
+_BLOCK_FORBIDDEN = ("shell", ".control", ".endc", ".include", ".inc", ".lib", "exec", "system")
+
+
+def check_spice_block(text, owner):
+    """Return ``text`` if every line is an element, comment or model/subcircuit line."""
+    if not isinstance(text, str):
+        raise ValidationError(f"SPICE block of {owner!r} must be a string")
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip().lower()
+        if not stripped or stripped.startswith("*"):
+            continue
+        if any(word in stripped for word in _BLOCK_FORBIDDEN):
+            raise ValidationError(f"SPICE block of {owner!r}, line {number}: {line.strip()!r} is refused "
+                                  "(control sections, includes and shell commands could run code)")
+        if stripped.startswith("."):
+            if not stripped.startswith(_BLOCK_ALLOWED_DOT):
+                raise ValidationError(f"SPICE block of {owner!r}, line {number}: only {_BLOCK_ALLOWED_DOT} "
+                                      f"dot-lines are allowed, received {line.strip()!r}")
+        elif not stripped[0].isalpha() and not stripped.startswith("+"):
+            raise ValidationError(f"SPICE block of {owner!r}, line {number}: {line.strip()!r} is not an element line")
+    return text

@@ -48,9 +48,16 @@ class _DiodeParams:
         i = np.where(self.pwl, vd * self.g_off + (vd - self.vth) * on * self.g_delta, 0.0)
         g = np.where(self.pwl, self.g_off + on * self.g_delta, 0.0)
         if self.any_shockley:
-            e = np.exp(np.where(self.pwl, 0.0, vd / self.vt))
-            i = np.where(self.pwl, i, self.is_ * (e - 1.0) + self.gmin * vd)
-            g = np.where(self.pwl, g, self.is_ / self.vt * e + self.gmin)
+            vt = self.vt
+            fwd = vd >= -3.0 * vt
+            e = np.exp(np.where(self.pwl | ~fwd, 0.0, vd / vt))
+            i_f, g_f = self.is_ * (e - 1.0), self.is_ / vt * e
+            # SPICE's reverse-bias form (dioload.c): -IS * (1 + (3 VT / (e vd))^3)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                arg = np.where(fwd, 0.0, (3.0 * vt / (np.where(fwd, 1.0, vd) * np.e)) ** 3)
+                i_r, g_r = -self.is_ * (1.0 + arg), self.is_ * 3.0 * arg / np.where(fwd, 1.0, vd)
+            i = np.where(self.pwl, i, np.where(fwd, i_f, i_r) + self.gmin * vd)
+            g = np.where(self.pwl, g, np.where(fwd, g_f, g_r) + self.gmin)
         return i, g
 
     def limit(self, vnew, vold):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import GraphError, ValidationError
-from ..validation import check_name
+from ..validation import check_name, check_spice_block
 from .elements import BehavioralDiode, ShockleyDiode
 
 
@@ -178,7 +178,7 @@ class CircuitBuilder:
 
     def spice_block(self, owner, text):
         """An opaque block of SPICE lines (only the Ngspice backend can solve it)."""
-        self._spice_blocks.append((check_name(owner), text))
+        self._spice_blocks.append((check_name(owner), check_spice_block(text, owner)))
 
     # result --------------------------------------------------------------
     def build(self):
