@@ -23,3 +23,22 @@ __all__ = [
     "as_generator",
     "chip_generator",
 ]
+
+# Memristor pulse models (in-situ crossbar training).
+from .memristor import ExponentialMemristor, MemristorModel, SP291D1NR100Fit, TabulatedMemristor
+from .memristor_array import DeviceVariation, MemristorArray, sample_mask
+from .memristor_data import MeasuredCurve, load_pulse_curve, parse_csv, parse_dat
+
+__all__ += [
+    "DeviceVariation",
+    "ExponentialMemristor",
+    "MeasuredCurve",
+    "MemristorArray",
+    "MemristorModel",
+    "SP291D1NR100Fit",
+    "TabulatedMemristor",
+    "load_pulse_curve",
+    "parse_csv",
+    "parse_dat",
+    "sample_mask",
+]
