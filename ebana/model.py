@@ -147,6 +147,24 @@ class Model:
             parts.append(self.readouts(self.solve(chunk).v))
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
+    # training (the loops live in ebana.training, above the model) -------------
+    def fit(self, train_dataloader, epochs, loss_fn, optimizer, beta, test_dataloader=None, callbacks=(),
+            symmetric=False, verbose=True):
+        """Train with Equilibrium Propagation; see :func:`ebana.training.fit.fit`. Returns a History."""
+        from .training.fit import fit
+        self.loss_fn = loss_fn
+        self.history = fit(self, train_dataloader, epochs, loss_fn, optimizer, beta, test_dataloader, callbacks,
+                           symmetric=symmetric, verbose=verbose, history=getattr(self, "history", None))
+        return self.history
+
+    def evaluate(self, dataset, loss_fn=None):
+        """Free-phase mean loss and accuracy: ``{'loss': ..., 'accuracy': ...}``."""
+        from .training.fit import evaluate
+        loss_fn = loss_fn or getattr(self, "loss_fn", None)
+        if loss_fn is None:
+            raise ValidationError("evaluate needs a loss_fn (or call fit first, which remembers it)")
+        return evaluate(self, dataset, loss_fn)
+
     # netlist -----------------------------------------------------------------
     def netlist(self, inputs, title="ebana model"):
         """Standalone SPICE netlist (with ``.op``) for one sample of ``inputs``."""

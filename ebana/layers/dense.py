@@ -70,10 +70,13 @@ class DenseLayer(Layer):
         """Voltage drops (V) across every conductance, ``(B, n_in, units)``, from node voltages ``v``."""
         return v[:, self.input_nodes][:, :, None] - v[:, self.output_nodes][:, None, :]
 
-    def ep_gradient(self, v_free, v_nudged, beta):
-        """EP estimate of dL/dG, summed over the batch:
-        ``(dV_nudged**2 - dV_free**2) / (2 * beta)`` (V^2/S per V^2 of loss)."""
-        return (self.drops(v_nudged) ** 2 - self.drops(v_free) ** 2).sum(axis=0) / (2.0 * beta)
+    def ep_gradient(self, v_low, v_high, span, per_sample=False):
+        """EP estimate of dL/dG (V^2/S per V^2 of loss, with G in S) from two phases:
+        ``(dV_high**2 - dV_low**2) / (2 * span)``, where (low, high, span) is
+        (free, nudged, beta) or, symmetric, (-beta phase, +beta phase, 2 beta).
+        Summed over the batch, or ``(B, n_in, units)`` when ``per_sample``."""
+        per = (self.drops(v_high) ** 2 - self.drops(v_low) ** 2) / (2.0 * span)
+        return per if per_sample else per.sum(axis=0)
 
     def get_config(self):
         init = self.initializer

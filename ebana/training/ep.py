@@ -1,0 +1,112 @@
+"""One Equilibrium Propagation step on a batch: free phase, nudged phase(s), gradients.
+
+Signs (see the design notes): the nudged phase injects ``I_k = -beta * dL/dV_k``
+(A, beta in S) into output net ``k``; for a conductance with drop ``dV``,
+``dL/dG ~= (dV_nudged**2 - dV_free**2) / (2 * beta)``. Symmetric nudging
+solves at ``+beta`` and ``-beta`` and divides by ``2 * beta``, which removes the
+first-order bias of a finite beta.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backends import make_stimulus
+from ..errors import ShapeError, ValidationError
+from ..validation import check_number
+
+
+@dataclass
+class StepResult:
+    """What one EP step measured.
+
+    loss: per-sample loss (B,); readouts: free-phase readouts by output name (V);
+    grads: dL/dG by layer name, summed over the batch; v_free, v_nudged: node
+    voltages (V) of the phases (``v_nudged`` is the ``+beta`` phase).
+    """
+    loss: np.ndarray
+    readouts: dict
+    grads: dict
+    v_free: np.ndarray
+    v_nudged: np.ndarray
+
+
+def targets_of(model, batch, size):
+    """Target arrays by output name, checked against the batch size."""
+    out = {}
+    for layer in model.outputs:
+        if layer.name not in batch:
+            raise ShapeError(f"the batch has no targets for output {layer.describe()}: add key "
+                             f"{layer.name!r} (keys received: {sorted(batch)})")
+        t = np.asarray(batch[layer.name])
+        if t.shape[0] != size:
+            raise ShapeError(f"output {layer.describe()} has {t.shape[0]} targets for {size} input samples")
+        out[layer.name] = t
+    return out
+
+
+def loss_and_nudge(model, v, targets, loss_fn, beta):
+    """Per-sample loss, readouts, and the nudging currents (A) by output name."""
+    readouts = model.readouts(v)
+    total = 0.0
+    currents = {}
+    for layer in model.outputs:
+        loss, dldy = loss_fn(readouts[layer.name], targets[layer.name])
+        total = total + loss
+        currents[layer.name] = layer.currents(dldy, beta)
+    return total, readouts, currents
+
+
+class Phases:
+    """Solves the phases of one batch on one compiled circuit (stimulus built once)."""
+
+    def __init__(self, model, arrays, size, g):
+        self.model = model
+        self.vs = model.source_voltages(arrays, size)
+        self.g = g
+        self.size = size
+
+    def solve(self, currents=None, initial=None):
+        m = self.model
+        stim = make_stimulus(m.circuit, self.g, self.vs, m.output_currents(currents, self.size))
+        return m.backend.solve(m.circuit, stim, initial=initial)
+
+
+def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
+    """Run the free and nudged phases on ``batch`` and return a :class:`StepResult`.
+
+    ``g`` overrides the conductances (S), ``(R,)`` or per sample ``(B, R)``
+    (variability masks); gradients are then with respect to those values.
+    """
+    beta = check_number(beta, "beta (S)", 0, low_open=True)
+    size, arrays = model.check_inputs(batch)
+    targets = targets_of(model, batch, size)
+    phases = Phases(model, arrays, size, model.conductances() if g is None else g)
+    free = phases.solve()
+    loss, readouts, currents = loss_and_nudge(model, free.v, targets, loss_fn, beta)
+    plus = phases.solve(currents, initial=free.v)
+    if symmetric:
+        minus = phases.solve({k: -c for k, c in currents.items()}, initial=free.v)
+        low, high, span = minus.v, plus.v, 2.0 * beta
+    else:
+        low, high, span = free.v, plus.v, beta
+    grads = {}
+    for layer in model.layers:
+        if layer.parameters():
+            grads[layer.name] = layer.ep_gradient(low, high, span, per_sample=g is not None and np.ndim(g) == 2)
+    return StepResult(loss, readouts, grads, free.v, plus.v)
+
+
+def evaluate_batch(model, batch, loss_fn):
+    """Free-phase loss (B,) and readouts of one batch."""
+    size, arrays = model.check_inputs(batch)
+    targets = targets_of(model, batch, size)
+    v = model.solve({k: arrays[k] for k in arrays}).v
+    loss, readouts, _ = loss_and_nudge(model, v, targets, loss_fn, 1.0)
+    return loss, readouts, targets
+
+
+def accuracy(model, readouts, targets, loss_fn):
+    """Mean accuracy over the outputs."""
+    if not hasattr(loss_fn, "accuracy"):
+        raise ValidationError(f"loss {loss_fn!r} has no accuracy(y, target) method")
+    return float(np.mean([loss_fn.accuracy(readouts[o.name], targets[o.name]) for o in model.outputs]))

@@ -1,0 +1,85 @@
+"""EP gradients against finite differences of the loss, in Ngspice and natively."""
+import numpy as np
+import pytest
+
+from ebana import BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer, InputVoltageLayer, Model
+from ebana.training import MSE
+from ebana.training.ep import ep_step
+
+BATCH = {"x": np.array([[0, 0], [0, 1], [1, 0], [1, 1.0]]), "out": np.array([[-0.05], [0.05], [0.05], [-0.05]])}
+
+
+def diode_network(backend, kind):
+    x = InputVoltageLayer(units=2, name="x")
+    b = BiasVoltageLayer(units=1, name="b", bias_voltage=1.0)
+    h = ConcatenateLayer(name="j")([x, b])
+    h = DenseLayer(units=4, name="d1", initializer=("uniform", 1e-5, 1e-4))(h)
+    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.45, kind=kind)(h)
+    h = DiodeLayer(name="c2", direction="up", bias_voltage=0.35, kind=kind)(h)
+    h = DenseLayer(units=2, name="d2", initializer=("uniform", 1e-5, 1e-4))(h)
+    out = CurrentLayer(name="out", fold=True)(h)
+    return Model(inputs=[x], outputs=[out], backend=backend, seed=3)
+
+
+def finite_difference_gradient(model, loss):
+    def total():
+        return loss(model.readouts(model.solve(BATCH).v)["out"], BATCH["out"])[0].sum()
+    grads = {}
+    for name in ("d1", "d2"):
+        g = model.layer(name).g
+        fd = np.zeros_like(g)
+        for idx in np.ndindex(g.shape):
+            old, h = g[idx], g[idx] * 1e-4
+            g[idx] = old + h
+            up = total()
+            g[idx] = old - h
+            down = total()
+            g[idx] = old
+            fd[idx] = (up - down) / (2 * h)
+        grads[name] = fd
+    return np.concatenate([grads[k].ravel() for k in ("d1", "d2")])
+
+
+def compare(a, f):
+    return a @ f / np.linalg.norm(a) / np.linalg.norm(f), np.linalg.norm(a - f) / np.linalg.norm(f)
+
+
+@pytest.mark.parametrize("kind", ["behavioral", "real"])
+def test_ep_gradient_matches_finite_differences(backend_name, kind):
+    model = diode_network(backend_name, kind)
+    loss = MSE()
+    fd = finite_difference_gradient(model, loss)
+    errors = {}
+    for symmetric in (False, True):
+        r = ep_step(model, BATCH, loss, beta=1e-6, symmetric=symmetric)
+        ep = np.concatenate([r.grads[k].ravel() for k in ("d1", "d2")])
+        cos, rel = compare(ep, fd)
+        assert cos >= 0.99 and rel <= 0.05, (symmetric, cos, rel)
+        errors[symmetric] = rel
+    # symmetric nudging removes the first-order bias of a finite beta
+    assert errors[True] < errors[False] / 10
+
+
+def test_one_sided_bias_shrinks_with_beta():
+    model = diode_network("native", "behavioral")
+    loss = MSE()
+    fd = finite_difference_gradient(model, loss)
+    rels = []
+    for beta in (1e-6, 1e-7):
+        r = ep_step(model, BATCH, loss, beta=beta)
+        rels.append(compare(np.concatenate([r.grads[k].ravel() for k in ("d1", "d2")]), fd)[1])
+    assert rels[1] < rels[0] / 5
+
+
+def test_gradient_sign_lowers_the_loss():
+    """A small step against the EP gradient lowers the loss (the sign convention)."""
+    model = diode_network("ngspice", "behavioral")
+    loss = MSE()
+    before = loss(model.readouts(model.solve(BATCH).v)["out"], BATCH["out"])[0].sum()
+    r = ep_step(model, BATCH, loss, beta=1e-7, symmetric=True)
+    for name in ("d1", "d2"):
+        layer = model.layer(name)
+        step = 1e-3 * layer.g.mean() * r.grads[name] / np.abs(r.grads[name]).max()
+        layer.g -= step
+    after = loss(model.readouts(model.solve(BATCH).v)["out"], BATCH["out"])[0].sum()
+    assert after < before

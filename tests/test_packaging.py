@@ -1,0 +1,56 @@
+"""The Dockerfile, environment.yml and pyproject.toml describe one environment."""
+import re
+import tomllib
+
+from conftest import ROOT
+
+
+def _name(req):
+    return re.split(r"[<>=!~\[ ;]", req.strip(), maxsplit=1)[0].lower()
+
+
+def pyproject_dependencies():
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = data["project"]
+    return {_name(r) for r in project["dependencies"]}, {_name(r) for r in project["optional-dependencies"]["test"]}
+
+
+def conda_dependencies():
+    deps = []
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        m = re.match(r"\s*-\s+([A-Za-z0-9_.\-]+)", line)
+        if m and "channels" not in line:
+            deps.append(m.group(1).lower())
+    return set(deps)
+
+
+def test_environment_yml_matches_pyproject():
+    runtime, test = pyproject_dependencies()
+    conda = conda_dependencies()
+    expected = (runtime | test) - {"pyspice"} | {"pyspice"}
+    missing = {d for d in expected if d not in conda}
+    assert not missing, f"environment.yml lacks {sorted(missing)}"
+    # the simulator itself: the CLI and the shared library
+    assert {"ngspice", "ngspice-lib"} <= conda
+    extra = conda - expected - {"python", "ngspice", "ngspice-lib", "conda-forge"}
+    assert not extra, f"environment.yml has packages pyproject.toml lacks: {sorted(extra)}"
+
+
+def test_dockerfile_uses_the_setup_script():
+    docker = (ROOT / "docker-setup" / "Dockerfile").read_text()
+    assert "scripts/setup.sh" in docker, "the Dockerfile must run the same set-up script as make"
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    # the script installs ngspice and the package with its test extras from pyproject.toml
+    for pkg in ("ngspice", "libngspice0", "libngspice0-dev"):
+        assert pkg in setup
+    assert '-e ".[test]"' in setup
+    assert "test_circuit/xor.py" in docker
+
+
+def test_makefile_and_ci_agree_with_readme():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert "make demo" in readme and "make test" in readme
+    assert "make test" in ci
+    assert "scripts/setup.sh" in makefile
