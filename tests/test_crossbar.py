@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from ebana.backends.ngspice import NgspiceBackend
 from ebana.crossbar import CrossbarCircuit, InSituTrainer, TrainerConfig, training_set, unseen_patterns
+from ebana.crossbar.circuit import shared_backend
 from ebana.crossbar.plots import save_training_plots
 from ebana.crossbar.statistics import chip_statistics
 from ebana.crossbar.wires import wire_resistance_effect
@@ -13,9 +13,9 @@ from ebana.errors import ShapeError, ValidationError
 
 @pytest.fixture(scope="module")
 def backend():
-    be = NgspiceBackend()
-    yield be
-    be.close()
+    # The process's shared backend: other tests' Ngspice backends may load circuits
+    # in between, so every test here must survive a reload (it reloads on change).
+    return shared_backend()
 
 
 def nodal_currents(g, v, r_wire):
@@ -175,3 +175,12 @@ def test_hundred_chips_converge(backend):
     # The reference rule (deltas pull outputs back to +-target) converges far less often.
     plain = chip_statistics(100, seed=0, config=TrainerConfig(hinge=False), backend=backend, progress=False)
     assert plain.convergence_rate < stats.convergence_rate - 0.1
+
+
+def test_crossbars_without_a_backend_share_one():
+    g1, g2, v = np.full((4, 4), 5e-7), np.full((4, 4), 2e-7), [[0.1] * 4]
+    a, b = CrossbarCircuit(), CrossbarCircuit()
+    assert a.backend is b.backend
+    a.column_currents(g1, v)
+    b.column_currents(g2, v)
+    np.testing.assert_allclose(a.column_currents(g1, v), np.array(v) @ g1, rtol=1e-9)

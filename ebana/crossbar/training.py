@@ -123,7 +123,7 @@ class InSituTrainer:
     config: :class:`TrainerConfig`.
     inputs, neurons: rows, and neurons (two columns each).
     seed: int, SeedSequence or Generator; draws the chip and its c2c noise.
-    backend: Ngspice backend to share between chips (default: a new one).
+    backend: circuit backend (default: :func:`~.circuit.shared_backend`, one per process).
     """
 
     def __init__(self, device=None, variation=DeviceVariation(), config=TrainerConfig(),
