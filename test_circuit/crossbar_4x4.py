@@ -25,8 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ebana.backends.ngspice import NgspiceBackend  # noqa: E402
 from ebana.crossbar import InSituTrainer, TrainerConfig, pattern_names, training_set, unseen_patterns  # noqa: E402
+from ebana.crossbar.circuit import shared_backend  # noqa: E402
 from ebana.crossbar.plots import plot_epochs_histogram, plot_wire_effect, save_training_plots  # noqa: E402
 from ebana.crossbar.statistics import chip_statistics  # noqa: E402
 from ebana.crossbar.wires import wire_resistance_effect  # noqa: E402
@@ -54,7 +54,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     device, device_name = pick_device(args.device)
     variation, config = DeviceVariation(), TrainerConfig()
-    backend = NgspiceBackend()  # one libngspice per process: every chip shares it
+    backend = shared_backend()  # one libngspice per process: every chip shares it
     x, y = training_set()
     print(f"device: {device_name}; {variation}\n{config}\n")
 
