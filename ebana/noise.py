@@ -71,6 +71,22 @@ class ModelNoise:
         for layer in self.noisy:
             layer.noise.set_chip(chip_seed)
 
+    def state_dict(self):
+        """Generator states and chip seeds by layer name (plain types: checkpoints pickle them)."""
+        return {l.name: {"rng": l.noise.rng.bit_generator.state, "chip_seed": int(l.noise.chip_seed)}
+                for l in self.noisy}
+
+    def load_state_dict(self, state):
+        """Restore :meth:`state_dict`, so a resumed run draws the masks an uninterrupted one would."""
+        names = {l.name for l in self.noisy}
+        if not isinstance(state, dict) or set(state) != names:
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValidationError(f"noise state holds layers {got}, the model's noisy layers are {sorted(names)}")
+        for layer in self.noisy:
+            entry = state[layer.name]
+            layer.noise.rng.bit_generator.state = entry["rng"]
+            layer.noise.set_chip(entry["chip_seed"])
+
     def begin_step(self, batch, epoch=0):
         """Draw the masks of one EP step for ``batch`` samples (epoch: for multiscale 'cycle_epoch')."""
         for layer in self.noisy:

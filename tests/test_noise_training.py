@@ -163,3 +163,27 @@ def test_noise_seed_reproduces_training():
         model.fit(DataLoader(BATCH, batch_size=2, shuffle=True, seed=1), epochs=2, loss_fn=MSE(),
                   optimizer=Adam(lr=1e-6), beta=1e-6, verbose=False)
     np.testing.assert_array_equal(a.conductances(), b.conductances())
+
+
+def test_checkpoint_resume_with_noise_is_bit_identical(tmp_path):
+    """A crashed run resumed from its checkpoint draws the masks an uninterrupted one draws."""
+    from ebana.training.fit import fit
+    data = {"x": np.tile(BATCH["x"], (2, 1)), "out": np.tile(BATCH["out"], (2, 1))}
+    var = Variability(kind="folded", sigma=0.3)
+    ckpt = tmp_path / "c.pkl"
+
+    def loader():
+        return DataLoader(data, batch_size=3, shuffle=True, seed=2)
+
+    class Crash(Exception):
+        pass
+
+    straight = network(variability=var, seed=5)
+    fit(straight, loader(), 3, MSE(), Adam(lr=1e-6), 1e-6, verbose=False)
+    first = network(variability=var, seed=5)
+    with pytest.raises(Crash):
+        fit(first, loader(), 3, MSE(), Adam(lr=1e-6), 1e-6, verbose=False, checkpoint=ckpt,
+            callbacks=[lambda epoch, m, model: (_ for _ in ()).throw(Crash()) if epoch == 1 else None])
+    resumed = network(variability=var, seed=5)  # its noise generators start from the seed, not epoch 2
+    fit(resumed, loader(), 3, MSE(), Adam(lr=1e-6), 1e-6, verbose=False, checkpoint=ckpt)
+    np.testing.assert_array_equal(resumed.conductances(), straight.conductances())
