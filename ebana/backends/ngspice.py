@@ -5,9 +5,15 @@ the previous solve is sent as ``alter`` commands (input voltages, nudging
 currents, per-sample conductances), then one ``op`` runs and the node
 voltages are read back; the plot is destroyed at once so that Ngspice's
 memory and per-``op`` cost stay flat.
-"""
-import time
 
+Ngspice parses a number in a netlist and the same number in an ``alter``
+with different rounding (one ulp apart in ~70% of cases, measured). So that
+a sample's result does not depend on what was solved before it (a serial
+run and any split over workers agree bit for bit), every value reaches
+Ngspice by one fixed path: shared conductances through the netlist (reloaded
+when they change), per-sample conductances, source voltages and currents
+always through ``alter``.
+"""
 import numpy as np
 
 from ..circuit.netlist import render
@@ -21,10 +27,6 @@ class NgspiceBackend(Backend):
     """Solve with the Ngspice shared library (through PySpice's loader).
 
     options: extra ``.options`` for the netlist (see ``DEFAULT_OPTIONS``).
-    reload_fraction: when more than this fraction of the conductances changed,
-        the circuit is reloaded instead of altered element by element. ``None``
-        (default) decides by measured cost: reload when altering the changed
-        elements (timed per ``alter``) would take longer than the last load.
     fold_sources: solve the exactly equivalent netlist in which nodes held by
         grounded sources and touched only by resistors (crossbar inputs) are
         replaced by Norton currents (see ``ngspice_fold``); ~10x faster on a
@@ -32,33 +34,32 @@ class NgspiceBackend(Backend):
     """
     name = "ngspice"
 
-    def __init__(self, options=None, reload_fraction=None, fold_sources=True):
+    def __init__(self, options=None, fold_sources=True):
         self.options = dict(options or {})
-        self.reload_fraction = reload_fraction
         self.fold_sources = bool(fold_sources)
         self._folded = {}  # id(circuit) -> (circuit, FoldedCircuit or None)
         self._lib = ngspice_library()
         self._circuit = None
         self._loaded = None  # (g, vs, isrc) currently in Ngspice
+        self._g_by_alter = False
         self._named = None   # the circuit whose element names are cached
-        # Measured costs (s): one load of the current circuit, one alter (running mean).
-        self._load_seconds, self._alter_seconds = 0.0, 15e-6
         self.solves = 0
 
     # loading -------------------------------------------------------------
-    def _load(self, circuit, g, vs, isrc):
+    def _load(self, circuit, g, vs, isrc, g_by_alter):
         lib = self._lib
         lib.clear_output()
         if self._circuit is not None:
             lib.command("remcirc")
         self._circuit = None
-        start = time.perf_counter()
         lib.load(render(circuit, g, vs, isrc, options=self.options, analysis=None))
         if lib.errors():
             raise SimulatorError("Ngspice rejected the netlist", output=lib.output_text())
-        self._load_seconds = time.perf_counter() - start
         self._circuit = circuit
-        self._loaded = [np.array(g, dtype=float), np.array(vs, dtype=float), np.array(isrc, dtype=float)]
+        # NaN marks "as parsed from the text": the next _alter sends every value
+        self._loaded = [np.full(len(g), np.nan) if g_by_alter else np.array(g, dtype=float),
+                        np.full(len(vs), np.nan), np.full(len(isrc), np.nan)]
+        self._g_by_alter = g_by_alter
         if self._named is not circuit:
             self._names = {kind: circuit.element_names(kind) for kind in ("res", "vs", "is")}
             self._node_vectors = [n.encode() for n in circuit.node_names[1:]]
@@ -71,26 +72,18 @@ class NgspiceBackend(Backend):
         if not len(changed):
             return
         names = self._names[kind]
-        start = time.perf_counter()
         for k in changed:
             self._lib.command(f"alter {names[k]} = {float(to_value(new[k]))!r}")
         old[changed] = new[changed]
-        per = (time.perf_counter() - start) / len(changed)
-        self._alter_seconds = 0.9 * self._alter_seconds + 0.1 * per
 
-    def _ensure(self, circuit, g, vs, isrc):
-        if self._circuit is not circuit:
-            self._load(circuit, g, vs, isrc)
-            return
-        changed = np.count_nonzero(g != self._loaded[0])
-        if self.reload_fraction is None:
-            reload = changed * self._alter_seconds > self._load_seconds
-        else:
-            reload = changed > self.reload_fraction * max(len(g), 1)
-        if reload:
-            self._load(circuit, g, vs, isrc)
-            return
-        self._alter("res", g, 0, lambda x: 1.0 / x)
+    def _ensure(self, circuit, g, vs, isrc, per_sample_g):
+        """Bring Ngspice to this sample: reload for a new circuit or new shared
+        conductances, else (and always for per-sample values) ``alter``."""
+        if (self._circuit is not circuit or per_sample_g != self._g_by_alter
+                or (not per_sample_g and not np.array_equal(g, self._loaded[0]))):
+            self._load(circuit, g, vs, isrc, per_sample_g)
+        if per_sample_g:
+            self._alter("res", g, 0, lambda x: 1.0 / x)
         self._alter("vs", vs, 1)
         self._alter("is", isrc, 2)
 
@@ -123,7 +116,7 @@ class NgspiceBackend(Backend):
         for b in range(B):
             g, vs, isrc = stimulus.sample(b)
             try:
-                self._ensure(circuit, g, vs, isrc)
+                self._ensure(circuit, g, vs, isrc, stimulus.g.ndim == 2)
             except SimulatorError as e:
                 raise SimulatorError(str(e).split("\n--- simulator output")[0],
                                      sample=sample_offset + b, output=e.output) from None
