@@ -143,7 +143,8 @@ class NativeBackend(Backend):
             except np.linalg.LinAlgError:
                 raise SimulatorError("singular circuit matrix (a node with no DC path to a source?)",
                                      sample=sample_offset) from None
-            dv = np.abs(x_new[:, :F] - x[:, :F]).max(initial=0.0)
+            step = np.abs(x_new[:, :F] - x[:, :F]).max(axis=1, initial=0.0)  # per sample (V)
+            dv = step.max(initial=0.0)
             x = x_new
             v[:, plan.free] = x[:, :F]
             if not len(da):
@@ -151,14 +152,16 @@ class NativeBackend(Backend):
             vd_new = v[:, da] - v[:, dc]
             vd_lim = dp.limit(vd_new, vd)
             limited = np.any(vd_lim != vd_new)
-            region_same = np.array_equal(vd_new > dp.vth, vd > dp.vth)
+            flipped = ((vd_new > dp.vth) != (vd > dp.vth)).any(axis=1)  # samples whose diodes changed region
+            region_same = not flipped.any()
             vd = vd_lim
             if region_same and not dp.any_shockley:
                 break  # piecewise-linear diodes kept their regions: the linear solve was exact
             if it > 0 and not limited and dv <= self.vtol * (1 + np.abs(x[:, :F]).max(initial=0.0)) and region_same:
                 break
         else:
-            bad = int(np.argmax(np.abs(v[:, da] - v[:, dc] - vd).max(axis=1)))
+            # the sample furthest from settling: a diode still changing region, else the largest step
+            bad = int(np.argmax(step + flipped * (1.0 + step.max(initial=0.0))))
             raise SimulatorError(f"native Newton did not converge in {self.max_iterations} iterations",
                                  sample=sample_offset + bad)
         if not np.all(np.isfinite(v)):

@@ -1,0 +1,146 @@
+"""Split the samples of a batch over a ``concurrent.futures.Executor``.
+
+Ngspice keeps its state per process, so each worker process owns its own
+backend (one shared library per worker), created on first use and kept in a
+module-level cache. What a worker needs to solve is shipped once, not with
+every batch: the circuit (by a fingerprint of its content) and the shared
+conductances (by a digest of their bytes, i.e. once per weight state) stay in
+the worker's cache; a task then carries only its samples' arrays. A worker
+that has not seen them answers "missing" and the task is sent again with
+them, so any executor works: the default local process pool, a Dask
+cluster (``client.get_executor()``) or an MPI pool.
+"""
+import hashlib
+import multiprocessing
+import pickle
+import threading
+from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from ..errors import ValidationError
+from .base import Backend, OperatingPoint, Stimulus
+
+# worker side ------------------------------------------------------------------
+_STATES = OrderedDict()   # (circuit key, g digest) -> (circuit, shared g or None)
+_BACKENDS = {}            # inner spec key -> backend of this process
+_LOCK = threading.Lock()  # one Ngspice per process: tasks on threads of one worker take turns
+_KEEP_STATES = 4
+
+
+def _inner_backend(spec):
+    from . import get_backend
+    key = spec if isinstance(spec, str) else pickle.dumps(spec)
+    if key not in _BACKENDS:
+        _BACKENDS[key] = get_backend(spec if isinstance(spec, str) else spec())
+    return _BACKENDS[key]
+
+
+def _solve_chunk(task):
+    """Worker entry point: solve one chunk, or report that its state is missing."""
+    state_key, state, spec, g_rows, vs, isrc, initial, offset = task
+    with _LOCK:
+        if state is not None:
+            _STATES[state_key] = state
+            while len(_STATES) > _KEEP_STATES:
+                _STATES.popitem(last=False)
+        elif state_key not in _STATES:
+            return "missing"
+        _STATES.move_to_end(state_key)
+        circuit, g_shared = _STATES[state_key]
+        stim = Stimulus(g_shared if g_rows is None else g_rows, vs, isrc)
+        op = _inner_backend(spec).solve(circuit, stim, initial=initial, sample_offset=offset)
+        return op.v, op.i_vs
+
+
+# parent side ------------------------------------------------------------------
+def circuit_fingerprint(circuit):
+    """A digest of everything in ``circuit`` (topology, values, models, names)."""
+    return hashlib.sha1(pickle.dumps(circuit, protocol=4)).hexdigest()
+
+
+class ParallelBackend(Backend):
+    """Solve the samples of each batch in ``workers`` chunks on an Executor.
+
+    Args:
+        inner: what each worker solves with: 'ngspice', 'native', or a picklable
+            zero-argument callable returning a Backend (e.g.
+            ``functools.partial(NgspiceBackend, fold_sources=False)``).
+        executor: any ``concurrent.futures.Executor``; ``None`` starts a local
+            pool of ``workers`` processes (spawned, so no Ngspice state is
+            inherited). A Dask cluster: ``executor=client.get_executor()``.
+        workers: number of chunks a batch is split into (and of processes in
+            the default pool).
+
+    Results are those of the serial run: bit for bit with Ngspice (a sample's
+    solution does not depend on the other samples), and within the solver's
+    tolerance with the native backend (its iteration count is per batch).
+    Errors name the sample by its index in the whole batch.
+
+    >>> # Model(inputs=[x], outputs=[out], backend=ParallelBackend("ngspice", workers=2))
+    """
+    name = "parallel"
+
+    def __init__(self, inner="ngspice", executor=None, workers=2):
+        if isinstance(inner, Backend):
+            raise ValidationError("ParallelBackend needs the inner backend by name ('ngspice', 'native') or as a "
+                                  "picklable factory, not an instance: each worker process builds its own")
+        if not (isinstance(inner, str) or callable(inner)):
+            raise ValidationError(f"ParallelBackend inner must be a backend name or a factory, received {inner!r}")
+        if int(workers) < 1:
+            raise ValidationError(f"ParallelBackend workers must be >= 1, received {workers!r}")
+        self.inner, self.workers = inner, int(workers)
+        self._executor, self._owns = executor, executor is None
+        self._keys = {}        # id(circuit) -> (circuit, fingerprint)
+        self._shipped = OrderedDict()  # recent state keys some worker has received
+        self.solves = 0
+
+    @property
+    def executor(self):
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._executor
+
+    def _state_key(self, circuit, g):
+        entry = self._keys.get(id(circuit))
+        if entry is None or entry[0] is not circuit:
+            entry = self._keys[id(circuit)] = (circuit, circuit_fingerprint(circuit))
+        g_digest = "per-sample" if g.ndim == 2 else hashlib.sha1(np.ascontiguousarray(g).tobytes()).hexdigest()
+        return entry[1] + ":" + g_digest
+
+    def solve(self, circuit, stimulus, initial=None, sample_offset=0):
+        B = stimulus.batch_size
+        g = np.asarray(stimulus.g, dtype=float)
+        key = self._state_key(circuit, g)
+        state = (circuit, None if g.ndim == 2 else g)
+        chunks = [c for c in np.array_split(np.arange(B), min(self.workers, B)) if len(c)]
+
+        def task(rows, with_state):
+            return (key, state if with_state else None, self.inner, g[rows] if g.ndim == 2 else None,
+                    stimulus.vs[rows], stimulus.isrc[rows], None if initial is None else np.asarray(initial)[rows],
+                    sample_offset + int(rows[0]))
+
+        send_state = key not in self._shipped
+        futures = [self.executor.submit(_solve_chunk, task(rows, send_state)) for rows in chunks]
+        self._shipped[key] = True
+        while len(self._shipped) > 64:
+            self._shipped.popitem(last=False)
+        results = [f.result() for f in futures]  # re-raises a worker's SimulatorError (global sample index)
+        for i, res in enumerate(results):
+            if isinstance(res, str):  # this worker had not seen the circuit or these conductances
+                results[i] = self.executor.submit(_solve_chunk, task(chunks[i], True)).result()
+        self.solves += B
+        return OperatingPoint(np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]))
+
+    def close(self):
+        """Shut down the process pool this backend started (a passed executor is left alone)."""
+        if self._owns and self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
