@@ -49,8 +49,9 @@ class NgspiceBackend(Backend):
     def _load(self, circuit, g, vs, isrc, g_by_alter):
         lib = self._lib
         lib.clear_output()
-        if self._circuit is not None:
+        if lib.loaded_by is not None:
             lib.command("remcirc")
+        lib.loaded_by = self
         self._circuit = None
         lib.load(render(circuit, g, vs, isrc, options=self.options, analysis=None))
         if lib.errors():
@@ -79,7 +80,9 @@ class NgspiceBackend(Backend):
     def _ensure(self, circuit, g, vs, isrc, per_sample_g):
         """Bring Ngspice to this sample: reload for a new circuit or new shared
         conductances, else (and always for per-sample values) ``alter``."""
-        if (self._circuit is not circuit or per_sample_g != self._g_by_alter
+        # The library holds one circuit per process: another backend object may
+        # have replaced ours since our last solve, so our record of it is stale.
+        if (self._circuit is not circuit or self._lib.loaded_by is not self or per_sample_g != self._g_by_alter
                 or (not per_sample_g and not np.array_equal(g, self._loaded[0]))):
             self._load(circuit, g, vs, isrc, per_sample_g)
         if per_sample_g:
@@ -132,12 +135,14 @@ class NgspiceBackend(Backend):
                 text = lib.output_text()
                 # Leave Ngspice in a clean state for the next batch.
                 self._circuit = None
+                lib.loaded_by = None
                 lib.command("remcirc")
                 raise SimulatorError("Ngspice found no operating point: " + ("; ".join(errors) or
                                      "node voltages missing after op"), sample=sample_offset + b, output=text)
         return OperatingPoint(v, i_vs)
 
     def close(self):
-        if self._circuit is not None:
+        if self._circuit is not None and self._lib.loaded_by is self:
             self._lib.command("remcirc")
-            self._circuit = None
+            self._lib.loaded_by = None
+        self._circuit = None
