@@ -76,3 +76,19 @@ def test_specs_and_refusals():
         ParallelBackend(NgspiceBackend())
     with pytest.raises(ValidationError, match="name:workers"):
         get_backend("ngspice:two")
+
+
+def test_a_killed_worker_is_replaced_and_its_samples_solved_again(rng, caplog):
+    import os
+    import signal
+    import time
+    model = xor_like("native")
+    c = model.circuit
+    stim = make_stimulus(c, model.conductances(), model.source_voltages({"x": rng.uniform(-1, 1, (6, 2))}, 6))
+    ref = NgspiceBackend().solve(c, stim).v
+    with ParallelBackend("ngspice", workers=2) as pb:
+        np.testing.assert_array_equal(pb.solve(c, stim).v, ref)
+        os.kill(next(iter(pb.executor._processes)), signal.SIGKILL)  # as the OOM killer would
+        time.sleep(0.2)
+        np.testing.assert_array_equal(pb.solve(c, stim).v, ref)
+    assert "worker process died" in caplog.text

@@ -11,16 +11,20 @@ them, so any executor works: the default local process pool, a Dask
 cluster (``client.get_executor()``) or an MPI pool.
 """
 import hashlib
+import logging
 import multiprocessing
 import pickle
 import threading
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from ..errors import ValidationError
+from ..errors import SimulatorError, ValidationError
 from .base import Backend, OperatingPoint, Stimulus
+
+log = logging.getLogger(__name__)
 
 # worker side ------------------------------------------------------------------
 _STATES = OrderedDict()   # (circuit key, g digest) -> (circuit, shared g or None)
@@ -72,6 +76,10 @@ class ParallelBackend(Backend):
             inherited). A Dask cluster: ``executor=client.get_executor()``.
         workers: number of chunks a batch is split into (and of processes in
             the default pool).
+        max_restarts: times the default pool is rebuilt in one solve when a
+            worker process dies (OOM killer, a crash inside libngspice); the dead
+            worker's chunks are solved again. A passed executor handles its own
+            workers (Dask reschedules tasks of a lost worker).
 
     Results are those of the serial run: bit for bit with Ngspice (a sample's
     solution does not depend on the other samples), and within the solver's
@@ -82,7 +90,7 @@ class ParallelBackend(Backend):
     """
     name = "parallel"
 
-    def __init__(self, inner="ngspice", executor=None, workers=2):
+    def __init__(self, inner="ngspice", executor=None, workers=2, max_restarts=3):
         if isinstance(inner, Backend):
             raise ValidationError("ParallelBackend needs the inner backend by name ('ngspice', 'native') or as a "
                                   "picklable factory, not an instance: each worker process builds its own")
@@ -90,7 +98,7 @@ class ParallelBackend(Backend):
             raise ValidationError(f"ParallelBackend inner must be a backend name or a factory, received {inner!r}")
         if int(workers) < 1:
             raise ValidationError(f"ParallelBackend workers must be >= 1, received {workers!r}")
-        self.inner, self.workers = inner, int(workers)
+        self.inner, self.workers, self.max_restarts = inner, int(workers), int(max_restarts)
         self._executor, self._owns = executor, executor is None
         self._keys = {}        # id(circuit) -> (circuit, fingerprint)
         self._shipped = OrderedDict()  # recent state keys some worker has received
@@ -105,6 +113,8 @@ class ParallelBackend(Backend):
     def _state_key(self, circuit, g):
         entry = self._keys.get(id(circuit))
         if entry is None or entry[0] is not circuit:
+            if len(self._keys) > 8:  # a few circuits at a time
+                self._keys.clear()
             entry = self._keys[id(circuit)] = (circuit, circuit_fingerprint(circuit))
         g_digest = "per-sample" if g.ndim == 2 else hashlib.sha1(np.ascontiguousarray(g).tobytes()).hexdigest()
         return entry[1] + ":" + g_digest
@@ -121,17 +131,50 @@ class ParallelBackend(Backend):
                     stimulus.vs[rows], stimulus.isrc[rows], None if initial is None else np.asarray(initial)[rows],
                     sample_offset + int(rows[0]))
 
-        send_state = key not in self._shipped
-        futures = [self.executor.submit(_solve_chunk, task(rows, send_state)) for rows in chunks]
+        results = self._run(task, chunks, with_state=key not in self._shipped)
         self._shipped[key] = True
         while len(self._shipped) > 64:
             self._shipped.popitem(last=False)
-        results = [f.result() for f in futures]  # re-raises a worker's SimulatorError (global sample index)
-        for i, res in enumerate(results):
-            if isinstance(res, str):  # this worker had not seen the circuit or these conductances
-                results[i] = self.executor.submit(_solve_chunk, task(chunks[i], True)).result()
         self.solves += B
         return OperatingPoint(np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]))
+
+    def _run(self, task, chunks, with_state):
+        """Results of every chunk, resending the state to workers that lack it and
+        rebuilding the default pool when a worker process dies."""
+        results = [None] * len(chunks)
+        send = [with_state] * len(chunks)
+        restarts = 0
+        while True:
+            todo = [i for i, r in enumerate(results) if r is None or isinstance(r, str)]
+            if not todo:
+                return results
+            for i in todo:
+                if isinstance(results[i], str):  # "missing": this worker had not seen the state
+                    send[i] = True
+            broken = False
+            try:
+                futures = {i: self.executor.submit(_solve_chunk, task(chunks[i], send[i])) for i in todo}
+            except BrokenProcessPool:  # the pool noticed a dead worker before this solve
+                if not self._owns:
+                    raise
+                futures, broken = {}, True
+            for i, future in futures.items():
+                try:
+                    results[i] = future.result()  # re-raises a worker's SimulatorError (global sample index)
+                except BrokenProcessPool:
+                    if not self._owns:
+                        raise
+                    broken = True
+            if broken:
+                restarts += 1
+                if restarts > self.max_restarts:
+                    raise SimulatorError(f"worker processes died {restarts} times in one solve; "
+                                         "see the system log for the cause (out of memory?)")
+                log.warning("a worker process died; restarting the pool and solving its samples again")
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+                self._shipped.clear()
+                send = [True] * len(chunks)  # the new workers know nothing yet
 
     def close(self):
         """Shut down the process pool this backend started (a passed executor is left alone)."""
