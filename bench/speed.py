@@ -24,36 +24,14 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
 
-from ebana import (BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,  # noqa: E402
-                   InputVoltageLayer, Model)
 from ebana.backends import ParallelBackend  # noqa: E402
 from ebana.backends.native import NativeBackend  # noqa: E402
 from ebana.backends.ngspice import NgspiceBackend  # noqa: E402
-from ebana.datasets import load_iris, one_hot, scale_to_volts, train_test_split  # noqa: E402
 from ebana.training import MSE, Adam, DataLoader  # noqa: E402
 from ebana.training.ep import ep_step  # noqa: E402
-from networks import mlp_64_32_20  # noqa: E402
+from networks import iris_4_16_3 as iris_model, iris_volts as iris_data, mlp_64_32_20  # noqa: E402
 
 BETA = 1e-6  # S
-
-
-def iris_model(backend, seed=0):
-    """Iris: 4 features as 8 differential sources + 2 bias sources -> 16 clamped hidden nodes -> 3 outputs."""
-    xp, xn = InputVoltageLayer(units=4, name="xp"), InputVoltageLayer(units=4, name="xn")
-    b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0])
-    h = ConcatenateLayer(name="j")([xp, xn, b])
-    h = DenseLayer(units=16, name="d1", initializer=("uniform", 1e-6, 1e-4), g_min=1e-7, g_max=2e-4)(h)
-    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.3)(h)
-    h = DiodeLayer(name="c2", direction="up", bias_voltage=-0.3)(h)
-    h = DenseLayer(units=6, name="d2", initializer=("uniform", 1e-6, 1e-4), g_min=1e-7, g_max=2e-4)(h)
-    out = CurrentLayer(name="out", fold=True)(h)
-    return Model(inputs=[xp, xn, b], outputs=[out], backend=backend, seed=seed)
-
-
-def iris_data():
-    x, labels = load_iris()
-    v = scale_to_volts(x, -1.0, 1.0)
-    return train_test_split(v, one_hot(labels, 3, on=0.1, off=-0.1), test_fraction=0.2, seed=0)
 
 
 def design_batch(n, rng):
