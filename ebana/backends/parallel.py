@@ -27,10 +27,23 @@ from .base import Backend, OperatingPoint, Stimulus
 log = logging.getLogger(__name__)
 
 # worker side ------------------------------------------------------------------
-_STATES = OrderedDict()   # (circuit key, g digest) -> (circuit, shared g or None)
-_BACKENDS = {}            # inner spec key -> backend of this process
-_LOCK = threading.Lock()  # one Ngspice per process: tasks on threads of one worker take turns
-_KEEP_STATES = 4
+_CIRCUITS = OrderedDict()  # circuit fingerprint -> Circuit (the same object for every weight state)
+_WEIGHTS = OrderedDict()   # digest -> shared conductances (S)
+_BACKENDS = {}             # inner spec key -> backend of this process
+_LOCK = threading.Lock()   # one Ngspice per process: tasks on threads of one worker take turns
+_KEEP = 4
+
+
+def _remember(cache, key, value):
+    """Store ``value`` under ``key`` (when given) and return the cached value, or None if unknown."""
+    if value is not None:
+        cache[key] = value
+        while len(cache) > _KEEP:
+            cache.popitem(last=False)
+    if key not in cache:
+        return None
+    cache.move_to_end(key)
+    return cache[key]
 
 
 def _inner_backend(spec):
@@ -43,17 +56,14 @@ def _inner_backend(spec):
 
 def _solve_chunk(task):
     """Worker entry point: solve one chunk, or report that its state is missing."""
-    state_key, state, spec, g_rows, vs, isrc, initial, offset = task
+    circuit_key, circuit, g_key, g, spec, g_rows, vs, isrc, initial, offset = task
     with _LOCK:
-        if state is not None:
-            _STATES[state_key] = state
-            while len(_STATES) > _KEEP_STATES:
-                _STATES.popitem(last=False)
-        elif state_key not in _STATES:
+        circuit = _remember(_CIRCUITS, circuit_key, circuit)
+        if g_rows is None:
+            g_rows = _remember(_WEIGHTS, g_key, g)
+        if circuit is None or g_rows is None:
             return "missing"
-        _STATES.move_to_end(state_key)
-        circuit, g_shared = _STATES[state_key]
-        stim = Stimulus(g_shared if g_rows is None else g_rows, vs, isrc)
+        stim = Stimulus(g_rows, vs, isrc)
         op = _inner_backend(spec).solve(circuit, stim, initial=initial, sample_offset=offset)
         return op.v, op.i_vs
 
@@ -101,7 +111,7 @@ class ParallelBackend(Backend):
         self.inner, self.workers, self.max_restarts = inner, int(workers), int(max_restarts)
         self._executor, self._owns = executor, executor is None
         self._keys = {}        # id(circuit) -> (circuit, fingerprint)
-        self._shipped = OrderedDict()  # recent state keys some worker has received
+        self._shipped = OrderedDict()  # recent circuit and conductance keys some worker has received
         self.solves = 0
 
     @property
@@ -110,39 +120,43 @@ class ParallelBackend(Backend):
             self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         return self._executor
 
-    def _state_key(self, circuit, g):
+    def _circuit_key(self, circuit):
         entry = self._keys.get(id(circuit))
         if entry is None or entry[0] is not circuit:
             if len(self._keys) > 8:  # a few circuits at a time
                 self._keys.clear()
             entry = self._keys[id(circuit)] = (circuit, circuit_fingerprint(circuit))
-        g_digest = "per-sample" if g.ndim == 2 else hashlib.sha1(np.ascontiguousarray(g).tobytes()).hexdigest()
-        return entry[1] + ":" + g_digest
+        return entry[1]
 
     def solve(self, circuit, stimulus, initial=None, sample_offset=0):
         B = stimulus.batch_size
         g = np.asarray(stimulus.g, dtype=float)
-        key = self._state_key(circuit, g)
-        state = (circuit, None if g.ndim == 2 else g)
+        c_key = self._circuit_key(circuit)
+        g_key = None if g.ndim == 2 else hashlib.sha1(np.ascontiguousarray(g).tobytes()).hexdigest()
         chunks = [c for c in np.array_split(np.arange(B), min(self.workers, B)) if len(c)]
 
-        def task(rows, with_state):
-            return (key, state if with_state else None, self.inner, g[rows] if g.ndim == 2 else None,
-                    stimulus.vs[rows], stimulus.isrc[rows], None if initial is None else np.asarray(initial)[rows],
-                    sample_offset + int(rows[0]))
+        def task(rows, resend):
+            # the circuit and the shared conductances travel only to workers that may lack them
+            return (c_key, circuit if resend or c_key not in self._shipped else None,
+                    g_key, g if g_key is not None and (resend or g_key not in self._shipped) else None,
+                    self.inner, g[rows] if g.ndim == 2 else None, stimulus.vs[rows], stimulus.isrc[rows],
+                    None if initial is None else np.asarray(initial)[rows], sample_offset + int(rows[0]))
 
-        results = self._run(task, chunks, with_state=key not in self._shipped)
-        self._shipped[key] = True
+        results = self._run(task, chunks)
+        for key in (c_key, g_key):
+            if key is not None:
+                self._shipped[key] = True
+                self._shipped.move_to_end(key)
         while len(self._shipped) > 64:
             self._shipped.popitem(last=False)
         self.solves += B
         return OperatingPoint(np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]))
 
-    def _run(self, task, chunks, with_state):
-        """Results of every chunk, resending the state to workers that lack it and
-        rebuilding the default pool when a worker process dies."""
+    def _run(self, task, chunks):
+        """Results of every chunk, resending the circuit and conductances to workers
+        that lack them and rebuilding the default pool when a worker process dies."""
         results = [None] * len(chunks)
-        send = [with_state] * len(chunks)
+        send = [False] * len(chunks)
         restarts = 0
         while True:
             todo = [i for i, r in enumerate(results) if r is None or isinstance(r, str)]
