@@ -47,10 +47,12 @@ def _remember(cache, key, value):
 
 
 def _inner_backend(spec):
-    from . import get_backend
+    # A name gets the retry ladder, as Model gives it in one process: a sample
+    # that fails is retried in the worker that holds its circuit.
+    from .retry import RetryingBackend
     key = spec if isinstance(spec, str) else pickle.dumps(spec)
     if key not in _BACKENDS:
-        _BACKENDS[key] = get_backend(spec if isinstance(spec, str) else spec())
+        _BACKENDS[key] = RetryingBackend(spec) if isinstance(spec, str) else spec()
     return _BACKENDS[key]
 
 
@@ -78,9 +80,10 @@ class ParallelBackend(Backend):
     """Solve the samples of each batch in ``workers`` chunks on an Executor.
 
     Args:
-        inner: what each worker solves with: 'ngspice', 'native', or a picklable
-            zero-argument callable returning a Backend (e.g.
-            ``functools.partial(NgspiceBackend, fold_sources=False)``).
+        inner: what each worker solves with: 'ngspice' or 'native' (with the
+            retry ladder of :class:`~ebana.backends.retry.RetryingBackend`, run
+            in the worker), or a picklable zero-argument callable returning a
+            Backend (e.g. ``functools.partial(NgspiceBackend, fold_sources=False)``).
         executor: any ``concurrent.futures.Executor``; ``None`` starts a local
             pool of ``workers`` processes (spawned, so no Ngspice state is
             inherited). A Dask cluster: ``executor=client.get_executor()``.
