@@ -59,7 +59,9 @@ class LinearSystem:
         """Resistor current (A) leaving every node, ``(B, N)``."""
         if self.shared:
             return scatter(self.laplacian, v)
-        return scatter(self.plan.kcl_res, self.g * (v[:, circuit.res_a] - v[:, circuit.res_b]))
+        # (R, B) layout throughout: sparse products instead of (B, R) fancy-index gathers
+        currents = np.asarray(self.plan.drop_res @ v.T) * self.g.T
+        return np.asarray(self.plan.kcl_res @ currents).T
 
     # solving ------------------------------------------------------------------
     def solve(self, rhs, g_d=None):

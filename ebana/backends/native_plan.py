@@ -26,6 +26,7 @@ class Stamps:
     jac: object = None        # sparse (M*M, n_elem): flat Jacobian = jac @ w
     fixed: object = None      # sparse (M, n_fx): rhs -= fixed @ (w[fx_elem] * v[fx_col])
     fx_select: object = None  # sparse (n_fx, N): picks v[fx_col]
+    fx_weight: object = None  # sparse (n_fx, n_elem): picks w[fx_elem]
 
     def jacobian(self, w, M):
         """Stacked stamps ``(B, M, M)`` of per-sample weights ``w`` (B, n_elem)."""
@@ -33,7 +34,11 @@ class Stamps:
 
     def fixed_rhs(self, w, v):
         """What the known node voltages push into each row, ``(B, M)`` (to subtract)."""
-        return np.asarray(self.fixed @ (w[:, self.fx_elem] * v[:, self.fx_col]).T).T
+        if w.shape[0] == 1 or w.shape[1] < 256:
+            return np.asarray(self.fixed @ (w[:, self.fx_elem] * v[:, self.fx_col]).T).T
+        # many per-sample weights: sparse picks in (n_fx, B) layout beat fancy-index gathers
+        picked = np.asarray(self.fx_weight @ w.T) * np.asarray(self.fx_select @ v.T)
+        return np.asarray(self.fixed @ picked).T
 
 
 def incidence(n_rows, a, b=None, wa=1.0, wb=-1.0):
@@ -120,6 +125,7 @@ class Plan:
         self.is_rows = incidence(M, self.pos[circuit.is_node])
         self.dio_rows = incidence(M, self.pos[circuit.d_anode], self.pos[circuit.d_cathode])
         self.kcl_res = incidence(N, circuit.res_a, circuit.res_b)
+        self.drop_res = self.kcl_res.T.tocsr()  # (R, N): v_a - v_b of every resistor
         self.kcl_dio = incidence(N, circuit.d_anode, circuit.d_cathode)
         self.kcl_is = incidence(N, circuit.is_node)
         self.kcl_amp = incidence(N, circuit.amp_out, circuit.amp_in, -1.0, 1.0 / circuit.amp_gain)
@@ -143,6 +149,7 @@ class Plan:
         nfx = len(st.fx_row)
         st.fixed = sp.csr_matrix((st.fx_sign, (st.fx_row, np.arange(nfx))), shape=(M, nfx))
         st.fx_select = sp.csr_matrix((np.ones(nfx), (np.arange(nfx), st.fx_col)), shape=(nfx, self.n_nodes))
+        st.fx_weight = sp.csr_matrix((np.ones(nfx), (np.arange(nfx), st.fx_elem)), shape=(nfx, len(a)))
         return st
 
     def _constraint_matrix(self, circuit):
