@@ -74,7 +74,7 @@ def ep_step_per_sample(model, batch, loss_fn, beta):
     return grads, v_free
 
 
-def time_baseline(build, batch, beta):
+def time_baseline(build, batch, beta, repeats=2):
     """Seconds per EP step and sample, and the free-phase voltages (run in a fresh process)."""
     import logging
     logging.getLogger("PySpice").setLevel(logging.CRITICAL)  # "Unsupported Ngspice version 39", harmless
@@ -82,6 +82,9 @@ def time_baseline(build, batch, beta):
     model = build("native")  # the model only describes the circuit; nothing is solved with it
     warm = {k: a[:1] for k, a in batch.items()}
     ep_step_per_sample(model, warm, MSE(), beta)  # PySpice and the library loaded
-    start = time.perf_counter()
-    _, v = ep_step_per_sample(model, batch, MSE(), beta)
-    return (time.perf_counter() - start) / len(next(iter(batch.values()))), v
+    best = float("inf")
+    for _ in range(repeats):  # best of a few passes: the machine may be shared
+        start = time.perf_counter()
+        _, v = ep_step_per_sample(model, batch, MSE(), beta)
+        best = min(best, (time.perf_counter() - start) / len(next(iter(batch.values()))))
+    return best, v
