@@ -110,7 +110,9 @@ def test_zero_sigma_trains_exactly_like_no_noise():
         opt = Adam(lr=1e-6)
         for _ in range(3):
             train_step(model, BATCH, MSE(), opt, beta=1e-6, symmetric=True)
-    np.testing.assert_allclose(noisy.conductances(), plain.conductances(), rtol=1e-12)
+    # Not bit-equal: the native backend solves shared (R,) and per-sample (B, R) conductances
+    # by different (equally exact) paths, so the last bits differ.
+    np.testing.assert_allclose(noisy.conductances(), plain.conductances(), rtol=1e-8)
 
 
 def test_binary_layer_shows_only_two_levels_and_trains_latents():
