@@ -9,10 +9,12 @@ is +0.2 V for 1 and -0.2 V for 0. For each gate it saves the optimizer state
 (pickle), the history (HDF5) and a training curve under DIR/<gate>/.
 """
 import argparse
+import os
 import pathlib
 import time
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: BLAS threads only slow small solves
+import numpy as np  # noqa: E402
 
 from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,
                    InputVoltageLayer, Model)

@@ -12,10 +12,12 @@ true class, -0.2 V for the others; the prediction is the largest output.
 Saves the optimizer state (pickle), the history (HDF5) and a training curve.
 """
 import argparse
+import os
 import pathlib
 import time
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: BLAS threads only slow small solves
+import numpy as np  # noqa: E402
 
 from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,
                    InputVoltageLayer, Model)
