@@ -3,10 +3,11 @@ from .errors import EbanaError, GraphError, ShapeError, SimulatorError, Validati
 from .layers import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer,
                      DiodeLayer, InputVoltageLayer)
 from .model import Model
+from .training import MSE, SGD, Adam, CrossEntropy, DataLoader, History
 
 __version__ = "0.1.0"
 __all__ = [
     "Model", "InputVoltageLayer", "BiasVoltageLayer", "ConcatenateLayer", "DenseLayer", "DiodeLayer",
-    "AmplificationLayer", "CurrentLayer",
+    "AmplificationLayer", "CurrentLayer", "MSE", "CrossEntropy", "SGD", "Adam", "DataLoader", "History",
     "EbanaError", "GraphError", "ShapeError", "SimulatorError", "ValidationError",
 ]

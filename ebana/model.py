@@ -2,6 +2,7 @@
 import numpy as np
 
 from .backends import get_backend, make_stimulus
+from .backends.retry import RetryingBackend
 from .circuit import CircuitBuilder, render
 from .errors import GraphError, ShapeError, ValidationError
 from .graph import topological_order
@@ -17,6 +18,8 @@ class Model:
         inputs: the InputVoltageLayer (and optionally BiasVoltageLayer) layers.
         outputs: the CurrentLayer layers whose readouts are the outputs.
         backend: 'ngspice' (reference), 'native' (fast Newton) or a Backend.
+            A name gets retries of non-converging samples
+            (:class:`~ebana.backends.retry.RetryingBackend`); an instance is used as given.
         seed: seed of the conductance initialisation.
 
     >>> # model = Model(inputs=[x], outputs=[out]); model.predict({"x": X})
@@ -50,7 +53,7 @@ class Model:
         for layer in self.layers:
             layer.build(sum(p.units for p in layer.parents), rng)
         self.circuit, self.nodes = self._compile()
-        self.backend = get_backend(backend)
+        self.backend = RetryingBackend(backend) if isinstance(backend, str) else get_backend(backend)
 
     # compile -----------------------------------------------------------------
     def _compile(self):
@@ -149,13 +152,25 @@ class Model:
 
     # training (the loops live in ebana.training, above the model) -------------
     def fit(self, train_dataloader, epochs, loss_fn, optimizer, beta, test_dataloader=None, callbacks=(),
-            symmetric=False, verbose=True):
-        """Train with Equilibrium Propagation; see :func:`ebana.training.fit.fit`. Returns a History."""
+            symmetric=False, verbose=True, **options):
+        """Train with Equilibrium Propagation; see :func:`ebana.training.fit.fit` (``checkpoint``,
+        ``checkpoint_every``, ``on_failure`` pass through). Returns a History."""
         from .training.fit import fit
         self.loss_fn = loss_fn
         self.history = fit(self, train_dataloader, epochs, loss_fn, optimizer, beta, test_dataloader, callbacks,
-                           symmetric=symmetric, verbose=verbose, history=getattr(self, "history", None))
+                           symmetric=symmetric, verbose=verbose, history=getattr(self, "history", None),
+                           **options)
         return self.history
+
+    def save_weights(self, path):
+        """Write the conductances (S) by layer name to ``path`` atomically."""
+        from .training.checkpoint import save_weights
+        save_weights(self, path)
+
+    def load_weights(self, path):
+        """Load conductances from ``path`` (restricted unpickler; names, shapes and bounds checked first)."""
+        from .training.checkpoint import load_weights
+        load_weights(self, path)
 
     def evaluate(self, dataset, loss_fn=None):
         """Free-phase mean loss and accuracy: ``{'loss': ..., 'accuracy': ...}``."""

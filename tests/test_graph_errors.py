@@ -157,3 +157,34 @@ def test_crafted_name_creates_no_file(tmp_path):
     with pytest.raises(ValidationError):
         DiodeLayer(name="c", kind="real", param={"model": f"m\n.control\nshell touch {target}\n.endc"})
     assert not target.exists()
+
+
+CRAFTED = "x\n.control\nshell touch {target}\n.endc\n*"
+
+
+def test_crafted_title_and_option_name_never_reach_ngspice(tmp_path):
+    """The free-text parts of a netlist (title, option names) refuse a line break too."""
+    from networks import xor_like
+    from ebana.backends.ngspice import NgspiceBackend
+    target = tmp_path / "pwned"
+    model = xor_like("ngspice")
+    with pytest.raises(ValidationError, match="title"):
+        model.write_netlist(tmp_path / "n.cir", {"x": [1.0, 0.0]}, title=CRAFTED.format(target=target))
+    evil = xor_like(NgspiceBackend(options={CRAFTED.format(target=target): 1}))
+    with pytest.raises(ValidationError, match="option name"):
+        evil.solve({"x": np.zeros((1, 2))})
+    assert not target.exists() and not (tmp_path / "n.cir").exists()
+
+
+def test_crafted_block_would_run_if_ngspice_saw_it(tmp_path):
+    """Control for the tests above: the same text, fed to Ngspice directly, does create the
+    file, so 'the file is absent' really means 'the text never ran'."""
+    import shutil
+    import subprocess
+    if shutil.which("ngspice") is None:
+        pytest.skip("ngspice executable not installed")
+    target = tmp_path / "pwned"
+    deck = tmp_path / "evil.cir"
+    deck.write_text("* " + CRAFTED.format(target=target) + "\nr1 a 0 1k\nv1 a 0 1\n.end\n")
+    subprocess.run(["ngspice", "-b", str(deck)], capture_output=True, timeout=30)
+    assert target.exists()

@@ -77,7 +77,7 @@ def test_shockley_diode_iv(backend_name):
     i = _diode_iv(backend_name, model, "down", 0.0, volts)
     vt = model.n * VT_NOMINAL
     # SPICE's level-1 junction: exponential above -3 VT, its reverse-bias form below
-    arg = (3 * vt / (np.e * np.minimum(volts, -1e-300))) ** 3
+    arg = (3 * vt / (np.e * np.where(volts < 0, volts, -1.0))) ** 3
     expected = np.where(volts >= -3 * vt, model.is_ * np.expm1(volts / vt), -model.is_ * (1 + arg))
     expected += 1e-12 * volts
     np.testing.assert_allclose(i, expected, rtol=1e-6, atol=1e-15)
@@ -99,3 +99,25 @@ def test_amplifier_gain_and_backward_current(backend_name, gain, shift):
     # the input draws (load current)/gain through r_in
     i_load = g_load * v_out
     assert g_in * (0.3 - v_in) == pytest.approx(i_load / gain, rel=1e-9)
+
+
+def test_two_ngspice_backends_in_turn_do_not_mix_circuits():
+    """libngspice holds one circuit per process; two backend objects must not see each other's."""
+    from ebana.backends.ngspice import NgspiceBackend
+
+    def divider(top_volts):
+        b = CircuitBuilder()
+        top, mid = b.nodes("src", 1), b.nodes("mid", 1)
+        b.vsources("src", top, 0, top_volts)
+        b.resistors("r1", top, mid)
+        b.resistors("r2", mid, 0)
+        return b.build(), mid[0]
+
+    (c1, m1), (c2, m2) = divider(1.0), divider(1.0)
+    first, second = NgspiceBackend(), NgspiceBackend()
+    g = np.array([1e-3, 1e-3])
+    for volts in (1.0, 3.0, 1.0):
+        a = first.solve(c1, make_stimulus(c1, g, np.array([[volts]])))
+        b = second.solve(c2, make_stimulus(c2, 2 * g, np.array([[2 * volts]])))
+        assert a.v[0, m1] == pytest.approx(volts / 2, abs=1e-12)
+        assert b.v[0, m2] == pytest.approx(volts, abs=1e-12)

@@ -35,8 +35,9 @@ class NgspiceBackend(Backend):
     def _load(self, circuit, g, vs, isrc):
         lib = self._lib
         lib.clear_output()
-        if self._circuit is not None:
+        if lib.loaded_by is not None:
             lib.command("remcirc")
+        lib.loaded_by = self
         self._circuit = None
         lib.load(render(circuit, g, vs, isrc, options=self.options, analysis=None))
         if lib.errors():
@@ -57,7 +58,9 @@ class NgspiceBackend(Backend):
         old[changed] = new[changed]
 
     def _ensure(self, circuit, g, vs, isrc):
-        if self._circuit is not circuit:
+        # The library holds one circuit per process: another backend object may
+        # have replaced ours since our last solve, so our record of it is stale.
+        if self._circuit is not circuit or self._lib.loaded_by is not self:
             self._load(circuit, g, vs, isrc)
             return
         changed = np.count_nonzero(g != self._loaded[0])
@@ -95,12 +98,14 @@ class NgspiceBackend(Backend):
                 text = lib.output_text()
                 # Leave Ngspice in a clean state for the next batch.
                 self._circuit = None
+                lib.loaded_by = None
                 lib.command("remcirc")
                 raise SimulatorError("Ngspice found no operating point: " + ("; ".join(errors) or
                                      "node voltages missing after op"), sample=sample_offset + b, output=text)
         return OperatingPoint(v, i_vs)
 
     def close(self):
-        if self._circuit is not None:
+        if self._circuit is not None and self._lib.loaded_by is self:
             self._lib.command("remcirc")
-            self._circuit = None
+            self._lib.loaded_by = None
+        self._circuit = None

@@ -44,6 +44,8 @@ class NgspiceLibrary:
         self._ffi = ffi
         self._shared = _Shared(ngspice_id=0, send_data=False)
         self._lib = self._shared._ngspice_shared
+        # The backend object whose circuit is loaded now (one circuit per process).
+        self.loaded_by = None
         self._commands = 0
 
     def clear_output(self):

@@ -22,6 +22,11 @@ from ..validation import check_name, check_spice_block
 from .elements import BehavioralDiode, ShockleyDiode
 
 
+# First letter of each element kind's SPICE name (behavioral diodes are B
+# sources in the netlist, but keep "d" here as their identity).
+ELEMENT_LETTER = {"res": "r", "vs": "v", "is": "i", "diode": "d", "amp": "b"}
+
+
 @dataclass(frozen=True)
 class DiodeBlock:
     owner: str
@@ -76,20 +81,16 @@ class Circuit:
 
     def element_name(self, kind, k):
         """SPICE name of element ``k`` of ``kind`` (lower case, as Ngspice reports it)."""
-        letter = {"res": "r", "vs": "v", "is": "i", "diode": "d", "amp": "b"}[kind]
         for owner, sl in self.blocks.get(kind, {}).items():
             if sl.start <= k < sl.stop:
-                return f"{letter}{owner}__{k - sl.start}"
+                return f"{ELEMENT_LETTER[kind]}{owner}__{k - sl.start}"
         raise IndexError(f"no {kind} element {k}")
 
     def element_names(self, kind):
-        count = {"res": self.n_res, "vs": self.n_vs, "is": self.n_is,
-                 "diode": len(self.d_anode), "amp": len(self.amp_in)}[kind]
-        names = [None] * count
-        letter = {"res": "r", "vs": "v", "is": "i", "diode": "d", "amp": "b"}[kind]
-        for owner, sl in self.blocks.get(kind, {}).items():
-            for k in range(sl.start, sl.stop):
-                names[k] = f"{letter}{owner}__{k - sl.start}"
+        """SPICE names of every element of ``kind``, in circuit order."""
+        names = []
+        for owner, sl in sorted(self.blocks.get(kind, {}).items(), key=lambda item: item[1].start):
+            names.extend(f"{ELEMENT_LETTER[kind]}{owner}__{k}" for k in range(sl.stop - sl.start))
         return names
 
 

@@ -36,6 +36,14 @@ def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, 
     vs = circuit.vs_value if vs is None else check_array(vs, "source voltages (V)").reshape(-1)
     isrc = np.zeros(circuit.n_is) if isrc is None else check_array(isrc, "source currents (A)").reshape(-1)
     opts = dict(DEFAULT_OPTIONS, **(options or {}))
+    # The title and option names are the only free text in a netlist: a
+    # newline in either would start a new line, e.g. a .control block.
+    if not isinstance(title, str) or not title.isprintable() or len(title) > 200:
+        raise ValidationError(f"netlist title must be one printable line of at most 200 characters, "
+                              f"received {title!r}")
+    for key in opts:
+        if not (isinstance(key, str) and key.isascii() and key.isalnum() and key[:1].isalpha()):
+            raise ValidationError(f"Ngspice option name {key!r} must be letters and digits only")
     nn = circuit.node_names
     lines = [f"* {title}" if not title.startswith("*") else title]
     lines.append(".options " + " ".join(f"{k}={_f(v)}" for k, v in opts.items()))

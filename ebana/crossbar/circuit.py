@@ -27,16 +27,34 @@ from ..circuit.circuit import CircuitBuilder
 from ..errors import ShapeError, ValidationError
 from ..validation import check_array, check_number
 
+_SHARED_BACKEND = None
+
+
+def shared_backend():
+    """The one :class:`~ebana.backends.ngspice.NgspiceBackend` that crossbars use when given none.
+
+    libngspice holds one loaded circuit per process, and a backend remembers
+    which circuit it loaded and then only ``alter``s what changed. Two
+    backends used in turn would therefore alter each other's circuit and
+    return wrong currents without an error; one shared backend sees the
+    circuit change and reloads instead.
+    """
+    global _SHARED_BACKEND
+    if _SHARED_BACKEND is None:
+        from ..backends.ngspice import NgspiceBackend
+        _SHARED_BACKEND = NgspiceBackend()
+    return _SHARED_BACKEND
+
 
 class CrossbarCircuit:
     """An ``rows x cols`` crossbar circuit.
 
     rows, cols: array size (devices ``rows * cols``).
     r_wire: resistance of one wire segment (Ohm); 0 leaves the wires out.
-    backend: a solver with ``solve(circuit, stimulus)``; default a new
-        :class:`~ebana.backends.ngspice.NgspiceBackend`. libngspice holds one
-        circuit per process, so share one backend between crossbars that
-        are solved in turn (the backend reloads when the circuit changes).
+    backend: a solver with ``solve(circuit, stimulus)``; default
+        :func:`shared_backend` (one Ngspice backend per process). Do not
+        give crossbars that are solved in turn different Ngspice backends
+        (see :func:`shared_backend`).
     """
 
     def __init__(self, rows=4, cols=4, r_wire=0.0, backend=None, name="xbar"):
@@ -45,10 +63,7 @@ class CrossbarCircuit:
                 raise ValidationError(f"CrossbarCircuit: {what} must be an integer in [1, 256], received {n!r}")
         self.rows, self.cols = int(rows), int(cols)
         self.r_wire = check_number(r_wire, "CrossbarCircuit: r_wire (Ohm per segment)", 0.0, 1e9)
-        if backend is None:
-            from ..backends.ngspice import NgspiceBackend
-            backend = NgspiceBackend()
-        self.backend = backend
+        self.backend = shared_backend() if backend is None else backend
         self.circuit = self._build(name)
 
     @property

@@ -35,7 +35,7 @@ def plot_conductances(history, ax=None):
     for j in range(rows):
         for c in range(cols):
             ax.plot(epochs, g[:, j, c], color=colors[j], ls="-" if c % 2 == 0 else "--",
-                    marker="o" if c // 2 == 0 else "s", ms=3,
+                    marker="o" if c // 2 == 0 else "s", ms=2,
                     label=f"row {j}, col {c} ({'G+' if c % 2 == 0 else 'G-'} of n{c // 2})")
     ax.set(xlabel="epoch", ylabel="conductance (nS)", title="device conductances")
     ax.legend(fontsize=6, ncol=2)
@@ -119,8 +119,9 @@ def _save(ax, path, dpi):
     return Path(path)
 
 
-def save_training_plots(history, x, folder, dpi=100):
-    """Save the four training plots and a 2 x 2 overview as PNGs in ``folder``; return their paths."""
+def save_training_plots(history, x, folder, dpi=100, overview_dpi=80):
+    """Save the four training plots and a 2 x 2 overview (``training.png``, at
+    ``overview_dpi`` to stay small) as PNGs in ``folder``; return their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [
@@ -135,5 +136,5 @@ def save_training_plots(history, x, folder, dpi=100):
     plot_weights(history, axes[0, 1])
     plot_activations(history, x, axes[1, 0])
     plot_error(history, axes[1, 1])
-    paths.append(_save(axes[0, 0], folder / "training.png", dpi))
+    paths.append(_save(axes[0, 0], folder / "training.png", overview_dpi))
     return paths

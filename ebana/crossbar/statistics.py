@@ -96,7 +96,7 @@ def chip_statistics(n_chips=100, seed=0, device=None, variation=DeviceVariation(
     device, variation, config: as :class:`~.training.InSituTrainer`.
     x, y: training patterns and target bits (default: the design notes' task).
     unseen: patterns to predict after training (default: the other 10 of 16).
-    backend: one Ngspice backend shared by all chips (default: a new one).
+    backend: the backend shared by all chips (default: :func:`~.circuit.shared_backend`).
     progress: show a tqdm bar.
     """
     if int(n_chips) != n_chips or n_chips < 1:
@@ -106,9 +106,6 @@ def chip_statistics(n_chips=100, seed=0, device=None, variation=DeviceVariation(
     if x is None:
         x, y = training_set()
     unseen = unseen_patterns() if unseen is None else check_bits(unseen, np.shape(x)[1], "unseen patterns")
-    if backend is None:
-        from ..backends.ngspice import NgspiceBackend
-        backend = NgspiceBackend()
     seeds = np.random.SeedSequence(seed).spawn(int(n_chips))
     epochs = np.full(len(seeds), -1, dtype=np.int64)
     saturated = np.zeros(len(seeds), dtype=np.int64)

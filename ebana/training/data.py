@@ -84,6 +84,18 @@ class DataLoader:
         for batch in self:
             yield batch.indices, batch
 
+    def rng_state(self):
+        """State of the shuffling generator (plain dict); a checkpoint keeps the
+        state from before an epoch's permutation so that epoch can be replayed."""
+        return self._rng.bit_generator.state
+
+    def set_rng_state(self, state, source="state"):
+        """Restore a :meth:`rng_state`; ``source`` names the file in errors."""
+        try:
+            self._rng.bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValidationError(f"{source}: data loader generator state is invalid: {exc}") from None
+
     def __repr__(self):
         return (f"DataLoader(keys={self.keys}, num_samples={self.num_samples}, "
                 f"batch_size={self.batch_size}, shuffle={self.shuffle}, seed={self.seed!r})")

@@ -38,8 +38,16 @@ def targets_of(model, batch, size):
             raise ShapeError(f"the batch has no targets for output {layer.describe()}: add key "
                              f"{layer.name!r} (keys received: {sorted(batch)})")
         t = np.asarray(batch[layer.name])
-        if t.shape[0] != size:
-            raise ShapeError(f"output {layer.describe()} has {t.shape[0]} targets for {size} input samples")
+        if t.ndim == 0 or t.shape[0] != size:
+            raise ShapeError(f"output {layer.describe()} has targets of shape {t.shape} for {size} input samples")
+        if t.ndim == 2 and t.shape[1] != layer.units and t.dtype.kind == "f":
+            raise ShapeError(f"output {layer.describe()} expected targets of shape ({size}, {layer.units}), "
+                             f"received {t.shape}")
+        if t.dtype.kind not in "biuf":
+            raise ValidationError(f"output {layer.describe()}: targets must be numbers, received dtype {t.dtype}")
+        bad = ~np.isfinite(t.reshape(size, -1)).all(axis=1) if t.dtype.kind == "f" else np.zeros(size, bool)
+        if bad.any():
+            raise ValidationError(f"output {layer.describe()}: target of sample {int(np.argmax(bad))} is not finite")
         out[layer.name] = t
     return out
 

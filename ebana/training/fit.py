@@ -1,9 +1,12 @@
 """The training loop: ``fit`` and ``evaluate`` over data loaders."""
+import os
 import time
+import warnings
 
 import numpy as np
 
-from ..errors import ValidationError
+from ..errors import SimulatorError, ValidationError
+from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DataLoader
 from .ep import accuracy, ep_step, evaluate_batch
 from .history import History
@@ -47,32 +50,71 @@ def train_step(model, batch, loss_fn, optimizer, beta, symmetric=False):
 
 
 def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, callbacks=(),
-        symmetric=False, verbose=True, history=None):
+        symmetric=False, verbose=True, history=None, checkpoint=None, checkpoint_every=None,
+        on_failure="stop"):
     """Train ``model`` with EP for ``epochs`` epochs; return the :class:`History`.
 
     beta (S): nudging strength; the nudge current is ``-beta * dL/dV`` (A).
     callbacks: callables ``f(epoch, metrics, model)`` or objects with
     ``on_epoch_end(epoch, metrics, model)``; one returning True stops training.
+    checkpoint: path of a crash-safe checkpoint (see :mod:`.checkpoint`),
+    written atomically after every epoch and, with ``checkpoint_every=N``,
+    every N batches. If the file exists, training resumes from it, to the
+    epoch the interrupted run would have reached, bit-identically.
+    on_failure: when a batch has no operating point even after retries,
+    ``'stop'`` raises the SimulatorError (naming the dataset sample);
+    ``'skip'`` warns, leaves the weights as they were and goes on (the epoch's
+    ``skipped_batches`` metric counts them). Either way no update is made.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValidationError(f"epochs must be a non-negative integer, received {epochs!r}")
+    if on_failure not in ("stop", "skip"):
+        raise ValidationError(f"on_failure must be 'stop' or 'skip', received {on_failure!r}")
+    if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or
+                                         not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 1):
+        raise ValidationError(f"checkpoint_every must be a positive int or None, received {checkpoint_every!r}")
     loader = as_loader(train_data)
-    history = history if history is not None else History()
-    first = history.num_epochs
-    for epoch in range(first, first + epochs):
+    # An optimizer state loaded for another model is refused before anything is simulated.
+    optimizer.check_parameters(model.parameters())
+    if checkpoint is not None and os.path.exists(checkpoint):
+        history, position, partial = load_checkpoint(checkpoint, model, optimizer, loader)
+        epoch, done, end = position["epoch"], position["batch"], position["end_epoch"]
+    else:
+        history = history if history is not None else History()
+        epoch, done, end, partial = history.num_epochs, 0, history.num_epochs + int(epochs), _fresh()
+    while epoch < end:
         start = time.perf_counter()
-        losses, correct, count = [], 0.0, 0
-        bar = progress(loader, total=len(loader), desc=f"epoch {epoch + 1}", enabled=verbose)
-        for batch in bar:
-            result = train_step(model, batch, loss_fn, optimizer, beta, symmetric)
-            targets = {o.name: batch[o.name] for o in model.outputs}
-            n = len(result.loss)
-            losses.append(result.loss)
-            correct += accuracy(model, result.readouts, targets, loss_fn) * n
-            count += n
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{np.mean(result.loss):.4g}")
-        metrics = {"loss": float(np.concatenate(losses).mean()), "accuracy": correct / count}
+        loader_state = loader.rng_state()  # before this epoch's permutation is drawn
+        batches = iter(loader)
+        for _ in range(done):  # replay the order; these batches were trained before the crash
+            next(batches)
+        bar = progress(batches, total=len(loader) - done, desc=f"epoch {epoch + 1}", enabled=verbose)
+        for k, batch in enumerate(bar, start=done):
+            try:
+                result = train_step(model, batch, loss_fn, optimizer, beta, symmetric)
+            except SimulatorError as e:
+                e = _located(e, batch, epoch, k)
+                if on_failure == "stop":
+                    raise e from None
+                warnings.warn(f"skipped batch {k} of epoch {epoch + 1}: {e}", RuntimeWarning, stacklevel=2)
+                partial["skipped"] += 1
+            else:
+                targets = {o.name: batch[o.name] for o in model.outputs}
+                n = len(result.loss)
+                partial["losses"].append(result.loss)
+                partial["correct"] += accuracy(model, result.readouts, targets, loss_fn) * n
+                partial["count"] += n
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(loss=f"{np.mean(result.loss):.4g}")
+            if checkpoint is not None and checkpoint_every and (k + 1) % checkpoint_every == 0 \
+                    and k + 1 < len(loader):
+                save_checkpoint(checkpoint, model, optimizer, history, loader_state,
+                                {"epoch": epoch, "batch": k + 1, "end_epoch": end}, partial)
+        count = partial["count"]
+        metrics = {"loss": float(np.concatenate(partial["losses"]).mean()) if count else float("nan"),
+                   "accuracy": partial["correct"] / count if count else float("nan")}
+        if on_failure == "skip":
+            metrics["skipped_batches"] = partial["skipped"]
         if test_data is not None:
             test = evaluate(model, test_data, loss_fn)
             metrics.update({"val_loss": test["loss"], "val_accuracy": test["accuracy"]})
@@ -82,6 +124,28 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
         for cb in callbacks:
             hook = getattr(cb, "on_epoch_end", cb)
             stop = bool(hook(epoch, metrics, model)) or stop
+        epoch, done, partial = epoch + 1, 0, _fresh()
         if stop:
-            break
+            end = epoch  # a resumed run stops here too
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, optimizer, history, loader.rng_state(),
+                            {"epoch": epoch, "batch": 0, "end_epoch": end}, partial)
     return history
+
+
+def _fresh():
+    """Running sums of an epoch: per-batch losses, correct count, samples, skipped batches."""
+    return {"losses": [], "correct": 0.0, "count": 0, "skipped": 0}
+
+
+def _located(error, batch, epoch, k):
+    """The error again, naming the dataset sample (via ``batch.indices``), batch and epoch."""
+    row = error.sample
+    indices = getattr(batch, "indices", None)
+    sample = int(indices[row]) if indices is not None and row is not None and 0 <= row < len(indices) else row
+    reason = str(error).split("\n--- simulator output")[0]
+    if row is not None and reason.startswith(f"sample {row}: "):
+        reason = reason[len(f"sample {row}: "):]
+    where = f"epoch {epoch + 1}, batch {k}" + ("" if row is None else f", row {row} = dataset sample {sample}")
+    return SimulatorError(f"{where}: {reason}; no weight was changed by this batch",
+                          sample=sample, output=error.output)

@@ -124,27 +124,39 @@ class Optimizer:
         next :meth:`step`.
         """
         path = os.fspath(path)
-        d = safe_load_pickle(path)
+        self.load_state_dict(safe_load_pickle(path), source=path)
+
+    def load_state_dict(self, d, source, params=None):
+        """Restore a :meth:`state_dict` read from ``source`` (a file name, for errors).
+
+        ``params`` (dict name -> array, e.g. ``model.parameters()``): the model
+        the state must fit; checked, like everything else, before anything changes.
+        """
         cls = type(self).__name__
         bad = _layout_problem(d, cls, self._hyper, self._slots)
         if bad:
-            raise ValidationError(f"optimizer state file {path!r} is not a valid {cls} state: {bad}")
+            raise ValidationError(f"optimizer state file {source!r} is not a valid {cls} state: {bad}")
         sig = None if d["signature"] is None else {n: tuple(s) for n, s in d["signature"].items()}
-        if self._signature is not None and sig is not None:
-            saved, self._loaded_from = self._signature, path
-            self._signature = sig
+        current = self._signature if params is None else {n: tuple(p.shape) for n, p in params.items()}
+        if current is not None and sig is not None:
+            saved, self._signature, self._loaded_from = (self._signature, self._loaded_from), sig, source
             try:
-                self._check_signature(saved)
-            except ShapeError:
-                self._signature, self._loaded_from = saved, None
-                raise
+                self._check_signature(current)
+            finally:
+                self._signature, self._loaded_from = saved
         for h, v in d["hyperparameters"].items():
             setattr(self, h, v)
         self.steps = d["step"]
         self._state = {s: {n: np.array(a, dtype=float) for n, a in m.items()}
                        for s, m in d["state"].items()}
         self._signature = sig
-        self._loaded_from = path
+        self._loaded_from = source
+
+    def check_parameters(self, params):
+        """Raise ShapeError, naming the state file and parameter, unless the
+        state fits ``params`` (dict name -> array); call it before simulating."""
+        if self._signature is not None:
+            self._check_signature({n: tuple(np.shape(p)) for n, p in params.items()})
 
 
 def _layout_problem(d, cls, hyper, slots):

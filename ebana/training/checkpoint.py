@@ -1,0 +1,173 @@
+"""Crash-safe training checkpoints and safely loaded weight files.
+
+A checkpoint is one pickle written atomically (temporary file, fsync,
+rename), so a crash at any instant leaves either the previous checkpoint or
+the new one, never a torn mix. It holds everything a resumed run needs to
+be bit-identical to an uninterrupted one:
+
+* ``weights``: conductances (S) by layer name;
+* ``optimizer``: the optimizer's ``state_dict`` (moments, step count);
+* ``history``: per-epoch metrics so far;
+* ``loader``: the data loader's generator state *before* the current
+  epoch's permutation was drawn, so the epoch is replayed in the same order;
+* ``position``: epoch, batches done in it, and the epoch the run ends at;
+* ``partial``: the running loss/accuracy sums of the unfinished epoch;
+* ``noise``: ``model.noise.state_dict()`` when the model has one.
+
+Files are read back with the restricted unpickler of :mod:`._io` and every
+part is checked against the model (layer names, shapes, bounds) before any
+weight is touched; errors name the file and the layer.
+"""
+import os
+
+import numpy as np
+
+from ..errors import ShapeError, ValidationError
+from ._io import atomic_pickle, safe_load_pickle
+from .history import History
+
+FORMAT = "ebana-checkpoint"
+WEIGHTS_FORMAT = "ebana-weights"
+VERSION = 1
+
+
+def _trainable_layers(model):
+    return [layer for layer in model.layers if layer.conductances() is not None]
+
+
+def weights_of(model):
+    """Copies of every layer's conductance array (S), by layer name."""
+    return {layer.name: np.array(layer.g, dtype=float) for layer in _trainable_layers(model)}
+
+
+def check_weights(model, weights, source):
+    """Raise unless ``weights`` holds, for exactly the model's layers, finite
+    conductances of the right shape within each layer's ``[g_min, g_max]`` (S)."""
+    if not isinstance(weights, dict):
+        raise ValidationError(f"{source}: weights must be a dict layer name -> array, found {type(weights).__name__}")
+    layers = {layer.name: layer for layer in _trainable_layers(model)}
+    if set(weights) != set(layers):
+        raise ShapeError(f"{source} holds weights for layers {sorted(weights)}, the model has "
+                         f"{sorted(layers)}: the file belongs to a different model")
+    for name, layer in layers.items():
+        a = weights[name]
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            raise ValidationError(f"{source}: weights of {layer.describe()} must be a float array")
+        if a.shape != layer.g.shape:
+            raise ShapeError(f"{source}: {layer.describe()} has conductances of shape {layer.g.shape}, "
+                             f"the file holds {a.shape}: the file belongs to a different model")
+        bad = ~np.isfinite(a) | (a < layer.g_min) | (a > layer.g_max)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValidationError(f"{source}: {layer.describe()} conductance {idx} is {a[idx]!r} S, outside "
+                                  f"[g_min, g_max] = [{layer.g_min}, {layer.g_max}] S")
+
+
+def _assign_weights(model, weights):
+    for layer in _trainable_layers(model):
+        layer.g[...] = weights[layer.name]  # in place: optimizers and layers share the array
+
+
+def save_weights(model, path):
+    """Write the model's conductances (S) by layer name to ``path`` (atomic pickle)."""
+    atomic_pickle({"format": WEIGHTS_FORMAT, "version": VERSION, "weights": weights_of(model)}, path)
+
+
+def load_weights(model, path):
+    """Load conductances written by :func:`save_weights` into ``model`` (checked first).
+
+    >>> # save_weights(model, "w.pkl"); load_weights(other_model_same_layers, "w.pkl")
+    """
+    path = os.fspath(path)
+    d = safe_load_pickle(path)
+    _check_header(d, path, WEIGHTS_FORMAT, {"format", "version", "weights"})
+    check_weights(model, d["weights"], f"weights file {path!r}")
+    _assign_weights(model, d["weights"])
+
+
+def _check_header(d, path, fmt, keys):
+    if not isinstance(d, dict) or set(d) != keys:
+        got = sorted(d) if isinstance(d, dict) else type(d).__name__
+        raise ValidationError(f"{path!r} is not an ebana {fmt} file: expected keys {sorted(keys)}, found {got}")
+    if d["format"] != fmt or d["version"] != VERSION:
+        raise ValidationError(f"{path!r}: format {d['format']!r} version {d['version']!r}, "
+                              f"expected {fmt!r} {VERSION}")
+
+
+_KEYS = {"format", "version", "weights", "optimizer", "history", "loader", "position", "partial", "noise"}
+
+
+def save_checkpoint(path, model, optimizer, history, loader_state, position, partial):
+    """Write one checkpoint atomically.
+
+    position: ``{'epoch', 'batch', 'end_epoch'}`` (ints; ``batch`` batches of
+    ``epoch`` are done). partial: ``{'losses': [arrays], 'correct', 'count',
+    'skipped'}`` of the unfinished epoch.
+    """
+    noise = getattr(model, "noise", None)
+    atomic_pickle({
+        "format": FORMAT, "version": VERSION,
+        "weights": weights_of(model),
+        "optimizer": optimizer.state_dict(),
+        "history": {"metrics": {k: list(v) for k, v in history.metrics.items()},
+                    "num_epochs": history.num_epochs,
+                    "voltages": dict(history.voltages)},
+        "loader": loader_state,
+        "position": {k: int(position[k]) for k in ("epoch", "batch", "end_epoch")},
+        "partial": {"losses": [np.asarray(a, dtype=float) for a in partial["losses"]],
+                    "correct": float(partial["correct"]), "count": int(partial["count"]),
+                    "skipped": int(partial["skipped"])},
+        "noise": noise.state_dict() if hasattr(noise, "state_dict") else None,
+    }, path)
+
+
+def load_checkpoint(path, model, optimizer, loader):
+    """Restore a checkpoint into ``model``, ``optimizer`` and ``loader``.
+
+    Every part is validated before anything is assigned. Returns
+    ``(history, position, partial)`` for the training loop.
+    """
+    path = os.fspath(path)
+    d = safe_load_pickle(path)
+    _check_header(d, path, FORMAT, _KEYS)
+    source = f"checkpoint {path!r}"
+    check_weights(model, d["weights"], source)
+    history = _history(d["history"], source)
+    position, partial = _position(d["position"], d["partial"], source)
+    # The optimizer validates its part against the model before changing
+    # itself; it goes after the pure checks and before the assignments, so a
+    # refused file changes nothing.
+    optimizer.load_state_dict(d["optimizer"], source=path, params=model.parameters())
+    loader.set_rng_state(d["loader"], source)
+    noise = getattr(model, "noise", None)
+    if d["noise"] is not None and hasattr(noise, "load_state_dict"):
+        noise.load_state_dict(d["noise"])
+    _assign_weights(model, d["weights"])
+    return history, position, partial
+
+
+def _history(h, source):
+    if not (isinstance(h, dict) and set(h) == {"metrics", "num_epochs", "voltages"}
+            and isinstance(h["metrics"], dict) and isinstance(h["num_epochs"], int)):
+        raise ValidationError(f"{source}: history must hold metrics, num_epochs and voltages")
+    history = History()
+    history.num_epochs = h["num_epochs"]
+    for name, series in h["metrics"].items():
+        if not isinstance(series, list) or len(series) != history.num_epochs:
+            raise ValidationError(f"{source}: metric {name!r} must list {history.num_epochs} epochs")
+        history.metrics[name] = [float(x) for x in series]
+    history.voltages = dict(h["voltages"]) if isinstance(h["voltages"], dict) else {}
+    return history
+
+
+def _position(pos, partial, source):
+    ok = (isinstance(pos, dict) and set(pos) == {"epoch", "batch", "end_epoch"}
+          and all(isinstance(v, int) and v >= 0 for v in pos.values()) and pos["epoch"] <= pos["end_epoch"])
+    if not ok:
+        raise ValidationError(f"{source}: position must be epoch <= end_epoch and batch, ints >= 0, found {pos!r}")
+    ok = (isinstance(partial, dict) and set(partial) == {"losses", "correct", "count", "skipped"}
+          and isinstance(partial["losses"], list)
+          and all(isinstance(a, np.ndarray) and np.isfinite(a).all() for a in partial["losses"]))
+    if not ok:
+        raise ValidationError(f"{source}: the running sums of the unfinished epoch are malformed")
+    return pos, partial
