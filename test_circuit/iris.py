@@ -70,15 +70,16 @@ def main(argv=None):
     model = build_model(args.backend, args.hidden, args.seed)
     loss_fn = MSE() if args.loss == "mse" else CrossEntropy(scale=10.0)  # scale in 1/V
     optimizer = Adam(lr=args.lr)
+    unit = "V^2"
     if args.loss == "cross-entropy":
-        y_train, y_test = l_train, l_test     # integer labels
+        y_train, y_test, unit = l_train, l_test, ""     # integer labels; the loss is unitless
     loader = DataLoader({"x": x_train, "out": y_train}, batch_size=args.batch_size, shuffle=True, seed=args.seed)
     start = time.perf_counter()
     history = model.fit(loader, epochs=args.epochs, loss_fn=loss_fn, optimizer=optimizer, beta=args.beta,
                         test_dataloader={"x": x_test, "out": y_test}, symmetric=True, verbose=False)
     elapsed = time.perf_counter() - start
     for epoch in sorted(set(list(range(0, args.epochs, max(1, args.epochs // 10))) + [args.epochs - 1])):
-        print(f"epoch {epoch + 1:4d}  loss {history['loss'][epoch]:.5f} V^2  train {history['accuracy'][epoch]:.3f}"
+        print(f"epoch {epoch + 1:4d}  loss {history['loss'][epoch]:.5f} {unit:3s}  train {history['accuracy'][epoch]:.3f}"
               f"  test {history['val_accuracy'][epoch]:.3f}")
     pred = np.argmax(model.predict({"x": x_test})["out"], axis=1)
     test_acc = float(np.mean(pred == l_test))
