@@ -8,6 +8,7 @@ from .errors import GraphError, ShapeError, ValidationError
 from .graph import topological_order
 from .layers import CurrentLayer, InputVoltageLayer
 from .layers.base import Layer
+from .noise import ModelNoise
 from .validation import check_array
 
 
@@ -20,12 +21,14 @@ class Model:
         backend: 'ngspice' (reference), 'native' (fast Newton) or a Backend.
             A name gets retries of non-converging samples
             (:class:`~ebana.backends.retry.RetryingBackend`); an instance is used as given.
-        seed: seed of the conductance initialisation.
+        seed: seed of the conductance initialisation and of the noise masks.
+        variability: default :class:`~ebana.devices.Variability` for every
+            DenseLayer that sets none (noise-aware training), or None.
 
     >>> # model = Model(inputs=[x], outputs=[out]); model.predict({"x": X})
     """
 
-    def __init__(self, inputs, outputs, backend="ngspice", seed=0):
+    def __init__(self, inputs, outputs, backend="ngspice", seed=0, variability=None):
         inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
         if not outputs:
@@ -53,6 +56,7 @@ class Model:
         for layer in self.layers:
             layer.build(sum(p.units for p in layer.parents), rng)
         self.circuit, self.nodes = self._compile()
+        self.noise = ModelNoise(self._res_layers, default=variability, seed=seed)
         self.backend = RetryingBackend(backend) if isinstance(backend, str) else get_backend(backend)
 
     # compile -----------------------------------------------------------------
@@ -179,6 +183,16 @@ class Model:
         if loss_fn is None:
             raise ValidationError("evaluate needs a loss_fn (or call fit first, which remembers it)")
         return evaluate(self, dataset, loss_fn)
+
+    def evaluate_robustness(self, dataset, sigmas, chips=100, seed=0, **options):
+        """Accuracy over ``chips`` simulated chips per sigma (median, IQR, min, max).
+
+        See :func:`ebana.robustness.evaluate_robustness` for the options
+        (``kind``, ``backend``, ``loss_fn``, ``path``, ``plot``, ...).
+        """
+        from .robustness import evaluate_robustness
+        options.setdefault("loss_fn", getattr(self, "loss_fn", None))
+        return evaluate_robustness(self, dataset, sigmas, chips=chips, seed=seed, **options)
 
     # netlist -----------------------------------------------------------------
     def netlist(self, inputs, title="ebana model"):

@@ -38,3 +38,24 @@ def mlp_64_32_20(backend="ngspice", seed=0):
 def mlp_inputs(n, rng):
     x = rng.uniform(-1, 1, size=(n, 64))
     return {"xp": x, "xn": -x}
+
+
+def iris_4_16_3(backend="ngspice", seed=0):
+    """Iris: 4 features as 8 differential sources + 2 bias sources -> 16 clamped hidden nets -> 3 outputs."""
+    xp, xn = InputVoltageLayer(units=4, name="xp"), InputVoltageLayer(units=4, name="xn")
+    b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0])
+    h = ConcatenateLayer(name="j")([xp, xn, b])
+    h = DenseLayer(units=16, name="d1", initializer=("uniform", 1e-6, 1e-4), g_min=1e-7, g_max=2e-4)(h)
+    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.3)(h)
+    h = DiodeLayer(name="c2", direction="up", bias_voltage=-0.3)(h)
+    h = DenseLayer(units=6, name="d2", initializer=("uniform", 1e-6, 1e-4), g_min=1e-7, g_max=2e-4)(h)
+    out = CurrentLayer(name="out", fold=True)(h)
+    return Model(inputs=[xp, xn, b], outputs=[out], backend=backend, seed=seed)
+
+
+def iris_volts(seed=0):
+    """Iris split 80/20: ``(x_train, x_test, t_train, t_test)``, inputs in [-1, 1] V, targets +-0.1 V one-hot."""
+    from ebana.datasets import load_iris, one_hot, scale_to_volts, train_test_split
+    x, labels = load_iris()
+    return train_test_split(scale_to_volts(x, -1.0, 1.0), one_hot(labels, 3, on=0.1, off=-0.1),
+                            test_fraction=0.2, seed=seed)

@@ -83,3 +83,14 @@ def test_gradient_sign_lowers_the_loss():
         layer.g -= step
     after = loss(model.readouts(model.solve(BATCH).v)["out"], BATCH["out"])[0].sum()
     assert after < before
+
+
+def test_batch_sum_equals_sum_of_per_sample_gradients(rng):
+    """The matrix-product batch sum is the sum of the per-sample rule (dV_h^2 - dV_l^2) / (2 span)."""
+    model = diode_network("native", "behavioral")
+    layer = model.layer("d1")
+    v_low = rng.normal(size=(5, model.circuit.n_nodes))
+    v_high = v_low + 1e-6 * rng.normal(size=v_low.shape)
+    direct = ((layer.drops(v_high) ** 2 - layer.drops(v_low) ** 2) / (2 * 1e-7))
+    np.testing.assert_allclose(layer.ep_gradient(v_low, v_high, 1e-7, per_sample=True), direct, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(layer.ep_gradient(v_low, v_high, 1e-7), direct.sum(axis=0), rtol=1e-6, atol=1e-9)

@@ -12,7 +12,8 @@ from ..circuit.elements import BehavioralDiode, ShockleyDiode
 from ..circuit.netlist import DEFAULT_OPTIONS
 from ..errors import SimulatorError
 from .base import Backend, OperatingPoint
-from .native_plan import Plan
+from .native_linear import LinearSystem
+from .native_plan import Plan, scatter
 
 # Ngspice 39's constants (const.h): VT = k T / q at 27 C.
 BOLTZMANN = 1.38064852e-23
@@ -89,35 +90,35 @@ class NativeBackend(Backend):
         self.vtol = vtol
         self.gmin = gmin
         self._cache = None  # (circuit, plan, diode params)
+        self._linear_cache = None  # LinearSystem of the last shared g
         self.solves = 0
 
     def _prepare(self, circuit):
         if self._cache is None or self._cache[0] is not circuit:
             self._cache = (circuit, Plan(circuit), _DiodeParams(circuit, self.gmin))
+            self._linear_cache = None
         return self._cache[1], self._cache[2]
 
-    @staticmethod
-    def _gather(w, elem):
-        return w[..., elem]
+    def _linear(self, plan, g):
+        """The :class:`LinearSystem` of ``g``, reused while a shared ``g`` is unchanged."""
+        if self._linear_cache is None or not self._linear_cache.matches(plan, g):
+            system = LinearSystem(plan, g)
+            if not system.shared:
+                return system
+            self._linear_cache = system
+        return self._linear_cache
 
     def solve(self, circuit, stimulus, initial=None, sample_offset=0):
         plan, dp = self._prepare(circuit)
         B, N, M, F = stimulus.batch_size, circuit.n_nodes, plan.M, plan.F
-        g = np.broadcast_to(stimulus.g, (B, circuit.n_res))
+        g = np.asarray(stimulus.g, dtype=float)
         # known voltages
         v = np.zeros((B, N))
         fx = plan.fixed_nodes
         v[:, fx] = stimulus.vs[:, plan.fix_src[fx]] * plan.fix_sign[fx]
         # linear part of the system: resistors + constraints
-        offs = (np.arange(B) * M * M)[:, None]
-        rs = plan.res
-        J_lin = np.bincount((offs + rs.ff_index).ravel(), weights=(g[:, rs.ff_elem] * rs.ff_sign).ravel(),
-                            minlength=B * M * M).reshape(B, M, M) + plan.C
-        rhs_lin = np.zeros((B, M))
-        np.add.at(rhs_lin, (slice(None), rs.fx_row), -(g[:, rs.fx_elem] * rs.fx_sign) * v[:, rs.fx_col])
-        inj = np.zeros((B, N))
-        np.add.at(inj, (slice(None), circuit.is_node), stimulus.isrc)
-        rhs_lin[:, :F] += inj[:, plan.free]
+        lin = self._linear(plan, g)
+        rhs_lin = scatter(plan.is_rows, stimulus.isrc) - lin.fixed_rhs(v)
         for r, node, coef in plan.const_fixed:
             rhs_lin[:, r] -= coef * v[:, node]
         for r, k in plan.const_rhs_vs:
@@ -125,31 +126,25 @@ class NativeBackend(Backend):
         rhs_lin += plan.const_rhs_amp
 
         if initial is not None:
+            # warm start (e.g. the nudged phase from the free solution)
             v[:, plan.free] = np.asarray(initial)[:, plan.free]
         da, dc = circuit.d_anode, circuit.d_cathode
         vd = v[:, da] - v[:, dc]
-        ds = plan.dio
         x = np.zeros((B, M))
         x[:, :F] = v[:, plan.free]
         for it in range(self.max_iterations):
-            i_d, g_d = dp.evaluate(vd)
-            ieq = i_d - g_d * vd
-            J = J_lin
-            rhs = rhs_lin.copy()
-            if len(da):
-                J = J_lin + np.bincount((offs + ds.ff_index).ravel(),
-                                        weights=(g_d[:, ds.ff_elem] * ds.ff_sign).ravel(),
-                                        minlength=B * M * M).reshape(B, M, M)
-                np.add.at(rhs, (slice(None), ds.fx_row), -(g_d[:, ds.fx_elem] * ds.fx_sign) * v[:, ds.fx_col])
-                pa, pc = plan.pos[da], plan.pos[dc]
-                np.add.at(rhs, (slice(None), pa[pa >= 0]), -ieq[:, pa >= 0])
-                np.add.at(rhs, (slice(None), pc[pc >= 0]), ieq[:, pc >= 0])
             try:
-                x_new = np.linalg.solve(J, rhs[..., None])[..., 0]
+                if len(da):
+                    i_d, g_d = dp.evaluate(vd)
+                    rhs = rhs_lin - plan.dio.fixed_rhs(g_d, v) - scatter(plan.dio_rows, i_d - g_d * vd)
+                    x_new = lin.solve(rhs, g_d)
+                else:
+                    x_new = lin.solve(rhs_lin)
             except np.linalg.LinAlgError:
                 raise SimulatorError("singular circuit matrix (a node with no DC path to a source?)",
                                      sample=sample_offset) from None
-            dv = np.abs(x_new[:, :F] - x[:, :F]).max(initial=0.0)
+            step = np.abs(x_new[:, :F] - x[:, :F]).max(axis=1, initial=0.0)  # per sample (V)
+            dv = step.max(initial=0.0)
             x = x_new
             v[:, plan.free] = x[:, :F]
             if not len(da):
@@ -157,43 +152,42 @@ class NativeBackend(Backend):
             vd_new = v[:, da] - v[:, dc]
             vd_lim = dp.limit(vd_new, vd)
             limited = np.any(vd_lim != vd_new)
-            region_same = np.array_equal(vd_new > dp.vth, vd > dp.vth)
+            flipped = ((vd_new > dp.vth) != (vd > dp.vth)).any(axis=1)  # samples whose diodes changed region
+            region_same = not flipped.any()
             vd = vd_lim
+            if region_same and not dp.any_shockley:
+                break  # piecewise-linear diodes kept their regions: the linear solve was exact
             if it > 0 and not limited and dv <= self.vtol * (1 + np.abs(x[:, :F]).max(initial=0.0)) and region_same:
                 break
         else:
-            bad = int(np.argmax(np.abs(v[:, da] - v[:, dc] - vd).max(axis=1)))
+            # the sample furthest from settling: a diode still changing region, else the largest step
+            bad = int(np.argmax(step + flipped * (1.0 + step.max(initial=0.0))))
             raise SimulatorError(f"native Newton did not converge in {self.max_iterations} iterations",
                                  sample=sample_offset + bad)
         if not np.all(np.isfinite(v)):
             raise SimulatorError("native solve produced non-finite voltages",
                                  sample=sample_offset + int(np.argmax(~np.isfinite(v).all(axis=1))))
-        i_vs = self._branch_currents(circuit, plan, dp, stimulus, g, v, x, inj)
+        i_vs = self._branch_currents(circuit, plan, dp, stimulus, lin, v, x)
         self.solves += B
         return OperatingPoint(v, i_vs)
 
     @staticmethod
-    def _branch_currents(circuit, plan, dp, stimulus, g, v, x, inj):
+    def _branch_currents(circuit, plan, dp, stimulus, lin, v, x):
         """Source currents from KCL at the nodes they hold (SPICE sign)."""
-        B, N = v.shape
-        leave = -inj
-        i_r = g * (v[:, circuit.res_a] - v[:, circuit.res_b])
-        np.add.at(leave, (slice(None), circuit.res_a), i_r)
-        np.add.at(leave, (slice(None), circuit.res_b), -i_r)
+        B = v.shape[0]
+        leave = lin.resistor_currents(circuit, v)
+        leave -= scatter(plan.kcl_is, stimulus.isrc)
         if len(circuit.d_anode):
             i_d, _ = dp.evaluate(v[:, circuit.d_anode] - v[:, circuit.d_cathode])
-            np.add.at(leave, (slice(None), circuit.d_anode), i_d)
-            np.add.at(leave, (slice(None), circuit.d_cathode), -i_d)
+            leave += scatter(plan.kcl_dio, i_d)
         F, nf = plan.F, len(plan.floating)
-        j_amp = x[:, F + nf:]
-        np.add.at(leave, (slice(None), circuit.amp_out), -j_amp)
-        np.add.at(leave, (slice(None), circuit.amp_in), j_amp / circuit.amp_gain)
+        if len(circuit.amp_in):
+            leave += scatter(plan.kcl_amp, x[:, F + nf:])
         i_vs = np.zeros((B, circuit.n_vs))
         if nf:
             j_fl = x[:, F:F + nf]
             i_vs[:, plan.floating] = j_fl
-            np.add.at(leave, (slice(None), circuit.vs_pos[plan.floating]), j_fl)
-            np.add.at(leave, (slice(None), circuit.vs_neg[plan.floating]), -j_fl)
+            leave += scatter(plan.kcl_float, j_fl)
         fx = plan.fixed_nodes
         # source k holds node fx: the current it takes from the node balances KCL there
         i_vs[:, plan.fix_src[fx]] = -leave[:, fx] * plan.fix_sign[fx]

@@ -1,6 +1,9 @@
 """A conductance crossbar: one resistor from every input net to every output net."""
+import dataclasses
+
 import numpy as np
 
+from ..devices import LayerNoise, Quantizer, Variability
 from ..errors import ValidationError
 from ..validation import check_number
 from .base import Layer, check_units
@@ -20,12 +23,17 @@ class DenseLayer(Layer):
         lr: learning rate of this layer (None: the optimizer's).
         trainable: whether EP updates ``G``.
         g_min, g_max: bounds of every conductance (S), ``0 < g_min < g_max``.
+        variability: a :class:`~ebana.devices.Variability` (or its dict) for
+            noise-aware training; None uses the model's default (if any).
+        levels: None, or an int >= 2: ``G`` holds latent values and the circuit
+            sees them quantised to ``levels`` conductances evenly spaced in
+            ``[g_min, g_max]`` (2: binary); updates are straight-through.
 
-    >>> # h = DenseLayer(units=4, name="d1", g_min=1e-7, g_max=1e-4)(x)
+    >>> # h = DenseLayer(units=4, name="d1", g_min=1e-7, g_max=1e-4, levels=2)(x)
     """
 
     def __init__(self, units, name, initializer="uniform", lr=None, trainable=True,
-                 g_min=1e-7, g_max=1e-4):
+                 g_min=1e-7, g_max=1e-4, variability=None, levels=None):
         super().__init__(name)
         self.out_units = check_units(units, f"DenseLayer {name!r}")
         self.initializer = initializer
@@ -35,6 +43,14 @@ class DenseLayer(Layer):
         self.g_max = check_number(g_max, f"g_max of DenseLayer {name!r} (S)", 0, 1e3, low_open=True)
         if self.g_max <= self.g_min:
             raise ValidationError(f"DenseLayer {name!r}: g_max ({g_max} S) must exceed g_min ({g_min} S)")
+        if isinstance(variability, dict):
+            variability = Variability(**variability)
+        if variability is not None and not isinstance(variability, Variability):
+            raise ValidationError(f"DenseLayer {name!r}: variability must be a Variability, a dict of its "
+                                  f"fields or None, received {variability!r}")
+        self.variability = variability
+        self.quantizer = None if levels is None else Quantizer(levels, self.g_min, self.g_max)
+        self.noise = None  # a LayerNoise, attached by the model (see attach_noise)
         self.g = None
 
     def _check_parents(self, parents, many):
@@ -59,8 +75,22 @@ class DenseLayer(Layer):
     def parameters(self):
         return {self.name: self.g} if self.trainable else {}
 
+    def circuit_g(self):
+        """Nominal conductances (S) the circuit sees, ``(n_in, units)``: ``Q(G)`` when quantised."""
+        return self.g if self.quantizer is None else self.quantizer(self.g)
+
     def conductances(self):
-        return self.g.ravel()
+        return self.circuit_g().ravel()
+
+    def attach_noise(self, variability, seed, chip_seed=0):
+        """Give the layer a :class:`~ebana.devices.LayerNoise` for ``variability`` (None: remove it).
+
+        ``seed`` (int or Generator) drives the per-sample and per-read masks;
+        ``chip_seed`` selects the simulated chip (scope 'chip').
+        """
+        self.noise = None if variability is None else LayerNoise(
+            variability, self.g.shape, self.g_min, self.g_max, seed=seed, chip_seed=chip_seed, key=self.name)
+        return self.noise
 
     def clip(self):
         """Keep every conductance within ``[g_min, g_max]`` (in place)."""
@@ -75,12 +105,22 @@ class DenseLayer(Layer):
         ``(dV_high**2 - dV_low**2) / (2 * span)``, where (low, high, span) is
         (free, nudged, beta) or, symmetric, (-beta phase, +beta phase, 2 beta).
         Summed over the batch, or ``(B, n_in, units)`` when ``per_sample``."""
-        per = (self.drops(v_high) ** 2 - self.drops(v_low) ** 2) / (2.0 * span)
-        return per if per_sample else per.sum(axis=0)
+        # dV_h^2 - dV_l^2 = (dV_h - dV_l) (dV_h + dV_l): the phase difference is
+        # taken first (no cancellation between two O(1) squares), and the batch
+        # sum becomes matrix products instead of a (B, n_in, units) array.
+        a_h, a_l = v_high[:, self.input_nodes], v_low[:, self.input_nodes]
+        c_h, c_l = v_high[:, self.output_nodes], v_low[:, self.output_nodes]
+        da, sa, dc, sc = a_h - a_l, a_h + a_l, c_h - c_l, c_h + c_l
+        if per_sample:
+            return (da[:, :, None] - dc[:, None, :]) * (sa[:, :, None] - sc[:, None, :]) / (2.0 * span)
+        total = (da * sa).sum(axis=0)[:, None] - da.T @ sc - sa.T @ dc + (dc * sc).sum(axis=0)[None, :]
+        return total / (2.0 * span)
 
     def get_config(self):
         init = self.initializer
         if isinstance(init, np.ndarray):
             init = init.tolist()
         return {"units": self.out_units, "name": self.name, "initializer": init, "lr": self.lr,
-                "trainable": self.trainable, "g_min": self.g_min, "g_max": self.g_max}
+                "trainable": self.trainable, "g_min": self.g_min, "g_max": self.g_max,
+                "variability": None if self.variability is None else dataclasses.asdict(self.variability),
+                "levels": None if self.quantizer is None else self.quantizer.levels}

@@ -65,7 +65,11 @@ def loss_and_nudge(model, v, targets, loss_fn, beta):
 
 
 class Phases:
-    """Solves the phases of one batch on one compiled circuit (stimulus built once)."""
+    """Solves the phases of one batch on one compiled circuit (stimulus built once).
+
+    ``g``: conductances (S), ``(R,)`` or ``(B, R)``, or a callable returning
+    them, called before every phase (per-read noise draws afresh each time).
+    """
 
     def __init__(self, model, arrays, size, g):
         self.model = model
@@ -75,7 +79,8 @@ class Phases:
 
     def solve(self, currents=None, initial=None):
         m = self.model
-        stim = make_stimulus(m.circuit, self.g, self.vs, m.output_currents(currents, self.size))
+        g = self.g() if callable(self.g) else self.g
+        stim = make_stimulus(m.circuit, g, self.vs, m.output_currents(currents, self.size))
         return m.backend.solve(m.circuit, stim, initial=initial)
 
 
@@ -83,7 +88,9 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
     """Run the free and nudged phases on ``batch`` and return a :class:`StepResult`.
 
     ``g`` overrides the conductances (S), ``(R,)`` or per sample ``(B, R)``
-    (variability masks); gradients are then with respect to those values.
+    (variability masks), or is a callable giving them before each phase;
+    gradients are then with respect to those values, per sample for
+    ``(B, R)`` or a callable.
     """
     beta = check_number(beta, "beta (S)", 0, low_open=True)
     size, arrays = model.check_inputs(batch)
@@ -98,9 +105,10 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
     else:
         low, high, span = free.v, plus.v, beta
     grads = {}
+    per_sample = callable(g) or (g is not None and np.ndim(g) == 2)
     for layer in model.layers:
         if layer.parameters():
-            grads[layer.name] = layer.ep_gradient(low, high, span, per_sample=g is not None and np.ndim(g) == 2)
+            grads[layer.name] = layer.ep_gradient(low, high, span, per_sample=per_sample)
     return StepResult(loss, readouts, grads, free.v, plus.v)
 
 

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from ..errors import SimulatorError, ValidationError
+from ..noise import noisy_ep_step
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DataLoader
 from .ep import accuracy, ep_step, evaluate_batch
@@ -38,9 +39,18 @@ def _learning_rates(model):
     return {l.name: getattr(l, "lr", None) for l in model.layers if l.parameters()}
 
 
-def train_step(model, batch, loss_fn, optimizer, beta, symmetric=False):
-    """One EP step and one optimizer update; conductances stay within their bounds."""
-    result = ep_step(model, batch, loss_fn, beta, symmetric=symmetric)
+def train_step(model, batch, loss_fn, optimizer, beta, symmetric=False, epoch=0):
+    """One EP step and one optimizer update; conductances stay within their bounds.
+
+    With variability (``model.noise.active``) the phases see per-sample
+    effective conductances and the update uses the nominal gradient
+    (see :mod:`ebana.noise`); ``epoch`` feeds multiscale 'cycle_epoch'.
+    """
+    noise = getattr(model, "noise", None)
+    if noise is not None and noise.active:
+        result = noisy_ep_step(model, batch, loss_fn, beta, symmetric=symmetric, epoch=epoch)
+    else:
+        result = ep_step(model, batch, loss_fn, beta, symmetric=symmetric)
     params = model.parameters()
     optimizer.step(params, {k: result.grads[k] for k in params}, _learning_rates(model))
     for layer in model.layers:
@@ -91,7 +101,7 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
         bar = progress(batches, total=len(loader) - done, desc=f"epoch {epoch + 1}", enabled=verbose)
         for k, batch in enumerate(bar, start=done):
             try:
-                result = train_step(model, batch, loss_fn, optimizer, beta, symmetric)
+                result = train_step(model, batch, loss_fn, optimizer, beta, symmetric, epoch=epoch)
             except SimulatorError as e:
                 e = _located(e, batch, epoch, k)
                 if on_failure == "stop":

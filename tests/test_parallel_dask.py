@@ -1,0 +1,26 @@
+"""Training steps on a Dask cluster (LocalCluster) give the serial result. Skipped without dask."""
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from ebana.backends import ParallelBackend  # noqa: E402
+from ebana.training import MSE  # noqa: E402
+from ebana.training.ep import ep_step  # noqa: E402
+from networks import mlp_64_32_20, mlp_inputs  # noqa: E402
+
+
+def test_ep_steps_on_a_local_dask_cluster_match_serial(rng):
+    batch = mlp_inputs(6, rng)
+    batch["out"] = rng.uniform(-0.2, 0.2, (6, 20))
+    serial = mlp_64_32_20("ngspice")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        model = mlp_64_32_20(ParallelBackend("ngspice", executor=client.get_executor(), workers=2))
+        for step in range(2):  # the second step finds the circuit in the workers and ships only new weights
+            a = ep_step(serial, batch, MSE(), 1e-6)
+            b = ep_step(model, batch, MSE(), 1e-6)
+            np.testing.assert_array_equal(a.v_free, b.v_free)
+            np.testing.assert_array_equal(a.v_nudged, b.v_nudged)
+            for m in (serial, model):
+                m.layer("d1").g *= 1.01
