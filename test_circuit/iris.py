@@ -19,8 +19,7 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: BLAS threads only slow small solves
 import numpy as np  # noqa: E402
 
-from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,
-                   InputVoltageLayer, Model)
+from ebana.networks import clamped_mlp
 from ebana.datasets import load_iris, one_hot, scale_to_volts, train_test_split
 from ebana.training import MSE, Adam, CrossEntropy, DataLoader
 
@@ -29,16 +28,7 @@ CLASSES = ("setosa", "versicolor", "virginica")
 
 def build_model(backend="ngspice", hidden=16, seed=1, clamp=0.1, gain=4.0):
     """8 differential inputs (V) and a bias pair -> ``hidden`` clamped nets -> 3 differential outputs."""
-    x = InputVoltageLayer(units=8, name="x")
-    b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0])
-    h = ConcatenateLayer(name="j")([x, b])
-    h = DenseLayer(units=hidden, name="d1", initializer=("uniform", 1e-6, 1e-4), g_min=1e-7, g_max=2e-4)(h)
-    h = DiodeLayer(name="c1", direction="down", bias_voltage=clamp)(h)
-    h = DiodeLayer(name="c2", direction="up", bias_voltage=-clamp)(h)
-    h = AmplificationLayer(name="a1", param={"gain": gain})(h)
-    h = DenseLayer(units=6, name="d2", initializer=("uniform", 1e-6, 1e-4), g_min=1e-7, g_max=2e-4)(h)
-    out = CurrentLayer(name="out", fold=True)(h)
-    return Model(inputs=[x, b], outputs=[out], backend=backend, seed=seed)
+    return clamped_mlp(8, hidden, 3, clamp=clamp, gain=gain, backend=backend, seed=seed)
 
 
 def load_data(seed=1, test_fraction=0.2):
