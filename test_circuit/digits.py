@@ -13,7 +13,6 @@ others; the prediction is the largest output. Saves the optimizer state
 """
 import argparse
 import os
-import pathlib
 import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: BLAS threads only slow small solves
@@ -22,6 +21,7 @@ import numpy as np  # noqa: E402
 from ebana.networks import clamped_mlp
 from ebana.datasets import load_digits, one_hot, scale_to_volts, train_test_split
 from ebana.training import MSE, Adam, DataLoader
+from ebana.training.artifacts import print_confusion, save_run
 
 
 def build_model(backend="ngspice", hidden=32, seed=0, clamp=0.1, gain=4.0):
@@ -70,24 +70,12 @@ def main(argv=None):
     elapsed = time.perf_counter() - start
     pred = np.argmax(model.predict({"x": x_test})["out"], axis=1)
     test_acc = float(np.mean(pred == l_test))
-    confusion = np.zeros((10, 10), dtype=int)
-    np.add.at(confusion, (l_test, pred), 1)
-    print("test confusion (rows: true digit, columns: predicted):")
-    for digit, row in enumerate(confusion):
-        print(f"  {digit}  {' '.join(f'{n:3d}' for n in row)}")
+    print_confusion(l_test, pred, list(range(10)))
     print(f"digits: test accuracy {test_acc:.3f} ({int(np.sum(pred == l_test))}/{len(l_test)}), "
           f"train {history['accuracy'][-1]:.3f} (during the last epoch), "
           f"after {args.epochs} epochs on {len(l_train)} images in {elapsed:.1f} s ({args.backend})")
 
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    optimizer.save_state(out / "optimizer.pkl")
-    history.save(out / "history.h5")
-    try:
-        history.plot(out / "training.png", title=f"8x8 digits ({args.backend})")
-    except Exception as e:  # matplotlib missing: the numbers above are the result
-        print(f"(no plot: {e})")
-    print(f"saved {out}/optimizer.pkl, history.h5, training.png")
+    save_run(args.out, optimizer, history, title=f"8x8 digits ({args.backend})")
     return test_acc
 
 

@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 from ebana.networks import clamped_mlp
 from ebana.datasets import GATES, load_gate
 from ebana.training import MSE, Adam, DataLoader
+from ebana.training.artifacts import save_run
 
 
 def build_model(backend="ngspice", seed=2):
@@ -41,19 +42,8 @@ def train_gate(gate, backend="ngspice", epochs=300, seed=2, out=None):
     pred = model.predict({"x": x})["out"][:, 0]
     correct = int(np.sum((pred > 0) == (labels[:, 0] > 0.5)))
     if out is not None:
-        save(out, optimizer, history, f"{gate.upper()} gate ({backend})")
+        save_run(out, optimizer, history, f"{gate.upper()} gate ({backend})")
     return correct, pred, history, elapsed
-
-
-def save(out, optimizer, history, title):
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    optimizer.save_state(out / "optimizer.pkl")
-    history.save(out / "history.h5")
-    try:
-        history.plot(out / "training.png", title=title)
-    except Exception as e:  # matplotlib missing: the printed numbers are the result
-        print(f"(no plot: {e})")
 
 
 def main(argv=None):

@@ -13,7 +13,6 @@ Saves the optimizer state (pickle), the history (HDF5) and a training curve.
 """
 import argparse
 import os
-import pathlib
 import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: BLAS threads only slow small solves
@@ -22,6 +21,7 @@ import numpy as np  # noqa: E402
 from ebana.networks import clamped_mlp
 from ebana.datasets import load_iris, one_hot, scale_to_volts, train_test_split
 from ebana.training import MSE, Adam, CrossEntropy, DataLoader
+from ebana.training.artifacts import print_confusion, save_run
 
 CLASSES = ("setosa", "versicolor", "virginica")
 
@@ -74,23 +74,11 @@ def main(argv=None):
     pred = np.argmax(model.predict({"x": x_test})["out"], axis=1)
     test_acc = float(np.mean(pred == l_test))
     train_acc = float(np.mean(np.argmax(model.predict({"x": x_train})["out"], axis=1) == l_train))
-    confusion = np.zeros((3, 3), dtype=int)
-    np.add.at(confusion, (l_test, pred), 1)
-    print("test confusion (rows: true, columns: predicted):", *CLASSES)
-    for name, row in zip(CLASSES, confusion):
-        print(f"  {name:10s} {row}")
+    print_confusion(l_test, pred, CLASSES)
     print(f"Iris: test accuracy {test_acc:.3f} ({int(np.sum(pred == l_test))}/{len(l_test)}), train {train_acc:.3f}"
           f" after {args.epochs} epochs in {elapsed:.1f} s ({args.backend})")
 
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    optimizer.save_state(out / "optimizer.pkl")
-    history.save(out / "history.h5")
-    try:
-        history.plot(out / "training.png", title=f"Iris ({args.backend})")
-    except Exception as e:  # matplotlib missing: the numbers above are the result
-        print(f"(no plot: {e})")
-    print(f"saved {out}/optimizer.pkl, history.h5, training.png")
+    save_run(args.out, optimizer, history, title=f"Iris ({args.backend})")
     return test_acc
 
 

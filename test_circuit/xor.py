@@ -7,7 +7,6 @@ voltage difference should be +0.2 V for XOR = 1 and -0.2 V for XOR = 0.
 Saves the optimizer state (pickle), the history (HDF5) and a training curve.
 """
 import argparse
-import pathlib
 import time
 
 import numpy as np
@@ -15,6 +14,7 @@ import numpy as np
 from ebana.networks import clamped_mlp
 from ebana.datasets import load_xor
 from ebana.training import MSE, Adam, DataLoader
+from ebana.training.artifacts import save_run
 
 
 def build_model(backend="ngspice", seed=2):
@@ -49,15 +49,7 @@ def main(argv=None):
         print(f"  {int(b[0])} XOR {int(b[1])} -> {p:+.4f} V -> {int(p > 0)}")
     print(f"XOR: {correct}/4 correct after {args.epochs} epochs in {elapsed:.1f} s ({args.backend})")
 
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    optimizer.save_state(out / "optimizer.pkl")
-    history.save(out / "history.h5")
-    try:
-        history.plot(out / "training.png", title="XOR in Ngspice")
-    except Exception as e:  # matplotlib missing: the numbers above are the result
-        print(f"(no plot: {e})")
-    print(f"saved {out}/optimizer.pkl, history.h5, training.png")
+    save_run(args.out, optimizer, history, title="XOR in Ngspice")
     return correct
 
 
