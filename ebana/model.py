@@ -146,12 +146,16 @@ class Model:
         return {out.name: out.readout(v) for out in self.outputs}
 
     def predict(self, data, batch_size=256):
-        """Free-phase readouts (V) of every output for ``data`` (dict of input arrays), by output name."""
-        size, arrays = self.check_inputs(data)
-        parts = []
-        for start in range(0, size, batch_size):
-            chunk = {k: a[start:start + batch_size] for k, a in arrays.items()}
-            parts.append(self.readouts(self.solve(chunk).v))
+        """Free-phase readouts (V) of every output, by output name, for ``data``: a dict of
+        input arrays or a DataLoader (its batches, in its order; target keys are ignored)."""
+        if isinstance(data, dict):
+            size, arrays = self.check_inputs(data)
+            batches = ({k: a[s:s + batch_size] for k, a in arrays.items()} for s in range(0, size, batch_size))
+        else:
+            batches = iter(data)
+        parts = [self.readouts(self.solve(batch).v) for batch in batches]
+        if not parts:
+            raise ShapeError("predict received no samples")
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
     # training (the loops live in ebana.training, above the model) -------------

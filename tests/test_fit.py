@@ -98,3 +98,10 @@ def test_history_keeps_phase_voltages(tmp_path):
     out_nodes = model.layer("out").nodes
     shift = np.abs(nudged[:, out_nodes] - free[:, out_nodes]).max()
     assert 0 < shift < 0.05
+
+
+def test_predict_takes_a_loader_or_a_dict():
+    model = xor.build_model("native", seed=2)
+    from_dict = model.predict({"x": X})["out"]
+    from_loader = model.predict(DataLoader({"x": X, "out": Y}, batch_size=3))["out"]
+    np.testing.assert_array_equal(from_dict, from_loader)
