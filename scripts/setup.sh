@@ -10,13 +10,18 @@ have_libngspice() {
     ldconfig -p 2>/dev/null | grep -q 'libngspice\.so ' || [ -e /usr/lib/x86_64-linux-gnu/libngspice.so ] || [ -e /usr/lib/aarch64-linux-gnu/libngspice.so ]
 }
 
-if ! command -v ngspice >/dev/null 2>&1 || ! have_libngspice; then
+# Debian and Ubuntu ship venv/ensurepip in a separate package.
+have_venv() { [ "${EBANA_SYSTEM_PYTHON:-0}" = "1" ] || "$PYTHON" -c "import ensurepip, venv" >/dev/null 2>&1; }
+
+missing=()
+command -v ngspice >/dev/null 2>&1 && have_libngspice || missing+=(ngspice libngspice0 libngspice0-dev)
+have_venv || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    echo "setup: installing ngspice libngspice0 libngspice0-dev"
+    echo "setup: installing ${missing[*]}"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-        ngspice libngspice0 libngspice0-dev >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if [ "${EBANA_SYSTEM_PYTHON:-0}" = "1" ]; then
