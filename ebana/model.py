@@ -5,7 +5,7 @@ from .backends import get_backend, make_stimulus
 from .backends.retry import RetryingBackend
 from .circuit import CircuitBuilder, render
 from .errors import GraphError, ShapeError, ValidationError
-from .graph import topological_order
+from .graph import ep_gradient_scales, topological_order
 from .layers import CurrentLayer, InputVoltageLayer
 from .layers.base import Layer
 from .noise import ModelNoise
@@ -56,6 +56,7 @@ class Model:
         for layer in self.layers:
             layer.build(sum(p.units for p in layer.parents), rng)
         self.circuit, self.nodes = self._compile()
+        self.ep_scales = ep_gradient_scales(self.layers)
         self.noise = ModelNoise(self._res_layers, default=variability, seed=seed)
         self.backend = RetryingBackend(backend) if isinstance(backend, str) else get_backend(backend)
 
