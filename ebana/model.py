@@ -58,7 +58,10 @@ class Model:
         self.circuit, self.nodes = self._compile()
         self.ep_scales = ep_gradient_scales(self.layers)
         self.noise = ModelNoise(self._res_layers, default=variability, seed=seed)
-        self.backend = RetryingBackend(backend) if isinstance(backend, str) else get_backend(backend)
+        self.backend = get_backend(backend)
+        # A named backend gets the retry ladder; a pool already retries inside each worker.
+        if isinstance(backend, str) and self.backend.name in ("ngspice", "native"):
+            self.backend = RetryingBackend(self.backend)
 
     # compile -----------------------------------------------------------------
     def _compile(self):
