@@ -2,7 +2,7 @@
 import numpy as np
 
 from .backends import get_backend, make_stimulus
-from .backends.retry import RetryingBackend
+from .backends.retry import backend_with_retries
 from .circuit import CircuitBuilder, render
 from .errors import GraphError, ShapeError, ValidationError
 from .graph import ep_gradient_scales, topological_order
@@ -58,10 +58,7 @@ class Model:
         self.circuit, self.nodes = self._compile()
         self.ep_scales = ep_gradient_scales(self.layers)
         self.noise = ModelNoise(self._res_layers, default=variability, seed=seed)
-        self.backend = get_backend(backend)
-        # A named backend gets the retry ladder; a pool already retries inside each worker.
-        if isinstance(backend, str) and self.backend.name in ("ngspice", "native"):
-            self.backend = RetryingBackend(self.backend)
+        self.backend = backend_with_retries(backend)
 
     # compile -----------------------------------------------------------------
     def _compile(self):
