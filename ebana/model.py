@@ -49,6 +49,7 @@ class Model:
         for layer in self.layers:
             if isinstance(layer, InputVoltageLayer) and id(layer) not in listed:
                 raise GraphError(f"{layer.describe()} feeds the outputs but is not listed in the model's inputs")
+        self.input_layers = inputs  # as listed (bias layers included), for get_config
         self.inputs = [l for l in inputs if isinstance(l, InputVoltageLayer)]
         self.outputs = outputs
         self.seed = seed
@@ -170,6 +171,17 @@ class Model:
                            symmetric=symmetric, verbose=verbose, history=getattr(self, "history", None),
                            **options)
         return self.history
+
+    def get_config(self):
+        """The model as data: layer configs plus edges by name (see :mod:`ebana.model_config`)."""
+        from .model_config import model_config
+        return model_config(self)
+
+    @classmethod
+    def from_config(cls, config, backend="ngspice", **options):
+        """A new model with the layer graph of ``config`` (weights: :meth:`load_weights`)."""
+        from .model_config import model_from_config
+        return model_from_config(config, backend=backend, **options)
 
     def save_weights(self, path):
         """Write the conductances (S) by layer name to ``path`` atomically."""
