@@ -4,6 +4,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -m "not slow"
+# Many tiny batched solves: BLAS threads only fight over the cores.
+export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: setup demo test test-all bench clean
 

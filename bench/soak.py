@@ -13,16 +13,9 @@ import time
 
 import numpy as np
 
+from ebana.diagnostics import rss_mb
+
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
-
-
-def rss_mb():
-    """Resident set size of this process (MB), from /proc."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def soak(solves=10000, batch=50, big=False, seed=0, report_every=0):

@@ -1,13 +1,13 @@
 """ebana: train analog neural networks as circuits, in Ngspice, with Equilibrium Propagation."""
 from .errors import EbanaError, GraphError, ShapeError, SimulatorError, ValidationError
 from .layers import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer,
-                     DiodeLayer, InputVoltageLayer)
+                     DiodeLayer, InputVoltageLayer, MemristorDenseLayer)
 from .model import Model
 from .training import MSE, SGD, Adam, CrossEntropy, DataLoader, History
 
 __version__ = "0.1.0"
 __all__ = [
     "Model", "InputVoltageLayer", "BiasVoltageLayer", "ConcatenateLayer", "DenseLayer", "DiodeLayer",
-    "AmplificationLayer", "CurrentLayer", "MSE", "CrossEntropy", "SGD", "Adam", "DataLoader", "History",
+    "AmplificationLayer", "CurrentLayer", "MemristorDenseLayer", "MSE", "CrossEntropy", "SGD", "Adam", "DataLoader", "History",
     "EbanaError", "GraphError", "ShapeError", "SimulatorError", "ValidationError",
 ]

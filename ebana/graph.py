@@ -1,5 +1,8 @@
-"""Ordering the layer graph: one pure function, no recursion."""
+"""Ordering the layer graph, and what the order tells about EP: pure functions, no recursion."""
+import warnings
+
 from .errors import GraphError
+from .layers.amplification import AmplificationLayer
 from .layers.base import Layer
 
 
@@ -38,3 +41,29 @@ def topological_order(outputs):
                              "be unique, ignoring case (SPICE is case-insensitive)")
         seen[key] = layer
     return order
+
+
+def ep_gradient_scales(order):
+    """For each layer name, the factor between dL/dG and the raw EP estimate.
+
+    An AmplificationLayer draws ``1/gain`` of its output current from its
+    input, so the circuit settles at the minimum of ``E_up + E_down / gain**2``:
+    the EP rule sees the conductances upstream of it ``gain**2`` too weakly.
+    The factor is the product of ``gain**2`` over the amplifiers between a
+    layer and the outputs (1 for a network without amplifiers). Where paths
+    to the outputs cross different gains no single factor is exact; the
+    largest is used and a warning says so.
+    """
+    children = {id(layer): [] for layer in order}
+    for layer in order:
+        for parent in layer.parents:
+            children[id(parent)].append(layer)
+    scale = {}
+    for layer in reversed(order):
+        options = {scale[id(c)] * (c.gain ** 2 if isinstance(c, AmplificationLayer) else 1.0)
+                   for c in children[id(layer)]}
+        if len(options) > 1:
+            warnings.warn(f"{layer.describe()} reaches the outputs through amplifiers of different gains; "
+                          "its EP gradient is scaled by the largest gain**2", RuntimeWarning, stacklevel=3)
+        scale[id(layer)] = max(options) if options else 1.0
+    return {layer.name: scale[id(layer)] for layer in order}

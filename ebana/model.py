@@ -2,10 +2,10 @@
 import numpy as np
 
 from .backends import get_backend, make_stimulus
-from .backends.retry import RetryingBackend
+from .backends.retry import backend_with_retries
 from .circuit import CircuitBuilder, render
 from .errors import GraphError, ShapeError, ValidationError
-from .graph import topological_order
+from .graph import ep_gradient_scales, topological_order
 from .layers import CurrentLayer, InputVoltageLayer
 from .layers.base import Layer
 from .noise import ModelNoise
@@ -49,6 +49,7 @@ class Model:
         for layer in self.layers:
             if isinstance(layer, InputVoltageLayer) and id(layer) not in listed:
                 raise GraphError(f"{layer.describe()} feeds the outputs but is not listed in the model's inputs")
+        self.input_layers = inputs  # as listed (bias layers included), for get_config
         self.inputs = [l for l in inputs if isinstance(l, InputVoltageLayer)]
         self.outputs = outputs
         self.seed = seed
@@ -56,8 +57,9 @@ class Model:
         for layer in self.layers:
             layer.build(sum(p.units for p in layer.parents), rng)
         self.circuit, self.nodes = self._compile()
+        self.ep_scales = ep_gradient_scales(self.layers)
         self.noise = ModelNoise(self._res_layers, default=variability, seed=seed)
-        self.backend = RetryingBackend(backend) if isinstance(backend, str) else get_backend(backend)
+        self.backend = backend_with_retries(backend)
 
     # compile -----------------------------------------------------------------
     def _compile(self):
@@ -146,12 +148,16 @@ class Model:
         return {out.name: out.readout(v) for out in self.outputs}
 
     def predict(self, data, batch_size=256):
-        """Free-phase readouts (V) of every output for ``data`` (dict of input arrays), by output name."""
-        size, arrays = self.check_inputs(data)
-        parts = []
-        for start in range(0, size, batch_size):
-            chunk = {k: a[start:start + batch_size] for k, a in arrays.items()}
-            parts.append(self.readouts(self.solve(chunk).v))
+        """Free-phase readouts (V) of every output, by output name, for ``data``: a dict of
+        input arrays or a DataLoader (its batches, in its order; target keys are ignored)."""
+        if isinstance(data, dict):
+            size, arrays = self.check_inputs(data)
+            batches = ({k: a[s:s + batch_size] for k, a in arrays.items()} for s in range(0, size, batch_size))
+        else:
+            batches = iter(data)
+        parts = [self.readouts(self.solve(batch).v) for batch in batches]
+        if not parts:
+            raise ShapeError("predict received no samples")
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
     # training (the loops live in ebana.training, above the model) -------------
@@ -165,6 +171,17 @@ class Model:
                            symmetric=symmetric, verbose=verbose, history=getattr(self, "history", None),
                            **options)
         return self.history
+
+    def get_config(self):
+        """The model as data: layer configs plus edges by name (see :mod:`ebana.model_config`)."""
+        from .model_config import model_config
+        return model_config(self)
+
+    @classmethod
+    def from_config(cls, config, backend="ngspice", **options):
+        """A new model with the layer graph of ``config`` (weights: :meth:`load_weights`)."""
+        from .model_config import model_from_config
+        return model_from_config(config, backend=backend, **options)
 
     def save_weights(self, path):
         """Write the conductances (S) by layer name to ``path`` atomically."""

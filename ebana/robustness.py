@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backends import get_backend, make_stimulus
+from .backends import Backend, make_stimulus
+from .backends.retry import backend_with_retries
 from .devices import Variability, VariabilityModel
 from .errors import ValidationError
 from .validation import check_number
@@ -145,15 +146,26 @@ def evaluate_robustness(model, dataset, sigmas, chips=100, seed=0, kind="gaussia
 
     Returns a :class:`RobustnessResult`; the same seed gives the same numbers.
     """
-    from .training.ep import targets_of
-    from .training.fit import as_loader
-    from .training.progress import progress
     if loss_fn is None:
         raise ValidationError("evaluate_robustness needs loss_fn= (or call fit first, which remembers it)")
     if isinstance(chips, bool) or not isinstance(chips, (int, np.integer)) or chips < 1:
         raise ValidationError(f"chips must be a positive int, received {chips!r}")
     sigmas = _check_sigmas(sigmas)
-    backend = model.backend if backend is None else get_backend(backend)
+    own_backend = backend is not None and not isinstance(backend, Backend)
+    backend = model.backend if backend is None else backend_with_retries(backend)
+    try:
+        return _evaluate_chips(model, dataset, sigmas, chips, seed, kind, loss_fn, backend, batch_size,
+                               path, plot, name, verbose)
+    finally:
+        if own_backend:
+            backend.close()  # a pool or an Ngspice circuit created here is released here
+
+
+def _evaluate_chips(model, dataset, sigmas, chips, seed, kind, loss_fn, backend, batch_size, path, plot, name,
+                    verbose):
+    from .training.ep import targets_of  # training sits above this module's callers
+    from .training.fit import as_loader
+    from .training.progress import progress
     batches = []  # stimulus parts built once: only the conductances change per chip
     for batch in as_loader(dataset, batch_size):
         size, arrays = model.check_inputs(batch)

@@ -7,28 +7,20 @@ voltage difference should be +0.2 V for XOR = 1 and -0.2 V for XOR = 0.
 Saves the optimizer state (pickle), the history (HDF5) and a training curve.
 """
 import argparse
-import pathlib
 import time
 
 import numpy as np
 
-from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,
-                   InputVoltageLayer, Model)
+from ebana.networks import clamped_mlp
 from ebana.datasets import load_xor
 from ebana.training import MSE, Adam, DataLoader
+from ebana.training.artifacts import save_run
 
 
 def build_model(backend="ngspice", seed=2):
-    x = InputVoltageLayer(units=2, name="x")
-    b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0])
-    h = ConcatenateLayer(name="j")([x, b])
-    h = DenseLayer(units=8, name="d1", initializer=("uniform", 1e-6, 1e-4), g_min=1e-7, g_max=2e-4)(h)
-    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.3)(h)
-    h = DiodeLayer(name="c2", direction="up", bias_voltage=-0.3)(h)
-    h = AmplificationLayer(name="a1", param={"gain": 4.0})(h)
-    h = DenseLayer(units=2, name="d2", initializer=("uniform", 1e-6, 1e-4), g_min=1e-7, g_max=2e-4)(h)
-    out = CurrentLayer(name="out", fold=True)(h)
-    return Model(inputs=[x, b], outputs=[out], backend=backend, seed=seed)
+    """2 inputs (V) and a +-1 V bias pair -> 8 nets clamped at +-0.3 V -> x4 amplifiers -> one
+    differential output (see ebana/networks.py for the layer graph)."""
+    return clamped_mlp(2, 8, 1, clamp=0.3, gain=4.0, backend=backend, seed=seed)
 
 
 def main(argv=None):
@@ -57,15 +49,7 @@ def main(argv=None):
         print(f"  {int(b[0])} XOR {int(b[1])} -> {p:+.4f} V -> {int(p > 0)}")
     print(f"XOR: {correct}/4 correct after {args.epochs} epochs in {elapsed:.1f} s ({args.backend})")
 
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    optimizer.save_state(out / "optimizer.pkl")
-    history.save(out / "history.h5")
-    try:
-        history.plot(out / "training.png", title="XOR in Ngspice")
-    except Exception as e:  # matplotlib missing: the numbers above are the result
-        print(f"(no plot: {e})")
-    print(f"saved {out}/optimizer.pkl, history.h5, training.png")
+    save_run(args.out, optimizer, history, title="XOR in Ngspice")
     return correct
 
 

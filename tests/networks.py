@@ -11,9 +11,8 @@ def xor_like(backend="ngspice", seed=0, kind="behavioral", amplify=True):
     b = BiasVoltageLayer(units=1, name="b", bias_voltage=1.0)
     h = ConcatenateLayer(name="j")([x, b])
     h = DenseLayer(units=4, name="d1", initializer=("uniform", 1e-5, 1e-4))(h)
-    param = {} if kind == "behavioral" else {}
-    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.6, kind=kind, param=param)(h)
-    h = DiodeLayer(name="c2", direction="up", bias_voltage=0.4, kind=kind, param=param)(h)
+    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.6, kind=kind)(h)
+    h = DiodeLayer(name="c2", direction="up", bias_voltage=0.4, kind=kind)(h)
     if amplify:
         h = AmplificationLayer(name="a1", param={"gain": 2.0, "shift": -0.5})(h)
     h = DenseLayer(units=2, name="d2", initializer=("uniform", 1e-5, 1e-4))(h)

@@ -2,20 +2,22 @@
 import numpy as np
 import pytest
 
-from ebana import BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer, InputVoltageLayer, Model
+from ebana import AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer, InputVoltageLayer, Model
 from ebana.training import MSE
 from ebana.training.ep import ep_step
 
 BATCH = {"x": np.array([[0, 0], [0, 1], [1, 0], [1, 1.0]]), "out": np.array([[-0.05], [0.05], [0.05], [-0.05]])}
 
 
-def diode_network(backend, kind):
+def diode_network(backend, kind, gain=None):
     x = InputVoltageLayer(units=2, name="x")
     b = BiasVoltageLayer(units=1, name="b", bias_voltage=1.0)
     h = ConcatenateLayer(name="j")([x, b])
     h = DenseLayer(units=4, name="d1", initializer=("uniform", 1e-5, 1e-4))(h)
     h = DiodeLayer(name="c1", direction="down", bias_voltage=0.45, kind=kind)(h)
     h = DiodeLayer(name="c2", direction="up", bias_voltage=0.35, kind=kind)(h)
+    if gain is not None:
+        h = AmplificationLayer(name="a1", param={"gain": gain, "shift": -0.3})(h)
     h = DenseLayer(units=2, name="d2", initializer=("uniform", 1e-5, 1e-4))(h)
     out = CurrentLayer(name="out", fold=True)(h)
     return Model(inputs=[x], outputs=[out], backend=backend, seed=3)
@@ -94,3 +96,15 @@ def test_batch_sum_equals_sum_of_per_sample_gradients(rng):
     direct = ((layer.drops(v_high) ** 2 - layer.drops(v_low) ** 2) / (2 * 1e-7))
     np.testing.assert_allclose(layer.ep_gradient(v_low, v_high, 1e-7, per_sample=True), direct, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(layer.ep_gradient(v_low, v_high, 1e-7), direct.sum(axis=0), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("gain", [0.5, 4.0])
+def test_ep_gradient_through_an_amplifier(backend_name, gain):
+    """The amplifier's backward current is I/gain, so upstream layers need the gain**2 factor."""
+    model = diode_network(backend_name, "behavioral", gain=gain)
+    assert model.ep_scales["d1"] == gain ** 2 and model.ep_scales["d2"] == 1.0
+    loss = MSE()
+    fd = finite_difference_gradient(model, loss)
+    r = ep_step(model, BATCH, loss, beta=1e-7, symmetric=True)
+    cos, rel = compare(np.concatenate([r.grads[k].ravel() for k in ("d1", "d2")]), fd)
+    assert cos >= 0.99 and rel <= 0.05, (cos, rel)

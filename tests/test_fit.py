@@ -84,3 +84,24 @@ def test_callback_can_stop_training():
         DataLoader({"x": X, "out": Y}, batch_size=4), 50, MSE(), Adam(lr=2e-6), 1e-6, verbose=False,
         callbacks=[lambda epoch, metrics, m: seen.append(epoch) or epoch >= 4])
     assert seen == [0, 1, 2, 3, 4] and history.num_epochs == 5
+
+
+def test_history_keeps_phase_voltages(tmp_path):
+    model = xor.build_model("ngspice", seed=2)
+    loader = DataLoader({"x": X, "out": Y}, batch_size=4)
+    history = model.fit(loader, 2, MSE(), Adam(lr=2e-6), 1e-6, verbose=False, record_voltages=True)
+    history.save(tmp_path / "h.h5")
+    loaded = History.load(tmp_path / "h.h5")
+    free, nudged = loaded.voltages[(1, "free")], loaded.voltages[(1, "nudged")]
+    assert free.shape == (4, model.circuit.n_nodes)
+    # the nudge moved the outputs, and only by a little (beta = 1 uS)
+    out_nodes = model.layer("out").nodes
+    shift = np.abs(nudged[:, out_nodes] - free[:, out_nodes]).max()
+    assert 0 < shift < 0.05
+
+
+def test_predict_takes_a_loader_or_a_dict():
+    model = xor.build_model("native", seed=2)
+    from_dict = model.predict({"x": X})["out"]
+    from_loader = model.predict(DataLoader({"x": X, "out": Y}, batch_size=3))["out"]
+    np.testing.assert_allclose(from_dict, from_loader, rtol=0, atol=1e-12)  # batch size changes roundoff only

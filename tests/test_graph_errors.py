@@ -188,3 +188,10 @@ def test_crafted_block_would_run_if_ngspice_saw_it(tmp_path):
     deck.write_text("* " + CRAFTED.format(target=target) + "\nr1 a 0 1k\nv1 a 0 1\n.end\n")
     subprocess.run(["ngspice", "-b", str(deck)], capture_output=True, timeout=30)
     assert target.exists()
+
+
+def test_long_real_diode_layer_name_is_accepted():
+    name = "a" * 40
+    layer = DiodeLayer(name=name, kind="real", param={"IS": 1e-12})
+    other = DiodeLayer(name="a" * 39 + "b", kind="real", param={"IS": 2e-12})
+    assert layer.model.name != other.model.name and len(layer.model.name) <= 40

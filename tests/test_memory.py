@@ -1,15 +1,9 @@
 """Memory stays flat over many in-process Ngspice solves."""
 import numpy as np
 
+from ebana.diagnostics import rss_mb
+
 from networks import mlp_64_32_20, mlp_inputs
-
-
-def rss_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def test_rss_growth_over_2000_solves_is_below_30_mb(rng):

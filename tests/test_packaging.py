@@ -32,7 +32,7 @@ def test_environment_yml_matches_pyproject():
     assert not missing, f"environment.yml lacks {sorted(missing)}"
     # the simulator itself: the CLI and the shared library
     assert {"ngspice", "ngspice-lib"} <= conda
-    extra = conda - expected - {"python", "ngspice", "ngspice-lib", "conda-forge"}
+    extra = conda - expected - {"python", "pip", "ngspice", "ngspice-lib", "conda-forge"}
     assert not extra, f"environment.yml has packages pyproject.toml lacks: {sorted(extra)}"
 
 

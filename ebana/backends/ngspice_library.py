@@ -55,13 +55,21 @@ class NgspiceLibrary:
     def output_text(self):
         return "\n".join(self.output)
 
+    # Text by which Ngspice reports a failed command or analysis. Progress notes
+    # ("Note: Starting gmin stepping", "Trying gmin = ...", "Dynamic gmin
+    # stepping failed" before it moves on to source stepping) also go to stderr
+    # and do not mean the analysis failed. "gmin step failed" does: Ngspice 39
+    # then still returns a point, solved at a gmin far above the real one.
+    FAILURE_MARKERS = ("Error", "error:", "aborted", "DC solution failed", "doAnalyses:",
+                       "singular matrix", "iteration limit reached", "no convergence", "gmin step failed")
+
     def errors(self):
-        """Lines Ngspice wrote to stderr that are not warnings."""
+        """Lines of Ngspice's output since the last clear that report a failure."""
         out = []
         for m in self.output:
-            prefix, _, text = m.partition(" ")
-            if prefix == "stderr" and not text.startswith("Warning") and text.strip():
-                out.append(text)
+            _, _, text = m.partition(" ")
+            if any(marker in text for marker in self.FAILURE_MARKERS):
+                out.append(text.strip())
         return out
 
     def command(self, text):

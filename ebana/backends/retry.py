@@ -158,3 +158,14 @@ def _configure(backend, attempt):
         for f in reversed(undo):
             f()
     return restore
+
+
+def backend_with_retries(spec):
+    """``get_backend(spec)``; a backend named 'ngspice' or 'native' comes wrapped in a
+    :class:`RetryingBackend` (a process pool already retries inside each worker, and an
+    instance is used as given)."""
+    from . import get_backend
+    backend = get_backend(spec)
+    if isinstance(spec, str) and backend.name in ("ngspice", "native"):
+        return RetryingBackend(backend)
+    return backend

@@ -35,6 +35,8 @@ def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, 
         raise ValidationError(f"conductance of {circuit.element_name('res', k)} is {g[k]!r} S; it must be > 0")
     vs = circuit.vs_value if vs is None else check_array(vs, "source voltages (V)").reshape(-1)
     isrc = np.zeros(circuit.n_is) if isrc is None else check_array(isrc, "source currents (A)").reshape(-1)
+    check_array(circuit.amp_gain, "amplifier gains", -1e6, 1e6)
+    check_array(circuit.amp_shift, "amplifier shifts (V)", -1e3, 1e3)
     opts = dict(DEFAULT_OPTIONS, **(options or {}))
     # The title and option names are the only free text in a netlist: a
     # newline in either would start a new line, e.g. a .control block.

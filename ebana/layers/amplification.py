@@ -24,8 +24,9 @@ class AmplificationLayer(Layer):
             raise ValidationError(f"AmplificationLayer {name!r}: unknown param {sorted(unknown)}; "
                                   "allowed: ['gain', 'shift']")
         self.gain = check_number(param.get("gain", 1.0), f"gain of AmplificationLayer {name!r}", -1e6, 1e6)
-        if self.gain == 0:
-            raise ValidationError(f"AmplificationLayer {name!r}: gain must be non-zero")
+        if abs(self.gain) < 1e-6:
+            raise ValidationError(f"AmplificationLayer {name!r}: |gain| must be at least 1e-6 "
+                                  f"(its inverse reaches the netlist), received {self.gain!r}")
         self.shift = check_number(param.get("shift", 0.0), f"shift of AmplificationLayer {name!r} (V)", -1e3, 1e3)
 
     def lower(self, builder, input_nodes):

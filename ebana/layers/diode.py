@@ -1,4 +1,6 @@
 """Diode clamps from each net to a bias node: the nonlinearity of the network."""
+import hashlib
+
 from ..circuit.elements import BehavioralDiode, ShockleyDiode
 from ..errors import ValidationError
 from ..validation import check_number
@@ -44,8 +46,13 @@ class DiodeLayer(Layer):
             return BehavioralDiode(vth=p.get("VTH", d.vth), ron=p.get("RON", d.ron), roff=p.get("ROFF", d.roff))
         if "IS" in p or "N" in p:
             base = ShockleyDiode.from_library(p.get("model", "ebana_diode"))
-            return ShockleyDiode(is_=p.get("IS", base.is_), n=p.get("N", base.n), name=f"{self.name}_model".lower())
+            return ShockleyDiode(is_=p.get("IS", base.is_), n=p.get("N", base.n), name=self._model_name())
         return ShockleyDiode.from_library(p.get("model", "ebana_diode"))
+
+    def _model_name(self):
+        # Unique per layer (names are unique ignoring case) and within the 40-character limit.
+        digest = hashlib.sha1(self.name.lower().encode()).hexdigest()[:8]
+        return f"{self.name[:24]}_{digest}".lower()
 
     def lower(self, builder, input_nodes):
         bias = builder.nodes(self.name, 1, suffix="bias")

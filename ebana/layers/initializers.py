@@ -16,6 +16,8 @@ def initial_conductances(initializer, shape, g_min, g_max, rng, who):
     """
     if isinstance(initializer, str):
         initializer = (initializer,)
+    if isinstance(initializer, list) and initializer and isinstance(initializer[0], str):
+        initializer = tuple(initializer)  # ("uniform", low, high) after a JSON round trip
     if callable(initializer):
         g = np.asarray(initializer(shape, rng), dtype=float)
     elif isinstance(initializer, tuple) and initializer and isinstance(initializer[0], str):

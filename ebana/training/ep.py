@@ -108,7 +108,9 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
     per_sample = callable(g) or (g is not None and np.ndim(g) == 2)
     for layer in model.layers:
         if layer.parameters():
-            grads[layer.name] = layer.ep_gradient(low, high, span, per_sample=per_sample)
+            # amplifiers downstream weaken the raw EP estimate by their gain**2 (see graph.py)
+            grads[layer.name] = model.ep_scales[layer.name] * layer.ep_gradient(low, high, span,
+                                                                                per_sample=per_sample)
     return StepResult(loss, readouts, grads, free.v, plus.v)
 
 

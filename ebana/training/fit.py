@@ -61,7 +61,7 @@ def train_step(model, batch, loss_fn, optimizer, beta, symmetric=False, epoch=0)
 
 def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, callbacks=(),
         symmetric=False, verbose=True, history=None, checkpoint=None, checkpoint_every=None,
-        on_failure="stop"):
+        on_failure="stop", record_voltages=False):
     """Train ``model`` with EP for ``epochs`` epochs; return the :class:`History`.
 
     beta (S): nudging strength; the nudge current is ``-beta * dL/dV`` (A).
@@ -75,6 +75,8 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
     ``'stop'`` raises the SimulatorError (naming the dataset sample);
     ``'skip'`` warns, leaves the weights as they were and goes on (the epoch's
     ``skipped_batches`` metric counts them). Either way no update is made.
+    record_voltages: keep the node voltages (V) of the free and nudged phases
+    of each epoch's last batch in the history (saved to its HDF5 file).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValidationError(f"epochs must be a non-negative integer, received {epochs!r}")
@@ -99,6 +101,7 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
         for _ in range(done):  # replay the order; these batches were trained before the crash
             next(batches)
         bar = progress(batches, total=len(loader) - done, desc=f"epoch {epoch + 1}", enabled=verbose)
+        last = None
         for k, batch in enumerate(bar, start=done):
             try:
                 result = train_step(model, batch, loss_fn, optimizer, beta, symmetric, epoch=epoch)
@@ -109,6 +112,7 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
                 warnings.warn(f"skipped batch {k} of epoch {epoch + 1}: {e}", RuntimeWarning, stacklevel=2)
                 partial["skipped"] += 1
             else:
+                last = result
                 targets = {o.name: batch[o.name] for o in model.outputs}
                 n = len(result.loss)
                 partial["losses"].append(result.loss)
@@ -130,6 +134,9 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
             metrics.update({"val_loss": test["loss"], "val_accuracy": test["accuracy"]})
         metrics["epoch_time_s"] = time.perf_counter() - start
         history.append(metrics)
+        if record_voltages and last is not None:
+            history.add_voltages(epoch, "free", last.v_free)
+            history.add_voltages(epoch, "nudged", last.v_nudged)
         stop = False
         for cb in callbacks:
             hook = getattr(cb, "on_epoch_end", cb)

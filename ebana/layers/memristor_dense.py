@@ -1,0 +1,95 @@
+"""A crossbar of memristors for EP networks: the circuit sees only states a
+device can reach, and every update is a train of programming pulses."""
+import numpy as np
+
+from ..devices.memristor import ExponentialMemristor, MemristorModel
+from ..devices.memristor_array import DeviceVariation, MemristorArray
+from ..errors import ValidationError
+from .dense import DenseLayer
+
+
+class MemristorDenseLayer(DenseLayer):
+    """:class:`DenseLayer` whose conductances are memristors on a pulse curve.
+
+    After every optimizer step the requested conductances are reached by
+    pulses: each device gets SET (+1) or RESET (-1) pulses, at most
+    ``max_pulses`` per update, while the remaining gap exceeds half of its
+    next step. The layer's ``g`` then holds what the devices really are, so EP
+    always trains the circuit it measures. Saturated pulses (a device at the
+    end of its curve) are counted in ``array.saturated``, never raised.
+
+    Args:
+        units, name, lr, trainable: as for DenseLayer.
+        device: a :class:`~ebana.devices.MemristorModel` (default: a 0.1-100 uS
+            exponential curve of 100 pulses, nonlinearity 1).
+        variation: device-to-device :class:`~ebana.devices.DeviceVariation` or None.
+        k_scale: multiplies every device conductance (dimensionless).
+        max_pulses: pulses per device per update (int >= 1).
+        initial_pulses: ``'random'`` (uniform positions on the curve) or an int position.
+
+    >>> # h = MemristorDenseLayer(units=8, name="m1", device=ExponentialMemristor(1e-7, 1e-4, 100))(x)
+    """
+
+    def __init__(self, units, name, device=None, variation=None, k_scale=1.0, max_pulses=4,
+                 initial_pulses="random", lr=None, trainable=True):
+        device = ExponentialMemristor(g_min=1e-7, g_max=1e-4, n_pulses=100, nonlinearity=1.0) \
+            if device is None else device
+        if not isinstance(device, MemristorModel):
+            raise ValidationError(f"MemristorDenseLayer {name!r}: device must be a MemristorModel, "
+                                  f"received {type(device).__name__}")
+        if variation is not None and not isinstance(variation, DeviceVariation):
+            raise ValidationError(f"MemristorDenseLayer {name!r}: variation must be a DeviceVariation or None")
+        if isinstance(max_pulses, bool) or not isinstance(max_pulses, (int, np.integer)) or max_pulses < 1:
+            raise ValidationError(f"MemristorDenseLayer {name!r}: max_pulses must be an integer >= 1, "
+                                  f"received {max_pulses!r}")
+        curve = device.curve()
+        # Bounds for checks (weights files, masks): the curve with room for device spread.
+        g_lo, g_hi = k_scale * float(curve.min()), k_scale * float(curve.max())
+        spread = k_scale * device.span
+        super().__init__(units, name, initializer="uniform", lr=lr, trainable=trainable,
+                         g_min=max(g_lo - 0.5 * spread, 0.01 * g_lo), g_max=g_hi + 0.5 * spread + g_hi)
+        self.device, self.variation, self.k_scale = device, variation, float(k_scale)
+        self.max_pulses, self.initial_pulses = int(max_pulses), initial_pulses
+        self.array = None
+
+    def build(self, input_units, rng):
+        if self.array is None:
+            shape = (input_units, self.out_units)
+            self.array = MemristorArray(self.device, shape, self.variation, self.k_scale,
+                                        rng=int(rng.integers(2**31)))
+            n = self.device.n_pulses
+            start = rng.integers(0, n + 1, size=shape) if self.initial_pulses == "random" else \
+                np.full(shape, int(self.initial_pulses))
+            for k in range(int(start.max(initial=0))):
+                self.array.pulse((start > k).astype(np.int64))
+            self.g = self.array.conductance.copy()
+        self.built = True
+
+    def _steps(self):
+        """Conductance change (S) of the next SET and of the next RESET pulse, per device."""
+        d = self.device
+        g_now = d.conductance(self.array.m)
+        up = d.conductance(self.array.m + 1) - g_now
+        down = g_now - d.conductance(self.array.m - d.reset_step)
+        scale = self.k_scale * self.array.scale
+        return np.abs(up * scale), np.abs(down * scale)
+
+    def clip(self):
+        """Reach the requested ``g`` by pulses, then show the devices' true conductances."""
+        requested = self.g.copy()
+        rising = np.sign(self.device.curve()[-1] - self.device.curve()[0])  # SET raises G on this curve
+        for _ in range(self.max_pulses):
+            gap = requested - self.array.conductance
+            up, down = self._steps()
+            want_up = gap * rising > 0.5 * np.where(rising > 0, up, down)
+            want_down = -gap * rising > 0.5 * np.where(rising > 0, down, up)
+            direction = want_up.astype(np.int64) - want_down.astype(np.int64)
+            if not direction.any():
+                break
+            self.array.pulse(direction)
+        self.g[...] = self.array.conductance
+
+    def get_config(self):
+        return {"units": self.out_units, "name": self.name, "device": self.device, "variation": self.variation,
+                "k_scale": self.k_scale, "max_pulses": self.max_pulses, "initial_pulses": self.initial_pulses,
+                "lr": self.lr, "trainable": self.trainable}
