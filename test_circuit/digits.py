@@ -19,7 +19,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: BLAS threads
 import numpy as np  # noqa: E402
 
 from ebana.networks import clamped_mlp
-from ebana.datasets import load_digits, one_hot, scale_to_volts, train_test_split
+from ebana.datasets import differential_split, load_digits
 from ebana.training import MSE, Adam, DataLoader
 from ebana.training.artifacts import print_confusion, save_run
 
@@ -32,11 +32,7 @@ def build_model(backend="ngspice", hidden=32, seed=0, clamp=0.1, gain=4.0):
 def load_data(seed=0, test_fraction=0.2):
     """Return ``(x_train, x_test, y_train, y_test, labels_train, labels_test)``; x in V (differential), y in V."""
     pixels, labels = load_digits()
-    p_train, p_test, l_train, l_test = train_test_split(pixels, labels, test_fraction, seed=seed)
-    x_train, x_test = (scale_to_volts(p, -1.0, 1.0, 0.0, 16.0) for p in (p_train, p_test))
-    x_train, x_test = (np.hstack([v, -v]) for v in (x_train, x_test))
-    y_train, y_test = (one_hot(l, 10, on=0.2, off=-0.2) for l in (l_train, l_test))
-    return x_train, x_test, y_train, y_test, l_train, l_test
+    return differential_split(pixels, labels, 10, test_fraction, seed=seed, x_min=0.0, x_max=16.0)
 
 
 def main(argv=None):

@@ -19,7 +19,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: BLAS threads
 import numpy as np  # noqa: E402
 
 from ebana.networks import clamped_mlp
-from ebana.datasets import load_iris, one_hot, scale_to_volts, train_test_split
+from ebana.datasets import differential_split, load_iris
 from ebana.training import MSE, Adam, CrossEntropy, DataLoader
 from ebana.training.artifacts import print_confusion, save_run
 
@@ -34,12 +34,7 @@ def build_model(backend="ngspice", hidden=16, seed=1, clamp=0.1, gain=4.0):
 def load_data(seed=1, test_fraction=0.2):
     """Return ``(x_train, x_test, y_train, y_test, labels_train, labels_test)``; x in V (differential), y in V."""
     features, labels = load_iris()
-    f_train, f_test, l_train, l_test = train_test_split(features, labels, test_fraction, seed=seed)
-    lo, hi = f_train.min(axis=0), f_train.max(axis=0)
-    v_train, v_test = (scale_to_volts(f, -1.0, 1.0, lo, hi) for f in (f_train, f_test))
-    x_train, x_test = (np.hstack([v, -v]) for v in (v_train, v_test))
-    y_train, y_test = (one_hot(l, 3, on=0.2, off=-0.2) for l in (l_train, l_test))
-    return x_train, x_test, y_train, y_test, l_train, l_test
+    return differential_split(features, labels, 3, test_fraction, seed=seed)
 
 
 def main(argv=None):

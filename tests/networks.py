@@ -5,19 +5,25 @@ from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, Curre
                    InputVoltageLayer, Model)
 
 
-def xor_like(backend="ngspice", seed=0, kind="behavioral", amplify=True):
-    """2 inputs + bias -> 4 hidden with two-sided diode clamps -> amplifier -> 2 differential outputs."""
+def diode_network(backend="ngspice", seed=0, kind="behavioral", clamps=(0.6, 0.4), gain=None, shift=-0.5):
+    """2 inputs + bias -> 4 hidden nets clamped above ``clamps[0]`` and below ``clamps[1]`` (V)
+    -> optional amplifier of ``gain`` -> 2 differential outputs."""
     x = InputVoltageLayer(units=2, name="x")
     b = BiasVoltageLayer(units=1, name="b", bias_voltage=1.0)
     h = ConcatenateLayer(name="j")([x, b])
     h = DenseLayer(units=4, name="d1", initializer=("uniform", 1e-5, 1e-4))(h)
-    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.6, kind=kind)(h)
-    h = DiodeLayer(name="c2", direction="up", bias_voltage=0.4, kind=kind)(h)
-    if amplify:
-        h = AmplificationLayer(name="a1", param={"gain": 2.0, "shift": -0.5})(h)
+    h = DiodeLayer(name="c1", direction="down", bias_voltage=clamps[0], kind=kind)(h)
+    h = DiodeLayer(name="c2", direction="up", bias_voltage=clamps[1], kind=kind)(h)
+    if gain is not None:
+        h = AmplificationLayer(name="a1", param={"gain": gain, "shift": shift})(h)
     h = DenseLayer(units=2, name="d2", initializer=("uniform", 1e-5, 1e-4))(h)
     out = CurrentLayer(name="out", fold=True)(h)
     return Model(inputs=[x], outputs=[out], backend=backend, seed=seed)
+
+
+def xor_like(backend="ngspice", seed=0, kind="behavioral"):
+    """The shared small test network: two-sided clamps and a gain-2 amplifier."""
+    return diode_network(backend, seed, kind, gain=2.0)
 
 
 def mlp_64_32_20(backend="ngspice", seed=0):

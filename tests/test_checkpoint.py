@@ -16,7 +16,7 @@ from ebana.training import MSE, SGD, Adam, DataLoader
 from ebana.training._io import safe_load_pickle
 from ebana.training.checkpoint import load_checkpoint
 from ebana.training.fit import fit
-from networks import xor_like
+from networks import diode_network, xor_like
 
 X = np.random.default_rng(0).uniform(-1, 1, size=(8, 2))
 Y = np.where(X[:, :1] * X[:, 1:] > 0, -0.2, 0.2)
@@ -118,7 +118,7 @@ def test_resume_in_process_is_bit_identical_and_keeps_history(tmp_path):
 def test_checkpoint_of_another_model_is_refused_and_changes_nothing(tmp_path):
     ckpt = tmp_path / "c.pkl"
     fit(xor_like("native", seed=1), {"x": X, "out": Y}, 1, MSE(), Adam(), 1e-6, verbose=False, checkpoint=ckpt)
-    other = xor_like("native", seed=2, amplify=False)
+    other = diode_network("native", seed=2)
     other.layers[-2].name = "d9"  # another layer name (renamed before any compile use)
     before = {k: v.copy() for k, v in other.parameters().items()}
     opt = Adam()
@@ -171,7 +171,7 @@ def test_malicious_weight_or_checkpoint_file_runs_nothing(tmp_path, kind):
 
 
 def test_optimizer_state_of_another_model_refused_before_any_solve(tmp_path):
-    small = xor_like("native", amplify=False)
+    small = diode_network("native")
     opt = Adam()
     fit(small, {"x": X, "out": Y}, 1, MSE(), opt, 1e-6, verbose=False)
     state = tmp_path / "adam.pkl"

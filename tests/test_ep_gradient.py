@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ebana import AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer, InputVoltageLayer, Model
+import networks
 from ebana.training import MSE
 from ebana.training.ep import ep_step
 
@@ -10,17 +10,7 @@ BATCH = {"x": np.array([[0, 0], [0, 1], [1, 0], [1, 1.0]]), "out": np.array([[-0
 
 
 def diode_network(backend, kind, gain=None):
-    x = InputVoltageLayer(units=2, name="x")
-    b = BiasVoltageLayer(units=1, name="b", bias_voltage=1.0)
-    h = ConcatenateLayer(name="j")([x, b])
-    h = DenseLayer(units=4, name="d1", initializer=("uniform", 1e-5, 1e-4))(h)
-    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.45, kind=kind)(h)
-    h = DiodeLayer(name="c2", direction="up", bias_voltage=0.35, kind=kind)(h)
-    if gain is not None:
-        h = AmplificationLayer(name="a1", param={"gain": gain, "shift": -0.3})(h)
-    h = DenseLayer(units=2, name="d2", initializer=("uniform", 1e-5, 1e-4))(h)
-    out = CurrentLayer(name="out", fold=True)(h)
-    return Model(inputs=[x], outputs=[out], backend=backend, seed=3)
+    return networks.diode_network(backend, seed=3, kind=kind, clamps=(0.45, 0.35), gain=gain, shift=-0.3)
 
 
 def finite_difference_gradient(model, loss):

@@ -8,7 +8,7 @@ Example:
 """
 from .classic import load_digits, load_iris
 from .gates import GATES, load_gate, load_xor
-from .transforms import one_hot, scale_to_volts, train_test_split
+from .transforms import differential_split, one_hot, scale_to_volts, train_test_split
 
-__all__ = ["GATES", "load_digits", "load_gate", "load_iris", "load_xor", "one_hot",
+__all__ = ["GATES", "differential_split", "load_digits", "load_gate", "load_iris", "load_xor", "one_hot",
            "scale_to_volts", "train_test_split"]

@@ -112,3 +112,20 @@ def _stratified_pick(classes, n_test, rng):
         take[c] += 1
     picked = [rng.permutation(np.flatnonzero(classes == c))[:k] for c, k in enumerate(take)]
     return np.concatenate(picked)
+
+
+def differential_split(x, labels, n_classes, test_fraction=0.2, seed=None, x_min=None, x_max=None, target=0.2):
+    """Split, scale features to [-1, 1] V and make them differential pairs ``[v, -v]``;
+    targets one-hot at ``+-target`` V (the readout of a folded output pair).
+
+    ``x_min``/``x_max`` default to the training set's per-feature range, so the
+    test set is scaled like the training set. Returns
+    ``(x_train, x_test, y_train, y_test, labels_train, labels_test)``.
+    """
+    x_train, x_test, l_train, l_test = train_test_split(x, labels, test_fraction, seed=seed)
+    x_min = x_train.min(axis=0) if x_min is None else x_min
+    x_max = x_train.max(axis=0) if x_max is None else x_max
+    v_train, v_test = (scale_to_volts(f, -1.0, 1.0, x_min, x_max) for f in (x_train, x_test))
+    x_train, x_test = (np.hstack([v, -v]) for v in (v_train, v_test))
+    y_train, y_test = (one_hot(l, n_classes, on=target, off=-target) for l in (l_train, l_test))
+    return x_train, x_test, y_train, y_test, l_train, l_test
