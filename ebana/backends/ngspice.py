@@ -77,15 +77,18 @@ class NgspiceBackend(Backend):
             self._lib.command(f"alter {names[k]} = {float(to_value(new[k]))!r}")
         old[changed] = new[changed]
 
-    def _ensure(self, circuit, g, vs, isrc, per_sample_g):
-        """Bring Ngspice to this sample: reload for a new circuit or new shared
-        conductances, else (and always for per-sample values) ``alter``."""
+    def _ensure_circuit(self, circuit, stimulus):
+        """Once per batch: reload for a new circuit or new shared conductances."""
+        per_sample_g = stimulus.g.ndim == 2
         # The library holds one circuit per process: another backend object may
         # have replaced ours since our last solve, so our record of it is stale.
         if (self._circuit is not circuit or self._lib.loaded_by is not self or per_sample_g != self._g_by_alter
-                or (not per_sample_g and not np.array_equal(g, self._loaded[0]))):
-            self._load(circuit, g, vs, isrc, per_sample_g)
-        if per_sample_g:
+                or (not per_sample_g and not np.array_equal(stimulus.g, self._loaded[0]))):
+            self._load(circuit, *stimulus.sample(0), per_sample_g)
+
+    def _apply(self, g, vs, isrc):
+        """Per sample: ``alter`` what differs from the previous sample."""
+        if self._g_by_alter:
             self._alter("res", g, 0, lambda x: 1.0 / x)
         self._alter("vs", vs, 1)
         self._alter("is", isrc, 2)
@@ -117,9 +120,10 @@ class NgspiceBackend(Backend):
         i_vs = np.zeros((B, circuit.n_vs))
         lib = self._lib
         for b in range(B):
-            g, vs, isrc = stimulus.sample(b)
             try:
-                self._ensure(circuit, g, vs, isrc, stimulus.g.ndim == 2)
+                if b == 0:
+                    self._ensure_circuit(circuit, stimulus)
+                self._apply(*stimulus.sample(b))
             except SimulatorError as e:
                 raise SimulatorError(str(e).split("\n--- simulator output")[0],
                                      sample=sample_offset + b, output=e.output) from None

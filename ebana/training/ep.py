@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backends import make_stimulus
+from ..backends import Stimulus, make_stimulus
 from ..errors import ShapeError, ValidationError
 from ..validation import check_number
 
@@ -73,14 +73,19 @@ class Phases:
 
     def __init__(self, model, arrays, size, g):
         self.model = model
-        self.vs = model.source_voltages(arrays, size)
         self.g = g
         self.size = size
+        # Checked once per batch; the phases only change the output currents.
+        self.base = make_stimulus(model.circuit, model.conductances() if callable(g) else g,
+                                  model.source_voltages(arrays, size))
 
     def solve(self, currents=None, initial=None):
         m = self.model
-        g = self.g() if callable(self.g) else self.g
-        stim = make_stimulus(m.circuit, g, self.vs, m.output_currents(currents, self.size))
+        isrc = m.output_currents(currents, self.size)
+        if callable(self.g):  # fresh conductances per phase (per-read noise): check them too
+            stim = make_stimulus(m.circuit, self.g(), self.base.vs, isrc)
+        else:
+            stim = Stimulus(self.base.g, self.base.vs, isrc)
         return m.backend.solve(m.circuit, stim, initial=initial)
 
 
