@@ -17,7 +17,7 @@ devices that vary are the ones the circuit holds).
 Example:
 
 >>> # model = Model(..., variability=Variability(kind="folded", sigma=0.3))
->>> # model.fit(...)   # train_step routes through noisy_ep_step
+>>> # model.fit(...)   # train_step routes through ebana.training.ep.noisy_ep_step
 """
 import zlib
 
@@ -60,6 +60,11 @@ class ModelNoise:
     def noisy(self):
         """The layers that carry a LayerNoise."""
         return [l for l in self.layers if getattr(l, "noise", None) is not None]
+
+    @property
+    def per_read(self):
+        """True when some layer draws fresh masks at every solve (scope 'read')."""
+        return any(l.noise.variability.scope == "read" for l in self.noisy)
 
     @property
     def active(self):
@@ -127,16 +132,3 @@ class ModelNoise:
                 out[name] = grad.sum(axis=0)
         return out
 
-
-def noisy_ep_step(model, batch, loss_fn, beta, symmetric=False, epoch=0):
-    """One EP step under the model's variability; ``result.grads`` are nominal and batch-summed.
-
-    The free and nudged phases of a sample share its masks (scopes 'sample',
-    'chip'); scope 'read' draws fresh masks for every phase.
-    """
-    from .training.ep import ep_step  # training sits above the model: import on use
-    size, _ = model.check_inputs(batch)
-    model.noise.begin_step(size, epoch)
-    result = ep_step(model, batch, loss_fn, beta, symmetric=symmetric, g=model.noise.effective)
-    result.grads = model.noise.nominal_gradients(result.grads)
-    return result

@@ -6,7 +6,7 @@ from ebana import BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, 
 from ebana.backends import Backend, get_backend
 from ebana.devices import Variability
 from ebana.errors import ValidationError
-from ebana.noise import noisy_ep_step
+from ebana.training.ep import noisy_ep_step
 from ebana.training import MSE, Adam, DataLoader
 from ebana.training.ep import ep_step
 from ebana.training.fit import train_step

@@ -119,6 +119,22 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
     return StepResult(loss, readouts, grads, free.v, plus.v)
 
 
+def noisy_ep_step(model, batch, loss_fn, beta, symmetric=False, epoch=0):
+    """One EP step under the model's variability (:mod:`ebana.noise`); ``result.grads``
+    are with respect to the nominal conductances, summed over the batch.
+
+    The phases of a sample share its masks (scopes 'sample', 'chip'): the
+    effective conductances are drawn once. Scope 'read' draws afresh for every phase.
+    """
+    size, _ = model.check_inputs(batch)
+    noise = model.noise
+    noise.begin_step(size, epoch)
+    g = noise.effective if noise.per_read else noise.effective()
+    result = ep_step(model, batch, loss_fn, beta, symmetric=symmetric, g=g)
+    result.grads = noise.nominal_gradients(result.grads)
+    return result
+
+
 def evaluate_batch(model, batch, loss_fn):
     """Free-phase loss (B,) and readouts of one batch."""
     size, arrays = model.check_inputs(batch)

@@ -6,10 +6,9 @@ import warnings
 import numpy as np
 
 from ..errors import SimulatorError, ValidationError
-from ..noise import noisy_ep_step
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DataLoader
-from .ep import accuracy, ep_step, evaluate_batch
+from .ep import accuracy, ep_step, evaluate_batch, noisy_ep_step
 from .history import History
 from .progress import progress
 
