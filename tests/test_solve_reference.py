@@ -4,7 +4,7 @@ import pytest
 
 from ebana.backends import get_backend, make_stimulus
 from ebana.circuit import BehavioralDiode, CircuitBuilder, ShockleyDiode
-from ebana.backends.native import VT_NOMINAL
+from ebana.backends.native_devices import VT_NOMINAL
 
 
 def test_resistor_divider(backend_name):
