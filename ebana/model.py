@@ -18,7 +18,8 @@ class Model:
     Args:
         inputs: the InputVoltageLayer (and optionally BiasVoltageLayer) layers.
         outputs: the CurrentLayer layers whose readouts are the outputs.
-        backend: 'ngspice' (reference), 'native' (fast Newton) or a Backend.
+        backend: 'ngspice' (reference), 'native' (the layered solver, or the dense Newton
+            solver for circuits without layers: :meth:`solver` says which) or a Backend.
             A name gets retries of non-converging samples
             (:class:`~ebana.backends.retry.RetryingBackend`); an instance is used as given.
         seed: seed of the conductance initialisation and of the noise masks.
@@ -142,6 +143,12 @@ class Model:
         stim = make_stimulus(self.circuit, g, self.source_voltages(arrays, size),
                              self.output_currents(currents, size))
         return self.backend.solve(self.circuit, stim, initial=initial)
+
+    def solver(self):
+        """Name of the solver that runs this model's circuit: 'ngspice', 'native-layered',
+        'native-dense (why the layered solver does not apply)', ..."""
+        backend = getattr(self.backend, "inner", self.backend)
+        return backend.which(self.circuit) if hasattr(backend, "which") else backend.name
 
     def readouts(self, v):
         """Readout values (V) of every output, as a dict name -> (B, units)."""

@@ -64,3 +64,34 @@ def iris_volts(seed=0):
     x, labels = load_iris()
     return train_test_split(scale_to_volts(x, -1.0, 1.0), one_hot(labels, 3, on=0.1, off=-0.1),
                             test_fraction=0.2, seed=seed)
+
+
+def log_uniform(low, high):
+    """An initializer: conductances (S) log-uniform in ``[low, high]``."""
+    return lambda shape, rng: np.exp(rng.uniform(np.log(low), np.log(high), size=shape))
+
+
+def random_layered_network(rng, backend):
+    """A random layered circuit: 1-3 hidden layers of random width, each with diode clamps of a
+    random kind (behavioral or Shockley, one or both directions) and usually an amplifier of gain
+    0.5-5; conductances log-uniform in [1e-9, 1e-2] S. Returns (model, number of inputs)."""
+    n_in = int(rng.integers(2, 9))
+    x = InputVoltageLayer(units=n_in, name="x")
+    b = BiasVoltageLayer(units=1, name="b", bias_voltage=float(rng.uniform(0.2, 1.0)))
+    h = ConcatenateLayer(name="j")([x, b])
+    init = log_uniform(1e-9, 1e-2)
+    for k in range(1, int(rng.integers(1, 4)) + 1):
+        h = DenseLayer(units=int(rng.integers(2, 12)), name=f"d{k}", g_min=1e-9, g_max=1e-2, initializer=init)(h)
+        kind = "behavioral" if rng.random() < 0.5 else "real"
+        vb = float(rng.uniform(-0.2, 0.2))
+        param = {"VTH": float(rng.uniform(0, 0.3)), "RON": float(rng.uniform(50, 500))} if kind == "behavioral" else {}
+        sides = [("down", 0.3), ("up", -0.3)] if rng.random() < 0.7 else [("down", 0.3)]
+        for direction, offset in sides:
+            h = DiodeLayer(name=f"c{k}{direction}", direction=direction, bias_voltage=vb + offset,
+                           kind=kind, param=param)(h)
+        if rng.random() < 0.8:
+            h = AmplificationLayer(name=f"a{k}", param={"gain": float(rng.uniform(0.5, 5.0)),
+                                                         "shift": float(rng.uniform(-0.3, 0.3))})(h)
+    h = DenseLayer(units=2 * int(rng.integers(1, 4)), name="dout", g_min=1e-9, g_max=1e-2, initializer=init)(h)
+    out = CurrentLayer(name="out", fold=True)(h)
+    return Model(inputs=[x], outputs=[out], backend=backend, seed=int(rng.integers(1 << 30))), n_in

@@ -1,7 +1,8 @@
-"""The native solver's fast paths (cached linear part, Schur reduction) agree with its general path."""
+"""The native solvers' fast paths (cached linear part, Schur reduction) agree with its general path."""
 import numpy as np
+import pytest
 
-from ebana.backends import make_stimulus
+from ebana.backends import get_backend, make_stimulus
 from ebana.backends.native import NativeBackend
 from networks import mlp_64_32_20, mlp_inputs, xor_like
 
@@ -21,14 +22,15 @@ def test_per_sample_conductances_match_one_sample_at_a_time(rng):
         np.testing.assert_allclose(op.i_vs[0], batched.i_vs[b], rtol=1e-9, atol=1e-18)
 
 
-def test_cached_linear_part_follows_conductance_updates(rng):
-    model = xor_like("native")
+@pytest.mark.parametrize("solver", ["native-dense", "native-layered"])
+def test_cached_linear_part_follows_conductance_updates(rng, solver):
+    model = xor_like(solver)
     x = {"x": rng.uniform(-1, 1, size=(5, 2))}
     before = model.solve(x).v
     layer = model.layer("d1")
     layer.g *= 1.5  # in place, as optimizers update
     after = model.solve(x).v
-    fresh = NativeBackend().solve(model.circuit, make_stimulus(model.circuit, model.conductances(),
-                                                               model.source_voltages(x, 5)))
+    fresh = get_backend(solver).solve(model.circuit, make_stimulus(model.circuit, model.conductances(),
+                                                                    model.source_voltages(x, 5)))
     assert np.abs(after - before).max() > 1e-6
     np.testing.assert_array_equal(after, fresh.v)

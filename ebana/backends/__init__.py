@@ -3,8 +3,15 @@ from ..errors import ValidationError
 from .base import Backend, OperatingPoint, Stimulus, make_stimulus
 
 
+NAMES = ("ngspice", "native", "native-layered", "native-dense")
+
+
 def get_backend(backend, workers=None, executor=None):
-    """A backend from its name ('ngspice' or 'native') or a Backend instance.
+    """A backend from its name or a Backend instance.
+
+    Names: 'ngspice' (reference); 'native' (the layered solver where the circuit
+    has the structure, else the dense one: :mod:`~ebana.backends.native_auto`);
+    'native-layered' and 'native-dense' to force one of them.
 
     ``workers=n`` (or the spec ``'ngspice:n'``) or an ``executor`` splits each
     batch over processes: see :class:`~ebana.backends.parallel.ParallelBackend`.
@@ -23,19 +30,25 @@ def get_backend(backend, workers=None, executor=None):
         workers = int(count)
     if workers is not None or executor is not None:
         from .parallel import ParallelBackend
-        if backend not in ("ngspice", "native"):
-            raise ValidationError(f"unknown backend {backend!r}; use 'ngspice', 'native' or a Backend instance")
+        if backend not in NAMES:
+            raise ValidationError(f"unknown backend {backend!r}; use one of {NAMES} or a Backend instance")
         return ParallelBackend(backend, executor=executor, workers=2 if workers is None else workers)
     if backend == "ngspice":
         from .ngspice import NgspiceBackend
         return NgspiceBackend()
     if backend == "native":
+        from .native_auto import AutoNativeBackend
+        return AutoNativeBackend()
+    if backend == "native-layered":
+        from .native_layered import LayeredBackend
+        return LayeredBackend()
+    if backend == "native-dense":
         from .native import NativeBackend
         return NativeBackend()
-    raise ValidationError(f"unknown backend {backend!r}; use 'ngspice', 'native' or a Backend instance")
+    raise ValidationError(f"unknown backend {backend!r}; use one of {NAMES} or a Backend instance")
 
 
-__all__ = ["Backend", "OperatingPoint", "Stimulus", "make_stimulus", "get_backend", "ParallelBackend"]
+__all__ = ["NAMES", "Backend", "OperatingPoint", "Stimulus", "make_stimulus", "get_backend", "ParallelBackend"]
 
 
 def __getattr__(name):

@@ -7,16 +7,29 @@ from ..errors import ShapeError
 from ..validation import check_array
 
 
-@dataclass
 class OperatingPoint:
     """Solution of a batch.
 
     v: node voltages (V), shape ``(B, n_nodes)``; column 0 is ground (0 V).
     i_vs: voltage-source branch currents (A), shape ``(B, V)``, SPICE sign:
         positive when current flows into the ``+`` terminal through the source.
+        A solver may pass ``branch_currents`` (a function) instead: they are then
+        computed on first read, since most callers only need ``v``.
     """
-    v: np.ndarray
-    i_vs: np.ndarray
+
+    def __init__(self, v, i_vs=None, branch_currents=None):
+        if (i_vs is None) == (branch_currents is None):
+            raise TypeError("OperatingPoint needs exactly one of i_vs and branch_currents")
+        self.v = v
+        self._i_vs = i_vs
+        self._branch_currents = branch_currents
+
+    @property
+    def i_vs(self):
+        if self._i_vs is None:
+            self._i_vs = self._branch_currents()
+            self._branch_currents = None
+        return self._i_vs
 
 
 @dataclass

@@ -22,7 +22,7 @@ class NativeBackend(Backend):
     max_iterations: Newton iterations before giving up on a sample.
     vtol: convergence when no node voltage moves by more than this (V).
     """
-    name = "native"
+    name = "native-dense"
 
     def __init__(self, max_iterations=200, vtol=1e-13, gmin=DEFAULT_OPTIONS["gmin"]):
         self.max_iterations = max_iterations

@@ -67,29 +67,40 @@ class RetryingBackend(Backend):
         return getattr(self.inner, "solves", 0)
 
     def solve(self, circuit, stimulus, initial=None, sample_offset=0):
+        try:  # the common case: the whole batch solves (its branch currents may stay lazy)
+            return self.inner.solve(circuit, stimulus, initial=initial, sample_offset=sample_offset)
+        except UnsupportedElementError:
+            raise
+        except SimulatorError as failure:
+            return self._solve_around(circuit, stimulus, initial, sample_offset, failure)
+
+    def _solve_around(self, circuit, stimulus, initial, sample_offset, failure):
+        """Rescue the failing sample, then solve the rows on either side of it (recursively)."""
         B = stimulus.batch_size
         v = np.zeros((B, circuit.n_nodes))
         i_vs = np.zeros((B, circuit.n_vs))
-        # Work list of half-open row ranges; every failure rescues (or rejects)
-        # one sample, so the loop always ends.
-        pending = [(0, B)]
+        # Work list of half-open row ranges (with their failure when known); every
+        # failure rescues (or rejects) one sample, so the loop always ends.
+        pending = [(0, B, failure)]
         while pending:
-            lo, hi = pending.pop()
-            rows = np.arange(lo, hi)
-            try:
-                op = self._inner_solve(circuit, stimulus, initial, rows, sample_offset + lo)
-            except UnsupportedElementError:
-                raise
-            except SimulatorError as first:
-                bad = _row_of(first, sample_offset, lo, hi)
-                op1 = self._rescue(circuit, stimulus, initial, bad, sample_offset, first)
-                v[bad], i_vs[bad] = op1.v[0], op1.i_vs[0]
-                if bad + 1 < hi:
-                    pending.append((bad + 1, hi))
-                if lo < bad:
-                    pending.append((lo, bad))
-                continue
-            v[lo:hi], i_vs[lo:hi] = op.v, op.i_vs
+            lo, hi, known = pending.pop()
+            if known is None:
+                try:
+                    op = self._inner_solve(circuit, stimulus, initial, np.arange(lo, hi), sample_offset + lo)
+                except UnsupportedElementError:
+                    raise
+                except SimulatorError as e:
+                    known = e
+                else:
+                    v[lo:hi], i_vs[lo:hi] = op.v, op.i_vs
+                    continue
+            bad = _row_of(known, sample_offset, lo, hi)
+            op1 = self._rescue(circuit, stimulus, initial, bad, sample_offset, known)
+            v[bad], i_vs[bad] = op1.v[0], op1.i_vs[0]
+            if bad + 1 < hi:
+                pending.append((bad + 1, hi, None))
+            if lo < bad:
+                pending.append((lo, bad, None))
         return OperatingPoint(v, i_vs)
 
     def close(self):
@@ -161,11 +172,11 @@ def _configure(backend, attempt):
 
 
 def backend_with_retries(spec):
-    """``get_backend(spec)``; a backend named 'ngspice' or 'native' comes wrapped in a
+    """``get_backend(spec)``; a backend given by name comes wrapped in a
     :class:`RetryingBackend` (a process pool already retries inside each worker, and an
     instance is used as given)."""
-    from . import get_backend
+    from . import NAMES, get_backend
     backend = get_backend(spec)
-    if isinstance(spec, str) and backend.name in ("ngspice", "native"):
+    if isinstance(spec, str) and backend.name in NAMES:
         return RetryingBackend(backend)
     return backend

@@ -48,7 +48,9 @@ class ShockleyDiode:
     name: str = "ebana_diode"
 
     def __post_init__(self):
-        check_number(self.is_, "diode IS (A)", 0, 1, low_open=True)
+        # Ngspice raises any saturation current below its epsmin (1e-28 A) to 1e-28 A
+        # without a word; refusing it keeps the backends on the same equations.
+        check_number(self.is_, "diode IS (A) (Ngspice's smallest is 1e-28 A)", 1e-28, 1)
         check_number(self.n, "diode N", 0.1, 10)
         check_name(self.name, "diode model")
 

@@ -108,12 +108,15 @@ class DenseLayer(Layer):
         # dV_h^2 - dV_l^2 = (dV_h - dV_l) (dV_h + dV_l): the phase difference is
         # taken first (no cancellation between two O(1) squares), and the batch
         # sum becomes matrix products instead of a (B, n_in, units) array.
-        a_h, a_l = v_high[:, self.input_nodes], v_low[:, self.input_nodes]
-        c_h, c_l = v_high[:, self.output_nodes], v_low[:, self.output_nodes]
+        inp, out = _as_slice(self.input_nodes), _as_slice(self.output_nodes)
+        a_h, a_l = v_high[:, inp], v_low[:, inp]
+        c_h, c_l = v_high[:, out], v_low[:, out]
         da, sa, dc, sc = a_h - a_l, a_h + a_l, c_h - c_l, c_h + c_l
         if per_sample:
             return (da[:, :, None] - dc[:, None, :]) * (sa[:, :, None] - sc[:, None, :]) / (2.0 * span)
-        total = (da * sa).sum(axis=0)[:, None] - da.T @ sc - sa.T @ dc + (dc * sc).sum(axis=0)[None, :]
+        total = (dc * sc).sum(axis=0)[None, :] - sa.T @ dc
+        if np.any(da):  # inputs held by sources (the usual first layer) do not move: skip a product
+            total += (da * sa).sum(axis=0)[:, None] - da.T @ sc
         return total / (2.0 * span)
 
     def get_config(self):
@@ -124,3 +127,11 @@ class DenseLayer(Layer):
                 "trainable": self.trainable, "g_min": self.g_min, "g_max": self.g_max,
                 "variability": None if self.variability is None else dataclasses.asdict(self.variability),
                 "levels": None if self.quantizer is None else self.quantizer.levels}
+
+
+def _as_slice(nodes):
+    """``nodes`` as a slice when consecutive: a view instead of a fancy-indexed copy."""
+    nodes = np.asarray(nodes)
+    if len(nodes) and np.array_equal(nodes, np.arange(nodes[0], nodes[0] + len(nodes))):
+        return slice(int(nodes[0]), int(nodes[0]) + len(nodes))
+    return nodes

@@ -1,0 +1,72 @@
+"""``backend='native'``: the layered solver where the circuit has the structure, else the dense one.
+
+The choice is made once per circuit: :class:`~.native_layered.LayeredBackend`
+when :class:`~.layered_plan.LayeredPlan` finds groups of nets that no element
+joins (every network the layer API builds from crossbars, clamps and
+amplifiers), else :class:`~.native.NativeBackend`, the dense stacked-LU Newton
+solver (floating sources, resistors within a layer, ...). :meth:`which` says
+which one runs and why.
+"""
+from .base import Backend
+from .layered_plan import NotLayered
+from .native import NativeBackend
+from .native_layered import LayeredBackend
+
+
+class AutoNativeBackend(Backend):
+    """Dispatch each circuit to the layered or the dense native solver.
+
+    Setting ``max_iterations`` or ``options`` (as the retry ladder does) applies
+    to both solvers; ``max_iterations = 0`` restores their own defaults.
+    """
+    name = "native"
+
+    def __init__(self):
+        self.layered, self.dense = LayeredBackend(), NativeBackend()
+        self._defaults = (self.layered.max_iterations, self.dense.max_iterations)
+        self._max_iterations = 0
+        self._choice = None  # (circuit, solver, reason)
+
+    def solver_for(self, circuit):
+        """The solver that runs ``circuit`` (chosen on first use, then kept)."""
+        if self._choice is None or self._choice[0] is not circuit:
+            try:
+                self.layered.structure(circuit)
+                self._choice = (circuit, self.layered, "layered circuit")
+            except NotLayered as e:
+                self._choice = (circuit, self.dense, str(e))
+        return self._choice[1]
+
+    def which(self, circuit):
+        """``'native-layered'`` or ``'native-dense (why)'`` for ``circuit``."""
+        solver = self.solver_for(circuit)
+        return solver.name if solver is self.layered else f"{solver.name} ({self._choice[2]})"
+
+    def solve(self, circuit, stimulus, initial=None, sample_offset=0):
+        return self.solver_for(circuit).solve(circuit, stimulus, initial=initial, sample_offset=sample_offset)
+
+    @property
+    def solves(self):
+        return self.layered.solves + self.dense.solves
+
+    @property
+    def max_iterations(self):
+        return self._max_iterations
+
+    @max_iterations.setter
+    def max_iterations(self, value):
+        self._max_iterations = value
+        self.layered.max_iterations = max(self._defaults[0], value)
+        self.dense.max_iterations = max(self._defaults[1], value)
+
+    @property
+    def options(self):
+        return self.layered.options
+
+    @options.setter
+    def options(self, value):
+        self.layered.options = dict(value)
+
+    def close(self):
+        self.layered.close()
+        self.dense.close()

@@ -1,0 +1,422 @@
+"""The layered native solver: layer by layer, at the cost of the conductances, not nodes cubed.
+
+For circuits with the structure :mod:`.layered_plan` finds (sources -> crossbar
+-> clamped nets -> amplifiers -> crossbar -> ... -> outputs, any depth), the
+operating point is found by a nonlinear block Gauss-Seidel over the layers:
+
+* once per batch (shared by the free and nudged phases), the crossbars from
+  known nodes (inputs, biases) become Norton currents: one matrix product;
+* a sweep visits the groups of nets in circuit order; the crossbars to the
+  other groups give each net its current from the rest (one product per
+  crossbar and direction), and within a group every net then solves its own
+  scalar KCL equation ``sum G (V - u) + diode currents = injected`` exactly:
+  Newton's method on a strictly increasing function, with SPICE's junction
+  limiting (``pnjlim``) and a bisection bracket so it cannot diverge, on the
+  same junction models (:mod:`.native_devices`, ``gmin`` included) as the
+  dense solver and Ngspice;
+* sweeps repeat until no net moves by more than ``vtol``; then every sample's
+  KCL residual is checked (as a Newton step, in V) and a sample that fails
+  raises :class:`~ebana.errors.SimulatorError` naming it, for the retry ladder.
+
+Cost per sweep: a few batched products per crossbar plus elementwise work per
+net. Voltage-source branch currents are computed only when read
+(``OperatingPoint.i_vs``): they cost one more product per crossbar from the sources.
+"""
+import copy
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..circuit.netlist import DEFAULT_OPTIONS
+from ..errors import SimulatorError
+from .base import Backend, OperatingPoint
+from .layered_clamps import ClampSolver
+from .layered_anderson import Anderson
+from .layered_links import BoundLink
+from .layered_plan import FIXED, LayeredPlan
+from .native_devices import DiodeParams
+
+
+class LayeredBackend(Backend):
+    """Block Gauss-Seidel over the layers of a layered circuit (see the module docstring).
+
+    max_iterations: sweeps before a sample counts as not converged.
+    vtol: convergence when no net moved by more than this in a sweep (V).
+    check_tol: largest KCL residual accepted after convergence, as the Newton
+        step it would cause (V); larger raises SimulatorError for the sample.
+    options: ``gminsteps`` / ``srcsteps`` (ints) turn on gmin or source stepping,
+        as the retry ladder asks (:mod:`.retry`).
+    anderson_depth: past sweeps Anderson's mixing combines (0: plain sweeps).
+    threads: batches of at least 128 samples are split over this many threads,
+        each with one BLAS thread (default: the cores this process may use, at most 2;
+        ``EBANA_THREADS`` overrides).
+
+    Raises :class:`~ebana.backends.layered_plan.NotLayered` for circuits without
+    the structure; ``get_backend('native')`` then picks the dense solver.
+    """
+    name = "native-layered"
+
+    def __init__(self, max_iterations=500, vtol=1e-12, check_tol=1e-9, gmin=DEFAULT_OPTIONS["gmin"],
+                 options=None, threads=None, anderson_depth=5):
+        self.max_iterations = max_iterations
+        self.vtol = vtol
+        self.check_tol = check_tol
+        self.gmin = gmin
+        self.options = dict(options or {})
+        self.solves = 0
+        self.sweeps = 0  # sweeps of the last solve (diagnostics)
+        self._cache = None  # (circuit, plan, per-set diode params)
+        self.threads = _default_threads() if threads is None else max(1, int(threads))
+        self.min_chunk = 64  # smaller chunks than this are not worth a thread
+        self.anderson_depth = anderson_depth
+        self.accelerate = 100  # Anderson-mix the first this many sweeps of a solve
+        self._executor = None
+        self._bound = {}   # chunk key (None when shared) -> (g, {link id: BoundLink})
+        self._norton = {}  # chunk key -> (bound, known voltages, per-group constants)
+
+    def structure(self, circuit):
+        """The circuit's :class:`LayeredPlan` (raises NotLayered)."""
+        return self._prepare(circuit)[0]
+
+    def close(self):
+        self._bound, self._norton = {}, {}
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+
+    # preparation (cached) ----------------------------------------------------
+    def _prepare(self, circuit):
+        if self._cache is None or self._cache[0] is not circuit:
+            plan = LayeredPlan(circuit)
+            dp = DiodeParams(circuit, self.gmin)
+            models = {id(s): _subset(dp, s.index) for g in plan.groups for s in g.diodes}
+            self._cache = (circuit, plan, models, dp)
+            self._bound, self._norton = {}, {}
+        return self._cache[1:]
+
+    def _bind(self, plan, g, rows):
+        """BoundLinks for conductances ``g`` (S) of the samples ``rows`` (a slice), reused while
+        ``g`` is unchanged; shared conductances bind once for every chunk."""
+        key = None if g.ndim == 1 else (rows.start, rows.stop)
+        g = g if g.ndim == 1 else g[rows]
+        entry = self._bound.get(key)
+        if entry is None or entry[0].shape != g.shape or not np.array_equal(entry[0], g):
+            entry = self._bound[key] = (np.array(g, copy=True), {id(l): BoundLink(l, g) for l in plan.links})
+        return entry[1]
+
+    def _constants(self, plan, bound, vfix, key):
+        """Per group: diagonal conductance D (S), current from known nodes K (A), known far ends
+        of diodes (V) and the clamp solver, once per batch and chunk ``key`` (the phases of an
+        EP step share them: the input crossbar's product is made once)."""
+        entry = self._norton.get(key)
+        if entry is not None and entry[0] is bound and np.array_equal(entry[1], vfix):
+            return entry[2]
+        B = vfix.shape[0]
+        per_sample = any(bl.per_sample for bl in bound.values())
+        out = []
+        for grp in plan.groups:
+            n = len(grp.nets)
+            D, K = np.zeros((B if per_sample else 1, n)), np.zeros((B, n))
+            for link, name in grp.links:
+                bl = bound[id(link)]
+                mine, other = (link.a, link.b) if name == "a" else (link.b, link.a)
+                s = bl.sums[name]
+                mine.add_to(D, np.broadcast_to(s, (D.shape[0], len(mine.nodes))))
+                k = -mine.beta * s
+                if other.group == FIXED:
+                    k = k + bl.toward(name, other.values(vfix))
+                if np.any(k != 0):
+                    mine.add_to(K, np.broadcast_to(k / mine.alpha, (B, len(mine.nodes))))
+            fixed_u = [s.other.values(vfix) if s.other.group == FIXED else None for s in grp.diodes]
+            clamps = ClampSolver(grp.diodes, fixed_u, D, K) if ClampSolver.eligible(grp.diodes, fixed_u) else None
+            out.append((D, K, fixed_u, clamps))
+        self._norton[key] = (bound, np.array(vfix, copy=True), out)
+        return out
+
+    # solving -----------------------------------------------------------------
+    def solve(self, circuit, stimulus, initial=None, sample_offset=0):
+        plan, models, dp = self._prepare(circuit)
+        g = np.asarray(stimulus.g, dtype=float)
+        B = stimulus.batch_size
+        vfix = np.zeros((B, len(plan.fixed_nodes)))
+        src = plan.fixed_src >= 0
+        vfix[:, src] = stimulus.vs[:, plan.fixed_src[src]] * plan.fixed_sign[src]
+        initial = None if initial is None else np.asarray(initial)
+        chunks = self._chunks(B)
+
+        def work(rows):
+            return self._solve_rows(plan, models, g, vfix[rows], stimulus.isrc[rows],
+                                    None if initial is None else initial[rows], rows, sample_offset + rows.start)
+
+        if len(chunks) == 1:
+            runs = [work(chunks[0])]
+        else:  # one BLAS thread per chunk: the chunks themselves keep the cores busy
+            with threadpool_limits(limits=1, user_api="blas"):
+                futures = [self._pool().submit(work, rows) for rows in chunks]
+                outcomes = [_outcome(f) for f in futures]
+            failed = [o for o in outcomes if isinstance(o, BaseException)]
+            if failed:
+                raise min(failed, key=lambda e: getattr(e, "sample", None) or 0)
+            runs = outcomes
+        self.solves += B
+        full = np.concatenate([r[0] for r in runs]) if len(runs) > 1 else runs[0][0]
+
+        def branch_currents():
+            return np.concatenate([run.branch_currents(v, vfix[rows], stimulus.isrc[rows], dp)
+                                   for (v, run), rows in zip(runs, chunks)])
+        return OperatingPoint(full, branch_currents=branch_currents)
+
+    def _chunks(self, B):
+        n = max(1, min(self.threads, B // self.min_chunk))
+        edges = np.linspace(0, B, n + 1).astype(int)
+        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+    def _pool(self):
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="ebana-layered")
+        return self._executor
+
+    def _solve_rows(self, plan, models, g, vfix, isrc, initial, rows, offset):
+        """Solve the samples ``rows`` of the batch; returns (node voltages (V), the run)."""
+        B = vfix.shape[0]
+        bound = self._bind(plan, g, rows)
+        consts = self._constants(plan, bound, vfix, (rows.start, rows.stop))
+        inj = [self._injected(grp, isrc, B) for grp in plan.groups]
+        v = [np.zeros((B, len(grp.nets))) if initial is None else np.array(initial[:, grp.nets])
+             for grp in plan.groups]
+        run = _Run(plan, bound, models, consts, inj, self)
+        steps_src = int(self.options.get("srcsteps") or 0)
+        steps_gmin = int(self.options.get("gminsteps") or 0)
+        if steps_src > 0:  # source stepping: known voltages and injections ramp up from 10 %
+            for lam in np.linspace(0.1, 1.0, steps_src)[:-1]:
+                _Run(plan, bound, models, self._scaled(consts, lam), [lam * x for x in inj], self).sweep_all(
+                    v, offset, quiet=True)
+        if steps_gmin > 0:  # gmin stepping: a shunt to ground on every net, shrinking to none
+            for gshunt in np.geomspace(1e-2, 1e-12, steps_gmin):
+                run.sweep_all(v, offset, gshunt=gshunt, quiet=True)
+        run.sweep_all(v, offset)
+        run.check_residual(v, offset)
+        return self._node_voltages(plan, v, vfix), run
+
+    @staticmethod
+    def _scaled(consts, lam):
+        return [(D, lam * K, [None if u is None else lam * u for u in fixed_u], None) for D, K, fixed_u, _ in consts]
+
+    @staticmethod
+    def _injected(grp, isrc, B):
+        out = np.zeros((B, len(grp.nets)))
+        for ks, side in grp.currents:
+            side.add_to(out, isrc[:, ks] / side.alpha)
+        return out
+
+    @staticmethod
+    def _node_voltages(plan, v, vfix):
+        full = np.empty((vfix.shape[0], plan.circuit.n_nodes))
+        for gid, dst, src, alpha, beta in plan.assembly:
+            x = (vfix if gid == FIXED else v[gid])[:, src]
+            full[:, dst] = x if (np.isscalar(alpha) and alpha == 1.0 and np.isscalar(beta) and beta == 0.0) \
+                else x * alpha + beta
+        return full
+
+
+class _Run:
+    """One solve: the sweeps, the scalar net solves and the residual check."""
+
+    def __init__(self, plan, bound, models, consts, inj, backend):
+        self.plan, self.bound, self.models, self.consts, self.inj = plan, bound, models, consts, inj
+        self.backend = backend
+
+    def _drive(self, k, v):
+        """Diagonal D (S), current from the other groups and injections C (A; the known nodes'
+        part K is added by the group solvers) and far-end diode voltages of group ``k``."""
+        grp = self.plan.groups[k]
+        D, _, fixed_u, _ = self.consts[k]
+        C = self.inj[k].copy()
+        for link, name in grp.links:
+            other = link.b if name == "a" else link.a
+            if other.group != FIXED:
+                mine = link.a if name == "a" else link.b
+                x = self.bound[id(link)].toward(name, other.values(v[other.group]))
+                mine.add_to(C, x if mine.identity else x / mine.alpha)
+        far = [u if u is not None else s.other.values(v[s.other.group]) for s, u in zip(grp.diodes, fixed_u)]
+        return D, C, far
+
+    def _kcl(self, k, vk, D, C, far, gshunt=0.0):
+        """KCL of group ``k``'s nets at ``vk``: current out minus current in (A), and its slope (S)."""
+        f = (D + gshunt) * vk - (C + self.consts[k][1])
+        fp = np.broadcast_to(D + gshunt, vk.shape).copy()
+        junctions = []
+        for s, u in zip(self.plan.groups[k].diodes, far):
+            vd = s.sign * (s.end.values(vk) - u)
+            i, g = _diode(s, self.models[id(s)], vd)
+            s.end.add_to(f, s.sign * i / s.end.alpha)
+            s.end.add_to(fp, g)
+            junctions.append(vd)
+        return f, fp, junctions
+
+    def solve_group(self, k, vk, D, C, far, gshunt=0.0):
+        """The nets of group ``k`` given everything else: ``(B, n)`` voltages (V)."""
+        sets = self.plan.groups[k].diodes
+        if not sets:
+            return (C + self.consts[k][1]) / (D + gshunt)
+        clamps = self.consts[k][3]
+        if clamps is not None and not gshunt:
+            return clamps.solve(C, vk)
+        pwl_only = all(s.behavioral is not None for s in sets)
+        lo = np.full(vk.shape, -np.inf)
+        hi = np.full(vk.shape, np.inf)
+        for _ in range(200):
+            f, fp, vds = self._kcl(k, vk, D, C, far, gshunt)
+            np.minimum(hi, np.where(f > 0, vk, np.inf), out=hi)
+            np.maximum(lo, np.where(f < 0, vk, -np.inf), out=lo)
+            new = vk - f / fp
+            if not pwl_only:
+                new = self._limit(k, new, vds, far)
+            outside = ((new < lo) | (new > hi)) & np.isfinite(lo) & np.isfinite(hi)
+            if outside.any():  # Newton left the bracket: bisect instead
+                new = np.where(outside, 0.5 * (lo + hi), new)
+            if pwl_only:
+                # piecewise linear: the step is exact once no junction changes region
+                if all(np.array_equal(vd > s.behavioral.vth, s.sign * (s.end.values(new) - u) > s.behavioral.vth)
+                       for s, vd, u in zip(sets, vds, far)):
+                    return new
+            elif np.all(np.abs(new - vk) <= 1e-15 + 1e-14 * np.abs(vk)):
+                return new
+            vk = new
+        return vk  # the sweep's convergence test and the residual check judge it
+
+    def _limit(self, k, new, vds, far):
+        for s, vd_old, u in zip(self.plan.groups[k].diodes, vds, far):
+            if s.behavioral is not None or s.end.scatter is not None:
+                continue
+            vd_new = s.sign * (s.end.values(new) - u)
+            vd_lim = self.models[id(s)].limit(vd_new, vd_old)
+            changed = vd_lim != vd_new
+            if changed.any():
+                target = (s.sign * vd_lim + u - s.end.beta) / s.end.alpha
+                cols = s.end.loc
+                new[:, cols] = np.where(changed, target, new[:, cols])
+        return new
+
+    def sweep_all(self, v, sample_offset, gshunt=0.0, quiet=False):
+        """Sweep until no net moves by more than vtol (V); update ``v`` (list per group) in place.
+
+        While ``accelerate`` sweeps remain, the iterates are Anderson-mixed (:mod:`.layered_anderson`)."""
+        be = self.backend
+        B = v[0].shape[0] if v else 0
+        sizes = np.cumsum([0] + [x.shape[1] for x in v])
+        mixer = Anderson(be.anderson_depth) if be.anderson_depth and len(v) > 1 else None
+        for sweep in range(1, be.max_iterations + 1):
+            before = np.concatenate(v, axis=1) if mixer is not None else None
+            moved = np.zeros(B)
+            for k in range(len(self.plan.groups)):
+                D, C, far = self._drive(k, v)
+                new = self.solve_group(k, v[k], D, C, far, gshunt)
+                moved = np.maximum(moved, np.abs(new - v[k]).max(axis=1, initial=0.0))
+                v[k] = new
+            be.sweeps = sweep
+            scale = max(1.0, max((np.abs(x).max(initial=0.0) for x in v), default=0.0))
+            if not np.all(np.isfinite(moved)):
+                bad = int(np.argmax(~np.isfinite(moved)))
+                raise SimulatorError("layered native solve produced non-finite voltages", sample=sample_offset + bad)
+            if moved.max(initial=0.0) <= be.vtol * scale:
+                return
+            if mixer is not None:
+                if sweep >= be.accelerate:
+                    mixer = None  # plain sweeps from here on: slower, but they cannot be misled
+                    continue
+                mixed = mixer.mix(before, np.concatenate(v, axis=1))
+                for k in range(len(v)):
+                    v[k] = mixed[:, sizes[k]:sizes[k + 1]]
+        if not quiet:
+            bad = int(np.argmax(moved))
+            raise SimulatorError(f"layered native solver did not converge in {be.max_iterations} sweeps "
+                                 f"(last change {moved[bad]:.3g} V)", sample=sample_offset + bad)
+
+    def check_residual(self, v, sample_offset):
+        """Every net's KCL at the final voltages, as the Newton step it would cause (V)."""
+        worst = np.zeros(v[0].shape[0] if v else 0)
+        worst_amp = np.zeros_like(worst)
+        for k in range(len(self.plan.groups)):
+            D, C, far = self._drive(k, v)
+            clamps = self.consts[k][3]
+            f, fp = clamps.residual(v[k], C) if clamps is not None else self._kcl(k, v[k], D, C, far)[:2]
+            worst = np.maximum(worst, np.abs(f / fp).max(axis=1, initial=0.0))
+            worst_amp = np.maximum(worst_amp, np.abs(f).max(axis=1, initial=0.0))
+        bad = ~(worst <= self.backend.check_tol)
+        if bad.any():
+            b = int(np.argmax(bad))
+            raise SimulatorError(f"layered native solution fails the KCL check: residual {worst_amp[b]:.3g} A, "
+                                 f"{worst[b]:.3g} V as a Newton step (limit {self.backend.check_tol:g} V)",
+                                 sample=sample_offset + b)
+
+    def branch_currents(self, v, vfix, isrc, dp):
+        """Voltage-source branch currents (A, SPICE sign) from KCL at the known nodes."""
+        plan = self.plan
+        c = plan.circuit
+        B = v.shape[0]
+        leave = np.zeros((B, len(plan.fixed_nodes)))  # current leaving each known root (A)
+
+        def push(side, x):  # currents leaving the side's nodes, carried back to their roots
+            np.add.at(leave.T, side.loc, (x / side.alpha).T)
+
+        for link in plan.links:
+            bl = self.bound[id(link)]
+            ua, ub = v[:, link.a.nodes], v[:, link.b.nodes]
+            if link.a.group == FIXED:
+                push(link.a, bl.leaving("a", ua, ub))
+            if link.b.group == FIXED:
+                push(link.b, bl.leaving("b", ub, ua))
+        if len(c.d_anode):
+            fixed_end = (plan.node_group[c.d_anode] == FIXED) | (plan.node_group[c.d_cathode] == FIXED)
+            idx = np.flatnonzero(fixed_end)
+            i_d, _ = _subset(dp, idx).evaluate(v[:, c.d_anode[idx]] - v[:, c.d_cathode[idx]])
+            for nodes, sign in ((c.d_anode[idx], 1.0), (c.d_cathode[idx], -1.0)):
+                fx = plan.node_group[nodes] == FIXED
+                if fx.any():
+                    push(plan.side(nodes[fx]), sign * i_d[:, fx])
+        if c.n_is:
+            fx = plan.node_group[c.is_node] == FIXED
+            if fx.any():
+                push(plan.side(c.is_node[fx]), -isrc[:, fx])
+        i_vs = np.zeros((B, c.n_vs))
+        src = plan.fixed_src >= 0
+        i_vs[:, plan.fixed_src[src]] = -leave[:, src] * plan.fixed_sign[src]
+        return i_vs
+
+
+def _diode(s, model, vd):
+    """Current (A) and conductance (S) of diode set ``s`` at junction voltages ``vd`` (V)."""
+    m = s.behavioral
+    if m is None:
+        return model.evaluate(vd)
+    g_off, g_delta = 1.0 / m.roff, 1.0 / m.ron - 1.0 / m.roff
+    on = vd > m.vth
+    return vd * g_off + np.where(on, (vd - m.vth) * g_delta, 0.0), np.where(on, g_off + g_delta, g_off)
+
+
+def _subset(dp, idx):
+    """The junction parameters of the diodes at ``idx`` only."""
+    sub = copy.copy(dp)
+    D = len(dp.pwl)
+    for key, value in vars(dp).items():
+        if isinstance(value, np.ndarray) and value.shape[:1] == (D,):
+            setattr(sub, key, value[idx])
+    sub.any_shockley = bool((~sub.pwl).any())
+    return sub
+
+
+def _default_threads():
+    env = os.environ.get("EBANA_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def _outcome(future):
+    try:
+        return future.result()
+    except BaseException as e:  # noqa: BLE001 - re-raised by the caller, lowest sample first
+        return e

@@ -1,0 +1,85 @@
+"""The layered native solver against the dense native solver and Ngspice (within 1 uV)."""
+import numpy as np
+import pytest
+
+from ebana.backends import make_stimulus
+from ebana.backends.layered_plan import NotLayered
+from ebana.backends.native_auto import AutoNativeBackend
+from ebana.backends.native_layered import LayeredBackend
+from ebana.circuit import CircuitBuilder
+from ebana.circuit.elements import BehavioralDiode
+from networks import mlp_64_32_20, mlp_inputs, random_layered_network
+
+
+def _phases(models, data, n_out, rng):
+    """Free and nudged solutions of every model (same data, same currents)."""
+    currents = {"out": rng.normal(0, 1e-5, size=(len(data["x"]), n_out))}
+    return [(m.solve(data), m.solve(data, currents)) for m in models]
+
+
+@pytest.mark.parametrize("trial", range(20))
+def test_random_layered_networks_agree(trial):
+    builds = [random_layered_network(np.random.default_rng(500 + trial), b)
+              for b in ("native-layered", "native-dense", "ngspice")]
+    (layered, n_in), (dense, _), (ngspice, _) = builds
+    assert layered.backend.inner.name == "native-layered"
+    np.testing.assert_array_equal(layered.conductances(), ngspice.conductances())
+    rng = np.random.default_rng(trial)
+    data = {"x": rng.uniform(-1.5, 1.5, size=(6, n_in))}
+    (lf, ln), (df, dn), (nf, nn) = _phases([layered, dense, ngspice], data, layered.outputs[0].units * 2, rng)
+    for a, b in ((lf, df), (ln, dn)):
+        assert np.abs(a.v - b.v).max() < 1e-9
+        assert np.abs(a.i_vs - b.i_vs).max() < 1e-12 + 1e-9 * np.abs(b.i_vs).max()
+    for a, b in ((lf, nf), (ln, nn)):
+        assert np.abs(a.v - b.v).max() < 1e-6
+    # the nudged phase moved, and the solvers agree on how far
+    assert np.abs(ln.v - lf.v).max() > 1e-9
+
+
+def test_design_network_layered_matches_ngspice(rng):
+    layered, ngspice = mlp_64_32_20("native"), mlp_64_32_20("ngspice")
+    assert layered.solver() == "native-layered"
+    data = mlp_inputs(16, rng)
+    assert np.abs(layered.solve(data).v - ngspice.solve(data).v).max() < 1e-6
+
+
+def test_per_sample_conductances_match_dense(rng):
+    (layered, n_in), (dense, _) = [random_layered_network(np.random.default_rng(7), b)
+                                   for b in ("native-layered", "native-dense")]
+    g = layered.conductances() * rng.uniform(0.5, 1.5, size=(5, layered.circuit.n_res))
+    data = {"x": rng.uniform(-1, 1, size=(5, n_in))}
+    assert np.abs(layered.solve(data, g=g).v - dense.solve(data, g=g).v).max() < 1e-9
+
+
+def test_batch_split_over_threads_is_identical(rng):
+    """Two threads on halves of a batch give the same voltages as one thread."""
+    model, n_in = random_layered_network(np.random.default_rng(3), "native-layered")
+    data = {"x": rng.uniform(-1, 1, size=(200, n_in))}
+    stim = make_stimulus(model.circuit, model.conductances(), model.source_voltages(data, 200))
+    one = LayeredBackend(threads=1).solve(model.circuit, stim)
+    two = LayeredBackend(threads=2).solve(model.circuit, stim)
+    assert np.abs(one.v - two.v).max() < 1e-12
+    np.testing.assert_allclose(one.i_vs, two.i_vs, rtol=1e-9, atol=1e-18)
+
+
+def _two_nets_joined():
+    """A crossbar layer whose two nets are also joined by a resistor: not layered."""
+    b = CircuitBuilder()
+    src, h = b.nodes("x", 1), b.nodes("h", 2)
+    b.vsources("x", src, 0, 1.0)
+    b.resistors("w", src, h)
+    b.resistors("lateral", h[:1], h[1:])
+    bias = b.nodes("c", 1, suffix="bias")
+    b.vsources("c", bias, 0, 0.2)
+    b.diodes("c", h, bias[0], BehavioralDiode())
+    return b.build()
+
+
+def test_circuits_without_layers_use_the_dense_solver():
+    c = _two_nets_joined()
+    with pytest.raises(NotLayered, match="joins two nets"):
+        LayeredBackend().structure(c)
+    auto = AutoNativeBackend()
+    assert auto.which(c).startswith("native-dense")
+    op = auto.solve(c, make_stimulus(c, np.array([1e-3, 1e-3, 5e-4])))
+    assert auto.dense.solves == 1 and op.v[0, c.node_names.index("h__0")] > 0.2
