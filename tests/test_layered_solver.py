@@ -37,8 +37,9 @@ def test_random_layered_networks_agree(trial):
 
 
 def test_design_network_layered_matches_ngspice(rng):
-    layered, ngspice = mlp_64_32_20("native"), mlp_64_32_20("ngspice")
+    layered, ngspice = mlp_64_32_20("native-layered"), mlp_64_32_20("ngspice")
     assert layered.solver() == "native-layered"
+    assert mlp_64_32_20("native").solver() == "native-dense (small circuit: 52 unknowns)"
     data = mlp_inputs(16, rng)
     assert np.abs(layered.solve(data).v - ngspice.solve(data).v).max() < 1e-6
 
@@ -83,3 +84,8 @@ def test_circuits_without_layers_use_the_dense_solver():
     assert auto.which(c).startswith("native-dense")
     op = auto.solve(c, make_stimulus(c, np.array([1e-3, 1e-3, 5e-4])))
     assert auto.dense.solves == 1 and op.v[0, c.node_names.index("h__0")] > 0.2
+
+
+def test_native_picks_the_layered_solver_for_wide_networks():
+    from ebana.networks import clamped_mlp
+    assert clamped_mlp(20, 40, 2, backend="native").solver() == "native-layered"

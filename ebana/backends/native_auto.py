@@ -4,8 +4,11 @@ The choice is made once per circuit: :class:`~.native_layered.LayeredBackend`
 when :class:`~.layered_plan.LayeredPlan` finds groups of nets that no element
 joins (every network the layer API builds from crossbars, clamps and
 amplifiers), else :class:`~.native.NativeBackend`, the dense stacked-LU Newton
-solver (floating sources, resistors within a layer, ...). :meth:`which` says
-which one runs and why.
+solver (floating sources, resistors within a layer, ...). Small circuits (at
+most ``small`` unknowns, e.g. the 64-32-20 design network and Iris) also go to
+the dense solver: there one stacked LU per Newton iteration costs less than a
+few sweeps' Python overhead (``bench/speed.py`` measures both). :meth:`which`
+says which one runs and why.
 """
 from .base import Backend
 from .layered_plan import NotLayered
@@ -26,15 +29,21 @@ class AutoNativeBackend(Backend):
         self._defaults = (self.layered.max_iterations, self.dense.max_iterations)
         self._max_iterations = 0
         self._choice = None  # (circuit, solver, reason)
+        self.small = 64  # unknowns up to which the dense solver is the faster one
 
     def solver_for(self, circuit):
         """The solver that runs ``circuit`` (chosen on first use, then kept)."""
         if self._choice is None or self._choice[0] is not circuit:
             try:
-                self.layered.structure(circuit)
-                self._choice = (circuit, self.layered, "layered circuit")
+                plan = self.layered.structure(circuit)
             except NotLayered as e:
                 self._choice = (circuit, self.dense, str(e))
+            else:
+                unknowns = circuit.n_nodes - len(plan.fixed_nodes) + len(circuit.amp_in)
+                if unknowns <= self.small:
+                    self._choice = (circuit, self.dense, f"small circuit: {unknowns} unknowns")
+                else:
+                    self._choice = (circuit, self.layered, "layered circuit")
         return self._choice[1]
 
     def which(self, circuit):
