@@ -50,6 +50,10 @@ def check_number(value, what, low=-math.inf, high=math.inf, low_open=False):
 def check_array(values, what, low=-math.inf, high=math.inf):
     """Return ``values`` as a float array if every entry is finite and within [low, high]."""
     a = np.asarray(values, dtype=float)
+    if a.size > 4096:  # large arrays (1.6 M conductances): two reductions instead of three masks
+        lo, hi = a.min(), a.max()  # NaN propagates into both
+        if np.isfinite(lo) and np.isfinite(hi) and lo >= low and hi <= high:
+            return a
     bad = ~np.isfinite(a)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])

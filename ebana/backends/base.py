@@ -60,7 +60,7 @@ class Stimulus:
 def make_stimulus(circuit, g, vs=None, isrc=None, batch_size=None):
     """Check shapes and values and return a :class:`Stimulus` for ``circuit``."""
     g = check_array(g, "conductances (S)", 0, 1e6)
-    if np.any(g <= 0):
+    if g.size and g.min() <= 0:
         raise ShapeError("every conductance must be > 0 S (a zero conductance is an open circuit: "
                          "leave the element out instead)")
     if vs is None:

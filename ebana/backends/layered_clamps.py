@@ -43,6 +43,8 @@ class ClampSolver:
             self.parts.append((sign, bp, g_delta, g_delta * bp))
         self.D = D + extra_g          # conductance with every clamp off (S)
         self.K = K + extra_c          # current from known nodes, clamps' off part included (A)
+        self.inv_off = 1.0 / self.D   # multiplications are cheaper than divisions in the sweeps
+        self.inv_on = [1.0 / (self.D + p[2]) for p in self.parts]
         signs = sorted(p[0] for p in self.parts)
         self.one_pass = len(self.parts) == 1 or (
             signs == [-1.0, 1.0] and np.all(self._part(-1.0)[1] <= self._part(1.0)[1]))
@@ -60,11 +62,11 @@ class ClampSolver:
         """Net voltages (V) for the current ``C`` (A) from the rest of the circuit (K excluded)."""
         c0 = C + self.K
         if self.one_pass:
-            v = c0 / self.D
-            for sign, bp, gd, gdbp in self.parts:
+            v = c0 * self.inv_off
+            for (sign, bp, gd, gdbp), inv in zip(self.parts, self.inv_on):
                 past = v > bp if sign > 0 else v < bp
                 if past.any():
-                    v = np.where(past, (c0 + gdbp) / (self.D + gd), v)
+                    v = np.where(past, (c0 + gdbp) * inv, v)
             return v
         active = self._active(v_guess)
         for _ in range(len(self.parts) + 2):

@@ -9,6 +9,8 @@ batch (one matrix for all samples) or ``(B, R)`` per sample (variability masks).
 import numpy as np
 import scipy.sparse as sp
 
+from .layered_plan import FIXED
+
 
 class BoundLink:
     """``link`` (a :class:`~ebana.backends.layered_plan.Link`) with conductances ``g`` (S)."""
@@ -17,6 +19,7 @@ class BoundLink:
         self.link = link
         self.per_sample = g.ndim == 2
         na, nb = len(link.a.nodes), len(link.b.nodes)
+        self.scaled = None
         if link.dense:
             if self.per_sample:
                 self.W = g[:, link.res].reshape(g.shape[0], na, nb)
@@ -24,6 +27,8 @@ class BoundLink:
             else:
                 self.W = g[link.res].reshape(na, nb)
                 self.sums = {"a": self.W.sum(axis=1), "b": self.W.sum(axis=0)}
+                if link.a.full and link.b.full and link.a.group != FIXED and link.b.group != FIXED:
+                    self._scale()
             return
         gr = g[..., link.res]
         if self.per_sample:
@@ -36,6 +41,32 @@ class BoundLink:
             self.M = sp.csr_matrix((gr[link.csr_order], link.csr_indices, link.csr_indptr), shape=(na, nb))
             self.MT = self.M.T.tocsr()
             self.sums = {"a": np.asarray(self.M.sum(axis=1)).ravel(), "b": np.asarray(self.M.sum(axis=0)).ravel()}
+
+    def _scale(self):
+        """Between two groups whose nodes are their nets in order (amplifier outputs included):
+        fold the amplifier gains into the matrix, so a sweep needs one product per direction.
+        ``scaled[side]`` maps the other group's net voltages to currents into ``side``'s nets
+        (already divided by their alpha); ``offset[side]`` is the part from the other side's beta."""
+        a, b, W = self.link.a, self.link.b, self.W
+        unit_a, unit_b = np.all(a.alpha == 1.0), np.all(b.alpha == 1.0)
+        self.scaled = {
+            "a": W if unit_a and unit_b else W * (b.alpha[None, :] / a.alpha[:, None]),
+            "b": W if unit_a and unit_b else W * (a.alpha[:, None] / b.alpha[None, :])}
+        self.offset = {"a": (W @ b.beta) / a.alpha, "b": (a.beta @ W) / b.alpha}
+
+    def coupling_bound(self, side):
+        """``sum_j |G_ij alpha_j / alpha_i|`` for each net of ``side`` (S), ``(n,)`` or ``(B, n)``:
+        how much a move of 1 V of every net on the other side can change the current into it."""
+        if self.scaled is not None:
+            m = np.abs(self.scaled[side])
+            return m.sum(axis=1) if side == "a" else m.sum(axis=0)
+        mine, other = (self.link.a, self.link.b) if side == "a" else (self.link.b, self.link.a)
+        return self.sums[side] * np.abs(other.alpha).max() / np.abs(mine.alpha)
+
+    def from_nets(self, side, v_other):
+        """Currents (A) into ``side``'s nets, divided by their alpha, from the other group's net
+        voltages ``v_other`` (V), without :attr:`offset` (only when :attr:`scaled` is set)."""
+        return v_other @ self.scaled["a"].T if side == "a" else v_other @ self.scaled["b"]
 
     def toward(self, side, u_other):
         """``(B, n_side)``: for each node of ``side`` ('a' or 'b'), ``sum_j G_ij u_j`` over the

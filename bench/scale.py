@@ -1,0 +1,171 @@
+"""Scale benchmark: image-sized layered networks, one symmetric EP step per batch.
+
+    PYTHONPATH=. python bench/scale.py            # about 15 minutes on 2 cores
+    PYTHONPATH=. python bench/scale.py --quick    # CI-sized networks, about a minute
+
+Networks are ``ebana.networks.clamped_mlp(1568, hidden, 10)``: 784 pixels as
+1568 differential sources plus a bias pair -> crossbar -> clamped nets -> x4
+amplifiers -> ... -> 20 output nets. For each, in its own process (so that peak
+RSS is the configuration's own), it times a symmetric EP step (free, +beta and
+-beta phases, gradients) at batch 256 with the layered native solver and,
+where it finishes in reasonable time, the dense native solver; and, in the
+same process with the same BLAS threads, the floor: the float64 matrix
+products an EP step cannot avoid (the input crossbar's projection, and one
+gradient product per crossbar). Then agreement: layered vs dense, and layered
+vs Ngspice (folded netlist) on the 1568-1024-20 network, free and nudged.
+
+BLAS may use every core (``--blas-threads``, default 2) for the large
+products; the layered solver splits a batch over threads with one BLAS
+thread each (``EBANA_THREADS``).
+"""
+import argparse
+import multiprocessing
+import pathlib
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+BETA = 1e-6  # S
+N_IN, N_OUT = 1568, 10
+
+
+def image_batch(n, rng):
+    """``n`` random 'images' as differential voltages (V) with +-0.1 V one-hot-like targets."""
+    x = rng.uniform(0, 1, size=(n, N_IN // 2))
+    return {"x": np.concatenate([x, -x], axis=1), "out": rng.choice([-0.1, 0.1], size=(n, N_OUT))}
+
+
+def floor_ms(hidden, batch, blas_threads, repeats=3):
+    """ms per sample of the products an EP step needs: projection of the input crossbar and one
+    gradient product (n_in x B @ B x n_out) per crossbar, float64, ``blas_threads`` BLAS threads."""
+    from threadpoolctl import threadpool_limits
+    widths = [N_IN + 2] + list(hidden) + [2 * N_OUT]
+    rng = np.random.default_rng(0)
+    arrays = [(rng.random((batch, a)), rng.random((a, b)), rng.random((batch, b))) for a, b in zip(widths, widths[1:])]
+    best = np.inf
+    with threadpool_limits(blas_threads, user_api="blas"):
+        for _ in range(repeats):
+            start = time.perf_counter()
+            x, w, _ = arrays[0]
+            x @ w
+            for x, _, d in arrays:
+                x.T @ d
+            best = min(best, time.perf_counter() - start)
+    return 1e3 * best / batch
+
+
+def measure(hidden, solver, batch, steps, blas_threads):
+    """Child process: ms per sample of a symmetric EP step, sweeps per phase, peak RSS (MB), floor."""
+    from threadpoolctl import threadpool_limits
+
+    from ebana.networks import clamped_mlp
+    from ebana.training import MSE
+    from ebana.training.ep import ep_step
+    model = clamped_mlp(N_IN, hidden, N_OUT, backend=solver)
+    rng = np.random.default_rng(1)
+    data = image_batch(batch, rng)
+    layered = getattr(model.backend.inner, "sweeps", None) is not None
+    sweeps = []
+    with threadpool_limits(blas_threads, user_api="blas"):
+        times = []
+        for step in range(steps + 1):
+            model.layer("d1").g *= 1.0 + 1e-4 * (step + 1)  # a new weight state, as after an update
+            start = time.perf_counter()
+            if layered:
+                sweeps = _count_sweeps(model, lambda: ep_step(model, data, MSE(), BETA, symmetric=True))
+            else:
+                ep_step(model, data, MSE(), BETA, symmetric=True)
+            times.append(time.perf_counter() - start)
+    best = min(times[1:]) if steps else times[0]  # the first step also builds the plan
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return {"ms": 1e3 * best / batch, "peak_mb": peak, "sweeps": sweeps,
+            "floor": floor_ms(hidden, batch, blas_threads)}
+
+
+def _count_sweeps(model, run):
+    """Sweeps of each phase (the most any chunk of the batch needed) while ``run`` runs."""
+    backend = model.backend.inner
+    counts, original = [], backend.solve
+
+    def counted(*a, **k):
+        out = original(*a, **k)
+        counts.append(backend.sweeps)
+        return out
+    backend.solve = counted
+    try:
+        run()
+    finally:
+        del backend.solve
+    return counts
+
+
+def in_child(fn, *args):
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def agreement(hidden_dense, hidden_ngspice, n_ngspice):
+    """Largest node-voltage differences (V): layered vs dense, layered vs Ngspice; Ngspice s per sample."""
+    from ebana.networks import clamped_mlp
+    rng = np.random.default_rng(2)
+    out = {}
+    data = image_batch(16, rng)
+    currents = {"out": rng.normal(0, 1e-7, size=(16, 2 * N_OUT))}
+    a, b = (clamped_mlp(N_IN, hidden_dense, N_OUT, backend=s) for s in ("native-layered", "native-dense"))
+    out[f"layered vs dense, 1568-{hidden_dense}-20, 16 samples, free and nudged"] = max(
+        np.abs(a.solve(data, c).v - b.solve(data, c).v).max() for c in (None, currents))
+    layered, ngspice = (clamped_mlp(N_IN, hidden_ngspice, N_OUT, backend=s) for s in ("native-layered", "ngspice"))
+    data = image_batch(n_ngspice, rng)
+    currents = {"out": rng.normal(0, 1e-7, size=(n_ngspice, 2 * N_OUT))}
+    worst, spent = 0.0, 0.0
+    for c in (None, currents):
+        start = time.perf_counter()
+        ref = ngspice.solve(data, c).v
+        spent += time.perf_counter() - start
+        worst = max(worst, np.abs(layered.solve(data, c).v - ref).max())
+    out[f"layered vs Ngspice (folded), 1568-{hidden_ngspice}-20, {n_ngspice} samples, free and nudged"] = worst
+    return out, spent / (2 * n_ngspice)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="CI-sized networks (about a minute)")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--blas-threads", type=int, default=2)
+    a = p.parse_args(argv)
+    if a.quick:
+        configs = [([64], ["native-layered", "native-dense"]), ([128, 128], ["native-layered"])]
+    else:
+        configs = [([256], ["native-layered", "native-dense"]), ([1024], ["native-layered", "native-dense"]),
+                   ([4096], ["native-layered"]), ([1024, 1024], ["native-layered"]),
+                   ([1024, 1024, 1024], ["native-layered"])]
+    start = time.perf_counter()
+    print(f"ebana scale benchmark ({'quick' if a.quick else 'full'}): symmetric EP step (3 phases + gradients), "
+          f"batch {a.batch}, {a.blas_threads} BLAS threads for large products\n")
+    print("| network | solver | ms / sample | s / 60,000-sample epoch | floor ms / sample | x floor "
+          "| peak RSS MB | sweeps per phase |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
+    for hidden, solvers in configs:
+        name = "-".join(str(w) for w in [N_IN] + hidden + [2 * N_OUT])
+        for solver in solvers:
+            steps = 0 if solver == "native-dense" else 2
+            r = in_child(measure, hidden, solver, a.batch, steps, a.blas_threads)
+            sweeps = "/".join(map(str, r["sweeps"])) or "-"
+            print(f"| {name} | {solver} | {r['ms']:.3f} | {60 * r['ms']:.0f} | {r['floor']:.3f} | "
+                  f"{r['ms'] / r['floor']:.1f} | {r['peak_mb']:.0f} | {sweeps} |", flush=True)
+    print("\nagreement (largest |dV|, V)")
+    figures, ngspice_s = in_child(agreement, 64 if a.quick else 1024, 64 if a.quick else 1024, 8 if a.quick else 32)
+    for label, dv in figures.items():
+        print(f"  {label:<84} {dv:.1e}")
+    print(f"  Ngspice (folded inputs) took {ngspice_s:.2f} s per sample and phase")
+    print(f"\n(benchmark took {time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
