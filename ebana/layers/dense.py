@@ -111,12 +111,15 @@ class DenseLayer(Layer):
         inp, out = _as_slice(self.input_nodes), _as_slice(self.output_nodes)
         a_h, a_l = v_high[:, inp], v_low[:, inp]
         c_h, c_l = v_high[:, out], v_low[:, out]
-        da, sa, dc, sc = a_h - a_l, a_h + a_l, c_h - c_l, c_h + c_l
+        dc, sc = c_h - c_l, c_h + c_l
+        if not per_sample and np.array_equal(a_h, a_l):
+            # inputs held by sources (the usual first layer) do not move between the phases:
+            # da = 0 and sa = 2 a, so one product remains
+            return ((dc * sc).sum(axis=0)[None, :] - 2.0 * (a_h.T @ dc)) / (2.0 * span)
+        da, sa = a_h - a_l, a_h + a_l
         if per_sample:
             return (da[:, :, None] - dc[:, None, :]) * (sa[:, :, None] - sc[:, None, :]) / (2.0 * span)
-        total = (dc * sc).sum(axis=0)[None, :] - sa.T @ dc
-        if np.any(da):  # inputs held by sources (the usual first layer) do not move: skip a product
-            total += (da * sa).sum(axis=0)[:, None] - da.T @ sc
+        total = (da * sa).sum(axis=0)[:, None] - da.T @ sc - sa.T @ dc + (dc * sc).sum(axis=0)[None, :]
         return total / (2.0 * span)
 
     def get_config(self):

@@ -105,7 +105,9 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
     loss, readouts, currents = loss_and_nudge(model, free.v, targets, loss_fn, beta)
     plus = phases.solve(currents, initial=free.v)
     if symmetric:
-        minus = phases.solve({k: -c for k, c in currents.items()}, initial=free.v)
+        # Start the -beta phase from the +beta phase reflected about the free one: for
+        # piecewise-linear clamps that keep their regions it is the solution already.
+        minus = phases.solve({k: -c for k, c in currents.items()}, initial=2.0 * free.v - plus.v)
         low, high, span = minus.v, plus.v, 2.0 * beta
     else:
         low, high, span = free.v, plus.v, beta
