@@ -10,7 +10,9 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DataLoader
 from .ep import accuracy, ep_step, evaluate_batch, noisy_ep_step
 from .history import History
+from ._io import check_writable
 from .progress import progress
+from .run_settings import run_settings
 
 
 def as_loader(data, batch_size=64):
@@ -68,8 +70,13 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
     ``on_epoch_end(epoch, metrics, model)``; one returning True stops training.
     checkpoint: path of a crash-safe checkpoint (see :mod:`.checkpoint`),
     written atomically after every epoch and, with ``checkpoint_every=N``,
-    every N batches. If the file exists, training resumes from it, to the
-    epoch the interrupted run would have reached, bit-identically.
+    every N batches; its folder is checked to be writable before training.
+    If the file exists, training resumes from it, bit-identically, provided
+    it was written by a run with the same model config, loss, optimizer class
+    and starting hyperparameters, beta, nudging and batch size (else a
+    ValidationError names what differs). The same ``epochs`` resumes to where
+    the interrupted run would have ended; another ``epochs`` trains the run
+    to ``epochs`` epochs in total (counted from the epoch it began at).
     on_failure: when a batch has no operating point even after retries,
     ``'stop'`` raises the SimulatorError (naming the dataset sample);
     ``'skip'`` warns, leaves the weights as they were and goes on (the epoch's
@@ -87,12 +94,23 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
     loader = as_loader(train_data)
     # An optimizer state loaded for another model is refused before anything is simulated.
     optimizer.check_parameters(model.parameters())
+    settings = run_settings(model, loss_fn, optimizer, beta, symmetric, loader)
     if checkpoint is not None and os.path.exists(checkpoint):
-        history, position, partial = load_checkpoint(checkpoint, model, optimizer, loader)
-        epoch, done, end = position["epoch"], position["batch"], position["end_epoch"]
+        history, position, partial, settings = load_checkpoint(checkpoint, model, optimizer, loader, settings)
+        epoch, done, first = position["epoch"], position["batch"], position["start_epoch"]
+        # The same call resumes to where the interrupted (or stopped) run would have ended;
+        # a call for another number of epochs trains the run to that length.
+        end = position["end_epoch"] if int(epochs) == position["epochs"] else max(first + int(epochs), epoch)
     else:
+        if checkpoint is not None:
+            check_writable(checkpoint, "checkpoint")
         history = history if history is not None else History()
-        epoch, done, end, partial = history.num_epochs, 0, history.num_epochs + int(epochs), _fresh()
+        first = history.num_epochs
+        epoch, done, end, partial = first, 0, first + int(epochs), _fresh()
+
+    def where(epoch, batch, end):
+        return {"epoch": epoch, "batch": batch, "end_epoch": end, "start_epoch": first, "epochs": int(epochs)}
+
     while epoch < end:
         start = time.perf_counter()
         loader_state = loader.rng_state()  # before this epoch's permutation is drawn
@@ -121,8 +139,8 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
                     bar.set_postfix(loss=f"{np.mean(result.loss):.4g}")
             if checkpoint is not None and checkpoint_every and (k + 1) % checkpoint_every == 0 \
                     and k + 1 < len(loader):
-                save_checkpoint(checkpoint, model, optimizer, history, loader_state,
-                                {"epoch": epoch, "batch": k + 1, "end_epoch": end}, partial)
+                save_checkpoint(checkpoint, model, optimizer, history, loader_state, where(epoch, k + 1, end),
+                                partial, settings)
         count = partial["count"]
         metrics = {"loss": float(np.concatenate(partial["losses"]).mean()) if count else float("nan"),
                    "accuracy": partial["correct"] / count if count else float("nan")}
@@ -144,8 +162,8 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
         if stop:
             end = epoch  # a resumed run stops here too
         if checkpoint is not None:
-            save_checkpoint(checkpoint, model, optimizer, history, loader.rng_state(),
-                            {"epoch": epoch, "batch": 0, "end_epoch": end}, partial)
+            save_checkpoint(checkpoint, model, optimizer, history, loader.rng_state(), where(epoch, 0, end),
+                            partial, settings)
     return history
 
 
