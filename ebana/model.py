@@ -9,7 +9,7 @@ from .graph import ep_gradient_scales, topological_order
 from .layers import CurrentLayer, InputVoltageLayer
 from .layers.base import Layer
 from .noise import ModelNoise
-from .validation import check_array
+from .validation import check_array, check_batch_size
 
 
 class Model:
@@ -150,12 +150,15 @@ class Model:
     def predict(self, data, batch_size=256):
         """Free-phase readouts (V) of every output, by output name, for ``data``: a dict of
         input arrays or a DataLoader (its batches, in its order; target keys are ignored)."""
+        from .interrupt import deferred_sigint
+        check_batch_size(batch_size, "predict")
         if isinstance(data, dict):
             size, arrays = self.check_inputs(data)
             batches = ({k: a[s:s + batch_size] for k, a in arrays.items()} for s in range(0, size, batch_size))
         else:
             batches = iter(data)
-        parts = [self.readouts(self.solve(batch).v) for batch in batches]
+        with deferred_sigint():  # Ctrl-C stops within one sample's solve
+            parts = [self.readouts(self.solve(batch).v) for batch in batches]
         if not parts:
             raise ShapeError("predict received no samples")
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}

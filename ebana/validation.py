@@ -47,6 +47,13 @@ def check_number(value, what, low=-math.inf, high=math.inf, low_open=False):
     return x
 
 
+def check_batch_size(value, who):
+    """Return ``value`` as an int if it is a positive integer (not a bool), else raise ValidationError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValidationError(f"{who}: batch_size must be a positive int, received {value!r}")
+    return int(value)
+
+
 def check_array(values, what, low=-math.inf, high=math.inf):
     """Return ``values`` as a float array if every entry is finite and within [low, high]."""
     a = np.asarray(values, dtype=float)

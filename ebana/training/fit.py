@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 
 from ..errors import SimulatorError, ValidationError
+from ..interrupt import check as check_interrupt
+from ..interrupt import deferred_sigint
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DataLoader
 from .ep import accuracy, ep_step, evaluate_batch, noisy_ep_step
@@ -25,9 +27,17 @@ def as_loader(data, batch_size=64):
 
 
 def evaluate(model, data, loss_fn, batch_size=256):
-    """Free-phase mean loss and accuracy over ``data``: ``{'loss': ..., 'accuracy': ...}``."""
+    """Free-phase mean loss and accuracy over ``data``: ``{'loss': ..., 'accuracy': ...}``.
+
+    Ctrl-C stops it within one sample's solve (see :mod:`ebana.interrupt`)."""
+    with deferred_sigint():
+        return _evaluate(model, data, loss_fn, batch_size)
+
+
+def _evaluate(model, data, loss_fn, batch_size):
     losses, correct, count = [], 0.0, 0
     for batch in as_loader(data, batch_size):
+        check_interrupt()
         loss, readouts, targets = evaluate_batch(model, batch, loss_fn)
         n = len(loss)
         losses.append(loss)
@@ -83,7 +93,17 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
     ``skipped_batches`` metric counts them). Either way no update is made.
     record_voltages: keep the node voltages (V) of the free and nudged phases
     of each epoch's last batch in the history (saved to its HDF5 file).
+
+    Ctrl-C raises KeyboardInterrupt within one sample's solve; the weights are
+    those after the last completed step and the checkpoint is intact.
     """
+    with deferred_sigint():
+        return _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbacks, symmetric,
+                    verbose, history, checkpoint, checkpoint_every, on_failure, record_voltages)
+
+
+def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbacks, symmetric, verbose,
+         history, checkpoint, checkpoint_every, on_failure, record_voltages):
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValidationError(f"epochs must be a non-negative integer, received {epochs!r}")
     if on_failure not in ("stop", "skip"):
@@ -120,6 +140,7 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
         bar = progress(batches, total=len(loader) - done, desc=f"epoch {epoch + 1}", enabled=verbose)
         last = None
         for k, batch in enumerate(bar, start=done):
+            check_interrupt()  # after the previous step and its checkpoint, before this one
             try:
                 result = train_step(model, batch, loss_fn, optimizer, beta, symmetric, epoch=epoch)
             except SimulatorError as e:
