@@ -110,8 +110,8 @@ def save_checkpoint(path, model, optimizer, history, loader_state, position, par
     position: ``{'epoch', 'batch', 'end_epoch', 'start_epoch', 'epochs'}``
     (ints; ``batch`` batches of ``epoch`` are done; the run began at
     ``start_epoch`` and was asked for ``epochs``). settings: the run's
-    :func:`~.run_settings.run_settings`. partial: ``{'losses': [arrays], 'correct', 'count',
-    'skipped'}`` of the unfinished epoch.
+    :func:`~.run_settings.run_settings`. partial: ``{'losses': [arrays], 'metrics': {name: [sum, samples]},
+    'count', 'skipped'}`` of the unfinished epoch.
     """
     noise = getattr(model, "noise", None)
     atomic_pickle({
@@ -124,7 +124,8 @@ def save_checkpoint(path, model, optimizer, history, loader_state, position, par
         "loader": loader_state,
         "position": {k: int(position[k]) for k in _POSITION},
         "partial": {"losses": [np.asarray(a, dtype=float) for a in partial["losses"]],
-                    "correct": float(partial["correct"]), "count": int(partial["count"]),
+                    "metrics": {str(k): [float(s), int(n)] for k, (s, n) in partial["metrics"].items()},
+                    "count": int(partial["count"]),
                     "skipped": int(partial["skipped"])},
         "noise": noise.state_dict() if hasattr(noise, "state_dict") else None,
         "settings": settings,
@@ -181,8 +182,10 @@ def _position(pos, partial, source):
     if not ok:
         raise ValidationError(f"{source}: position must hold ints >= 0 {list(_POSITION)} with "
                               f"start_epoch <= epoch <= end_epoch, found {pos!r}")
-    ok = (isinstance(partial, dict) and set(partial) == {"losses", "correct", "count", "skipped"}
-          and isinstance(partial["losses"], list)
+    ok = (isinstance(partial, dict) and set(partial) == {"losses", "metrics", "count", "skipped"}
+          and isinstance(partial["losses"], list) and isinstance(partial["metrics"], dict)
+          and all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], float) and np.isfinite(v[0])
+              and isinstance(v[1], int) for v in partial["metrics"].values())
           and all(isinstance(a, np.ndarray) and np.isfinite(a).all() for a in partial["losses"]))
     if not ok:
         raise ValidationError(f"{source}: the running sums of the unfinished epoch are malformed")

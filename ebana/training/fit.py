@@ -10,9 +10,10 @@ from ..interrupt import check as check_interrupt
 from ..interrupt import deferred_sigint
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DataLoader
-from .ep import accuracy, ep_step, evaluate_batch, noisy_ep_step
+from .ep import ep_step, evaluate_batch, noisy_ep_step
 from .history import History
 from ._io import check_writable
+from .metrics import MetricSums, batch_metrics, check_loss_fits
 from .progress import progress
 from .run_settings import run_settings
 
@@ -27,7 +28,8 @@ def as_loader(data, batch_size=64):
 
 
 def evaluate(model, data, loss_fn, batch_size=256):
-    """Free-phase mean loss and accuracy over ``data``: ``{'loss': ..., 'accuracy': ...}``.
+    """Free-phase mean loss and the loss's metrics over ``data``: ``{'loss': ..., 'accuracy': ...}``
+    (MSE on regression targets: ``'mae'`` (V) instead of accuracy; see :mod:`.metrics`).
 
     Ctrl-C stops it within one sample's solve (see :mod:`ebana.interrupt`)."""
     with deferred_sigint():
@@ -35,15 +37,14 @@ def evaluate(model, data, loss_fn, batch_size=256):
 
 
 def _evaluate(model, data, loss_fn, batch_size):
-    losses, correct, count = [], 0.0, 0
+    check_loss_fits(model, loss_fn)
+    losses, sums = [], MetricSums()
     for batch in as_loader(data, batch_size):
         check_interrupt()
         loss, readouts, targets = evaluate_batch(model, batch, loss_fn)
-        n = len(loss)
         losses.append(loss)
-        correct += accuracy(model, readouts, targets, loss_fn) * n
-        count += n
-    return {"loss": float(np.concatenate(losses).mean()), "accuracy": correct / count}
+        sums.add(batch_metrics(model, readouts, targets, loss_fn), len(loss))
+    return {"loss": float(np.concatenate(losses).mean()), **sums.means()}
 
 
 def _learning_rates(model):
@@ -112,6 +113,7 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
                                          not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 1):
         raise ValidationError(f"checkpoint_every must be a positive int or None, received {checkpoint_every!r}")
     loader = as_loader(train_data)
+    check_loss_fits(model, loss_fn)
     # An optimizer state loaded for another model is refused before anything is simulated.
     optimizer.check_parameters(model.parameters())
     settings = run_settings(model, loss_fn, optimizer, beta, symmetric, loader)
@@ -154,7 +156,9 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
                 targets = {o.name: batch[o.name] for o in model.outputs}
                 n = len(result.loss)
                 partial["losses"].append(result.loss)
-                partial["correct"] += accuracy(model, result.readouts, targets, loss_fn) * n
+                sums = MetricSums(partial["metrics"])
+                sums.add(batch_metrics(model, result.readouts, targets, loss_fn), n)
+                partial["metrics"] = sums.sums
                 partial["count"] += n
                 if hasattr(bar, "set_postfix"):
                     bar.set_postfix(loss=f"{np.mean(result.loss):.4g}")
@@ -164,12 +168,12 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
                                 partial, settings)
         count = partial["count"]
         metrics = {"loss": float(np.concatenate(partial["losses"]).mean()) if count else float("nan"),
-                   "accuracy": partial["correct"] / count if count else float("nan")}
+                   **MetricSums(partial["metrics"]).means()}
         if on_failure == "skip":
             metrics["skipped_batches"] = partial["skipped"]
         if test_data is not None:
             test = evaluate(model, test_data, loss_fn)
-            metrics.update({"val_loss": test["loss"], "val_accuracy": test["accuracy"]})
+            metrics.update({"val_" + k: v for k, v in test.items()})
         metrics["epoch_time_s"] = time.perf_counter() - start
         history.append(metrics)
         if record_voltages and last is not None:
@@ -189,8 +193,8 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
 
 
 def _fresh():
-    """Running sums of an epoch: per-batch losses, correct count, samples, skipped batches."""
-    return {"losses": [], "correct": 0.0, "count": 0, "skipped": 0}
+    """Running sums of an epoch: per-batch losses, metric sums, samples, skipped batches."""
+    return {"losses": [], "metrics": {}, "count": 0, "skipped": 0}
 
 
 def _located(error, batch, epoch, k):
