@@ -133,7 +133,7 @@ class Optimizer:
         the state must fit; checked, like everything else, before anything changes.
         """
         cls = type(self).__name__
-        bad = _layout_problem(d, cls, self._hyper, self._slots)
+        bad = _layout_problem(d, cls, self._hyper, self._slots) or self._values_problem(d)
         if bad:
             raise ValidationError(f"optimizer state file {source!r} is not a valid {cls} state: {bad}")
         sig = None if d["signature"] is None else {n: tuple(s) for n, s in d["signature"].items()}
@@ -151,6 +151,31 @@ class Optimizer:
                        for s, m in d["state"].items()}
         self._signature = sig
         self._loaded_from = source
+
+    #: state slots that must be >= 0 (a negative second moment would give sqrt(-x) = nan)
+    _nonnegative = ()
+
+    def _values_problem(self, d):
+        """What is wrong with the values of a well-formed state dict, or ''.
+
+        Hyperparameters go through the constructor's own checks (a negative
+        learning rate is refused as it is in ``Adam(lr=-1)``); moments must be
+        finite, so a loaded state can never write nan into the conductances.
+        """
+        try:
+            type(self)(**d["hyperparameters"])
+        except ValidationError as exc:
+            return f"hyperparameters {d['hyperparameters']!r}: {exc}"
+        for slot, arrays in d["state"].items():
+            for name, a in arrays.items():
+                if a.dtype.kind != "f":
+                    return f"state {slot!r} of parameter {name!r} must be a float array, found dtype {a.dtype}"
+                bad = ~np.isfinite(a) | ((a < 0) if slot in self._nonnegative else False)
+                if bad.any():
+                    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+                    return (f"state {slot!r} of parameter {name!r} entry {idx} is {float(a[idx])!r} "
+                            f"(must be finite{' and >= 0' if slot in self._nonnegative else ''})")
+        return ""
 
     def check_parameters(self, params):
         """Raise ShapeError, naming the state file and parameter, unless the
@@ -248,6 +273,7 @@ class Adam(Optimizer):
 
     _hyper = ("lr", "beta1", "beta2", "eps")
     _slots = ("m", "v")
+    _nonnegative = ("v",)
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
         self.lr = check_number(lr, "Adam lr", low=0.0)
