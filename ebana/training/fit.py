@@ -10,7 +10,7 @@ from ..interrupt import check as check_interrupt
 from ..interrupt import deferred_sigint
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DataLoader
-from .ep import ep_step, evaluate_batch, noisy_ep_step
+from .ep import ep_step, evaluate_batch, noisy_ep_step, targets_of
 from .history import History
 from ._io import check_writable
 from .metrics import MetricSums, batch_metrics, check_loss_fits
@@ -153,8 +153,8 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
                 partial["skipped"] += 1
             else:
                 last = result
-                targets = {o.name: batch[o.name] for o in model.outputs}
                 n = len(result.loss)
+                targets = targets_of(model, batch, n)
                 partial["losses"].append(result.loss)
                 sums = MetricSums(partial["metrics"])
                 sums.add(batch_metrics(model, result.readouts, targets, loss_fn), n)
