@@ -11,7 +11,7 @@ from ebana.training import SGD, Adam
 def saved_state(tmp_path, make):
     w = {"d1": np.full(3, 5e-5)}
     opt = make()
-    opt.step(w, {"d1": np.array([1.0, -2.0, 0.5])})
+    opt.step(w, {"d1": np.array([1.0, -2.0, 0.5])}, lrs={"d1": 1e-6})
     path = tmp_path / "opt.pkl"
     opt.save_state(path)
     return path, pickle.loads(path.read_bytes())

@@ -47,8 +47,17 @@ def _evaluate(model, data, loss_fn, batch_size):
     return {"loss": float(np.concatenate(losses).mean()), **sums.means()}
 
 
-def _learning_rates(model):
-    return {l.name: getattr(l, "lr", None) for l in model.layers if l.parameters()}
+def _learning_rates(model, optimizer):
+    """Per layer: its own ``lr``, else the optimizer's, else the optimizer's default
+    relative to the layer's conductance range (see :mod:`.optimizers`)."""
+    rates = {}
+    for layer in model.layers:
+        for name in layer.parameters():
+            lr = getattr(layer, "lr", None)
+            if lr is None and optimizer.lr is None and hasattr(layer, "g_min"):
+                lr = optimizer.default_lr(layer.g_min, layer.g_max)
+            rates[name] = lr
+    return rates
 
 
 def train_step(model, batch, loss_fn, optimizer, beta, symmetric=False, epoch=0):
@@ -64,7 +73,7 @@ def train_step(model, batch, loss_fn, optimizer, beta, symmetric=False, epoch=0)
     else:
         result = ep_step(model, batch, loss_fn, beta, symmetric=symmetric)
     params = model.parameters()
-    optimizer.step(params, {k: result.grads[k] for k in params}, _learning_rates(model))
+    optimizer.step(params, {k: result.grads[k] for k in params}, _learning_rates(model, optimizer))
     for layer in model.layers:
         if layer.parameters():
             layer.clip()

@@ -5,6 +5,16 @@ the very arrays the layers hold, so the next compile sees the new values.
 For SGD the gradient ``dL/dG`` is in loss units per siemens, so ``lr`` is in
 S^2 per loss unit (for MSE, S^2/V^2); Adam normalises the gradient, so its
 ``lr`` is simply the step size in S.
+
+Default learning rates (``lr=None``) are relative to each layer's
+conductance range ``span = g_max - g_min`` (S), so an untuned run moves a
+conductance by a small fraction of its range per step instead of driving it
+to a bound: Adam ``lr = 0.005 * span`` (S: at least 200 steps to cross the
+range); SGD ``lr = span**2`` (S^2 per loss unit; for MSE on targets of
+~0.2 V this moves a conductance by ~0.1-1 % of its range per step, measured
+on the XOR test network). ``fit`` supplies
+the range of each layer; a layer's own ``lr`` overrides. ``lr_scale``
+multiplies every learning rate; learning-rate schedules change it.
 """
 import os
 
@@ -29,6 +39,8 @@ class Optimizer:
 
     _hyper = ("lr",)
     _slots = ()
+    #: default learning rate as a fraction of a layer's conductance range (see the module docstring)
+    relative_lr = 0.005
 
     def __init__(self):
         self.steps = 0          # number of step() calls so far
@@ -47,11 +59,21 @@ class Optimizer:
                 missing name or a None entry uses the optimizer's ``lr``.
         """
         self._check_step(params, grads, lrs)
+        rates = {}
+        for name in params:
+            lr = self.lr if lrs is None or lrs.get(name) is None else float(lrs[name])
+            if lr is None:
+                raise ValidationError(
+                    f"{type(self).__name__}(lr=None) takes learning rates relative to each layer's conductance "
+                    f"range, which fit supplies; parameter {name!r} has none: pass lr=... or lrs={{name: lr}}")
+            rates[name] = lr * self.lr_scale
         self.steps += 1
         for name, p in params.items():
-            g = np.asarray(grads[name], dtype=float)
-            lr = self.lr if lrs is None or lrs.get(name) is None else float(lrs[name])
-            p -= lr * self._update(name, g)
+            p -= rates[name] * self._update(name, np.asarray(grads[name], dtype=float))
+
+    def default_lr(self, g_min, g_max):
+        """Learning rate for a layer whose conductances lie in ``[g_min, g_max]`` (S)."""
+        return self.relative_lr * (g_max - g_min)
 
     def _update(self, name, grad):
         raise NotImplementedError
@@ -105,7 +127,8 @@ class Optimizer:
         """Return the full state as plain containers and numpy arrays."""
         return {
             "format": _FORMAT, "version": _VERSION, "class": type(self).__name__,
-            "hyperparameters": {h: float(getattr(self, h)) for h in self._hyper},
+            "hyperparameters": {h: None if getattr(self, h) is None else float(getattr(self, h))
+                                for h in self._hyper},
             "step": int(self.steps),
             "state": {s: {n: a.copy() for n, a in d.items()} for s, d in self._state.items()},
             "signature": None if self._signature is None else dict(self._signature),
@@ -196,7 +219,7 @@ def _layout_problem(d, cls, hyper, slots):
     h = d["hyperparameters"]
     if not isinstance(h, dict) or set(h) != set(hyper):
         return f"hyperparameters {h!r}, expected names {sorted(hyper)}"
-    if not all(isinstance(v, float) and np.isfinite(v) for v in h.values()):
+    if not all((isinstance(v, float) and np.isfinite(v)) or (k == "lr" and v is None) for k, v in h.items()):
         return f"hyperparameters must be finite floats, found {h!r}"
     if not isinstance(d["step"], int) or d["step"] < 0:
         return f"step must be a non-negative int, found {d['step']!r}"
@@ -239,13 +262,21 @@ class SGD(Optimizer):
         [0.5, 1.5]
     """
 
-    _hyper = ("lr", "momentum")
+    _hyper = ("lr", "momentum", "lr_scale")
     _slots = ("velocity",)
 
-    def __init__(self, lr=0.01, momentum=0.0):
-        self.lr = check_number(lr, "SGD lr", low=0.0)
+    def __init__(self, lr=None, momentum=0.0, lr_scale=1.0):
+        self.lr = None if lr is None else check_number(lr, "SGD lr", low=0.0)
         self.momentum = check_number(momentum, "SGD momentum", low=0.0, high=1.0)
+        self.lr_scale = check_number(lr_scale, "SGD lr_scale", low=0.0)
         super().__init__()
+
+    #: SGD's default lr is ``relative_lr * span**2`` (S^2 per loss unit)
+    relative_lr = 1.0
+
+    def default_lr(self, g_min, g_max):
+        """``(g_max - g_min)**2`` (S^2 per loss unit): the gradient is in loss units per S."""
+        return self.relative_lr * (g_max - g_min) ** 2
 
     def _update(self, name, grad):
         if self.momentum == 0.0:
@@ -271,12 +302,13 @@ class Adam(Optimizer):
         [-0.1]
     """
 
-    _hyper = ("lr", "beta1", "beta2", "eps")
+    _hyper = ("lr", "beta1", "beta2", "eps", "lr_scale")
     _slots = ("m", "v")
     _nonnegative = ("v",)
 
-    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.lr = check_number(lr, "Adam lr", low=0.0)
+    def __init__(self, lr=None, beta1=0.9, beta2=0.999, eps=1e-8, lr_scale=1.0):
+        self.lr = None if lr is None else check_number(lr, "Adam lr", low=0.0)
+        self.lr_scale = check_number(lr_scale, "Adam lr_scale", low=0.0)
         self.beta1 = _check_decay(beta1, "Adam beta1")
         self.beta2 = _check_decay(beta2, "Adam beta2")
         self.eps = check_number(eps, "Adam eps", low=0.0, low_open=True)

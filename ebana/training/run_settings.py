@@ -27,7 +27,8 @@ def run_settings(model, loss_fn, optimizer, beta, symmetric, loader):
         "model": model.get_config(),
         "loss": _plain(loss_fn),
         "optimizer": {"class": type(optimizer).__name__,
-                      **{h: float(getattr(optimizer, h)) for h in optimizer._hyper}},
+                      **{h: None if getattr(optimizer, h) is None else float(getattr(optimizer, h))
+                         for h in optimizer._hyper}},
         "beta": float(beta),
         "symmetric": bool(symmetric),
         "batch_size": int(loader.batch_size),
