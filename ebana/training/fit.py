@@ -13,8 +13,10 @@ from .data import DataLoader
 from .ep import ep_step, evaluate_batch, noisy_ep_step, targets_of
 from .history import History
 from ._io import check_writable
+from .callbacks import CallbackList
 from .metrics import MetricSums, batch_metrics, check_loss_fits
 from .progress import progress
+from .run_log import epoch_line, run_info
 from .run_settings import run_settings
 
 
@@ -86,8 +88,11 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
     """Train ``model`` with EP for ``epochs`` epochs; return the :class:`History`.
 
     beta (S): nudging strength; the nudge current is ``-beta * dL/dV`` (A).
-    callbacks: callables ``f(epoch, metrics, model)`` or objects with
-    ``on_epoch_end(epoch, metrics, model)``; one returning True stops training.
+    callbacks: callables ``f(epoch, metrics, model)`` or :class:`~.callbacks.Callback`
+    objects (EarlyStopping, ModelCheckpoint, CSVLogger, LearningRateScheduler, ...),
+    which also receive the optimizer; one returning True stops training.
+    verbose: 0 silent; 1 a progress bar within the epoch and one line per
+    epoch (loss, metrics, validation, seconds); 2 the lines only.
     checkpoint: path of a crash-safe checkpoint (see :mod:`.checkpoint`),
     written atomically after every epoch and, with ``checkpoint_every=N``,
     every N batches; its folder is checked to be writable before training.
@@ -142,13 +147,22 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
     def where(epoch, batch, end):
         return {"epoch": epoch, "batch": batch, "end_epoch": end, "start_epoch": first, "epochs": int(epochs)}
 
+    # The model remembers how it is trained, so model.save() / ModelCheckpoint keep the optimizer state.
+    model.compiled = {"optimizer": optimizer, "loss": loss_fn, "beta": float(beta), "symmetric": bool(symmetric)}
+    model.loss_fn = loss_fn
+    hooks = CallbackList(callbacks, model, optimizer)
+    hooks.train_begin()
+    if verbose not in (0, 1, 2):  # True/False are 1/0
+        raise ValidationError(f"verbose must be 0, 1 or 2, received {verbose!r}")
+    verbose = int(verbose)
     while epoch < end:
+        hooks.epoch_begin(epoch)
         start = time.perf_counter()
         loader_state = loader.rng_state()  # before this epoch's permutation is drawn
         batches = iter(loader)
         for _ in range(done):  # replay the order; these batches were trained before the crash
             next(batches)
-        bar = progress(batches, total=len(loader) - done, desc=f"epoch {epoch + 1}", enabled=verbose)
+        bar = progress(batches, total=len(loader) - done, desc=f"epoch {epoch + 1}", enabled=verbose == 1)
         last = None
         for k, batch in enumerate(bar, start=done):
             check_interrupt()  # after the previous step and its checkpoint, before this one
@@ -183,21 +197,23 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
         if test_data is not None:
             test = evaluate(model, test_data, loss_fn)
             metrics.update({"val_" + k: v for k, v in test.items()})
+        metrics["lr_scale"] = getattr(optimizer, "lr_scale", 1.0)
         metrics["epoch_time_s"] = time.perf_counter() - start
         history.append(metrics)
+        history.info = run_info(model, settings, loss_fn, history.metrics)
         if record_voltages and last is not None:
             history.add_voltages(epoch, "free", last.v_free)
             history.add_voltages(epoch, "nudged", last.v_nudged)
-        stop = False
-        for cb in callbacks:
-            hook = getattr(cb, "on_epoch_end", cb)
-            stop = bool(hook(epoch, metrics, model)) or stop
+        if verbose:
+            epoch_line(epoch, end, metrics)
+        stop = hooks.epoch_end(epoch, metrics, model)
         epoch, done, partial = epoch + 1, 0, _fresh()
         if stop:
             end = epoch  # a resumed run stops here too
         if checkpoint is not None:
             save_checkpoint(checkpoint, model, optimizer, history, loader.rng_state(), where(epoch, 0, end),
                             partial, settings)
+    hooks.train_end()
     return history
 
 

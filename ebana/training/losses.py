@@ -60,6 +60,7 @@ class MSE:
     """
 
     name = "mse"
+    unit = "V^2"
     TASKS = ("auto", "classification", "regression")
 
     def __init__(self, midpoint=0.0, task="auto"):
@@ -133,6 +134,7 @@ class CrossEntropy:
     """
 
     name = "cross_entropy"
+    unit = "1"
 
     def __init__(self, scale=1.0):
         self.scale = check_number(scale, "CrossEntropy scale (1/V)", low=0.0, low_open=True)
