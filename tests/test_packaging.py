@@ -54,3 +54,11 @@ def test_makefile_and_ci_agree_with_readme():
     assert "make demo" in readme and "make test" in readme
     assert "make test" in ci
     assert "scripts/setup.sh" in makefile
+
+
+def test_dask_is_in_the_test_extras_so_the_cluster_test_runs():
+    _, test = pyproject_dependencies()
+    assert "dask" in test
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert any("distributed" in r for r in data["project"]["optional-dependencies"]["test"])
+    assert "dask" in conda_dependencies()  # conda-forge's dask includes distributed
