@@ -24,9 +24,7 @@ from ..errors import ShapeError, ValidationError
 from ..validation import check_number
 from ._io import atomic_pickle, safe_load_pickle
 
-_FORMAT = "ebana-optimizer"
-_VERSION = 1
-_KEYS = {"format", "version", "class", "hyperparameters", "step", "state", "signature"}
+from .optimizer_state import STATE_FORMAT, STATE_VERSION, layout_problem
 
 
 class Optimizer:
@@ -126,7 +124,7 @@ class Optimizer:
     def state_dict(self):
         """Return the full state as plain containers and numpy arrays."""
         return {
-            "format": _FORMAT, "version": _VERSION, "class": type(self).__name__,
+            "format": STATE_FORMAT, "version": STATE_VERSION, "class": type(self).__name__,
             "hyperparameters": {h: None if getattr(self, h) is None else float(getattr(self, h))
                                 for h in self._hyper},
             "step": int(self.steps),
@@ -156,7 +154,7 @@ class Optimizer:
         the state must fit; checked, like everything else, before anything changes.
         """
         cls = type(self).__name__
-        bad = _layout_problem(d, cls, self._hyper, self._slots) or self._values_problem(d)
+        bad = layout_problem(d, cls, self._hyper, self._slots) or self._values_problem(d)
         if bad:
             raise ValidationError(f"optimizer state file {source!r} is not a valid {cls} state: {bad}")
         sig = None if d["signature"] is None else {n: tuple(s) for n, s in d["signature"].items()}
@@ -207,38 +205,6 @@ class Optimizer:
             self._check_signature({n: tuple(np.shape(p)) for n, p in params.items()})
 
 
-def _layout_problem(d, cls, hyper, slots):
-    """Return a description of what is wrong with a loaded state dict, or ''."""
-    if not isinstance(d, dict) or set(d) != _KEYS:
-        got = sorted(d) if isinstance(d, dict) else type(d).__name__
-        return f"expected a dict with keys {sorted(_KEYS)}, found {got}"
-    if d["format"] != _FORMAT or d["version"] != _VERSION:
-        return f"format {d['format']!r} version {d['version']!r}, expected {_FORMAT!r} {_VERSION}"
-    if d["class"] != cls:
-        return f"it was saved by a {d['class']!r} optimizer"
-    h = d["hyperparameters"]
-    if not isinstance(h, dict) or set(h) != set(hyper):
-        return f"hyperparameters {h!r}, expected names {sorted(hyper)}"
-    if not all((isinstance(v, float) and np.isfinite(v)) or (k == "lr" and v is None) for k, v in h.items()):
-        return f"hyperparameters must be finite floats, found {h!r}"
-    if not isinstance(d["step"], int) or d["step"] < 0:
-        return f"step must be a non-negative int, found {d['step']!r}"
-    sig = d["signature"]
-    if sig is not None and not (isinstance(sig, dict) and all(
-            isinstance(n, str) and isinstance(s, tuple) and all(isinstance(k, int) for k in s)
-            for n, s in sig.items())):
-        return f"signature must be a dict name -> shape tuple, found {sig!r}"
-    st = d["state"]
-    if not isinstance(st, dict) or set(st) != set(slots):
-        return f"state slots {sorted(st) if isinstance(st, dict) else st!r}, expected {sorted(slots)}"
-    for slot, arrays in st.items():
-        if not isinstance(arrays, dict):
-            return f"state {slot!r} must be a dict name -> array"
-        for name, a in arrays.items():
-            if not isinstance(a, np.ndarray) or sig is None or sig.get(name) != a.shape:
-                return (f"state {slot!r} of parameter {name!r} does not match the "
-                        f"signature entry {None if sig is None else sig.get(name)}")
-    return ""
 
 
 def _check_decay(value, what):
