@@ -60,9 +60,33 @@ def _training_state(model):
             "optimizer": opt.state_dict(), "beta": compiled["beta"], "symmetric": compiled["symmetric"]}
 
 
+def _check_plain(config):
+    """Refuse a config holding Python objects: the safe loader could not read them back."""
+    from .training.run_settings import plain_data
+    for entry in config["layers"]:
+        if plain_data(entry["config"]) != _listed(entry["config"]):
+            raise ValidationError(
+                f"{entry['class']} {entry['config'].get('name')!r}: its config holds Python objects (e.g. a "
+                "device model) that a safe model file cannot store; save the weights with save_weights and "
+                "rebuild the layer in code")
+
+
+def _listed(value):
+    """``value`` with tuples as lists (a plain config compares equal to its plain_data)."""
+    if isinstance(value, dict):
+        return {k: _listed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_listed(v) for v in value]
+    return value
+
+
 def save_model(model, path):
-    """Write config, conductances and (after compile or fit) loss, beta and optimizer state."""
-    atomic_pickle({"format": FORMAT, "version": VERSION, "config": model.get_config(),
+    """Write config, conductances and (after compile or fit) loss, beta and optimizer state.
+
+    A layer whose config holds Python objects (MemristorDenseLayer's device model) is refused."""
+    config = model.get_config()
+    _check_plain(config)
+    atomic_pickle({"format": FORMAT, "version": VERSION, "config": config,
                    "weights": get_weights(model), "training": _training_state(model)}, path)
 
 

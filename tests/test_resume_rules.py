@@ -68,3 +68,22 @@ def test_unwritable_checkpoint_path_fails_before_training(tmp_path, where):
         fit(model, loader(), 2, MSE(), Adam(lr=1e-6), 1e-6, verbose=False, checkpoint=path)
     for k, v in model.parameters().items():
         np.testing.assert_array_equal(v, weights[k])
+
+
+def test_checkpoint_of_a_memristor_model_resumes_and_whole_model_save_is_refused_clearly(tmp_path):
+    from ebana import (BiasVoltageLayer, ConcatenateLayer, CurrentLayer, InputVoltageLayer, MemristorDenseLayer,
+                       Model)
+    from ebana.training import SGD
+
+    def build():
+        x, b = InputVoltageLayer(units=2, name="x"), BiasVoltageLayer(units=1, name="b")
+        h = MemristorDenseLayer(units=2, name="m1")(ConcatenateLayer(name="j")([x, b]))
+        return Model(inputs=[x, b], outputs=[CurrentLayer(name="out", fold=True)(h)], backend="native")
+
+    y = np.where(X[:, :1] > 0, 0.1, -0.1)
+    ckpt = tmp_path / "c.pkl"
+    fit(build(), {"x": X, "out": y}, 1, MSE(), SGD(lr=1e-9), 1e-6, verbose=False, checkpoint=ckpt)
+    h = fit(build(), {"x": X, "out": y}, 2, MSE(), SGD(lr=1e-9), 1e-6, verbose=False, checkpoint=ckpt)
+    assert h.num_epochs == 2
+    with pytest.raises(ValidationError, match="MemristorDenseLayer 'm1'.*save_weights"):
+        build().save(tmp_path / "m.ebana")

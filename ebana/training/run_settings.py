@@ -7,12 +7,35 @@ same loss, same optimizer class and starting hyperparameters, same ``beta``
 that names each difference, so a second process with another learning rate
 never silently continues the first one's file.
 """
+import dataclasses
+
+import numpy as np
+
 from ..errors import ValidationError
+
+
+def plain_data(obj):
+    """``obj`` as numbers, strings, None, lists and dicts only (safe to pickle for the
+    restricted unpickler, and to write as JSON): device objects in a layer config
+    become ``{'class': name, **fields}``, arrays become lists."""
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, dict):
+        return {str(k): plain_data(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain_data(v) for v in obj]
+    fields = (dataclasses.asdict(obj) if dataclasses.is_dataclass(obj)
+              else {k: v for k, v in vars(obj).items() if not k.startswith("_")} if hasattr(obj, "__dict__") else {})
+    return {"class": type(obj).__name__, **plain_data(fields)} if fields else repr(obj)
 
 
 def _plain(obj):
     """Class name and plain-valued attributes of a loss (its settings)."""
-    config = obj.get_config() if hasattr(obj, "get_config") else {
+    config = plain_data(obj.get_config()) if hasattr(obj, "get_config") else {
         k: v for k, v in vars(obj).items() if isinstance(v, (bool, int, float, str, type(None)))}
     return {"class": type(obj).__name__, **config}
 
@@ -24,7 +47,7 @@ def run_settings(model, loss_fn, optimizer, beta, symmetric, loader):
     learning-rate schedule changes them), so a resumed run compares like with like.
     """
     return {
-        "model": model.get_config(),
+        "model": plain_data(model.get_config()),
         "loss": _plain(loss_fn),
         "optimizer": {"class": type(optimizer).__name__,
                       **{h: None if getattr(optimizer, h) is None else float(getattr(optimizer, h))
