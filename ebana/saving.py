@@ -45,7 +45,10 @@ def set_weights(model, weights, source="set_weights"):
     if not isinstance(weights, dict):
         raise ValidationError(f"{source}: expected a dict layer name -> conductances (S) or a list in layer "
                               f"order, received {type(weights).__name__}")
-    weights = {k: np.array(v, dtype=float) for k, v in weights.items()}
+    try:
+        weights = {k: np.array(v, dtype=float) for k, v in weights.items()}
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{source}: conductances must be numeric arrays (S): {exc}") from None
     check_weights(model, weights, source)
     _assign_weights(model, weights)
 
@@ -84,6 +87,8 @@ def save_model(model, path):
     """Write config, conductances and (after compile or fit) loss, beta and optimizer state.
 
     A layer whose config holds Python objects (MemristorDenseLayer's device model) is refused."""
+    from .training._io import check_writable
+    check_writable(path, "model file")
     config = model.get_config()
     _check_plain(config)
     atomic_pickle({"format": FORMAT, "version": VERSION, "config": config,

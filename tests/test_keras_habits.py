@@ -51,6 +51,12 @@ def test_string_names_for_loss_and_optimizer():
     (lambda m: m.fit(X, Y, epochs=1, validation_data=(X,)), r"validation_data as a tuple must be \(x, y\)"),
     (lambda m: m.set_weights(3.0), "expected a dict layer name -> conductances"),
     (lambda m: m.set_weights([np.zeros(1)]), "1 arrays for 2 trainable layers"),
+    (lambda m: m.set_weights({"d1": "a", "d2": "b"}), "conductances must be numeric arrays"),
+    (lambda m: m.save("/"), "is a folder"),
+    (lambda m: m.fit(X, Y, epochs=1, seed="a"), "seed must be a non-negative int"),
+    (lambda m: m.fit(X, Y, epochs=1, shuffle="yes"), "shuffle must be True or False"),
+    (lambda m: m.fit(X, Y, epochs=1, callbacks=[3]), "a callback must be a Callback or a function"),
+    (lambda m: m.to(3), "unknown backend 3"),
 ])
 def test_wrong_types_get_errors_that_say_what_was_expected(call, pattern):
     model = xor_like("native").compile(loss="mse")

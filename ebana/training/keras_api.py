@@ -64,7 +64,12 @@ def fit_model(model, x, args, kwargs):
     c = model.compiled
     batch_size = check_batch_size(a.get("batch_size", 32), "fit")
     seed = a.get("seed", model.seed)
-    loader = as_training_data(model, x, a.get("y"), batch_size, a.get("shuffle", True), seed)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValidationError(f"fit: seed must be a non-negative int or None, received {seed!r}")
+    shuffle = a.get("shuffle", True)
+    if not isinstance(shuffle, bool):
+        raise ValidationError(f"fit: shuffle must be True or False, received {shuffle!r}")
+    loader = as_training_data(model, x, a.get("y"), batch_size, shuffle, seed)
     if a.get("test_dataloader") is not None and a.get("validation_data") is not None:
         raise ValidationError("pass validation data once: validation_data= (or the older test_dataloader=)")
     val = a.get("validation_data", a.get("test_dataloader"))
