@@ -30,6 +30,7 @@ def test_training_like_keras_examples_run(tmp_path, capsys):
         os.chdir(cwd)
     for name in ("best.ebana", "log.csv", "history.h5", "xor.ebana", "xor_weights.pkl", "adam.pkl", "run.ckpt"):
         assert (tmp_path / name).exists(), name
+    assert namespace["adam"].steps == namespace["model"].compiled["optimizer"].steps > 0
     assert namespace["history"].num_epochs == 4  # the resumed run trained epochs 3 and 4
     assert set(namespace["grads"]) == {"d1", "d2"} and namespace["volts"]["c1"].shape == (8, 8)
     assert type(namespace["model"].backend.inner).__name__ == "NgspiceBackend"
