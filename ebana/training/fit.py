@@ -8,14 +8,16 @@ import numpy as np
 from ..errors import SimulatorError, ValidationError
 from ..interrupt import check as check_interrupt
 from ..interrupt import deferred_sigint
+from ..validation import check_number
+from ._io import check_writable
+from .callbacks import CallbackList
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DataLoader
 from .ep import ep_step, evaluate_batch, noisy_ep_step, targets_of
 from .history import History
-from ._io import check_writable
-from .callbacks import CallbackList
 from .metrics import MetricSums, batch_metrics, check_loss_fits
 from .progress import progress
+from .resolve import resolve_loss, resolve_optimizer
 from .run_log import epoch_line, run_info
 from .run_settings import run_settings
 
@@ -126,11 +128,18 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
     if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or
                                          not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 1):
         raise ValidationError(f"checkpoint_every must be a positive int or None, received {checkpoint_every!r}")
+    if verbose not in (0, 1, 2):  # True/False are 1/0
+        raise ValidationError(f"verbose must be 0, 1 or 2, received {verbose!r}")
+    verbose = int(verbose)
+    beta = check_number(beta, "beta (S)", 0, low_open=True)
     loader = as_loader(train_data)
+    loss_fn, optimizer = resolve_loss(loss_fn), resolve_optimizer(optimizer)
     check_loss_fits(model, loss_fn)
     # An optimizer state loaded for another model is refused before anything is simulated.
     optimizer.check_parameters(model.parameters())
     settings = run_settings(model, loss_fn, optimizer, beta, symmetric, loader)
+    hooks = CallbackList(callbacks, model, optimizer)
+    hooks.train_begin()  # callbacks check their files before any state changes
     if checkpoint is not None and os.path.exists(checkpoint):
         history, position, partial, settings = load_checkpoint(checkpoint, model, optimizer, loader, settings)
         epoch, done, first = position["epoch"], position["batch"], position["start_epoch"]
@@ -150,11 +159,6 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
     # The model remembers how it is trained, so model.save() / ModelCheckpoint keep the optimizer state.
     model.compiled = {"optimizer": optimizer, "loss": loss_fn, "beta": float(beta), "symmetric": bool(symmetric)}
     model.loss_fn = loss_fn
-    hooks = CallbackList(callbacks, model, optimizer)
-    hooks.train_begin()
-    if verbose not in (0, 1, 2):  # True/False are 1/0
-        raise ValidationError(f"verbose must be 0, 1 or 2, received {verbose!r}")
-    verbose = int(verbose)
     while epoch < end:
         hooks.epoch_begin(epoch)
         start = time.perf_counter()
