@@ -54,3 +54,12 @@ def test_class_targets_keep_accuracy_and_task_pins_the_choice():
     assert "accuracy" in MSE().metrics(np.zeros((4, 3)), onehot)
     with pytest.raises(ValidationError, match="task"):
         MSE(task="regress")
+
+
+def test_regression_in_batches_of_one_sample_reports_no_accuracy():
+    model = one_output_model()
+    from ebana.training import DataLoader
+    y = 0.05 * X[:, :1] + 0.01 * X[:, 1:]  # continuous targets: each batch of one has one level
+    h = fit(model, DataLoader({"x": X, "out": y}, batch_size=1), 1, MSE(), Adam(lr=1e-6), 1e-6, verbose=False)
+    assert "accuracy" not in h.metrics
+    assert "accuracy" not in evaluate(model, DataLoader({"x": X, "out": y}, batch_size=1), MSE())

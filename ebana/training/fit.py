@@ -15,7 +15,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DataLoader
 from .ep import ep_step, evaluate_batch, noisy_ep_step, targets_of
 from .history import History
-from .metrics import MetricSums, batch_metrics, check_loss_fits
+from .metrics import MetricSums, batch_metrics, check_loss_fits, classify_outputs
 from .progress import progress
 from .resolve import resolve_loss, resolve_optimizer
 from .run_log import epoch_line, run_info
@@ -43,11 +43,13 @@ def evaluate(model, data, loss_fn, batch_size=256):
 def _evaluate(model, data, loss_fn, batch_size):
     check_loss_fits(model, loss_fn)
     losses, sums = [], MetricSums()
-    for batch in as_loader(data, batch_size):
+    loader = as_loader(data, batch_size)
+    classify = classify_outputs(model, loader, loss_fn)
+    for batch in loader:
         check_interrupt()
         loss, readouts, targets = evaluate_batch(model, batch, loss_fn)
         losses.append(loss)
-        sums.add(batch_metrics(model, readouts, targets, loss_fn), len(loss))
+        sums.add(batch_metrics(model, readouts, targets, loss_fn, classify), len(loss))
     return {"loss": float(np.concatenate(losses).mean()), **sums.means()}
 
 
@@ -138,6 +140,7 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
     # An optimizer state loaded for another model is refused before anything is simulated.
     optimizer.check_parameters(model.parameters())
     settings = run_settings(model, loss_fn, optimizer, beta, symmetric, loader)
+    classify = classify_outputs(model, loader, loss_fn)
     hooks = CallbackList(callbacks, model, optimizer)
     hooks.train_begin()  # callbacks check their files before any state changes
     if checkpoint is not None and os.path.exists(checkpoint):
@@ -184,7 +187,7 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
                 targets = targets_of(model, batch, n)
                 partial["losses"].append(result.loss)
                 sums = MetricSums(partial["metrics"])
-                sums.add(batch_metrics(model, result.readouts, targets, loss_fn), n)
+                sums.add(batch_metrics(model, result.readouts, targets, loss_fn, classify), n)
                 partial["metrics"] = sums.sums
                 partial["count"] += n
                 if hasattr(bar, "set_postfix"):

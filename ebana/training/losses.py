@@ -79,11 +79,15 @@ class MSE:
         t = np.asarray(target, dtype=float)
         return class_like(t if t.ndim == 2 else t.reshape(len(t), -1), self.midpoint)
 
-    def metrics(self, y, target):
-        """``{'mae': V, 'accuracy': fraction}`` (accuracy for classification targets only)."""
+    def metrics(self, y, target, classify=None):
+        """``{'mae': V, 'accuracy': fraction}`` (accuracy for classification targets only).
+
+        ``classify``: the decision taken once on the whole data set (fit and
+        evaluate pass it, so a batch of one sample never reads as classes); None: decide here.
+        """
         y, t = self._check(y, target)
         out = {"mae": float(np.mean(np.abs(y - t)))}
-        if self.is_classification(t):
+        if self.is_classification(t) if classify is None else classify:
             out["accuracy"] = self.accuracy(y, t)
         return out
 

@@ -11,12 +11,28 @@ import numpy as np
 from ..errors import ValidationError
 
 
-def batch_metrics(model, readouts, targets, loss_fn):
-    """Metric values of one batch by name, averaged over the model's outputs."""
+def classify_outputs(model, loader, loss_fn):
+    """Per output name, whether the loss should report accuracy, decided once on all
+    of ``loader``'s targets (None where the loss decides per batch or the data is not at hand)."""
+    out = {}
+    for o in model.outputs:
+        t = loader.column(o.name) if hasattr(loader, "column") and o.name in loader.keys else None
+        if t is not None and hasattr(loss_fn, "is_classification"):
+            out[o.name] = bool(loss_fn.is_classification(t if t.ndim == 2 else t.reshape(len(t), -1)))
+    return out
+
+
+def batch_metrics(model, readouts, targets, loss_fn, classify=None):
+    """Metric values of one batch by name, averaged over the model's outputs.
+
+    ``classify``: :func:`classify_outputs` of the whole data set, for losses that take it."""
     per_output = []
     for o in model.outputs:
         y, t = readouts[o.name], targets[o.name]
-        if hasattr(loss_fn, "metrics"):
+        decided = (classify or {}).get(o.name)
+        if decided is not None:
+            per_output.append(loss_fn.metrics(y, t, classify=decided))
+        elif hasattr(loss_fn, "metrics"):
             per_output.append(loss_fn.metrics(y, t))
         elif hasattr(loss_fn, "accuracy"):
             per_output.append({"accuracy": loss_fn.accuracy(y, t)})
