@@ -2,7 +2,8 @@
 #   make demo   install Ngspice + .venv, train the XOR example in Ngspice
 #   make test   the same set-up, then the test suite
 VENV ?= .venv
-PY := $(VENV)/bin/python
+# In the Docker image (EBANA_SYSTEM_PYTHON=1) the image's Python is the environment: no .venv.
+PY := $(if $(filter 1,$(EBANA_SYSTEM_PYTHON)),python3,$(VENV)/bin/python)
 PYTEST_ARGS ?= -m "not slow"
 # Many tiny batched solves: BLAS threads only fight over the cores.
 export OPENBLAS_NUM_THREADS ?= 1

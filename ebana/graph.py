@@ -62,7 +62,8 @@ def ep_gradient_scales(order):
     for layer in reversed(order):
         options = {scale[id(c)] * (c.gain ** 2 if isinstance(c, AmplificationLayer) else 1.0)
                    for c in children[id(layer)]}
-        if len(options) > 1:
+        # Only layers with conductances have an EP gradient to scale (a bias source has none).
+        if len(options) > 1 and layer.parameters():
             warnings.warn(f"{layer.describe()} reaches the outputs through amplifiers of different gains; "
                           "its EP gradient is scaled by the largest gain**2", RuntimeWarning, stacklevel=3)
         scale[id(layer)] = max(options) if options else 1.0

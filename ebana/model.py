@@ -9,7 +9,7 @@ from .graph import ep_gradient_scales, topological_order
 from .layers import CurrentLayer, InputVoltageLayer
 from .layers.base import Layer
 from .noise import ModelNoise
-from .validation import check_array
+from .validation import check_array, check_batch_size
 
 
 class Model:
@@ -156,28 +156,84 @@ class Model:
 
     def predict(self, data, batch_size=256):
         """Free-phase readouts (V) of every output, by output name, for ``data``: a dict of
-        input arrays or a DataLoader (its batches, in its order; target keys are ignored)."""
+        input arrays, one array for a one-input model, or a DataLoader (its batches, in its
+        order; target keys are ignored)."""
+        from .interrupt import deferred_sigint
+        check_batch_size(batch_size, "predict")
+        if isinstance(data, (np.ndarray, list, tuple)):
+            from .training.resolve import _by_name
+            data = _by_name(data, self.inputs, "input")
         if isinstance(data, dict):
             size, arrays = self.check_inputs(data)
             batches = ({k: a[s:s + batch_size] for k, a in arrays.items()} for s in range(0, size, batch_size))
         else:
             batches = iter(data)
-        parts = [self.readouts(self.solve(batch).v) for batch in batches]
+        with deferred_sigint():  # Ctrl-C stops within one sample's solve
+            parts = [self.readouts(self.solve(batch).v) for batch in batches]
         if not parts:
             raise ShapeError("predict received no samples")
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
     # training (the loops live in ebana.training, above the model) -------------
-    def fit(self, train_dataloader, epochs, loss_fn, optimizer, beta, test_dataloader=None, callbacks=(),
-            symmetric=False, verbose=True, **options):
-        """Train with Equilibrium Propagation; see :func:`ebana.training.fit.fit` (``checkpoint``,
-        ``checkpoint_every``, ``on_failure`` pass through). Returns a History."""
-        from .training.fit import fit
-        self.loss_fn = loss_fn
-        self.history = fit(self, train_dataloader, epochs, loss_fn, optimizer, beta, test_dataloader, callbacks,
-                           symmetric=symmetric, verbose=verbose, history=getattr(self, "history", None),
-                           **options)
-        return self.history
+    def compile(self, optimizer="adam", loss="mse", beta=None, symmetric=False):
+        """Remember optimizer ('adam', 'sgd' or an instance), loss ('mse', 'cross_entropy' or an
+        instance), beta (S; default 1% of the smallest g_max) and nudging for :meth:`fit`."""
+        from .training.keras_api import compile_model
+        return compile_model(self, optimizer, loss, beta, symmetric)
+
+    def fit(self, x=None, *args, **kwargs):
+        """Train with Equilibrium Propagation; returns the History (kept in ``model.history``).
+
+        Keras style: ``fit(x, y, epochs=1, batch_size=32, validation_data=None, callbacks=(),
+        verbose=1, shuffle=True, seed=model.seed)`` after :meth:`compile`, where ``x``/``y``
+        are arrays (one input/output) or dicts by layer name, or ``fit(dict_with_targets)``
+        or ``fit(DataLoader)``. ebana's original ``fit(loader, epochs, loss_fn, optimizer,
+        beta, test_dataloader=None, callbacks=(), symmetric=False, verbose=True)`` works too.
+        ``loss=``, ``optimizer=``, ``beta=`` (S), ``checkpoint``, ``checkpoint_every``,
+        ``on_failure``, ``record_voltages`` pass through to :func:`ebana.training.fit.fit`.
+        """
+        from .training.keras_api import fit_model
+        return fit_model(self, x, args, kwargs)
+
+    def evaluate(self, x, y=None, loss_fn=None, batch_size=256, loss=None):
+        """Free-phase mean loss and the loss's metrics, e.g. ``{'loss': ..., 'accuracy': ...}``
+        (``'mae'`` in V for regression). ``x``: a DataLoader, a dict with targets, or inputs with ``y``."""
+        from .training.keras_api import evaluate_model
+        return evaluate_model(self, x, y, loss_fn, batch_size, loss)
+
+    def gradients(self, batch, loss="mse", beta=None, symmetric=True):
+        """EP gradient ``dL/dG`` (loss units per S) by layer name; see :func:`ebana.probes.gradients`."""
+        from .probes import gradients
+        return gradients(self, batch, loss, beta, symmetric)
+
+    def node_voltages(self, data):
+        """Free-phase voltages (V) of each layer's output nets, by layer name: (B, nets) arrays."""
+        from .probes import node_voltages
+        return node_voltages(self, data)
+
+    def get_weights(self):
+        """Copies of the conductances (S) by trainable layer name."""
+        from .saving import get_weights
+        return get_weights(self)
+
+    def set_weights(self, weights):
+        """Assign conductances (S): a dict by layer name or a list in layer order (checked first)."""
+        from .saving import set_weights
+        set_weights(self, weights)
+
+    def save(self, path):
+        """Write config, conductances and optimizer state to one safe file (:func:`ebana.load_model`)."""
+        from .saving import save_model
+        save_model(self, path)
+
+    def to(self, backend):
+        """Move the model to another backend ('ngspice', 'native', 'ngspice:2' or a Backend), in place."""
+        new = backend_with_retries(backend)
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
+        self.backend = new
+        return self
 
     def get_config(self):
         """The model as data: layer configs plus edges by name (see :mod:`ebana.model_config`)."""
@@ -199,14 +255,6 @@ class Model:
         """Load conductances from ``path`` (restricted unpickler; names, shapes and bounds checked first)."""
         from .training.checkpoint import load_weights
         load_weights(self, path)
-
-    def evaluate(self, dataset, loss_fn=None):
-        """Free-phase mean loss and accuracy: ``{'loss': ..., 'accuracy': ...}``."""
-        from .training.fit import evaluate
-        loss_fn = loss_fn or getattr(self, "loss_fn", None)
-        if loss_fn is None:
-            raise ValidationError("evaluate needs a loss_fn (or call fit first, which remembers it)")
-        return evaluate(self, dataset, loss_fn)
 
     def evaluate_robustness(self, dataset, sigmas, chips=100, seed=0, **options):
         """Accuracy over ``chips`` simulated chips per sigma (median, IQR, min, max).

@@ -13,7 +13,8 @@ from .errors import ValidationError
 
 # Letters, digits and single underscores; starts with a letter. Double
 # underscores are reserved: ebana joins a layer name and an index with "__".
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$")
+# Matched with fullmatch: "$" would also match before a trailing newline ("d\n").
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*")
 MAX_NAME_LENGTH = 40
 
 
@@ -25,7 +26,7 @@ def check_name(name, what="layer"):
     """
     if not isinstance(name, str):
         raise ValidationError(f"{what} name must be a string, received {type(name).__name__} {name!r}")
-    if len(name) > MAX_NAME_LENGTH or not _NAME.match(name):
+    if len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
         raise ValidationError(
             f"invalid {what} name {name!r}: use letters, digits and single underscores, "
             f"starting with a letter, at most {MAX_NAME_LENGTH} characters "
@@ -45,6 +46,13 @@ def check_number(value, what, low=-math.inf, high=math.inf, low_open=False):
         lo = "(" if low_open else "["
         raise ValidationError(f"{what} must lie in {lo}{low}, {high}], received {x!r}")
     return x
+
+
+def check_batch_size(value, who):
+    """Return ``value`` as an int if it is a positive integer (not a bool), else raise ValidationError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValidationError(f"{who}: batch_size must be a positive int, received {value!r}")
+    return int(value)
 
 
 def check_array(values, what, low=-math.inf, high=math.inf):

@@ -89,7 +89,8 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
     fit(model, loader, EPOCHS, MSE(), Adam(lr=2e-6), 1e-6, symmetric=True, verbose=False)
     want = np.concatenate([p.ravel() for p in model.parameters().values()])
     np.testing.assert_array_equal(got, want)
-    assert safe_load_pickle(ckpt)["position"] == {"epoch": EPOCHS, "batch": 0, "end_epoch": EPOCHS}
+    assert safe_load_pickle(ckpt)["position"] == {"epoch": EPOCHS, "batch": 0, "end_epoch": EPOCHS,
+                                                  "start_epoch": 0, "epochs": EPOCHS}
 
 
 def test_resume_in_process_is_bit_identical_and_keeps_history(tmp_path):

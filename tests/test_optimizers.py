@@ -95,17 +95,17 @@ def test_resume_from_saved_state_is_bit_identical(tmp_path, make):
 
 
 def test_load_checks_signature_now_or_at_next_step(tmp_path):
-    opt = Adam()
+    opt = Adam(lr=1e-3)
     run(opt, init_params(), 2)
     path = tmp_path / "state.pkl"
     opt.save_state(path)
 
-    seen = Adam()
+    seen = Adam(lr=1e-3)
     seen.step({"w": np.zeros((4, 2)), "b": np.zeros(2)}, {"w": np.zeros((4, 2)), "b": np.zeros(2)})
     with pytest.raises(ShapeError, match=r"state\.pkl.*'w'.*\(4, 2\).*\(3, 2\)"):
         seen.load_state(path)
 
-    fresh = Adam()
+    fresh = Adam(lr=1e-3)
     fresh.load_state(path)
     with pytest.raises(ShapeError, match=r"state\.pkl.*'extra'"):
         fresh.step({**init_params(), "extra": np.zeros(1)},

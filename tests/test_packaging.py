@@ -54,3 +54,21 @@ def test_makefile_and_ci_agree_with_readme():
     assert "make demo" in readme and "make test" in readme
     assert "make test" in ci
     assert "scripts/setup.sh" in makefile
+
+
+def test_dask_is_in_the_test_extras_so_the_cluster_test_runs():
+    _, test = pyproject_dependencies()
+    assert "dask" in test
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert any("distributed" in r for r in data["project"]["optional-dependencies"]["test"])
+    assert "dask" in conda_dependencies()  # conda-forge's dask includes distributed
+
+
+def test_container_make_test_uses_the_image_python_not_a_copied_venv():
+    import subprocess
+    ignore = (ROOT / ".dockerignore").read_text().split()
+    assert ".venv" in ignore, "a host .venv copied into the image breaks `make test` there"
+    dry = subprocess.run(["make", "-n", "test", "EBANA_SYSTEM_PYTHON=1"], cwd=ROOT, capture_output=True, text=True)
+    assert dry.returncode == 0 and "python3 -m pytest" in dry.stdout and ".venv/bin/python" not in dry.stdout
+    docker = (ROOT / "docker-setup" / "Dockerfile").read_text()
+    assert "EBANA_SYSTEM_PYTHON=1" in docker and 'CMD ["bash"]' in docker

@@ -1,13 +1,13 @@
-"""Training steps on a Dask cluster (LocalCluster) give the serial result. Skipped without dask."""
+"""Training steps on a Dask cluster (LocalCluster) give the serial result.
+
+dask[distributed] is in the test extras, so this runs wherever the tests do (never skipped)."""
+import distributed
 import numpy as np
-import pytest
 
-distributed = pytest.importorskip("distributed")
-
-from ebana.backends import ParallelBackend  # noqa: E402
-from ebana.training import MSE  # noqa: E402
-from ebana.training.ep import ep_step  # noqa: E402
-from networks import mlp_64_32_20, mlp_inputs  # noqa: E402
+from ebana.backends import ParallelBackend
+from ebana.training import MSE
+from ebana.training.ep import ep_step
+from networks import mlp_64_32_20, mlp_inputs
 
 
 def test_ep_steps_on_a_local_dask_cluster_match_serial(rng):

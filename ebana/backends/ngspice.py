@@ -18,6 +18,7 @@ import numpy as np
 
 from ..circuit.netlist import render
 from ..errors import SimulatorError
+from ..interrupt import check as check_interrupt
 from .base import Backend, OperatingPoint
 from .ngspice_fold import FoldedCircuit
 from .ngspice_library import ngspice_library
@@ -120,6 +121,7 @@ class NgspiceBackend(Backend):
         i_vs = np.zeros((B, circuit.n_vs))
         lib = self._lib
         for b in range(B):
+            check_interrupt()  # Ctrl-C stops here, between samples, with Ngspice in a clean state
             try:
                 if b == 0:
                     self._ensure_circuit(circuit, stimulus)

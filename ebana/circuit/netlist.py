@@ -39,15 +39,17 @@ def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, 
     check_array(circuit.amp_shift, "amplifier shifts (V)", -1e3, 1e3)
     opts = dict(DEFAULT_OPTIONS, **(options or {}))
     # The title and option names are the only free text in a netlist: a
-    # newline in either would start a new line, e.g. a .control block.
-    if not isinstance(title, str) or not title.isprintable() or len(title) > 200:
-        raise ValidationError(f"netlist title must be one printable line of at most 200 characters, "
-                              f"received {title!r}")
+    # newline in either would start a new line, e.g. a .control block, and a
+    # first line starting with "*ng_script" makes Ngspice run the file as a script.
+    if (not isinstance(title, str) or not title.isprintable() or not title.isascii() or len(title) > 200
+            or title.lstrip().startswith("*")):
+        raise ValidationError(f"netlist title must be one printable ASCII line of at most 200 characters "
+                              f"that does not start with '*' (ebana adds the comment mark), received {title!r}")
     for key in opts:
         if not (isinstance(key, str) and key.isascii() and key.isalnum() and key[:1].isalpha()):
             raise ValidationError(f"Ngspice option name {key!r} must be letters and digits only")
     nn = circuit.node_names
-    lines = [f"* {title}" if not title.startswith("*") else title]
+    lines = [f"* {title}"]
     lines.append(".options " + " ".join(f"{k}={_f(v)}" for k, v in opts.items()))
 
     names = circuit.element_names("res")

@@ -127,3 +127,23 @@ def atomic_pickle(obj, path):
             pickle.dump(obj, f, protocol=4)
             f.flush()
             os.fsync(f.fileno())
+
+
+def check_writable(path, what="file"):
+    """Raise ValidationError unless a file can be created beside ``path``.
+
+    Called before training so a checkpoint in a missing or read-only folder
+    fails before any weight has changed. A probe file is created and removed
+    (``os.access`` would say yes to root on a read-only mount).
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValidationError(f"{what} path {path!r} is a folder; give a file name")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".ebana-probe.", dir=directory)
+    except OSError as exc:
+        raise ValidationError(f"cannot write the {what} {path!r}: folder {directory!r} is not writable "
+                              f"({exc.strerror or exc}); nothing was trained") from None
+    os.close(fd)
+    os.remove(probe)

@@ -12,7 +12,10 @@ be bit-identical to an uninterrupted one:
   epoch's permutation was drawn, so the epoch is replayed in the same order;
 * ``position``: epoch, batches done in it, and the epoch the run ends at;
 * ``partial``: the running loss/accuracy sums of the unfinished epoch;
-* ``noise``: ``model.noise.state_dict()`` when the model has one.
+* ``noise``: ``model.noise.state_dict()`` when the model has one;
+* ``settings``: the run's model config, loss, optimizer class and starting
+  hyperparameters, beta, nudging and batch size (:mod:`.run_settings`); a
+  call that differs in any of them is refused rather than resumed.
 
 Files are read back with the restricted unpickler of :mod:`._io` and every
 part is checked against the model (layer names, shapes, bounds) before any
@@ -25,10 +28,12 @@ import numpy as np
 from ..errors import ShapeError, ValidationError
 from ._io import atomic_pickle, safe_load_pickle
 from .history import History
+from .run_settings import check_same_run
 
 FORMAT = "ebana-checkpoint"
 WEIGHTS_FORMAT = "ebana-weights"
 VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: run settings and the run's first epoch and length
 
 
 def _trainable_layers(model):
@@ -85,52 +90,62 @@ def load_weights(model, path):
     _assign_weights(model, d["weights"])
 
 
-def _check_header(d, path, fmt, keys):
+def _check_header(d, path, fmt, keys, version=VERSION):
     if not isinstance(d, dict) or set(d) != keys:
         got = sorted(d) if isinstance(d, dict) else type(d).__name__
         raise ValidationError(f"{path!r} is not an ebana {fmt} file: expected keys {sorted(keys)}, found {got}")
-    if d["format"] != fmt or d["version"] != VERSION:
+    if d["format"] != fmt or d["version"] != version:
         raise ValidationError(f"{path!r}: format {d['format']!r} version {d['version']!r}, "
-                              f"expected {fmt!r} {VERSION}")
+                              f"expected {fmt!r} {version}")
 
 
-_KEYS = {"format", "version", "weights", "optimizer", "history", "loader", "position", "partial", "noise"}
+_KEYS = {"format", "version", "weights", "optimizer", "history", "loader", "position", "partial", "noise",
+         "settings"}
+_POSITION = ("epoch", "batch", "end_epoch", "start_epoch", "epochs")
 
 
-def save_checkpoint(path, model, optimizer, history, loader_state, position, partial):
+def save_checkpoint(path, model, optimizer, history, loader_state, position, partial, settings=None):
     """Write one checkpoint atomically.
 
-    position: ``{'epoch', 'batch', 'end_epoch'}`` (ints; ``batch`` batches of
-    ``epoch`` are done). partial: ``{'losses': [arrays], 'correct', 'count',
-    'skipped'}`` of the unfinished epoch.
+    position: ``{'epoch', 'batch', 'end_epoch', 'start_epoch', 'epochs'}``
+    (ints; ``batch`` batches of ``epoch`` are done; the run began at
+    ``start_epoch`` and was asked for ``epochs``). settings: the run's
+    :func:`~.run_settings.run_settings`. partial: ``{'losses': [arrays], 'metrics': {name: [sum, samples]},
+    'count', 'skipped'}`` of the unfinished epoch.
     """
     noise = getattr(model, "noise", None)
     atomic_pickle({
-        "format": FORMAT, "version": VERSION,
+        "format": FORMAT, "version": CHECKPOINT_VERSION,
         "weights": weights_of(model),
         "optimizer": optimizer.state_dict(),
         "history": {"metrics": {k: list(v) for k, v in history.metrics.items()},
                     "num_epochs": history.num_epochs,
                     "voltages": dict(history.voltages)},
         "loader": loader_state,
-        "position": {k: int(position[k]) for k in ("epoch", "batch", "end_epoch")},
+        "position": {k: int(position[k]) for k in _POSITION},
         "partial": {"losses": [np.asarray(a, dtype=float) for a in partial["losses"]],
-                    "correct": float(partial["correct"]), "count": int(partial["count"]),
+                    "metrics": {str(k): [float(s), int(n)] for k, (s, n) in partial["metrics"].items()},
+                    "count": int(partial["count"]),
                     "skipped": int(partial["skipped"])},
         "noise": noise.state_dict() if hasattr(noise, "state_dict") else None,
+        "settings": settings,
     }, path)
 
 
-def load_checkpoint(path, model, optimizer, loader):
+def load_checkpoint(path, model, optimizer, loader, settings=None):
     """Restore a checkpoint into ``model``, ``optimizer`` and ``loader``.
 
-    Every part is validated before anything is assigned. Returns
-    ``(history, position, partial)`` for the training loop.
+    Every part is validated before anything is assigned; with ``settings``
+    (this run's :func:`~.run_settings.run_settings`) a checkpoint of another
+    run is refused, naming what differs. Returns ``(history, position,
+    partial, saved settings)`` for the training loop.
     """
     path = os.fspath(path)
     d = safe_load_pickle(path)
-    _check_header(d, path, FORMAT, _KEYS)
+    _check_header(d, path, FORMAT, _KEYS, CHECKPOINT_VERSION)
     source = f"checkpoint {path!r}"
+    if settings is not None:
+        check_same_run(d["settings"], settings, source)
     check_weights(model, d["weights"], source)
     history = _history(d["history"], source)
     position, partial = _position(d["position"], d["partial"], source)
@@ -143,7 +158,7 @@ def load_checkpoint(path, model, optimizer, loader):
     if d["noise"] is not None and hasattr(noise, "load_state_dict"):
         noise.load_state_dict(d["noise"])
     _assign_weights(model, d["weights"])
-    return history, position, partial
+    return history, position, partial, d["settings"]
 
 
 def _history(h, source):
@@ -161,12 +176,16 @@ def _history(h, source):
 
 
 def _position(pos, partial, source):
-    ok = (isinstance(pos, dict) and set(pos) == {"epoch", "batch", "end_epoch"}
-          and all(isinstance(v, int) and v >= 0 for v in pos.values()) and pos["epoch"] <= pos["end_epoch"])
+    ok = (isinstance(pos, dict) and set(pos) == set(_POSITION)
+          and all(isinstance(v, int) and v >= 0 for v in pos.values())
+          and pos["start_epoch"] <= pos["epoch"] <= pos["end_epoch"])
     if not ok:
-        raise ValidationError(f"{source}: position must be epoch <= end_epoch and batch, ints >= 0, found {pos!r}")
-    ok = (isinstance(partial, dict) and set(partial) == {"losses", "correct", "count", "skipped"}
-          and isinstance(partial["losses"], list)
+        raise ValidationError(f"{source}: position must hold ints >= 0 {list(_POSITION)} with "
+                              f"start_epoch <= epoch <= end_epoch, found {pos!r}")
+    ok = (isinstance(partial, dict) and set(partial) == {"losses", "metrics", "count", "skipped"}
+          and isinstance(partial["losses"], list) and isinstance(partial["metrics"], dict)
+          and all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], float) and np.isfinite(v[0])
+              and isinstance(v[1], int) for v in partial["metrics"].values())
           and all(isinstance(a, np.ndarray) and np.isfinite(a).all() for a in partial["losses"]))
     if not ok:
         raise ValidationError(f"{source}: the running sums of the unfinished epoch are malformed")

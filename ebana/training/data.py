@@ -84,6 +84,12 @@ class DataLoader:
         for batch in self:
             yield batch.indices, batch
 
+    def column(self, key):
+        """The whole array ``key`` (N, ...), in data order (read-only view)."""
+        view = self._data[key].view()
+        view.flags.writeable = False
+        return view
+
     def rng_state(self):
         """State of the shuffling generator (plain dict); a checkpoint keeps the
         state from before an epoch's permutation so that epoch can be replayed."""

@@ -38,6 +38,8 @@ def targets_of(model, batch, size):
             raise ShapeError(f"the batch has no targets for output {layer.describe()}: add key "
                              f"{layer.name!r} (keys received: {sorted(batch)})")
         t = np.asarray(batch[layer.name])
+        if t.ndim == 1 and layer.units == 1:  # (N,) targets of a one-unit output, as inputs of one unit
+            t = t[:, None]
         if t.ndim == 0 or t.shape[0] != size:
             raise ShapeError(f"output {layer.describe()} has targets of shape {t.shape} for {size} input samples")
         if t.ndim == 2 and t.shape[1] != layer.units and t.dtype.kind == "f":

@@ -4,7 +4,13 @@ File layout (``format='ebana-history'``, ``version=1`` as root attributes)::
 
     /metrics/<name>            1-D float64, one entry per epoch (all equal length)
     /voltages/epoch_<e>/<phase>  optional node voltages (V) of one phase
+
+Root attributes ``model_config``, ``hyperparameters`` and ``units`` (JSON
+text, present when ``fit`` wrote the history) say what was trained, how
+(optimizer, learning rates, loss, beta in S, batch size) and the unit of
+every metric.
 """
+import json
 import math
 import os
 
@@ -16,6 +22,7 @@ from ._io import atomic_path
 
 FORMAT = "ebana-history"
 VERSION = 1
+INFO_KEYS = ("model_config", "hyperparameters", "units")
 
 
 class History:
@@ -37,6 +44,8 @@ class History:
         self.metrics = {}
         self.num_epochs = 0
         self.voltages = {}  # {(epoch, phase): array} in V
+        # {'model_config', 'hyperparameters', 'units'}: plain data set by fit, saved as JSON attributes
+        self.info = {}
 
     def append(self, epoch_metrics):
         """Record one epoch's metrics (dict name -> number)."""
@@ -76,6 +85,8 @@ class History:
                 f.attrs["format"] = FORMAT
                 f.attrs["version"] = VERSION
                 f.attrs["num_epochs"] = self.num_epochs
+                for key, value in self.info.items():
+                    f.attrs[key] = json.dumps(value)
                 group = f.create_group("metrics")
                 for name, series in self.metrics.items():
                     group.create_dataset(name, data=np.asarray(series, dtype=np.float64))
@@ -117,6 +128,13 @@ class History:
             raise bad(f"attribute num_epochs={n!r}, expected an int >= 0")
         h = cls()
         h.num_epochs = int(n)
+        for key in INFO_KEYS:
+            if key in f.attrs:
+                text = f.attrs[key]
+                try:
+                    h.info[key] = json.loads(text.decode() if isinstance(text, bytes) else str(text))
+                except ValueError as exc:
+                    raise bad(f"attribute {key!r} is not JSON: {exc}") from None
         for name, ds in f["metrics"].items():
             if not isinstance(ds, h5py.Dataset) or ds.ndim != 1 or ds.dtype.kind != "f":
                 raise bad(f"metric {name!r} must be a 1-D float dataset")

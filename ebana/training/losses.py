@@ -23,11 +23,28 @@ def _as_readout(y, who):
     return y
 
 
+def class_like(t, midpoint):
+    """Whether targets ``t`` (B, K) encode classes: at most two levels, and
+    for K == 1 split by ``midpoint`` (V) (``low <= midpoint < high``), for K > 1 one high entry per row."""
+    levels = np.unique(t)
+    if levels.size > 2:
+        return False
+    if t.shape[1] == 1:
+        return levels.size == 1 or bool(levels[0] <= midpoint < levels[1])
+    return levels.size == 2 and bool(np.all(np.sum(t == levels[1], axis=1) == 1))
+
+
 class MSE:
     """Half squared error in volts: ``L = 0.5 * sum_k (y_k - t_k)**2`` (V^2).
 
     Targets are voltages of the same shape (B, K) as the readouts. The
     gradient is ``dL/dy = y - t`` (V), the classic EP nudge ``beta*(t - y)``.
+
+    Metrics (:meth:`metrics`): ``mae``, the mean absolute error (V), always;
+    ``accuracy`` only for classification. ``task='auto'`` treats targets as
+    classes when they take at most two levels (one-hot rows for K > 1, levels
+    split by ``midpoint`` for K == 1); ``'regression'`` or
+    ``'classification'`` pins the choice. Accuracy of regression targets is refused.
 
     Accuracy:
         * K == 1: a sample is correct when ``(y > midpoint) == (t > midpoint)``
@@ -43,9 +60,36 @@ class MSE:
     """
 
     name = "mse"
+    unit = "V^2"
+    TASKS = ("auto", "classification", "regression")
 
-    def __init__(self, midpoint=0.0):
+    def __init__(self, midpoint=0.0, task="auto"):
         self.midpoint = check_number(midpoint, "MSE midpoint (V)")
+        if task not in self.TASKS:
+            raise ValidationError(f"MSE task must be one of {self.TASKS}, received {task!r}")
+        self.task = task
+
+    def get_config(self):
+        return {"midpoint": self.midpoint, "task": self.task}
+
+    def is_classification(self, target):
+        """Whether accuracy means something for ``target`` (B, K) (see the class docstring)."""
+        if self.task != "auto":
+            return self.task == "classification"
+        t = np.asarray(target, dtype=float)
+        return class_like(t if t.ndim == 2 else t.reshape(len(t), -1), self.midpoint)
+
+    def metrics(self, y, target, classify=None):
+        """``{'mae': V, 'accuracy': fraction}`` (accuracy for classification targets only).
+
+        ``classify``: the decision taken once on the whole data set (fit and
+        evaluate pass it, so a batch of one sample never reads as classes); None: decide here.
+        """
+        y, t = self._check(y, target)
+        out = {"mae": float(np.mean(np.abs(y - t)))}
+        if self.is_classification(t) if classify is None else classify:
+            out["accuracy"] = self.accuracy(y, t)
+        return out
 
     def _check(self, y, target):
         y = _as_readout(y, "MSE")
@@ -65,6 +109,9 @@ class MSE:
     def accuracy(self, y, target):
         """Fraction of samples classified correctly (see class docstring)."""
         y, t = self._check(y, target)
+        if not self.is_classification(t):
+            raise ValidationError("MSE accuracy: the targets are not classes (more than two levels, or "
+                                  "task='regression'); use the 'mae' metric, or MSE(task='classification')")
         if y.shape[1] == 1:
             correct = (y[:, 0] > self.midpoint) == (t[:, 0] > self.midpoint)
         else:
@@ -72,7 +119,7 @@ class MSE:
         return float(np.mean(correct))
 
     def __repr__(self):
-        return f"MSE(midpoint={self.midpoint!r})"
+        return f"MSE(midpoint={self.midpoint!r}, task={self.task!r})"
 
 
 class CrossEntropy:
@@ -91,9 +138,27 @@ class CrossEntropy:
     """
 
     name = "cross_entropy"
+    unit = "1"
 
     def __init__(self, scale=1.0):
         self.scale = check_number(scale, "CrossEntropy scale (1/V)", low=0.0, low_open=True)
+
+    def get_config(self):
+        return {"scale": self.scale}
+
+    def check_outputs(self, widths):
+        """Refuse readouts of one unit: a softmax over one value is 1, so the loss is
+        0 and accuracy 1.0 whatever the circuit does. ``widths``: name -> readout units."""
+        for name, k in widths.items():
+            if k < 2:
+                raise ValidationError(
+                    f"CrossEntropy needs at least 2 readouts per output, output {name!r} has {k}: a softmax "
+                    "over one value is always 1 (loss 0, nothing to learn). Use MSE for one output, or "
+                    "give the output one unit per class")
+
+    def metrics(self, y, target):
+        """``{'accuracy': fraction}``."""
+        return {"accuracy": self.accuracy(y, target)}
 
     def _one_hot(self, y, target):
         """Return targets as a (B, K) float array (probability rows)."""
@@ -122,6 +187,7 @@ class CrossEntropy:
     def __call__(self, y, target):
         """Return ``(loss (B,) unitless, dloss_dy (B, K) in 1/V)``."""
         y = _as_readout(y, "CrossEntropy")
+        self.check_outputs({"readout": y.shape[1]})
         t = self._one_hot(y, target)
         logp = self._log_softmax(y)
         loss = -np.sum(t * logp, axis=1)
@@ -132,6 +198,7 @@ class CrossEntropy:
     def accuracy(self, y, target):
         """Fraction of samples whose largest readout is the target class."""
         y = _as_readout(y, "CrossEntropy")
+        self.check_outputs({"readout": y.shape[1]})
         t = self._one_hot(y, target)
         return float(np.mean(np.argmax(y, axis=1) == np.argmax(t, axis=1)))
 

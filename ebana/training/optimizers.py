@@ -5,6 +5,16 @@ the very arrays the layers hold, so the next compile sees the new values.
 For SGD the gradient ``dL/dG`` is in loss units per siemens, so ``lr`` is in
 S^2 per loss unit (for MSE, S^2/V^2); Adam normalises the gradient, so its
 ``lr`` is simply the step size in S.
+
+Default learning rates (``lr=None``) are relative to each layer's
+conductance range ``span = g_max - g_min`` (S), so an untuned run moves a
+conductance by a small fraction of its range per step instead of driving it
+to a bound: Adam ``lr = 0.005 * span`` (S: at least 200 steps to cross the
+range); SGD ``lr = span**2`` (S^2 per loss unit; for MSE on targets of
+~0.2 V this moves a conductance by ~0.1-1 % of its range per step, measured
+on the XOR test network). ``fit`` supplies
+the range of each layer; a layer's own ``lr`` overrides. ``lr_scale``
+multiplies every learning rate; learning-rate schedules change it.
 """
 import os
 
@@ -14,9 +24,7 @@ from ..errors import ShapeError, ValidationError
 from ..validation import check_number
 from ._io import atomic_pickle, safe_load_pickle
 
-_FORMAT = "ebana-optimizer"
-_VERSION = 1
-_KEYS = {"format", "version", "class", "hyperparameters", "step", "state", "signature"}
+from .optimizer_state import STATE_FORMAT, STATE_VERSION, layout_problem
 
 
 class Optimizer:
@@ -29,6 +37,8 @@ class Optimizer:
 
     _hyper = ("lr",)
     _slots = ()
+    #: default learning rate as a fraction of a layer's conductance range (see the module docstring)
+    relative_lr = 0.005
 
     def __init__(self):
         self.steps = 0          # number of step() calls so far
@@ -47,11 +57,21 @@ class Optimizer:
                 missing name or a None entry uses the optimizer's ``lr``.
         """
         self._check_step(params, grads, lrs)
+        rates = {}
+        for name in params:
+            lr = self.lr if lrs is None or lrs.get(name) is None else float(lrs[name])
+            if lr is None:
+                raise ValidationError(
+                    f"{type(self).__name__}(lr=None) takes learning rates relative to each layer's conductance "
+                    f"range, which fit supplies; parameter {name!r} has none: pass lr=... or lrs={{name: lr}}")
+            rates[name] = lr * self.lr_scale
         self.steps += 1
         for name, p in params.items():
-            g = np.asarray(grads[name], dtype=float)
-            lr = self.lr if lrs is None or lrs.get(name) is None else float(lrs[name])
-            p -= lr * self._update(name, g)
+            p -= rates[name] * self._update(name, np.asarray(grads[name], dtype=float))
+
+    def default_lr(self, g_min, g_max):
+        """Learning rate for a layer whose conductances lie in ``[g_min, g_max]`` (S)."""
+        return self.relative_lr * (g_max - g_min)
 
     def _update(self, name, grad):
         raise NotImplementedError
@@ -104,8 +124,9 @@ class Optimizer:
     def state_dict(self):
         """Return the full state as plain containers and numpy arrays."""
         return {
-            "format": _FORMAT, "version": _VERSION, "class": type(self).__name__,
-            "hyperparameters": {h: float(getattr(self, h)) for h in self._hyper},
+            "format": STATE_FORMAT, "version": STATE_VERSION, "class": type(self).__name__,
+            "hyperparameters": {h: None if getattr(self, h) is None else float(getattr(self, h))
+                                for h in self._hyper},
             "step": int(self.steps),
             "state": {s: {n: a.copy() for n, a in d.items()} for s, d in self._state.items()},
             "signature": None if self._signature is None else dict(self._signature),
@@ -133,7 +154,7 @@ class Optimizer:
         the state must fit; checked, like everything else, before anything changes.
         """
         cls = type(self).__name__
-        bad = _layout_problem(d, cls, self._hyper, self._slots)
+        bad = layout_problem(d, cls, self._hyper, self._slots) or self._values_problem(d)
         if bad:
             raise ValidationError(f"optimizer state file {source!r} is not a valid {cls} state: {bad}")
         sig = None if d["signature"] is None else {n: tuple(s) for n, s in d["signature"].items()}
@@ -152,6 +173,31 @@ class Optimizer:
         self._signature = sig
         self._loaded_from = source
 
+    #: state slots that must be >= 0 (a negative second moment would give sqrt(-x) = nan)
+    _nonnegative = ()
+
+    def _values_problem(self, d):
+        """What is wrong with the values of a well-formed state dict, or ''.
+
+        Hyperparameters go through the constructor's own checks (a negative
+        learning rate is refused as it is in ``Adam(lr=-1)``); moments must be
+        finite, so a loaded state can never write nan into the conductances.
+        """
+        try:
+            type(self)(**d["hyperparameters"])
+        except ValidationError as exc:
+            return f"hyperparameters {d['hyperparameters']!r}: {exc}"
+        for slot, arrays in d["state"].items():
+            for name, a in arrays.items():
+                if a.dtype.kind != "f":
+                    return f"state {slot!r} of parameter {name!r} must be a float array, found dtype {a.dtype}"
+                bad = ~np.isfinite(a) | ((a < 0) if slot in self._nonnegative else False)
+                if bad.any():
+                    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+                    return (f"state {slot!r} of parameter {name!r} entry {idx} is {float(a[idx])!r} "
+                            f"(must be finite{' and >= 0' if slot in self._nonnegative else ''})")
+        return ""
+
     def check_parameters(self, params):
         """Raise ShapeError, naming the state file and parameter, unless the
         state fits ``params`` (dict name -> array); call it before simulating."""
@@ -159,38 +205,6 @@ class Optimizer:
             self._check_signature({n: tuple(np.shape(p)) for n, p in params.items()})
 
 
-def _layout_problem(d, cls, hyper, slots):
-    """Return a description of what is wrong with a loaded state dict, or ''."""
-    if not isinstance(d, dict) or set(d) != _KEYS:
-        got = sorted(d) if isinstance(d, dict) else type(d).__name__
-        return f"expected a dict with keys {sorted(_KEYS)}, found {got}"
-    if d["format"] != _FORMAT or d["version"] != _VERSION:
-        return f"format {d['format']!r} version {d['version']!r}, expected {_FORMAT!r} {_VERSION}"
-    if d["class"] != cls:
-        return f"it was saved by a {d['class']!r} optimizer"
-    h = d["hyperparameters"]
-    if not isinstance(h, dict) or set(h) != set(hyper):
-        return f"hyperparameters {h!r}, expected names {sorted(hyper)}"
-    if not all(isinstance(v, float) and np.isfinite(v) for v in h.values()):
-        return f"hyperparameters must be finite floats, found {h!r}"
-    if not isinstance(d["step"], int) or d["step"] < 0:
-        return f"step must be a non-negative int, found {d['step']!r}"
-    sig = d["signature"]
-    if sig is not None and not (isinstance(sig, dict) and all(
-            isinstance(n, str) and isinstance(s, tuple) and all(isinstance(k, int) for k in s)
-            for n, s in sig.items())):
-        return f"signature must be a dict name -> shape tuple, found {sig!r}"
-    st = d["state"]
-    if not isinstance(st, dict) or set(st) != set(slots):
-        return f"state slots {sorted(st) if isinstance(st, dict) else st!r}, expected {sorted(slots)}"
-    for slot, arrays in st.items():
-        if not isinstance(arrays, dict):
-            return f"state {slot!r} must be a dict name -> array"
-        for name, a in arrays.items():
-            if not isinstance(a, np.ndarray) or sig is None or sig.get(name) != a.shape:
-                return (f"state {slot!r} of parameter {name!r} does not match the "
-                        f"signature entry {None if sig is None else sig.get(name)}")
-    return ""
 
 
 def _check_decay(value, what):
@@ -214,13 +228,21 @@ class SGD(Optimizer):
         [0.5, 1.5]
     """
 
-    _hyper = ("lr", "momentum")
+    _hyper = ("lr", "momentum", "lr_scale")
     _slots = ("velocity",)
 
-    def __init__(self, lr=0.01, momentum=0.0):
-        self.lr = check_number(lr, "SGD lr", low=0.0)
+    def __init__(self, lr=None, momentum=0.0, lr_scale=1.0):
+        self.lr = None if lr is None else check_number(lr, "SGD lr", low=0.0)
         self.momentum = check_number(momentum, "SGD momentum", low=0.0, high=1.0)
+        self.lr_scale = check_number(lr_scale, "SGD lr_scale", low=0.0)
         super().__init__()
+
+    #: SGD's default lr is ``relative_lr * span**2`` (S^2 per loss unit)
+    relative_lr = 1.0
+
+    def default_lr(self, g_min, g_max):
+        """``(g_max - g_min)**2`` (S^2 per loss unit): the gradient is in loss units per S."""
+        return self.relative_lr * (g_max - g_min) ** 2
 
     def _update(self, name, grad):
         if self.momentum == 0.0:
@@ -246,11 +268,13 @@ class Adam(Optimizer):
         [-0.1]
     """
 
-    _hyper = ("lr", "beta1", "beta2", "eps")
+    _hyper = ("lr", "beta1", "beta2", "eps", "lr_scale")
     _slots = ("m", "v")
+    _nonnegative = ("v",)
 
-    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.lr = check_number(lr, "Adam lr", low=0.0)
+    def __init__(self, lr=None, beta1=0.9, beta2=0.999, eps=1e-8, lr_scale=1.0):
+        self.lr = None if lr is None else check_number(lr, "Adam lr", low=0.0)
+        self.lr_scale = check_number(lr_scale, "Adam lr_scale", low=0.0)
         self.beta1 = _check_decay(beta1, "Adam beta1")
         self.beta2 = _check_decay(beta2, "Adam beta2")
         self.eps = check_number(eps, "Adam eps", low=0.0, low_open=True)

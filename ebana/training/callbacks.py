@@ -1,0 +1,247 @@
+"""Built-in callbacks for ``fit``: early stopping, best-model files, CSV logs, learning-rate schedules.
+
+A callback may be a plain function ``f(epoch, metrics, model)`` (True stops
+training) or an object with any of the hooks below. Before training, fit
+calls ``set_context(model, optimizer)``, so every callback can reach the
+optimizer (a schedule changes ``optimizer.lr_scale``, which multiplies every
+learning rate, the layers' own included). Epochs are counted from 0 in the
+hooks and from 1 in files and printed lines. Callback state (patience
+counters, best values) is not part of a training checkpoint.
+
+Example:
+    >>> # model.fit(x, y, epochs=50, validation_data=(xv, yv), callbacks=[
+    >>> #     EarlyStopping(patience=5, restore_best_weights=True),
+    >>> #     ModelCheckpoint("best.ebana", save_best_only=True),
+    >>> #     CSVLogger("log.csv"), LearningRateScheduler(step_decay(0.5, every=10))])
+"""
+import math
+import os
+
+from ..errors import ValidationError
+from ..validation import check_number
+from ._io import check_writable
+
+
+class Callback:
+    """Base class: every hook does nothing. ``self.model`` and ``self.optimizer`` are set by fit."""
+    model = None
+    optimizer = None
+
+    def set_context(self, model, optimizer):
+        self.model, self.optimizer = model, optimizer
+
+    def on_train_begin(self):
+        """Before the first epoch (check files here, so a bad path fails before training)."""
+
+    def on_epoch_begin(self, epoch):
+        """Before epoch ``epoch`` (0-based)."""
+
+    def on_epoch_end(self, epoch, metrics, model):
+        """After epoch ``epoch`` with its metrics; return True to stop training."""
+        return False
+
+    def on_train_end(self):
+        """After the last epoch, also when training stops early."""
+
+
+class _Monitor(Callback):
+    """Tracks the best value of one metric: ``mode='min'``, ``'max'`` or ``'auto'``
+    (max for accuracy-like names, min otherwise)."""
+
+    def __init__(self, monitor, mode, min_delta):
+        if mode not in ("auto", "min", "max"):
+            raise ValidationError(f"{type(self).__name__} mode must be 'auto', 'min' or 'max', received {mode!r}")
+        self.monitor = monitor
+        self.sign = -1.0 if mode == "max" or (mode == "auto" and "acc" in monitor) else 1.0
+        self.min_delta = check_number(min_delta, f"{type(self).__name__} min_delta", low=0.0)
+        self.best = math.inf
+
+    def value(self, metrics):
+        if self.monitor not in metrics:
+            raise ValidationError(f"{type(self).__name__} monitors {self.monitor!r}, which this run does not "
+                                  f"report; available: {sorted(metrics)} (validation metrics need validation_data)")
+        return self.sign * float(metrics[self.monitor])
+
+    def improved(self, metrics):
+        v = self.value(metrics)
+        if v < self.best - self.min_delta:
+            self.best = v
+            return True
+        return False
+
+
+class EarlyStopping(_Monitor):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    ``restore_best_weights=True`` puts back the conductances of the best epoch when stopping.
+    """
+
+    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto", restore_best_weights=False):
+        super().__init__(monitor, mode, min_delta)
+        self.patience = int(check_number(patience, "EarlyStopping patience", low=0.0))
+        self.restore_best_weights = bool(restore_best_weights)
+        self.stopped_epoch = None
+
+    def on_train_begin(self):
+        self.best, self.wait, self.best_weights, self.stopped_epoch = math.inf, 0, None, None
+
+    def on_epoch_end(self, epoch, metrics, model):
+        if self.improved(metrics):
+            self.wait = 0
+            if self.restore_best_weights:
+                self.best_weights = model.get_weights()
+            return False
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            if self.best_weights is not None:
+                model.set_weights(self.best_weights)
+            return True
+        return False
+
+
+class ModelCheckpoint(_Monitor):
+    """Save the whole model (:meth:`Model.save`: config, conductances, optimizer state) after each epoch.
+
+    ``filepath`` may hold ``{epoch}`` or metric names, e.g. ``"m-{epoch:03d}.ebana"``.
+    ``save_best_only=True`` writes only when ``monitor`` improved.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", min_delta=0.0):
+        super().__init__(monitor, mode, min_delta)
+        self.filepath = os.fspath(filepath)
+        self.save_best_only = bool(save_best_only)
+        self.saved = []  # paths written, in order
+
+    def on_train_begin(self):
+        self.best = math.inf
+        check_writable(self.filepath.format(epoch=0, **_placeholders(self.filepath)), "ModelCheckpoint file")
+
+    def on_epoch_end(self, epoch, metrics, model):
+        if self.save_best_only and not self.improved(metrics):
+            return False
+        path = self.filepath.format(epoch=epoch + 1, **metrics)
+        model.save(path)
+        self.saved.append(path)
+        return False
+
+
+def _placeholders(template):
+    """Dummy values for the metric fields of a file name template (to probe its folder)."""
+    import string
+    return {f: 0.0 for _, f, _, _ in string.Formatter().parse(template) if f and f != "epoch"}
+
+
+class CSVLogger(Callback):
+    """Append one row per epoch (``epoch`` from 1, then the metrics) to a CSV file, flushed each epoch."""
+
+    def __init__(self, filename, separator=",", append=False):
+        self.filename = os.fspath(filename)
+        self.separator = separator
+        self.append = bool(append)
+        self.columns = None
+
+    def on_train_begin(self):
+        check_writable(self.filename, "CSVLogger file")
+        if not (self.append and os.path.exists(self.filename)):
+            open(self.filename, "w").close()
+        self.columns = None
+
+    def on_epoch_end(self, epoch, metrics, model):
+        with open(self.filename, "a") as f:
+            if self.columns is None:
+                self.columns = list(metrics)
+                if f.tell() == 0:
+                    f.write(self.separator.join(["epoch", *self.columns]) + "\n")
+            row = [str(epoch + 1)] + [repr(float(metrics.get(c, math.nan))) for c in self.columns]
+            f.write(self.separator.join(row) + "\n")
+        return False
+
+
+class LearningRateScheduler(Callback):
+    """Set ``optimizer.lr_scale = schedule(epoch, lr_scale)`` before each epoch (epoch from 0).
+
+    The scale multiplies every learning rate; see :func:`step_decay`, :func:`exponential_decay`.
+    """
+
+    def __init__(self, schedule):
+        if not callable(schedule):
+            raise ValidationError(f"LearningRateScheduler needs a function (epoch, lr_scale) -> lr_scale, "
+                                  f"received {type(schedule).__name__}")
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch):
+        self.optimizer.lr_scale = check_number(self.schedule(epoch, self.optimizer.lr_scale),
+                                               f"learning-rate scale of epoch {epoch + 1}", low=0.0)
+
+
+def step_decay(factor=0.5, every=10):
+    """Schedule: scale ``factor ** (epoch // every)``."""
+    factor = check_number(factor, "step_decay factor", low=0.0)
+    every = int(check_number(every, "step_decay every", low=1.0))
+    return lambda epoch, scale: factor ** (epoch // every)
+
+
+def exponential_decay(rate=0.95):
+    """Schedule: scale ``rate ** epoch``."""
+    rate = check_number(rate, "exponential_decay rate", low=0.0)
+    return lambda epoch, scale: rate ** epoch
+
+
+class ReduceLROnPlateau(_Monitor):
+    """Multiply ``optimizer.lr_scale`` by ``factor`` when ``monitor`` stalls for ``patience`` epochs."""
+
+    def __init__(self, monitor="val_loss", factor=0.5, patience=5, min_scale=0.0, mode="auto", min_delta=0.0):
+        super().__init__(monitor, mode, min_delta)
+        self.factor = check_number(factor, "ReduceLROnPlateau factor", low=0.0, high=1.0)
+        self.patience = int(check_number(patience, "ReduceLROnPlateau patience", low=0.0))
+        self.min_scale = check_number(min_scale, "ReduceLROnPlateau min_scale", low=0.0)
+
+    def on_train_begin(self):
+        self.best, self.wait = math.inf, 0
+
+    def on_epoch_end(self, epoch, metrics, model):
+        if self.improved(metrics):
+            self.wait = 0
+        else:
+            self.wait += 1
+            if self.wait > self.patience:
+                self.optimizer.lr_scale = max(self.optimizer.lr_scale * self.factor, self.min_scale)
+                self.wait = 0
+        return False
+
+
+class CallbackList:
+    """Runs the hooks of every callback; plain functions get only ``on_epoch_end``."""
+
+    def __init__(self, callbacks, model, optimizer):
+        if callable(callbacks) or isinstance(callbacks, Callback):
+            callbacks = [callbacks]
+        self.callbacks = list(callbacks or ())
+        for cb in self.callbacks:
+            if not (callable(cb) or hasattr(cb, "on_epoch_end")):
+                raise ValidationError(f"a callback must be a Callback or a function (epoch, metrics, model), "
+                                      f"received {type(cb).__name__}")
+            if hasattr(cb, "set_context"):
+                cb.set_context(model, optimizer)
+
+    def _each(self, hook, *args):
+        for cb in self.callbacks:
+            if hasattr(cb, hook):
+                getattr(cb, hook)(*args)
+
+    def train_begin(self):
+        self._each("on_train_begin")
+
+    def epoch_begin(self, epoch):
+        self._each("on_epoch_begin", epoch)
+
+    def epoch_end(self, epoch, metrics, model):
+        stop = False
+        for cb in self.callbacks:
+            hook = getattr(cb, "on_epoch_end", cb)
+            stop = bool(hook(epoch, metrics, model)) or stop
+        return stop
+
+    def train_end(self):
+        self._each("on_train_end")
