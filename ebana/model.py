@@ -70,6 +70,7 @@ class Model:
             nodes[id(layer)] = layer.lower(builder, inp)
         circuit = builder.build()
         self._res_layers = [l for l in self.layers if l.conductances() is not None]
+        self._bias_layers = [l for l in self.layers if getattr(l, "vs_slice", None) is not None]
         return circuit, nodes
 
     def layer(self, name):
@@ -123,6 +124,8 @@ class Model:
     def source_voltages(self, arrays, batch_size):
         """Voltage-source values (V), (B, V): nominal values with the inputs filled in."""
         vs = np.repeat(self.circuit.vs_value[None, :], batch_size, axis=0)
+        for layer in self._bias_layers:  # bias voltages may have been trained since compiling
+            vs[:, layer.vs_slice] = layer.source_values()
         for name, a in arrays.items():
             vs[:, self.circuit.slice("vs", name)] = a
         return vs

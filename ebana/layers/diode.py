@@ -2,13 +2,19 @@
 import hashlib
 
 from ..circuit.elements import BehavioralDiode, ShockleyDiode
-from ..errors import ValidationError
-from ..validation import check_number
+from ..errors import ShapeError, ValidationError
 from .base import Layer
+from .bias import BiasSources
 
 
-class DiodeLayer(Layer):
+class DiodeLayer(BiasSources, Layer):
     """One diode per net, between the net and a bias node held at ``bias_voltage`` (V).
+
+    ``bias_voltage``: a number (one bias node and source shared by every net)
+    or an array of one value per net (one bias node and source each). With
+    ``trainable=True`` EP learns the bias voltages (one shared value, or one
+    per net when an array is given), kept within ``[bias_min, bias_max]`` (V);
+    ``lr`` is this layer's learning rate (None: the optimizer's).
 
     * ``direction='down'``: conducts when ``V > bias_voltage + VTH`` (clamps from above);
     * ``direction='up'``: conducts when ``V < bias_voltage - VTH`` (clamps from below).
@@ -23,14 +29,15 @@ class DiodeLayer(Layer):
     BEHAVIORAL_KEYS = {"VTH", "RON", "ROFF"}
     REAL_KEYS = {"model", "IS", "N"}
 
-    def __init__(self, name, direction="down", bias_voltage=0.0, kind="behavioral", param=None):
+    def __init__(self, name, direction="down", bias_voltage=0.0, kind="behavioral", param=None,
+                 trainable=False, lr=None, bias_min=-1.0, bias_max=1.0):
         super().__init__(name)
         if direction not in ("down", "up"):
             raise ValidationError(f"DiodeLayer {name!r}: direction must be 'down' or 'up', received {direction!r}")
         if kind not in ("behavioral", "real"):
             raise ValidationError(f"DiodeLayer {name!r}: kind must be 'behavioral' or 'real', received {kind!r}")
         self.direction, self.kind = direction, kind
-        self.bias_voltage = check_number(bias_voltage, f"bias_voltage of DiodeLayer {name!r} (V)", -1e3, 1e3)
+        self._init_bias(bias_voltage, trainable, lr, bias_min, bias_max)
         self.param = dict(param or {})
         allowed = self.BEHAVIORAL_KEYS if kind == "behavioral" else self.REAL_KEYS
         unknown = set(self.param) - allowed
@@ -54,15 +61,24 @@ class DiodeLayer(Layer):
         digest = hashlib.sha1(self.name.lower().encode()).hexdigest()[:8]
         return f"{self.name[:24]}_{digest}".lower()
 
+    def _output_units(self, parent_units):
+        n = parent_units[0]
+        if not self.scalar_bias and self.bias_voltage.shape[0] != n:
+            raise ShapeError(f"{self.describe()} has {self.bias_voltage.shape[0]} bias voltages but "
+                             f"{n} input nets: give a number or one bias voltage per net")
+        return n
+
     def lower(self, builder, input_nodes):
-        bias = builder.nodes(self.name, 1, suffix="bias")
-        builder.vsources(self.name, bias, 0, self.bias_voltage)
+        bias = builder.nodes(self.name, len(self.bias_voltage), suffix="bias")
+        self.vs_slice = builder.vsources(self.name, bias, 0, self.bias_voltage)
+        if self.scalar_bias:
+            bias = bias[0]
         if self.direction == "down":
-            builder.diodes(self.name, input_nodes, bias[0], self.model)
+            builder.diodes(self.name, input_nodes, bias, self.model)
         else:
-            builder.diodes(self.name, bias[0], input_nodes, self.model)
+            builder.diodes(self.name, bias, input_nodes, self.model)
         return input_nodes
 
     def get_config(self):
-        return {"name": self.name, "direction": self.direction, "bias_voltage": self.bias_voltage,
+        return {"name": self.name, "direction": self.direction, **self._bias_config(),
                 "kind": self.kind, "param": dict(self.param)}

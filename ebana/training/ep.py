@@ -106,16 +106,17 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
     plus = phases.solve(currents, initial=free.v)
     if symmetric:
         minus = phases.solve({k: -c for k, c in currents.items()}, initial=free.v)
-        low, high, span = minus.v, plus.v, 2.0 * beta
+        low, high, span = minus, plus, 2.0 * beta
     else:
-        low, high, span = free.v, plus.v, beta
+        low, high, span = free, plus, beta
     grads = {}
     per_sample = callable(g) or (g is not None and np.ndim(g) == 2)
     for layer in model.layers:
         if layer.parameters():
-            # amplifiers downstream weaken the raw EP estimate by their gain**2 (see graph.py)
-            grads[layer.name] = model.ep_scales[layer.name] * layer.ep_gradient(low, high, span,
-                                                                                per_sample=per_sample)
+            # amplifiers downstream weaken the raw EP estimate by their gain**2 (see graph.py);
+            # phases are whole operating points: bias sources learn from their branch currents
+            grads[layer.name] = model.ep_scales[layer.name] * layer.ep_gradient_from_phases(
+                low, high, span, per_sample=per_sample)
     return StepResult(loss, readouts, grads, free.v, plus.v)
 
 
