@@ -163,6 +163,18 @@ class Model:
             raise ShapeError("predict received no samples")
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
+    # power (ebana.power) -------------------------------------------------------
+    def power(self, data, batch_size=256):
+        """Free-phase power (W) per sample of every layer: a :class:`~ebana.power.PowerReport`
+        (``dissipated`` by resistors, junctions and amplifiers; ``delivered`` by sources)."""
+        from .power import model_power
+        return model_power(self, data, batch_size)
+
+    def energy_per_inference(self, data, settle_time, batch_size=256):
+        """Energy (J) per sample, ``(B,)``: the free-phase power held for ``settle_time`` (s)."""
+        from .power import energy_per_inference
+        return energy_per_inference(self, data, settle_time, batch_size)
+
     # training (the loops live in ebana.training, above the model) -------------
     def fit(self, train_dataloader, epochs, loss_fn, optimizer, beta, test_dataloader=None, callbacks=(),
             symmetric=False, verbose=True, **options):
@@ -196,13 +208,14 @@ class Model:
         from .training.checkpoint import load_weights
         load_weights(self, path)
 
-    def evaluate(self, dataset, loss_fn=None):
-        """Free-phase mean loss and accuracy: ``{'loss': ..., 'accuracy': ...}``."""
+    def evaluate(self, dataset, loss_fn=None, power=False):
+        """Free-phase mean loss and accuracy: ``{'loss': ..., 'accuracy': ...}``; with
+        ``power=True`` also the mean power (W) per layer (:meth:`PowerReport.metrics`)."""
         from .training.fit import evaluate
         loss_fn = loss_fn or getattr(self, "loss_fn", None)
         if loss_fn is None:
             raise ValidationError("evaluate needs a loss_fn (or call fit first, which remembers it)")
-        return evaluate(self, dataset, loss_fn)
+        return evaluate(self, dataset, loss_fn, power=power)
 
     def evaluate_robustness(self, dataset, sigmas, chips=100, seed=0, **options):
         """Accuracy over ``chips`` simulated chips per sigma (median, IQR, min, max).

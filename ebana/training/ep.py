@@ -136,12 +136,16 @@ def noisy_ep_step(model, batch, loss_fn, beta, symmetric=False, epoch=0):
     return result
 
 
-def evaluate_batch(model, batch, loss_fn):
-    """Free-phase loss (B,) and readouts of one batch."""
+def evaluate_batch(model, batch, loss_fn, power=None):
+    """Free-phase loss (B,) and readouts of one batch; ``power`` (a list) receives the
+    batch's :class:`~ebana.power.PowerReport` when given."""
     size, arrays = model.check_inputs(batch)
     targets = targets_of(model, batch, size)
-    v = model.solve({k: arrays[k] for k in arrays}).v
-    loss, readouts, _ = loss_and_nudge(model, v, targets, loss_fn, 1.0)
+    op = model.solve({k: arrays[k] for k in arrays})
+    if power is not None:
+        from ..power import batch_power
+        power.append(batch_power(model, op, arrays, size))
+    loss, readouts, _ = loss_and_nudge(model, op.v, targets, loss_fn, 1.0)
     return loss, readouts, targets
 
 

@@ -22,16 +22,22 @@ def as_loader(data, batch_size=64):
     raise ValidationError(f"expected a DataLoader or a dict of arrays, received {type(data).__name__}")
 
 
-def evaluate(model, data, loss_fn, batch_size=256):
-    """Free-phase mean loss and accuracy over ``data``: ``{'loss': ..., 'accuracy': ...}``."""
+def evaluate(model, data, loss_fn, batch_size=256, power=False):
+    """Free-phase mean loss and accuracy over ``data``: ``{'loss': ..., 'accuracy': ...}``.
+    ``power=True`` adds the mean power (W) of every layer (see ``PowerReport.metrics``)."""
     losses, correct, count = [], 0.0, 0
+    reports = [] if power else None
     for batch in as_loader(data, batch_size):
-        loss, readouts, targets = evaluate_batch(model, batch, loss_fn)
+        loss, readouts, targets = evaluate_batch(model, batch, loss_fn, power=reports)
         n = len(loss)
         losses.append(loss)
         correct += accuracy(model, readouts, targets, loss_fn) * n
         count += n
-    return {"loss": float(np.concatenate(losses).mean()), "accuracy": correct / count}
+    out = {"loss": float(np.concatenate(losses).mean()), "accuracy": correct / count}
+    if power:
+        from ..power import PowerReport
+        out.update(PowerReport.concatenate(reports).metrics())
+    return out
 
 
 def _learning_rates(model):
@@ -60,7 +66,7 @@ def train_step(model, batch, loss_fn, optimizer, beta, symmetric=False, epoch=0)
 
 def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, callbacks=(),
         symmetric=False, verbose=True, history=None, checkpoint=None, checkpoint_every=None,
-        on_failure="stop", record_voltages=False):
+        on_failure="stop", record_voltages=False, record_power=False):
     """Train ``model`` with EP for ``epochs`` epochs; return the :class:`History`.
 
     beta (S): nudging strength; the nudge current is ``-beta * dL/dV`` (A).
@@ -76,6 +82,10 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
     ``skipped_batches`` metric counts them). Either way no update is made.
     record_voltages: keep the node voltages (V) of the free and nudged phases
     of each epoch's last batch in the history (saved to its HDF5 file).
+    record_power: after each epoch, the mean free-phase power (W) per layer
+    (``power_W``, ``power_<layer>``, ``supply_<layer>``; see :mod:`ebana.power`),
+    measured on ``test_data`` (as ``val_...``, during the evaluation pass) or,
+    without test data, on the training data (one extra free pass).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValidationError(f"epochs must be a non-negative integer, received {epochs!r}")
@@ -85,6 +95,9 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
                                          not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 1):
         raise ValidationError(f"checkpoint_every must be a positive int or None, received {checkpoint_every!r}")
     loader = as_loader(train_data)
+    if record_power:
+        from ..power import check_metric_names
+        check_metric_names(model, "val_" if test_data is not None else "")
     # An optimizer state loaded for another model is refused before anything is simulated.
     optimizer.check_parameters(model.parameters())
     if checkpoint is not None and os.path.exists(checkpoint):
@@ -129,8 +142,10 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
         if on_failure == "skip":
             metrics["skipped_batches"] = partial["skipped"]
         if test_data is not None:
-            test = evaluate(model, test_data, loss_fn)
-            metrics.update({"val_loss": test["loss"], "val_accuracy": test["accuracy"]})
+            test = evaluate(model, test_data, loss_fn, power=record_power)
+            metrics.update({"val_" + k: value for k, value in test.items()})
+        if record_power and test_data is None:  # issue 12: one more free pass, over the training data
+            metrics.update(model.power(loader).metrics())
         metrics["epoch_time_s"] = time.perf_counter() - start
         history.append(metrics)
         if record_voltages and last is not None:
