@@ -140,3 +140,20 @@ def test_weights_files_and_configs_carry_biases(tmp_path):
     assert layer.trainable and layer.bias_voltage.tolist() == [0.1, 0.2, 0.3, 0.4]
     assert rebuilt.layer("c2").bias_max == 0.5 and rebuilt.layer("c2").scalar_bias
     assert rebuilt.get_config() == cfg
+
+
+def test_checkpoints_carry_trained_biases(tmp_path):
+    """Resuming from a checkpoint restores the trained bias voltages and their Adam moments."""
+    from ebana.training import Adam, DataLoader
+    data = dict(BATCH)
+    path = tmp_path / "ckpt.pkl"
+    model = bias_network("native")
+    loader = DataLoader(data, batch_size=2, shuffle=True, seed=0)
+    model.fit(loader, epochs=3, loss_fn=MSE(), optimizer=Adam(lr=1e-2), beta=1e-7, symmetric=True,
+              verbose=False, checkpoint=path)
+    assert not np.allclose(model.layer("c1").bias_voltage, [0.35, 0.4, 0.45, 0.5])
+    fresh = bias_network("native")
+    fresh.fit(DataLoader(data, batch_size=2, shuffle=True, seed=0), epochs=3, loss_fn=MSE(),
+              optimizer=Adam(lr=1e-2), beta=1e-7, symmetric=True, verbose=False, checkpoint=path)
+    for name in BIAS_LAYERS + ("d1", "d2"):
+        np.testing.assert_array_equal(fresh.parameters()[name], model.parameters()[name])
