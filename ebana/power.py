@@ -103,9 +103,15 @@ def _amplifier_currents(circuit, v, g, isrc, i_d):
     """Output current (A) of every amplifier by Kirchhoff's law at its output net."""
     B, N = v.shape
     leave = np.zeros((N, B))  # current leaving each node through the elements (A), node-major
-    i_r = ((g if g.ndim == 2 else g[None, :]) * (v[:, circuit.res_a] - v[:, circuit.res_b])).T
-    np.add.at(leave, circuit.res_a, i_r)
-    np.add.at(leave, circuit.res_b, -i_r)
+    # Only elements touching an amplifier output matter: on an image-sized network that
+    # is the second crossbar, not the (B, 1.6 M) currents of the first.
+    out = np.zeros(N, dtype=bool)
+    out[circuit.amp_out] = True
+    r = np.flatnonzero(out[circuit.res_a] | out[circuit.res_b])
+    a, b = circuit.res_a[r], circuit.res_b[r]
+    i_r = ((g[:, r] if g.ndim == 2 else g[None, r]) * (v[:, a] - v[:, b])).T
+    np.add.at(leave, a, i_r)
+    np.add.at(leave, b, -i_r)
     if i_d is not None:
         np.add.at(leave, circuit.d_anode, i_d.T)
         np.add.at(leave, circuit.d_cathode, -i_d.T)

@@ -1,6 +1,6 @@
 """Accuracy against power: the digits network trained at several conductance scales.
 
-Run:  python test_circuit/energy.py [--scales 0.001 0.01 0.1 1] [--epochs N] [--out DIR]
+Run:  python test_circuit/energy.py [--scales 1e-5 1e-4 1e-3 0.01 0.1 1] [--epochs N] [--out DIR]
 
 The same network as test_circuit/digits.py (128 differential inputs and a
 +-1 V bias pair -> 32 diode-clamped nets -> x4 amplifiers -> 10 differential
@@ -67,6 +67,8 @@ def plot(points, path, read_time):
     for pt, x, y in zip(points, p, a):
         ax.annotate(f"x{pt['scale']:g}", (x, y), textcoords="offset points", xytext=(5, -12), fontsize=8)
     ax.set_xscale("log")
+    ax.set_xlim(p.min() / 3, p.max() * 3)
+    ax.set_ylim(max(0.0, a.min() - 10), 100)  # the full scale: small differences stay small
     ax.set_xlabel("mean power per inference (uW)")
     ax.set_ylabel("held-out accuracy (%)")
     top = ax.secondary_xaxis("top", functions=(lambda w: w * read_time * 1e6, lambda e: e / read_time / 1e6))
@@ -80,7 +82,7 @@ def plot(points, path, read_time):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="native", choices=["ngspice", "native"])
-    parser.add_argument("--scales", type=float, nargs="+", default=[0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0])
+    parser.add_argument("--scales", type=float, nargs="+", default=[1e-5, 1e-4, 1e-3, 0.01, 0.1, 1.0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=8)

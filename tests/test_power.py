@@ -158,3 +158,15 @@ def test_long_layer_names_are_refused_before_training():
     with pytest.raises(ValidationError, match="record_power"):
         model.fit({"x": np.zeros((2, 1)), "out": np.zeros((2, 2))}, epochs=1, loss_fn=MSE(), optimizer=SGD(lr=0),
                   beta=1e-7, verbose=False, record_power=True)
+
+
+def test_slabs_of_samples_give_the_same_power(monkeypatch, rng):
+    """Large crossbars are summed a few samples at a time; the result does not depend on it."""
+    import ebana.power
+    model = networks.iris_4_16_3("native", seed=3)
+    data = random_inputs(model, rng, n=9)
+    whole = model.power(data)
+    monkeypatch.setattr(ebana.power, "CHUNK_ELEMENTS", 50)  # fewer than one sample's resistors: one per slab
+    sliced = model.power(data)
+    for name, p in whole.dissipated.items():
+        np.testing.assert_allclose(sliced.dissipated[name], p, rtol=1e-13)
