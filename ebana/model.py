@@ -71,6 +71,7 @@ class Model:
             nodes[id(layer)] = layer.lower(builder, inp)
         circuit = builder.build()
         self._res_layers = [l for l in self.layers if l.conductances() is not None]
+        self._bias_layers = [l for l in self.layers if getattr(l, "vs_slice", None) is not None]
         return circuit, nodes
 
     def layer(self, name):
@@ -124,6 +125,8 @@ class Model:
     def source_voltages(self, arrays, batch_size):
         """Voltage-source values (V), (B, V): nominal values with the inputs filled in."""
         vs = np.repeat(self.circuit.vs_value[None, :], batch_size, axis=0)
+        for layer in self._bias_layers:  # bias voltages may have been trained since compiling
+            vs[:, layer.vs_slice] = layer.source_values()
         for name, a in arrays.items():
             vs[:, self.circuit.slice("vs", name)] = a
         return vs
@@ -174,6 +177,18 @@ class Model:
             raise ShapeError("predict received no samples")
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
+    # power (ebana.power) -------------------------------------------------------
+    def power(self, data, batch_size=256):
+        """Free-phase power (W) per sample of every layer: a :class:`~ebana.power.PowerReport`
+        (``dissipated`` by resistors, junctions and amplifiers; ``delivered`` by sources)."""
+        from .power import model_power
+        return model_power(self, data, batch_size)
+
+    def energy_per_inference(self, data, settle_time, batch_size=256):
+        """Energy (J) per sample, ``(B,)``: the free-phase power held for ``settle_time`` (s)."""
+        from .power import energy_per_inference
+        return energy_per_inference(self, data, settle_time, batch_size)
+
     # training (the loops live in ebana.training, above the model) -------------
     def compile(self, optimizer="adam", loss="mse", beta=None, symmetric=False):
         """Remember optimizer ('adam', 'sgd' or an instance), loss ('mse', 'cross_entropy' or an
@@ -190,16 +205,17 @@ class Model:
         or ``fit(DataLoader)``. ebana's original ``fit(loader, epochs, loss_fn, optimizer,
         beta, test_dataloader=None, callbacks=(), symmetric=False, verbose=True)`` works too.
         ``loss=``, ``optimizer=``, ``beta=`` (S), ``checkpoint``, ``checkpoint_every``,
-        ``on_failure``, ``record_voltages`` pass through to :func:`ebana.training.fit.fit`.
+        ``on_failure``, ``record_voltages``, ``record_power`` pass through to :func:`ebana.training.fit.fit`.
         """
         from .training.keras_api import fit_model
         return fit_model(self, x, args, kwargs)
 
-    def evaluate(self, x, y=None, loss_fn=None, batch_size=256, loss=None):
+    def evaluate(self, x, y=None, loss_fn=None, batch_size=256, loss=None, power=False):
         """Free-phase mean loss and the loss's metrics, e.g. ``{'loss': ..., 'accuracy': ...}``
-        (``'mae'`` in V for regression). ``x``: a DataLoader, a dict with targets, or inputs with ``y``."""
+        (``'mae'`` in V for regression). ``x``: a DataLoader, a dict with targets, or inputs with ``y``.
+        ``power=True`` adds the mean power (W) per layer (:meth:`PowerReport.metrics`)."""
         from .training.keras_api import evaluate_model
-        return evaluate_model(self, x, y, loss_fn, batch_size, loss)
+        return evaluate_model(self, x, y, loss_fn, batch_size, loss, power)
 
     def gradients(self, batch, loss="mse", beta=None, symmetric=True):
         """EP gradient ``dL/dG`` (loss units per S) by layer name; see :func:`ebana.probes.gradients`."""

@@ -73,7 +73,7 @@ def log_uniform(low, high):
 
 def random_layered_network(rng, backend):
     """A random layered circuit: 1-3 hidden layers of random width, each with diode clamps of a
-    random kind (behavioral or Shockley, one or both directions) and usually an amplifier of gain
+    random kind (behavioral, Shockley or diode-connected MOSFET; one or both directions) and usually an amplifier of gain
     0.5-5; conductances log-uniform in [1e-9, 1e-2] S. Returns (model, number of inputs)."""
     n_in = int(rng.integers(2, 9))
     x = InputVoltageLayer(units=n_in, name="x")
@@ -82,7 +82,7 @@ def random_layered_network(rng, backend):
     init = log_uniform(1e-9, 1e-2)
     for k in range(1, int(rng.integers(1, 4)) + 1):
         h = DenseLayer(units=int(rng.integers(2, 12)), name=f"d{k}", g_min=1e-9, g_max=1e-2, initializer=init)(h)
-        kind = "behavioral" if rng.random() < 0.5 else "real"
+        kind = ("behavioral", "real", "mos")[int(rng.integers(3))]
         vb = float(rng.uniform(-0.2, 0.2))
         param = {"VTH": float(rng.uniform(0, 0.3)), "RON": float(rng.uniform(50, 500))} if kind == "behavioral" else {}
         sides = [("down", 0.3), ("up", -0.3)] if rng.random() < 0.7 else [("down", 0.3)]

@@ -24,7 +24,7 @@ def read_ascii_raw(path):
 
 
 @pytest.mark.skipif(NGSPICE is None, reason="the ngspice command is not installed")
-@pytest.mark.parametrize("kind", ["behavioral", "real"])
+@pytest.mark.parametrize("kind", ["behavioral", "real", "mos"])
 def test_ngspice_batch_matches_in_process(tmp_path, kind):
     model = xor_like("ngspice", kind=kind)
     sample = {"x": np.array([1.0, 0.0])}

@@ -22,7 +22,6 @@ Cost per sweep: a few batched products per crossbar plus elementwise work per
 net. Voltage-source branch currents are computed only when read
 (``OperatingPoint.i_vs``): they cost one more product per crossbar from the sources.
 """
-import copy
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -92,7 +91,7 @@ class LayeredBackend(Backend):
         if self._cache is None or self._cache[0] is not circuit:
             plan = LayeredPlan(circuit)
             dp = DiodeParams(circuit, self.gmin)
-            models = {id(s): _subset(dp, s.index) for g in plan.groups for s in g.diodes}
+            models = {id(s): dp.subset(s.index) for g in plan.groups for s in g.diodes}
             self._cache = (circuit, plan, models, dp)
             self._bound, self._norton = {}, {}
         return self._cache[1:]
@@ -291,7 +290,8 @@ class _Run:
                 new = self._limit(k, new, vds, far)
             outside = ((new < lo) | (new > hi)) & np.isfinite(lo) & np.isfinite(hi)
             if outside.any():  # Newton left the bracket: bisect instead
-                new = np.where(outside, 0.5 * (lo + hi), new)
+                with np.errstate(invalid="ignore"):  # inf - inf where no bracket yet: not used
+                    new = np.where(outside, 0.5 * (lo + hi), new)
             if pwl_only:
                 # piecewise linear: the step is exact once no junction changes region
                 if all(np.array_equal(vd > s.behavioral.vth, s.sign * (s.end.values(new) - u) > s.behavioral.vth)
@@ -410,7 +410,7 @@ class _Run:
         if len(c.d_anode):
             fixed_end = (plan.node_group[c.d_anode] == FIXED) | (plan.node_group[c.d_cathode] == FIXED)
             idx = np.flatnonzero(fixed_end)
-            i_d, _ = _subset(dp, idx).evaluate(v[:, c.d_anode[idx]] - v[:, c.d_cathode[idx]])
+            i_d, _ = dp.subset(idx).evaluate(v[:, c.d_anode[idx]] - v[:, c.d_cathode[idx]])
             for nodes, sign in ((c.d_anode[idx], 1.0), (c.d_cathode[idx], -1.0)):
                 fx = plan.node_group[nodes] == FIXED
                 if fx.any():
@@ -434,16 +434,6 @@ def _diode(s, model, vd):
     on = vd > m.vth
     return vd * g_off + np.where(on, (vd - m.vth) * g_delta, 0.0), np.where(on, g_off + g_delta, g_off)
 
-
-def _subset(dp, idx):
-    """The junction parameters of the diodes at ``idx`` only."""
-    sub = copy.copy(dp)
-    D = len(dp.pwl)
-    for key, value in vars(dp).items():
-        if isinstance(value, np.ndarray) and value.shape[:1] == (D,):
-            setattr(sub, key, value[idx])
-    sub.any_shockley = bool((~sub.pwl).any())
-    return sub
 
 
 def _default_threads():

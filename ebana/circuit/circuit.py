@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import GraphError, ValidationError
 from ..validation import check_name, check_spice_block
-from .elements import BehavioralDiode, ShockleyDiode
+from .elements import BehavioralDiode, MosDiode, ShockleyDiode
 
 
 # First letter of each element kind's SPICE name (behavioral diodes are B
@@ -31,7 +31,7 @@ ELEMENT_LETTER = {"res": "r", "vs": "v", "is": "i", "diode": "d", "amp": "b"}
 class DiodeBlock:
     owner: str
     index: slice
-    model: object  # BehavioralDiode | ShockleyDiode
+    model: object  # BehavioralDiode | ShockleyDiode | MosDiode
 
 
 @dataclass
@@ -162,8 +162,8 @@ class CircuitBuilder:
 
     def diodes(self, owner, anode, cathode, model):
         """Diodes from ``anode`` to ``cathode`` (current flows anode -> cathode when forward)."""
-        if not isinstance(model, (BehavioralDiode, ShockleyDiode)):
-            raise ValidationError(f"diode model of {owner!r} must be BehavioralDiode or ShockleyDiode")
+        if not isinstance(model, (BehavioralDiode, ShockleyDiode, MosDiode)):
+            raise ValidationError(f"diode model of {owner!r} must be BehavioralDiode, ShockleyDiode or MosDiode")
         a, c = self._pairs(anode, cathode)
         sl = self._add("diode", owner, list(zip(a, c)))
         self._diode_blocks.append(DiodeBlock(owner, sl, model))

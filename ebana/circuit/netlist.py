@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import ValidationError
 from ..validation import check_array
-from .elements import BehavioralDiode, ShockleyDiode
+from .elements import BehavioralDiode, MosDiode, ShockleyDiode
 
 # Tight tolerances: EP takes differences of two operating points a small beta
 # apart, so the solve must be far more exact than SPICE's defaults (reltol 1e-3).
@@ -75,6 +75,9 @@ def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, 
             elif isinstance(m, ShockleyDiode):
                 models[m.name] = m.model_line()
                 lines.append(f"d{local} {a} {c} {m.name}")
+            elif isinstance(m, MosDiode):
+                models[m.name] = m.model_line()
+                lines.append(m.element_line(f"m{local}", a, c))
     lines.extend(models.values())
 
     names = circuit.element_names("amp")

@@ -74,6 +74,11 @@ class Layer:
         """Conductances (S) of this layer's resistors in circuit order, or None."""
         return None
 
+    def ep_gradient_from_phases(self, low, high, span, per_sample=False):
+        """EP gradient of :meth:`parameters` from two :class:`~ebana.backends.OperatingPoint`
+        phases; conductance layers use the node voltages only (their ``ep_gradient``)."""
+        return self.ep_gradient(low.v, high.v, span, per_sample=per_sample)
+
     # configuration -------------------------------------------------------
     def get_config(self):
         return {"name": self.name}

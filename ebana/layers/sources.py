@@ -4,6 +4,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..validation import check_array
 from .base import Layer, check_units
+from .bias import BiasSources
 
 
 class InputVoltageLayer(Layer):
@@ -27,28 +28,33 @@ class InputVoltageLayer(Layer):
         return {"units": self.units, "name": self.name}
 
 
-class BiasVoltageLayer(Layer):
-    """``units`` fixed voltage sources to ground at ``bias_voltage`` (V, scalar or one per unit).
+class BiasVoltageLayer(BiasSources, Layer):
+    """``units`` voltage sources to ground at ``bias_voltage`` (V, scalar or one per unit).
 
-    >>> b = BiasVoltageLayer(units=1, name="b", bias_voltage=1.0)
+    With ``trainable=True`` EP learns the voltages (see :mod:`ebana.layers.bias`),
+    kept within ``[bias_min, bias_max]`` (V); ``lr`` is this layer's learning
+    rate (None: the optimizer's).
+
+    >>> b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0], trainable=True)
     """
     is_source = True
 
-    def __init__(self, units, name, bias_voltage=1.0):
+    def __init__(self, units, name, bias_voltage=1.0, trainable=False, lr=None, bias_min=-1.0, bias_max=1.0):
         super().__init__(name)
         self.units = check_units(units, f"BiasVoltageLayer {name!r}")
         values = check_array(bias_voltage, f"bias_voltage of BiasVoltageLayer {name!r} (V)", -1e3, 1e3)
         if values.ndim > 1 or (values.ndim == 1 and values.shape[0] != self.units):
             raise ShapeError(f"BiasVoltageLayer {name!r} expected a scalar or {self.units} bias voltages, "
                              f"received shape {values.shape}")
-        self.bias_voltage = np.broadcast_to(values, (self.units,)).copy()
+        self._init_bias(np.broadcast_to(values, (self.units,)), trainable, lr, bias_min, bias_max)
 
     def lower(self, builder, input_nodes):
         nodes = builder.nodes(self.name, self.units)
-        builder.vsources(self.name, nodes, 0, self.bias_voltage)
+        self.vs_slice = builder.vsources(self.name, nodes, 0, self.bias_voltage)
         return nodes
 
     def get_config(self):
+        cfg = {"units": self.units, "name": self.name, **self._bias_config()}
         bv = self.bias_voltage
-        return {"units": self.units, "name": self.name,
-                "bias_voltage": float(bv[0]) if np.all(bv == bv[0]) else bv.tolist()}
+        cfg["bias_voltage"] = float(bv[0]) if np.all(bv == bv[0]) else bv.tolist()
+        return cfg

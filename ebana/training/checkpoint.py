@@ -36,13 +36,22 @@ VERSION = 1
 CHECKPOINT_VERSION = 2  # 2: run settings and the run's first epoch and length
 
 
+def _stored(layer):
+    """The array a weights file keeps for ``layer``: conductances (S) of a crossbar,
+    trained bias voltages (V) of a bias layer (issue 12), else None."""
+    if layer.conductances() is not None:
+        return layer.g
+    stored = getattr(layer, "stored_array", None)
+    return stored() if stored is not None else None
+
+
 def _trainable_layers(model):
-    return [layer for layer in model.layers if layer.conductances() is not None]
+    return [layer for layer in model.layers if _stored(layer) is not None]
 
 
 def weights_of(model):
-    """Copies of every layer's conductance array (S), by layer name."""
-    return {layer.name: np.array(layer.g, dtype=float) for layer in _trainable_layers(model)}
+    """Copies of every layer's conductances (S) and trained bias voltages (V), by layer name."""
+    return {layer.name: np.array(_stored(layer), dtype=float) for layer in _trainable_layers(model)}
 
 
 def check_weights(model, weights, source):
@@ -58,6 +67,9 @@ def check_weights(model, weights, source):
         a = weights[name]
         if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
             raise ValidationError(f"{source}: weights of {layer.describe()} must be a float array")
+        if layer.conductances() is None:  # bias voltages (V): the layer checks shape and bounds
+            layer.check_stored(a, source)
+            continue
         if a.shape != layer.g.shape:
             raise ShapeError(f"{source}: {layer.describe()} has conductances of shape {layer.g.shape}, "
                              f"the file holds {a.shape}: the file belongs to a different model")
@@ -70,7 +82,7 @@ def check_weights(model, weights, source):
 
 def _assign_weights(model, weights):
     for layer in _trainable_layers(model):
-        layer.g[...] = weights[layer.name]  # in place: optimizers and layers share the array
+        _stored(layer)[...] = weights[layer.name]  # in place: optimizers and layers share the array
 
 
 def save_weights(model, path):

@@ -110,16 +110,17 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
         # Start the -beta phase from the +beta phase reflected about the free one: for
         # piecewise-linear clamps that keep their regions it is the solution already.
         minus = phases.solve({k: -c for k, c in currents.items()}, initial=2.0 * free.v - plus.v)
-        low, high, span = minus.v, plus.v, 2.0 * beta
+        low, high, span = minus, plus, 2.0 * beta
     else:
-        low, high, span = free.v, plus.v, beta
+        low, high, span = free, plus, beta
     grads = {}
     per_sample = callable(g) or (g is not None and np.ndim(g) == 2)
     for layer in model.layers:
         if layer.parameters():
-            # amplifiers downstream weaken the raw EP estimate by their gain**2 (see graph.py)
-            grads[layer.name] = model.ep_scales[layer.name] * layer.ep_gradient(low, high, span,
-                                                                                per_sample=per_sample)
+            # amplifiers downstream weaken the raw EP estimate by their gain**2 (see graph.py);
+            # phases are whole operating points: bias sources learn from their branch currents
+            grads[layer.name] = model.ep_scales[layer.name] * layer.ep_gradient_from_phases(
+                low, high, span, per_sample=per_sample)
     return StepResult(loss, readouts, grads, free.v, plus.v)
 
 
@@ -139,12 +140,16 @@ def noisy_ep_step(model, batch, loss_fn, beta, symmetric=False, epoch=0):
     return result
 
 
-def evaluate_batch(model, batch, loss_fn):
-    """Free-phase loss (B,) and readouts of one batch."""
+def evaluate_batch(model, batch, loss_fn, power=None):
+    """Free-phase loss (B,) and readouts of one batch; ``power`` (a list) receives the
+    batch's :class:`~ebana.power.PowerReport` when given."""
     size, arrays = model.check_inputs(batch)
     targets = targets_of(model, batch, size)
-    v = model.solve({k: arrays[k] for k in arrays}).v
-    loss, readouts, _ = loss_and_nudge(model, v, targets, loss_fn, 1.0)
+    op = model.solve({k: arrays[k] for k in arrays})
+    if power is not None:
+        from ..power import batch_power
+        power.append(batch_power(model, op, arrays, size))
+    loss, readouts, _ = loss_and_nudge(model, op.v, targets, loss_fn, 1.0)
     return loss, readouts, targets
 
 

@@ -31,26 +31,32 @@ def as_loader(data, batch_size=64):
     raise ValidationError(f"expected a DataLoader or a dict of arrays, received {type(data).__name__}")
 
 
-def evaluate(model, data, loss_fn, batch_size=256):
+def evaluate(model, data, loss_fn, batch_size=256, power=False):
     """Free-phase mean loss and the loss's metrics over ``data``: ``{'loss': ..., 'accuracy': ...}``
     (MSE on regression targets: ``'mae'`` (V) instead of accuracy; see :mod:`.metrics`).
+    ``power=True`` adds the mean power (W) of every layer (see ``PowerReport.metrics``).
 
     Ctrl-C stops it within one sample's solve (see :mod:`ebana.interrupt`)."""
     with deferred_sigint():
-        return _evaluate(model, data, loss_fn, batch_size)
+        return _evaluate(model, data, loss_fn, batch_size, power)
 
 
-def _evaluate(model, data, loss_fn, batch_size):
+def _evaluate(model, data, loss_fn, batch_size, power):
     check_loss_fits(model, loss_fn)
     losses, sums = [], MetricSums()
+    reports = [] if power else None
     loader = as_loader(data, batch_size)
     classify = classify_outputs(model, loader, loss_fn)
     for batch in loader:
         check_interrupt()
-        loss, readouts, targets = evaluate_batch(model, batch, loss_fn)
+        loss, readouts, targets = evaluate_batch(model, batch, loss_fn, power=reports)
         losses.append(loss)
         sums.add(batch_metrics(model, readouts, targets, loss_fn, classify), len(loss))
-    return {"loss": float(np.concatenate(losses).mean()), **sums.means()}
+    out = {"loss": float(np.concatenate(losses).mean()), **sums.means()}
+    if power:
+        from ..power import PowerReport
+        out.update(PowerReport.concatenate(reports).metrics())
+    return out
 
 
 def _learning_rates(model, optimizer):
@@ -88,7 +94,7 @@ def train_step(model, batch, loss_fn, optimizer, beta, symmetric=False, epoch=0)
 
 def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, callbacks=(),
         symmetric=False, verbose=True, history=None, checkpoint=None, checkpoint_every=None,
-        on_failure="stop", record_voltages=False):
+        on_failure="stop", record_voltages=False, record_power=False):
     """Train ``model`` with EP for ``epochs`` epochs; return the :class:`History`.
 
     beta (S): nudging strength; the nudge current is ``-beta * dL/dV`` (A).
@@ -112,17 +118,21 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
     ``skipped_batches`` metric counts them). Either way no update is made.
     record_voltages: keep the node voltages (V) of the free and nudged phases
     of each epoch's last batch in the history (saved to its HDF5 file).
+    record_power: after each epoch, the mean free-phase power (W) per layer
+    (``power_W``, ``power_<layer>``, ``supply_<layer>``; see :mod:`ebana.power`),
+    measured on ``test_data`` (as ``val_...``, during the evaluation pass) or,
+    without test data, on the training data (one extra free pass).
 
     Ctrl-C raises KeyboardInterrupt within one sample's solve; the weights are
     those after the last completed step and the checkpoint is intact.
     """
     with deferred_sigint():
         return _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbacks, symmetric,
-                    verbose, history, checkpoint, checkpoint_every, on_failure, record_voltages)
+                    verbose, history, checkpoint, checkpoint_every, on_failure, record_voltages, record_power)
 
 
 def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbacks, symmetric, verbose,
-         history, checkpoint, checkpoint_every, on_failure, record_voltages):
+         history, checkpoint, checkpoint_every, on_failure, record_voltages, record_power):
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValidationError(f"epochs must be a non-negative integer, received {epochs!r}")
     if on_failure not in ("stop", "skip"):
@@ -137,6 +147,9 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
     loader = as_loader(train_data)
     loss_fn, optimizer = resolve_loss(loss_fn), resolve_optimizer(optimizer)
     check_loss_fits(model, loss_fn)
+    if record_power:
+        from ..power import check_metric_names
+        check_metric_names(model, "val_" if test_data is not None else "")
     # An optimizer state loaded for another model is refused before anything is simulated.
     optimizer.check_parameters(model.parameters())
     settings = run_settings(model, loss_fn, optimizer, beta, symmetric, loader)
@@ -202,8 +215,10 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
         if on_failure == "skip":
             metrics["skipped_batches"] = partial["skipped"]
         if test_data is not None:
-            test = evaluate(model, test_data, loss_fn)
+            test = evaluate(model, test_data, loss_fn, power=record_power)
             metrics.update({"val_" + k: v for k, v in test.items()})
+        if record_power and test_data is None:  # one more free pass, over the training data
+            metrics.update(model.power(loader).metrics())
         metrics["lr_scale"] = getattr(optimizer, "lr_scale", 1.0)
         metrics["epoch_time_s"] = time.perf_counter() - start
         history.append(metrics)

@@ -16,7 +16,7 @@ _LEGACY_POSITIONAL = ("epochs", "loss_fn", "optimizer", "beta", "test_dataloader
                       "verbose")
 _KEYWORDS = {"y", "epochs", "loss_fn", "loss", "optimizer", "beta", "test_dataloader", "validation_data",
              "callbacks", "symmetric", "verbose", "batch_size", "shuffle", "seed", "checkpoint",
-             "checkpoint_every", "on_failure", "record_voltages"}
+             "checkpoint_every", "on_failure", "record_voltages", "record_power"}
 
 
 def compile_model(model, optimizer="adam", loss="mse", beta=None, symmetric=False):
@@ -75,14 +75,15 @@ def fit_model(model, x, args, kwargs):
     val = a.get("validation_data", a.get("test_dataloader"))
     val = None if val is None else as_validation_data(model, val)
     verbose = a.get("verbose", 1)
-    options = {k: a[k] for k in ("checkpoint", "checkpoint_every", "on_failure", "record_voltages") if k in a}
+    options = {k: a[k] for k in ("checkpoint", "checkpoint_every", "on_failure", "record_voltages", "record_power")
+               if k in a}
     model.history = fit(model, loader, a.get("epochs", 1), c["loss"], c["optimizer"], c["beta"], val,
                         a.get("callbacks", ()), symmetric=c["symmetric"], verbose=verbose,
                         history=getattr(model, "history", None), **options)
     return model.history
 
 
-def evaluate_model(model, x, y=None, loss_fn=None, batch_size=256, loss=None):
+def evaluate_model(model, x, y=None, loss_fn=None, batch_size=256, loss=None, power=False):
     """Resolve the arguments of :meth:`Model.evaluate`; ``y`` may be the loss (older call style)."""
     from .fit import evaluate
     if y is not None and (callable(y) or isinstance(y, str)) and not hasattr(y, "shape"):
@@ -91,4 +92,4 @@ def evaluate_model(model, x, y=None, loss_fn=None, batch_size=256, loss=None):
     if loss is None:
         raise ValidationError("evaluate needs a loss: pass loss='mse' (or compile/fit first, which remember it)")
     data = as_validation_data(model, (x, y) if y is not None else x, check_batch_size(batch_size, "evaluate"))
-    return evaluate(model, data, resolve_loss(loss))
+    return evaluate(model, data, resolve_loss(loss), power=power)
