@@ -1,5 +1,5 @@
 """ebana: train analog neural networks as circuits, in Ngspice, with Equilibrium Propagation."""
-from .errors import EbanaError, GraphError, ShapeError, SimulatorError, ValidationError
+from .errors import DataNotFoundError, EbanaError, GraphError, ShapeError, SimulatorError, ValidationError
 from .layers import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer,
                      DiodeLayer, InputVoltageLayer, MemristorDenseLayer)
 from .model import Model
@@ -9,5 +9,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Model", "InputVoltageLayer", "BiasVoltageLayer", "ConcatenateLayer", "DenseLayer", "DiodeLayer",
     "AmplificationLayer", "CurrentLayer", "MemristorDenseLayer", "MSE", "CrossEntropy", "SGD", "Adam", "DataLoader", "History",
-    "EbanaError", "GraphError", "ShapeError", "SimulatorError", "ValidationError",
+    "DataNotFoundError", "EbanaError", "GraphError", "ShapeError", "SimulatorError", "ValidationError",
 ]
