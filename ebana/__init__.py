@@ -1,13 +1,15 @@
 """ebana: train analog neural networks as circuits, in Ngspice, with Equilibrium Propagation."""
 from .errors import DataNotFoundError, EbanaError, GraphError, ShapeError, SimulatorError, ValidationError
-from .layers import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer,
-                     DiodeLayer, InputVoltageLayer, MemristorDenseLayer)
+from .layers import (AmplificationLayer, AveragePooling2DLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer,
+                     DenseLayer, DiodeLayer, FlattenLayer, InputVoltageLayer, LocallyConnected2DLayer,
+                     MemristorDenseLayer, ReshapeLayer)
 from .model import Model
 from .training import MSE, SGD, Adam, CrossEntropy, DataLoader, History
 
 __version__ = "0.1.0"
 __all__ = [
     "Model", "InputVoltageLayer", "BiasVoltageLayer", "ConcatenateLayer", "DenseLayer", "DiodeLayer",
-    "AmplificationLayer", "CurrentLayer", "MemristorDenseLayer", "MSE", "CrossEntropy", "SGD", "Adam", "DataLoader", "History",
+    "AmplificationLayer", "CurrentLayer", "MemristorDenseLayer", "LocallyConnected2DLayer", "AveragePooling2DLayer",
+    "FlattenLayer", "ReshapeLayer", "MSE", "CrossEntropy", "SGD", "Adam", "DataLoader", "History",
     "DataNotFoundError", "EbanaError", "GraphError", "ShapeError", "SimulatorError", "ValidationError",
 ]
