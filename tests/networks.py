@@ -67,12 +67,12 @@ def iris_volts(seed=0):
 
 
 def image_network(backend="ngspice", seed=0, rows=6, cols=6, filters=3, kernel=3, strides=1, pool=2, gain=2.0,
-                  clamp=0.1):
+                  clamp=0.1, padding="valid"):
     """A (rows, cols, 2) differential image -> LocallyConnected2D -> two-sided diode clamps ->
     amplifiers -> 2x2 average pooling -> flatten -> 2 differential outputs."""
     from ebana import AveragePooling2DLayer, FlattenLayer, LocallyConnected2DLayer
     x = InputVoltageLayer(shape=(rows, cols, 2), name="x")
-    h = LocallyConnected2DLayer(filters, kernel_size=kernel, strides=strides, name="l1",
+    h = LocallyConnected2DLayer(filters, kernel_size=kernel, strides=strides, name="l1", padding=padding,
                                 initializer=("uniform", 1e-5, 1e-4))(x)
     h = DiodeLayer(name="c1", direction="down", bias_voltage=clamp)(h)
     h = DiodeLayer(name="c2", direction="up", bias_voltage=-clamp)(h)

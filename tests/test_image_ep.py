@@ -20,11 +20,11 @@ def batch():
     return {"x": networks.image_inputs(4, rng), "out": TARGETS}
 
 
-@pytest.mark.parametrize("kernel, strides", [(3, 1), (2, 2)])
-def test_native_and_ngspice_agree_within_a_microvolt(rng, kernel, strides):
+@pytest.mark.parametrize("kernel, strides, padding", [(3, 1, "valid"), (2, 2, "valid"), (3, 2, "same")])
+def test_native_and_ngspice_agree_within_a_microvolt(rng, kernel, strides, padding):
     images = networks.image_inputs(5, rng)
-    native = networks.image_network("native", seed=2, kernel=kernel, strides=strides)
-    ngspice = networks.image_network("ngspice", seed=2, kernel=kernel, strides=strides)
+    native = networks.image_network("native", seed=2, kernel=kernel, strides=strides, padding=padding)
+    ngspice = networks.image_network("ngspice", seed=2, kernel=kernel, strides=strides, padding=padding)
     a, b = native.solve({"x": images}).v, ngspice.solve({"x": images}).v
     assert np.abs(a - b).max() < 1e-6
     # the clamps are active: the check covers the nonlinear regime, not just a linear network
@@ -50,11 +50,15 @@ def _finite_difference(model, batch, name, picks):
     return out
 
 
-def test_ep_gradient_matches_finite_differences(backend_name, batch):
-    model = networks.image_network(backend_name, seed=1)
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_ep_gradient_matches_finite_differences(backend_name, batch, padding):
+    model = networks.image_network(backend_name, seed=1, padding=padding, strides=1 if padding == "valid" else 2)
     rng = np.random.default_rng(0)
     picks = {name: [tuple(int(rng.integers(s)) for s in model.layer(name).g.shape) for _ in range(40)]
              for name in ("l1", "d2")}
+    grounded = np.argwhere(model.layer("l1").a_nodes == 0)  # padded positions: resistors to ground
+    assert len(grounded) == 0 if padding == "valid" else len(grounded) > 10
+    picks["l1"][:len(grounded[:10])] = [(int(w), int(k), int(rng.integers(3))) for w, k in grounded[:10]]
     fd = np.concatenate([_finite_difference(model, batch, n, picks[n]) for n in ("l1", "d2")])
     r = ep_step(model, batch, MSE(), beta=1e-7, symmetric=True)
     assert r.grads["l1"].shape == model.layer("l1").g.shape and "p1" not in r.grads  # pooling is fixed

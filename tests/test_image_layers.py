@@ -42,6 +42,37 @@ def test_local_layer_joins_each_window_to_its_own_nets(rows, cols, channels, ker
     np.testing.assert_array_equal(model.conductances(), layer.g.ravel())
 
 
+@pytest.mark.parametrize("rows, cols, kernel, strides", [(5, 7, 3, 2), (6, 6, 4, 1), (3, 4, 5, 3)])
+def test_same_padding_follows_keras_and_grounds_the_padded_positions(rng, rows, cols, kernel, strides):
+    """Keras' 'same': ceil(size / stride) windows, padding split with the smaller half before;
+    a padded position is a 0 V pixel, so its resistor goes to ground. Checked by the nodal formula."""
+    x = InputVoltageLayer(shape=(rows, cols, 1), name="x")
+    layer = LocallyConnected2DLayer(2, kernel, name="l1", strides=strides, padding="same")
+    out = CurrentLayer(name="out")(layer(x))
+    model = Model(inputs=[x], outputs=[out], backend="native")
+    out_r, out_c = -(-rows // strides), -(-cols // strides)
+    assert layer.shape == (out_r, out_c, 2)
+    pad_r = max((out_r - 1) * strides + kernel - rows, 0) // 2
+    pad_c = max((out_c - 1) * strides + kernel - cols, 0) // 2
+    v = rng.uniform(-1, 1, size=(2, rows, cols))
+    padded = np.zeros((2, rows + 2 * kernel, cols + 2 * kernel))  # 0 V around the image
+    padded[:, kernel:kernel + rows, kernel:kernel + cols] = v
+    inside = np.zeros(padded.shape[1:], dtype=bool)
+    inside[kernel:kernel + rows, kernel:kernel + cols] = True
+    want, outside = np.zeros((2, out_r, out_c, 2)), 0
+    for i in range(out_r):
+        for j in range(out_c):
+            r0, c0 = kernel + i * strides - pad_r, kernel + j * strides - pad_c
+            window = padded[:, r0:r0 + kernel, c0:c0 + kernel].reshape(2, -1)
+            g = layer.g[i * out_c + j]
+            want[:, i, j, :] = window @ g / g.sum(axis=0)
+            outside += int((~inside[r0:r0 + kernel, c0:c0 + kernel]).sum())
+    got = model.readouts(model.solve({"x": v[..., None]}).v)["out"]
+    np.testing.assert_allclose(got, want.reshape(2, -1), atol=1e-12)
+    grounded = int((model.circuit.res_a[model.circuit.slice("res", "l1")] == 0).sum())
+    assert outside > 0 and grounded == 2 * outside  # one grounded resistor per padded position and filter
+
+
 def test_unloaded_nets_sit_at_the_conductance_weighted_mean(rng):
     """Local layer and pooling alone (outputs open): V_out = sum(G V_in) / sum(G), checked by hand."""
     x = InputVoltageLayer(shape=(5, 4, 2), name="x")
@@ -72,8 +103,9 @@ def test_unloaded_nets_sit_at_the_conductance_weighted_mean(rng):
 def test_structure_rules_of_the_layered_solver():
     """Each layer's nets come from builder.nodes(name, count); its resistors are one block from
     its input nets to its own nets; no element joins two nets created by the same layer."""
-    model = networks.image_network("native")
+    model = networks.image_network("native", padding="same", strides=2)
     circuit = model.circuit
+    assert (circuit.res_a[circuit.slice("res", "l1")] == 0).any()
     creator = [name.split("__")[0] for name in circuit.node_names]
     for layer in model.layers:
         sl = circuit.blocks["res"].get(layer.name)
@@ -81,7 +113,8 @@ def test_structure_rules_of_the_layered_solver():
             continue
         own = set(np.flatnonzero(np.array(creator) == layer.name.lower()).tolist())
         assert set(circuit.res_b[sl].tolist()) == own
-        assert set(circuit.res_a[sl].tolist()) <= set(np.asarray(layer.input_nodes).tolist())
+        # input nets, or ground for a padded window position (a 0 V pixel)
+        assert set(circuit.res_a[sl].tolist()) <= set(np.asarray(layer.input_nodes).tolist()) | {0}
     assert sum(sl.stop - sl.start for sl in circuit.blocks["res"].values()) == circuit.n_res
     for a, b in [(circuit.res_a, circuit.res_b), (circuit.d_anode, circuit.d_cathode),
                  (circuit.amp_in, circuit.amp_out)]:
@@ -117,7 +150,8 @@ def test_reshape_and_flatten():
      ShapeError, r"LocallyConnected2DLayer 'l1' expected an image input .* \(36,\) from InputVoltageLayer 'x'"),
     (lambda: LocallyConnected2DLayer(2, 7, name="l1")(InputVoltageLayer(shape=(6, 6, 1), name="x")),
      ShapeError, r"window \(7, 7\) is larger than its input image \(6, 6\)"),
-    (lambda: LocallyConnected2DLayer(2, 3, name="l1", padding="same"), ValidationError, "padding must be 'valid'"),
+    (lambda: LocallyConnected2DLayer(2, 3, name="l1", padding="full"), ValidationError,
+     "padding must be 'valid' or 'same'"),
     (lambda: LocallyConnected2DLayer(0, 3, name="l1"), ShapeError, "filters"),
     (lambda: LocallyConnected2DLayer(2, (3, 0), name="l1"), ValidationError, "kernel_size"),
     (lambda: LocallyConnected2DLayer(2, 3, name="l1", g_min=1e-4, g_max=1e-5), ValidationError, "g_max"),

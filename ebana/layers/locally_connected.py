@@ -28,9 +28,9 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
         kernel_size: window size, an int or ``(rows, cols)``.
         name: layer name.
         strides: window step, an int or ``(rows, cols)`` (default 1).
-        padding: only ``'valid'`` (as in Keras' LocallyConnected2D): every window lies inside
-            the image. Zero padding would need resistors to ground, which the structured
-            solver does not model as a layer-to-layer coupling.
+        padding: ``'valid'`` (every window inside the image) or ``'same'``
+            (``ceil(size / strides)`` windows per axis, Keras' rule): a window position
+            beyond the image is a 0 V pixel, i.e. its resistor goes to ground.
         initializer, lr, trainable, g_min, g_max (S), variability, levels: as for
             :class:`~ebana.layers.DenseLayer`.
 
@@ -45,15 +45,14 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
         self.filters = check_units(filters, f"{who} (filters)")
         self.kernel_size = pair_of_ints(kernel_size, f"kernel_size of {who}")
         self.strides = pair_of_ints(strides, f"strides of {who}")
-        if padding != "valid":
-            raise ValidationError(f"{who}: padding must be 'valid' (windows inside the image), received "
-                                  f"{padding!r}; pad the input image with extra input nets instead")
+        if padding not in ("valid", "same"):
+            raise ValidationError(f"{who}: padding must be 'valid' or 'same', received {padding!r}")
         self.padding = padding
         self._set_conductance_options(initializer, lr, trainable, g_min, g_max, variability, levels)
         self.in_dims = None
 
     def _output_units(self, parent_units):
-        out_r, out_c = output_size(self.in_dims, self.kernel_size, self.strides, self.describe())
+        out_r, out_c = output_size(self.in_dims, self.kernel_size, self.strides, self.describe(), self.padding)
         return out_r * out_c * self.filters
 
     def _check_parents(self, parents, many):
@@ -61,13 +60,13 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
         self.in_dims = image_dims(parents[0].shape, self.describe(), parents[0])
 
     def _output_shape(self, parent_shapes):
-        out_r, out_c = output_size(self.in_dims, self.kernel_size, self.strides, self.describe())
+        out_r, out_c = output_size(self.in_dims, self.kernel_size, self.strides, self.describe(), self.padding)
         return (out_r, out_c, self.filters)
 
     @property
     def windows(self):
-        """Flat input-net positions per window, ``(windows, kr * kc * channels)``."""
-        idx = window_indices(self.in_dims, self.kernel_size, self.strides)
+        """Flat input-net positions per window, ``(windows, kr * kc * channels)``; -1: padding."""
+        idx = window_indices(self.in_dims, self.kernel_size, self.strides, self.padding)
         return idx.reshape(idx.shape[0], -1)
 
     def build(self, input_units, rng):
@@ -80,8 +79,8 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
     def lower(self, builder, input_nodes):
         out = builder.nodes(self.name, self.units)
         windows = self.windows
-        # (window, position, filter) in C order: the order of g
-        self.a_nodes = np.asarray(input_nodes)[windows]                  # (W, K)
+        # (window, position, filter) in C order: the order of g; padding (-1) -> ground (node 0)
+        self.a_nodes = np.concatenate([[0], np.asarray(input_nodes)])[windows + 1]   # (W, K)
         self.b_nodes = out.reshape(windows.shape[0], self.filters)       # (W, F)
         builder.resistors(self.name, self.a_nodes[:, :, None], self.b_nodes[:, None, :])
         self.input_nodes, self.output_nodes = np.asarray(input_nodes), out

@@ -2,7 +2,10 @@
 
 Images are laid out channels-last, ``(rows, cols, channels)``, net ``k`` being
 element ``k`` of the C-order flattening (see :mod:`ebana.layers.base`).
-Only 'valid' windows exist: every window lies inside the image.
+Padding 'valid': every window lies inside the image. Padding 'same' (Keras'
+rule): ``ceil(size / stride)`` windows per axis, the image padded by
+``max((out - 1) * stride + kernel - size, 0)`` positions, half of them (rounded
+down) before; a padded position has index -1 (the layer joins it to ground).
 """
 import numpy as np
 
@@ -33,24 +36,35 @@ def image_dims(shape, who, parent):
     return tuple(int(s) for s in shape)
 
 
-def output_size(dims, kernel, strides, who):
-    """``(out_rows, out_cols)`` of 'valid' windows of size ``kernel`` moved by ``strides``."""
+def output_size(dims, kernel, strides, who, padding="valid"):
+    """``(out_rows, out_cols)`` of the windows of size ``kernel`` moved by ``strides``."""
     rows, cols = dims[0], dims[1]
+    if padding == "same":
+        return -(-rows // strides[0]), -(-cols // strides[1])
     if kernel[0] > rows or kernel[1] > cols:
-        raise ShapeError(f"{who}: window {kernel} is larger than its input image ({rows}, {cols})")
+        raise ShapeError(f"{who}: window {kernel} is larger than its input image ({rows}, {cols}); "
+                         "use a smaller kernel_size or padding='same'")
     return (rows - kernel[0]) // strides[0] + 1, (cols - kernel[1]) // strides[1] + 1
 
 
-def window_indices(dims, kernel, strides):
-    """Flat input-net positions of every window, ``(out_rows * out_cols, kr, kc, channels)`` (int64).
+def _axis(size, kernel, stride, out, padding):
+    """Input positions (out, kernel) along one axis; -1 where the window overhangs the image."""
+    before = max((out - 1) * stride + kernel - size, 0) // 2 if padding == "same" else 0
+    pos = (np.arange(out) * stride)[:, None] + np.arange(kernel)[None, :] - before
+    return np.where((pos >= 0) & (pos < size), pos, -1)
+
+
+def window_indices(dims, kernel, strides, padding="valid"):
+    """Flat input-net positions of every window, ``(out_rows * out_cols, kr, kc, channels)`` (int64),
+    -1 at padded positions.
 
     Window ``p = i * out_cols + j`` starts at row ``i * strides[0]``, column
-    ``j * strides[1]``.
+    ``j * strides[1]`` (shifted back by the padding before the image).
     """
     rows, cols, channels = dims
-    out_r, out_c = (rows - kernel[0]) // strides[0] + 1, (cols - kernel[1]) // strides[1] + 1
-    r = (np.arange(out_r) * strides[0])[:, None, None, None, None] + np.arange(kernel[0])[None, None, :, None, None]
-    c = (np.arange(out_c) * strides[1])[None, :, None, None, None] + np.arange(kernel[1])[None, None, None, :, None]
+    out_r, out_c = output_size(dims, kernel, strides, "window_indices", padding)
+    r = _axis(rows, kernel[0], strides[0], out_r, padding)[:, None, :, None, None]
+    c = _axis(cols, kernel[1], strides[1], out_c, padding)[None, :, None, :, None]
     ch = np.arange(channels)[None, None, None, None, :]
-    flat = (r * cols + c) * channels + ch  # broadcast to (out_r, out_c, kr, kc, channels)
+    flat = np.where((r >= 0) & (c >= 0), (r * cols + c) * channels + ch, -1)  # (out_r, out_c, kr, kc, ch)
     return flat.reshape(out_r * out_c, kernel[0], kernel[1], channels).astype(np.int64)
