@@ -119,3 +119,16 @@ def test_config_and_weights_round_trip(tmp_path, rng):
     clone.load_weights(tmp_path / "w.pkl")
     images = networks.image_inputs(3, rng)
     assert np.abs(clone.solve({"x": images}).v - model.solve({"x": images}).v).max() < 1e-6
+
+
+def test_quantised_local_layer_shows_the_circuit_two_levels(rng):
+    from ebana import CurrentLayer, InputVoltageLayer, LocallyConnected2DLayer
+    x = InputVoltageLayer(shape=(4, 4, 1), name="x")
+    layer = LocallyConnected2DLayer(2, 2, name="l1", strides=2, levels=2, g_min=1e-6, g_max=1e-4)
+    model = Model(inputs=[x], outputs=[CurrentLayer(name="out")(layer(x))], backend="native")
+    assert set(np.unique(model.conductances())) <= {1e-6, 1e-4}
+    assert not set(np.unique(layer.g)) <= {1e-6, 1e-4}  # latent values stay real
+    v = rng.uniform(-1, 1, size=(1, 4, 4, 1))
+    g = layer.circuit_g()[0]  # window (0, 0): pixels (0,0), (0,1), (1,0), (1,1)
+    want = v[0, :2, :2, 0].reshape(-1) @ g / g.sum(axis=0)
+    np.testing.assert_allclose(model.predict({"x": v})["out"][0, :2], want, atol=1e-12)
