@@ -19,7 +19,7 @@ output pairs, MSE targets +-0.2 V, prediction = the largest readout):
   (:func:`ebana.image_networks.local_network`).
 
 Training is native (``--backend``); afterwards the first ``--ngspice-check`` test
-images are re-solved in Ngspice with the trained conductances, and the script
+images (default 1000 dense, 20 local) are re-solved in Ngspice with the trained conductances, and the script
 prints how many predictions are identical and the largest readout difference.
 Saves into ``--out``: ``weights.pkl``, ``model.json``, ``optimizer.pkl``,
 ``history.h5``, ``training.png``, ``confusion.png``, ``misclassified.png``.
@@ -96,7 +96,9 @@ def parse(argv):
     p.add_argument("--test", type=int, default=10000, help="test images (the first N)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--hidden", type=int, default=1024, help="hidden nets (dense); sets the local size too")
-    p.add_argument("--ngspice-check", type=int, default=1000, help="test images re-solved in Ngspice (0: none)")
+    p.add_argument("--ngspice-check", type=int, default=None,
+                   help="test images re-solved in Ngspice (0: none; default 1000 dense, 20 local: Ngspice needs "
+                        "tens of seconds per image for the full-size local network)")
     p.add_argument("--ngspice-workers", type=int, default=1, help="Ngspice processes for the check")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-6, help="Adam step (S)")
@@ -117,6 +119,10 @@ def parse(argv):
     for name in ("train", "test", "epochs", "hidden", "batch_size"):
         if getattr(args, name) < (0 if name == "epochs" else 1):
             p.error(f"--{name.replace('_', '-')} must be positive")
+    if args.ngspice_check is None:
+        args.ngspice_check = 1000 if args.config == "dense" else 20
+    if args.ngspice_check < 0 or args.ngspice_workers < 1:
+        p.error("--ngspice-check must be >= 0 and --ngspice-workers >= 1")
     return args
 
 
