@@ -36,3 +36,7 @@ class SimulatorError(EbanaError):
 
 class UnsupportedElementError(SimulatorError):
     """A backend cannot simulate an element of the circuit (e.g. an opaque SPICE block)."""
+
+
+class DataNotFoundError(EbanaError, FileNotFoundError):
+    """A data set's files are in none of the places searched; the message lists them and how to get the files."""

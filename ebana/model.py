@@ -108,9 +108,12 @@ class Model:
             a = np.asarray(data[layer.name], dtype=float)
             if a.ndim == 1 and layer.units == 1 and (size is None or a.shape[0] == size):
                 a = a[:, None]
+            if a.ndim > 2 and a.shape[1:] == layer.shape:  # images (B, rows, cols, channels): nets in C order
+                a = a.reshape(a.shape[0], -1)
             if a.ndim != 2 or a.shape[1] != layer.units:
-                raise ShapeError(f"{layer.describe()} expected input voltages of shape (batch, {layer.units}), "
-                                 f"received {a.shape}")
+                image = "" if len(layer.shape) == 1 else f" or (batch, {', '.join(map(str, layer.shape))})"
+                raise ShapeError(f"{layer.describe()} expected input voltages of shape (batch, {layer.units})"
+                                 f"{image}, received {a.shape}")
             bad = ~np.isfinite(a)
             if bad.any():
                 s, k = np.argwhere(bad)[0]

@@ -23,6 +23,8 @@ missing=()
 command -v ngspice >/dev/null 2>&1 && have_libngspice || missing+=(ngspice libngspice0 libngspice0-dev)
 # the venv package of the interpreter in use, e.g. python3.11-venv
 have_venv || missing+=("python$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')-venv")
+# Fashion-MNIST's four IDX files, for test_circuit/fashion_mnist.py (a Debian 12 package)
+[ -e /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] || missing+=(dataset-fashion-mnist)
 if [ ${#missing[@]} -gt 0 ]; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then

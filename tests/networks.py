@@ -95,3 +95,27 @@ def random_layered_network(rng, backend):
     h = DenseLayer(units=2 * int(rng.integers(1, 4)), name="dout", g_min=1e-9, g_max=1e-2, initializer=init)(h)
     out = CurrentLayer(name="out", fold=True)(h)
     return Model(inputs=[x], outputs=[out], backend=backend, seed=int(rng.integers(1 << 30))), n_in
+
+
+def image_network(backend="ngspice", seed=0, rows=6, cols=6, filters=3, kernel=3, strides=1, pool=2, gain=2.0,
+                  clamp=0.1, padding="valid"):
+    """A (rows, cols, 2) differential image -> LocallyConnected2D -> two-sided diode clamps ->
+    amplifiers -> 2x2 average pooling -> flatten -> 2 differential outputs."""
+    from ebana import AveragePooling2DLayer, FlattenLayer, LocallyConnected2DLayer
+    x = InputVoltageLayer(shape=(rows, cols, 2), name="x")
+    h = LocallyConnected2DLayer(filters, kernel_size=kernel, strides=strides, name="l1", padding=padding,
+                                initializer=("uniform", 1e-5, 1e-4))(x)
+    h = DiodeLayer(name="c1", direction="down", bias_voltage=clamp)(h)
+    h = DiodeLayer(name="c2", direction="up", bias_voltage=-clamp)(h)
+    h = AmplificationLayer(name="a1", param={"gain": gain})(h)
+    h = AveragePooling2DLayer(pool, name="p1", conductance=1e-4)(h)
+    h = FlattenLayer(name="f")(h)
+    h = DenseLayer(units=4, name="d2", initializer=("uniform", 1e-5, 1e-4))(h)
+    out = CurrentLayer(name="out", fold=True)(h)
+    return Model(inputs=[x], outputs=[out], backend=backend, seed=seed)
+
+
+def image_inputs(n, rng, rows=6, cols=6):
+    """``n`` random images (rows, cols) in [0, 1] as differential pairs, (n, rows, cols, 2) V."""
+    v = rng.uniform(0, 1, size=(n, rows, cols))
+    return np.stack([v, -v], axis=-1)

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from ebana.devices import DeviceVariation
-from ebana.layers import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer,
-                          DiodeLayer, InputVoltageLayer, LAYER_CLASSES, MemristorDenseLayer)
+from ebana.layers import (AmplificationLayer, AveragePooling2DLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer,
+                          DenseLayer, DiodeLayer, FlattenLayer, InputVoltageLayer, LAYER_CLASSES,
+                          LocallyConnected2DLayer, MemristorDenseLayer, ReshapeLayer)
 
 LAYERS = [
     InputVoltageLayer(units=3, name="x"),
@@ -18,6 +19,12 @@ LAYERS = [
     AmplificationLayer(name="a", param={"gain": 3.0, "shift": 0.1}),
     CurrentLayer(name="out", fold=True),
     MemristorDenseLayer(units=2, name="m", variation=DeviceVariation(shift_d2d=0.1), max_pulses=2),
+    InputVoltageLayer(shape=(28, 28, 2), name="img"),
+    LocallyConnected2DLayer(4, (3, 2), name="l", strides=(2, 1), initializer=("uniform", 1e-6, 1e-5), lr=0.5,
+                            g_min=1e-8, g_max=1e-3, variability={"sigma": 0.1}, levels=4),
+    AveragePooling2DLayer((2, 3), name="p", strides=1, conductance=2e-4),
+    FlattenLayer(name="f"),
+    ReshapeLayer((7, 4, 1), name="r"),
 ]
 
 

@@ -89,3 +89,15 @@ def test_circuits_without_layers_use_the_dense_solver():
 def test_native_picks_the_layered_solver_for_wide_networks():
     from ebana.networks import clamped_mlp
     assert clamped_mlp(20, 40, 2, backend="native").solver() == "native-layered"
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_image_layers_solve_layered(rng, padding):
+    """Locally connected crossbars (sparse links, padding to ground) and average pooling."""
+    from networks import image_inputs, image_network
+    layered, ngspice = (image_network(b, padding=padding) for b in ("native-layered", "ngspice"))
+    assert layered.solver() == "native-layered"
+    data = {"x": image_inputs(5, rng)}
+    currents = {"out": rng.normal(0, 1e-6, size=(5, 4))}
+    for c in (None, currents):
+        assert np.abs(layered.solve(data, c).v - ngspice.solve(data, c).v).max() < 1e-6

@@ -38,7 +38,7 @@ class BoundLink:
                         "b": sp.csr_matrix((np.ones(n), (link.cols, np.arange(n))), shape=(nb, n))}
             self.sums = {s: np.asarray(m @ gr.T).T for s, m in self.inc.items()}
         else:
-            self.M = sp.csr_matrix((gr[link.csr_order], link.csr_indices, link.csr_indptr), shape=(na, nb))
+            self.M = sp.csr_matrix((link.csr_sum @ gr, link.csr_indices, link.csr_indptr), shape=(na, nb))
             self.MT = self.M.T.tocsr()
             self.sums = {"a": np.asarray(self.M.sum(axis=1)).ravel(), "b": np.asarray(self.M.sum(axis=0)).ravel()}
 

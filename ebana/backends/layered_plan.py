@@ -85,7 +85,7 @@ class Link:
     dense: bool
     rows: np.ndarray = None
     cols: np.ndarray = None
-    csr_order: np.ndarray = None  # resistors in CSR order of the (a, b) pattern
+    csr_sum: object = None        # sparse (CSR entries, resistors): conductances -> CSR data
     csr_indptr: np.ndarray = None
     csr_indices: np.ndarray = None
 
@@ -254,11 +254,13 @@ class LayeredPlan:
         link = Link(owner, self.side(a_nodes), self.side(b_nodes), res, dense)
         if not dense:
             link.rows, link.cols = a_pos, b_pos
-            pattern = sp.csr_matrix((np.arange(1, len(rs) + 1, dtype=float), (a_pos, b_pos)), shape=(na, nb))
-            if pattern.nnz != len(rs):
-                raise NotLayered(f"block {owner!r} holds parallel resistors between the same two nodes")
-            link.csr_order = pattern.data.astype(np.int64) - 1
-            link.csr_indptr, link.csr_indices = pattern.indptr, pattern.indices
+            # CSR pattern of the (a, b) pairs; parallel resistors (e.g. several padded window
+            # positions to ground) share an entry, summed by ``csr_sum`` (entries x resistors)
+            keys, which = np.unique(a_pos.astype(np.int64) * nb + b_pos, return_inverse=True)  # row-major
+            rows, cols = keys // nb, keys % nb
+            link.csr_indptr = np.searchsorted(rows, np.arange(na + 1)).astype(np.int64)
+            link.csr_indices = cols.astype(np.int64)
+            link.csr_sum = sp.csr_matrix((np.ones(len(rs)), (which, np.arange(len(rs)))), shape=(len(keys), len(rs)))
         return link
 
     # diodes ------------------------------------------------------------------

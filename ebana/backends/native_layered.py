@@ -378,9 +378,10 @@ class _Run:
             f, fp = clamps.residual(v[k], C) if clamps is not None else self._kcl(k, v[k], D, C, far)[:2]
             f = np.abs(f)
             for link, name in grp.links:
-                other = link.b if name == "a" else link.a
+                mine, other = (link.a, link.b) if name == "a" else (link.b, link.a)
                 if other.group != FIXED and other.group > k:
-                    f += self.bound[id(link)].coupling_bound(name) * self.moves[other.group][:, None]
+                    drift = self.bound[id(link)].coupling_bound(name) * self.moves[other.group][:, None]
+                    mine.add_to(f, np.broadcast_to(drift, (len(f), len(mine.nodes))))
             worst = np.maximum(worst, (f / fp).max(axis=1, initial=0.0))
             worst_amp = np.maximum(worst_amp, f.max(axis=1, initial=0.0))
         bad = ~(worst <= self.backend.check_tol)

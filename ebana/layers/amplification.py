@@ -15,6 +15,7 @@ class AmplificationLayer(Layer):
 
     >>> # h = AmplificationLayer(name="amp", param={"gain": 4.0, "shift": 0.0})(h)
     """
+    keeps_layout = True
 
     def __init__(self, name, param=None):
         super().__init__(name)

@@ -4,6 +4,11 @@
 * Calling a layer on parent layers only *records* the edge and the width of
   the output (``units``, in nets); a layer is called at most once, because a
   layer is a piece of circuit, not a reusable function.
+* A layer's nets also have a ``shape`` (a tuple whose product is ``units``):
+  ``(units,)`` by default, ``(rows, cols, channels)`` for images, net
+  ``k`` being element ``k`` of the C-order (channels-last) flattening. A layer
+  with ``keeps_layout = True`` (diodes, amplifiers: one output net per input
+  net) keeps its parent's shape.
 * ``build(input_units, rng)`` allocates parameters (conductances, S).
 * ``lower(builder, input_nodes)`` writes the layer's circuit elements and
   returns its output node indices.
@@ -20,11 +25,14 @@ class Layer:
     """Base class of every layer. Subclasses set ``units`` in ``_output_units``."""
     #: whether the layer is a source of the graph (takes no parents)
     is_source = False
+    #: whether output net k stands where input net k stood (the parent's shape carries over)
+    keeps_layout = False
 
     def __init__(self, name):
         self.name = check_name(name)
         self.parents = []
         self.units = None
+        self._shape = None
         self.built = False
         self._called = False
 
@@ -45,6 +53,7 @@ class Layer:
         self._check_parents(parents, many)
         self.parents = parents
         self.units = self._output_units([p.units for p in parents])
+        self._shape = self._output_shape([p.shape for p in parents])
         self._called = True
         return self
 
@@ -55,6 +64,18 @@ class Layer:
 
     def _output_units(self, parent_units):
         return parent_units[0]
+
+    def _output_shape(self, parent_shapes):
+        if self.keeps_layout and len(parent_shapes) == 1 and int(np.prod(parent_shapes[0])) == self.units:
+            return tuple(parent_shapes[0])
+        return (self.units,)
+
+    @property
+    def shape(self):
+        """Layout of the output nets, a tuple of ints (None before the layer is connected)."""
+        if self.units is None:
+            return None
+        return self._shape if self._shape is not None else (self.units,)
 
     # life cycle ----------------------------------------------------------
     def build(self, input_units, rng):

@@ -33,6 +33,7 @@ class DiodeLayer(BiasSources, Layer):
 
     >>> # h = DiodeLayer(name="clamp", direction="down", bias_voltage=0.5)(h)
     """
+    keeps_layout = True
     BEHAVIORAL_KEYS = {"VTH", "RON", "ROFF"}
     REAL_KEYS = {"model", "IS", "N"}
     MOS_KEYS = {"VTO", "KP", "LAMBDA", "W", "L", "IS"}

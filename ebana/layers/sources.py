@@ -8,16 +8,38 @@ from .bias import BiasSources
 
 
 class InputVoltageLayer(Layer):
-    """``units`` voltage sources to ground whose values (V) come from the data,
-    one row per sample, keyed by the layer's name.
+    """Voltage sources to ground whose values (V) come from the data, one row per
+    sample, keyed by the layer's name.
+
+    Give either ``units`` (a flat list of nets) or ``shape`` (a layout such as an
+    image ``(rows, cols, channels)``, channels last; ``units`` is then its product,
+    and a batch may come as ``(B, *shape)`` or flattened in C order, ``(B, units)``).
 
     >>> x = InputVoltageLayer(units=2, name="x")
+    >>> img = InputVoltageLayer(shape=(28, 28, 2), name="img")   # 1568 sources
     """
     is_source = True
 
-    def __init__(self, units, name):
+    def __init__(self, units=None, name=None, shape=None):
         super().__init__(name)
-        self.units = check_units(units, f"InputVoltageLayer {name!r}")
+        who = f"InputVoltageLayer {name!r}"
+        if shape is None:
+            if units is None:
+                raise ShapeError(f"{who} needs units= or shape=")
+            self.units = check_units(units, who)
+        else:
+            if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+                shape = (shape,)
+            try:
+                dims = tuple(check_units(d, f"{who} (shape {shape!r})") for d in shape)
+            except TypeError:
+                raise ShapeError(f"{who}: shape must be a tuple of positive ints, received {shape!r}") from None
+            if not dims:
+                raise ShapeError(f"{who}: shape must have at least one dimension")
+            self.units = int(np.prod(dims))
+            if units is not None and check_units(units, who) != self.units:
+                raise ShapeError(f"{who}: units={units} disagrees with shape {dims} ({self.units} nets)")
+            self._shape = dims
 
     def lower(self, builder, input_nodes):
         nodes = builder.nodes(self.name, self.units)
@@ -25,7 +47,10 @@ class InputVoltageLayer(Layer):
         return nodes
 
     def get_config(self):
-        return {"units": self.units, "name": self.name}
+        config = {"units": self.units, "name": self.name}
+        if self.shape != (self.units,):
+            config["shape"] = list(self.shape)
+        return config
 
 
 class BiasVoltageLayer(BiasSources, Layer):

@@ -1,0 +1,112 @@
+"""A crossbar per image patch, without weight sharing (Keras' LocallyConnected2D as a circuit)."""
+import numpy as np
+
+from ..errors import ValidationError
+from .base import Layer, check_units
+from .conductance import TrainableConductances
+from .initializers import initial_conductances
+from .patches import image_dims, output_size, pair_of_ints, window_indices
+
+
+class LocallyConnected2DLayer(TrainableConductances, Layer):
+    """Each ``kernel_size`` window of the input image drives ``filters`` new nets through its
+    own crossbar of conductances (S); no two windows share a conductance.
+
+    Input: nets of shape ``(rows, cols, channels)`` (an image InputVoltageLayer, or
+    diodes / amplifiers after another image layer). Output: ``(out_rows, out_cols,
+    filters)`` new nets with ``out = (in - kernel) // strides + 1``. Output net
+    ``(i, j, f)`` is joined to the ``kr * kc * channels`` input nets of window
+    ``(i, j)`` by one resistor each, so its voltage is their conductance-weighted
+    mean, pulled by whatever else hangs on the net.
+
+    ``g`` has shape ``(out_rows * out_cols, kr * kc * channels, filters)``: window,
+    position in the window (row, column, channel in C order), filter; the same
+    C order as the layer's resistors in the circuit.
+
+    Args:
+        filters: output nets per window.
+        kernel_size: window size, an int or ``(rows, cols)``.
+        name: layer name.
+        strides: window step, an int or ``(rows, cols)`` (default 1).
+        padding: ``'valid'`` (every window inside the image) or ``'same'``
+            (``ceil(size / strides)`` windows per axis, Keras' rule): a window position
+            beyond the image is a 0 V pixel, i.e. its resistor goes to ground.
+        initializer, lr, trainable, g_min, g_max (S), variability, levels: as for
+            :class:`~ebana.layers.DenseLayer`.
+
+    >>> # x = InputVoltageLayer(shape=(28, 28, 2), name="x")
+    >>> # h = LocallyConnected2DLayer(16, kernel_size=7, strides=3, name="l1")(x)   # (8, 8, 16) nets
+    """
+
+    def __init__(self, filters, kernel_size, name, strides=1, padding="valid", initializer="uniform", lr=None,
+                 trainable=True, g_min=1e-7, g_max=1e-4, variability=None, levels=None):
+        super().__init__(name)
+        who = self.describe()
+        self.filters = check_units(filters, f"{who} (filters)")
+        self.kernel_size = pair_of_ints(kernel_size, f"kernel_size of {who}")
+        self.strides = pair_of_ints(strides, f"strides of {who}")
+        if padding not in ("valid", "same"):
+            raise ValidationError(f"{who}: padding must be 'valid' or 'same', received {padding!r}")
+        self.padding = padding
+        self._set_conductance_options(initializer, lr, trainable, g_min, g_max, variability, levels)
+        self.in_dims = None
+
+    def _output_units(self, parent_units):
+        out_r, out_c = output_size(self.in_dims, self.kernel_size, self.strides, self.describe(), self.padding)
+        return out_r * out_c * self.filters
+
+    def _check_parents(self, parents, many):
+        super()._check_parents(parents, many)
+        self.in_dims = image_dims(parents[0].shape, self.describe(), parents[0])
+
+    def _output_shape(self, parent_shapes):
+        out_r, out_c = output_size(self.in_dims, self.kernel_size, self.strides, self.describe(), self.padding)
+        return (out_r, out_c, self.filters)
+
+    @property
+    def windows(self):
+        """Flat input-net positions per window, ``(windows, kr * kc * channels)``; -1: padding."""
+        idx = window_indices(self.in_dims, self.kernel_size, self.strides, self.padding)
+        return idx.reshape(idx.shape[0], -1)
+
+    def build(self, input_units, rng):
+        if self.g is None:
+            n_windows, per_window = self.windows.shape
+            self.g = initial_conductances(self.initializer, (n_windows, per_window, self.filters),
+                                          self.g_min, self.g_max, rng, self.describe())
+        self.built = True
+
+    def lower(self, builder, input_nodes):
+        out = builder.nodes(self.name, self.units)
+        windows = self.windows
+        # (window, position, filter) in C order: the order of g; padding (-1) -> ground (node 0)
+        self.a_nodes = np.concatenate([[0], np.asarray(input_nodes)])[windows + 1]   # (W, K)
+        self.b_nodes = out.reshape(windows.shape[0], self.filters)       # (W, F)
+        builder.resistors(self.name, self.a_nodes[:, :, None], self.b_nodes[:, None, :])
+        self.input_nodes, self.output_nodes = np.asarray(input_nodes), out
+        return out
+
+    def drops(self, v):
+        """Voltage drops (V) across every conductance, ``(B, W, K, F)``, from node voltages ``v``."""
+        return v[:, self.a_nodes][:, :, :, None] - v[:, self.b_nodes][:, :, None, :]
+
+    def ep_gradient(self, v_low, v_high, span, per_sample=False):
+        """EP estimate of dL/dG, ``(dV_high**2 - dV_low**2) / (2 * span)`` (see DenseLayer),
+        shaped like ``g`` and summed over the batch, or ``(B, *g.shape)`` when ``per_sample``."""
+        da = v_high[:, self.a_nodes] - v_low[:, self.a_nodes]   # (B, W, K)
+        sa = v_high[:, self.a_nodes] + v_low[:, self.a_nodes]
+        db = v_high[:, self.b_nodes] - v_low[:, self.b_nodes]   # (B, W, F)
+        sb = v_high[:, self.b_nodes] + v_low[:, self.b_nodes]
+        if per_sample:
+            return (da[..., None] - db[:, :, None, :]) * (sa[..., None] - sb[:, :, None, :]) / (2.0 * span)
+        # sum_b (da - db)(sa - sb): per-window matrix products over the batch, never (B, W, K, F)
+        to_wkb = (1, 2, 0)
+        to_wbf = (1, 0, 2)
+        total = np.einsum("bwk,bwk->wk", da, sa)[:, :, None] + np.einsum("bwf,bwf->wf", db, sb)[:, None, :]
+        total -= np.matmul(da.transpose(to_wkb), sb.transpose(to_wbf))
+        total -= np.matmul(sa.transpose(to_wkb), db.transpose(to_wbf))
+        return total / (2.0 * span)
+
+    def get_config(self):
+        return {"filters": self.filters, "kernel_size": list(self.kernel_size), "name": self.name,
+                "strides": list(self.strides), "padding": self.padding, **self._conductance_config()}

@@ -1,0 +1,177 @@
+"""Classify Fashion-MNIST with a deep resistive network trained by Equilibrium Propagation, then re-solve test images in Ngspice.
+
+Run:  python test_circuit/fashion_mnist.py [--config dense|local] [--train N] [--test N] [--epochs N]
+          [--hidden N] [--ngspice-check N] [--batch-size N] [--lr S] [--beta S] [--out DIR] [--data DIR]
+
+Data: the four IDX files of Fashion-MNIST (``apt-get install dataset-fashion-mnist``, or
+``--data DIR``; see :func:`ebana.datasets.load_fashion_mnist`). Each pixel (0..255)
+becomes a differential pair of input voltages ``(+v, -v)``, ``v = volts * pixel / 255``.
+
+Configurations (both end in a +-1 V bias pair and a crossbar onto 10 differential
+output pairs, MSE targets +-0.2 V, prediction = the largest readout):
+
+* ``dense``: 2x784 input sources and a bias pair -> ``--hidden`` nets clamped by two
+  diode layers -> x4 amplifiers -> outputs (:func:`ebana.networks.clamped_mlp`).
+* ``local``: the pixels as a (28, 28, 2) image of sources -> a LocallyConnected2D
+  crossbar per ``--kernel`` window moved by ``--strides`` (``--filters`` nets each;
+  default: as many conductances as the dense configuration) -> diode clamps -> x4
+  amplifiers -> ``--pool`` average pooling (fixed conductances) -> outputs
+  (:func:`ebana.image_networks.local_network`).
+
+Training is native (``--backend``); afterwards the first ``--ngspice-check`` test
+images (default 1000 dense, 20 local) are re-solved in Ngspice with the trained conductances, and the script
+prints how many predictions are identical and the largest readout difference.
+Saves into ``--out``: ``weights.pkl``, ``model.json``, ``optimizer.pkl``,
+``history.h5``, ``training.png``, ``confusion.png``, ``misclassified.png``.
+"""
+import argparse
+import json
+import os
+import pathlib
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: BLAS threads only slow small solves
+import numpy as np  # noqa: E402
+
+from ebana import Model  # noqa: E402
+from ebana.datasets import FASHION_CLASSES, load_fashion_mnist, one_hot  # noqa: E402
+from ebana.image_networks import local_network  # noqa: E402
+from ebana.image_plots import plot_confusion, plot_images  # noqa: E402
+from ebana.networks import clamped_mlp  # noqa: E402
+from ebana.training import MSE, Adam, DataLoader  # noqa: E402
+from ebana.training.artifacts import print_confusion, save_run  # noqa: E402
+
+N_PIXELS, N_CLASSES = 784, 10
+
+
+def to_inputs(images, config, volts=1.0):
+    """Input voltages (V): dense ``(n, 1568)`` = ``[v, -v]``; local ``(n, 28, 28, 2)``."""
+    v = images.astype(float) * (volts / 255.0)
+    if config == "dense":
+        flat = v.reshape(len(v), -1)
+        return np.hstack([flat, -flat])
+    return np.stack([v, -v], axis=-1)
+
+
+def local_filters(hidden, kernel, strides, rows=28):
+    """Filters giving the local crossbar about as many conductances as the dense one of ``hidden`` nets."""
+    windows = ((rows - kernel) // strides + 1) ** 2
+    return max(1, round(hidden * (2 * N_PIXELS + 2) / (windows * kernel * kernel * 2)))
+
+
+def build_model(args, backend):
+    common = dict(clamp=args.clamp, gain=args.gain, backend=backend, seed=args.seed)
+    if args.config == "dense":
+        return clamped_mlp(2 * N_PIXELS, args.hidden, N_CLASSES, **common)
+    filters = args.filters or local_filters(args.hidden, args.kernel, args.strides)
+    return local_network((28, 28, 2), filters, N_CLASSES, kernel_size=args.kernel, strides=args.strides,
+                         pool_size=args.pool or None, pool_conductance=args.pool_conductance, **common)
+
+
+def ngspice_check(model, weights, x, native_readouts, workers):
+    """Re-solve ``x`` in Ngspice with the trained weights; return (identical predictions, max |dV|, seconds)."""
+    backend = "ngspice" if workers <= 1 else f"ngspice:{workers}"
+    spice = Model.from_config(model.get_config(), backend=backend)
+    spice.load_weights(weights)
+    start = time.perf_counter()
+    readouts = spice.predict({"x": x}, batch_size=64)["out"]
+    seconds = time.perf_counter() - start
+    same = int(np.sum(np.argmax(readouts, axis=1) == np.argmax(native_readouts, axis=1)))
+    return same, float(np.abs(readouts - native_readouts).max()), seconds
+
+
+def save_figures(out, images, labels, predicted, confusion, title, count=8):
+    plot_confusion(out / "confusion.png", confusion, FASHION_CLASSES, title=title)
+    wrong = np.flatnonzero(predicted != labels)[:count]
+    if len(wrong):
+        plot_images(out / "misclassified.png", images[wrong],
+                    [f"#{i}: {FASHION_CLASSES[labels[i]]}\nread as {FASHION_CLASSES[predicted[i]]}" for i in wrong])
+    print(f"saved {out}/confusion.png" + (", misclassified.png" if len(wrong) else ""))
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--config", default="dense", choices=["dense", "local"])
+    p.add_argument("--train", type=int, default=60000, help="training images (the first N)")
+    p.add_argument("--test", type=int, default=10000, help="test images (the first N)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--hidden", type=int, default=1024, help="hidden nets (dense); sets the local size too")
+    p.add_argument("--ngspice-check", type=int, default=None,
+                   help="test images re-solved in Ngspice (0: none; default 1000 dense, 20 local: Ngspice needs "
+                        "tens of seconds per image for the full-size local network)")
+    p.add_argument("--ngspice-workers", type=int, default=1, help="Ngspice processes for the check")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-6, help="Adam step (S)")
+    p.add_argument("--beta", type=float, default=1e-6, help="nudging strength (S)")
+    p.add_argument("--volts", type=float, default=1.0, help="input voltage of a white pixel (V)")
+    p.add_argument("--clamp", type=float, default=0.1, help="diode clamp bias (V)")
+    p.add_argument("--gain", type=float, default=4.0, help="amplifier gain (V/V)")
+    p.add_argument("--kernel", type=int, default=7, help="local: window size (pixels)")
+    p.add_argument("--strides", type=int, default=3, help="local: window step (pixels)")
+    p.add_argument("--filters", type=int, default=None, help="local: nets per window (default: from --hidden)")
+    p.add_argument("--pool", type=int, default=2, help="local: pooling window (0: no pooling)")
+    p.add_argument("--pool-conductance", type=float, default=1e-3, help="local: pooling conductance (S)")
+    p.add_argument("--backend", default="native", help="training backend: native, ngspice or 'name:workers'")
+    p.add_argument("--seed", type=int, default=0, help="seeds the conductances and the shuffle")
+    p.add_argument("--data", default=None, help="folder holding the four IDX files (default: the search path)")
+    p.add_argument("--out", default=None, help="output folder (default: results/fashion_mnist_<config>)")
+    args = p.parse_args(argv)
+    for name in ("train", "test", "epochs", "hidden", "batch_size"):
+        if getattr(args, name) < (0 if name == "epochs" else 1):
+            p.error(f"--{name.replace('_', '-')} must be positive")
+    if args.ngspice_check is None:
+        args.ngspice_check = 1000 if args.config == "dense" else 20
+    if args.ngspice_check < 0 or args.ngspice_workers < 1:
+        p.error("--ngspice-check must be >= 0 and --ngspice-workers >= 1")
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
+    out = pathlib.Path(args.out or f"results/fashion_mnist_{args.config}")
+    (train_images, train_labels), (test_images, test_labels) = load_fashion_mnist(args.data)
+    train_images, train_labels = train_images[:args.train], train_labels[:args.train]
+    test_images, test_labels = test_images[:args.test], test_labels[:args.test]
+    x_train, x_test = (to_inputs(i, args.config, args.volts) for i in (train_images, test_images))
+    y_train, y_test = (one_hot(l, N_CLASSES, on=0.2, off=-0.2) for l in (train_labels, test_labels))
+
+    model = build_model(args, args.backend)
+    print(f"fashion-mnist ({args.config}): {model.conductances().size} conductances, "
+          f"{model.circuit.n_nodes - 1} nets; {len(train_labels)} training and {len(test_labels)} test images")
+    optimizer = Adam(lr=args.lr)
+    loader = DataLoader({"x": x_train, "out": y_train}, batch_size=args.batch_size, shuffle=True, seed=args.seed)
+    start = time.perf_counter()
+    history = model.fit(loader, epochs=args.epochs, loss_fn=MSE(), optimizer=optimizer, beta=args.beta,
+                        test_dataloader=DataLoader({"x": x_test, "out": y_test}, batch_size=256),
+                        symmetric=True, verbose=False,
+                        callbacks=[lambda epoch, m, _: print(
+                            f"epoch {epoch + 1:3d}  loss {m['loss']:.5f} V^2  train {m['accuracy']:.4f}  "
+                            f"test {m['val_accuracy']:.4f}  ({m['epoch_time_s']:.1f} s)", flush=True)])
+    elapsed = time.perf_counter() - start
+
+    readouts = model.predict({"x": x_test})["out"]
+    predicted = np.argmax(readouts, axis=1)
+    accuracy = float(np.mean(predicted == test_labels))
+    confusion = print_confusion(test_labels, predicted, list(range(N_CLASSES)))
+    print(f"fashion-mnist: test accuracy {accuracy:.4f} ({int(np.sum(predicted == test_labels))}/{len(test_labels)})"
+          f" after {args.epochs} epochs on {len(train_labels)} images in {elapsed:.1f} s ({args.backend}, "
+          f"{args.config})")
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_weights(out / "weights.pkl")
+    (out / "model.json").write_text(json.dumps(model.get_config(), indent=1))
+    save_run(out, optimizer, history, title=f"Fashion-MNIST, {args.config} ({args.backend})")
+    save_figures(out, test_images, test_labels, predicted, confusion,
+                 title=f"Fashion-MNIST {args.config}: test accuracy {accuracy:.4f}")
+
+    n_check = min(args.ngspice_check, len(test_labels))
+    if n_check:
+        same, diff, seconds = ngspice_check(model, out / "weights.pkl", x_test[:n_check], readouts[:n_check],
+                                            args.ngspice_workers)
+        print(f"ngspice check: {same}/{n_check} identical predictions, largest readout difference {diff:.3g} V "
+              f"({seconds:.1f} s)")
+    return accuracy
+
+
+if __name__ == "__main__":
+    main()

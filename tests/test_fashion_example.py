@@ -1,0 +1,91 @@
+"""test_circuit/fashion_mnist.py shortened (a few thousand images, one epoch, a small hidden
+layer), run as a user runs it; skipped when the Fashion-MNIST files are not installed."""
+import importlib.util
+import re
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from ebana.datasets.mnist import find_idx_files, search_path
+from ebana.errors import DataNotFoundError
+from ebana.training import History
+from test_examples import printed_accuracy, run_example
+
+
+def _have_data():
+    try:
+        find_idx_files("fashion-mnist", search_path("fashion-mnist"), "")
+        return True
+    except DataNotFoundError:
+        return False
+
+
+needs_data = pytest.mark.skipif(not _have_data(), reason="Fashion-MNIST not installed "
+                                "(apt-get install dataset-fashion-mnist, or set EBANA_DATA)")
+
+
+def _example():
+    spec = importlib.util.spec_from_file_location("fashion_mnist", ROOT / "test_circuit" / "fashion_mnist.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("hidden", [32, 64])
+def test_local_configuration_has_about_the_dense_conductance_count(hidden):
+    example = _example()
+    args = {config: example.parse(["--config", config, "--hidden", str(hidden)]) for config in ("dense", "local")}
+    dense, local = (example.build_model(args[c], "native").conductances().size for c in ("dense", "local"))
+    assert abs(local - dense) / dense < 0.1, (dense, local)
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 28, 28), dtype=np.uint8)
+    x = {c: example.to_inputs(images, c) for c in ("dense", "local")}
+    assert x["dense"].shape == (2, 1568) and x["local"].shape == (2, 28, 28, 2)
+    # the same voltages: +v then -v per pixel, v = pixel / 255 V
+    np.testing.assert_array_equal(x["dense"][:, :784], x["local"][..., 0].reshape(2, -1))
+    np.testing.assert_allclose(x["dense"][:, 784:], -(images.reshape(2, -1) / 255.0), rtol=1e-15)
+
+
+def _ngspice_line(stdout, n):
+    match = re.search(r"^ngspice check: (\d+)/(\d+) identical predictions, largest readout difference (\S+) V",
+                      stdout, re.MULTILINE)
+    assert match, stdout
+    assert int(match.group(2)) == n
+    return int(match.group(1)), float(match.group(3))
+
+
+@needs_data
+def test_dense_short_run_learns_and_agrees_with_ngspice(tmp_path):
+    stdout = run_example("fashion_mnist", "--train", 2000, "--test", 500, "--epochs", 1, "--hidden", 32,
+                         "--ngspice-check", 40, "--out", tmp_path, timeout=600)
+    assert printed_accuracy(stdout, "fashion-mnist") >= 0.5  # chance: 0.1
+    assert re.search(r"^epoch   1  loss [0-9.]+ V\^2  train [0-9.]+  test [0-9.]+  \([0-9.]+ s\)", stdout, re.MULTILINE)
+    same, diff = _ngspice_line(stdout, 40)
+    assert same == 40 and diff < 1e-6
+    h = History.load(tmp_path / "history.h5")
+    assert h.num_epochs == 1 and np.isfinite(h["val_accuracy"]).all()
+    for name in ("weights.pkl", "model.json", "optimizer.pkl", "training.png", "confusion.png", "misclassified.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+
+
+@needs_data
+def test_local_short_run_agrees_with_ngspice(tmp_path):
+    stdout = run_example("fashion_mnist", "--config", "local", "--filters", 2, "--train", 300, "--test", 100,
+                         "--epochs", 1, "--batch-size", 8, "--ngspice-check", 10, "--out", tmp_path, timeout=600)
+    assert "fashion-mnist (local)" in stdout
+    assert printed_accuracy(stdout, "fashion-mnist") >= 0.25  # chance: 0.1
+    same, diff = _ngspice_line(stdout, 10)
+    assert same == 10 and diff < 1e-6
+    assert (tmp_path / "weights.pkl").exists() and (tmp_path / "history.h5").exists()
+
+
+@needs_data
+@pytest.mark.slow
+def test_full_dense_run_reaches_the_reference(tmp_path):
+    """The issue's target: 60,000 images, 1024 hidden nets, at most 30 epochs, at least the
+    89.6 % of the deep-resistive-network reference, 1,000 test images identical in Ngspice.
+    Hours on the dense native solver; meant for the structured one (make test-all)."""
+    stdout = run_example("fashion_mnist", "--out", tmp_path, timeout=4 * 3600)
+    assert printed_accuracy(stdout, "fashion-mnist") >= 0.896
+    same, diff = _ngspice_line(stdout, 1000)
+    assert same == 1000 and diff < 1e-6
