@@ -113,6 +113,7 @@ class Group:
     links: list = field(default_factory=list)   # (link, 'a' or 'b') touching this group
     diodes: list = field(default_factory=list)  # DiodeSet
     currents: list = field(default_factory=list)  # (is index array, Side) injections into the nets
+    span: object = None  # ``nets`` as a slice when consecutive (views instead of copies)
 
 
 class LayeredPlan:
@@ -172,6 +173,13 @@ class LayeredPlan:
         self.fixed_sign = held_sign[self.fixed_nodes]
         self.fixed_pos = np.full(N, -1, dtype=np.int64)
         self.fixed_pos[self.fixed_nodes] = np.arange(len(self.fixed_nodes))
+        # known node k takes source value vs[fixed_src[k]] * fixed_sign[k]: as runs of slices
+        held = np.flatnonzero(self.fixed_src >= 0)
+        src, sign = self.fixed_src[held], self.fixed_sign[held]
+        breaks = np.flatnonzero((np.diff(held) != 1) | (np.diff(src) != 1) | (np.diff(sign) != 0)) + 1
+        self.known_runs = [(slice(int(h[0]), int(h[-1]) + 1), slice(int(s_[0]), int(s_[-1]) + 1), float(sg[0]))
+                           for h, s_, sg in zip(np.split(held, breaks), np.split(src, breaks), np.split(sign, breaks))
+                           if len(h)]
 
     def _groups(self, c):
         nets = np.flatnonzero((self.root == np.arange(c.n_nodes)) & ~self.is_fixed_root)
@@ -183,6 +191,8 @@ class LayeredPlan:
         self.group_of = np.full(c.n_nodes, FIXED, dtype=np.int64)
         self.loc_of = np.full(c.n_nodes, -1, dtype=np.int64)
         for gid, g in enumerate(self.groups):
+            consecutive = np.array_equal(g.nets, np.arange(g.nets[0], g.nets[0] + len(g.nets)))
+            g.span = slice(int(g.nets[0]), int(g.nets[0]) + len(g.nets)) if consecutive else g.nets
             self.group_of[g.nets] = gid
             self.loc_of[g.nets] = np.arange(len(g.nets))
         # every node takes the group and local index of its root

@@ -10,6 +10,7 @@ the dense solver: there one stacked LU per Newton iteration costs less than a
 few sweeps' Python overhead (``bench/speed.py`` measures both). :meth:`which`
 says which one runs and why.
 """
+from ..errors import SimulatorError
 from .base import Backend
 from .layered_plan import NotLayered
 from .native import NativeBackend
@@ -20,7 +21,9 @@ class AutoNativeBackend(Backend):
     """Dispatch each circuit to the layered or the dense native solver.
 
     Setting ``max_iterations`` or ``options`` (as the retry ladder does) applies
-    to both solvers; ``max_iterations = 0`` restores their own defaults.
+    to both solvers; ``max_iterations = 0`` restores their own defaults. A batch the
+    layered solver fails on is solved densely when the circuit has at most
+    ``dense_fallback`` nodes (``fallbacks`` counts them).
     """
     name = "native"
 
@@ -30,6 +33,8 @@ class AutoNativeBackend(Backend):
         self._max_iterations = 0
         self._choice = None  # (circuit, solver, reason)
         self.small = 64  # unknowns up to which the dense solver is the faster one
+        self.dense_fallback = 2000  # nodes up to which a layered failure is solved densely instead
+        self.fallbacks = 0
 
     def solver_for(self, circuit):
         """The solver that runs ``circuit`` (chosen on first use, then kept)."""
@@ -52,7 +57,16 @@ class AutoNativeBackend(Backend):
         return solver.name if solver is self.layered else f"{solver.name} ({self._choice[2]})"
 
     def solve(self, circuit, stimulus, initial=None, sample_offset=0):
-        return self.solver_for(circuit).solve(circuit, stimulus, initial=initial, sample_offset=sample_offset)
+        solver = self.solver_for(circuit)
+        try:
+            return solver.solve(circuit, stimulus, initial=initial, sample_offset=sample_offset)
+        except SimulatorError:
+            # Sweeps crawl where layers are coupled very unevenly (conductances over many
+            # decades); a circuit small enough for one stacked LU is then solved densely.
+            if solver is not self.layered or circuit.n_nodes > self.dense_fallback:
+                raise
+            self.fallbacks += 1
+            return self.dense.solve(circuit, stimulus, initial=initial, sample_offset=sample_offset)
 
     @property
     def solves(self):

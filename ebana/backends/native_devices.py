@@ -79,7 +79,8 @@ class DiodeParams:
         if self.has_shockley:
             vt, sh = self.vt, self.shockley
             fwd = vd >= -3.0 * vt
-            e = np.exp(np.where(sh & fwd, vd / vt, 0.0))
+            with np.errstate(over="ignore"):  # a trial point far up the exponential: inf, which solvers reject
+                e = np.exp(np.where(sh & fwd, vd / vt, 0.0))
             i_f, g_f = self.is_ * (e - 1.0), self.is_ / vt * e
             # SPICE's reverse-bias form (dioload.c): -IS * (1 + (3 VT / (e vd))^3)
             with np.errstate(divide="ignore", invalid="ignore"):

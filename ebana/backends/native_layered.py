@@ -71,9 +71,10 @@ class LayeredBackend(Backend):
         self.min_chunk = 64  # smaller chunks than this are not worth a thread
         self.anderson_depth = anderson_depth
         self.accelerate = 100  # Anderson mixing may run up to this sweep of a solve
-        self.slow_rate = 0.05  # plain sweeps shrinking the change by less than this get mixed
+        self.backward_when_warm = True  # warm starts (nudged phases) sweep from the outputs back
         self._executor = None
-        self._bound = {}   # chunk key (None when shared) -> (g as passed, its copy, {link id: BoundLink})
+        self._known = None  # (source values as passed, plan, known node voltages)
+        self._bound = {}   # chunk key (None when shared) -> (g as passed, a sample of it, {link id: BoundLink})
         self._norton = {}  # chunk key -> (bound, known voltages, per-group constants)
 
     def structure(self, circuit):
@@ -102,13 +103,14 @@ class LayeredBackend(Backend):
         key = None if g.ndim == 1 else (rows.start, rows.stop)
         source = g
         g = g if g.ndim == 1 else g[rows]
+        # The phases of an EP step pass the same array object. Comparing 1.6 M values (or
+        # copying them) would cost more than binding again, so the array itself is the key,
+        # with a sample of its values to catch an array changed in place since.
+        probe = np.array(g.reshape(-1)[::max(1, g.size // 4096)])
         entry = self._bound.get(key)
-        # The phases of an EP step pass the same array object: no need to compare 1.6 M values.
-        if entry is not None and entry[0] is source:
+        if entry is not None and entry[0] is source and np.array_equal(entry[1], probe):
             return entry[2]
-        if entry is None or entry[1].shape != g.shape or not np.array_equal(entry[1], g):
-            entry = (source, np.array(g, copy=True), {id(l): BoundLink(l, g) for l in plan.links})
-        self._bound[key] = (source, entry[1], entry[2])
+        entry = self._bound[key] = (source, probe, {id(l): BoundLink(l, g) for l in plan.links})
         return entry[2]
 
     def _constants(self, plan, bound, vfix, key):
@@ -147,15 +149,15 @@ class LayeredBackend(Backend):
         plan, models, dp = self._prepare(circuit)
         g = np.asarray(stimulus.g, dtype=float)
         B = stimulus.batch_size
-        vfix = np.zeros((B, len(plan.fixed_nodes)))
-        src = plan.fixed_src >= 0
-        vfix[:, src] = stimulus.vs[:, plan.fixed_src[src]] * plan.fixed_sign[src]
+        vfix = self._known_voltages(plan, stimulus.vs)
         initial = None if initial is None else np.asarray(initial)
         chunks = self._chunks(B)
+        full = np.empty((B, circuit.n_nodes))
 
         def work(rows):
             return self._solve_rows(plan, models, g, vfix[rows], stimulus.isrc[rows],
-                                    None if initial is None else initial[rows], rows, sample_offset + rows.start)
+                                    None if initial is None else initial[rows], rows, sample_offset + rows.start,
+                                    full[rows])
 
         if len(chunks) == 1:
             runs = [work(chunks[0])]
@@ -168,13 +170,23 @@ class LayeredBackend(Backend):
                 raise min(failed, key=lambda e: getattr(e, "sample", None) or 0)
             runs = outcomes
         self.solves += B
-        self.sweeps = max(run.sweeps for _, run in runs)
-        full = np.concatenate([r[0] for r in runs]) if len(runs) > 1 else runs[0][0]
+        self.sweeps = max(run.sweeps for run in runs)
 
         def branch_currents():
-            return np.concatenate([run.branch_currents(v, vfix[rows], stimulus.isrc[rows], dp)
-                                   for (v, run), rows in zip(runs, chunks)])
+            return np.concatenate([run.branch_currents(full[rows], vfix[rows], stimulus.isrc[rows], dp)
+                                   for run, rows in zip(runs, chunks)])
         return OperatingPoint(full, branch_currents=branch_currents)
+
+    def _known_voltages(self, plan, vs):
+        """Voltages (V) of the known nodes, ``(B, n_known)``, from the source values ``vs``; the
+        phases of an EP step pass the same array, so it is read once per batch."""
+        if self._known is not None and self._known[0] is vs and self._known[1] is plan:
+            return self._known[2]
+        vfix = np.zeros((vs.shape[0], len(plan.fixed_nodes)))
+        for dst, src, sign in plan.known_runs:
+            vfix[:, dst] = vs[:, src] if sign == 1.0 else vs[:, src] * sign
+        self._known = (vs, plan, vfix)
+        return vfix
 
     def _chunks(self, B):
         n = max(1, min(self.threads, B // self.min_chunk))
@@ -186,13 +198,13 @@ class LayeredBackend(Backend):
             self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="ebana-layered")
         return self._executor
 
-    def _solve_rows(self, plan, models, g, vfix, isrc, initial, rows, offset):
-        """Solve the samples ``rows`` of the batch; returns (node voltages (V), the run)."""
+    def _solve_rows(self, plan, models, g, vfix, isrc, initial, rows, offset, out):
+        """Solve the samples ``rows`` of the batch into ``out`` (node voltages, V); return the run."""
         B = vfix.shape[0]
         bound = self._bind(plan, g, rows)
         consts = self._constants(plan, bound, vfix, (rows.start, rows.stop))
         inj = [self._injected(grp, isrc, B) for grp in plan.groups]
-        v = [np.zeros((B, len(grp.nets))) if initial is None else np.array(initial[:, grp.nets])
+        v = [np.zeros((B, len(grp.nets))) if initial is None else np.array(initial[:, grp.span])
              for grp in plan.groups]
         run = _Run(plan, bound, models, consts, inj, self)
         steps_src = int(self.options.get("srcsteps") or 0)
@@ -204,9 +216,10 @@ class LayeredBackend(Backend):
         if steps_gmin > 0:  # gmin stepping: a shunt to ground on every net, shrinking to none
             for gshunt in np.geomspace(1e-2, 1e-12, steps_gmin):
                 run.sweep_all(v, offset, gshunt=gshunt, quiet=True)
-        run.sweep_all(v, offset)
+        run.sweep_all(v, offset, backward=initial is not None and self.backward_when_warm)
         run.check_residual(v, offset)
-        return self._node_voltages(plan, v, vfix), run
+        self._node_voltages(plan, v, vfix, out)
+        return run
 
     @staticmethod
     def _scaled(consts, lam):
@@ -220,13 +233,12 @@ class LayeredBackend(Backend):
         return out
 
     @staticmethod
-    def _node_voltages(plan, v, vfix):
-        full = np.empty((vfix.shape[0], plan.circuit.n_nodes))
+    def _node_voltages(plan, v, vfix, full):
+        """Write every node's voltage (V) into ``full`` from the nets' and the known nodes'."""
         for gid, dst, src, alpha, beta in plan.assembly:
             x = (vfix if gid == FIXED else v[gid])[:, src]
             full[:, dst] = x if (np.isscalar(alpha) and alpha == 1.0 and np.isscalar(beta) and beta == 0.0) \
                 else x * alpha + beta
-        return full
 
 
 class _Run:
@@ -237,6 +249,7 @@ class _Run:
         self.backend = backend
         self.sweeps = 0  # sweeps of the last sweep_all
         self.final, self.moves = [], []  # per group: currents C (A) of its last solve, and its last move (V)
+        self.order = []  # groups in the order the last sweep visited them
 
     def _drive(self, k, v):
         """Diagonal D (S), current from the other groups and injections C (A; the known nodes'
@@ -285,7 +298,12 @@ class _Run:
             f, fp, vds = self._kcl(k, vk, D, C, far, gshunt)
             np.minimum(hi, np.where(f > 0, vk, np.inf), out=hi)
             np.maximum(lo, np.where(f < 0, vk, -np.inf), out=lo)
-            new = vk - f / fp
+            with np.errstate(invalid="ignore", divide="ignore"):
+                step = f / fp
+            lost = ~np.isfinite(step)
+            if lost.any():  # an overflowing junction: step 0.1 V towards the root, the bracket does the rest
+                step = np.where(lost, 0.1 * np.sign(np.nan_to_num(f)), step)
+            new = vk - step
             if not pwl_only:
                 new = self._limit(k, new, vds, far)
             outside = ((new < lo) | (new > hi)) & np.isfinite(lo) & np.isfinite(hi)
@@ -315,46 +333,53 @@ class _Run:
                 new[:, cols] = np.where(changed, target, new[:, cols])
         return new
 
-    def sweep_all(self, v, sample_offset, gshunt=0.0, quiet=False):
+    def sweep_all(self, v, sample_offset, gshunt=0.0, quiet=False, backward=False):
         """Sweep until no net moves by more than vtol (V); update ``v`` (list per group) in place.
 
-        While ``accelerate`` sweeps remain, the iterates are Anderson-mixed (:mod:`.layered_anderson`)."""
+        Groups are visited in circuit order, or from the outputs back with ``backward`` (a
+        nudge entering at the outputs then reaches every layer in one sweep). The group
+        visited first is recomputed from the others in every sweep, so the state of the
+        iteration is the other groups' voltages; up to sweep ``accelerate`` it is
+        Anderson-mixed (:mod:`.layered_anderson`), then plain sweeps, which cannot be misled."""
         be = self.backend
+        K = len(self.plan.groups)
         B = v[0].shape[0] if v else 0
-        sizes = np.cumsum([0] + [x.shape[1] for x in v])
-        mixer, last = None, np.inf
+        self.order = list(range(K))[::-1] if backward else list(range(K))
+        state = self.order[1:]
+        sizes = np.cumsum([0] + [v[k].shape[1] for k in state])
+        mixer = Anderson(be.anderson_depth) if be.anderson_depth and K > 1 else None
+        previous = 0.0  # the largest move of the previous sweep (V)
         for sweep in range(1, be.max_iterations + 1):
-            before = np.concatenate(v, axis=1) if mixer is not None else None
-            self.final, self.moves = [], []
-            for k in range(len(self.plan.groups)):
+            before = np.concatenate([v[k] for k in state], axis=1) if mixer is not None else None
+            self.final, self.moves = [None] * K, [None] * K
+            for k in self.order:
                 D, C, far = self._drive(k, v)
                 new = self.solve_group(k, v[k], D, C, far, gshunt)
-                self.moves.append(np.abs(new - v[k]).max(axis=1, initial=0.0))
-                self.final.append(C)
+                self.moves[k] = np.abs(new - v[k]).max(axis=1, initial=0.0)
+                self.final[k] = C
                 v[k] = new
-            moved = np.max(self.moves, axis=0) if self.moves else np.zeros(B)
+            moved = np.max(self.moves, axis=0) if K else np.zeros(B)
             self.sweeps = sweep
-            scale = max(1.0, max((np.abs(x).max(initial=0.0) for x in v), default=0.0))
             if not np.all(np.isfinite(moved)):
                 bad = int(np.argmax(~np.isfinite(moved)))
                 raise SimulatorError("layered native solve produced non-finite voltages", sample=sample_offset + bad)
-            if moved.max(initial=0.0) <= be.vtol * scale:
+            # Converged when the last move, and the error it implies for the measured rate of
+            # contraction (a slow iteration is further from its fixed point than its step), are
+            # within vtol (relative to the largest voltage when that exceeds 1 V).
+            largest = moved.max(initial=0.0)
+            rate = largest / previous if previous > 0 else 0.5  # no history yet: take the step as the error
+            error = largest * max(1.0, rate / (1.0 - rate)) if rate < 1.0 else np.inf
+            if error <= be.vtol or (error <= 1e3 * be.vtol and error <= be.vtol * max(
+                    1.0, max(np.abs(x).max(initial=0.0) for x in v))):
                 return
-            # Plain sweeps that shrink the change slowly (layers pulling hard on each other)
-            # are Anderson-mixed from the next sweep on, up to sweep `accelerate`; after that,
-            # plain sweeps again: slower, but they cannot be misled.
-            slow = moved.max() > be.slow_rate * last
-            last = moved.max()
-            if mixer is None and slow and be.anderson_depth and len(v) > 1 and sweep < be.accelerate:
-                mixer = Anderson(be.anderson_depth)
-                continue
+            previous = largest
             if mixer is not None:
                 if sweep >= be.accelerate:
                     mixer = None
                     continue
-                mixed = mixer.mix(before, np.concatenate(v, axis=1))
-                for k in range(len(v)):
-                    v[k] = mixed[:, sizes[k]:sizes[k + 1]]
+                mixed = mixer.mix(before, np.concatenate([v[k] for k in state], axis=1))
+                for i, k in enumerate(state):
+                    v[k] = mixed[:, sizes[i]:sizes[i + 1]]
         if not quiet:
             bad = int(np.argmax(moved))
             raise SimulatorError(f"layered native solver did not converge in {be.max_iterations} sweeps "
@@ -371,6 +396,7 @@ class _Run:
         """
         worst = np.zeros(v[0].shape[0] if v else 0)
         worst_amp = np.zeros_like(worst)
+        after = {k: set(self.order[i + 1:]) for i, k in enumerate(self.order)}  # solved later in the last sweep
         for k, grp in enumerate(self.plan.groups):
             D, _, fixed_u, clamps = self.consts[k]
             C = self.final[k]
@@ -379,7 +405,7 @@ class _Run:
             f = np.abs(f)
             for link, name in grp.links:
                 mine, other = (link.a, link.b) if name == "a" else (link.b, link.a)
-                if other.group != FIXED and other.group > k:
+                if other.group != FIXED and other.group in after[k]:
                     drift = self.bound[id(link)].coupling_bound(name) * self.moves[other.group][:, None]
                     mine.add_to(f, np.broadcast_to(drift, (len(f), len(mine.nodes))))
             worst = np.maximum(worst, (f / fp).max(axis=1, initial=0.0))
@@ -441,7 +467,7 @@ def _default_threads():
     env = os.environ.get("EBANA_THREADS")
     if env:
         return max(1, int(env))
-    return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return 1
 
 
 def _outcome(future):
