@@ -8,7 +8,7 @@ PYTEST_ARGS ?= -m "not slow"
 # Many tiny batched solves: BLAS threads only fight over the cores.
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup demo test test-all bench clean
+.PHONY: setup demo test test-all bench bench-scale clean
 
 setup:
 	VENV=$(VENV) bash scripts/setup.sh
@@ -24,6 +24,10 @@ test-all: setup
 
 bench: setup
 	$(PY) bench/speed.py
+
+# Image-sized networks (sets its own BLAS threads for the large products: --blas-threads).
+bench-scale: setup
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,7 +1,7 @@
 """Scale benchmark: image-sized layered networks, one symmetric EP step per batch.
 
-    PYTHONPATH=. python bench/scale.py            # about 15 minutes on 2 cores
-    PYTHONPATH=. python bench/scale.py --quick    # CI-sized networks, about a minute
+    PYTHONPATH=. python bench/scale.py            # about 3 minutes on 2 cores
+    PYTHONPATH=. python bench/scale.py --quick    # CI-sized networks, about 20 s
 
 Networks are ``ebana.networks.clamped_mlp(1568, hidden, 10)``: 784 pixels as
 1568 differential sources plus a bias pair -> crossbar -> clamped nets -> x4
@@ -138,7 +138,7 @@ def agreement(hidden_dense, hidden_ngspice, n_ngspice):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="CI-sized networks (about a minute)")
+    p.add_argument("--quick", action="store_true", help="CI-sized networks (about 20 s)")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--blas-threads", type=int, default=2)
     a = p.parse_args(argv)

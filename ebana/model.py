@@ -1,7 +1,7 @@
 """``Model(inputs, outputs)``: a layer graph compiled once into a circuit."""
 import numpy as np
 
-from .backends import get_backend, make_stimulus
+from .backends import make_stimulus
 from .backends.retry import backend_with_retries
 from .circuit import CircuitBuilder, render
 from .errors import GraphError, ShapeError, ValidationError

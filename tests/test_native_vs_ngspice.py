@@ -4,7 +4,7 @@ import pytest
 
 from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,
                    InputVoltageLayer, Model)
-from networks import mlp_64_32_20, mlp_inputs, xor_like
+from networks import mlp_64_32_20, mlp_inputs
 
 
 def random_network(rng, backend, kind):

@@ -1,6 +1,4 @@
 """Join the nets of several layers into one list (no elements)."""
-import numpy as np
-
 from ..errors import GraphError
 from .base import Layer
 

@@ -1,0 +1,18 @@
+"""bench/scale.py --quick runs end to end and its agreement figures hold (layered vs dense vs Ngspice)."""
+import os
+import re
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_scale_benchmark_quick_run():
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "scale.py"), "--quick", "--batch", "64"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| 1568-")]
+    assert len(rows) == 3 and all("native-layered" in r or "native-dense" in r for r in rows)
+    figures = [float(x) for x in re.findall(r"free and nudged\s+([0-9.e+-]+)", out.stdout)]
+    assert len(figures) == 2 and max(figures) < 1e-9, out.stdout
