@@ -105,8 +105,8 @@ def parse(argv):
                         "tens of seconds per image for the full-size local network)")
     p.add_argument("--ngspice-workers", type=int, default=2, help="Ngspice processes for the check")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=5e-8, help="Adam step (S)")
-    p.add_argument("--beta", type=float, default=1e-8, help="nudging strength (S)")
+    p.add_argument("--lr", type=float, default=None, help="Adam step (S; default 5e-8 dense, 2e-6 local)")
+    p.add_argument("--beta", type=float, default=None, help="nudging strength (S; default 1e-8 dense, 1e-6 local)")
     p.add_argument("--g-min", type=float, default=1e-9, help="dense: smallest conductance (S)")
     p.add_argument("--g-max", type=float, default=2e-6, help="dense: largest conductance (S); initial ones "
                                                                "are uniform in [g_max/200, g_max/2]")
@@ -128,6 +128,10 @@ def parse(argv):
             p.error(f"--{name.replace('_', '-')} must be positive")
     if args.ngspice_check is None:
         args.ngspice_check = 1000 if args.config == "dense" else 20
+    # the dense crossbars use conductances 100x smaller than the local ones (--g-max): so do the step and beta
+    dense = args.config == "dense"
+    args.lr = args.lr if args.lr is not None else (5e-8 if dense else 2e-6)
+    args.beta = args.beta if args.beta is not None else (1e-8 if dense else 1e-6)
     if args.ngspice_check < 0 or args.ngspice_workers < 1:
         p.error("--ngspice-check must be >= 0 and --ngspice-workers >= 1")
     return args
