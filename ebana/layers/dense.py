@@ -3,14 +3,12 @@ import dataclasses
 
 import numpy as np
 
-from ..devices import LayerNoise, Quantizer, Variability
-from ..errors import ValidationError
-from ..validation import check_number
 from .base import Layer, check_units
+from .conductance import TrainableConductances
 from .initializers import initial_conductances
 
 
-class DenseLayer(Layer):
+class DenseLayer(TrainableConductances, Layer):
     """Crossbar of ``n_in x units`` conductances ``G`` (S) onto ``units`` new nets.
 
     The output voltage of unit ``j`` is the conductance-weighted mean of the
@@ -36,22 +34,7 @@ class DenseLayer(Layer):
                  g_min=1e-7, g_max=1e-4, variability=None, levels=None):
         super().__init__(name)
         self.out_units = check_units(units, f"DenseLayer {name!r}")
-        self.initializer = initializer
-        self.lr = None if lr is None else check_number(lr, f"lr of DenseLayer {name!r}", 0)
-        self.trainable = bool(trainable)
-        self.g_min = check_number(g_min, f"g_min of DenseLayer {name!r} (S)", 0, 1e3, low_open=True)
-        self.g_max = check_number(g_max, f"g_max of DenseLayer {name!r} (S)", 0, 1e3, low_open=True)
-        if self.g_max <= self.g_min:
-            raise ValidationError(f"DenseLayer {name!r}: g_max ({g_max} S) must exceed g_min ({g_min} S)")
-        if isinstance(variability, dict):
-            variability = Variability(**variability)
-        if variability is not None and not isinstance(variability, Variability):
-            raise ValidationError(f"DenseLayer {name!r}: variability must be a Variability, a dict of its "
-                                  f"fields or None, received {variability!r}")
-        self.variability = variability
-        self.quantizer = None if levels is None else Quantizer(levels, self.g_min, self.g_max)
-        self.noise = None  # a LayerNoise, attached by the model (see attach_noise)
-        self.g = None
+        self._set_conductance_options(initializer, lr, trainable, g_min, g_max, variability, levels)
 
     def _check_parents(self, parents, many):
         if len(parents) != 1:
@@ -71,30 +54,6 @@ class DenseLayer(Layer):
         builder.resistors(self.name, input_nodes[:, None], out[None, :])
         self.input_nodes, self.output_nodes = np.asarray(input_nodes), out
         return out
-
-    def parameters(self):
-        return {self.name: self.g} if self.trainable else {}
-
-    def circuit_g(self):
-        """Nominal conductances (S) the circuit sees, ``(n_in, units)``: ``Q(G)`` when quantised."""
-        return self.g if self.quantizer is None else self.quantizer(self.g)
-
-    def conductances(self):
-        return self.circuit_g().ravel()
-
-    def attach_noise(self, variability, seed, chip_seed=0):
-        """Give the layer a :class:`~ebana.devices.LayerNoise` for ``variability`` (None: remove it).
-
-        ``seed`` (int or Generator) drives the per-sample and per-read masks;
-        ``chip_seed`` selects the simulated chip (scope 'chip').
-        """
-        self.noise = None if variability is None else LayerNoise(
-            variability, self.g.shape, self.g_min, self.g_max, seed=seed, chip_seed=chip_seed, key=self.name)
-        return self.noise
-
-    def clip(self):
-        """Keep every conductance within ``[g_min, g_max]`` (in place)."""
-        np.clip(self.g, self.g_min, self.g_max, out=self.g)
 
     def drops(self, v):
         """Voltage drops (V) across every conductance, ``(B, n_in, units)``, from node voltages ``v``."""
