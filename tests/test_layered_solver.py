@@ -101,3 +101,14 @@ def test_image_layers_solve_layered(rng, padding):
     currents = {"out": rng.normal(0, 1e-6, size=(5, 4))}
     for c in (None, currents):
         assert np.abs(layered.solve(data, c).v - ngspice.solve(data, c).v).max() < 1e-6
+
+
+def test_auto_backend_solves_densely_when_the_layered_solver_fails(rng):
+    from ebana.networks import clamped_mlp
+    model = clamped_mlp(20, 40, 2, backend="native")
+    auto = model.backend.inner
+    data = {"x": rng.uniform(-1, 1, size=(4, 20))}
+    expected = clamped_mlp(20, 40, 2, backend="native-dense").solve(data).v
+    auto.layered.check_tol = 1e-30  # every layered solve now fails its KCL check
+    assert np.abs(model.solve(data).v - expected).max() < 1e-12
+    assert auto.fallbacks == 1 and auto.dense.solves == 4

@@ -165,7 +165,6 @@ class LayeredPlan:
             root[n], alpha[n], beta[n] = node, a, b
         fixed = (held >= 0)
         fixed[0] = True
-        self.held, self.held_sign = held, held_sign
         self.root, self.alpha, self.beta = root, alpha, beta
         self.is_fixed_root = fixed[root]
         self.fixed_nodes = np.flatnonzero(fixed)      # known nodes (ground first)
