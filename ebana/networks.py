@@ -1,4 +1,4 @@
-"""Ready-made networks: the clamped layered circuit the examples train."""
+"""Ready-made networks: the clamped layered circuit the examples train, and a rectified one."""
 import numpy as np
 
 from .layers import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,
@@ -34,3 +34,52 @@ def clamped_mlp(n_inputs, hidden, n_outputs, clamp=0.1, gain=4.0, g_min=1e-7, g_
                    g_min=g_min, g_max=g_max)(h)
     out = CurrentLayer(name="out", fold=True)(h)
     return Model(inputs=[x, b], outputs=[out], backend=backend, seed=seed, **model_options)
+
+
+def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_max=1e-6,
+                  initializer=("uniform", 1e-12, 2.5e-8), ron=100.0, backend="ngspice", seed=0, **model_options):
+    """A deep resistive network without amplifiers: ``n_inputs`` sources and a
+    ``+-bias_voltage`` pair -> crossbar -> hidden nets, the first half held at
+    ``V >= 0`` and the second at ``V <= 0`` by one diode each to ground (a
+    rectifier of on-resistance ``ron``, Ohm) -> crossbar -> ... -> ``n_outputs``
+    single output nets (readout: their voltages, V).
+
+    The shape of Scellier's deep resistive networks (ideal diodes, "excitatory"
+    and "inhibitory" halves; code of arXiv 2312.15063): with diodes to 0 V and no
+    amplifier the circuit is positively homogeneous, so any voltage scale works
+    if targets scale with it. Every layer after the first also sees the bias pair,
+    whose conductances start at ``g_min`` (no bias current).
+
+    ``hidden`` is a width or a list of widths (each even). Layers: ``x``, ``b``,
+    ``j``; per hidden layer ``k``: ``d{k}p``/``d{k}n`` (crossbars to the two
+    halves), ``r{k}p``/``r{k}n`` (their diodes), ``h{k}`` (the halves and the
+    bias pair); the last crossbar ``d{len(hidden) + 1}`` and ``out``.
+    Conductances (S) are bounded by ``g_min``/``g_max``; keep their sum per net
+    well below ``1/ron`` so the diodes act as ideal rectifiers.
+
+    >>> # model = rectified_mlp(8, 16, 3, backend="native")
+    """
+    widths = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
+    if any(w < 2 or w % 2 for w in widths):
+        raise ValueError(f"rectified_mlp: hidden widths must be even and at least 2, received {widths}")
+    x = InputVoltageLayer(units=n_inputs, name="x")
+    b = BiasVoltageLayer(units=2, name="b", bias_voltage=[bias_voltage, -bias_voltage])
+    h = ConcatenateLayer(name="j")([x, b])
+    dense = dict(initializer=initializer, g_min=g_min, g_max=g_max)
+    for k, width in enumerate(widths, start=1):
+        halves = []
+        for half, direction in (("p", "up"), ("n", "down")):
+            d = DenseLayer(units=width // 2, name=f"d{k}{half}", **dense)(h)
+            halves.append(DiodeLayer(name=f"r{k}{half}", direction=direction, bias_voltage=0.0,
+                                     param={"RON": ron})(d))
+        h = ConcatenateLayer(name=f"h{k}")(halves + [b])
+    h = DenseLayer(units=n_outputs, name=f"d{len(widths) + 1}", **dense)(h)
+    out = CurrentLayer(name="out")(h)
+    model = Model(inputs=[x, b], outputs=[out], backend=backend, seed=seed, **model_options)
+    # The bias pair's rows start at g_min: no bias current at first (the reference starts its
+    # biases at 0). Drawn like the others, +-bias_voltage would swamp narrow layers, whose
+    # nets carry a fraction of it.
+    for layer in model.layers:
+        if isinstance(layer, DenseLayer):
+            layer.g[-2:] = g_min
+    return model

@@ -1,25 +1,33 @@
 """Classify Fashion-MNIST with a deep resistive network trained by Equilibrium Propagation, then re-solve test images in Ngspice.
 
-Run:  python test_circuit/fashion_mnist.py [--config dense|local] [--train N] [--test N] [--epochs N]
-          [--hidden N] [--ngspice-check N] [--batch-size N] [--lr S] [--beta S] [--out DIR] [--data DIR]
+Run:  python test_circuit/fashion_mnist.py [--config rectified|dense|local] [--train N] [--test N] [--epochs N]
+          [--hidden N] [--ngspice-check N] [--batch-size N] [--lr S] [--beta S] [--decay F] [--no-flip]
+          [--out DIR] [--data DIR]
 
 Data: the four IDX files of Fashion-MNIST (``apt-get install dataset-fashion-mnist``, or
 ``--data DIR``; see :func:`ebana.datasets.load_fashion_mnist`). Each pixel (0..255)
 becomes a differential pair of input voltages ``(+v, -v)``, ``v = volts * pixel / 255``.
 
-Configurations (both end in a +-1 V bias pair and a crossbar onto 10 differential
-output pairs, MSE targets +-0.2 V, prediction = the largest readout):
+Configurations (prediction = the largest readout):
 
+* ``rectified`` (default): 2x784 input sources and a +-1 V bias pair -> ``--hidden`` nets,
+  half held at V >= 0 and half at V <= 0 by one diode each to ground -> crossbar (with the
+  bias pair) -> 10 output nets; MSE targets ``--target`` V (1/300 V) for the class, 0 V
+  for the others (:func:`ebana.networks.rectified_mlp`, the deep resistive network of
+  Scellier's papers). Training images are mirrored left-right at random (half of them).
 * ``dense``: 2x784 input sources and a bias pair -> ``--hidden`` nets clamped by two
-  diode layers -> x4 amplifiers -> outputs (:func:`ebana.networks.clamped_mlp`).
+  diode layers to +-0.1 V -> x4 amplifiers -> 10 differential output pairs, targets
+  +-0.2 V (:func:`ebana.networks.clamped_mlp`).
 * ``local``: the pixels as a (28, 28, 2) image of sources -> a LocallyConnected2D
   crossbar per ``--kernel`` window moved by ``--strides`` (``--filters`` nets each;
   default: as many conductances as the dense configuration) -> diode clamps -> x4
-  amplifiers -> ``--pool`` average pooling (fixed conductances) -> outputs
-  (:func:`ebana.image_networks.local_network`).
+  amplifiers -> ``--pool`` average pooling (fixed conductances) -> differential outputs
+  as in ``dense`` (:func:`ebana.image_networks.local_network`).
+
+Adam on the conductances; the learning rate shrinks by ``--decay`` per epoch.
 
 Training is native (``--backend``); afterwards the first ``--ngspice-check`` test
-images (default 100 dense, 20 local) are re-solved in Ngspice with the trained conductances, and the script
+images (default 1000 rectified, 100 dense, 20 local) are re-solved in Ngspice with the trained conductances, and the script
 prints how many predictions are identical and the largest readout difference.
 Saves into ``--out``: ``weights.pkl``, ``model.json``, ``optimizer.pkl``,
 ``history.h5``, ``training.png``, ``confusion.png``, ``misclassified.png``.
@@ -30,24 +38,34 @@ import os
 import pathlib
 import time
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: BLAS threads only slow small solves
-import numpy as np  # noqa: E402
+import numpy as np
 
-from ebana import Model  # noqa: E402
-from ebana.datasets import FASHION_CLASSES, load_fashion_mnist, one_hot  # noqa: E402
-from ebana.image_networks import local_network  # noqa: E402
-from ebana.image_plots import plot_confusion, plot_images  # noqa: E402
-from ebana.networks import clamped_mlp  # noqa: E402
-from ebana.training import MSE, Adam, DataLoader  # noqa: E402
-from ebana.training.artifacts import print_confusion, save_run  # noqa: E402
+from ebana import Model
+from ebana.datasets import FASHION_CLASSES, load_fashion_mnist, one_hot, random_flip
+from ebana.image_networks import local_network
+from ebana.image_plots import plot_confusion, plot_images
+from ebana.networks import clamped_mlp, rectified_mlp
+from ebana.training import MSE, Adam, DataLoader
+from ebana.training.artifacts import print_confusion, save_run
+from ebana.training.callbacks import LearningRateScheduler, exponential_decay
 
 N_PIXELS, N_CLASSES = 784, 10
+# Per configuration: Adam step (S), beta (S), conductance range (S), learning-rate decay per
+# epoch, random left-right flips, Ngspice-checked test images. The rectified crossbars use
+# conductances far below their diodes' 1/RON (0.01 S) summed over 1570 inputs, so that the
+# diodes act as ideal rectifiers; the dense ones stay below the clamps' 1/RON for the same
+# reason (with 1e-7..2e-4 S the hidden layer stays nearly linear).
+DEFAULTS = {
+    "rectified": dict(lr=1.5e-10, beta=5e-7, g_min=1e-12, g_max=1e-6, decay=0.92, flip=True, ngspice_check=1000),
+    "dense": dict(lr=5e-8, beta=1e-8, g_min=1e-9, g_max=2e-6, decay=1.0, flip=False, ngspice_check=100),
+    "local": dict(lr=2e-6, beta=1e-6, g_min=1e-9, g_max=2e-6, decay=1.0, flip=False, ngspice_check=20),
+}
 
 
 def to_inputs(images, config, volts=1.0):
     """Input voltages (V): dense ``(n, 1568)`` = ``[v, -v]``; local ``(n, 28, 28, 2)``."""
     v = images.astype(float) * (volts / 255.0)
-    if config == "dense":
+    if config != "local":
         flat = v.reshape(len(v), -1)
         return np.hstack([flat, -flat])
     return np.stack([v, -v], axis=-1)
@@ -60,6 +78,10 @@ def local_filters(hidden, kernel, strides, rows=28):
 
 
 def build_model(args, backend):
+    if args.config == "rectified":
+        return rectified_mlp(2 * N_PIXELS, args.hidden, N_CLASSES, bias_voltage=args.volts, g_min=args.g_min,
+                             g_max=args.g_max, initializer=("uniform", args.g_min, args.g_max / 40),
+                             backend=backend, seed=args.seed)
     common = dict(clamp=args.clamp, gain=args.gain, backend=backend, seed=args.seed)
     if args.config == "dense":
         # Conductances well below the clamps' 1/RON (0.01 S) even summed over 1570 inputs,
@@ -95,48 +117,68 @@ def save_figures(out, images, labels, predicted, confusion, title, count=8):
 
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--config", default="dense", choices=["dense", "local"])
+    p.add_argument("--config", default="rectified", choices=list(DEFAULTS))
     p.add_argument("--train", type=int, default=60000, help="training images (the first N)")
     p.add_argument("--test", type=int, default=10000, help="test images (the first N)")
-    p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--hidden", type=int, default=1024, help="hidden nets (dense); sets the local size too")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--hidden", type=int, default=1024, help="hidden nets (rectified, dense); sets the local size too")
     p.add_argument("--ngspice-check", type=int, default=None,
-                   help="test images re-solved in Ngspice (0: none; default 1000 dense, 20 local: Ngspice needs "
-                        "tens of seconds per image for the full-size local network)")
+                   help="test images re-solved in Ngspice (0: none; default 1000 rectified, 100 dense, 20 local: "
+                        "Ngspice needs about 0.5 s per image of the rectified network, tens of seconds for the "
+                        "full-size local one)")
     p.add_argument("--ngspice-workers", type=int, default=2, help="Ngspice processes for the check")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=None, help="Adam step (S; default 5e-8 dense, 2e-6 local)")
-    p.add_argument("--beta", type=float, default=None, help="nudging strength (S; default 1e-8 dense, 1e-6 local)")
-    p.add_argument("--g-min", type=float, default=1e-9, help="dense: smallest conductance (S)")
-    p.add_argument("--g-max", type=float, default=2e-6, help="dense: largest conductance (S); initial ones "
-                                                               "are uniform in [g_max/200, g_max/2]")
+    p.add_argument("--lr", type=float, default=None, help="Adam step (S; default per --config, see DEFAULTS)")
+    p.add_argument("--beta", type=float, default=None, help="nudging strength (S; default per --config)")
+    p.add_argument("--decay", type=float, default=None, help="learning-rate factor per epoch (default per --config)")
+    p.add_argument("--no-flip", dest="flip", action="store_false", default=None,
+                   help="no random left-right flips of training images (default: flips for rectified)")
+    p.add_argument("--g-min", type=float, default=None, help="rectified, dense: smallest conductance (S)")
+    p.add_argument("--g-max", type=float, default=None,
+                   help="rectified, dense: largest conductance (S); initial ones are uniform in "
+                        "[g_min, g_max/40] (rectified) or [g_max/200, g_max/2] (dense)")
+    p.add_argument("--target", type=float, default=1 / 300,
+                   help="rectified: target voltage of the right class's output (V; the others 0 V)")
     p.add_argument("--volts", type=float, default=1.0, help="input voltage of a white pixel (V)")
-    p.add_argument("--clamp", type=float, default=0.1, help="diode clamp bias (V)")
-    p.add_argument("--gain", type=float, default=4.0, help="amplifier gain (V/V)")
+    p.add_argument("--clamp", type=float, default=0.1, help="dense, local: diode clamp bias (V)")
+    p.add_argument("--gain", type=float, default=4.0, help="dense, local: amplifier gain (V/V)")
     p.add_argument("--kernel", type=int, default=7, help="local: window size (pixels)")
     p.add_argument("--strides", type=int, default=3, help="local: window step (pixels)")
     p.add_argument("--filters", type=int, default=None, help="local: nets per window (default: from --hidden)")
     p.add_argument("--pool", type=int, default=2, help="local: pooling window (0: no pooling)")
     p.add_argument("--pool-conductance", type=float, default=1e-3, help="local: pooling conductance (S)")
     p.add_argument("--backend", default="native", help="training backend: native, ngspice or 'name:workers'")
-    p.add_argument("--seed", type=int, default=0, help="seeds the conductances and the shuffle")
+    p.add_argument("--seed", type=int, default=0, help="seeds the conductances, the shuffle and the flips")
     p.add_argument("--data", default=None, help="folder holding the four IDX files (default: the search path)")
     p.add_argument("--out", default=None, help="output folder (default: results/fashion_mnist_<config>)")
     args = p.parse_args(argv)
     for name in ("train", "test", "epochs", "hidden", "batch_size"):
         if getattr(args, name) < (0 if name == "epochs" else 1):
             p.error(f"--{name.replace('_', '-')} must be positive")
-    if args.ngspice_check is None:
-        # Ngspice needs about 1-5 s per image of the trained dense network (4.6 s measured on a busy
-        # machine): 100 images keep the whole example under 30 minutes; --ngspice-check 1000 for more
-        args.ngspice_check = 100 if args.config == "dense" else 20
-    # the dense crossbars use conductances 100x smaller than the local ones (--g-max): so do the step and beta
-    dense = args.config == "dense"
-    args.lr = args.lr if args.lr is not None else (5e-8 if dense else 2e-6)
-    args.beta = args.beta if args.beta is not None else (1e-8 if dense else 1e-6)
+    for name, value in DEFAULTS[args.config].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     if args.ngspice_check < 0 or args.ngspice_workers < 1:
         p.error("--ngspice-check must be >= 0 and --ngspice-workers >= 1")
+    if not 0 < args.decay <= 1:
+        p.error("--decay must lie in (0, 1]")
+    if args.config == "rectified" and args.hidden % 2:
+        p.error("--hidden must be even for the rectified configuration (two halves)")
     return args
+
+
+def targets(labels, config, target):
+    """MSE targets (V): rectified, ``target`` for the class and 0 V; otherwise +-0.2 V pairs."""
+    if config == "rectified":
+        return one_hot(labels, N_CLASSES, on=target, off=0.0)
+    return one_hot(labels, N_CLASSES, on=0.2, off=-0.2)
+
+
+def flips(config):
+    """Random left-right flips of half the training images, for the layout of ``to_inputs``."""
+    if config == "local":
+        return random_flip("x", (28, 28, 2), axis=1)
+    return random_flip("x", (2, 28, 28), axis=2)
 
 
 def main(argv=None):
@@ -146,19 +188,20 @@ def main(argv=None):
     train_images, train_labels = train_images[:args.train], train_labels[:args.train]
     test_images, test_labels = test_images[:args.test], test_labels[:args.test]
     x_train, x_test = (to_inputs(i, args.config, args.volts) for i in (train_images, test_images))
-    y_train, y_test = (one_hot(l, N_CLASSES, on=0.2, off=-0.2) for l in (train_labels, test_labels))
+    y_train, y_test = (targets(l, args.config, args.target) for l in (train_labels, test_labels))
 
     model = build_model(args, args.backend)
     print(f"fashion-mnist ({args.config}): {model.conductances().size} conductances, "
           f"{model.circuit.n_nodes - 1} nets; {len(train_labels)} training and {len(test_labels)} test images")
     optimizer = Adam(lr=args.lr)
-    loader = DataLoader({"x": x_train, "out": y_train}, batch_size=args.batch_size, shuffle=True, seed=args.seed)
+    loader = DataLoader({"x": x_train, "out": y_train}, batch_size=args.batch_size, shuffle=True, seed=args.seed,
+                        transform=flips(args.config) if args.flip else None)
     start = time.perf_counter()
     history = model.fit(loader, epochs=args.epochs, loss_fn=MSE(), optimizer=optimizer, beta=args.beta,
                         test_dataloader=DataLoader({"x": x_test, "out": y_test}, batch_size=256),
                         symmetric=True, verbose=False,
-                        callbacks=[lambda epoch, m, _: print(
-                            f"epoch {epoch + 1:3d}  loss {m['loss']:.5f} V^2  train {m['accuracy']:.4f}  "
+                        callbacks=[LearningRateScheduler(exponential_decay(args.decay)), lambda epoch, m, _: print(
+                            f"epoch {epoch + 1:3d}  loss {m['loss']:.4g} V^2  train {m['accuracy']:.4f}  "
                             f"test {m['val_accuracy']:.4f}  ({m['epoch_time_s']:.1f} s)", flush=True)])
     elapsed = time.perf_counter() - start
 

@@ -105,3 +105,46 @@ def test_progress_wrapper_passes_items_and_honours_env(monkeypatch):
     assert list(progress(range(4), total=4, desc="t", enabled=True)) == [0, 1, 2, 3]
     monkeypatch.setenv("EBANA_PROGRESS", "0")
     assert progress(range(2), total=2, desc="t").disable
+
+
+def test_transform_sees_every_batch_and_repeats_from_the_seed():
+    def shift(batch, rng):
+        return {**batch, "x": batch["x"] + rng.integers(1, 100, size=(len(batch["x"]), 1))}
+    runs = [[b["x"].copy() for b in DataLoader(make(), batch_size=4, shuffle=True, seed=5, transform=shift)]
+            for _ in range(2)]
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    plain = [b for b in DataLoader(make(), batch_size=4, shuffle=True, seed=5)]
+    moved = np.concatenate([a - p["x"] for a, p in zip(runs[0], plain)])
+    assert np.all(moved >= 1)  # every batch went through it; rows keep their places
+    assert len(plain) == len(runs[0])
+
+
+def test_transform_must_be_callable():
+    with pytest.raises(ValidationError, match="transform must be a function"):
+        DataLoader(make(), transform="flip")
+
+
+def test_random_flip_mirrors_the_chosen_samples_only():
+    from ebana.datasets import random_flip
+    images = np.arange(2 * 2 * 3 * 4, dtype=float).reshape(2, 2, 3, 4)  # 2 samples of (2, 3, 4)
+    batch = {"x": images.reshape(2, -1), "y": np.array([[1.0], [2.0]])}
+    every = random_flip("x", (2, 3, 4), axis=2, fraction=1.0)(batch, np.random.default_rng(0))
+    np.testing.assert_array_equal(every["x"].reshape(images.shape), images[..., ::-1])
+    np.testing.assert_array_equal(every["y"], batch["y"])
+    np.testing.assert_array_equal(batch["x"], images.reshape(2, -1))  # the loader's data is not touched
+    none = random_flip("x", (2, 3, 4), axis=1, fraction=0.0)(batch, np.random.default_rng(0))
+    np.testing.assert_array_equal(none["x"], batch["x"])
+    many = {"x": np.tile(images[:1].reshape(1, -1), (400, 1))}
+    half = random_flip("x", (2, 3, 4), axis=2)(many, np.random.default_rng(1))["x"]
+    flipped = np.all(half == images[0, ..., ::-1].reshape(1, -1), axis=1)
+    assert 150 < flipped.sum() < 250
+    assert np.all(flipped | np.all(half == many["x"], axis=1))
+
+
+@pytest.mark.parametrize("shape, axis, match", [((2, 3), 2, "axis"), ((0, 3), 0, "positive"),
+                                                ((5, 5), 0, "not")])
+def test_random_flip_refuses_bad_layouts(shape, axis, match):
+    from ebana.datasets import random_flip
+    with pytest.raises((ValidationError, ShapeError), match=match):
+        random_flip("x", shape, axis)({"x": np.zeros((2, 6))}, np.random.default_rng(0))

@@ -55,11 +55,14 @@ def _ngspice_line(stdout, n):
 
 
 @needs_data
-def test_dense_short_run_learns_and_agrees_with_ngspice(tmp_path):
-    stdout = run_example("fashion_mnist", "--train", 2000, "--test", 500, "--epochs", 1, "--hidden", 32,
-                         "--batch-size", 32, "--ngspice-check", 40, "--out", tmp_path, timeout=600)
-    assert printed_accuracy(stdout, "fashion-mnist") >= 0.5  # chance: 0.1
-    assert re.search(r"^epoch   1  loss [0-9.]+ V\^2  train [0-9.]+  test [0-9.]+  \([0-9.]+ s\)", stdout, re.MULTILINE)
+@pytest.mark.parametrize("config, batch, least", [("rectified", 16, 0.4), ("dense", 32, 0.5)])
+def test_short_run_learns_and_agrees_with_ngspice(tmp_path, config, batch, least):
+    stdout = run_example("fashion_mnist", "--config", config, "--train", 2000, "--test", 500, "--epochs", 1,
+                         "--hidden", 32, "--batch-size", batch, "--ngspice-check", 40, "--out", tmp_path, timeout=600)
+    assert f"fashion-mnist ({config})" in stdout
+    assert printed_accuracy(stdout, "fashion-mnist") >= least  # chance: 0.1
+    assert re.search(r"^epoch   1  loss [0-9.e+-]+ V\^2  train [0-9.]+  test [0-9.]+  \([0-9.]+ s\)", stdout,
+                     re.MULTILINE)
     same, diff = _ngspice_line(stdout, 40)
     assert same == 40 and diff < 1e-6
     h = History.load(tmp_path / "history.h5")
@@ -90,3 +93,14 @@ def test_full_dense_run_reaches_the_reference(tmp_path):
     assert printed_accuracy(stdout, "fashion-mnist") >= 0.896
     same, diff = _ngspice_line(stdout, 1000)
     assert same == 1000 and diff < 1e-6
+
+
+@pytest.mark.parametrize("config", ["rectified", "local"])
+def test_flips_mirror_whole_images_in_the_input_layout(config):
+    example = _example()
+    images = np.random.default_rng(0).integers(0, 256, size=(64, 28, 28), dtype=np.uint8)
+    x = example.to_inputs(images, config)
+    mirrored = example.to_inputs(images[:, :, ::-1], config)
+    out = example.flips(config)({"x": x}, np.random.default_rng(1))["x"]
+    same, flipped = (np.all((out == ref).reshape(64, -1), axis=1) for ref in (x, mirrored))
+    assert np.all(same | flipped) and 10 < flipped.sum() < 54

@@ -20,6 +20,7 @@ class BoundLink:
         self.per_sample = g.ndim == 2
         na, nb = len(link.a.nodes), len(link.b.nodes)
         self.scaled = None
+        self._bounds = {}  # side -> coupling_bound, computed when first asked
         if link.dense:
             if self.per_sample:
                 self.W = g[:, link.res].reshape(g.shape[0], na, nb)
@@ -56,12 +57,17 @@ class BoundLink:
 
     def coupling_bound(self, side):
         """``sum_j |G_ij alpha_j / alpha_i|`` for each net of ``side`` (S), ``(n,)`` or ``(B, n)``:
-        how much a move of 1 V of every net on the other side can change the current into it."""
-        if self.scaled is not None:
-            m = np.abs(self.scaled[side])
-            return m.sum(axis=1) if side == "a" else m.sum(axis=0)
-        mine, other = (self.link.a, self.link.b) if side == "a" else (self.link.b, self.link.a)
-        return self.sums[side] * np.abs(other.alpha).max() / np.abs(mine.alpha)
+        how much a move of 1 V of every net on the other side can change the current into it.
+        Kept with the conductances: every phase's residual check asks for it."""
+        bounds = self._bounds
+        if side not in bounds:
+            if self.scaled is not None:
+                m = np.abs(self.scaled[side])
+                bounds[side] = m.sum(axis=1) if side == "a" else m.sum(axis=0)
+            else:
+                mine, other = (self.link.a, self.link.b) if side == "a" else (self.link.b, self.link.a)
+                bounds[side] = self.sums[side] * np.abs(other.alpha).max() / np.abs(mine.alpha)
+        return bounds[side]
 
     def from_nets(self, side, v_other):
         """Currents (A) into ``side``'s nets, divided by their alpha, from the other group's net

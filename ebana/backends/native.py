@@ -11,6 +11,7 @@ import numpy as np
 from ..circuit.netlist import DEFAULT_OPTIONS
 from ..errors import SimulatorError
 from .base import Backend, OperatingPoint
+from .heap import keep_freed_memory
 from .native_devices import DiodeParams
 from .native_linear import LinearSystem
 from .native_plan import Plan, scatter
@@ -25,6 +26,7 @@ class NativeBackend(Backend):
     name = "native-dense"
 
     def __init__(self, max_iterations=200, vtol=1e-13, gmin=DEFAULT_OPTIONS["gmin"]):
+        keep_freed_memory()
         self.max_iterations = max_iterations
         self.vtol = vtol
         self.gmin = gmin

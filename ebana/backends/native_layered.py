@@ -34,6 +34,7 @@ from threadpoolctl import threadpool_limits
 from ..circuit.netlist import DEFAULT_OPTIONS
 from ..errors import ValidationError
 from .base import Backend, OperatingPoint
+from .heap import keep_freed_memory
 from .layered_clamps import ClampSolver
 from .layered_links import BoundLink
 from .layered_plan import FIXED, LayeredPlan
@@ -63,6 +64,7 @@ class LayeredBackend(Backend):
 
     def __init__(self, max_iterations=500, vtol=1e-12, check_tol=1e-9, gmin=DEFAULT_OPTIONS["gmin"],
                  options=None, threads=None, anderson_depth=5):
+        keep_freed_memory()
         self.max_iterations = max_iterations
         self.vtol = vtol
         self.check_tol = check_tol

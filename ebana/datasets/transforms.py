@@ -129,3 +129,41 @@ def differential_split(x, labels, n_classes, test_fraction=0.2, seed=None, x_min
     x_train, x_test = (np.hstack([v, -v]) for v in (v_train, v_test))
     y_train, y_test = (one_hot(l, n_classes, on=target, off=-target) for l in (l_train, l_test))
     return x_train, x_test, y_train, y_test, l_train, l_test
+
+
+def random_flip(key, shape, axis, fraction=0.5):
+    """A :class:`~ebana.training.DataLoader` transform: mirror ``fraction`` of the samples
+    of ``batch[key]`` along ``axis`` of their per-sample ``shape`` (e.g. a horizontal flip
+    of images), chosen afresh for every batch with the loader's generator.
+
+    ``shape`` is one sample's layout, e.g. ``(2, 28, 28)`` for a flattened
+    differential pair of 28x28 images (flip ``axis=2``), or ``(28, 28, 2)``
+    (``axis=1``). Other keys (targets) are left as they are.
+
+    >>> import numpy as np
+    >>> flip = random_flip("x", (1, 3), axis=1, fraction=1.0)
+    >>> flip({"x": np.array([[1.0, 2.0, 3.0]])}, np.random.default_rng(0))["x"].tolist()
+    [[3.0, 2.0, 1.0]]
+    """
+    shape = tuple(int(n) for n in shape)
+    if not shape or any(n < 1 for n in shape):
+        raise ValidationError(f"random_flip needs a per-sample shape of positive sizes, received {shape!r}")
+    if not isinstance(axis, (int, np.integer)) or not -len(shape) <= axis < len(shape):
+        raise ValidationError(f"random_flip axis must index the per-sample shape {shape}, received {axis!r}")
+    fraction = check_number(fraction, "random_flip fraction", low=0.0, high=1.0)
+    axis = int(axis) % len(shape) + 1  # + the sample axis
+
+    def transform(batch, rng):
+        x = np.asarray(batch[key])
+        if x.shape[1:] != shape and x[0].size != int(np.prod(shape)):
+            raise ShapeError(f"random_flip: samples of {key!r} have shape {x.shape[1:]}, "
+                             f"which is not {shape} (or its size)")
+        chosen = rng.random(len(x)) < fraction
+        if not chosen.any():
+            return batch
+        images = x.reshape((len(x),) + shape).copy()
+        images[chosen] = np.flip(images[chosen], axis=axis)
+        out = dict(batch)
+        out[key] = images.reshape(x.shape)
+        return out
+    return transform

@@ -34,6 +34,9 @@ class DataLoader:
         shuffle: draw a new sample order for every epoch (every ``iter``).
         seed: seed of the one generator used for all epochs, so a run is
             reproducible while each epoch still gets a different order.
+        transform: optional ``f(batch, rng) -> batch`` applied to every batch as it is
+            drawn (data augmentation, e.g. :func:`ebana.datasets.random_flip`); it gets
+            the loader's generator, so an augmented run repeats from the seed too.
 
     Example:
         >>> import numpy as np
@@ -45,8 +48,12 @@ class DataLoader:
         [2, 2, 1]
     """
 
-    def __init__(self, data, batch_size=1, shuffle=False, seed=None):
+    def __init__(self, data, batch_size=1, shuffle=False, seed=None, transform=None):
         self._data = _check_data(data)
+        if transform is not None and not callable(transform):
+            raise ValidationError(f"DataLoader transform must be a function (batch, rng) -> batch, "
+                                  f"received {type(transform).__name__}")
+        self.transform = transform
         self.keys = tuple(self._data)
         self.num_samples = len(next(iter(self._data.values())))
         # bool is an int subclass; batch_size=True is almost surely a mistake.
@@ -72,7 +79,10 @@ class DataLoader:
             order = np.arange(self.num_samples)
         for start in range(0, self.num_samples, self.batch_size):
             idx = order[start:start + self.batch_size]
-            yield Batch({k: a[idx] for k, a in self._data.items()}, idx)
+            arrays = {k: a[idx] for k, a in self._data.items()}
+            if self.transform is not None:
+                arrays = self.transform(arrays, self._rng)
+            yield Batch(arrays, idx)
 
     def iter_with_indices(self):
         """Yield ``(indices, batch)`` pairs for one epoch.

@@ -67,7 +67,8 @@ class Optimizer:
             rates[name] = lr * self.lr_scale
         self.steps += 1
         for name, p in params.items():
-            p -= rates[name] * self._update(name, np.asarray(grads[name], dtype=float))
+            step = self._update(name, np.asarray(grads[name], dtype=float))
+            p -= rates[name] * step
 
     def default_lr(self, g_min, g_max):
         """Learning rate for a layer whose conductances lie in ``[g_min, g_max]`` (S)."""
@@ -283,10 +284,18 @@ class Adam(Optimizer):
     def _update(self, name, grad):
         m = self._state["m"].setdefault(name, np.zeros_like(grad))
         v = self._state["v"].setdefault(name, np.zeros_like(grad))
+        # in place, two temporaries: on 1.6 M conductances this runs once per batch
         m *= self.beta1
         m += (1.0 - self.beta1) * grad
         v *= self.beta2
-        v += (1.0 - self.beta2) * grad * grad
-        m_hat = m / (1.0 - self.beta1 ** self.steps)
-        v_hat = v / (1.0 - self.beta2 ** self.steps)
-        return m_hat / (np.sqrt(v_hat) + self.eps)
+        sq = np.square(grad)
+        sq *= 1.0 - self.beta2
+        v += sq
+        # m_hat / (sqrt(v_hat) + eps), with m_hat = m / c1 and v_hat = v / c2
+        c1, c2 = 1.0 - self.beta1 ** self.steps, 1.0 - self.beta2 ** self.steps
+        out = np.sqrt(v, out=sq)
+        out *= 1.0 / np.sqrt(c2)
+        out += self.eps
+        np.divide(m, out, out=out)
+        out *= 1.0 / c1
+        return out

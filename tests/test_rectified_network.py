@@ -1,0 +1,80 @@
+"""ebana.networks.rectified_mlp: halves rectified by one diode each, solved alike by the
+layered, dense and Ngspice backends, with EP gradients that match finite differences."""
+import numpy as np
+import pytest
+
+from ebana.networks import rectified_mlp
+from ebana.training import MSE
+from ebana.training.ep import ep_step
+from networks import log_uniform
+
+N_IN, N_OUT = 12, 3
+
+
+def _model(backend, hidden=(8,)):
+    # conductances spread over three decades, so that both halves hold some nets at the diode
+    return rectified_mlp(N_IN, list(hidden), N_OUT, g_min=1e-9, g_max=1e-5, initializer=log_uniform(1e-8, 1e-5),
+                         backend=backend, seed=4)
+
+
+def _data(rng, n=6):
+    x = rng.uniform(0, 1, size=(n, N_IN // 2))
+    return {"x": np.hstack([x, -x]), "out": rng.choice([0.0, 0.01], size=(n, N_OUT))}
+
+
+@pytest.mark.parametrize("hidden", [(8,), (8, 6)])
+def test_backends_agree_free_and_nudged(hidden, rng):
+    models = [_model(b, hidden) for b in ("native-layered", "native-dense", "ngspice")]
+    assert models[0].solver() == "native-layered"
+    data = _data(rng)
+    currents = {"out": rng.normal(0, 1e-7, size=(6, N_OUT))}
+    (lf, ln), (df, dn), (nf, nn) = [(m.solve(data), m.solve(data, currents)) for m in models]
+    for a, b in ((lf, df), (ln, dn)):
+        assert np.abs(a.v - b.v).max() < 1e-9
+    for a, b in ((lf, nf), (ln, nn)):
+        assert np.abs(a.v - b.v).max() < 1e-6
+    assert np.abs(ln.v - lf.v).max() > 1e-6  # the nudge moved the nets
+
+
+def test_halves_are_rectified(rng):
+    model = _model("native-layered")
+    v = model.solve(_data(rng, 32)).v
+    up, down = (v[:, model.layer(name).output_nodes] for name in ("d1p", "d1n"))
+    scale = max(np.abs(up).max(), np.abs(down).max())
+    # one diode to ground each: the p half cannot go below 0 V nor the n half above it, up to
+    # the drive the diode's 100 Ohm lets through (at most 14 x 1e-5 S against 0.01 S: 1.4 %)
+    assert up.min() > -0.02 * scale and down.max() < 0.02 * scale
+    # and the diodes do act: some nets of each half sit at the rectifier, some away from it
+    for half, sign in ((up, 1), (down, -1)):
+        assert np.mean(sign * half < 1e-3 * scale) > 0.05 and np.mean(sign * half > 1e-2 * scale) > 0.05
+
+
+def test_ep_gradient_matches_finite_differences(rng):
+    model = _model("native-layered")
+    batch = _data(rng, 4)
+    loss = MSE()
+
+    def total():
+        return loss(model.readouts(model.solve(batch).v)["out"], batch["out"])[0].sum()
+    names = ("d1p", "d1n", "d2")
+    fd = []
+    for name in names:
+        g = model.layer(name).g
+        for idx in np.ndindex(g.shape):
+            old, h = g[idx], g[idx] * 1e-4
+            g[idx] = old + h
+            up = total()
+            g[idx] = old - h
+            down = total()
+            g[idx] = old
+            fd.append((up - down) / (2 * h))
+    fd = np.array(fd)
+    r = ep_step(model, batch, loss, beta=1e-7, symmetric=True)
+    ep = np.concatenate([r.grads[k].ravel() for k in names])
+    cos = ep @ fd / np.linalg.norm(ep) / np.linalg.norm(fd)
+    assert cos >= 0.99 and np.linalg.norm(ep - fd) / np.linalg.norm(fd) <= 0.05
+
+
+def test_odd_widths_are_refused():
+    with pytest.raises(ValueError, match="even"):
+        rectified_mlp(4, [6, 5], 2)
