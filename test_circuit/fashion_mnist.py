@@ -1,7 +1,7 @@
 """Classify Fashion-MNIST with a deep resistive network trained by Equilibrium Propagation, then re-solve test images in Ngspice.
 
 Run:  python test_circuit/fashion_mnist.py [--config rectified|dense|local] [--train N] [--test N] [--epochs N]
-          [--hidden N] [--ngspice-check N] [--batch-size N] [--lr S] [--beta S] [--decay F] [--no-flip]
+          [--hidden N] [--ngspice-check N] [--batch-size N] [--lr S] [--beta S] [--schedule S] [--flip]
           [--out DIR] [--data DIR]
 
 Data: the four IDX files of Fashion-MNIST (``apt-get install dataset-fashion-mnist``, or
@@ -14,7 +14,7 @@ Configurations (prediction = the largest readout):
   half held at V >= 0 and half at V <= 0 by one diode each to ground -> crossbar (with the
   bias pair) -> 10 output nets; MSE targets ``--target`` V (1/300 V) for the class, 0 V
   for the others (:func:`ebana.networks.rectified_mlp`, the deep resistive network of
-  Scellier's papers). Training images are mirrored left-right at random (half of them).
+  Scellier's papers).
 * ``dense``: 2x784 input sources and a bias pair -> ``--hidden`` nets clamped by two
   diode layers to +-0.1 V -> x4 amplifiers -> 10 differential output pairs, targets
   +-0.2 V (:func:`ebana.networks.clamped_mlp`).
@@ -24,7 +24,9 @@ Configurations (prediction = the largest readout):
   amplifiers -> ``--pool`` average pooling (fixed conductances) -> differential outputs
   as in ``dense`` (:func:`ebana.image_networks.local_network`).
 
-Adam on the conductances; the learning rate shrinks by ``--decay`` per epoch.
+Adam on the conductances; ``--schedule`` shrinks the learning rate over the epochs (rectified:
+cosine down to 2 % at the last epoch); ``--flip`` mirrors half the training images left-right
+at random in every batch.
 
 Training is native (``--backend``); afterwards the first ``--ngspice-check`` test
 images (default 1000 rectified, 100 dense, 20 local) are re-solved in Ngspice with the trained conductances, and the script
@@ -47,18 +49,18 @@ from ebana.image_plots import plot_confusion, plot_images
 from ebana.networks import clamped_mlp, rectified_mlp
 from ebana.training import MSE, Adam, DataLoader
 from ebana.training.artifacts import print_confusion, save_run
-from ebana.training.callbacks import LearningRateScheduler, exponential_decay
+from ebana.training.callbacks import LearningRateScheduler, cosine_decay, exponential_decay
 
 N_PIXELS, N_CLASSES = 784, 10
-# Per configuration: Adam step (S), beta (S), conductance range (S), learning-rate decay per
-# epoch, random left-right flips, Ngspice-checked test images. The rectified crossbars use
+# Per configuration: Adam step (S), beta (S), conductance range (S), learning-rate schedule,
+# Ngspice-checked test images. The rectified crossbars use
 # conductances far below their diodes' 1/RON (0.01 S) summed over 1570 inputs, so that the
 # diodes act as ideal rectifiers; the dense ones stay below the clamps' 1/RON for the same
 # reason (with 1e-7..2e-4 S the hidden layer stays nearly linear).
 DEFAULTS = {
-    "rectified": dict(lr=1.5e-10, beta=5e-7, g_min=1e-12, g_max=1e-6, decay=0.92, flip=True, ngspice_check=1000),
-    "dense": dict(lr=5e-8, beta=1e-8, g_min=1e-9, g_max=2e-6, decay=1.0, flip=False, ngspice_check=100),
-    "local": dict(lr=2e-6, beta=1e-6, g_min=1e-9, g_max=2e-6, decay=1.0, flip=False, ngspice_check=20),
+    "rectified": dict(lr=1.5e-10, beta=5e-7, g_min=1e-12, g_max=1e-6, schedule="cosine", ngspice_check=1000),
+    "dense": dict(lr=5e-8, beta=1e-8, g_min=1e-9, g_max=2e-6, schedule="none", ngspice_check=100),
+    "local": dict(lr=2e-6, beta=1e-6, g_min=1e-9, g_max=2e-6, schedule="none", ngspice_check=20),
 }
 
 
@@ -130,9 +132,11 @@ def parse(argv):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=None, help="Adam step (S; default per --config, see DEFAULTS)")
     p.add_argument("--beta", type=float, default=None, help="nudging strength (S; default per --config)")
-    p.add_argument("--decay", type=float, default=None, help="learning-rate factor per epoch (default per --config)")
-    p.add_argument("--no-flip", dest="flip", action="store_false", default=None,
-                   help="no random left-right flips of training images (default: flips for rectified)")
+    p.add_argument("--schedule", default=None, choices=["cosine", "exponential", "none"],
+                   help="learning rate over the epochs: cosine down to 2 %% at the last one, exponential "
+                        "(x --decay per epoch) or constant (default per --config)")
+    p.add_argument("--decay", type=float, default=0.92, help="exponential schedule: factor per epoch")
+    p.add_argument("--flip", action="store_true", help="mirror half the training images left-right at random")
     p.add_argument("--g-min", type=float, default=None, help="rectified, dense: smallest conductance (S)")
     p.add_argument("--g-max", type=float, default=None,
                    help="rectified, dense: largest conductance (S); initial ones are uniform in "
@@ -162,6 +166,7 @@ def parse(argv):
         p.error("--ngspice-check must be >= 0 and --ngspice-workers >= 1")
     if not 0 < args.decay <= 1:
         p.error("--decay must lie in (0, 1]")
+
     if args.config == "rectified" and args.hidden % 2:
         p.error("--hidden must be even for the rectified configuration (two halves)")
     return args
@@ -172,6 +177,15 @@ def targets(labels, config, target):
     if config == "rectified":
         return one_hot(labels, N_CLASSES, on=target, off=0.0)
     return one_hot(labels, N_CLASSES, on=0.2, off=-0.2)
+
+
+def schedule(args):
+    """The learning-rate scale per epoch for ``--schedule``."""
+    if args.schedule == "cosine":
+        return cosine_decay(args.epochs, final=0.02)
+    if args.schedule == "exponential":
+        return exponential_decay(args.decay)
+    return lambda epoch, scale: 1.0
 
 
 def flips(config):
@@ -200,7 +214,7 @@ def main(argv=None):
     history = model.fit(loader, epochs=args.epochs, loss_fn=MSE(), optimizer=optimizer, beta=args.beta,
                         test_dataloader=DataLoader({"x": x_test, "out": y_test}, batch_size=256),
                         symmetric=True, verbose=False,
-                        callbacks=[LearningRateScheduler(exponential_decay(args.decay)), lambda epoch, m, _: print(
+                        callbacks=[LearningRateScheduler(schedule(args)), lambda epoch, m, _: print(
                             f"epoch {epoch + 1:3d}  loss {m['loss']:.4g} V^2  train {m['accuracy']:.4f}  "
                             f"test {m['val_accuracy']:.4f}  ({m['epoch_time_s']:.1f} s)", flush=True)])
     elapsed = time.perf_counter() - start

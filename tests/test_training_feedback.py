@@ -97,3 +97,15 @@ def test_history_file_keeps_config_hyperparameters_and_units(tmp_path):
     assert hyper["beta"] == 1e-6 and hyper["batch_size"] == 8 and hyper["loss"]["class"] == "MSE"
     assert back.info["units"]["loss"] == "V^2" and back.info["units"]["val_mae"] == "V"
     assert back.info["units"]["epoch_time_s"] == "s"
+
+
+def test_cosine_schedule_falls_from_one_to_final():
+    from ebana.training import cosine_decay
+    f = cosine_decay(10, final=0.02)
+    scales = [f(e, 1.0) for e in range(12)]
+    assert scales[0] == 1.0 and abs(scales[5] - 0.51) < 1e-12 and abs(scales[10] - 0.02) < 1e-12
+    assert all(a > b for a, b in zip(scales[:10], scales[1:11])) and scales[11] == scales[10]
+    with pytest.raises(ValidationError):
+        cosine_decay(0)
+    with pytest.raises(ValidationError):
+        cosine_decay(5, final=2.0)

@@ -63,10 +63,15 @@ class ClampSolver:
         c0 = C + self.K
         if self.one_pass:
             v = c0 * self.inv_off
+            on = np.empty_like(v)
             for (sign, bp, gd, gdbp), inv in zip(self.parts, self.inv_on):
-                past = v > bp if sign > 0 else v < bp
+                # after the upper clamp's update v stays above the lower breakpoint, so each
+                # clamp may test the voltage the previous one left
+                past = np.greater(v, bp) if sign > 0 else np.less(v, bp)
                 if past.any():
-                    v = np.where(past, (c0 + gdbp) * inv, v)
+                    np.add(c0, gdbp, out=on)
+                    on *= inv
+                    np.copyto(v, on, where=past)
             return v
         active = self._active(v_guess)
         for _ in range(len(self.parts) + 2):
@@ -86,9 +91,16 @@ class ClampSolver:
 
     def residual(self, v, C):
         """KCL of every net at ``v`` (V): current out minus in (A), and the slope (S)."""
-        f = self.D * v - (C + self.K)
+        f = self.D * v
+        f -= C
+        f -= self.K
         fp = np.broadcast_to(self.D, v.shape).copy()
-        for (sign, bp, gd, gdbp), m in zip(self.parts, self._active(v)):
-            f += np.where(m, gd * v - gdbp, 0.0)
-            fp += np.where(m, gd, 0.0)
+        past = np.empty_like(v)
+        for sign, bp, gd, _ in self.parts:
+            # an active clamp adds gd * (v - bp): past its breakpoint, above it for sign > 0
+            np.subtract(v, bp, out=past)
+            (np.maximum if sign > 0 else np.minimum)(past, 0.0, out=past)
+            past *= gd
+            f += past
+            fp += gd * (past != 0.0)
         return f, fp

@@ -43,7 +43,8 @@ class Side:
     nodes: circuit node indices. group: group id, or FIXED.
     loc: for a group side, the local index of each node's net in its group;
         for a fixed side, the index of each node's root in ``LayeredPlan.fixed_nodes``.
-    alpha, beta: ``V(node) = alpha * V(root) + beta`` (V/V, V).
+    alpha, beta: ``V(node) = alpha * V(root) + beta`` (V/V, V); ``gain`` and ``offset``
+        are the same, as scalars when uniform (set from them).
     """
     nodes: np.ndarray
     group: int
@@ -54,11 +55,22 @@ class Side:
     identity: bool = False  # full, alpha == 1 and beta == 0: the nodes are the nets
     scatter: object = None  # sparse (group size, n) when loc repeats a net
 
+    def __post_init__(self):
+        # a uniform gain or offset (one amplifier layer) as a scalar: one pass less per call
+        a, b = np.asarray(self.alpha), np.asarray(self.beta)
+        self.gain = float(a.flat[0]) if a.size and np.all(a == a.flat[0]) else a
+        self.offset = float(b.flat[0]) if b.size and np.all(b == b.flat[0]) else b
+
     def values(self, v_root):
         """Node voltages (V), ``(B, n)``, from the root voltages ``(B, n_roots)``."""
         if self.identity:
             return v_root
-        return (v_root if self.full else v_root[:, self.loc]) * self.alpha + self.beta
+        x = v_root * self.gain if self.full else v_root[:, self.loc]
+        if not self.full:
+            x *= self.gain
+        if not (np.isscalar(self.offset) and self.offset == 0.0):
+            x += self.offset
+        return x
 
     def add_to(self, target, x):
         """Add per-node currents ``x`` (B, n), already divided by alpha, into the nets of ``target``."""

@@ -39,7 +39,7 @@ class Sweeps:
                     continue
                 mine = link.a if name == "a" else link.b
                 x = bl.toward(name, other.values(v[other.group]))
-                mine.add_to(C, x if mine.identity else x / mine.alpha)
+                mine.add_to(C, x if mine.identity else x / mine.gain)
         far = [u if u is not None else s.other.values(v[s.other.group]) for s, u in zip(grp.diodes, fixed_u)]
         return D, C, far
 

@@ -4,7 +4,7 @@ Pure numpy (plus h5py/matplotlib/tqdm for files, plots and bars); nothing
 here runs a circuit. The EP loop calls these.
 """
 from .callbacks import (Callback, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
-                        ReduceLROnPlateau, exponential_decay, step_decay)
+                        ReduceLROnPlateau, cosine_decay, exponential_decay, step_decay)
 from .data import Batch, DataLoader
 from .history import History
 from .losses import MSE, CrossEntropy
@@ -13,4 +13,4 @@ from .progress import progress
 
 __all__ = ["Batch", "DataLoader", "History", "MSE", "CrossEntropy", "SGD", "Adam",
            "Optimizer", "progress", "Callback", "CSVLogger", "EarlyStopping", "LearningRateScheduler",
-           "ModelCheckpoint", "ReduceLROnPlateau", "exponential_decay", "step_decay"]
+           "ModelCheckpoint", "ReduceLROnPlateau", "cosine_decay", "exponential_decay", "step_decay"]

@@ -188,6 +188,18 @@ def exponential_decay(rate=0.95):
     return lambda epoch, scale: rate ** epoch
 
 
+def cosine_decay(epochs, final=0.0):
+    """Schedule: from 1 at the first epoch down to ``final`` at epoch ``epochs`` along half a
+    cosine, ``final + (1 - final) * (1 + cos(pi * epoch / epochs)) / 2``; ``final`` after it.
+
+    >>> [round(cosine_decay(4)(e, 1.0), 3) for e in range(5)]
+    [1.0, 0.854, 0.5, 0.146, 0.0]
+    """
+    epochs = int(check_number(epochs, "cosine_decay epochs", low=1.0))
+    final = check_number(final, "cosine_decay final", low=0.0, high=1.0)
+    return lambda epoch, scale: final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs))
+
+
 class ReduceLROnPlateau(_Monitor):
     """Multiply ``optimizer.lr_scale`` by ``factor`` when ``monitor`` stalls for ``patience`` epochs."""
 
