@@ -3,6 +3,7 @@ import numpy as np
 
 from .layers import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,
                      InputVoltageLayer)
+from .errors import ValidationError
 from .model import Model
 
 
@@ -61,7 +62,8 @@ def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_
     """
     widths = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
     if any(w < 2 or w % 2 for w in widths):
-        raise ValueError(f"rectified_mlp: hidden widths must be even and at least 2, received {widths}")
+        raise ValidationError(f"rectified_mlp: hidden widths must be even and at least 2 (two halves), "
+                              f"received {widths}")
     x = InputVoltageLayer(units=n_inputs, name="x")
     b = BiasVoltageLayer(units=2, name="b", bias_voltage=[bias_voltage, -bias_voltage])
     h = ConcatenateLayer(name="j")([x, b])

@@ -29,8 +29,9 @@ cosine down to 2 % at the last epoch); ``--flip`` mirrors half the training imag
 at random in every batch.
 
 Training is native (``--backend``); afterwards the first ``--ngspice-check`` test
-images (default 1000 rectified, 100 dense, 20 local) are re-solved in Ngspice with the trained conductances, and the script
-prints how many predictions are identical and the largest readout difference.
+images (default 1000 rectified, 100 dense, 20 local) are re-solved in Ngspice with the
+trained conductances, and the script prints how many predictions are identical and the
+largest readout difference.
 Saves into ``--out``: ``weights.pkl``, ``model.json``, ``optimizer.pkl``,
 ``history.h5``, ``training.png``, ``confusion.png``, ``misclassified.png``.
 """
@@ -41,6 +42,7 @@ import pathlib
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ebana import Model
 from ebana.datasets import FASHION_CLASSES, load_fashion_mnist, one_hot, random_flip
@@ -152,11 +154,14 @@ def parse(argv):
     p.add_argument("--pool", type=int, default=2, help="local: pooling window (0: no pooling)")
     p.add_argument("--pool-conductance", type=float, default=1e-3, help="local: pooling conductance (S)")
     p.add_argument("--backend", default="native", help="training backend: native, ngspice or 'name:workers'")
+    p.add_argument("--blas-threads", type=int, default=os.cpu_count() or 1,
+                   help="BLAS threads for the large crossbar products (default: every core, whatever "
+                        "OPENBLAS_NUM_THREADS says)")
     p.add_argument("--seed", type=int, default=0, help="seeds the conductances, the shuffle and the flips")
     p.add_argument("--data", default=None, help="folder holding the four IDX files (default: the search path)")
     p.add_argument("--out", default=None, help="output folder (default: results/fashion_mnist_<config>)")
     args = p.parse_args(argv)
-    for name in ("train", "test", "epochs", "hidden", "batch_size"):
+    for name in ("train", "test", "epochs", "hidden", "batch_size", "blas_threads"):
         if getattr(args, name) < (0 if name == "epochs" else 1):
             p.error(f"--{name.replace('_', '-')} must be positive")
     for name, value in DEFAULTS[args.config].items():
@@ -197,6 +202,13 @@ def flips(config):
 
 def main(argv=None):
     args = parse(argv)
+    # the layered solver's input projection and gradient are large products: they use every
+    # core, while the rest of the solver stays on one thread
+    with threadpool_limits(args.blas_threads, user_api="blas"):
+        return run(args)
+
+
+def run(args):
     out = pathlib.Path(args.out or f"results/fashion_mnist_{args.config}")
     (train_images, train_labels), (test_images, test_labels) = load_fashion_mnist(args.data)
     train_images, train_labels = train_images[:args.train], train_labels[:args.train]

@@ -13,5 +13,5 @@ from .mnist import FASHION_CLASSES, load_fashion_mnist, load_mnist
 from .transforms import differential_split, one_hot, random_flip, scale_to_volts, train_test_split
 
 __all__ = ["FASHION_CLASSES", "GATES", "differential_split", "load_digits", "load_fashion_mnist", "load_gate",
-           "load_iris", "load_mnist", "load_xor", "one_hot", "random_flip", "read_idx", "scale_to_volts", "train_test_split",
-           "write_idx"]
+           "load_iris", "load_mnist", "load_xor", "one_hot", "random_flip", "read_idx", "scale_to_volts",
+           "train_test_split", "write_idx"]
