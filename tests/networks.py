@@ -119,3 +119,25 @@ def image_inputs(n, rng, rows=6, cols=6):
     """``n`` random images (rows, cols) in [0, 1] as differential pairs, (n, rows, cols, 2) V."""
     v = rng.uniform(0, 1, size=(n, rows, cols))
     return np.stack([v, -v], axis=-1)
+
+
+def finite_differences(model, batch, loss, names):
+    """Central finite differences of the batch's summed loss with respect to the parameters of
+    the layers ``names`` (conductances: step 1e-4 relative; bias voltages: 1e-4 V), flattened
+    in order: the reference the EP gradient tests compare against."""
+    def total():
+        return loss(model.readouts(model.solve(batch).v)["out"], batch["out"])[0].sum()
+    out = []
+    for name in names:
+        layer = model.layer(name)
+        p = layer.g if layer.conductances() is not None else layer.bias_voltage
+        for idx in np.ndindex(p.shape):
+            old = p[idx]
+            h = 1e-4 * old if layer.conductances() is not None else 1e-4
+            p[idx] = old + h
+            up = total()
+            p[idx] = old - h
+            down = total()
+            p[idx] = old
+            out.append((up - down) / (2 * h))
+    return np.array(out)

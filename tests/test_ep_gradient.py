@@ -13,25 +13,6 @@ def diode_network(backend, kind, gain=None):
     return networks.diode_network(backend, seed=3, kind=kind, clamps=(0.45, 0.35), gain=gain, shift=-0.3)
 
 
-def finite_difference_gradient(model, loss):
-    def total():
-        return loss(model.readouts(model.solve(BATCH).v)["out"], BATCH["out"])[0].sum()
-    grads = {}
-    for name in ("d1", "d2"):
-        g = model.layer(name).g
-        fd = np.zeros_like(g)
-        for idx in np.ndindex(g.shape):
-            old, h = g[idx], g[idx] * 1e-4
-            g[idx] = old + h
-            up = total()
-            g[idx] = old - h
-            down = total()
-            g[idx] = old
-            fd[idx] = (up - down) / (2 * h)
-        grads[name] = fd
-    return np.concatenate([grads[k].ravel() for k in ("d1", "d2")])
-
-
 def compare(a, f):
     return a @ f / np.linalg.norm(a) / np.linalg.norm(f), np.linalg.norm(a - f) / np.linalg.norm(f)
 
@@ -40,7 +21,7 @@ def compare(a, f):
 def test_ep_gradient_matches_finite_differences(backend_name, kind):
     model = diode_network(backend_name, kind)
     loss = MSE()
-    fd = finite_difference_gradient(model, loss)
+    fd = networks.finite_differences(model, BATCH, loss, ("d1", "d2"))
     errors = {}
     for symmetric in (False, True):
         r = ep_step(model, BATCH, loss, beta=1e-6, symmetric=symmetric)
@@ -55,7 +36,7 @@ def test_ep_gradient_matches_finite_differences(backend_name, kind):
 def test_one_sided_bias_shrinks_with_beta():
     model = diode_network("native", "behavioral")
     loss = MSE()
-    fd = finite_difference_gradient(model, loss)
+    fd = networks.finite_differences(model, BATCH, loss, ("d1", "d2"))
     rels = []
     for beta in (1e-6, 1e-7):
         r = ep_step(model, BATCH, loss, beta=beta)
@@ -94,7 +75,7 @@ def test_ep_gradient_through_an_amplifier(backend_name, gain):
     model = diode_network(backend_name, "behavioral", gain=gain)
     assert model.ep_scales["d1"] == gain ** 2 and model.ep_scales["d2"] == 1.0
     loss = MSE()
-    fd = finite_difference_gradient(model, loss)
+    fd = networks.finite_differences(model, BATCH, loss, ("d1", "d2"))
     r = ep_step(model, BATCH, loss, beta=1e-7, symmetric=True)
     cos, rel = compare(np.concatenate([r.grads[k].ravel() for k in ("d1", "d2")]), fd)
     assert cos >= 0.99 and rel <= 0.05, (cos, rel)

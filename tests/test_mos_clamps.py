@@ -11,6 +11,7 @@ from ebana.circuit import CircuitBuilder, MosDiode
 from ebana.errors import ValidationError
 from ebana.training import MSE, Adam, DataLoader
 from ebana.training.ep import ep_step
+from networks import finite_differences
 
 GMIN = 1e-12
 
@@ -78,25 +79,6 @@ def test_native_matches_ngspice_on_random_networks():
         spice.backend.close()
     on = np.concatenate([s.ravel() for s in states])
     assert 0.1 < on.mean() < 0.9  # both saturated and cut-off devices were compared
-
-
-def finite_differences(model, batch, loss, names):
-    def total():
-        return loss(model.readouts(model.solve(batch).v)["out"], batch["out"])[0].sum()
-    out = []
-    for name in names:
-        layer = model.layer(name)
-        p = layer.g if layer.conductances() is not None else layer.bias_voltage
-        for idx in np.ndindex(p.shape):
-            old = p[idx]
-            h = 1e-4 * old if layer.conductances() is not None else 1e-4
-            p[idx] = old + h
-            up = total()
-            p[idx] = old - h
-            down = total()
-            p[idx] = old
-            out.append((up - down) / (2 * h))
-    return np.array(out)
 
 
 def test_ep_gradient_matches_finite_differences(backend_name):

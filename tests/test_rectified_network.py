@@ -3,10 +3,11 @@ layered, dense and Ngspice backends, with EP gradients that match finite differe
 import numpy as np
 import pytest
 
+from ebana.errors import ValidationError
 from ebana.networks import rectified_mlp
 from ebana.training import MSE
 from ebana.training.ep import ep_step
-from networks import log_uniform
+from networks import finite_differences, log_uniform
 
 N_IN, N_OUT = 12, 3
 
@@ -53,22 +54,8 @@ def test_ep_gradient_matches_finite_differences(rng):
     model = _model("native-layered")
     batch = _data(rng, 4)
     loss = MSE()
-
-    def total():
-        return loss(model.readouts(model.solve(batch).v)["out"], batch["out"])[0].sum()
     names = ("d1p", "d1n", "d2")
-    fd = []
-    for name in names:
-        g = model.layer(name).g
-        for idx in np.ndindex(g.shape):
-            old, h = g[idx], g[idx] * 1e-4
-            g[idx] = old + h
-            up = total()
-            g[idx] = old - h
-            down = total()
-            g[idx] = old
-            fd.append((up - down) / (2 * h))
-    fd = np.array(fd)
+    fd = finite_differences(model, batch, loss, names)
     r = ep_step(model, batch, loss, beta=1e-7, symmetric=True)
     ep = np.concatenate([r.grads[k].ravel() for k in names])
     cos = ep @ fd / np.linalg.norm(ep) / np.linalg.norm(fd)
@@ -76,5 +63,5 @@ def test_ep_gradient_matches_finite_differences(rng):
 
 
 def test_odd_widths_are_refused():
-    with pytest.raises(ValueError, match="even"):
+    with pytest.raises(ValidationError, match="even"):
         rectified_mlp(4, [6, 5], 2)

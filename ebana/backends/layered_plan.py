@@ -65,9 +65,7 @@ class Side:
         """Node voltages (V), ``(B, n)``, from the root voltages ``(B, n_roots)``."""
         if self.identity:
             return v_root
-        x = v_root * self.gain if self.full else v_root[:, self.loc]
-        if not self.full:
-            x *= self.gain
+        x = v_root * self.gain if self.full else v_root[:, self.loc] * self.gain
         if not (np.isscalar(self.offset) and self.offset == 0.0):
             x += self.offset
         return x
