@@ -53,14 +53,17 @@ def test_per_sample_conductances_match_dense(rng):
 
 
 def test_batch_split_over_threads_is_identical(rng):
-    """Two threads on halves of a batch give the same voltages as one thread."""
+    """Two threads on halves of a batch give the same voltages as one thread, to the rounding the
+    mixed-precision products allow (each chunk picks float32 or float64 for itself, within
+    ``product_tol`` = 1e-11 V as a Newton step); with float64 products, to the sweeps' tolerance."""
     model, n_in = random_layered_network(np.random.default_rng(3), "native-layered")
     data = {"x": rng.uniform(-1, 1, size=(200, n_in))}
     stim = make_stimulus(model.circuit, model.conductances(), model.source_voltages(data, 200))
-    one = LayeredBackend(threads=1).solve(model.circuit, stim)
-    two = LayeredBackend(threads=2).solve(model.circuit, stim)
-    assert np.abs(one.v - two.v).max() < 1e-12
-    np.testing.assert_allclose(one.i_vs, two.i_vs, rtol=1e-9, atol=1e-18)
+    for precision, tol in (("mixed", 1e-10), ("double", 1e-12)):
+        one = LayeredBackend(threads=1, precision=precision).solve(model.circuit, stim)
+        two = LayeredBackend(threads=2, precision=precision).solve(model.circuit, stim)
+        assert np.abs(one.v - two.v).max() < tol
+        np.testing.assert_allclose(one.i_vs, two.i_vs, rtol=1e-9, atol=1e-18)
 
 
 def _two_nets_joined():

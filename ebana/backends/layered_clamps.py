@@ -16,6 +16,15 @@ of active clamps that is one division. ``f`` is increasing, so:
   (the other clamp stays off): one pass, exact;
 * otherwise re-read which clamps are active at the new voltage and repeat.
 
+The usual two-sided clamp with the same diode on both sides (equal ``gdelta``)
+takes fewer passes over memory: on an active segment the voltage is
+``V_off - eps (V_off - bp)`` with ``eps = gdelta / (D + goff + gdelta)``, where
+``V_off`` is the voltage with every clamp off, so
+
+    V = V_off - eps * (V_off - clip(V_off, bp_low, bp_high)),
+
+and the residual's clamp current is ``gdelta * (V - clip(V, bp_low, bp_high))``.
+
 Units: V, A, S.
 """
 import numpy as np
@@ -24,6 +33,12 @@ import numpy as np
 def _rows_equal(x):
     """``x`` (B, n) as (1, n) when every sample has the same values (bias nodes do)."""
     return x[:1] if x.shape[0] > 1 and np.all(x == x[:1]) else x
+
+
+def _clip(x, low, high):
+    """``x`` limited to ``[low, high]``, new array (two ufunc passes: faster here than np.clip)."""
+    out = np.maximum(x, low)
+    return np.minimum(out, high, out=out)
 
 
 class ClampSolver:
@@ -48,6 +63,10 @@ class ClampSolver:
         signs = sorted(p[0] for p in self.parts)
         self.one_pass = len(self.parts) == 1 or (
             signs == [-1.0, 1.0] and np.all(self._part(-1.0)[1] <= self._part(1.0)[1]))
+        self.band = None  # (bp_low, bp_high, gdelta, eps) for a two-sided clamp of one diode
+        if self.one_pass and len(self.parts) == 2 and self.parts[0][2] == self.parts[1][2]:
+            gd = self.parts[0][2]
+            self.band = (self._part(-1.0)[1], self._part(1.0)[1], gd, gd / (self.D + gd))
 
     def _part(self, sign):
         return next(p for p in self.parts if p[0] == sign)
@@ -60,6 +79,15 @@ class ClampSolver:
 
     def solve(self, C, v_guess):
         """Net voltages (V) for the current ``C`` (A) from the rest of the circuit (K excluded)."""
+        if self.band is not None:
+            low, high, _, eps = self.band
+            v = C + self.K
+            v *= self.inv_off                      # every clamp off
+            inside = _clip(v, low, high)
+            inside -= v
+            inside *= eps
+            v += inside
+            return v
         c0 = C + self.K
         if self.one_pass:
             v = c0 * self.inv_off
@@ -94,6 +122,16 @@ class ClampSolver:
         f = self.D * v
         f -= C
         f -= self.K
+        if self.band is not None:
+            low, high, gd, _ = self.band
+            beyond = _clip(v, low, high)
+            np.subtract(v, beyond, out=beyond)     # how far past a breakpoint (V), signed
+            fp = np.not_equal(beyond, 0.0).astype(v.dtype)
+            fp *= gd
+            fp += self.D
+            beyond *= gd
+            f += beyond
+            return f, fp
         fp = np.broadcast_to(self.D, v.shape).copy()
         past = np.empty_like(v)
         for sign, bp, gd, _ in self.parts:

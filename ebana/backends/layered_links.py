@@ -20,6 +20,7 @@ class BoundLink:
         self.per_sample = g.ndim == 2
         na, nb = len(link.a.nodes), len(link.b.nodes)
         self.scaled = None
+        self._single = {}  # side -> scaled[side] in float32, made when first asked
         self._bounds = {}  # side -> coupling_bound, computed when first asked
         if link.dense:
             if self.per_sample:
@@ -68,6 +69,14 @@ class BoundLink:
                 mine, other = (self.link.a, self.link.b) if side == "a" else (self.link.b, self.link.a)
                 bounds[side] = self.sums[side] * np.abs(other.alpha).max() / np.abs(mine.alpha)
         return bounds[side]
+
+    def scaled_single(self, side):
+        """``scaled[side]`` rounded to float32 (for :mod:`.layered_precision`)."""
+        if side not in self._single:
+            other = "b" if side == "a" else "a"
+            same = other in self._single and self.scaled[other] is self.scaled[side]
+            self._single[side] = self._single[other] if same else self.scaled[side].astype(np.float32)
+        return self._single[side]
 
     def from_nets(self, side, v_other):
         """Currents (A) into ``side``'s nets, divided by their alpha, from the other group's net

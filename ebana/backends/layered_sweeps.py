@@ -17,9 +17,11 @@ from .layered_plan import FIXED
 class Sweeps:
     """One solve: the sweeps, the scalar net solves and the residual check."""
 
-    def __init__(self, plan, bound, models, consts, inj, backend):
+    def __init__(self, plan, bound, models, consts, inj, backend, products=None):
         self.plan, self.bound, self.models, self.consts, self.inj = plan, bound, models, consts, inj
         self.backend = backend
+        self.products = products or {}  # (link id, side) -> MixedProduct, for scaled crossbars
+        self.untouched = set()  # groups still at 0 V in a sweep from zero: their products are 0
         self.sweeps = 0  # sweeps of the last sweep_all
         self.final, self.moves = [], []  # per group: currents C (A) of its last solve, and its last move (V)
         self.order = []  # groups in the order the last sweep visited them
@@ -35,7 +37,10 @@ class Sweeps:
             if other.group != FIXED:
                 bl = self.bound[id(link)]
                 if bl.scaled is not None:
-                    C += bl.from_nets(name, v[other.group])
+                    if other.group not in self.untouched:
+                        mixed = self.products.get((id(link), name))
+                        C += bl.from_nets(name, v[other.group]) if mixed is None else \
+                            mixed.currents(v[other.group])
                     continue
                 mine = link.a if name == "a" else link.b
                 x = bl.toward(name, other.values(v[other.group]))
@@ -106,14 +111,16 @@ class Sweeps:
                 new[:, cols] = np.where(changed, target, new[:, cols])
         return new
 
-    def sweep_all(self, v, sample_offset, gshunt=0.0, quiet=False, backward=False):
+    def sweep_all(self, v, sample_offset, gshunt=0.0, quiet=False, backward=False, from_zero=False):
         """Sweep until no net moves by more than vtol (V); update ``v`` (list per group) in place.
 
         Groups are visited in circuit order, or from the outputs back with ``backward`` (a
         nudge entering at the outputs then reaches every layer in one sweep). The group
         visited first is recomputed from the others in every sweep, so the state of the
         iteration is the other groups' voltages; up to sweep ``accelerate`` it is
-        Anderson-mixed (:mod:`.layered_anderson`), then plain sweeps, which cannot be misled."""
+        Anderson-mixed (:mod:`.layered_anderson`), then plain sweeps, which cannot be misled.
+        ``from_zero``: every net starts at 0 V, so the first sweep skips the products from
+        groups it has not reached yet (through scaled crossbars, whose offsets are constants)."""
         be = self.backend
         K = len(self.plan.groups)
         B = v[0].shape[0] if v else 0
@@ -122,6 +129,7 @@ class Sweeps:
         sizes = np.cumsum([0] + [v[k].shape[1] for k in state])
         mixer = Anderson(be.anderson_depth) if be.anderson_depth and K > 1 else None
         previous = 0.0  # the largest move of the previous sweep (V)
+        self.untouched = set(range(K)) if from_zero else set()
         for sweep in range(1, be.max_iterations + 1):
             before = np.concatenate([v[k] for k in state], axis=1) if mixer is not None else None
             self.final, self.moves = [None] * K, [None] * K
@@ -131,6 +139,7 @@ class Sweeps:
                 self.moves[k] = np.abs(new - v[k]).max(axis=1, initial=0.0)
                 self.final[k] = C
                 v[k] = new
+                self.untouched.discard(k)
             moved = np.max(self.moves, axis=0) if K else np.zeros(B)
             self.sweeps = sweep
             if not np.all(np.isfinite(moved)):
@@ -164,8 +173,9 @@ class Sweeps:
         Each group's residual is evaluated (independently of how it was solved) with the
         currents from the crossbars that its last solve used; the groups after it in the
         sweep moved by at most ``moves`` since, so those currents changed by at most
-        ``sum_j |G_ij alpha_j / alpha_i| * max move``, which is added: a bound, not an
-        estimate, and no matrix product is repeated. Diode far ends are read afresh.
+        ``sum_j |G_ij alpha_j / alpha_i| * max move``, which is added, and so is the bound on the
+        rounding of a float32 product (:mod:`.layered_precision`): bounds, not estimates, and
+        no matrix product is repeated. Diode far ends are read afresh.
         """
         worst = np.zeros(v[0].shape[0] if v else 0)
         worst_amp = np.zeros_like(worst)
@@ -178,8 +188,14 @@ class Sweeps:
             f = np.abs(f)
             for link, name in grp.links:
                 mine, other = (link.a, link.b) if name == "a" else (link.b, link.a)
-                if other.group != FIXED and other.group in after[k]:
-                    drift = self.bound[id(link)].coupling_bound(name) * self.moves[other.group][:, None]
+                if other.group == FIXED:
+                    continue
+                uncertain = self.moves[other.group] if other.group in after[k] else 0.0  # V, per sample
+                mixed = self.products.get((id(link), name))
+                if mixed is not None and mixed.error is not None:
+                    uncertain = uncertain + mixed.error
+                if np.any(uncertain):
+                    drift = self.bound[id(link)].coupling_bound(name) * np.reshape(uncertain, (-1, 1))
                     mine.add_to(f, np.broadcast_to(drift, (len(f), len(mine.nodes))))
             worst = np.maximum(worst, (f / fp).max(axis=1, initial=0.0))
             worst_amp = np.maximum(worst_amp, f.max(axis=1, initial=0.0))

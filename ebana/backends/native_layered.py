@@ -38,6 +38,7 @@ from .heap import keep_freed_memory
 from .layered_clamps import ClampSolver
 from .layered_links import BoundLink
 from .layered_plan import FIXED, LayeredPlan
+from .layered_precision import MixedProduct
 from .layered_sweeps import Sweeps
 from .native_devices import DiodeParams
 
@@ -53,6 +54,9 @@ class LayeredBackend(Backend):
     options: ``gminsteps`` / ``srcsteps`` (ints) turn on gmin or source stepping,
         as the retry ladder asks (:mod:`.retry`).
     anderson_depth: past sweeps Anderson's mixing combines (0: plain sweeps).
+    precision: 'mixed' (default) multiplies the change of the nets since an exact product in
+        float32 where its bounded rounding error allows (:mod:`.layered_precision`), on the
+        crossbars between groups; 'double' makes every product in float64.
     threads: batches of at least ``2 * min_chunk`` samples are split over this many
         threads, each with one BLAS thread (default 1, or ``EBANA_THREADS``: two threads
         measured no faster on the 2-core machine, the elementwise work being memory-bound).
@@ -63,7 +67,7 @@ class LayeredBackend(Backend):
     name = "native-layered"
 
     def __init__(self, max_iterations=500, vtol=1e-12, check_tol=1e-9, gmin=DEFAULT_OPTIONS["gmin"],
-                 options=None, threads=None, anderson_depth=5):
+                 options=None, threads=None, anderson_depth=5, precision="mixed"):
         keep_freed_memory()
         self.max_iterations = max_iterations
         self.vtol = vtol
@@ -76,19 +80,27 @@ class LayeredBackend(Backend):
         self.threads = _default_threads() if threads is None else max(1, int(threads))
         self.min_chunk = 64  # smaller chunks than this are not worth a thread
         self.anderson_depth = anderson_depth
+        if precision not in ("mixed", "double"):
+            raise ValidationError(f"precision must be 'mixed' or 'double', received {precision!r}")
+        self.precision = precision
+        # largest Newton step (V) a float32 product's rounding may cause: ten times vtol, so the
+        # grain of float32 stays below what the convergence test resolves (coarser stalls the
+        # sweeps) and far below what the residual check accepts
+        self.product_tol = 10.0 * vtol
         self.accelerate = 100  # Anderson mixing may run up to this sweep of a solve
         self.backward_when_warm = True  # warm starts (nudged phases) sweep from the outputs back
         self._executor = None
         self._known = None  # (source values as passed, plan, known node voltages)
         self._bound = {}   # chunk key (None when shared) -> (g as passed, a sample of it, {link id: BoundLink})
         self._norton = {}  # chunk key -> (bound, known voltages, per-group constants)
+        self._mixed = {}   # chunk key -> (bound, {(link id, side): MixedProduct})
 
     def structure(self, circuit):
         """The circuit's :class:`LayeredPlan` (raises NotLayered)."""
         return self._prepare(circuit)[0]
 
     def close(self):
-        self._bound, self._norton = {}, {}
+        self._bound, self._norton, self._mixed = {}, {}, {}
         if self._executor is not None:
             self._executor.shutdown()
             self._executor = None
@@ -100,7 +112,7 @@ class LayeredBackend(Backend):
             dp = DiodeParams(circuit, self.gmin)
             models = {id(s): dp.subset(s.index) for g in plan.groups for s in g.diodes}
             self._cache = (circuit, plan, models, dp)
-            self._bound, self._norton = {}, {}
+            self._bound, self._norton, self._mixed = {}, {}, {}
         return self._cache[1:]
 
     def _bind(self, plan, g, rows):
@@ -149,6 +161,22 @@ class LayeredBackend(Backend):
             out.append((D, K, fixed_u, clamps))
         self._norton[key] = (bound, np.array(vfix, copy=True), out)
         return out
+
+    def _products(self, plan, bound, consts, key):
+        """Mixed-precision products of the scaled crossbars for chunk ``key``, kept while the
+        conductances are (their float64 anchors serve every phase of an EP step)."""
+        if self.precision != "mixed":
+            return {}
+        entry = self._mixed.get(key)
+        if entry is None or entry[0] is not bound:
+            products = {}
+            for k, grp in enumerate(plan.groups):
+                for link, name in grp.links:
+                    bl = bound[id(link)]
+                    if bl.scaled is not None:
+                        products[(id(link), name)] = MixedProduct(bl, name, consts[k][0], self.product_tol)
+            entry = self._mixed[key] = (bound, products)
+        return entry[1]
 
     # solving -----------------------------------------------------------------
     def solve(self, circuit, stimulus, initial=None, sample_offset=0):
@@ -208,21 +236,24 @@ class LayeredBackend(Backend):
         """Solve the samples ``rows`` of the batch into ``out`` (node voltages, V); return the run."""
         B = vfix.shape[0]
         bound = self._bind(plan, g, rows)
-        consts = self._constants(plan, bound, vfix, (rows.start, rows.stop))
+        key = (rows.start, rows.stop)
+        consts = self._constants(plan, bound, vfix, key)
+        products = self._products(plan, bound, consts, key)
         inj = [self._injected(grp, isrc, B) for grp in plan.groups]
         v = [np.zeros((B, len(grp.nets))) if initial is None else np.array(initial[:, grp.span])
              for grp in plan.groups]
-        run = Sweeps(plan, bound, models, consts, inj, self)
+        run = Sweeps(plan, bound, models, consts, inj, self, products)
         steps_src = int(self.options.get("srcsteps") or 0)
         steps_gmin = int(self.options.get("gminsteps") or 0)
         if steps_src > 0:  # source stepping: known voltages and injections ramp up from 10 %
             for lam in np.linspace(0.1, 1.0, steps_src)[:-1]:
-                Sweeps(plan, bound, models, self._scaled(consts, lam), [lam * x for x in inj], self).sweep_all(
+                Sweeps(plan, bound, models, self._scaled(consts, lam), [lam * x for x in inj], self, products).sweep_all(
                     v, offset, quiet=True)
         if steps_gmin > 0:  # gmin stepping: a shunt to ground on every net, shrinking to none
             for gshunt in np.geomspace(1e-2, 1e-12, steps_gmin):
                 run.sweep_all(v, offset, gshunt=gshunt, quiet=True)
-        run.sweep_all(v, offset, backward=initial is not None and self.backward_when_warm)
+        run.sweep_all(v, offset, backward=initial is not None and self.backward_when_warm,
+                      from_zero=initial is None and not steps_src and not steps_gmin)
         run.check_residual(v, offset)
         self._node_voltages(plan, v, vfix, out)
         return run
