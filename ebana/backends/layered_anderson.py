@@ -14,38 +14,47 @@ import numpy as np
 
 
 class Anderson:
-    """Mixing history for ``B`` samples of ``n`` unknowns; ``depth`` past steps (>= 1)."""
+    """Mixing history for ``B`` samples of ``n`` unknowns; ``depth`` past steps (>= 1).
 
-    def __init__(self, depth=5, regularization=1e-12):
-        self.depth = depth
+    The history's Gram matrix is kept and updated by one row per step: a stacked
+    ``(B, m, n) @ (B, n, m)`` product is several times slower here than the two stacked
+    matrix-vector products that give the new row and the right-hand side.
+    """
+
+    def __init__(self, depth=5, regularization=1e-12, dtype=np.float64):
+        self.depth, self.dtype = depth, dtype
         self.regularization = regularization
         self.count = 0
         self.last = None  # (f, G(x)) of the previous step
-        self.dF = self.dG = None
+        self.dF = self.dG = self.gram = None
 
     def mix(self, x, gx):
         """The next iterate from the current ``x`` and its sweep ``gx``, both ``(B, n)``."""
         f = gx - x
-        if self.last is not None:
-            if self.dF is None:
-                self.dF = np.zeros((x.shape[0], self.depth, x.shape[1]))
-                self.dG = np.zeros_like(self.dF)
-            slot = self.count % self.depth
-            np.subtract(f, self.last[0], out=self.dF[:, slot])
-            np.subtract(gx, self.last[1], out=self.dG[:, slot])
-            self.count += 1
+        if self.last is None:
+            self.last = (f, gx)
+            return gx
+        if self.dF is None:  # empty, not zeros: only written slots are read, and zeroing 2 x 20 MB costs
+            self.dF = np.empty((x.shape[0], self.depth, x.shape[1]), self.dtype)
+            self.dG = np.empty_like(self.dF)
+            self.gram = np.empty((x.shape[0], self.depth, self.depth), self.dtype)
+        slot = self.count % self.depth
+        np.subtract(f, self.last[0], out=self.dF[:, slot])
+        np.subtract(gx, self.last[1], out=self.dG[:, slot])
+        self.count += 1
         self.last = (f, gx)
         m = min(self.count, self.depth)
-        if m == 0:
-            return gx
         dF, dG = self.dF[:, :m], self.dG[:, :m]
-        gram = dF @ dF.transpose(0, 2, 1)                       # (B, m, m)
-        rhs = (dF @ f[:, :, None])[:, :, 0]                       # (B, m)
+        row = (dF @ self.dF[:, slot, :, None])[:, :, 0]             # (B, m)
+        rhs = dF @ f.astype(self.dtype, copy=False)[:, :, None]     # (B, m, 1)
+        self.gram[:, slot, :m] = row
+        self.gram[:, :m, slot] = row
+        gram = self.gram[:, :m, :m]
         scale = np.trace(gram, axis1=1, axis2=2)[:, None, None] / m
         gram = gram + (self.regularization * scale + 1e-300) * np.eye(m)
         try:
-            gamma = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+            gamma = np.linalg.solve(gram, rhs)                        # (B, m, 1)
         except np.linalg.LinAlgError:
             self.count, self.last = 0, None  # degenerate history: start again from plain sweeps
             return gx
-        return gx - (gamma[:, None, :] @ dG)[:, 0, :]
+        return gx - (gamma.transpose(0, 2, 1) @ dG)[:, 0, :]

@@ -65,7 +65,8 @@ class Side:
         """Node voltages (V), ``(B, n)``, from the root voltages ``(B, n_roots)``."""
         if self.identity:
             return v_root
-        x = v_root * self.gain if self.full else v_root[:, self.loc] * self.gain
+        # np.take keeps C order (v[:, loc] would be F-ordered, slow to broadcast and sweep)
+        x = v_root * self.gain if self.full else np.take(v_root, self.loc, axis=1) * self.gain
         if not (np.isscalar(self.offset) and self.offset == 0.0):
             x += self.offset
         return x

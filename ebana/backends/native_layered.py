@@ -87,6 +87,7 @@ class LayeredBackend(Backend):
         # grain of float32 stays below what the convergence test resolves (coarser stalls the
         # sweeps) and far below what the residual check accepts
         self.product_tol = 10.0 * vtol
+        self.min_mixed_width = 128  # crossbars narrower than this on either side stay float64
         self.accelerate = 100  # Anderson mixing may run up to this sweep of a solve
         self.backward_when_warm = True  # warm starts (nudged phases) sweep from the outputs back
         self._executor = None
@@ -173,7 +174,9 @@ class LayeredBackend(Backend):
             for k, grp in enumerate(plan.groups):
                 for link, name in grp.links:
                     bl = bound[id(link)]
-                    if bl.scaled is not None:
+                    # a product with a narrow side (e.g. the outputs) is memory-bound: rounding
+                    # would add passes over the voltages and save no time
+                    if bl.scaled is not None and min(bl.scaled[name].shape) >= self.min_mixed_width:
                         products[(id(link), name)] = MixedProduct(bl, name, consts[k][0], self.product_tol)
             entry = self._mixed[key] = (bound, products)
         return entry[1]

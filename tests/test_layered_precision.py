@@ -1,0 +1,92 @@
+"""Mixed-precision crossbar products of the layered solver: the rounding bound holds, wide
+networks agree with float64, the dense solver and Ngspice, and a loose allowance is caught."""
+import numpy as np
+import pytest
+
+from ebana.backends import make_stimulus
+from ebana.backends.layered_precision import MixedProduct
+from ebana.backends.native_layered import LayeredBackend
+from ebana.errors import SimulatorError
+from ebana.networks import clamped_mlp
+from ebana.training import MSE
+from ebana.training.ep import ep_step
+
+
+class _Crossbar:
+    """The part of a BoundLink that MixedProduct reads: one scaled matrix (S) per side."""
+
+    def __init__(self, W):
+        self.scaled = {"a": W, "b": W}
+
+    def coupling_bound(self, side):
+        return np.abs(self.scaled[side]).sum(axis=1 if side == "a" else 0)
+
+    def scaled_single(self, side):
+        return self.scaled[side].astype(np.float32)
+
+
+def test_products_switch_precision_and_stay_within_their_bound(rng):
+    W = rng.uniform(1e-6, 1e-3, size=(300, 400))
+    link = _Crossbar(W)
+    product = MixedProduct(link, "b", diagonal=np.full(400, 0.3), tol=1e-11)
+    v = rng.uniform(-0.5, 0.5, size=(16, 300))
+    first = product.currents(v)
+    np.testing.assert_array_equal(first, v @ W)           # no anchor yet: float64, exact
+    assert product.error is None
+    near = v + rng.normal(0, 1e-9, size=v.shape)           # near the anchor: float32 change
+    rounded = product.currents(near)
+    exact = near @ W
+    assert product.error is not None and np.any(rounded != exact)
+    assert np.all(np.abs(rounded - exact) <= link.coupling_bound("b")[None, :] * product.error[:, None])
+    far = v + 0.1                                         # too far for the tolerance: float64 again
+    np.testing.assert_array_equal(product.currents(far), far @ W)
+    assert product.error is None
+
+
+def _wide(backend):
+    """Hidden layers of 160 nets: wide enough for rounded products between them."""
+    return clamped_mlp(32, [160, 160], 4, backend=backend, seed=3)
+
+
+def test_wide_network_agrees_with_float64_dense_and_ngspice(rng):
+    data = {"x": rng.uniform(-1, 1, size=(8, 32))}
+    nudge = {"out": rng.normal(0, 1e-6, size=(8, 8))}
+    mixed, double, dense, ngspice = (_wide(b) for b in ("native-layered", "native-layered", "native-dense", "ngspice"))
+    double.backend.inner.precision = "double"
+    results = [(m.solve(data), m.solve(data, nudge)) for m in (mixed, double, dense, ngspice)]
+    products = next(iter(mixed.backend.inner._mixed.values()))[1]
+    assert products and any(p.error is not None for p in products.values())  # float32 was used
+    (mf, mn), (xf, xn), (df, dn), (nf, nn) = results
+    for a, b in ((mf, xf), (mn, xn), (mf, df), (mn, dn)):
+        assert np.abs(a.v - b.v).max() < 1e-9
+    for a, b in ((mf, nf), (mn, nn)):
+        assert np.abs(a.v - b.v).max() < 1e-6
+    # the nudge itself (what EP learns from) agrees to far better than its size
+    assert np.abs((mn.v - mf.v) - (xn.v - xf.v)).max() < 1e-6 * np.abs(xn.v - xf.v).max()
+
+
+def test_ep_gradients_with_rounded_products_match_float64(rng):
+    """Products of the nudge (the change from the free state) are rounded to ~1e-6 of it, so the
+    gradient of the first crossbar, which sees the nudge after two layers, moves by ~1e-5 of
+    its size (7e-6 here; float64 vs the dense solver: 8e-8)."""
+    data = {"x": rng.uniform(-1, 1, size=(16, 32)), "out": rng.choice([-0.1, 0.1], size=(16, 4))}
+    grads = []
+    for precision in ("mixed", "double"):
+        model = _wide("native-layered")
+        model.backend.inner.precision = precision
+        grads.append(ep_step(model, data, MSE(), 1e-6, symmetric=True).grads)
+    for name in grads[1]:
+        scale = np.abs(grads[1][name]).max()
+        assert np.abs(grads[0][name] - grads[1][name]).max() <= 1e-4 * scale, name
+
+
+def test_a_rounding_allowance_beyond_the_check_fails_the_check(rng):
+    """With float32 allowed for any change, the bound added to the KCL check exceeds its
+    tolerance: the solve raises instead of returning rounded voltages."""
+    model = _wide("native-layered")
+    backend = LayeredBackend()
+    backend.product_tol = 1.0
+    data = {"x": rng.uniform(-1, 1, size=(4, 32))}
+    stim = make_stimulus(model.circuit, model.conductances(), model.source_voltages(data, 4))
+    with pytest.raises(SimulatorError, match="KCL check"):
+        backend.solve(model.circuit, stim)
