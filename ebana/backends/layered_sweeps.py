@@ -111,7 +111,7 @@ class Sweeps:
                 new[:, cols] = np.where(changed, target, new[:, cols])
         return new
 
-    def sweep_all(self, v, sample_offset, gshunt=0.0, quiet=False, backward=False, from_zero=False):
+    def sweep_all(self, v, sample_offset, gshunt=0.0, quiet=False, backward=False, from_zero=False, warm=False):
         """Sweep until no net moves by more than vtol (V); update ``v`` (list per group) in place.
 
         Groups are visited in circuit order, or from the outputs back with ``backward`` (a
@@ -119,6 +119,9 @@ class Sweeps:
         visited first is recomputed from the others in every sweep, so the state of the
         iteration is the other groups' voltages; up to sweep ``accelerate`` it is
         Anderson-mixed (:mod:`.layered_anderson`), then plain sweeps, which cannot be misled.
+        A ``warm`` start (a nudged phase from the free solution) mixes only once plain sweeps
+        shrink the moves by less than ``backend.slow_rate`` each: usually they shrink them
+        1000-fold, and the mixing's passes over its history would cost more than they save.
         ``from_zero``: every net starts at 0 V, so the first sweep skips the products from
         groups it has not reached yet (through scaled crossbars, whose offsets are constants)."""
         be = self.backend
@@ -127,7 +130,8 @@ class Sweeps:
         self.order = list(range(K))[::-1] if backward else list(range(K))
         state = self.order[1:]
         sizes = np.cumsum([0] + [v[k].shape[1] for k in state])
-        mixer = Anderson(be.anderson_depth) if be.anderson_depth and K > 1 else None
+        mixing = bool(be.anderson_depth) and K > 1
+        mixer = Anderson(be.anderson_depth) if mixing and not warm else None
         previous = 0.0  # the largest move of the previous sweep (V)
         self.untouched = set(range(K)) if from_zero else set()
         for sweep in range(1, be.max_iterations + 1):
@@ -154,7 +158,10 @@ class Sweeps:
             if error <= be.vtol or (error <= 1e3 * be.vtol and error <= be.vtol * max(
                     1.0, max(np.abs(x).max(initial=0.0) for x in v))):
                 return
-            previous = largest
+            measured, previous = previous > 0, largest
+            if mixer is None and mixing and measured and rate > be.slow_rate and sweep + 1 < be.accelerate:
+                mixer = Anderson(be.anderson_depth)  # plain sweeps are slow here: mix from the next one
+                continue
             if mixer is not None:
                 if sweep >= be.accelerate:
                     mixer = None

@@ -89,6 +89,7 @@ class LayeredBackend(Backend):
         self.product_tol = 10.0 * vtol
         self.min_mixed_width = 128  # crossbars narrower than this on either side stay float64
         self.accelerate = 100  # Anderson mixing may run up to this sweep of a solve
+        self.slow_rate = 0.1   # a warm start mixes once a sweep shrinks the moves by less than this
         self.backward_when_warm = True  # warm starts (nudged phases) sweep from the outputs back
         self._executor = None
         self._known = None  # (source values as passed, plan, known node voltages)
@@ -255,7 +256,7 @@ class LayeredBackend(Backend):
         if steps_gmin > 0:  # gmin stepping: a shunt to ground on every net, shrinking to none
             for gshunt in np.geomspace(1e-2, 1e-12, steps_gmin):
                 run.sweep_all(v, offset, gshunt=gshunt, quiet=True)
-        run.sweep_all(v, offset, backward=initial is not None and self.backward_when_warm,
+        run.sweep_all(v, offset, backward=initial is not None and self.backward_when_warm, warm=initial is not None,
                       from_zero=initial is None and not steps_src and not steps_gmin)
         run.check_residual(v, offset)
         self._node_voltages(plan, v, vfix, out)
