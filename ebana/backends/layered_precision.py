@@ -50,18 +50,18 @@ class MixedProduct:
     def _times(self, x, matrix):
         return x @ matrix.T if self.side == "a" else x @ matrix
 
-    def currents(self, v_other):
-        """``S v_other`` (A), recording the bound :attr:`error` (V) of its rounding."""
+    def add_currents(self, C, v_other):
+        """``C += S v_other`` (A, in place), recording the bound :attr:`error` (V) of its rounding."""
         if self.anchor is not None and self.anchor[0].shape == v_other.shape:
             # subtracted in float64, then rounded (dtype=float32 would round the operands first)
             change = np.subtract(v_other, self.anchor[0], out=np.empty(v_other.shape, np.float32))
             size = np.maximum(change.max(axis=1, initial=0.0), -change.min(axis=1, initial=0.0))
             if self.step_per_volt * float(size.max(initial=0.0)) <= self.tol:
                 self.error = self.gamma * size.astype(np.float64)
-                out = self._times(change, self.link.scaled_single(self.side)).astype(np.float64)
-                out += self.anchor[1]
-                return out
+                C += self.anchor[1]
+                C += self._times(change, self.link.scaled_single(self.side))  # float32, added in float64
+                return
         exact = self._times(v_other, self.link.scaled[self.side])
         self.anchor = (np.array(v_other, copy=True), exact)
         self.error = None  # float64 products are taken as exact, as everywhere in the solver
-        return exact
+        C += exact

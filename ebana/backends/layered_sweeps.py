@@ -39,8 +39,10 @@ class Sweeps:
                 if bl.scaled is not None:
                     if other.group not in self.untouched:
                         mixed = self.products.get((id(link), name))
-                        C += bl.from_nets(name, v[other.group]) if mixed is None else \
-                            mixed.currents(v[other.group])
+                        if mixed is None:
+                            C += bl.from_nets(name, v[other.group])
+                        else:
+                            mixed.add_currents(C, v[other.group])
                     continue
                 mine = link.a if name == "a" else link.b
                 x = bl.toward(name, other.values(v[other.group]))
