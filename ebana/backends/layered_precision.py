@@ -12,7 +12,10 @@ and makes the next products as
 whose error scales with ``|V - V_a|``: near the solution, and through the nudged
 phases of EP (which move the nets little from the free solution), it is far
 below the tolerance. When the change is too large for that, the product is
-made in float64 and becomes the new anchor.
+made in float64 and becomes the new anchor. While a cold solve is still far
+from its solution, a sweep may round by up to ``1e-5`` of the previous sweep's
+largest move (fewer float64 products, and the moves dwarf the rounding); the
+solve ends only on a sweep whose products were all held to the tolerance.
 
 The rounding error is bounded a priori (Higham's ``gamma_n`` for a float32 sum
 of ``n`` terms, plus rounding the matrix and the change to float32):
@@ -50,13 +53,16 @@ class MixedProduct:
     def _times(self, x, matrix):
         return x @ matrix.T if self.side == "a" else x @ matrix
 
-    def add_currents(self, C, v_other):
-        """``C += S v_other`` (A, in place), recording the bound :attr:`error` (V) of its rounding."""
+    def add_currents(self, C, v_other, allowed=0.0):
+        """``C += S v_other`` (A, in place), recording the bound :attr:`error` (V) of its rounding.
+
+        ``allowed``: a Newton step (V) the rounding may cause in this sweep, if more than ``tol``
+        (the sweeps allow a little of their last move while they are far from the solution)."""
         if self.anchor is not None and self.anchor[0].shape == v_other.shape:
             # subtracted in float64, then rounded (dtype=float32 would round the operands first)
             change = np.subtract(v_other, self.anchor[0], out=np.empty(v_other.shape, np.float32))
             size = np.maximum(change.max(axis=1, initial=0.0), -change.min(axis=1, initial=0.0))
-            if self.step_per_volt * float(size.max(initial=0.0)) <= self.tol:
+            if self.step_per_volt * float(size.max(initial=0.0)) <= max(allowed, self.tol):
                 self.error = self.gamma * size.astype(np.float64)
                 C += self.anchor[1]
                 C += self._times(change, self.link.scaled_single(self.side))  # float32, added in float64

@@ -22,6 +22,7 @@ class Sweeps:
         self.backend = backend
         self.products = products or {}  # (link id, side) -> MixedProduct, for scaled crossbars
         self.untouched = set()  # groups still at 0 V in a sweep from zero: their products are 0
+        self.allowed = 0.0  # Newton step (V) the rounding of this sweep's products may cause
         self.sweeps = 0  # sweeps of the last sweep_all
         self.final, self.moves = [], []  # per group: currents C (A) of its last solve, and its last move (V)
         self.order = []  # groups in the order the last sweep visited them
@@ -42,7 +43,7 @@ class Sweeps:
                         if mixed is None:
                             C += bl.from_nets(name, v[other.group])
                         else:
-                            mixed.add_currents(C, v[other.group])
+                            mixed.add_currents(C, v[other.group], self.allowed)
                     continue
                 mine = link.a if name == "a" else link.b
                 x = bl.toward(name, other.values(v[other.group]))
@@ -137,6 +138,8 @@ class Sweeps:
         previous = 0.0  # the largest move of the previous sweep (V)
         self.untouched = set(range(K)) if from_zero else set()
         for sweep in range(1, be.max_iterations + 1):
+            # far from the solution, products may round by a sliver of the last move
+            self.allowed = 0.0 if warm else be.rounding_share * previous
             before = np.concatenate([v[k] for k in state], axis=1) if mixer is not None else None
             self.final, self.moves = [None] * K, [None] * K
             for k in self.order:
@@ -157,8 +160,9 @@ class Sweeps:
             largest = moved.max(initial=0.0)
             rate = largest / previous if previous > 0 else 0.5  # no history yet: take the step as the error
             error = largest * max(1.0, rate / (1.0 - rate)) if rate < 1.0 else np.inf
-            if error <= be.vtol or (error <= 1e3 * be.vtol and error <= be.vtol * max(
-                    1.0, max(np.abs(x).max(initial=0.0) for x in v))):
+            held = self.allowed <= be.product_tol  # a solve ends only on products held to the tolerance
+            if held and (error <= be.vtol or (error <= 1e3 * be.vtol and error <= be.vtol * max(
+                    1.0, max(np.abs(x).max(initial=0.0) for x in v)))):
                 return
             measured, previous = previous > 0, largest
             if mixer is None and mixing and measured and rate > be.slow_rate and sweep + 1 < be.accelerate:

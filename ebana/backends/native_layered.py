@@ -87,6 +87,7 @@ class LayeredBackend(Backend):
         # grain of float32 stays below what the convergence test resolves (coarser stalls the
         # sweeps) and far below what the residual check accepts
         self.product_tol = 10.0 * vtol
+        self.rounding_share = 1e-5  # of the previous sweep's largest move, rounding a cold solve's sweep may cause
         self.min_mixed_width = 128  # crossbars narrower than this on either side stay float64
         self.accelerate = 100  # Anderson mixing may run up to this sweep of a solve
         self.slow_rate = 0.1   # a warm start mixes once a sweep shrinks the moves by less than this
