@@ -39,13 +39,39 @@ def test_products_switch_precision_and_stay_within_their_bound(rng):
     np.testing.assert_array_equal(first, v @ W)           # no anchor yet: float64, exact
     assert product.error is None
     near = v + rng.normal(0, 1e-9, size=v.shape)           # near the anchor: float32 change
+    product.moved(np.abs(near - v).max(axis=1))            # as the solver reports every move
     rounded = currents(near)
     exact = near @ W
     assert product.error is not None and np.any(rounded != exact)
     assert np.all(np.abs(rounded - exact) <= link.coupling_bound("b")[None, :] * product.error[:, None])
     far = v + 0.1                                         # too far for the tolerance: float64 again
+    product.moved(np.abs(far - near).max(axis=1))
     np.testing.assert_array_equal(currents(far), far @ W)
     assert product.error is None
+
+
+def test_products_are_reused_while_their_input_has_not_moved_enough(rng):
+    W = rng.uniform(1e-6, 1e-3, size=(300, 400))
+    link = _Crossbar(W)
+    product = MixedProduct(link, "b", diagonal=np.full(400, 0.3), tol=1e-11, reuse_tol=1e-12)
+    v = rng.uniform(-0.5, 0.5, size=(16, 300))
+    C = np.zeros((16, 400))
+    product.add_currents(C, v)
+    reported = np.full(16, 1e-12)                            # V, per sample: at most 0.5 * 1e-12 V of step
+    product.moved(reported)
+    moved = v + 0.5e-12
+    again = np.zeros_like(C)
+    product.add_currents(again, moved)
+    assert product.reused == 1
+    np.testing.assert_array_equal(again, C)                  # the last currents, unchanged
+    np.testing.assert_array_equal(product.error, reported)    # their error grew by the move
+    assert np.all(np.abs(again - moved @ W) <= link.coupling_bound("b")[None, :] * product.error[:, None])
+    product.moved(np.full(16, 1e-9))                          # moved too far: made again
+    product.add_currents(np.zeros_like(C), v + 1e-9)
+    assert product.reused == 1
+    product.lost()                                           # unknown move: made again
+    product.add_currents(np.zeros_like(C), v + 1e-9)
+    assert product.reused == 1
 
 
 def _wide(backend):
@@ -80,6 +106,9 @@ def test_ep_gradients_with_rounded_products_match_float64(rng):
         model = _wide("native-layered")
         model.backend.inner.precision = precision
         grads.append(ep_step(model, data, MSE(), 1e-6, symmetric=True).grads)
+        if precision == "mixed":  # the nudged phases (warm starts) reused currents of layers that barely moved
+            products = next(iter(model.backend.inner._mixed.values()))[1]
+            assert sum(p.reused for p in products.values()) > 0
     for name in grads[1]:
         scale = np.abs(grads[1][name]).max()
         assert np.abs(grads[0][name] - grads[1][name]).max() <= 1e-4 * scale, name

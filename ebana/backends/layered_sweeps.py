@@ -21,11 +21,29 @@ class Sweeps:
         self.plan, self.bound, self.models, self.consts, self.inj = plan, bound, models, consts, inj
         self.backend = backend
         self.products = products or {}  # (link id, side) -> MixedProduct, for scaled crossbars
+        self.sourced = {}  # group -> the products whose input is that group's voltages
+        for grp in plan.groups:
+            for link, name in grp.links:
+                product = self.products.get((id(link), name))
+                if product is not None:
+                    self.sourced.setdefault((link.b if name == "a" else link.a).group, []).append(product)
         self.untouched = set()  # groups still at 0 V in a sweep from zero: their products are 0
         self.allowed = 0.0  # Newton step (V) the rounding of this sweep's products may cause
         self.sweeps = 0  # sweeps of the last sweep_all
         self.final, self.moves = [], []  # per group: currents C (A) of its last solve, and its last move (V)
         self.order = []  # groups in the order the last sweep visited them
+
+    def start(self, v, previous):
+        """Tell the products how far each group's starting voltages ``v`` lie from the end of the
+        previous solve of this chunk (``previous``, or None: unknown, as for a cold start)."""
+        for j, products in self.sourced.items():
+            if previous is None or previous[j].shape != v[j].shape:
+                for p in products:
+                    p.lost()
+                continue
+            distance = np.abs(v[j] - previous[j]).max(axis=1, initial=0.0)
+            for p in products:
+                p.moved(distance)
 
     def _drive(self, k, v):
         """Diagonal D (S), current from the other groups and injections C (A; the known nodes'
@@ -148,6 +166,8 @@ class Sweeps:
                 self.moves[k] = np.abs(new - v[k]).max(axis=1, initial=0.0)
                 self.final[k] = C
                 v[k] = new
+                for p in self.sourced.get(k, ()):
+                    p.moved(self.moves[k])
                 self.untouched.discard(k)
             moved = np.max(self.moves, axis=0) if K else np.zeros(B)
             self.sweeps = sweep
@@ -175,6 +195,8 @@ class Sweeps:
                 mixed = mixer.mix(before, np.concatenate([v[k] for k in state], axis=1))
                 for i, k in enumerate(state):
                     v[k] = mixed[:, sizes[i]:sizes[i + 1]]
+                    for p in self.sourced.get(k, ()):
+                        p.lost()
         if not quiet:
             bad = int(np.argmax(moved))
             raise SimulatorError(f"layered native solver did not converge in {be.max_iterations} sweeps "

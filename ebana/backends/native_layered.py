@@ -88,6 +88,7 @@ class LayeredBackend(Backend):
         # sweeps) and far below what the residual check accepts
         self.product_tol = 10.0 * vtol
         self.rounding_share = 1e-5  # of the previous sweep's largest move, rounding a cold solve's sweep may cause
+        self.reuse_share = 0.01  # of vtol: the Newton step reusing a crossbar's last currents may cause
         self.min_mixed_width = 128  # crossbars narrower than this on either side stay float64
         self.accelerate = 100  # Anderson mixing may run up to this sweep of a solve
         self.slow_rate = 0.1   # a warm start mixes once a sweep shrinks the moves by less than this
@@ -97,13 +98,14 @@ class LayeredBackend(Backend):
         self._bound = {}   # chunk key (None when shared) -> (g as passed, a sample of it, {link id: BoundLink})
         self._norton = {}  # chunk key -> (bound, known voltages, per-group constants)
         self._mixed = {}   # chunk key -> (bound, {(link id, side): MixedProduct})
+        self._final = {}   # chunk key -> net voltages (V) per group at the end of its last solve
 
     def structure(self, circuit):
         """The circuit's :class:`LayeredPlan` (raises NotLayered)."""
         return self._prepare(circuit)[0]
 
     def close(self):
-        self._bound, self._norton, self._mixed = {}, {}, {}
+        self._bound, self._norton, self._mixed, self._final = {}, {}, {}, {}
         if self._executor is not None:
             self._executor.shutdown()
             self._executor = None
@@ -115,7 +117,7 @@ class LayeredBackend(Backend):
             dp = DiodeParams(circuit, self.gmin)
             models = {id(s): dp.subset(s.index) for g in plan.groups for s in g.diodes}
             self._cache = (circuit, plan, models, dp)
-            self._bound, self._norton, self._mixed = {}, {}, {}
+            self._bound, self._norton, self._mixed, self._final = {}, {}, {}, {}
         return self._cache[1:]
 
     def _bind(self, plan, g, rows):
@@ -179,7 +181,8 @@ class LayeredBackend(Backend):
                     # a product with a narrow side (e.g. the outputs) is memory-bound: rounding
                     # would add passes over the voltages and save no time
                     if bl.scaled is not None and min(bl.scaled[name].shape) >= self.min_mixed_width:
-                        products[(id(link), name)] = MixedProduct(bl, name, consts[k][0], self.product_tol)
+                        products[(id(link), name)] = MixedProduct(bl, name, consts[k][0], self.product_tol,
+                                                                  reuse_tol=self.reuse_share * self.vtol)
             entry = self._mixed[key] = (bound, products)
         return entry[1]
 
@@ -248,6 +251,7 @@ class LayeredBackend(Backend):
         v = [np.zeros((B, len(grp.nets))) if initial is None else np.array(initial[:, grp.span])
              for grp in plan.groups]
         run = Sweeps(plan, bound, models, consts, inj, self, products)
+        run.start(v, None if initial is None else self._final.get(key))
         steps_src = int(self.options.get("srcsteps") or 0)
         steps_gmin = int(self.options.get("gminsteps") or 0)
         if steps_src > 0:  # source stepping: known voltages and injections ramp up from 10 %
@@ -260,6 +264,7 @@ class LayeredBackend(Backend):
         run.sweep_all(v, offset, backward=initial is not None and self.backward_when_warm, warm=initial is not None,
                       from_zero=initial is None and not steps_src and not steps_gmin)
         run.check_residual(v, offset)
+        self._final[key] = list(v)
         self._node_voltages(plan, v, vfix, out)
         return run
 
