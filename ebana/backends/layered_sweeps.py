@@ -140,9 +140,9 @@ class Sweeps:
         visited first is recomputed from the others in every sweep, so the state of the
         iteration is the other groups' voltages; up to sweep ``accelerate`` it is
         Anderson-mixed (:mod:`.layered_anderson`), then plain sweeps, which cannot be misled.
-        A ``warm`` start (a nudged phase from the free solution) mixes only once plain sweeps
-        shrink the moves by less than ``backend.slow_rate`` each: usually they shrink them
-        1000-fold, and the mixing's passes over its history would cost more than they save.
+        A ``warm`` start (a nudged phase from the free solution) starts the mixing history on its
+        second sweep: its sweeps usually shrink the moves 1000-fold and end on the third, before
+        any mixing, whose passes over the history would cost more than they save.
         ``from_zero``: every net starts at 0 V, so the first sweep skips the products from
         groups it has not reached yet (through scaled crossbars, whose offsets are constants)."""
         be = self.backend
@@ -158,7 +158,7 @@ class Sweeps:
         for sweep in range(1, be.max_iterations + 1):
             # far from the solution, products may round by a sliver of the last move
             self.allowed = 0.0 if warm else be.rounding_share * previous
-            before = np.concatenate([v[k] for k in state], axis=1) if mixer is not None else None
+            before = np.concatenate([v[k] for k in state], axis=1) if mixing else None
             self.final, self.moves = [None] * K, [None] * K
             for k in self.order:
                 D, C, far = self._drive(k, v)
@@ -185,14 +185,16 @@ class Sweeps:
                     1.0, max(np.abs(x).max(initial=0.0) for x in v)))):
                 return
             measured, previous = previous > 0, largest
-            if mixer is None and mixing and measured and rate > be.slow_rate and sweep + 1 < be.accelerate:
-                mixer = Anderson(be.anderson_depth)  # plain sweeps are slow here: mix from the next one
-                continue
+            if mixer is None and mixing and measured and sweep + 1 < be.accelerate:
+                mixer = Anderson(be.anderson_depth)  # a warm start's history begins with its second sweep
             if mixer is not None:
                 if sweep >= be.accelerate:
                     mixer = None
                     continue
-                mixed = mixer.mix(before, np.concatenate([v[k] for k in state], axis=1))
+                after = np.concatenate([v[k] for k in state], axis=1)
+                mixed = mixer.mix(before, after)
+                if mixed is after:  # the history's first entry: nothing mixed yet
+                    continue
                 for i, k in enumerate(state):
                     v[k] = mixed[:, sizes[i]:sizes[i + 1]]
                     for p in self.sourced.get(k, ()):

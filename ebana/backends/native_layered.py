@@ -91,7 +91,6 @@ class LayeredBackend(Backend):
         self.reuse_share = 0.01  # of vtol: the Newton step reusing a crossbar's last currents may cause
         self.min_mixed_width = 128  # crossbars narrower than this on either side stay float64
         self.accelerate = 100  # Anderson mixing may run up to this sweep of a solve
-        self.slow_rate = 0.1   # a warm start mixes once a sweep shrinks the moves by less than this
         self.backward_when_warm = True  # warm starts (nudged phases) sweep from the outputs back
         self._executor = None
         self._known = None  # (source values as passed, plan, known node voltages)
