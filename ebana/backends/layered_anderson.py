@@ -21,8 +21,8 @@ class Anderson:
     matrix-vector products that give the new row and the right-hand side.
     """
 
-    def __init__(self, depth=5, regularization=1e-12, dtype=np.float64):
-        self.depth, self.dtype = depth, dtype
+    def __init__(self, depth=4, regularization=1e-12):
+        self.depth = depth
         self.regularization = regularization
         self.count = 0
         self.last = None  # (f, G(x)) of the previous step
@@ -35,9 +35,9 @@ class Anderson:
             self.last = (f, gx)
             return gx
         if self.dF is None:  # empty, not zeros: only written slots are read, and zeroing 2 x 20 MB costs
-            self.dF = np.empty((x.shape[0], self.depth, x.shape[1]), self.dtype)
+            self.dF = np.empty((x.shape[0], self.depth, x.shape[1]))
             self.dG = np.empty_like(self.dF)
-            self.gram = np.empty((x.shape[0], self.depth, self.depth), self.dtype)
+            self.gram = np.empty((x.shape[0], self.depth, self.depth))
         slot = self.count % self.depth
         np.subtract(f, self.last[0], out=self.dF[:, slot])
         np.subtract(gx, self.last[1], out=self.dG[:, slot])
@@ -46,7 +46,7 @@ class Anderson:
         m = min(self.count, self.depth)
         dF, dG = self.dF[:, :m], self.dG[:, :m]
         row = (dF @ self.dF[:, slot, :, None])[:, :, 0]             # (B, m)
-        rhs = dF @ f.astype(self.dtype, copy=False)[:, :, None]     # (B, m, 1)
+        rhs = dF @ f[:, :, None]                                     # (B, m, 1)
         self.gram[:, slot, :m] = row
         self.gram[:, :m, slot] = row
         gram = self.gram[:, :m, :m]

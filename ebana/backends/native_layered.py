@@ -53,7 +53,9 @@ class LayeredBackend(Backend):
         step it would cause (V); larger raises SimulatorError for the sample.
     options: ``gminsteps`` / ``srcsteps`` (ints) turn on gmin or source stepping,
         as the retry ladder asks (:mod:`.retry`).
-    anderson_depth: past sweeps Anderson's mixing combines (0: plain sweeps).
+    anderson_depth: past sweeps Anderson's mixing combines (0: plain sweeps). 4: as many sweeps
+        as 5 on image-sized networks with cheaper mixing; over 40 random layered networks fewer
+        sweeps than 3 or 5 (6 fewer still, at more cost per sweep).
     precision: 'mixed' (default) multiplies the change of the nets since an exact product in
         float32 where its bounded rounding error allows (:mod:`.layered_precision`), on the
         crossbars between groups; 'double' makes every product in float64.
@@ -67,7 +69,7 @@ class LayeredBackend(Backend):
     name = "native-layered"
 
     def __init__(self, max_iterations=500, vtol=1e-12, check_tol=1e-9, gmin=DEFAULT_OPTIONS["gmin"],
-                 options=None, threads=None, anderson_depth=5, precision="mixed"):
+                 options=None, threads=None, anderson_depth=4, precision="mixed"):
         keep_freed_memory()
         self.max_iterations = max_iterations
         self.vtol = vtol
