@@ -90,11 +90,13 @@ class MixedProduct:
             # subtracted in float64, then rounded (dtype=float32 would round the operands first)
             change = np.subtract(v_other, self.anchor[0], out=np.empty(v_other.shape, np.float32))
             size = np.maximum(change.max(axis=1, initial=0.0), -change.min(axis=1, initial=0.0))
-            if self.step_per_volt * float(size.max(initial=0.0)) <= max(allowed, self.tol):
+            step = self.step_per_volt * float(size.max(initial=0.0))
+            if step <= max(allowed, self.tol):
                 self.error = self.gamma * size.astype(np.float64)
                 # float32 product added to the float64 anchor currents
                 currents = np.add(self.anchor[1], self._times(change, self.link.scaled_single(self.side)))
-                self.last = (currents, self.error)
+                # reusable only if held to tol: a looser sweep's rounding must not outlive it
+                self.last = (currents, self.error) if step <= self.tol else None
                 C += currents
                 return
         exact = self._times(v_other, self.link.scaled[self.side])
