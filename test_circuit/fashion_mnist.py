@@ -171,7 +171,6 @@ def parse(argv):
         p.error("--ngspice-check must be >= 0 and --ngspice-workers >= 1")
     if not 0 < args.decay <= 1:
         p.error("--decay must lie in (0, 1]")
-
     if args.config == "rectified" and args.hidden % 2:
         p.error("--hidden must be even for the rectified configuration (two halves)")
     return args

@@ -119,7 +119,7 @@ def test_a_rounding_allowance_beyond_the_check_fails_the_check(rng):
     tolerance: the solve raises instead of returning rounded voltages."""
     model = _wide("native-layered")
     backend = LayeredBackend()
-    backend.product_tol = 1.0
+    backend.product_share = 1e12  # any change may be rounded: a bound of up to 1 V
     data = {"x": rng.uniform(-1, 1, size=(4, 32))}
     stim = make_stimulus(model.circuit, model.conductances(), model.source_voltages(data, 4))
     with pytest.raises(SimulatorError, match="KCL check"):

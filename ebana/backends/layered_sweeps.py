@@ -158,7 +158,9 @@ class Sweeps:
         for sweep in range(1, be.max_iterations + 1):
             # far from the solution, products may round by a sliver of the last move
             self.allowed = 0.0 if warm else be.rounding_share * previous
-            before = np.concatenate([v[k] for k in state], axis=1) if mixing else None
+            # the state before the sweep, for the mixing (a warm start's history begins on sweep 2)
+            before = np.concatenate([v[k] for k in state], axis=1) \
+                if mixer is not None or (mixing and previous > 0) else None
             self.final, self.moves = [None] * K, [None] * K
             for k in self.order:
                 D, C, far = self._drive(k, v)

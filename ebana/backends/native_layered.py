@@ -61,7 +61,7 @@ class LayeredBackend(Backend):
         crossbars between groups; 'double' makes every product in float64.
     threads: batches of at least ``2 * min_chunk`` samples are split over this many
         threads, each with one BLAS thread (default 1, or ``EBANA_THREADS``: two threads
-        measured no faster on the 2-core machine, the elementwise work being memory-bound).
+        measured slower on the 2-core machine).
 
     Raises :class:`~ebana.backends.layered_plan.NotLayered` for circuits without
     the structure; ``get_backend('native')`` then picks the dense solver.
@@ -85,10 +85,10 @@ class LayeredBackend(Backend):
         if precision not in ("mixed", "double"):
             raise ValidationError(f"precision must be 'mixed' or 'double', received {precision!r}")
         self.precision = precision
-        # largest Newton step (V) a float32 product's rounding may cause: ten times vtol, so the
-        # grain of float32 stays below what the convergence test resolves (coarser stalls the
-        # sweeps) and far below what the residual check accepts
-        self.product_tol = 10.0 * vtol
+        # of vtol: the Newton step a float32 product's rounding may cause. Ten times, so the grain
+        # of float32 stays below what the convergence test resolves (coarser stalls the sweeps)
+        # and far below what the residual check accepts
+        self.product_share = 10.0
         self.rounding_share = 1e-5  # of the previous sweep's largest move, rounding a cold solve's sweep may cause
         self.reuse_share = 0.01  # of vtol: the Newton step reusing a crossbar's last currents may cause
         self.min_mixed_width = 128  # crossbars narrower than this on either side stay float64
@@ -100,6 +100,11 @@ class LayeredBackend(Backend):
         self._norton = {}  # chunk key -> (bound, known voltages, per-group constants)
         self._mixed = {}   # chunk key -> (bound, {(link id, side): MixedProduct})
         self._final = {}   # chunk key -> net voltages (V) per group at the end of its last solve
+
+    @property
+    def product_tol(self):
+        """Largest Newton step (V) the rounding of a float32 product may cause."""
+        return self.product_share * self.vtol
 
     def structure(self, circuit):
         """The circuit's :class:`LayeredPlan` (raises NotLayered)."""

@@ -197,6 +197,7 @@ def cosine_decay(epochs, final=0.0):
     """
     epochs = int(check_number(epochs, "cosine_decay epochs", low=1.0))
     final = check_number(final, "cosine_decay final", low=0.0, high=1.0)
+
     def schedule(epoch, scale):
         return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs))
     return schedule

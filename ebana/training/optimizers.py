@@ -67,8 +67,7 @@ class Optimizer:
             rates[name] = lr * self.lr_scale
         self.steps += 1
         for name, p in params.items():
-            step = self._update(name, np.asarray(grads[name], dtype=float))
-            p -= rates[name] * step
+            p -= rates[name] * self._update(name, np.asarray(grads[name], dtype=float))
 
     def default_lr(self, g_min, g_max):
         """Learning rate for a layer whose conductances lie in ``[g_min, g_max]`` (S)."""
