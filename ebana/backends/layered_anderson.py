@@ -12,49 +12,50 @@ only change how fast a solve ends, not where.
 """
 import numpy as np
 
+from .layered_kernels import anderson_mix, anderson_step
+
 
 class Anderson:
     """Mixing history for ``B`` samples of ``n`` unknowns; ``depth`` past steps (>= 1).
 
-    The history's Gram matrix is kept and updated by one row per step: a stacked
-    ``(B, m, n) @ (B, n, m)`` product is several times slower here than the two stacked
-    matrix-vector products that give the new row and the right-hand side.
+    The history's Gram matrix is kept and grown by one row per step; the new row, the
+    right-hand side and the history itself are made in one pass over memory
+    (:func:`~.layered_kernels.anderson_step`), and the mixed iterate in another.
     """
 
     def __init__(self, depth=4, regularization=1e-12):
         self.depth = depth
         self.regularization = regularization
         self.count = 0
-        self.last = None  # (f, G(x)) of the previous step
+        self.last_f = self.last_g = None  # residual and image of the previous step
         self.dF = self.dG = self.gram = None
 
-    def mix(self, x, gx):
-        """The next iterate from the current ``x`` and its sweep ``gx``, both ``(B, n)``."""
-        f = gx - x
-        if self.last is None:
-            self.last = (f, gx)
-            return gx
+    def mix(self, f, g):
+        """Mix in place: ``g`` (B, n), a sweep's image ``G(x)`` (V), becomes the next iterate;
+        ``f`` is its residual ``G(x) - x``. Returns whether it mixed (not on the history's first step)."""
+        if self.last_f is None:
+            self.last_f, self.last_g = f.copy(), g.copy()
+            return False
+        B, n = f.shape
         if self.dF is None:  # empty, not zeros: only written slots are read, and zeroing 2 x 20 MB costs
-            self.dF = np.empty((x.shape[0], self.depth, x.shape[1]))
+            self.dF = np.empty((B, self.depth, n))
             self.dG = np.empty_like(self.dF)
-            self.gram = np.empty((x.shape[0], self.depth, self.depth))
+            self.gram = np.empty((B, self.depth, self.depth))
+            self.row, self.rhs = np.empty((B, self.depth)), np.empty((B, self.depth))
         slot = self.count % self.depth
-        np.subtract(f, self.last[0], out=self.dF[:, slot])
-        np.subtract(gx, self.last[1], out=self.dG[:, slot])
         self.count += 1
-        self.last = (f, gx)
         m = min(self.count, self.depth)
-        dF, dG = self.dF[:, :m], self.dG[:, :m]
-        row = (dF @ self.dF[:, slot, :, None])[:, :, 0]             # (B, m)
-        rhs = dF @ f[:, :, None]                                     # (B, m, 1)
+        anderson_step(f, g, self.last_f, self.last_g, self.dF, self.dG, slot, m, self.row, self.rhs)
+        row = self.row[:, :m]
         self.gram[:, slot, :m] = row
         self.gram[:, :m, slot] = row
         gram = self.gram[:, :m, :m]
         scale = np.trace(gram, axis1=1, axis2=2)[:, None, None] / m
         gram = gram + (self.regularization * scale + 1e-300) * np.eye(m)
         try:
-            gamma = np.linalg.solve(gram, rhs)                        # (B, m, 1)
+            gamma = np.linalg.solve(gram, self.rhs[:, :m, None])[:, :, 0]   # (B, m)
         except np.linalg.LinAlgError:
-            self.count, self.last = 0, None  # degenerate history: start again from plain sweeps
-            return gx
-        return gx - (gamma.transpose(0, 2, 1) @ dG)[:, 0, :]
+            self.count, self.last_f = 0, None  # degenerate history: start again from plain sweeps
+            return False
+        anderson_mix(g, self.dG, np.ascontiguousarray(gamma), m, g)
+        return True

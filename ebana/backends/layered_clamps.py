@@ -29,6 +29,8 @@ Units: V, A, S.
 """
 import numpy as np
 
+from .layered_kernels import clamp_band
+
 
 def _rows_equal(x):
     """``x`` (B, n) as (1, n) when every sample has the same values (bias nodes do)."""
@@ -68,6 +70,13 @@ class ClampSolver:
             gd = self.parts[0][2]
             self.band = (self._part(-1.0)[1], self._part(1.0)[1], gd, gd / (self.D + gd))
 
+    def update(self, C, v, change=None):
+        """The two-sided clamp solve (``band`` set) written into ``v`` (V) in place, for the current
+        ``C`` (A); ``change`` (or None) receives new minus old (V). Returns every sample's
+        largest move (V)."""
+        low, high, _, eps = self.band
+        return clamp_band(C, *(np.broadcast_to(x, v.shape) for x in (self.K, self.inv_off, low, high, eps)), v, change)
+
     def _part(self, sign):
         return next(p for p in self.parts if p[0] == sign)
 
@@ -80,13 +89,8 @@ class ClampSolver:
     def solve(self, C, v_guess):
         """Net voltages (V) for the current ``C`` (A) from the rest of the circuit (K excluded)."""
         if self.band is not None:
-            low, high, _, eps = self.band
-            v = C + self.K
-            v *= self.inv_off                      # every clamp off
-            inside = _clip(v, low, high)
-            inside -= v
-            inside *= eps
-            v += inside
+            v = np.array(v_guess, dtype=float)
+            self.update(C, v)
             return v
         c0 = C + self.K
         if self.one_pass:

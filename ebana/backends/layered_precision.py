@@ -33,6 +33,8 @@ checks, so rounding can never pass a wrong solution. Units: V, A, S.
 """
 import numpy as np
 
+from .layered_kernels import add_anchored, single_change
+
 UNIT_ROUNDOFF_32 = 2.0 ** -24
 
 
@@ -87,17 +89,17 @@ class MixedProduct:
             return
         self.drift = np.zeros(len(C))
         if self.anchor is not None and self.anchor[0].shape == v_other.shape:
-            # subtracted in float64, then rounded (dtype=float32 would round the operands first)
-            change = np.subtract(v_other, self.anchor[0], out=np.empty(v_other.shape, np.float32))
-            size = np.maximum(change.max(axis=1, initial=0.0), -change.min(axis=1, initial=0.0))
+            # subtracted in float64, then rounded (rounding the operands first would lose the change)
+            change = np.empty(v_other.shape, np.float32)
+            size = single_change(v_other, self.anchor[0], change)
             step = self.step_per_volt * float(size.max(initial=0.0))
             if step <= max(allowed, self.tol):
-                self.error = self.gamma * size.astype(np.float64)
+                self.error = self.gamma * size
                 # float32 product added to the float64 anchor currents
-                currents = np.add(self.anchor[1], self._times(change, self.link.scaled_single(self.side)))
+                currents = np.empty_like(C)
+                add_anchored(C, self.anchor[1], self._times(change, self.link.scaled_single(self.side)), currents)
                 # reusable only if held to tol: a looser sweep's rounding must not outlive it
                 self.last = (currents, self.error) if step <= self.tol else None
-                C += currents
                 return
         exact = self._times(v_other, self.link.scaled[self.side])
         self.anchor = (np.array(v_other, copy=True), exact)

@@ -119,6 +119,17 @@ class Sweeps:
             vk = new
         return vk  # the sweep's convergence test and the residual check judge it
 
+    def update_group(self, k, v, D, C, far, gshunt=0.0, change=None):
+        """Solve group ``k`` given everything else into ``v[k]`` (in place); return each sample's
+        largest move (V). ``change`` (or None) receives the move, new minus old (V)."""
+        clamps = self.consts[k][3]
+        if clamps is not None and clamps.band is not None and not gshunt:
+            return clamps.update(C, v[k], change)  # in place, one pass
+        new = self.solve_group(k, v[k], D, C, far, gshunt)
+        step = np.subtract(new, v[k], out=change)
+        v[k][...] = new  # in place: v[k] may be a view of the mixing state
+        return np.abs(step).max(axis=1, initial=0.0)
+
     def _limit(self, k, new, vds, far):
         for s, vd_old, u in zip(self.plan.groups[k].diodes, vds, far):
             if s.behavioral is not None or s.end.scatter is not None:
@@ -149,25 +160,21 @@ class Sweeps:
         K = len(self.plan.groups)
         B = v[0].shape[0] if v else 0
         self.order = list(range(K))[::-1] if backward else list(range(K))
-        state = self.order[1:]
-        sizes = np.cumsum([0] + [v[k].shape[1] for k in state])
         mixing = bool(be.anderson_depth) and K > 1
         mixer = Anderson(be.anderson_depth) if mixing and not warm else None
+        # the state (every group but the first visited) in one buffer, which the mixing updates
+        # in place; each sweep writes the state's moves into `residual`
+        state, residual, change = _gather(v, self.order[1:]) if mixing else (None, None, {})
         previous = 0.0  # the largest move of the previous sweep (V)
         self.untouched = set(range(K)) if from_zero else set()
         for sweep in range(1, be.max_iterations + 1):
             # far from the solution, products may round by a sliver of the last move
             self.allowed = 0.0 if warm else be.rounding_share * previous
-            # the state before the sweep, for the mixing (a warm start's history begins on sweep 2)
-            before = np.concatenate([v[k] for k in state], axis=1) \
-                if mixer is not None or (mixing and previous > 0) else None
             self.final, self.moves = [None] * K, [None] * K
             for k in self.order:
                 D, C, far = self._drive(k, v)
-                new = self.solve_group(k, v[k], D, C, far, gshunt)
-                self.moves[k] = np.abs(new - v[k]).max(axis=1, initial=0.0)
+                self.moves[k] = self.update_group(k, v, D, C, far, gshunt, change.get(k))
                 self.final[k] = C
-                v[k] = new
                 for p in self.sourced.get(k, ()):
                     p.moved(self.moves[k])
                 self.untouched.discard(k)
@@ -193,14 +200,10 @@ class Sweeps:
                 if sweep >= be.accelerate:
                     mixer = None
                     continue
-                after = np.concatenate([v[k] for k in state], axis=1)
-                mixed = mixer.mix(before, after)
-                if mixed is after:  # the history's first entry: nothing mixed yet
-                    continue
-                for i, k in enumerate(state):
-                    v[k] = mixed[:, sizes[i]:sizes[i + 1]]
-                    for p in self.sourced.get(k, ()):
-                        p.lost()
+                if mixer.mix(residual, state):
+                    for k in self.order[1:]:
+                        for p in self.sourced.get(k, ()):
+                            p.lost()
         if not quiet:
             bad = int(np.argmax(moved))
             raise SimulatorError(f"layered native solver did not converge in {be.max_iterations} sweeps "
@@ -278,6 +281,18 @@ class Sweeps:
         src = plan.fixed_src >= 0
         i_vs[:, plan.fixed_src[src]] = -leave[:, src] * plan.fixed_sign[src]
         return i_vs
+
+
+def _gather(v, groups):
+    """Put the voltages of ``groups`` side by side in one ``(B, n)`` array and make ``v[k]`` views
+    of it; return it, an array of its shape for the moves, and per group that array's view."""
+    x = np.concatenate([v[k] for k in groups], axis=1)
+    moves = np.empty_like(x)
+    edges = np.cumsum([0] + [v[k].shape[1] for k in groups])
+    views = {}
+    for k, a, b in zip(groups, edges[:-1], edges[1:]):
+        v[k], views[k] = x[:, a:b], moves[:, a:b]
+    return x, moves, views
 
 
 def _diode(s, model, vd):

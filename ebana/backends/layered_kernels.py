@@ -1,0 +1,129 @@
+"""Fused elementwise passes of the layered solver, compiled with numba.
+
+Between its matrix products, a sweep of an image-sized network does a dozen
+elementwise steps over ``(B, n)`` arrays (2 MB for 256 samples by 1024 nets):
+solve the clamps, measure the move, round the change for a float32 product,
+add anchor currents. In numpy each step is a pass over memory with a fresh
+temporary; here each group of steps is one loop over the samples, reading
+every input once. On the development machine the two-sided clamp solve with
+its move went from 0.94 ms (numpy) to 0.38 ms. The arithmetic is the same,
+operation for operation and in the same order (no fast-math: no reassociation,
+no fused multiply-add), so the results are bitwise those of the numpy
+expressions they replace.
+
+Per-net constants shared by the batch (``K``, ``inv_off``, ``low``, ...) are
+passed broadcast to ``(B, n)`` (``np.broadcast_to``: a stride of 0, no copy).
+Units: V, A, S.
+"""
+import numba
+import numpy as np
+
+# cache: compiled once per machine (a few seconds), not in every process; nogil: callable
+# from the solver's chunk threads at once
+_jit = numba.njit(cache=True, nogil=True)
+
+
+@_jit
+def clamp_band(C, K, inv_off, low, high, eps, v, change):
+    """Two-sided clamp solve of :class:`~.layered_clamps.ClampSolver` (its ``band`` case), in place.
+
+    ``v`` (V) becomes ``V_off - eps * (V_off - clip(V_off, low, high))`` with
+    ``V_off = (C + K) * inv_off``; ``change`` (V, same shape, or None) receives
+    ``new - old``. Returns every sample's largest ``|new - old|`` (V), ``(B,)``.
+    """
+    B, n = v.shape
+    moves = np.zeros(B)
+    for b in range(B):
+        largest = 0.0
+        for j in range(n):
+            x = C[b, j] + K[b, j]
+            x *= inv_off[b, j]
+            inside = max(x, low[b, j])
+            inside = min(inside, high[b, j])
+            inside -= x
+            inside *= eps[b, j]
+            x += inside
+            step = x - v[b, j]
+            if change is not None:
+                change[b, j] = step
+            size = abs(step)
+            if size > largest or size != size:  # NaN sticks: the sweeps must see it
+                largest = size
+            v[b, j] = x
+        moves[b] = largest
+    return moves
+
+
+@_jit
+def single_change(v, anchor, out):
+    """``out`` (float32) <- ``v - anchor`` (V, subtracted in float64, then rounded); returns
+    every sample's largest ``|out|`` (V), ``(B,)``."""
+    B, n = v.shape
+    sizes = np.zeros(B)
+    for b in range(B):
+        largest = 0.0
+        for j in range(n):
+            x = np.float32(v[b, j] - anchor[b, j])
+            out[b, j] = x
+            size = abs(np.float64(x))
+            if size > largest or size != size:
+                largest = size
+        sizes[b] = largest
+    return sizes
+
+
+@_jit
+def add_anchored(C, anchor, product, currents):
+    """``currents`` <- ``anchor + product`` (A; float64 plus the float32 product of the change),
+    and ``C += currents``, in one pass."""
+    B, n = C.shape
+    for b in range(B):
+        for j in range(n):
+            x = anchor[b, j] + np.float64(product[b, j])
+            currents[b, j] = x
+            C[b, j] += x
+
+
+# Anderson's history only speeds the sweeps up (they, and the residual check, judge the result),
+# so its dot products may be summed in any order: vectorized. NaNs are kept (no 'nnan'), so
+# the next sweep still sees them.
+_jit_reassoc = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz", "contract", "arcp"})
+
+
+@_jit_reassoc
+def anderson_step(f, g, last_f, last_g, dF, dG, slot, m, row, rhs):
+    """One step of :class:`~.layered_anderson.Anderson`'s history, sample by sample.
+
+    ``dF[:, slot] = f - last_f``, ``dG[:, slot] = g - last_g``, then ``last_f, last_g = f, g``
+    (copied); ``row[:, i] = dF_i . dF_slot`` and ``rhs[:, i] = dF_i . f`` for the ``m`` slots in use.
+    ``f`` is the sweep's residual ``G(x) - x`` (V) and ``g`` its image ``G(x)`` (V), ``(B, n)``.
+    """
+    B, n = f.shape
+    for b in range(B):
+        for j in range(n):
+            fj, gj = f[b, j], g[b, j]
+            dF[b, slot, j] = fj - last_f[b, j]
+            dG[b, slot, j] = gj - last_g[b, j]
+            last_f[b, j] = fj
+            last_g[b, j] = gj
+        for i in range(m):  # one sample's rows are still in cache
+            r, h = 0.0, 0.0
+            for j in range(n):
+                d = dF[b, i, j]
+                r += d * dF[b, slot, j]
+                h += d * f[b, j]
+            row[b, i] = r
+            rhs[b, i] = h
+
+
+@_jit_reassoc
+def anderson_mix(g, dG, gamma, m, out):
+    """``out = g - sum_i gamma[:, i] dG[:, i]`` (V) over the ``m`` slots in use (``out`` may be ``g``)."""
+    B, n = g.shape
+    for b in range(B):
+        for j in range(n):
+            out[b, j] = g[b, j] - gamma[b, 0] * dG[b, 0, j]
+        for i in range(1, m):
+            c = gamma[b, i]
+            for j in range(n):
+                out[b, j] -= c * dG[b, i, j]
