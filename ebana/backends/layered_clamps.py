@@ -29,7 +29,8 @@ Units: V, A, S.
 """
 import numpy as np
 
-from .layered_kernels import clamp_band
+from .layered_kernels import clamp_band, clamp_band_residual
+from .layered_links import add_drift
 
 
 def _rows_equal(x):
@@ -121,21 +122,35 @@ class ClampSolver:
     def _active(self, v):
         return [(v > bp) if sign > 0 else (v < bp) for sign, bp, _, _ in self.parts]
 
-    def residual(self, v, C):
+    def check(self, v, C, drifts):
+        """The KCL check of every net at ``v`` (V) with currents ``C`` (A) that may be off by
+        ``coupling * uncertain`` for each ``(side, coupling (S), uncertain (V, per sample))`` of
+        ``drifts``: the largest residual per sample as a Newton step (V) and as a current (A)."""
+        B, n = v.shape
+        rows = [(c, u) for side, c, u in drifts if side.full and np.ndim(c) == 1]
+        extra = None
+        for side, c, u in drifts:
+            if not (side.full and np.ndim(c) == 1):
+                extra = np.zeros((B, n)) if extra is None else extra
+                add_drift(extra, side, c, u)
+        coupling = np.array([c for c, _ in rows]).reshape(len(rows), n)
+        uncertain = np.array([np.broadcast_to(u, (B,)) for _, u in rows]).reshape(len(rows), B)
+        if self.band is not None:
+            low, high, gd, _ = self.band
+            return clamp_band_residual(v, C, *(np.broadcast_to(x, v.shape) for x in (self.D, self.K, low, high)),
+                                       gd, coupling, uncertain, extra)
+        f, fp = self._residual(v, C)
+        f = np.abs(f)
+        f += uncertain.T @ coupling
+        if extra is not None:
+            f += extra
+        return (f / fp).max(axis=1, initial=0.0), f.max(axis=1, initial=0.0)
+
+    def _residual(self, v, C):
         """KCL of every net at ``v`` (V): current out minus in (A), and the slope (S)."""
         f = self.D * v
         f -= C
         f -= self.K
-        if self.band is not None:
-            low, high, gd, _ = self.band
-            beyond = _clip(v, low, high)
-            np.subtract(v, beyond, out=beyond)     # how far past a breakpoint (V), signed
-            fp = np.not_equal(beyond, 0.0).astype(v.dtype)
-            fp *= gd
-            fp += self.D
-            beyond *= gd
-            f += beyond
-            return f, fp
         fp = np.broadcast_to(self.D, v.shape).copy()
         past = np.empty_like(v)
         for sign, bp, gd, _ in self.parts:

@@ -101,3 +101,12 @@ class BoundLink:
     def leaving(self, side, u_side, u_other):
         """Current (A) leaving each node of ``side`` through the link, ``(B, n_side)``."""
         return u_side * self.sums[side] - self.toward(side, u_other)
+
+
+def add_drift(target, side, coupling, uncertain):
+    """Add to ``target`` (A, ``(B, nets)``) the bound ``coupling * uncertain`` on how far the currents
+    into ``side``'s nodes may be off: ``coupling`` (S, per node, ``(n,)`` or ``(B, n)``, as from
+    :meth:`BoundLink.coupling_bound`) times ``uncertain`` (V, per sample, or a scalar)."""
+    drift = coupling * np.reshape(uncertain, (-1, 1))
+    side.add_to(target, np.broadcast_to(drift, (len(target), len(side.nodes))))
+

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import SimulatorError
 from .layered_anderson import Anderson
+from .layered_links import add_drift
 from .layered_plan import FIXED
 
 
@@ -225,9 +226,7 @@ class Sweeps:
         for k, grp in enumerate(self.plan.groups):
             D, _, fixed_u, clamps = self.consts[k]
             C = self.final[k]
-            far = [u if u is not None else s.other.values(v[s.other.group]) for s, u in zip(grp.diodes, fixed_u)]
-            f, fp = clamps.residual(v[k], C) if clamps is not None else self._kcl(k, v[k], D, C, far)[:2]
-            f = np.abs(f)
+            drifts = []  # (side, coupling (S), uncertain (V per sample)): how far the currents C may be off
             for link, name in grp.links:
                 mine, other = (link.a, link.b) if name == "a" else (link.b, link.a)
                 if other.group == FIXED:
@@ -237,10 +236,18 @@ class Sweeps:
                 if mixed is not None and mixed.error is not None:
                     uncertain = uncertain + mixed.error
                 if np.any(uncertain):
-                    drift = self.bound[id(link)].coupling_bound(name) * np.reshape(uncertain, (-1, 1))
-                    mine.add_to(f, np.broadcast_to(drift, (len(f), len(mine.nodes))))
-            worst = np.maximum(worst, (f / fp).max(axis=1, initial=0.0))
-            worst_amp = np.maximum(worst_amp, f.max(axis=1, initial=0.0))
+                    drifts.append((mine, self.bound[id(link)].coupling_bound(name), uncertain))
+            if clamps is not None:
+                step, amp = clamps.check(v[k], C, drifts)
+            else:
+                far = [u if u is not None else s.other.values(v[s.other.group]) for s, u in zip(grp.diodes, fixed_u)]
+                f, fp = self._kcl(k, v[k], D, C, far)[:2]
+                f = np.abs(f)
+                for mine, coupling, uncertain in drifts:
+                    add_drift(f, mine, coupling, uncertain)
+                step, amp = (f / fp).max(axis=1, initial=0.0), f.max(axis=1, initial=0.0)
+            worst = np.maximum(worst, step)
+            worst_amp = np.maximum(worst_amp, amp)
         bad = ~(worst <= self.backend.check_tol)
         if bad.any():
             b = int(np.argmax(bad))
