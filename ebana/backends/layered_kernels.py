@@ -62,13 +62,19 @@ def clamp_band_residual(v, C, D, K, low, high, gd, coupling, uncertain, extra):
     how far the currents ``C`` may be off: ``sum_l coupling[l] * uncertain[l, b]`` (S times V;
     ``coupling`` is ``(L, n)``, ``uncertain`` ``(L, B)``) and ``extra`` (A, ``(B, n)``, or None).
     Returns the largest residual as a Newton step (V, divided by the slope ``D`` or ``D + gd``)
-    and as a current (A), ``(B,)`` each; a NaN anywhere in a sample is returned as NaN.
+    and as a current (A), ``(B,)`` each; a sample with a NaN gets NaN.
     """
     B, n = v.shape
     L = coupling.shape[0]
     steps, amps = np.zeros(B), np.zeros(B)
+    drift = np.empty(n)
     for b in range(B):
-        worst_step, worst_amp = 0.0, 0.0
+        drift[:] = 0.0
+        for l in range(L):
+            u = uncertain[l, b]
+            for j in range(n):
+                drift[j] += coupling[l, j] * u
+        worst_step, worst_amp, total = 0.0, 0.0, 0.0
         for j in range(n):
             x = v[b, j]
             f = D[b, j] * x
@@ -76,16 +82,14 @@ def clamp_band_residual(v, C, D, K, low, high, gd, coupling, uncertain, extra):
             f -= K[b, j]
             beyond = x - min(max(x, low[b, j]), high[b, j])
             slope = D[b, j] + (gd if beyond != 0.0 else 0.0)
-            f = abs(f + gd * beyond)
-            for l in range(L):
-                f += coupling[l, j] * uncertain[l, b]
+            f = abs(f + gd * beyond) + drift[j]
             if extra is not None:
                 f += extra[b, j]
-            step = f / slope
-            if step > worst_step or step != step:  # NaN sticks
-                worst_step = step
-            if f > worst_amp or f != f:
-                worst_amp = f
+            worst_step = max(worst_step, f / slope)
+            worst_amp = max(worst_amp, f)
+            total += f  # NaN anywhere makes it NaN (max() would drop it)
+        if total != total:
+            worst_step = worst_amp = total
         steps[b], amps[b] = worst_step, worst_amp
     return steps, amps
 

@@ -63,8 +63,10 @@ class BoundLink:
         bounds = self._bounds
         if side not in bounds:
             if self.scaled is not None:
-                m = np.abs(self.scaled[side])
-                bounds[side] = m.sum(axis=1) if side == "a" else m.sum(axis=0)
+                # conductances are > 0 (make_stimulus): |G_ij alpha_j / alpha_i| = G_ij |alpha_j| / |alpha_i|,
+                # a matrix-vector product instead of an |S| pass over the matrix
+                a, b = np.abs(self.link.a.alpha), np.abs(self.link.b.alpha)
+                bounds[side] = (self.W @ b) / a if side == "a" else (a @ self.W) / b
             else:
                 mine, other = (self.link.a, self.link.b) if side == "a" else (self.link.b, self.link.a)
                 bounds[side] = self.sums[side] * np.abs(other.alpha).max() / np.abs(mine.alpha)

@@ -74,12 +74,21 @@ class DenseLayer(TrainableConductances, Layer):
         if not per_sample and np.array_equal(a_h, a_l):
             # inputs held by sources (the usual first layer) do not move between the phases:
             # da = 0 and sa = 2 a, so one product remains
-            return ((dc * sc).sum(axis=0)[None, :] - 2.0 * (a_h.T @ dc)) / (2.0 * span)
+            total = a_h.T @ dc
+            total *= -2.0
+            total += (dc * sc).sum(axis=0)[None, :]
+            total /= 2.0 * span
+            return total
         da, sa = a_h - a_l, a_h + a_l
         if per_sample:
             return (da[:, :, None] - dc[:, None, :]) * (sa[:, :, None] - sc[:, None, :]) / (2.0 * span)
-        total = (da * sa).sum(axis=0)[:, None] - da.T @ sc - sa.T @ dc + (dc * sc).sum(axis=0)[None, :]
-        return total / (2.0 * span)
+        # in place on one (n_in, units) array: each temporary of that size is a pass over memory
+        total = da.T @ sc
+        total += sa.T @ dc
+        total -= (da * sa).sum(axis=0)[:, None]
+        total -= (dc * sc).sum(axis=0)[None, :]
+        total /= -2.0 * span
+        return total
 
     def get_config(self):
         init = self.initializer
