@@ -51,7 +51,7 @@ class Sweeps:
         part K is added by the group solvers) and far-end diode voltages of group ``k``."""
         grp = self.plan.groups[k]
         D, _, fixed_u, _ = self.consts[k]
-        C = self.inj[k].copy()
+        C = np.zeros(v[k].shape) if self.inj[k] is None else self.inj[k].copy()  # zeros: a write, not a copy
         for link, name in grp.links:
             other = link.b if name == "a" else link.a
             if other.group != FIXED:
