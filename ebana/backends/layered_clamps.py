@@ -55,7 +55,8 @@ class ClampSolver:
             m = s.behavioral
             g_off, g_delta = 1.0 / m.roff, 1.0 / m.ron - 1.0 / m.roff
             sign = float(s.sign[0])
-            bp = _rows_equal(u + sign * m.vth)   # breakpoint voltage (V)
+            u = _rows_equal(u)  # bias nodes: one row for the batch, and so is everything made from it
+            bp = u + sign * m.vth   # breakpoint voltage (V)
             extra_g += g_off
             extra_c = extra_c + g_off * u
             self.parts.append((sign, bp, g_delta, g_delta * bp))

@@ -50,10 +50,10 @@ class BoundLink:
         ``scaled[side]`` maps the other group's net voltages to currents into ``side``'s nets
         (already divided by their alpha); ``offset[side]`` is the part from the other side's beta."""
         a, b, W = self.link.a, self.link.b, self.W
-        unit_a, unit_b = np.all(a.alpha == 1.0), np.all(b.alpha == 1.0)
-        self.scaled = {
-            "a": W if unit_a and unit_b else W * (b.alpha[None, :] / a.alpha[:, None]),
-            "b": W if unit_a and unit_b else W * (a.alpha[:, None] / b.alpha[None, :])}
+        if np.all(a.alpha == 1.0) and np.all(b.alpha == 1.0):
+            self.scaled = {"a": W, "b": W}
+        else:
+            self.scaled = {"a": _scale_rows_cols(W, 1.0 / a.alpha, b.alpha), "b": _scale_rows_cols(W, a.alpha, 1.0 / b.alpha)}
         self.offset = {"a": (W @ b.beta) / a.alpha, "b": (a.beta @ W) / b.alpha}
 
     def coupling_bound(self, side):
@@ -103,6 +103,16 @@ class BoundLink:
     def leaving(self, side, u_side, u_other):
         """Current (A) leaving each node of ``side`` through the link, ``(B, n_side)``."""
         return u_side * self.sums[side] - self.toward(side, u_other)
+
+
+def _scale_rows_cols(W, rows, cols):
+    """``W * rows[:, None] * cols[None, :]`` as a new array, in one pass over ``W`` when both
+    factors are uniform (amplifiers of one gain per layer), else two, and no (n, m) temporary."""
+    if np.all(rows == rows[0]) and np.all(cols == cols[0]):
+        return W * (rows[0] * cols[0])
+    out = W * rows[:, None]
+    out *= cols[None, :]
+    return out
 
 
 def add_drift(target, side, coupling, uncertain):
