@@ -1,5 +1,6 @@
 """Mixed-precision crossbar products of the layered solver: the rounding bound holds, wide
-networks agree with float64, the dense solver and Ngspice, and a loose allowance is caught."""
+networks agree with float64, the dense solver and Ngspice, and a loose allowance is caught;
+and the float32 batch sums of wide crossbars' EP gradients."""
 import numpy as np
 import pytest
 
@@ -7,6 +8,7 @@ from ebana.backends import make_stimulus
 from ebana.backends.layered_precision import MixedProduct
 from ebana.backends.native_layered import LayeredBackend
 from ebana.errors import SimulatorError
+from ebana.layers import DenseLayer
 from ebana.networks import clamped_mlp
 from ebana.training import MSE
 from ebana.training.ep import ep_step
@@ -124,3 +126,27 @@ def test_a_rounding_allowance_beyond_the_check_fails_the_check(rng):
     stim = make_stimulus(model.circuit, model.conductances(), model.source_voltages(data, 4))
     with pytest.raises(SimulatorError, match="KCL check"):
         backend.solve(model.circuit, stim)
+
+
+def test_wide_crossbar_gradients_sum_the_batch_in_float32_within_1e5_of_float64(rng):
+    """DenseLayer.ep_gradient multiplies in float32 for crossbars at least 128 wide on both
+    sides (here the 160 x 160 one): its gradient moves by ~1e-6 of its size; narrower crossbars
+    stay float64, bit for bit."""
+    data = {"x": rng.uniform(-1, 1, size=(16, 32)), "out": rng.choice([-0.1, 0.1], size=(16, 4))}
+    model = _wide("native-layered")
+    step = ep_step(model, data, MSE(), 1e-6)
+    wide = 0
+    for layer in model.layers:
+        if not isinstance(layer, DenseLayer):
+            continue
+        single = layer.ep_gradient(step.v_free, step.v_nudged, 1e-6)
+        layer.single_precision_width = None
+        double = layer.ep_gradient(step.v_free, step.v_nudged, 1e-6)
+        if min(layer.g.shape) >= 128:
+            wide += 1
+            difference = np.abs(single - double).max()
+            assert 0 < difference <= 1e-5 * np.abs(double).max(), layer.name
+        else:
+            assert np.array_equal(single, double), layer.name
+    assert wide == 1
+
