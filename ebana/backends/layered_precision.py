@@ -33,7 +33,7 @@ checks, so rounding can never pass a wrong solution. Units: V, A, S.
 """
 import numpy as np
 
-from .layered_kernels import add_anchored, single_change
+from .layered_kernels import add_single, single_change
 
 UNIT_ROUNDOFF_32 = 2.0 ** -24
 
@@ -76,18 +76,18 @@ class MixedProduct:
     def _times(self, x, matrix):
         return x @ matrix.T if self.side == "a" else x @ matrix
 
-    def add_currents(self, C, v_other, allowed=0.0):
-        """``C += S v_other`` (A, in place), recording the bound :attr:`error` (V) of its rounding.
+    def currents(self, v_other, allowed=0.0):
+        """``S v_other`` (A; the caller must not change the array: it may be kept for reuse),
+        recording the bound :attr:`error` (V) of its rounding.
 
         ``allowed``: a Newton step (V) the rounding may cause in this sweep, if more than ``tol``
         (the sweeps allow a little of their last move while they are far from the solution)."""
-        if self.drift is not None and self.last is not None and self.last[0].shape == C.shape \
+        if self.drift is not None and self.last is not None and self.last[0].shape[0] == len(v_other) \
                 and self.reuse_per_volt * float(self.drift.max(initial=0.0)) <= self.reuse_tol:
-            C += self.last[0]
             self.reused += 1
             self.error = self.drift if self.last[1] is None else self.last[1] + self.drift
-            return
-        self.drift = np.zeros(len(C))
+            return self.last[0]
+        self.drift = np.zeros(len(v_other))
         if self.anchor is not None and self.anchor[0].shape == v_other.shape:
             # subtracted in float64, then rounded (rounding the operands first would lose the change)
             change = np.empty(v_other.shape, np.float32)
@@ -96,13 +96,13 @@ class MixedProduct:
             if step <= max(allowed, self.tol):
                 self.error = self.gamma * size
                 # float32 product added to the float64 anchor currents
-                currents = np.empty_like(C)
-                add_anchored(C, self.anchor[1], self._times(change, self.link.scaled_single(self.side)), currents)
+                currents = np.empty(self.anchor[1].shape)
+                add_single(self.anchor[1], self._times(change, self.link.scaled_single(self.side)), currents)
                 # reusable only if held to tol: a looser sweep's rounding must not outlive it
                 self.last = (currents, self.error) if step <= self.tol else None
-                return
+                return currents
         exact = self._times(v_other, self.link.scaled[self.side])
         self.anchor = (np.array(v_other, copy=True), exact)
         self.error = None  # float64 products are taken as exact, as everywhere in the solver
         self.last = (exact, None)
-        C += exact
+        return exact

@@ -48,10 +48,11 @@ class Sweeps:
 
     def _drive(self, k, v):
         """Diagonal D (S), current from the other groups and injections C (A; the known nodes'
-        part K is added by the group solvers) and far-end diode voltages of group ``k``."""
+        part K is added by the group solvers) and far-end diode voltages of group ``k``.
+        ``C`` may be an array that a product keeps for reuse: it is read, never written."""
         grp = self.plan.groups[k]
         D, _, fixed_u, _ = self.consts[k]
-        C = np.zeros(v[k].shape) if self.inj[k] is None else self.inj[k].copy()  # zeros: a write, not a copy
+        C = _Sum(self.inj[k], v[k].shape)
         for link, name in grp.links:
             other = link.b if name == "a" else link.a
             if other.group != FIXED:
@@ -60,15 +61,15 @@ class Sweeps:
                     if other.group not in self.untouched:
                         mixed = self.products.get((id(link), name))
                         if mixed is None:
-                            C += bl.from_nets(name, v[other.group])
+                            C.add(bl.from_nets(name, v[other.group]), fresh=True)
                         else:
-                            mixed.add_currents(C, v[other.group], self.allowed)
+                            C.add(mixed.currents(v[other.group], self.allowed))
                     continue
                 mine = link.a if name == "a" else link.b
                 x = bl.toward(name, other.values(v[other.group]))
-                mine.add_to(C, x if mine.identity else x / mine.gain)
+                mine.add_to(C.writable(), x if mine.identity else x / mine.gain)
         far = [u if u is not None else s.other.values(v[s.other.group]) for s, u in zip(grp.diodes, fixed_u)]
-        return D, C, far
+        return D, C.result(), far
 
     def _kcl(self, k, vk, D, C, far, gshunt=0.0):
         """KCL of group ``k``'s nets at ``vk``: current out minus current in (A), and its slope (S)."""
@@ -288,6 +289,33 @@ class Sweeps:
         src = plan.fixed_src >= 0
         i_vs[:, plan.fixed_src[src]] = -leave[:, src] * plan.fixed_sign[src]
         return i_vs
+
+
+class _Sum:
+    """A sum of current arrays (A) that copies only when it must: a term may be kept by a
+    product for reuse, so the first one is taken as it is and never written to."""
+
+    def __init__(self, first, shape):
+        self.value, self.own, self.shape = first, False, shape
+
+    def add(self, x, fresh=False):
+        """Add ``x``; ``fresh``: the caller gives it away (it may be written to)."""
+        if self.value is None:
+            self.value, self.own = x, fresh
+        elif self.own:
+            self.value += x
+        else:
+            self.value, self.own = self.value + x, True
+
+    def writable(self):
+        """The sum as an array of its own, to add into in place."""
+        if not self.own:
+            self.value = np.zeros(self.shape) if self.value is None else self.value.copy()
+            self.own = True
+        return self.value
+
+    def result(self):
+        return np.zeros(self.shape) if self.value is None else self.value
 
 
 def _gather(v, groups):
