@@ -291,10 +291,15 @@ class LayeredBackend(Backend):
     @staticmethod
     def _node_voltages(plan, v, vfix, full):
         """Write every node's voltage (V) into ``full`` from the nets' and the known nodes'."""
-        for gid, dst, src, alpha, beta in plan.assembly:
+        for gid, dst, src, alpha, beta in plan.assembly:  # slices: views, written in place
             x = (vfix if gid == FIXED else v[gid])[:, src]
-            full[:, dst] = x if (np.isscalar(alpha) and alpha == 1.0 and np.isscalar(beta) and beta == 0.0) \
-                else x * alpha + beta
+            out = full[:, dst]
+            if np.isscalar(alpha) and alpha == 1.0:
+                out[...] = x
+            else:
+                np.multiply(x, alpha, out=out)
+            if not (np.isscalar(beta) and beta == 0.0):
+                out += beta
 
 
 def _default_threads():

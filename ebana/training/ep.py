@@ -109,7 +109,9 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
     if symmetric:
         # Start the -beta phase from the +beta phase reflected about the free one: for
         # piecewise-linear clamps that keep their regions it is the solution already.
-        minus = phases.solve({k: -c for k, c in currents.items()}, initial=2.0 * free.v - plus.v)
+        reflected = np.multiply(free.v, 2.0)
+        reflected -= plus.v
+        minus = phases.solve({k: -c for k, c in currents.items()}, initial=reflected)
         low, high, span = minus, plus, 2.0 * beta
     else:
         low, high, span = free, plus, beta
