@@ -29,9 +29,9 @@ class DenseLayer(TrainableConductances, Layer):
 
     The EP gradient's batch sums are matrix products; for crossbars at least
     ``single_precision_width`` wide on both sides they run in float32 (twice as
-    fast as float64 here), whose rounding moves the gradient of a 1024 x 1024
-    crossbar by about 1e-6 of its size (measured; the float64 solver tolerance
-    moves it by more). Set the attribute to None for float64 throughout.
+    fast as float64 here), whose rounding moved the gradients of the 3 x 1024
+    benchmark network by at most 1.4e-6 of their size (docs/speed.md). Set the
+    attribute to None for float64 throughout.
 
     >>> # h = DenseLayer(units=4, name="d1", g_min=1e-7, g_max=1e-4, levels=2)(x)
     """
