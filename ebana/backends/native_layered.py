@@ -154,7 +154,8 @@ class LayeredBackend(Backend):
         out = []
         for grp in plan.groups:
             n = len(grp.nets)
-            D, K = np.zeros((B if per_sample else 1, n)), np.zeros((B, n))
+            # K keeps one row until a term differs by sample: the sweeps then read (1, n), not (B, n)
+            D, K = np.zeros((B if per_sample else 1, n)), np.zeros((1, n))
             for link, name in grp.links:
                 bl = bound[id(link)]
                 mine, other = (link.a, link.b) if name == "a" else (link.b, link.a)
@@ -165,8 +166,11 @@ class LayeredBackend(Backend):
                     k = k + bl.toward(name, other.values(vfix))
                 elif bl.scaled is not None:
                     k = k + bl.offset[name] * mine.alpha  # divided by alpha below
-                if np.any(k != 0):
-                    mine.add_to(K, np.broadcast_to(k / mine.alpha, (B, len(mine.nodes))))
+                if other.group == FIXED or np.any(k != 0):
+                    term = np.atleast_2d(k if mine.identity else k / mine.alpha)
+                    if term.shape[0] > K.shape[0]:
+                        K = np.repeat(K, term.shape[0], axis=0)
+                    mine.add_to(K, np.broadcast_to(term, (K.shape[0], len(mine.nodes))))
             fixed_u = [s.other.values(vfix) if s.other.group == FIXED else None for s in grp.diodes]
             clamps = ClampSolver(grp.diodes, fixed_u, D, K) if ClampSolver.eligible(grp.diodes, fixed_u) else None
             out.append((D, K, fixed_u, clamps))

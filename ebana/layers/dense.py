@@ -79,12 +79,11 @@ class DenseLayer(TrainableConductances, Layer):
         c_h, c_l = v_high[:, out], v_low[:, out]
         dc, sc = c_h - c_l, c_h + c_l
         width = self.single_precision_width
-        times = _transposed_product_single if width is not None and min(a_h.shape[1], dc.shape[1]) >= width \
-            else _transposed_product
+        single = width is not None and min(a_h.shape[1], dc.shape[1]) >= width
         if not per_sample and np.array_equal(a_h, a_l):
             # inputs held by sources (the usual first layer) do not move between the phases:
             # da = 0 and sa = 2 a, so one product remains
-            total = times(a_h, dc)
+            total = _batch_sum([(a_h, dc)], single)
             total *= -2.0
             total += (dc * sc).sum(axis=0)[None, :]
             total /= 2.0 * span
@@ -93,8 +92,7 @@ class DenseLayer(TrainableConductances, Layer):
         if per_sample:
             return (da[:, :, None] - dc[:, None, :]) * (sa[:, :, None] - sc[:, None, :]) / (2.0 * span)
         # in place on one (n_in, units) array: each temporary of that size is a pass over memory
-        total = times(da, sc)
-        total += times(sa, dc)
+        total = _batch_sum([(da, sc), (sa, dc)], single)
         total -= (da * sa).sum(axis=0)[:, None]
         total -= (dc * sc).sum(axis=0)[None, :]
         total /= -2.0 * span
@@ -110,14 +108,18 @@ class DenseLayer(TrainableConductances, Layer):
                 "levels": None if self.quantizer is None else self.quantizer.levels}
 
 
-def _transposed_product(x, y):
-    """``x.T @ y`` in float64: a sum over the batch."""
-    return x.T @ y
-
-
-def _transposed_product_single(x, y):
-    """``x.T @ y`` with the operands rounded to float32 and summed in float32, as float64."""
-    return (x.astype(np.float32).T @ y.astype(np.float32)).astype(np.float64)
+def _batch_sum(pairs, single):
+    """``sum of x.T @ y`` over the ``(x, y)`` pairs of ``(B, n)`` arrays: sums over the batch.
+    ``single``: the operands rounded to float32 and stacked into one float32 product (one
+    call with twice the inner size, one conversion of the result back to float64)."""
+    if single:
+        x = np.concatenate([x for x, _ in pairs], dtype=np.float32, casting="same_kind")
+        y = np.concatenate([y for _, y in pairs], dtype=np.float32, casting="same_kind")
+        return (x.T @ y).astype(np.float64)
+    total = pairs[0][0].T @ pairs[0][1]
+    for x, y in pairs[1:]:
+        total += x.T @ y
+    return total
 
 
 def _as_slice(nodes):
