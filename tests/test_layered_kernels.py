@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from ebana.backends.layered_anderson import Anderson
-from ebana.backends.layered_kernels import add_single, clamp_band, clamp_band_residual, single_change
+from ebana.backends.layered_kernels import add_single, clamp_band, clamp_band_residual, fold_crossbar, single_change
 
 B, N = 7, 13
 
@@ -96,3 +96,24 @@ def test_anderson_mix_is_the_least_squares_combination_of_its_history():
         for b in range(B):
             gamma = np.linalg.lstsq(dF[b].T, fs[-1][b], rcond=None)[0]
             np.testing.assert_allclose(g[b], gs[-1][b] - gamma @ dG[b], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("unit", [False, True])
+def test_fold_crossbar_matches_numpy(unit):
+    """The gains folded into a crossbar between two groups, with its sums, coupling bounds and
+    offsets, in one pass: the numpy expressions to rounding."""
+    rng = np.random.default_rng(5)
+    W = rng.uniform(1e-6, 1e-3, size=(9, 11))
+    alpha_a = np.ones(9) if unit else rng.choice([-4.0, 0.5, 2.0], size=9)
+    alpha_b = np.ones(11) if unit else rng.choice([-3.0, 1.0, 5.0], size=11)
+    beta_a, beta_b = rng.normal(size=9), rng.normal(size=11)
+    scaled = (None, None) if unit else (np.empty_like(W), np.empty_like(W))
+    out = fold_crossbar(W, alpha_a, alpha_b, beta_a, beta_b, *scaled)
+    expected = (W.sum(axis=1), W.sum(axis=0), (W @ np.abs(alpha_b)) / np.abs(alpha_a),
+                (np.abs(alpha_a) @ W) / np.abs(alpha_b), (W @ beta_b) / alpha_a, (beta_a @ W) / alpha_b)
+    for got, want in zip(out, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+    if not unit:
+        np.testing.assert_allclose(scaled[0], W * alpha_b[None, :] / alpha_a[:, None], rtol=1e-15)
+        np.testing.assert_allclose(scaled[1], W * alpha_a[:, None] / alpha_b[None, :], rtol=1e-15)
+

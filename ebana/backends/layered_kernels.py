@@ -165,3 +165,44 @@ def anderson_mix(g, dG, gamma, m, out):
             c = gamma[b, i]
             for j in range(n):
                 out[b, j] -= c * dG[b, i, j]
+
+
+@_jit_reassoc
+def fold_crossbar(W, alpha_a, alpha_b, beta_a, beta_b, scaled_a, scaled_b):
+    """One pass over a crossbar's conductances ``W`` (S, ``(na, nb)``) between two groups of nets
+    whose nodes are ``alpha * V + beta`` (V/V, V; amplifier outputs), per batch.
+
+    Writes ``scaled_a = W_ij alpha_b,j / alpha_a,i`` and ``scaled_b = W_ij alpha_a,i / alpha_b,j``
+    (S; they map one side's net voltages to currents into the other's nets, divided by their
+    alpha), unless None (all alphas 1: W itself serves). Returns, per side: the sums of ``W``
+    (S), the coupling bounds ``sum_j W_ij |alpha_j| / |alpha_i|`` (S; conductances are > 0)
+    and the offsets ``sum_j W_ij beta_j / alpha_i`` (A): ``(sums_a, sums_b, coupling_a,
+    coupling_b, offset_a, offset_b)``. Sums in any order (vectorized).
+    """
+    na, nb = W.shape
+    sums_a, sums_b = np.zeros(na), np.zeros(nb)
+    coupling_a, coupling_b = np.zeros(na), np.zeros(nb)
+    offset_a, offset_b = np.zeros(na), np.zeros(nb)
+    abs_b = np.abs(alpha_b)
+    inv_b = 1.0 / alpha_b
+    for i in range(na):
+        aa, ba = alpha_a[i], beta_a[i]
+        abs_a, inv_a = abs(aa), 1.0 / aa
+        s, c, o = 0.0, 0.0, 0.0
+        for j in range(nb):
+            w = W[i, j]
+            s += w
+            c += w * abs_b[j]
+            o += w * beta_b[j]
+            sums_b[j] += w
+            coupling_b[j] += w * abs_a
+            offset_b[j] += ba * w
+            if scaled_a is not None:
+                scaled_a[i, j] = w * inv_a * alpha_b[j]
+                scaled_b[i, j] = w * aa * inv_b[j]
+        sums_a[i], coupling_a[i], offset_a[i] = s, c / abs_a, o * inv_a
+    for j in range(nb):
+        coupling_b[j] /= abs_b[j]
+        offset_b[j] *= inv_b[j]
+    return sums_a, sums_b, coupling_a, coupling_b, offset_a, offset_b
+

@@ -9,6 +9,7 @@ batch (one matrix for all samples) or ``(B, R)`` per sample (variability masks).
 import numpy as np
 import scipy.sparse as sp
 
+from .layered_kernels import fold_crossbar
 from .layered_plan import FIXED
 
 
@@ -28,9 +29,10 @@ class BoundLink:
                 self.sums = {"a": self.W.sum(axis=2), "b": self.W.sum(axis=1)}
             else:
                 self.W = g[link.res].reshape(na, nb)
-                self.sums = {"a": self.W.sum(axis=1), "b": self.W.sum(axis=0)}
                 if link.a.full and link.b.full and link.a.group != FIXED and link.b.group != FIXED:
-                    self._scale()
+                    self._fold()
+                else:
+                    self.sums = {"a": self.W.sum(axis=1), "b": self.W.sum(axis=0)}
             return
         gr = g[..., link.res]
         if self.per_sample:
@@ -44,32 +46,31 @@ class BoundLink:
             self.MT = self.M.T.tocsr()
             self.sums = {"a": np.asarray(self.M.sum(axis=1)).ravel(), "b": np.asarray(self.M.sum(axis=0)).ravel()}
 
-    def _scale(self):
+    def _fold(self):
         """Between two groups whose nodes are their nets in order (amplifier outputs included):
         fold the amplifier gains into the matrix, so a sweep needs one product per direction.
         ``scaled[side]`` maps the other group's net voltages to currents into ``side``'s nets
-        (already divided by their alpha); ``offset[side]`` is the part from the other side's beta."""
+        (already divided by their alpha); ``offset[side]`` is the part from the other side's beta.
+        One pass over W (:func:`~.layered_kernels.fold_crossbar`) also gives the sums and the
+        coupling bounds."""
         a, b, W = self.link.a, self.link.b, self.W
-        if np.all(a.alpha == 1.0) and np.all(b.alpha == 1.0):
-            self.scaled = {"a": W, "b": W}
-        else:
-            self.scaled = {"a": _scale_rows_cols(W, 1.0 / a.alpha, b.alpha), "b": _scale_rows_cols(W, a.alpha, 1.0 / b.alpha)}
-        self.offset = {"a": (W @ b.beta) / a.alpha, "b": (a.beta @ W) / b.alpha}
+        unit = np.all(a.alpha == 1.0) and np.all(b.alpha == 1.0)
+        scaled = (None, None) if unit else (np.empty_like(W), np.empty_like(W))
+        sums_a, sums_b, bound_a, bound_b, offset_a, offset_b = fold_crossbar(
+            W, *(np.ascontiguousarray(x, dtype=float) for x in (a.alpha, b.alpha, a.beta, b.beta)), *scaled)
+        self.scaled = {"a": W, "b": W} if unit else {"a": scaled[0], "b": scaled[1]}
+        self.sums = {"a": sums_a, "b": sums_b}
+        self._bounds = {"a": bound_a, "b": bound_b}
+        self.offset = {"a": offset_a, "b": offset_b}
 
     def coupling_bound(self, side):
         """``sum_j |G_ij alpha_j / alpha_i|`` for each net of ``side`` (S), ``(n,)`` or ``(B, n)``:
         how much a move of 1 V of every net on the other side can change the current into it.
         Kept with the conductances: every phase's residual check asks for it."""
-        bounds = self._bounds
+        bounds = self._bounds  # scaled crossbars: made with the matrices (_fold)
         if side not in bounds:
-            if self.scaled is not None:
-                # conductances are > 0 (make_stimulus): |G_ij alpha_j / alpha_i| = G_ij |alpha_j| / |alpha_i|,
-                # a matrix-vector product instead of an |S| pass over the matrix
-                a, b = np.abs(self.link.a.alpha), np.abs(self.link.b.alpha)
-                bounds[side] = (self.W @ b) / a if side == "a" else (a @ self.W) / b
-            else:
-                mine, other = (self.link.a, self.link.b) if side == "a" else (self.link.b, self.link.a)
-                bounds[side] = self.sums[side] * np.abs(other.alpha).max() / np.abs(mine.alpha)
+            mine, other = (self.link.a, self.link.b) if side == "a" else (self.link.b, self.link.a)
+            bounds[side] = self.sums[side] * np.abs(other.alpha).max() / np.abs(mine.alpha)
         return bounds[side]
 
     def scaled_single(self, side):
@@ -103,16 +104,6 @@ class BoundLink:
     def leaving(self, side, u_side, u_other):
         """Current (A) leaving each node of ``side`` through the link, ``(B, n_side)``."""
         return u_side * self.sums[side] - self.toward(side, u_other)
-
-
-def _scale_rows_cols(W, rows, cols):
-    """``W * rows[:, None] * cols[None, :]`` as a new array, in one pass over ``W`` when both
-    factors are uniform (amplifiers of one gain per layer), else two, and no (n, m) temporary."""
-    if np.all(rows == rows[0]) and np.all(cols == cols[0]):
-        return W * (rows[0] * cols[0])
-    out = W * rows[:, None]
-    out *= cols[None, :]
-    return out
 
 
 def add_drift(target, side, coupling, uncertain):
