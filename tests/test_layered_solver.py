@@ -94,6 +94,14 @@ def test_native_picks_the_layered_solver_for_wide_networks():
     assert clamped_mlp(20, 40, 2, backend="native").solver() == "native-layered"
 
 
+def test_an_empty_batch_solves_to_an_empty_result():
+    """A batch of 0 samples (an empty split) gives 0 rows, not a broadcasting error."""
+    from ebana.networks import clamped_mlp
+    model = clamped_mlp(80, [70], 4, backend="native-layered")
+    op = model.solve({"x": np.zeros((0, 80))})
+    assert op.v.shape == (0, model.circuit.n_nodes)
+
+
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_image_layers_solve_layered(rng, padding):
     """Locally connected crossbars (sparse links, padding to ground) and average pooling."""

@@ -168,7 +168,7 @@ class LayeredBackend(Backend):
                     k = k + bl.offset[name] * mine.alpha  # divided by alpha below
                 if other.group == FIXED or np.any(k != 0):
                     term = np.atleast_2d(k if mine.identity else k / mine.alpha)
-                    if term.shape[0] > K.shape[0]:
+                    if term.shape[0] not in (1, K.shape[0]):  # per sample (B may be 0)
                         K = np.repeat(K, term.shape[0], axis=0)
                     mine.add_to(K, np.broadcast_to(term, (K.shape[0], len(mine.nodes))))
             fixed_u = [s.other.values(vfix) if s.other.group == FIXED else None for s in grp.diodes]
