@@ -67,6 +67,7 @@ class ClampSolver:
         signs = sorted(p[0] for p in self.parts)
         self.one_pass = len(self.parts) == 1 or (
             signs == [-1.0, 1.0] and np.all(self._part(-1.0)[1] <= self._part(1.0)[1]))
+        self._wide_cache = None
         self.band = None  # (bp_low, bp_high, gdelta, eps) for a two-sided clamp of one diode
         if self.one_pass and len(self.parts) == 2 and self.parts[0][2] == self.parts[1][2]:
             gd = self.parts[0][2]
@@ -76,8 +77,16 @@ class ClampSolver:
         """The two-sided clamp solve (``band`` set) written into ``v`` (V) in place, for the current
         ``C`` (A); ``change`` (or None) receives new minus old (V). Returns every sample's
         largest move (V)."""
-        low, high, _, eps = self.band
-        return clamp_band(C, *(np.broadcast_to(x, v.shape) for x in (self.K, self.inv_off, low, high, eps)), v, change)
+        K, inv_off, low, high, eps, _ = self._wide(v.shape)
+        return clamp_band(C, K, inv_off, low, high, eps, v, change)
+
+    def _wide(self, shape):
+        """``K, inv_off, low, high, eps, D`` of the band case broadcast to ``shape`` (stride-0
+        views for the kernels), made once per shape: each broadcast_to costs ~15 us of Python."""
+        if self._wide_cache is None or self._wide_cache[0] != shape:
+            low, high, _, eps = self.band
+            self._wide_cache = (shape, [np.broadcast_to(x, shape) for x in (self.K, self.inv_off, low, high, eps, self.D)])
+        return self._wide_cache[1]
 
     def _part(self, sign):
         return next(p for p in self.parts if p[0] == sign)
@@ -137,9 +146,8 @@ class ClampSolver:
         coupling = np.array([c for c, _ in rows]).reshape(len(rows), n)
         uncertain = np.array([np.broadcast_to(u, (B,)) for _, u in rows]).reshape(len(rows), B)
         if self.band is not None:
-            low, high, gd, _ = self.band
-            return clamp_band_residual(v, C, *(np.broadcast_to(x, v.shape) for x in (self.D, self.K, low, high)),
-                                       gd, coupling, uncertain, extra)
+            K, _, low, high, _, D = self._wide(v.shape)
+            return clamp_band_residual(v, C, D, K, low, high, self.band[2], coupling, uncertain, extra)
         f, fp = self._residual(v, C)
         f = np.abs(f)
         f += uncertain.T @ coupling
