@@ -76,3 +76,18 @@ def test_a_good_batch_still_trains():
     before = MODEL.layer("d2").g.copy()
     train_step(MODEL, {"x": GOOD_X, "out": GOOD_Y}, MSE(), OPT, 1e-6)
     assert not np.array_equal(before, MODEL.layer("d2").g)
+
+
+@pytest.mark.parametrize("bad, error, words", [(0.0, ShapeError, "open circuit"), (-1e-6, ValidationError, "must lie in"),
+                                               (np.nan, ValidationError, "non-finite"), (2e6, ValidationError, "must lie in")])
+def test_bad_conductances_are_refused_before_solving(bad, error, words):
+    """Every conductance is checked (> 0 S, finite, at most 1e6 S), also in the two-pass path
+    that millions of conductances take."""
+    from ebana.backends import make_stimulus
+    from ebana.networks import clamped_mlp
+    model = clamped_mlp(80, [70], 4, backend="native")
+    g = model.conductances().copy()
+    assert g.size > 4096
+    g[1234] = bad
+    with pytest.raises(error, match=words):
+        make_stimulus(model.circuit, g)

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from ebana.backends.layered_anderson import Anderson
-from ebana.backends.layered_kernels import add_single, clamp_band, clamp_band_residual, fold_crossbar, single_change
+from ebana.backends.layered_kernels import (add_single, clamp_band, clamp_band_residual, fold_crossbar,
+                                            largest_difference, single_change)
 
 B, N = 7, 13
 
@@ -116,4 +117,13 @@ def test_fold_crossbar_matches_numpy(unit):
     if not unit:
         np.testing.assert_allclose(scaled[0], W * alpha_b[None, :] / alpha_a[:, None], rtol=1e-15)
         np.testing.assert_allclose(scaled[1], W * alpha_a[:, None] / alpha_b[None, :], rtol=1e-15)
+
+
+def test_largest_difference_per_sample_keeps_nan():
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(B, 2 * N))[:, :N], rng.normal(size=(B, N))
+    np.testing.assert_array_equal(largest_difference(a, b), np.abs(a - b).max(axis=1))
+    a[4, 2] = np.nan
+    out = largest_difference(a, b)
+    assert np.isnan(out[4]) and np.all(np.isfinite(np.delete(out, 4)))
 

@@ -95,6 +95,21 @@ def clamp_band_residual(v, C, D, K, low, high, gd, coupling, uncertain, extra):
 
 
 @_jit
+def largest_difference(a, b):
+    """Every sample's largest ``|a - b|`` (V), ``(B,)``, in one pass; a NaN is kept."""
+    B, n = a.shape
+    out = np.zeros(B)
+    for b_ in range(B):
+        largest = 0.0
+        for j in range(n):
+            size = abs(a[b_, j] - b[b_, j])
+            if size > largest or size != size:
+                largest = size
+        out[b_] = largest
+    return out
+
+
+@_jit
 def single_change(v, anchor, out):
     """``out`` (float32) <- ``v - anchor`` (V, subtracted in float64, then rounded); returns
     every sample's largest ``|out|`` (V), ``(B,)``."""

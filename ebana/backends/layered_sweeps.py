@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import SimulatorError
 from .layered_anderson import Anderson
+from .layered_kernels import largest_difference
 from .layered_links import add_drift
 from .layered_plan import FIXED
 
@@ -42,7 +43,7 @@ class Sweeps:
                 for p in products:
                     p.lost()
                 continue
-            distance = np.abs(v[j] - previous[j]).max(axis=1, initial=0.0)
+            distance = largest_difference(v[j], previous[j])
             for p in products:
                 p.moved(distance)
 
