@@ -24,6 +24,13 @@ _jit = numba.njit(cache=True, nogil=True)
 
 
 @_jit
+def _larger(largest, size):
+    """The running maximum of non-negative sizes, where a NaN sticks (max() would drop it and
+    hide a diverging sample from the sweeps)."""
+    return size if size > largest or size != size else largest
+
+
+@_jit
 def clamp_band(C, K, inv_off, low, high, eps, v, change):
     """Two-sided clamp solve of :class:`~.layered_clamps.ClampSolver` (its ``band`` case), in place.
 
@@ -46,9 +53,7 @@ def clamp_band(C, K, inv_off, low, high, eps, v, change):
             step = x - v[b, j]
             if change is not None:
                 change[b, j] = step
-            size = abs(step)
-            if size > largest or size != size:  # NaN sticks: the sweeps must see it
-                largest = size
+            largest = _larger(largest, abs(step))
             v[b, j] = x
         moves[b] = largest
     return moves
@@ -102,9 +107,7 @@ def largest_difference(a, b):
     for b_ in range(B):
         largest = 0.0
         for j in range(n):
-            size = abs(a[b_, j] - b[b_, j])
-            if size > largest or size != size:
-                largest = size
+            largest = _larger(largest, abs(a[b_, j] - b[b_, j]))
         out[b_] = largest
     return out
 
@@ -120,9 +123,7 @@ def single_change(v, anchor, out):
         for j in range(n):
             x = np.float32(v[b, j] - anchor[b, j])
             out[b, j] = x
-            size = abs(np.float64(x))
-            if size > largest or size != size:
-                largest = size
+            largest = _larger(largest, abs(np.float64(x)))
         sizes[b] = largest
     return sizes
 

@@ -3,7 +3,8 @@
 See :mod:`.native_layered` for the method; this module holds its inner loop:
 :meth:`Sweeps.sweep_all` (block Gauss-Seidel with Anderson mixing and a
 convergence test on the error the measured contraction implies),
-:meth:`Sweeps.solve_group` (every net of a group by its own scalar KCL),
+:meth:`Sweeps.update_group` (every net of a group by its own scalar KCL, in
+place; the two-sided clamps through a compiled kernel, :mod:`.layered_kernels`),
 :meth:`Sweeps.check_residual` and the voltage-source branch currents.
 Units: V, A, S.
 """
@@ -152,8 +153,9 @@ class Sweeps:
         Groups are visited in circuit order, or from the outputs back with ``backward`` (a
         nudge entering at the outputs then reaches every layer in one sweep). The group
         visited first is recomputed from the others in every sweep, so the state of the
-        iteration is the other groups' voltages; up to sweep ``accelerate`` it is
-        Anderson-mixed (:mod:`.layered_anderson`), then plain sweeps, which cannot be misled.
+        iteration is the other groups' voltages (kept side by side in one array, of which
+        ``v[k]`` are views); up to sweep ``accelerate`` it is Anderson-mixed in place
+        (:mod:`.layered_anderson`), then plain sweeps, which cannot be misled.
         A ``warm`` start (a nudged phase from the free solution) starts the mixing history on its
         second sweep: its sweeps usually shrink the moves 1000-fold and end on the third, before
         any mixing, whose passes over the history would cost more than they save.
