@@ -9,7 +9,8 @@ every input once. On the development machine the two-sided clamp solve with
 its move went from 0.94 ms (numpy) to 0.38 ms. The solves and the products'
 bookkeeping do the same arithmetic as the numpy expressions they replace,
 operation for operation (no fast-math: no reassociation, no fused
-multiply-add); only Anderson's dot products are summed in any order.
+multiply-add); only sums (Anderson's dot products, a crossbar's row and
+column sums, the check's bounds) are taken in another order.
 
 Per-net constants shared by the batch (``K``, ``inv_off``, ``low``, ...) are
 passed broadcast to ``(B, n)`` (``np.broadcast_to``: a stride of 0, no copy).
