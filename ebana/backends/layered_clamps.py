@@ -23,7 +23,8 @@ takes fewer passes over memory: on an active segment the voltage is
 
     V = V_off - eps * (V_off - clip(V_off, bp_low, bp_high)),
 
-and the residual's clamp current is ``gdelta * (V - clip(V, bp_low, bp_high))``.
+and the residual's clamp current is ``gdelta * (V - clip(V, bp_low, bp_high))``:
+one compiled pass each for the solve and the check (:mod:`.layered_kernels`).
 
 Units: V, A, S.
 """
@@ -36,12 +37,6 @@ from .layered_links import add_drift
 def _rows_equal(x):
     """``x`` (B, n) as (1, n) when every sample has the same values (bias nodes do)."""
     return x[:1] if x.shape[0] > 1 and np.all(x == x[:1]) else x
-
-
-def _clip(x, low, high):
-    """``x`` limited to ``[low, high]``, new array (two ufunc passes: faster here than np.clip)."""
-    out = np.maximum(x, low)
-    return np.minimum(out, high, out=out)
 
 
 class ClampSolver:
