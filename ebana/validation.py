@@ -55,21 +55,23 @@ def check_batch_size(value, who):
     return int(value)
 
 
-def check_array(values, what, low=-math.inf, high=math.inf):
-    """Return ``values`` as a float array if every entry is finite and within [low, high]."""
+def check_array(values, what, low=-math.inf, high=math.inf, low_open=False, hint=""):
+    """Return ``values`` as a float array if every entry is finite and within [low, high]
+    (or (low, high] with ``low_open``); ``hint`` is appended to the out-of-range message."""
     a = np.asarray(values, dtype=float)
     if a.size > 4096:  # large arrays (1.6 M conductances): two reductions instead of three masks
         lo, hi = a.min(), a.max()  # NaN propagates into both
-        if np.isfinite(lo) and np.isfinite(hi) and lo >= low and hi <= high:
+        if np.isfinite(lo) and np.isfinite(hi) and (lo > low if low_open else lo >= low) and hi <= high:
             return a
     bad = ~np.isfinite(a)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValidationError(f"{what} has a non-finite entry at index {idx}: {a[idx]!r}")
-    out = (a < low) | (a > high)
+        raise ValidationError(f"{what} has a non-finite entry at index {idx}: {float(a[idx])!r}")
+    out = ((a <= low) if low_open else (a < low)) | (a > high)
     if out.any():
         idx = tuple(int(i) for i in np.argwhere(out)[0])
-        raise ValidationError(f"{what} must lie in [{low}, {high}]; entry {idx} is {a[idx]!r}")
+        raise ValidationError(f"{what} must lie in {'(' if low_open else '['}{low}, {high}]; "
+                              f"entry {idx} is {float(a[idx])!r}{hint}")
     return a
 
 

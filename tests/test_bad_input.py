@@ -78,16 +78,20 @@ def test_a_good_batch_still_trains():
     assert not np.array_equal(before, MODEL.layer("d2").g)
 
 
-@pytest.mark.parametrize("bad, error, words", [(0.0, ShapeError, "open circuit"), (-1e-6, ValidationError, "must lie in"),
-                                               (np.nan, ValidationError, "non-finite"), (2e6, ValidationError, "must lie in")])
-def test_bad_conductances_are_refused_before_solving(bad, error, words):
-    """Every conductance is checked (> 0 S, finite, at most 1e6 S), also in the two-pass path
-    that millions of conductances take."""
+ZERO = r"\(0, 1000000.0\]; entry \(1234,\) is 0.0 \(a zero conductance is an open circuit"
+
+
+@pytest.mark.parametrize("bad, words", [(0.0, ZERO), (-1e-6, "must lie in"), (np.nan, "non-finite"),
+                                        (2e6, "must lie in")])
+@pytest.mark.parametrize("n_in, large", [(10, False), (80, True)])
+def test_bad_conductances_are_refused_before_solving(n_in, large, bad, words):
+    """Every conductance is checked (> 0 S, finite, at most 1e6 S), by the masks small arrays
+    take and by the two reductions of large ones (more than 4096 conductances)."""
     from ebana.backends import make_stimulus
     from ebana.networks import clamped_mlp
-    model = clamped_mlp(80, [70], 4, backend="native")
+    model = clamped_mlp(n_in, [70], 4, backend="native")
     g = model.conductances().copy()
-    assert g.size > 4096
+    assert (g.size > 4096) == large
     g[1234] = bad
-    with pytest.raises(error, match=words):
+    with pytest.raises(ValidationError, match=words):
         make_stimulus(model.circuit, g)

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from ebana.backends.layered_anderson import Anderson
-from ebana.backends.layered_kernels import (add_single, clamp_band, clamp_band_residual, fold_crossbar,
-                                            largest_difference, single_change)
+from ebana.backends.layered_kernels import (add_single, assign_with_move, clamp_band, clamp_band_residual,
+                                            fold_crossbar, largest_difference, single_change)
 
 B, N = 7, 13
 
@@ -126,4 +126,14 @@ def test_largest_difference_per_sample_keeps_nan():
     a[4, 2] = np.nan
     out = largest_difference(a, b)
     assert np.isnan(out[4]) and np.all(np.isfinite(np.delete(out, 4)))
+
+
+def test_assign_with_move_writes_through_a_view_and_reports_the_move():
+    rng = np.random.default_rng(7)
+    state = rng.normal(size=(B, 2 * N))
+    v, old, new = state[:, N:], state[:, N:].copy(), rng.normal(size=(B, N))
+    change = np.empty((B, N))
+    moves = assign_with_move(v, new, change)
+    assert np.array_equal(state[:, N:], new) and np.array_equal(change, new - old)
+    assert np.array_equal(moves, np.abs(new - old).max(axis=1))
 

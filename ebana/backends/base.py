@@ -59,13 +59,8 @@ class Stimulus:
 
 def make_stimulus(circuit, g, vs=None, isrc=None, batch_size=None):
     """Check shapes and values and return a :class:`Stimulus` for ``circuit``."""
-    g = np.asarray(g, dtype=float)
-    lo, hi = (g.min(), g.max()) if g.size else (1.0, 1.0)  # NaN propagates into both
-    if not (lo > 0 and hi <= 1e6):  # two passes over millions of conductances when all is well
-        g = check_array(g, "conductances (S)", 0, 1e6)
-        if g.size and g.min() <= 0:
-            raise ShapeError("every conductance must be > 0 S (a zero conductance is an open circuit: "
-                             "leave the element out instead)")
+    g = check_array(g, "conductances (S)", 0, 1e6, low_open=True,
+                    hint=" (a zero conductance is an open circuit: leave the element out instead)")
     if vs is None:
         b = batch_size or (g.shape[0] if g.ndim == 2 else 1)
         vs = np.broadcast_to(circuit.vs_value, (b, circuit.n_vs))

@@ -30,7 +30,7 @@ Units: V, A, S.
 """
 import numpy as np
 
-from .layered_kernels import clamp_band, clamp_band_residual
+from .layered_kernels import assign_with_move, clamp_band, clamp_band_residual
 from .layered_links import add_drift
 
 
@@ -69,18 +69,21 @@ class ClampSolver:
             self.band = (self._part(-1.0)[1], self._part(1.0)[1], gd, gd / (self.D + gd))
 
     def update(self, C, v, change=None):
-        """The two-sided clamp solve (``band`` set) written into ``v`` (V) in place, for the current
-        ``C`` (A); ``change`` (or None) receives new minus old (V). Returns every sample's
-        largest move (V)."""
-        K, inv_off, low, high, eps, _ = self._wide(v.shape)
-        return clamp_band(C, K, inv_off, low, high, eps, v, change)
+        """The nets' voltages for the current ``C`` (A; K excluded), written into ``v`` (V) in
+        place; ``change`` (or None) receives new minus old (V). Returns every sample's largest
+        move (V). The two-sided clamp of one diode (``band``) is one compiled pass."""
+        if self.band is not None:
+            K, inv_off, low, high, eps, _ = self._wide(v.shape)
+            return clamp_band(C, K, inv_off, low, high, eps, v, change)
+        return assign_with_move(v, self._solve(C, v), change)
 
     def _wide(self, shape):
         """``K, inv_off, low, high, eps, D`` of the band case broadcast to ``shape`` (stride-0
         views for the kernels), made once per shape: each broadcast_to costs ~15 us of Python."""
         if self._wide_cache is None or self._wide_cache[0] != shape:
             low, high, _, eps = self.band
-            self._wide_cache = (shape, [np.broadcast_to(x, shape) for x in (self.K, self.inv_off, low, high, eps, self.D)])
+            constants = (self.K, self.inv_off, low, high, eps, self.D)
+            self._wide_cache = (shape, [np.broadcast_to(x, shape) for x in constants])
         return self._wide_cache[1]
 
     def _part(self, sign):
@@ -92,12 +95,9 @@ class ClampSolver:
         return bool(sets) and all(s.behavioral is not None and s.end.identity and u is not None
                                   and np.all(s.sign == s.sign[0]) for s, u in zip(sets, far))
 
-    def solve(self, C, v_guess):
-        """Net voltages (V) for the current ``C`` (A) from the rest of the circuit (K excluded)."""
-        if self.band is not None:
-            v = np.array(v_guess, dtype=float)
-            self.update(C, v)
-            return v
+    def _solve(self, C, v_guess):
+        """Net voltages (V) for the current ``C`` (A) from the rest of the circuit (K excluded),
+        for clamp sets other than ``band``."""
         c0 = C + self.K
         if self.one_pass:
             v = c0 * self.inv_off

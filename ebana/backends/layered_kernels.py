@@ -101,6 +101,25 @@ def clamp_band_residual(v, C, D, K, low, high, gd, coupling, uncertain, extra):
 
 
 @_jit
+def assign_with_move(v, new, change):
+    """``v[...] = new`` (V) in place; ``change`` (or None) receives ``new - old``. Returns every
+    sample's largest ``|new - old|`` (V), ``(B,)``: a group solved outside the kernels, written
+    into the sweeps' state as the clamp kernel writes it."""
+    B, n = v.shape
+    moves = np.zeros(B)
+    for b in range(B):
+        largest = 0.0
+        for j in range(n):
+            step = new[b, j] - v[b, j]
+            if change is not None:
+                change[b, j] = step
+            largest = _larger(largest, abs(step))
+            v[b, j] = new[b, j]
+        moves[b] = largest
+    return moves
+
+
+@_jit
 def largest_difference(a, b):
     """Every sample's largest ``|a - b|`` (V), ``(B,)``, in one pass; a NaN is kept."""
     B, n = a.shape

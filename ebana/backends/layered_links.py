@@ -112,4 +112,3 @@ def add_drift(target, side, coupling, uncertain):
     :meth:`BoundLink.coupling_bound`) times ``uncertain`` (V, per sample, or a scalar)."""
     drift = coupling * np.reshape(uncertain, (-1, 1))
     side.add_to(target, np.broadcast_to(drift, (len(target), len(side.nodes))))
-

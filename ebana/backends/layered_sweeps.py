@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import SimulatorError
 from .layered_anderson import Anderson
-from .layered_kernels import largest_difference
+from .layered_kernels import assign_with_move, largest_difference
 from .layered_links import add_drift
 from .layered_plan import FIXED
 
@@ -87,13 +87,11 @@ class Sweeps:
         return f, fp, junctions
 
     def solve_group(self, k, vk, D, C, far, gshunt=0.0):
-        """The nets of group ``k`` given everything else: ``(B, n)`` voltages (V)."""
+        """The nets of group ``k`` given everything else: ``(B, n)`` voltages (V), by Newton's
+        method on each net's KCL (groups with a ClampSolver go through it, unless shunted)."""
         sets = self.plan.groups[k].diodes
         if not sets:
             return (C + self.consts[k][1]) / (D + gshunt)
-        clamps = self.consts[k][3]
-        if clamps is not None and not gshunt:
-            return clamps.solve(C, vk)
         pwl_only = all(s.behavioral is not None for s in sets)
         lo = np.full(vk.shape, -np.inf)
         hi = np.full(vk.shape, np.inf)
@@ -127,12 +125,10 @@ class Sweeps:
         """Solve group ``k`` given everything else into ``v[k]`` (in place); return each sample's
         largest move (V). ``change`` (or None) receives the move, new minus old (V)."""
         clamps = self.consts[k][3]
-        if clamps is not None and clamps.band is not None and not gshunt:
-            return clamps.update(C, v[k], change)  # in place, one pass
-        new = self.solve_group(k, v[k], D, C, far, gshunt)
-        step = np.subtract(new, v[k], out=change)
-        v[k][...] = new  # in place: v[k] may be a view of the mixing state
-        return np.abs(step).max(axis=1, initial=0.0)
+        if clamps is not None and not gshunt:  # behavioral clamps with known far ends: exact
+            return clamps.update(C, v[k], change)
+        # in place: v[k] may be a view of the mixing state
+        return assign_with_move(v[k], self.solve_group(k, v[k], D, C, far, gshunt), change)
 
     def _limit(self, k, new, vds, far):
         for s, vd_old, u in zip(self.plan.groups[k].diodes, vds, far):

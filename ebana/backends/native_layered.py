@@ -266,7 +266,8 @@ class LayeredBackend(Backend):
         steps_gmin = int(self.options.get("gminsteps") or 0)
         if steps_src > 0:  # source stepping: known voltages and injections ramp up from 10 %
             for lam in np.linspace(0.1, 1.0, steps_src)[:-1]:
-                Sweeps(plan, bound, models, self._scaled(consts, lam), [None if x is None else lam * x for x in inj], self, products).sweep_all(
+                ramped = [None if x is None else lam * x for x in inj]
+                Sweeps(plan, bound, models, self._scaled(consts, lam), ramped, self, products).sweep_all(
                     v, offset, quiet=True)
         if steps_gmin > 0:  # gmin stepping: a shunt to ground on every net, shrinking to none
             for gshunt in np.geomspace(1e-2, 1e-12, steps_gmin):
