@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from ebana.diagnostics import rss_mb
+from ebana.analysis.diagnostics import rss_mb
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 

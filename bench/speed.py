@@ -24,12 +24,15 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
 
+from networks import iris_4_16_3 as iris_model  # noqa: E402
+from networks import iris_volts as iris_data
+from networks import mlp_64_32_20
+
 from ebana.backends import ParallelBackend  # noqa: E402
-from ebana.backends.native import NativeBackend  # noqa: E402
+from ebana.backends.dense.backend import DenseBackend  # noqa: E402
 from ebana.backends.ngspice import NgspiceBackend  # noqa: E402
 from ebana.training import MSE, Adam, DataLoader  # noqa: E402
 from ebana.training.ep import ep_step  # noqa: E402
-from networks import iris_4_16_3 as iris_model, iris_volts as iris_data, mlp_64_32_20  # noqa: E402
 
 BETA = 1e-6  # S
 
@@ -80,7 +83,7 @@ def time_network(name, sizes, rng):
         rows.append(("ngspice (folded inputs), 2 worker processes", ms_per_step(build(pb), batch, 32, repeats=3)))
     g = model.conductances() * rng.uniform(0.9, 1.1, size=(len(batch["out"]), model.circuit.n_res))
     rows.append(("ngspice (folded), per-sample conductances (masks)", ms_per_step(model, batch, 32, g=g, repeats=2)))
-    native = build(NativeBackend())
+    native = build(DenseBackend())
     big = make_batch(sizes["native"], rng)
     rows.append(("native, batch 32", ms_per_step(native, big, 32, repeats=3)))
     rows.append(("native, batch 256", ms_per_step(native, big, 256, repeats=3)))
@@ -97,7 +100,7 @@ def agreement(rng, n_random):
     batch = design_batch(32, rng)
     runs = {}
     with ParallelBackend("ngspice", workers=2) as pb:
-        for label, backend in [("native", NativeBackend()), ("folded", NgspiceBackend()),
+        for label, backend in [("native", DenseBackend()), ("folded", NgspiceBackend()),
                                ("full", NgspiceBackend(fold_sources=False)), ("parallel", pb)]:
             r = ep_step(mlp_64_32_20(backend), batch, MSE(), BETA)
             runs[label] = np.stack([r.v_free, r.v_nudged])
@@ -107,7 +110,7 @@ def agreement(rng, n_random):
     worst = 0.0
     for trial in range(n_random):
         kind = "real" if trial % 2 else "behavioral"
-        native, n_in = random_network(np.random.default_rng(1000 + trial), NativeBackend(), kind)
+        native, n_in = random_network(np.random.default_rng(1000 + trial), DenseBackend(), kind)
         ref, _ = random_network(np.random.default_rng(1000 + trial), NgspiceBackend(fold_sources=False), kind)
         data = {"x": rng.uniform(-1.5, 1.5, size=(8, n_in))}
         currents = {"out": rng.normal(0, 1e-5, size=(8, native.outputs[0].units * 2))}
@@ -119,7 +122,7 @@ def agreement(rng, n_random):
 def iris_accuracy(epochs):
     """Train Iris with the native backend; test accuracy evaluated natively and in Ngspice (same weights)."""
     x_train, x_test, t_train, t_test = iris_data()
-    model = iris_model(NativeBackend())
+    model = iris_model(DenseBackend())
     model.fit(DataLoader({"xp": x_train, "xn": -x_train, "out": t_train}, batch_size=16, shuffle=True, seed=0),
               epochs=epochs, loss_fn=MSE(), optimizer=Adam(lr=5e-6), beta=BETA, symmetric=True, verbose=False)
     test = {"xp": x_test, "xn": -x_test, "out": t_test}

@@ -1,11 +1,14 @@
 """ebana: train analog neural networks as circuits, in Ngspice, with Equilibrium Propagation."""
+from . import _moved
 from .errors import DataNotFoundError, EbanaError, GraphError, ShapeError, SimulatorError, ValidationError
 from .layers import (AmplificationLayer, AveragePooling2DLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer,
                      DenseLayer, DiodeLayer, FlattenLayer, InputVoltageLayer, LocallyConnected2DLayer,
                      MemristorDenseLayer, ReshapeLayer)
 from .model import Model
-from .saving import load_model
+from .saving.restore import load_model
 from .training import MSE, SGD, Adam, CrossEntropy, DataLoader, History
+
+_moved.install()  # old import paths (ebana.backends.native_layered, ...) keep working
 
 __version__ = "0.1.0"
 __all__ = [

@@ -46,9 +46,8 @@ from threadpoolctl import threadpool_limits
 
 from ebana import Model
 from ebana.datasets import FASHION_CLASSES, load_fashion_mnist, one_hot, random_flip
-from ebana.image_networks import local_network
-from ebana.image_plots import plot_confusion, plot_images
-from ebana.networks import clamped_mlp, rectified_mlp
+from ebana.networks import clamped_mlp, local_network, rectified_mlp
+from ebana.plots import plot_confusion, plot_images
 from ebana.training import MSE, Adam, DataLoader
 from ebana.training.artifacts import print_confusion, save_run
 from ebana.training.callbacks import LearningRateScheduler, cosine_decay, exponential_decay

@@ -32,9 +32,9 @@ import numpy as np
 
 from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,
                    InputVoltageLayer, Model)
+from ebana.analysis.robustness import plot_robustness
 from ebana.datasets import load_digits, one_hot, scale_to_volts, train_test_split
 from ebana.devices import Variability
-from ebana.robustness import plot_robustness
 from ebana.training import MSE, Adam, DataLoader
 
 SIGMAS = (0.0, 0.1, 0.2, 0.3, 0.5)

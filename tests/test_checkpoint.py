@@ -9,14 +9,14 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from ebana import ShapeError, ValidationError
-from ebana.training import MSE, SGD, Adam, DataLoader
-from ebana.training._io import safe_load_pickle
-from ebana.training.checkpoint import load_checkpoint
-from ebana.training.fit import fit
 from networks import diode_network, xor_like
+
+from ebana import ShapeError, ValidationError
+from ebana.saving.checkpoint import load_checkpoint
+from ebana.saving.safe_io import safe_load_pickle
+from ebana.training import MSE, SGD, Adam, DataLoader
+from ebana.training.fit import fit
 
 X = np.random.default_rng(0).uniform(-1, 1, size=(8, 2))
 Y = np.where(X[:, :1] * X[:, 1:] > 0, -0.2, 0.2)

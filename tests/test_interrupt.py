@@ -9,10 +9,10 @@ import threading
 import time
 
 import numpy as np
-
 from conftest import ROOT
+
 from ebana.interrupt import check, deferred_sigint
-from ebana.training._io import safe_load_pickle
+from ebana.saving.safe_io import safe_load_pickle
 
 CHILD = textwrap.dedent("""
     import sys

@@ -5,7 +5,7 @@ import pytest
 
 from ebana import BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer, InputVoltageLayer, Model
 from ebana.backends import make_stimulus
-from ebana.backends.native_layered import LayeredBackend
+from ebana.backends.layered.backend import LayeredBackend
 from ebana.backends.retry import RetryingBackend
 from ebana.errors import SimulatorError, ValidationError
 from ebana.networks import clamped_mlp

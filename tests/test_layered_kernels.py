@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from ebana.backends.layered_anderson import Anderson
-from ebana.backends.layered_kernels import (add_single, assign_with_move, clamp_band, clamp_band_residual,
+from ebana.backends.layered.anderson import Anderson
+from ebana.backends.layered.kernels import (add_single, assign_with_move, clamp_band, clamp_band_residual,
                                             fold_crossbar, largest_difference, single_change)
 
 B, N = 7, 13

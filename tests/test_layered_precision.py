@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from ebana.backends import make_stimulus
-from ebana.backends.layered_precision import MixedProduct
-from ebana.backends.native_layered import LayeredBackend
+from ebana.backends.layered.backend import LayeredBackend
+from ebana.backends.layered.precision import MixedProduct
 from ebana.errors import SimulatorError
 from ebana.layers import DenseLayer
 from ebana.networks import clamped_mlp

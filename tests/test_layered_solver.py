@@ -1,14 +1,14 @@
 """The layered native solver against the dense native solver and Ngspice (within 1 uV)."""
 import numpy as np
 import pytest
+from networks import mlp_64_32_20, mlp_inputs, random_layered_network
 
 from ebana.backends import make_stimulus
-from ebana.backends.layered_plan import NotLayered
-from ebana.backends.native_auto import AutoNativeBackend
-from ebana.backends.native_layered import LayeredBackend
+from ebana.backends.auto import AutoNativeBackend
+from ebana.backends.layered.backend import LayeredBackend
+from ebana.backends.layered.plan import NotLayered
 from ebana.circuit import CircuitBuilder
 from ebana.circuit.elements import BehavioralDiode
-from networks import mlp_64_32_20, mlp_inputs, random_layered_network
 
 
 def _phases(models, data, n_out, rng):

@@ -1,9 +1,8 @@
 """Memory stays flat over many in-process Ngspice solves."""
 import numpy as np
-
-from ebana.diagnostics import rss_mb
-
 from networks import mlp_64_32_20, mlp_inputs
+
+from ebana.analysis.diagnostics import rss_mb
 
 
 def test_rss_growth_over_2000_solves_is_below_30_mb(rng):

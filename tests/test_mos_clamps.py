@@ -2,16 +2,16 @@
 solver on random networks, EP gradients, XOR training, and parameter validation."""
 import numpy as np
 import pytest
+from networks import finite_differences
 
 from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,
                    InputVoltageLayer, Model)
 from ebana.backends import get_backend, make_stimulus
-from ebana.backends.native_devices import VT_NOMINAL
+from ebana.backends.junctions import VT_NOMINAL
 from ebana.circuit import CircuitBuilder, MosDiode
 from ebana.errors import ValidationError
 from ebana.training import MSE, Adam, DataLoader
 from ebana.training.ep import ep_step
-from networks import finite_differences
 
 GMIN = 1e-12
 

@@ -1,10 +1,10 @@
 """The native solvers' fast paths (cached linear part, Schur reduction) agree with its general path."""
 import numpy as np
 import pytest
+from networks import mlp_64_32_20, mlp_inputs, xor_like
 
 from ebana.backends import get_backend, make_stimulus
-from ebana.backends.native import NativeBackend
-from networks import mlp_64_32_20, mlp_inputs, xor_like
+from ebana.backends.dense.backend import DenseBackend
 
 
 def test_per_sample_conductances_match_one_sample_at_a_time(rng):
@@ -14,8 +14,8 @@ def test_per_sample_conductances_match_one_sample_at_a_time(rng):
     vs = model.source_voltages(data, B)
     g = model.conductances() * rng.uniform(0.8, 1.2, size=(B, c.n_res))
     isrc = rng.normal(0, 1e-6, size=(B, c.n_is))
-    batched = NativeBackend().solve(c, make_stimulus(c, g, vs, isrc))  # general (B, M, M) path
-    single = NativeBackend()
+    batched = DenseBackend().solve(c, make_stimulus(c, g, vs, isrc))  # general (B, M, M) path
+    single = DenseBackend()
     for b in range(B):
         op = single.solve(c, make_stimulus(c, g[b], vs[b:b + 1], isrc[b:b + 1]))  # shared-g Schur path
         np.testing.assert_allclose(op.v[0], batched.v[b], rtol=0, atol=1e-12)

@@ -1,13 +1,14 @@
 """A model trained with the native backend keeps its accuracy when evaluated in Ngspice."""
-from ebana.backends.native import NativeBackend
+from networks import iris_4_16_3, iris_volts
+
+from ebana.backends.dense.backend import DenseBackend
 from ebana.backends.ngspice import NgspiceBackend
 from ebana.training import MSE, Adam, DataLoader
-from networks import iris_4_16_3, iris_volts
 
 
 def test_iris_trained_natively_scores_the_same_in_ngspice():
     x_train, x_test, t_train, t_test = iris_volts()
-    model = iris_4_16_3(NativeBackend())
+    model = iris_4_16_3(DenseBackend())
     model.fit(DataLoader({"xp": x_train, "xn": -x_train, "out": t_train}, batch_size=16, shuffle=True, seed=0),
               epochs=30, loss_fn=MSE(), optimizer=Adam(lr=5e-6), beta=1e-6, symmetric=True, verbose=False)
     in_ngspice = iris_4_16_3(NgspiceBackend(fold_sources=False))  # the netlist exactly as written

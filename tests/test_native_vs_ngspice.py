@@ -1,10 +1,10 @@
 """The native Newton solver and Ngspice agree on random networks (within 1 uV)."""
 import numpy as np
 import pytest
+from networks import mlp_64_32_20, mlp_inputs
 
 from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,
                    InputVoltageLayer, Model)
-from networks import mlp_64_32_20, mlp_inputs
 
 
 def random_network(rng, backend, kind):
@@ -47,8 +47,8 @@ def test_design_network_agrees(rng):
 
 
 def test_native_refuses_opaque_blocks():
-    from ebana.backends.native import NativeBackend
     from ebana.backends import make_stimulus
+    from ebana.backends.dense.backend import DenseBackend
     from ebana.circuit import CircuitBuilder
     from ebana.errors import UnsupportedElementError
     b = CircuitBuilder()
@@ -57,4 +57,4 @@ def test_native_refuses_opaque_blocks():
     b.spice_block("userblock", "rload n__0 0 1k")
     c = b.build()
     with pytest.raises(UnsupportedElementError, match="userblock"):
-        NativeBackend().solve(c, make_stimulus(c, np.ones(0)))
+        DenseBackend().solve(c, make_stimulus(c, np.ones(0)))

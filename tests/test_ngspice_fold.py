@@ -1,12 +1,12 @@
 """Folding source-held crossbar inputs into Norton currents changes nothing Ngspice reports."""
 import numpy as np
 import pytest
+from networks import mlp_64_32_20, mlp_inputs, xor_like
+from test_native_vs_ngspice import random_network
 
 from ebana.backends import make_stimulus
 from ebana.backends.ngspice import NgspiceBackend
-from ebana.backends.ngspice_fold import FoldedCircuit
-from networks import mlp_64_32_20, mlp_inputs, xor_like
-from test_native_vs_ngspice import random_network
+from ebana.backends.ngspice.fold import FoldedCircuit
 
 
 def _both(circuit, stim):

@@ -157,7 +157,7 @@ def test_malicious_pickle_refused_and_no_file_created(tmp_path, exploit):
 
 @pytest.mark.parametrize("protocol", [2, 4, 5])
 def test_safe_unpickler_reads_numpy_in_every_protocol(tmp_path, protocol):
-    from ebana.training._io import safe_load_pickle
+    from ebana.saving.safe_io import safe_load_pickle
     blob = {"a": np.arange(6.0).reshape(2, 3), "f": np.asfortranarray(np.ones((2, 2))),
             "s": np.float64(2.5), "i": np.int32(3), "t": (1, 2), "c": 1 + 2j}
     path = tmp_path / "p.pkl"

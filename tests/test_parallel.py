@@ -3,14 +3,14 @@ import functools
 
 import numpy as np
 import pytest
+from networks import mlp_64_32_20, mlp_inputs, xor_like
 
 from ebana.backends import ParallelBackend, get_backend, make_stimulus
-from ebana.backends.native import NativeBackend
+from ebana.backends.dense.backend import DenseBackend
 from ebana.backends.ngspice import NgspiceBackend
 from ebana.errors import SimulatorError, ValidationError
 from ebana.training import MSE
 from ebana.training.ep import ep_step
-from networks import mlp_64_32_20, mlp_inputs, xor_like
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_errors_name_the_sample_in_the_whole_batch(rng):
     x = np.tile([1.0, -1.0], (6, 1))  # settled by one Newton step from 0 V ...
     x[4] = [1.0, 1.0]                  # ... but this sample's diodes need three
     stim = make_stimulus(c, model.conductances(), model.source_voltages({"x": x}, 6))
-    one_step = functools.partial(NativeBackend, max_iterations=1)
+    one_step = functools.partial(DenseBackend, max_iterations=1)
     with pytest.raises(SimulatorError) as serial:
         one_step().solve(c, stim)
     with ParallelBackend(one_step, workers=2) as pb, pytest.raises(SimulatorError) as parallel:

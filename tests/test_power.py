@@ -1,15 +1,15 @@
 """Power per layer (W) and energy per inference (J): closed forms, the balance of
 delivered and dissipated power on random networks, and agreement of the backends."""
+import networks
 import numpy as np
 import pytest
 
-import networks
 from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,
                    InputVoltageLayer, Model)
+from ebana.analysis.power import batch_power, circuit_power
 from ebana.backends import get_backend, make_stimulus
 from ebana.circuit import CircuitBuilder
 from ebana.errors import ValidationError
-from ebana.power import batch_power, circuit_power
 from ebana.training import MSE, SGD, DataLoader, History
 
 
@@ -162,11 +162,11 @@ def test_long_layer_names_are_refused_before_training():
 
 def test_slabs_of_samples_give_the_same_power(monkeypatch, rng):
     """Large crossbars are summed a few samples at a time; the result does not depend on it."""
-    import ebana.power
+    import ebana.analysis.power
     model = networks.iris_4_16_3("native", seed=3)
     data = random_inputs(model, rng, n=9)
     whole = model.power(data)
-    monkeypatch.setattr(ebana.power, "CHUNK_ELEMENTS", 50)  # fewer than one sample's resistors: one per slab
+    monkeypatch.setattr(ebana.analysis.power, "CHUNK_ELEMENTS", 50)  # fewer than one sample's resistors: one per slab
     sliced = model.power(data)
     for name, p in whole.dissipated.items():
         np.testing.assert_allclose(sliced.dissipated[name], p, rtol=1e-13)

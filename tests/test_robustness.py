@@ -1,12 +1,12 @@
 """Robustness over simulated chips: reproducible from the seed, Ngspice = native, files and plot."""
 import numpy as np
 import pytest
+from test_noise_training import network
 
+from ebana.analysis.robustness import RobustnessResult, chip_conductances, chip_seed, plot_robustness
 from ebana.devices import Variability
 from ebana.errors import ValidationError
-from ebana.robustness import RobustnessResult, chip_conductances, chip_seed, plot_robustness
 from ebana.training import MSE
-from test_noise_training import network
 
 rng = np.random.default_rng(0)
 X = rng.uniform(0, 1, size=(24, 2))

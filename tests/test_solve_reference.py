@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from ebana.backends import get_backend, make_stimulus
+from ebana.backends.junctions import VT_NOMINAL
 from ebana.circuit import BehavioralDiode, CircuitBuilder, ShockleyDiode
-from ebana.backends.native_devices import VT_NOMINAL
 
 
 def test_resistor_divider(backend_name):

@@ -123,8 +123,9 @@ def test_on_failure_must_be_known():
 
 def test_native_backend_is_retried_with_more_iterations():
     from networks import xor_like
-    from ebana.backends.native import NativeBackend
-    model = xor_like(RetryingBackend(NativeBackend(max_iterations=2), attempts=[
+
+    from ebana.backends.dense.backend import DenseBackend
+    model = xor_like(RetryingBackend(DenseBackend(max_iterations=2), attempts=[
         Attempt("more Newton iterations", max_iterations=200)]), kind="real")
     reference = xor_like("native", kind="real")
     x = {"x": np.array([[1.0, -1.0], [-1.0, 1.0]])}

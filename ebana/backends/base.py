@@ -84,13 +84,34 @@ def make_stimulus(circuit, g, vs=None, isrc=None, batch_size=None):
 class Backend:
     """Solves DC operating points of a :class:`~ebana.circuit.Circuit`.
 
-    ``initial`` (optional, ``(B, n_nodes)``) is a starting guess, e.g. the
-    free-phase solution when solving the nudged phase.
+    The contract every backend keeps, and what callers (the model, EP, the
+    retry and process-pool wrappers) rely on:
+
+    * :meth:`solve` takes the circuit, a :class:`Stimulus` for a batch of
+      ``B`` samples, an optional starting guess ``initial`` (``(B, n_nodes)``
+      node voltages in V, e.g. the free phase when solving a nudged one) and
+      ``sample_offset``, the index of the batch's first sample in the caller's
+      whole batch: a :class:`~ebana.errors.SimulatorError` names the failing
+      sample as ``sample_offset + row``;
+    * :meth:`which` names the solver that runs a circuit (a wrapper asks the
+      backend it wraps);
+    * ``solves`` counts the samples solved so far (retries included);
+    * ``inner`` is what a wrapper wraps (None for a solver);
+    * :meth:`close` releases processes and libraries; the backend stays usable
+      and reacquires them on the next solve.
     """
     name = "abstract"
+    inner = None
+    solves = 0
 
-    def solve(self, circuit, stimulus, initial=None):
+    def solve(self, circuit, stimulus, initial=None, sample_offset=0):
+        """The :class:`OperatingPoint` of every sample of ``stimulus``."""
         raise NotImplementedError
+
+    def which(self, circuit):
+        """Name of the solver that runs ``circuit`` (e.g. ``'native-dense (small circuit: ...)'``)."""
+        inner = self.inner if isinstance(self.inner, Backend) else None
+        return inner.which(circuit) if inner is not None else self.name
 
     def close(self):
         """Release resources (processes, libraries)."""

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import SimulatorError, ValidationError
 from .base import Backend, OperatingPoint, Stimulus
+from .retry import RetryingBackend
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ def _remember(cache, key, value):
 def _inner_backend(spec):
     # A name gets the retry ladder, as Model gives it in one process: a sample
     # that fails is retried in the worker that holds its circuit.
-    from .retry import RetryingBackend
     key = spec if isinstance(spec, str) else pickle.dumps(spec)
     if key not in _BACKENDS:
         _BACKENDS[key] = RetryingBackend(spec) if isinstance(spec, str) else spec()

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import SimulatorError, UnsupportedElementError
+from ..errors import SimulatorError, UnsupportedElementError, ValidationError
 from .base import Backend, OperatingPoint
+from .registry import make_solver
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class RetryingBackend(Backend):
     """Wrap ``inner`` so failed samples are retried under :data:`DEFAULT_ATTEMPTS`.
 
     Args:
-        inner: a Backend, or a name for :func:`ebana.backends.get_backend`.
+        inner: a Backend, or a solver name (:data:`~ebana.backends.registry.SOLVERS`).
         attempts: the retry ladder (sequence of :class:`Attempt`); empty: no retries.
 
     Attributes:
@@ -55,8 +56,9 @@ class RetryingBackend(Backend):
     """
 
     def __init__(self, inner="ngspice", attempts=DEFAULT_ATTEMPTS):
-        from . import get_backend
-        self.inner = get_backend(inner)
+        self.inner = make_solver(inner) if isinstance(inner, str) else inner
+        if not isinstance(self.inner, Backend):
+            raise ValidationError(f"RetryingBackend wraps a Backend or a backend name, received {inner!r}")
         self.attempts = tuple(attempts)
         self.name = f"retrying {self.inner.name}"
         self.rescued = []
@@ -169,14 +171,3 @@ def _configure(backend, attempt):
         for f in reversed(undo):
             f()
     return restore
-
-
-def backend_with_retries(spec):
-    """``get_backend(spec)``; a backend given by name comes wrapped in a
-    :class:`RetryingBackend` (a process pool already retries inside each worker, and an
-    instance is used as given)."""
-    from . import NAMES, get_backend
-    backend = get_backend(spec)
-    if isinstance(spec, str) and backend.name in NAMES:
-        return RetryingBackend(backend)
-    return backend

@@ -23,7 +23,7 @@ array([[1.e-07, 1.e-07, 1.e-07, 1.e-07]])
 import numpy as np
 
 from ..backends.base import make_stimulus
-from ..circuit.circuit import CircuitBuilder
+from ..circuit.structure import CircuitBuilder
 from ..errors import ShapeError, ValidationError
 from ..validation import check_array, check_number
 
@@ -41,7 +41,7 @@ def shared_backend():
     """
     global _SHARED_BACKEND
     if _SHARED_BACKEND is None:
-        from ..backends.ngspice import NgspiceBackend
+        from ..backends.ngspice.backend import NgspiceBackend
         _SHARED_BACKEND = NgspiceBackend()
     return _SHARED_BACKEND
 

@@ -18,8 +18,8 @@ import math
 import os
 
 from ..errors import ValidationError
+from ..saving.safe_io import check_writable
 from ..validation import check_number
-from ._io import check_writable
 
 
 class Callback:

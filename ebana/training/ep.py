@@ -149,7 +149,7 @@ def evaluate_batch(model, batch, loss_fn, power=None):
     targets = targets_of(model, batch, size)
     op = model.solve({k: arrays[k] for k in arrays})
     if power is not None:
-        from ..power import batch_power
+        from ..analysis.power import batch_power
         power.append(batch_power(model, op, arrays, size))
     loss, readouts, _ = loss_and_nudge(model, op.v, targets, loss_fn, 1.0)
     return loss, readouts, targets

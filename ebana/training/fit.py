@@ -8,10 +8,11 @@ import numpy as np
 from ..errors import SimulatorError, ValidationError
 from ..interrupt import check as check_interrupt
 from ..interrupt import deferred_sigint
+from ..saving.checkpoint import load_checkpoint, save_checkpoint
+from ..saving.run_settings import run_settings
+from ..saving.safe_io import check_writable
 from ..validation import check_number
-from ._io import check_writable
 from .callbacks import CallbackList
-from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DataLoader
 from .ep import ep_step, evaluate_batch, noisy_ep_step, targets_of
 from .history import History
@@ -19,7 +20,6 @@ from .metrics import MetricSums, batch_metrics, check_loss_fits, classify_output
 from .progress import progress
 from .resolve import resolve_loss, resolve_optimizer
 from .run_log import epoch_line, run_info
-from .run_settings import run_settings
 
 
 def as_loader(data, batch_size=64):
@@ -54,7 +54,7 @@ def _evaluate(model, data, loss_fn, batch_size, power):
         sums.add(batch_metrics(model, readouts, targets, loss_fn, classify), len(loss))
     out = {"loss": float(np.concatenate(losses).mean()), **sums.means()}
     if power:
-        from ..power import PowerReport
+        from ..analysis.power import PowerReport
         out.update(PowerReport.concatenate(reports).metrics())
     return out
 
@@ -148,7 +148,7 @@ def _fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data, callbac
     loss_fn, optimizer = resolve_loss(loss_fn), resolve_optimizer(optimizer)
     check_loss_fits(model, loss_fn)
     if record_power:
-        from ..power import check_metric_names
+        from ..analysis.power import check_metric_names
         check_metric_names(model, "val_" if test_data is not None else "")
     # An optimizer state loaded for another model is refused before anything is simulated.
     optimizer.check_parameters(model.parameters())

@@ -17,8 +17,8 @@ import os
 import numpy as np
 
 from ..errors import EbanaError, ShapeError, ValidationError
+from ..saving.safe_io import atomic_path
 from ..validation import check_name
-from ._io import atomic_path
 
 FORMAT = "ebana-history"
 VERSION = 1

@@ -21,10 +21,9 @@ import os
 import numpy as np
 
 from ..errors import ShapeError, ValidationError
+from ..saving.optimizer_state import STATE_FORMAT, STATE_VERSION, layout_problem
+from ..saving.safe_io import atomic_pickle, safe_load_pickle
 from ..validation import check_number
-from ._io import atomic_pickle, safe_load_pickle
-
-from .optimizer_state import STATE_FORMAT, STATE_VERSION, layout_problem
 
 
 class Optimizer:

@@ -5,9 +5,8 @@ data as ``x, y`` arrays (one input, one output), dicts keyed by layer
 name, one dict holding inputs and targets, or a :class:`DataLoader`.
 Anything else gets a ValidationError that says what was expected.
 """
-import numpy as np
-
 from ..errors import ValidationError
+from ..model.inputs import by_layer_name
 from .data import DataLoader
 from .losses import MSE, CrossEntropy
 from .optimizers import SGD, Adam, Optimizer
@@ -45,19 +44,6 @@ def resolve_optimizer(optimizer):
     return optimizer
 
 
-def _by_name(value, layers, what):
-    """``value`` as a dict keyed by layer name: a dict as given, an array for a single layer."""
-    if isinstance(value, dict):
-        return dict(value)
-    if isinstance(value, (np.ndarray, list, tuple)):
-        if len(layers) != 1:
-            raise ValidationError(f"the model has {len(layers)} {what} layers {[l.name for l in layers]}: "
-                                  f"pass a dict keyed by layer name, not one array")
-        return {layers[0].name: np.asarray(value)}
-    raise ValidationError(f"{what} data must be an array or a dict keyed by layer name, "
-                          f"received {type(value).__name__}")
-
-
 def as_training_data(model, x, y=None, batch_size=32, shuffle=True, seed=None, what="x"):
     """A DataLoader from ``x`` (DataLoader, dict or array) and optional targets ``y``."""
     if isinstance(x, DataLoader):
@@ -66,9 +52,9 @@ def as_training_data(model, x, y=None, batch_size=32, shuffle=True, seed=None, w
         return x
     if x is None:
         raise ValidationError(f"no training data: pass {what} (array, dict or DataLoader)")
-    data = _by_name(x, model.inputs, "input")
+    data = by_layer_name(x, model.inputs, "input")
     if y is not None:
-        targets = _by_name(y, model.outputs, "output")
+        targets = by_layer_name(y, model.outputs, "output")
         clash = sorted(set(data) & set(targets))
         if clash:
             raise ValidationError(f"keys {clash} appear in both x and y")

@@ -30,7 +30,7 @@ def metric_units(names, loss_fn):
 
 def run_info(model, settings, loss_fn, metric_names):
     """Plain data for the History file: model config, hyperparameters, units."""
-    from .run_settings import plain_data
+    from ..saving.run_settings import plain_data
     hyper = {k: v for k, v in settings.items() if k != "model"}
     return {"model_config": plain_data(model.get_config()), "hyperparameters": hyper,
             "units": metric_units(metric_names, loss_fn)}

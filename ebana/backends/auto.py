@@ -1,0 +1,95 @@
+"""``backend='native'``: the layered solver where the circuit has the structure, else the dense one.
+
+The choice is made once per circuit: :class:`~.native_layered.LayeredBackend`
+when :class:`~.layered_plan.LayeredPlan` finds groups of nets that no element
+joins (every network the layer API builds from crossbars, clamps and
+amplifiers), else :class:`~.native.DenseBackend`, the dense stacked-LU Newton
+solver (floating sources, resistors within a layer, ...). Small circuits (at
+most ``small`` unknowns, e.g. the 64-32-20 design network and Iris) also go to
+the dense solver: there one stacked LU per Newton iteration costs less than a
+few sweeps' Python overhead (``bench/speed.py`` measures both). :meth:`which`
+says which one runs and why.
+"""
+from ..errors import SimulatorError
+from .base import Backend
+from .dense.backend import DenseBackend
+from .layered.backend import LayeredBackend
+from .layered.plan import NotLayered
+
+
+class AutoNativeBackend(Backend):
+    """Dispatch each circuit to the layered or the dense native solver.
+
+    Setting ``max_iterations`` or ``options`` (as the retry ladder does) applies
+    to both solvers; ``max_iterations = 0`` restores their own defaults. A batch the
+    layered solver fails on is solved densely when the circuit has at most
+    ``dense_fallback`` nodes (``fallbacks`` counts them).
+    """
+    name = "native"
+
+    def __init__(self):
+        self.layered, self.dense = LayeredBackend(), DenseBackend()
+        self._defaults = (self.layered.max_iterations, self.dense.max_iterations)
+        self._max_iterations = 0
+        self._choice = None  # (circuit, solver, reason)
+        self.small = 64  # unknowns up to which the dense solver is the faster one
+        self.dense_fallback = 2000  # nodes up to which a layered failure is solved densely instead
+        self.fallbacks = 0
+
+    def solver_for(self, circuit):
+        """The solver that runs ``circuit`` (chosen on first use, then kept)."""
+        if self._choice is None or self._choice[0] is not circuit:
+            try:
+                plan = self.layered.structure(circuit)
+            except NotLayered as e:
+                self._choice = (circuit, self.dense, str(e))
+            else:
+                unknowns = circuit.n_nodes - len(plan.fixed_nodes) + len(circuit.amp_in)
+                if unknowns <= self.small:
+                    self._choice = (circuit, self.dense, f"small circuit: {unknowns} unknowns")
+                else:
+                    self._choice = (circuit, self.layered, "layered circuit")
+        return self._choice[1]
+
+    def which(self, circuit):
+        """``'native-layered'`` or ``'native-dense (why)'`` for ``circuit``."""
+        solver = self.solver_for(circuit)
+        return solver.name if solver is self.layered else f"{solver.name} ({self._choice[2]})"
+
+    def solve(self, circuit, stimulus, initial=None, sample_offset=0):
+        solver = self.solver_for(circuit)
+        try:
+            return solver.solve(circuit, stimulus, initial=initial, sample_offset=sample_offset)
+        except SimulatorError:
+            # Sweeps crawl where layers are coupled very unevenly (conductances over many
+            # decades); a circuit small enough for one stacked LU is then solved densely.
+            if solver is not self.layered or circuit.n_nodes > self.dense_fallback:
+                raise
+            self.fallbacks += 1
+            return self.dense.solve(circuit, stimulus, initial=initial, sample_offset=sample_offset)
+
+    @property
+    def solves(self):
+        return self.layered.solves + self.dense.solves
+
+    @property
+    def max_iterations(self):
+        return self._max_iterations
+
+    @max_iterations.setter
+    def max_iterations(self, value):
+        self._max_iterations = value
+        self.layered.max_iterations = max(self._defaults[0], value)
+        self.dense.max_iterations = max(self._defaults[1], value)
+
+    @property
+    def options(self):
+        return self.layered.options
+
+    @options.setter
+    def options(self, value):
+        self.layered.options = dict(value)
+
+    def close(self):
+        self.layered.close()
+        self.dense.close()

@@ -1,0 +1,323 @@
+"""The layered native solver: layer by layer, at the cost of the conductances, not nodes cubed.
+
+For circuits with the structure :mod:`.layered_plan` finds (sources -> crossbar
+-> clamped nets -> amplifiers -> crossbar -> ... -> outputs, any depth), the
+operating point is found by a nonlinear block Gauss-Seidel over the layers:
+
+* once per batch (shared by the free and nudged phases), the crossbars from
+  known nodes (inputs, biases) become Norton currents: one matrix product;
+* a sweep visits the groups of nets in circuit order (a warm-started, nudged
+  phase from the outputs back); the crossbars to the other groups give each
+  net its current from the rest (one product per crossbar and direction, the
+  amplifier gains folded in), and within a group every net then solves its own
+  scalar KCL equation ``sum G (V - u) + diode currents = injected`` exactly:
+  behavioral clamps in one pass (:mod:`.layered_clamps`), other junctions by
+  Newton's method on a strictly increasing function, with SPICE's junction
+  limiting (``pnjlim``) and a bisection bracket so it cannot diverge, on the
+  same junction models (:mod:`.native_devices`, ``gmin`` included) as the
+  dense solver and Ngspice;
+* the sweeps are Anderson-mixed (:mod:`.layered_anderson`) and repeat until the
+  error their contraction implies is below ``vtol``; then every sample's KCL
+  residual is checked (as a Newton step, in V) and a sample that fails raises
+  :class:`~ebana.errors.SimulatorError` naming it, for the retry ladder.
+
+Cost per sweep: a few batched products per crossbar plus elementwise work per
+net. Voltage-source branch currents are computed only when read
+(``OperatingPoint.i_vs``): they cost one more product per crossbar from the sources.
+"""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ...circuit.netlist import DEFAULT_OPTIONS
+from ...errors import ValidationError
+from ..base import Backend, OperatingPoint
+from ..heap import keep_freed_memory
+from ..junctions import DiodeParams
+from .clamps import ClampSolver
+from .links import BoundLink
+from .plan import FIXED, LayeredPlan
+from .precision import MixedProduct
+from .sweeps import Sweeps
+
+
+class LayeredBackend(Backend):
+    """Block Gauss-Seidel over the layers of a layered circuit (see the module docstring).
+
+    max_iterations: sweeps before a sample counts as not converged.
+    vtol: convergence when a sweep's largest move, scaled up by the error its measured
+        contraction implies, is below this (V; relative above 1 V).
+    check_tol: largest KCL residual accepted after convergence, as the Newton
+        step it would cause (V); larger raises SimulatorError for the sample.
+    options: ``gminsteps`` / ``srcsteps`` (ints) turn on gmin or source stepping,
+        as the retry ladder asks (:mod:`.retry`).
+    anderson_depth: past sweeps Anderson's mixing combines (0: plain sweeps). 4: as many sweeps
+        as 5 on image-sized networks with cheaper mixing; over 40 random layered networks fewer
+        sweeps than 3 or 5 (6 fewer still, at more cost per sweep).
+    precision: 'mixed' (default) multiplies the change of the nets since an exact product in
+        float32 where its bounded rounding error allows (:mod:`.layered_precision`), on the
+        crossbars between groups; 'double' makes every product in float64.
+    threads: batches of at least ``2 * min_chunk`` samples are split over this many
+        threads, each with one BLAS thread (default 1, or ``EBANA_THREADS``: two threads
+        measured slower on the 2-core machine).
+
+    Raises :class:`~ebana.backends.layered_plan.NotLayered` for circuits without
+    the structure; ``get_backend('native')`` then picks the dense solver.
+    """
+    name = "native-layered"
+
+    def __init__(self, max_iterations=500, vtol=1e-12, check_tol=1e-9, gmin=DEFAULT_OPTIONS["gmin"],
+                 options=None, threads=None, anderson_depth=4, precision="mixed"):
+        keep_freed_memory()
+        self.max_iterations = max_iterations
+        self.vtol = vtol
+        self.check_tol = check_tol
+        self.gmin = gmin
+        self.options = dict(options or {})
+        self.solves = 0
+        self.sweeps = 0  # sweeps of the last solve, the most any chunk needed (diagnostics)
+        self._cache = None  # (circuit, plan, per-set diode params)
+        self.threads = _default_threads() if threads is None else max(1, int(threads))
+        self.min_chunk = 64  # smaller chunks than this are not worth a thread
+        self.anderson_depth = anderson_depth
+        if precision not in ("mixed", "double"):
+            raise ValidationError(f"precision must be 'mixed' or 'double', received {precision!r}")
+        self.precision = precision
+        # of vtol: the Newton step a float32 product's rounding may cause. Ten times, so the grain
+        # of float32 stays below what the convergence test resolves (coarser stalls the sweeps)
+        # and far below what the residual check accepts
+        self.product_share = 10.0
+        self.rounding_share = 1e-5  # of the previous sweep's largest move, rounding a cold solve's sweep may cause
+        self.reuse_share = 0.01  # of vtol: the Newton step reusing a crossbar's last currents may cause
+        self.min_mixed_width = 128  # crossbars narrower than this on either side stay float64
+        self.accelerate = 100  # Anderson mixing may run up to this sweep of a solve
+        self.backward_when_warm = True  # warm starts (nudged phases) sweep from the outputs back
+        self._executor = None
+        self._known = None  # (source values as passed, plan, known node voltages)
+        self._bound = {}   # chunk key (None when shared) -> (g as passed, a sample of it, {link id: BoundLink})
+        self._norton = {}  # chunk key -> (bound, known voltages, per-group constants)
+        self._mixed = {}   # chunk key -> (bound, {(link id, side): MixedProduct})
+        self._final = {}   # chunk key -> net voltages (V) per group at the end of its last solve
+
+    @property
+    def product_tol(self):
+        """Largest Newton step (V) the rounding of a float32 product may cause."""
+        return self.product_share * self.vtol
+
+    def structure(self, circuit):
+        """The circuit's :class:`LayeredPlan` (raises NotLayered)."""
+        return self._prepare(circuit)[0]
+
+    def close(self):
+        self._bound, self._norton, self._mixed, self._final = {}, {}, {}, {}
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+
+    # preparation (cached) ----------------------------------------------------
+    def _prepare(self, circuit):
+        if self._cache is None or self._cache[0] is not circuit:
+            plan = LayeredPlan(circuit)
+            dp = DiodeParams(circuit, self.gmin)
+            models = {id(s): dp.subset(s.index) for g in plan.groups for s in g.diodes}
+            self._cache = (circuit, plan, models, dp)
+            self._bound, self._norton, self._mixed, self._final = {}, {}, {}, {}
+        return self._cache[1:]
+
+    def _bind(self, plan, g, rows):
+        """BoundLinks for conductances ``g`` (S) of the samples ``rows`` (a slice), reused while
+        ``g`` is unchanged; shared conductances bind once for every chunk."""
+        key = None if g.ndim == 1 else (rows.start, rows.stop)
+        source = g
+        g = g if g.ndim == 1 else g[rows]
+        # The phases of an EP step pass the same array object. Comparing 1.6 M values (or
+        # copying them) would cost more than binding again, so the array itself is the key,
+        # with a sample of its values to catch an array changed in place since.
+        probe = np.array(g.reshape(-1)[::max(1, g.size // 4096)])
+        entry = self._bound.get(key)
+        if entry is not None and entry[0] is source and np.array_equal(entry[1], probe):
+            return entry[2]
+        entry = self._bound[key] = (source, probe, {id(l): BoundLink(l, g) for l in plan.links})
+        return entry[2]
+
+    def _constants(self, plan, bound, vfix, key):
+        """Per group: diagonal conductance D (S), current from known nodes K (A), known far ends
+        of diodes (V) and the clamp solver, once per batch and chunk ``key`` (the phases of an
+        EP step share them: the input crossbar's product is made once)."""
+        entry = self._norton.get(key)
+        if entry is not None and entry[0] is bound and np.array_equal(entry[1], vfix):
+            return entry[2]
+        B = vfix.shape[0]
+        per_sample = any(bl.per_sample for bl in bound.values())
+        out = []
+        for grp in plan.groups:
+            n = len(grp.nets)
+            # K keeps one row until a term differs by sample: the sweeps then read (1, n), not (B, n)
+            D, K = np.zeros((B if per_sample else 1, n)), np.zeros((1, n))
+            for link, name in grp.links:
+                bl = bound[id(link)]
+                mine, other = (link.a, link.b) if name == "a" else (link.b, link.a)
+                s = bl.sums[name]
+                mine.add_to(D, np.broadcast_to(s, (D.shape[0], len(mine.nodes))))
+                k = -mine.beta * s
+                if other.group == FIXED:
+                    k = k + bl.toward(name, other.values(vfix))
+                elif bl.scaled is not None:
+                    k = k + bl.offset[name] * mine.alpha  # divided by alpha below
+                if other.group == FIXED or np.any(k != 0):
+                    term = np.atleast_2d(k if mine.identity else k / mine.alpha)
+                    if term.shape[0] not in (1, K.shape[0]):  # per sample (B may be 0)
+                        K = np.repeat(K, term.shape[0], axis=0)
+                    mine.add_to(K, np.broadcast_to(term, (K.shape[0], len(mine.nodes))))
+            fixed_u = [s.other.values(vfix) if s.other.group == FIXED else None for s in grp.diodes]
+            clamps = ClampSolver(grp.diodes, fixed_u, D, K) if ClampSolver.eligible(grp.diodes, fixed_u) else None
+            out.append((D, K, fixed_u, clamps))
+        self._norton[key] = (bound, np.array(vfix, copy=True), out)
+        return out
+
+    def _products(self, plan, bound, consts, key):
+        """Mixed-precision products of the scaled crossbars for chunk ``key``, kept while the
+        conductances are (their float64 anchors serve every phase of an EP step)."""
+        if self.precision != "mixed":
+            return {}
+        entry = self._mixed.get(key)
+        if entry is None or entry[0] is not bound:
+            products = {}
+            for k, grp in enumerate(plan.groups):
+                for link, name in grp.links:
+                    bl = bound[id(link)]
+                    # a product with a narrow side (e.g. the outputs) is memory-bound: rounding
+                    # would add passes over the voltages and save no time
+                    if bl.scaled is not None and min(bl.scaled[name].shape) >= self.min_mixed_width:
+                        products[(id(link), name)] = MixedProduct(bl, name, consts[k][0], self.product_tol,
+                                                                  reuse_tol=self.reuse_share * self.vtol)
+            entry = self._mixed[key] = (bound, products)
+        return entry[1]
+
+    # solving -----------------------------------------------------------------
+    def solve(self, circuit, stimulus, initial=None, sample_offset=0):
+        plan, models, dp = self._prepare(circuit)
+        g = np.asarray(stimulus.g, dtype=float)
+        B = stimulus.batch_size
+        vfix = self._known_voltages(plan, stimulus.vs)
+        initial = None if initial is None else np.asarray(initial)
+        chunks = self._chunks(B)
+        full = np.empty((B, circuit.n_nodes))
+
+        def work(rows):
+            return self._solve_rows(plan, models, g, vfix[rows], stimulus.isrc[rows],
+                                    None if initial is None else initial[rows], rows, sample_offset + rows.start,
+                                    full[rows])
+
+        if len(chunks) == 1:
+            runs = [work(chunks[0])]
+        else:  # one BLAS thread per chunk: the chunks themselves keep the cores busy
+            with threadpool_limits(limits=1, user_api="blas"):
+                futures = [self._pool().submit(work, rows) for rows in chunks]
+                outcomes = [_outcome(f) for f in futures]
+            failed = [o for o in outcomes if isinstance(o, BaseException)]
+            if failed:
+                raise min(failed, key=lambda e: getattr(e, "sample", None) or 0)
+            runs = outcomes
+        self.solves += B
+        self.sweeps = max(run.sweeps for run in runs)
+
+        def branch_currents():
+            return np.concatenate([run.branch_currents(full[rows], vfix[rows], stimulus.isrc[rows], dp)
+                                   for run, rows in zip(runs, chunks)])
+        return OperatingPoint(full, branch_currents=branch_currents)
+
+    def _known_voltages(self, plan, vs):
+        """Voltages (V) of the known nodes, ``(B, n_known)``, from the source values ``vs``; the
+        phases of an EP step pass the same array, so it is read once per batch."""
+        if self._known is not None and self._known[0] is vs and self._known[1] is plan:
+            return self._known[2]
+        vfix = np.zeros((vs.shape[0], len(plan.fixed_nodes)))
+        for dst, src, sign in plan.known_runs:
+            vfix[:, dst] = vs[:, src] if sign == 1.0 else vs[:, src] * sign
+        self._known = (vs, plan, vfix)
+        return vfix
+
+    def _chunks(self, B):
+        n = max(1, min(self.threads, B // self.min_chunk))
+        edges = np.linspace(0, B, n + 1).astype(int)
+        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+    def _pool(self):
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="ebana-layered")
+        return self._executor
+
+    def _solve_rows(self, plan, models, g, vfix, isrc, initial, rows, offset, out):
+        """Solve the samples ``rows`` of the batch into ``out`` (node voltages, V); return the run."""
+        B = vfix.shape[0]
+        bound = self._bind(plan, g, rows)
+        key = (rows.start, rows.stop)
+        consts = self._constants(plan, bound, vfix, key)
+        products = self._products(plan, bound, consts, key)
+        inj = [self._injected(grp, isrc, B) for grp in plan.groups]
+        v = [np.zeros((B, len(grp.nets))) if initial is None else np.array(initial[:, grp.span])
+             for grp in plan.groups]
+        run = Sweeps(plan, bound, models, consts, inj, self, products)
+        run.start(v, None if initial is None else self._final.get(key))
+        steps_src = int(self.options.get("srcsteps") or 0)
+        steps_gmin = int(self.options.get("gminsteps") or 0)
+        if steps_src > 0:  # source stepping: known voltages and injections ramp up from 10 %
+            for lam in np.linspace(0.1, 1.0, steps_src)[:-1]:
+                ramped = [None if x is None else lam * x for x in inj]
+                Sweeps(plan, bound, models, self._scaled(consts, lam), ramped, self, products).sweep_all(
+                    v, offset, quiet=True)
+        if steps_gmin > 0:  # gmin stepping: a shunt to ground on every net, shrinking to none
+            for gshunt in np.geomspace(1e-2, 1e-12, steps_gmin):
+                run.sweep_all(v, offset, gshunt=gshunt, quiet=True)
+        run.sweep_all(v, offset, backward=initial is not None and self.backward_when_warm, warm=initial is not None,
+                      from_zero=initial is None and not steps_src and not steps_gmin)
+        run.check_residual(v, offset)
+        self._final[key] = list(v)
+        self._node_voltages(plan, v, vfix, out)
+        return run
+
+    @staticmethod
+    def _scaled(consts, lam):
+        return [(D, lam * K, [None if u is None else lam * u for u in fixed_u], None) for D, K, fixed_u, _ in consts]
+
+    @staticmethod
+    def _injected(grp, isrc, B):
+        """Currents (A, divided by alpha) the current sources inject into the group's nets, or None."""
+        if not grp.currents:
+            return None
+        out = np.zeros((B, len(grp.nets)))
+        for ks, side in grp.currents:
+            side.add_to(out, isrc[:, ks] / side.alpha)
+        return out
+
+    @staticmethod
+    def _node_voltages(plan, v, vfix, full):
+        """Write every node's voltage (V) into ``full`` from the nets' and the known nodes'."""
+        for gid, dst, src, alpha, beta in plan.assembly:  # slices: views, written in place
+            x = (vfix if gid == FIXED else v[gid])[:, src]
+            out = full[:, dst]
+            if np.isscalar(alpha) and alpha == 1.0:
+                out[...] = x
+            else:
+                np.multiply(x, alpha, out=out)
+            if not (np.isscalar(beta) and beta == 0.0):
+                out += beta
+
+
+def _default_threads():
+    env = os.environ.get("EBANA_THREADS", "").strip()
+    if not env:
+        return 1
+    if not env.isdigit() or int(env) < 1:
+        raise ValidationError(f"EBANA_THREADS must be a positive integer, received {env!r}")
+    return int(env)
+
+
+def _outcome(future):
+    try:
+        return future.result()
+    except BaseException as e:  # noqa: BLE001 - re-raised by the caller, lowest sample first
+        return e

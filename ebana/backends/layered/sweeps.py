@@ -1,0 +1,339 @@
+"""One solve of the layered native solver: the sweeps, the per-net solves, the KCL check.
+
+See :mod:`.native_layered` for the method; this module holds its inner loop:
+:meth:`Sweeps.sweep_all` (block Gauss-Seidel with Anderson mixing and a
+convergence test on the error the measured contraction implies),
+:meth:`Sweeps.update_group` (every net of a group by its own scalar KCL, in
+place; the two-sided clamps through a compiled kernel, :mod:`.layered_kernels`),
+:meth:`Sweeps.check_residual` and the voltage-source branch currents.
+Units: V, A, S.
+"""
+import numpy as np
+
+from ...errors import SimulatorError
+from .anderson import Anderson
+from .kernels import assign_with_move, largest_difference
+from .links import add_drift
+from .plan import FIXED
+
+
+class Sweeps:
+    """One solve: the sweeps, the scalar net solves and the residual check."""
+
+    def __init__(self, plan, bound, models, consts, inj, backend, products=None):
+        self.plan, self.bound, self.models, self.consts, self.inj = plan, bound, models, consts, inj
+        self.backend = backend
+        self.products = products or {}  # (link id, side) -> MixedProduct, for scaled crossbars
+        self.sourced = {}  # group -> the products whose input is that group's voltages
+        for grp in plan.groups:
+            for link, name in grp.links:
+                product = self.products.get((id(link), name))
+                if product is not None:
+                    self.sourced.setdefault((link.b if name == "a" else link.a).group, []).append(product)
+        self.untouched = set()  # groups still at 0 V in a sweep from zero: their products are 0
+        self.allowed = 0.0  # Newton step (V) the rounding of this sweep's products may cause
+        self.sweeps = 0  # sweeps of the last sweep_all
+        self.final, self.moves = [], []  # per group: currents C (A) of its last solve, and its last move (V)
+        self.order = []  # groups in the order the last sweep visited them
+
+    def start(self, v, previous):
+        """Tell the products how far each group's starting voltages ``v`` lie from the end of the
+        previous solve of this chunk (``previous``, or None: unknown, as for a cold start)."""
+        for j, products in self.sourced.items():
+            if previous is None or previous[j].shape != v[j].shape:
+                for p in products:
+                    p.lost()
+                continue
+            distance = largest_difference(v[j], previous[j])
+            for p in products:
+                p.moved(distance)
+
+    def _drive(self, k, v):
+        """Diagonal D (S), current from the other groups and injections C (A; the known nodes'
+        part K is added by the group solvers) and far-end diode voltages of group ``k``.
+        ``C`` may be an array that a product keeps for reuse: it is read, never written."""
+        grp = self.plan.groups[k]
+        D, _, fixed_u, _ = self.consts[k]
+        C = _Sum(self.inj[k], v[k].shape)
+        for link, name in grp.links:
+            other = link.b if name == "a" else link.a
+            if other.group != FIXED:
+                bl = self.bound[id(link)]
+                if bl.scaled is not None:
+                    if other.group not in self.untouched:
+                        mixed = self.products.get((id(link), name))
+                        if mixed is None:
+                            C.add(bl.from_nets(name, v[other.group]), fresh=True)
+                        else:
+                            C.add(mixed.currents(v[other.group], self.allowed))
+                    continue
+                mine = link.a if name == "a" else link.b
+                x = bl.toward(name, other.values(v[other.group]))
+                mine.add_to(C.writable(), x if mine.identity else x / mine.gain)
+        far = [u if u is not None else s.other.values(v[s.other.group]) for s, u in zip(grp.diodes, fixed_u)]
+        return D, C.result(), far
+
+    def _kcl(self, k, vk, D, C, far, gshunt=0.0):
+        """KCL of group ``k``'s nets at ``vk``: current out minus current in (A), and its slope (S)."""
+        f = (D + gshunt) * vk - (C + self.consts[k][1])
+        fp = np.broadcast_to(D + gshunt, vk.shape).copy()
+        junctions = []
+        for s, u in zip(self.plan.groups[k].diodes, far):
+            vd = s.sign * (s.end.values(vk) - u)
+            i, g = _diode(s, self.models[id(s)], vd)
+            s.end.add_to(f, s.sign * i / s.end.alpha)
+            s.end.add_to(fp, g)
+            junctions.append(vd)
+        return f, fp, junctions
+
+    def solve_group(self, k, vk, D, C, far, gshunt=0.0):
+        """The nets of group ``k`` given everything else: ``(B, n)`` voltages (V), by Newton's
+        method on each net's KCL (groups with a ClampSolver go through it, unless shunted)."""
+        sets = self.plan.groups[k].diodes
+        if not sets:
+            return (C + self.consts[k][1]) / (D + gshunt)
+        pwl_only = all(s.behavioral is not None for s in sets)
+        lo = np.full(vk.shape, -np.inf)
+        hi = np.full(vk.shape, np.inf)
+        for _ in range(200):
+            f, fp, vds = self._kcl(k, vk, D, C, far, gshunt)
+            np.minimum(hi, np.where(f > 0, vk, np.inf), out=hi)
+            np.maximum(lo, np.where(f < 0, vk, -np.inf), out=lo)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                step = f / fp
+            lost = ~np.isfinite(step)
+            if lost.any():  # an overflowing junction: step 0.1 V towards the root, the bracket does the rest
+                step = np.where(lost, 0.1 * np.sign(np.nan_to_num(f)), step)
+            new = vk - step
+            if not pwl_only:
+                new = self._limit(k, new, vds, far)
+            outside = ((new < lo) | (new > hi)) & np.isfinite(lo) & np.isfinite(hi)
+            if outside.any():  # Newton left the bracket: bisect instead
+                with np.errstate(invalid="ignore"):  # inf - inf where no bracket yet: not used
+                    new = np.where(outside, 0.5 * (lo + hi), new)
+            if pwl_only:
+                # piecewise linear: the step is exact once no junction changes region
+                if all(np.array_equal(vd > s.behavioral.vth, s.sign * (s.end.values(new) - u) > s.behavioral.vth)
+                       for s, vd, u in zip(sets, vds, far)):
+                    return new
+            elif np.all(np.abs(new - vk) <= 1e-15 + 1e-14 * np.abs(vk)):
+                return new
+            vk = new
+        return vk  # the sweep's convergence test and the residual check judge it
+
+    def update_group(self, k, v, D, C, far, gshunt=0.0, change=None):
+        """Solve group ``k`` given everything else into ``v[k]`` (in place); return each sample's
+        largest move (V). ``change`` (or None) receives the move, new minus old (V)."""
+        clamps = self.consts[k][3]
+        if clamps is not None and not gshunt:  # behavioral clamps with known far ends: exact
+            return clamps.update(C, v[k], change)
+        # in place: v[k] may be a view of the mixing state
+        return assign_with_move(v[k], self.solve_group(k, v[k], D, C, far, gshunt), change)
+
+    def _limit(self, k, new, vds, far):
+        for s, vd_old, u in zip(self.plan.groups[k].diodes, vds, far):
+            if s.behavioral is not None or s.end.scatter is not None:
+                continue
+            vd_new = s.sign * (s.end.values(new) - u)
+            vd_lim = self.models[id(s)].limit(vd_new, vd_old)
+            changed = vd_lim != vd_new
+            if changed.any():
+                target = (s.sign * vd_lim + u - s.end.beta) / s.end.alpha
+                cols = s.end.loc
+                new[:, cols] = np.where(changed, target, new[:, cols])
+        return new
+
+    def sweep_all(self, v, sample_offset, gshunt=0.0, quiet=False, backward=False, from_zero=False, warm=False):
+        """Sweep until no net moves by more than vtol (V); update ``v`` (list per group) in place.
+
+        Groups are visited in circuit order, or from the outputs back with ``backward`` (a
+        nudge entering at the outputs then reaches every layer in one sweep). The group
+        visited first is recomputed from the others in every sweep, so the state of the
+        iteration is the other groups' voltages (kept side by side in one array, of which
+        ``v[k]`` are views); up to sweep ``accelerate`` it is Anderson-mixed in place
+        (:mod:`.layered_anderson`), then plain sweeps, which cannot be misled.
+        A ``warm`` start (a nudged phase from the free solution) starts the mixing history on its
+        second sweep: its sweeps usually shrink the moves 1000-fold and end on the third, before
+        any mixing, whose passes over the history would cost more than they save.
+        ``from_zero``: every net starts at 0 V, so the first sweep skips the products from
+        groups it has not reached yet (through scaled crossbars, whose offsets are constants)."""
+        be = self.backend
+        K = len(self.plan.groups)
+        B = v[0].shape[0] if v else 0
+        self.order = list(range(K))[::-1] if backward else list(range(K))
+        mixing = bool(be.anderson_depth) and K > 1
+        mixer = Anderson(be.anderson_depth) if mixing and not warm else None
+        # the state (every group but the first visited) in one buffer, which the mixing updates
+        # in place; each sweep writes the state's moves into `residual`
+        state, residual, change = _gather(v, self.order[1:]) if mixing else (None, None, {})
+        previous = 0.0  # the largest move of the previous sweep (V)
+        self.untouched = set(range(K)) if from_zero else set()
+        for sweep in range(1, be.max_iterations + 1):
+            # far from the solution, products may round by a sliver of the last move
+            self.allowed = 0.0 if warm else be.rounding_share * previous
+            self.final, self.moves = [None] * K, [None] * K
+            for k in self.order:
+                D, C, far = self._drive(k, v)
+                self.moves[k] = self.update_group(k, v, D, C, far, gshunt, change.get(k))
+                self.final[k] = C
+                for p in self.sourced.get(k, ()):
+                    p.moved(self.moves[k])
+                self.untouched.discard(k)
+            moved = np.max(self.moves, axis=0) if K else np.zeros(B)
+            self.sweeps = sweep
+            if not np.all(np.isfinite(moved)):
+                bad = int(np.argmax(~np.isfinite(moved)))
+                raise SimulatorError("layered native solve produced non-finite voltages", sample=sample_offset + bad)
+            # Converged when the last move, and the error it implies for the measured rate of
+            # contraction (a slow iteration is further from its fixed point than its step), are
+            # within vtol (relative to the largest voltage when that exceeds 1 V).
+            largest = moved.max(initial=0.0)
+            rate = largest / previous if previous > 0 else 0.5  # no history yet: take the step as the error
+            error = largest * max(1.0, rate / (1.0 - rate)) if rate < 1.0 else np.inf
+            held = self.allowed <= be.product_tol  # a solve ends only on products held to the tolerance
+            if held and (error <= be.vtol or (error <= 1e3 * be.vtol and error <= be.vtol * max(
+                    1.0, max(np.abs(x).max(initial=0.0) for x in v)))):
+                return
+            measured, previous = previous > 0, largest
+            if mixer is None and mixing and measured and sweep + 1 < be.accelerate:
+                mixer = Anderson(be.anderson_depth)  # a warm start's history begins with its second sweep
+            if mixer is not None:
+                if sweep >= be.accelerate:
+                    mixer = None
+                    continue
+                if mixer.mix(residual, state):
+                    for k in self.order[1:]:
+                        for p in self.sourced.get(k, ()):
+                            p.lost()
+        if not quiet:
+            bad = int(np.argmax(moved))
+            raise SimulatorError(f"layered native solver did not converge in {be.max_iterations} sweeps "
+                                 f"(last change {moved[bad]:.3g} V)", sample=sample_offset + bad)
+
+    def check_residual(self, v, sample_offset):
+        """Every net's KCL at the final voltages, as the Newton step it would cause (V).
+
+        Each group's residual is evaluated (independently of how it was solved) with the
+        currents from the crossbars that its last solve used; the groups after it in the
+        sweep moved by at most ``moves`` since, so those currents changed by at most
+        ``sum_j |G_ij alpha_j / alpha_i| * max move``, which is added, and so is the bound on the
+        rounding of a float32 product (:mod:`.layered_precision`): bounds, not estimates, and
+        no matrix product is repeated. Diode far ends are read afresh.
+        """
+        worst = np.zeros(v[0].shape[0] if v else 0)
+        worst_amp = np.zeros_like(worst)
+        after = {k: set(self.order[i + 1:]) for i, k in enumerate(self.order)}  # solved later in the last sweep
+        for k, grp in enumerate(self.plan.groups):
+            D, _, fixed_u, clamps = self.consts[k]
+            C = self.final[k]
+            drifts = []  # (side, coupling (S), uncertain (V per sample)): how far the currents C may be off
+            for link, name in grp.links:
+                mine, other = (link.a, link.b) if name == "a" else (link.b, link.a)
+                if other.group == FIXED:
+                    continue
+                uncertain = self.moves[other.group] if other.group in after[k] else 0.0  # V, per sample
+                mixed = self.products.get((id(link), name))
+                if mixed is not None and mixed.error is not None:
+                    uncertain = uncertain + mixed.error
+                if np.any(uncertain):
+                    drifts.append((mine, self.bound[id(link)].coupling_bound(name), uncertain))
+            if clamps is not None:
+                step, amp = clamps.check(v[k], C, drifts)
+            else:
+                far = [u if u is not None else s.other.values(v[s.other.group]) for s, u in zip(grp.diodes, fixed_u)]
+                f, fp = self._kcl(k, v[k], D, C, far)[:2]
+                f = np.abs(f)
+                for mine, coupling, uncertain in drifts:
+                    add_drift(f, mine, coupling, uncertain)
+                step, amp = (f / fp).max(axis=1, initial=0.0), f.max(axis=1, initial=0.0)
+            worst = np.maximum(worst, step)
+            worst_amp = np.maximum(worst_amp, amp)
+        bad = ~(worst <= self.backend.check_tol)
+        if bad.any():
+            b = int(np.argmax(bad))
+            raise SimulatorError(f"layered native solution fails the KCL check: residual up to {worst_amp[b]:.3g} A, "
+                                 f"{worst[b]:.3g} V as a Newton step (limit {self.backend.check_tol:g} V)",
+                                 sample=sample_offset + b)
+
+    def branch_currents(self, v, vfix, isrc, dp):
+        """Voltage-source branch currents (A, SPICE sign) from KCL at the known nodes."""
+        plan = self.plan
+        c = plan.circuit
+        B = v.shape[0]
+        leave = np.zeros((B, len(plan.fixed_nodes)))  # current leaving each known root (A)
+
+        def push(side, x):  # currents leaving the side's nodes, carried back to their roots
+            np.add.at(leave.T, side.loc, (x / side.alpha).T)
+
+        for link in plan.links:
+            bl = self.bound[id(link)]
+            ua, ub = v[:, link.a.nodes], v[:, link.b.nodes]
+            if link.a.group == FIXED:
+                push(link.a, bl.leaving("a", ua, ub))
+            if link.b.group == FIXED:
+                push(link.b, bl.leaving("b", ub, ua))
+        if len(c.d_anode):
+            fixed_end = (plan.node_group[c.d_anode] == FIXED) | (plan.node_group[c.d_cathode] == FIXED)
+            idx = np.flatnonzero(fixed_end)
+            i_d, _ = dp.subset(idx).evaluate(v[:, c.d_anode[idx]] - v[:, c.d_cathode[idx]])
+            for nodes, sign in ((c.d_anode[idx], 1.0), (c.d_cathode[idx], -1.0)):
+                fx = plan.node_group[nodes] == FIXED
+                if fx.any():
+                    push(plan.side(nodes[fx]), sign * i_d[:, fx])
+        if c.n_is:
+            fx = plan.node_group[c.is_node] == FIXED
+            if fx.any():
+                push(plan.side(c.is_node[fx]), -isrc[:, fx])
+        i_vs = np.zeros((B, c.n_vs))
+        src = plan.fixed_src >= 0
+        i_vs[:, plan.fixed_src[src]] = -leave[:, src] * plan.fixed_sign[src]
+        return i_vs
+
+
+class _Sum:
+    """A sum of current arrays (A) that copies only when it must: a term may be kept by a
+    product for reuse, so the first one is taken as it is and never written to."""
+
+    def __init__(self, first, shape):
+        self.value, self.own, self.shape = first, False, shape
+
+    def add(self, x, fresh=False):
+        """Add ``x``; ``fresh``: the caller gives it away (it may be written to)."""
+        if self.value is None:
+            self.value, self.own = x, fresh
+        elif self.own:
+            self.value += x
+        else:
+            self.value, self.own = self.value + x, True
+
+    def writable(self):
+        """The sum as an array of its own, to add into in place."""
+        if not self.own:
+            self.value = np.zeros(self.shape) if self.value is None else self.value.copy()
+            self.own = True
+        return self.value
+
+    def result(self):
+        return np.zeros(self.shape) if self.value is None else self.value
+
+
+def _gather(v, groups):
+    """Put the voltages of ``groups`` side by side in one ``(B, n)`` array and make ``v[k]`` views
+    of it; return it, an array of its shape for the moves, and per group that array's view."""
+    x = np.concatenate([v[k] for k in groups], axis=1)
+    moves = np.empty_like(x)
+    edges = np.cumsum([0] + [v[k].shape[1] for k in groups])
+    views = {}
+    for k, a, b in zip(groups, edges[:-1], edges[1:]):
+        v[k], views[k] = x[:, a:b], moves[:, a:b]
+    return x, moves, views
+
+
+def _diode(s, model, vd):
+    """Current (A) and conductance (S) of diode set ``s`` at junction voltages ``vd`` (V)."""
+    m = s.behavioral
+    if m is None:
+        return model.evaluate(vd)
+    g_off, g_delta = 1.0 / m.roff, 1.0 / m.ron - 1.0 / m.roff
+    on = vd > m.vth
+    return vd * g_off + np.where(on, (vd - m.vth) * g_delta, 0.0), np.where(on, g_off + g_delta, g_off)

@@ -1,0 +1,274 @@
+"""``Model(inputs, outputs)``: a layer graph compiled once into a circuit."""
+import numpy as np
+
+from ..analysis import power
+from ..analysis.robustness import evaluate_robustness
+from ..backends import make_stimulus
+from ..backends.factory import backend_with_retries
+from ..circuit import CircuitBuilder, render
+from ..errors import GraphError, ShapeError
+from ..interrupt import deferred_sigint
+from ..layers import CurrentLayer, InputVoltageLayer
+from ..layers.base import Layer
+from ..saving.model_file import save_model
+from ..saving.weights import get_weights, load_weights, save_weights, set_weights
+from ..training.keras_api import compile_model, evaluate_model, fit_model
+from ..validation import check_batch_size
+from . import probes
+from .config import layers_from_config, model_config
+from .graph import ep_gradient_scales, topological_order
+from .inputs import check_inputs, input_batches
+from .noise import ModelNoise
+
+
+class Model:
+    """A network of layers, compiled to one circuit.
+
+    Args:
+        inputs: the InputVoltageLayer (and optionally BiasVoltageLayer) layers.
+        outputs: the CurrentLayer layers whose readouts are the outputs.
+        backend: 'ngspice' (reference), 'native' (the layered solver, or the dense Newton
+            solver for circuits without layers: :meth:`solver` says which) or a Backend.
+            A name gets retries of non-converging samples
+            (:class:`~ebana.backends.retry.RetryingBackend`); an instance is used as given.
+        seed: seed of the conductance initialisation and of the noise masks.
+        variability: default :class:`~ebana.devices.Variability` for every
+            DenseLayer that sets none (noise-aware training), or None.
+
+    >>> # model = Model(inputs=[x], outputs=[out]); model.predict({"x": X})
+    """
+
+    def __init__(self, inputs, outputs, backend="ngspice", seed=0, variability=None):
+        inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        if not outputs:
+            raise GraphError("a Model needs at least one output layer")
+        for out in outputs:
+            if not isinstance(out, CurrentLayer):
+                name = out.describe() if isinstance(out, Layer) else repr(out)
+                raise GraphError(f"model output {name} must be a CurrentLayer (EP nudges the outputs "
+                                 "with current sources)")
+        self.layers = topological_order(outputs)
+        reached = {id(l) for l in self.layers}
+        for x in inputs:
+            if not isinstance(x, Layer) or not x.is_source:
+                raise GraphError(f"model input {x!r} must be an InputVoltageLayer or BiasVoltageLayer")
+            if id(x) not in reached:
+                raise GraphError(f"input {x.describe()} is not connected to any output")
+        listed = {id(x) for x in inputs}
+        for layer in self.layers:
+            if isinstance(layer, InputVoltageLayer) and id(layer) not in listed:
+                raise GraphError(f"{layer.describe()} feeds the outputs but is not listed in the model's inputs")
+        self.input_layers = inputs  # as listed (bias layers included), for get_config
+        self.inputs = [l for l in inputs if isinstance(l, InputVoltageLayer)]
+        self.outputs = outputs
+        self.seed = seed
+        rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            layer.build(sum(p.units for p in layer.parents), rng)
+        self.circuit, self.nodes = self._compile()
+        self.ep_scales = ep_gradient_scales(self.layers)
+        self.noise = ModelNoise(self._res_layers, default=variability, seed=seed)
+        self.backend = backend_with_retries(backend)
+        # set by compile and fit (ebana.training.keras_api): what save() stores and evaluate() defaults to
+        self.compiled = None  # {'optimizer', 'loss', 'beta' (S), 'symmetric'}
+        self.loss_fn = None
+        self.history = None  # the History of the last fit
+
+    # compile -----------------------------------------------------------------
+    def _compile(self):
+        builder, nodes = CircuitBuilder(), {}
+        for layer in self.layers:
+            parent_nodes = [nodes[id(p)] for p in layer.parents]
+            inp = np.concatenate(parent_nodes) if parent_nodes else np.zeros(0, dtype=np.int64)
+            nodes[id(layer)] = layer.lower(builder, inp)
+        circuit = builder.build()
+        self._res_layers = [l for l in self.layers if l.conductances() is not None]
+        self._bias_layers = [l for l in self.layers if getattr(l, "vs_slice", None) is not None]
+        return circuit, nodes
+
+    def layer(self, name):
+        """The layer called ``name``."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise GraphError(f"the model has no layer named {name!r}; layers: {[l.name for l in self.layers]}")
+
+    def conductances(self):
+        """All conductances (S) in circuit order, shape (R,)."""
+        if not self._res_layers:
+            return np.zeros(0)
+        return np.concatenate([l.conductances() for l in self._res_layers])
+
+    def parameters(self):
+        """Trainable parameter arrays by layer name (the arrays themselves: updates are in place)."""
+        out = {}
+        for layer in self.layers:
+            out.update(layer.parameters())
+        return out
+
+    # data --------------------------------------------------------------------
+    def check_inputs(self, data):
+        """Validate a dict of input arrays; return (batch size, {name: (B, units) array}) (V)."""
+        return check_inputs(self.inputs, data)
+
+    def source_voltages(self, arrays, batch_size):
+        """Voltage-source values (V), (B, V): nominal values with the inputs filled in."""
+        vs = np.repeat(self.circuit.vs_value[None, :], batch_size, axis=0)
+        for layer in self._bias_layers:  # bias voltages may have been trained since compiling
+            vs[:, layer.vs_slice] = layer.source_values()
+        for name, a in arrays.items():
+            vs[:, self.circuit.slice("vs", name)] = a
+        return vs
+
+    def output_currents(self, currents, batch_size):
+        """Current-source values (A), (B, I), from a dict output name -> (B, nets) currents."""
+        isrc = np.zeros((batch_size, self.circuit.n_is))
+        for name, c in (currents or {}).items():
+            isrc[:, self.circuit.slice("is", name)] = c
+        return isrc
+
+    # solving -----------------------------------------------------------------
+    def solve(self, data, currents=None, g=None, initial=None):
+        """Operating point of a batch. ``currents``: output name -> (B, nets) injected currents (A)."""
+        size, arrays = self.check_inputs(data)
+        g = self.conductances() if g is None else g
+        stim = make_stimulus(self.circuit, g, self.source_voltages(arrays, size),
+                             self.output_currents(currents, size))
+        return self.backend.solve(self.circuit, stim, initial=initial)
+
+    def solver(self):
+        """Name of the solver that runs this model's circuit: 'ngspice', 'native-layered',
+        'native-dense (why the layered solver does not apply)', ..."""
+        return self.backend.which(self.circuit)
+
+    def readouts(self, v):
+        """Readout values (V) of every output, as a dict name -> (B, units)."""
+        return {out.name: out.readout(v) for out in self.outputs}
+
+    def predict(self, data, batch_size=256):
+        """Free-phase readouts (V) of every output, by output name, for ``data``: a dict of
+        input arrays, one array for a one-input model, or a DataLoader (its batches, in its
+        order; target keys are ignored)."""
+        batches = input_batches(self.inputs, data, check_batch_size(batch_size, "predict"))
+        with deferred_sigint():  # Ctrl-C stops within one sample's solve
+            parts = [self.readouts(self.solve(batch).v) for batch in batches]
+        if not parts:
+            raise ShapeError("predict received no samples")
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+    # power (ebana.power) -------------------------------------------------------
+    def power(self, data, batch_size=256):
+        """Free-phase power (W) per sample of every layer: a :class:`~ebana.power.PowerReport`
+        (``dissipated`` by resistors, junctions and amplifiers; ``delivered`` by sources)."""
+        return power.model_power(self, data, batch_size)
+
+    def energy_per_inference(self, data, settle_time, batch_size=256):
+        """Energy (J) per sample, ``(B,)``: the free-phase power held for ``settle_time`` (s)."""
+        return power.energy_per_inference(self, data, settle_time, batch_size)
+
+    # training (the loops live in ebana.training, above the model) -------------
+    def compile(self, optimizer="adam", loss="mse", beta=None, symmetric=False):
+        """Remember optimizer ('adam', 'sgd' or an instance), loss ('mse', 'cross_entropy' or an
+        instance), beta (S; default 1% of the smallest g_max) and nudging for :meth:`fit`."""
+        return compile_model(self, optimizer, loss, beta, symmetric)
+
+    def fit(self, x=None, *args, **kwargs):
+        """Train with Equilibrium Propagation; returns the History (kept in ``model.history``).
+
+        Keras style: ``fit(x, y, epochs=1, batch_size=32, validation_data=None, callbacks=(),
+        verbose=1, shuffle=True, seed=model.seed)`` after :meth:`compile`, where ``x``/``y``
+        are arrays (one input/output) or dicts by layer name, or ``fit(dict_with_targets)``
+        or ``fit(DataLoader)``. ebana's original ``fit(loader, epochs, loss_fn, optimizer,
+        beta, test_dataloader=None, callbacks=(), symmetric=False, verbose=True)`` works too.
+        ``loss=``, ``optimizer=``, ``beta=`` (S), ``checkpoint``, ``checkpoint_every``,
+        ``on_failure``, ``record_voltages``, ``record_power`` pass through to :func:`ebana.training.fit.fit`.
+        """
+        return fit_model(self, x, args, kwargs)
+
+    def evaluate(self, x, y=None, loss_fn=None, batch_size=256, loss=None, power=False):
+        """Free-phase mean loss and the loss's metrics, e.g. ``{'loss': ..., 'accuracy': ...}``
+        (``'mae'`` in V for regression). ``x``: a DataLoader, a dict with targets, or inputs with ``y``.
+        ``power=True`` adds the mean power (W) per layer (:meth:`PowerReport.metrics`)."""
+        return evaluate_model(self, x, y, loss_fn, batch_size, loss, power)
+
+    def gradients(self, batch, loss="mse", beta=None, symmetric=True):
+        """EP gradient ``dL/dG`` (loss units per S) by layer name; see :func:`ebana.probes.gradients`."""
+        return probes.gradients(self, batch, loss, beta, symmetric)
+
+    def node_voltages(self, data):
+        """Free-phase voltages (V) of each layer's output nets, by layer name: (B, nets) arrays."""
+        return probes.node_voltages(self, data)
+
+    def get_weights(self):
+        """Copies of the conductances (S) by trainable layer name."""
+        return get_weights(self)
+
+    def set_weights(self, weights):
+        """Assign conductances (S): a dict by layer name or a list in layer order (checked first)."""
+        set_weights(self, weights)
+
+    def save(self, path):
+        """Write config, conductances and optimizer state to one safe file (:func:`ebana.load_model`)."""
+        save_model(self, path)
+
+    def to(self, backend):
+        """Move the model to another backend ('ngspice', 'native', 'ngspice:2' or a Backend), in place."""
+        new = backend_with_retries(backend)
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
+        self.backend = new
+        return self
+
+    def get_config(self):
+        """The model as data: layer configs plus edges by name (see :mod:`ebana.model.config`)."""
+        return model_config(self)
+
+    @classmethod
+    def from_config(cls, config, backend="ngspice", **options):
+        """A new model with the layer graph of ``config`` (weights: :meth:`load_weights`)."""
+        inputs, outputs, seed = layers_from_config(config)
+        return cls(inputs=inputs, outputs=outputs, backend=backend, seed=seed, **options)
+
+    def save_weights(self, path):
+        """Write the conductances (S) by layer name to ``path`` atomically."""
+        save_weights(self, path)
+
+    def load_weights(self, path):
+        """Load conductances from ``path`` (restricted unpickler; names, shapes and bounds checked first)."""
+        load_weights(self, path)
+
+    def evaluate_robustness(self, dataset, sigmas, chips=100, seed=0, **options):
+        """Accuracy over ``chips`` simulated chips per sigma (median, IQR, min, max).
+
+        See :func:`ebana.robustness.evaluate_robustness` for the options
+        (``kind``, ``backend``, ``loss_fn``, ``path``, ``plot``, ...).
+        """
+        options.setdefault("loss_fn", self.loss_fn)
+        return evaluate_robustness(self, dataset, sigmas, chips=chips, seed=seed, **options)
+
+    # netlist -----------------------------------------------------------------
+    def netlist(self, inputs, title="ebana model"):
+        """Standalone SPICE netlist (with ``.op``) for one sample of ``inputs``."""
+        size, arrays = self.check_inputs({k: np.atleast_2d(v) for k, v in inputs.items()})
+        if size != 1:
+            raise ShapeError(f"write_netlist takes one sample, received {size}")
+        vs = self.source_voltages(arrays, 1)[0]
+        return render(self.circuit, self.conductances(), vs, title=title)
+
+    def write_netlist(self, path, inputs, title="ebana model"):
+        """Write :meth:`netlist` to ``path``; ``ngspice -b path`` solves it standalone."""
+        text = self.netlist(inputs, title)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def summary(self):
+        """One line per layer: name, type, output nets, conductances."""
+        lines = []
+        for l in self.layers:
+            g = l.conductances()
+            lines.append(f"{l.name:<20} {type(l).__name__:<20} nets={l.units:<5} "
+                         f"conductances={0 if g is None else g.size}")
+        return "\n".join(lines)

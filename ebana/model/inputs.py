@@ -1,0 +1,78 @@
+"""A model's inputs: checked once, keyed by layer name, and cut into batches.
+
+Every entry point that takes user data (``predict``, ``evaluate``, ``fit``,
+``power``, the probes) goes through these functions, so the checks and the
+error messages are the same everywhere.
+"""
+import numpy as np
+
+from ..errors import ShapeError, ValidationError
+from ..validation import check_array
+
+
+def by_layer_name(value, layers, what):
+    """``value`` as a dict keyed by layer name: a dict as given, an array for a single layer.
+
+    ``what`` ('input', 'output') names the layers in errors.
+
+    >>> from ebana import InputVoltageLayer
+    >>> sorted(by_layer_name([[0.1, 0.2]], [InputVoltageLayer(2, name="x")], "input"))
+    ['x']
+    """
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, (np.ndarray, list, tuple)):
+        if len(layers) != 1:
+            raise ValidationError(f"the model has {len(layers)} {what} layers {[l.name for l in layers]}: "
+                                  f"pass a dict keyed by layer name, not one array")
+        return {layers[0].name: np.asarray(value)}
+    raise ValidationError(f"{what} data must be an array or a dict keyed by layer name, "
+                          f"received {type(value).__name__}")
+
+
+def _input_array(layer, value, size):
+    """One input layer's voltages (V) as a checked ``(B, units)`` float array."""
+    a = np.asarray(value, dtype=float)
+    if a.ndim == 1 and layer.units == 1 and (size is None or a.shape[0] == size):
+        a = a[:, None]
+    if a.ndim > 2 and a.shape[1:] == layer.shape:  # images (B, rows, cols, channels): nets in C order
+        a = a.reshape(a.shape[0], -1)
+    if a.ndim != 2 or a.shape[1] != layer.units:
+        image = "" if len(layer.shape) == 1 else f" or (batch, {', '.join(map(str, layer.shape))})"
+        raise ShapeError(f"{layer.describe()} expected input voltages of shape (batch, {layer.units})"
+                         f"{image}, received {a.shape}")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        s, k = np.argwhere(bad)[0]
+        raise ValidationError(f"{layer.describe()}: input voltage of sample {s}, unit {k} is {a[s, k]!r}")
+    check_array(a, f"{layer.describe()} input voltages (V)", -1e3, 1e3)
+    if size is not None and a.shape[0] != size:
+        raise ShapeError(f"{layer.describe()} has {a.shape[0]} samples, other inputs have {size}")
+    return a
+
+
+def check_inputs(input_layers, data):
+    """Validate a dict of input arrays; return ``(batch size, {name: (B, units) array in V})``."""
+    if not isinstance(data, dict):
+        raise ValidationError(f"model inputs must be a dict keyed by input layer name, "
+                              f"received {type(data).__name__}")
+    arrays, size = {}, None
+    for layer in input_layers:
+        if layer.name not in data:
+            raise ShapeError(f"the batch has no key {layer.name!r} for {layer.describe()} "
+                             f"(keys received: {sorted(data)})")
+        arrays[layer.name] = _input_array(layer, data[layer.name], size)
+        size = arrays[layer.name].shape[0]
+    return size, arrays
+
+
+def input_batches(input_layers, data, batch_size):
+    """Batches of checked inputs from ``data``: a dict of arrays (or one array for a
+    one-input model), cut into ``batch_size`` rows, or any iterable of batches (a
+    DataLoader: its batches in its order, target keys kept)."""
+    if isinstance(data, (np.ndarray, list, tuple)):
+        data = by_layer_name(data, input_layers, "input")
+    if not isinstance(data, dict):
+        return iter(data)
+    size, arrays = check_inputs(input_layers, data)
+    return ({k: a[s:s + batch_size] for k, a in arrays.items()} for s in range(0, size, batch_size))

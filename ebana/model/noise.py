@@ -1,0 +1,134 @@
+"""Model-level noise: per-sample effective conductances for a batch, and back.
+
+Each noisy layer owns a :class:`~ebana.devices.LayerNoise`; this module
+joins them in circuit order so one EP step sees one ``(B, R)`` array of
+effective conductances (S), nominal for layers without noise::
+
+    noise = model.noise                      # a ModelNoise
+    noise.begin_step(batch=B, epoch=e)       # draws the step's masks
+    g_eff = noise.effective()                # (B, R) S, before every solve
+    grads = noise.nominal_gradients(grads)   # per-sample dL/dG_eff -> summed dL/dG
+
+Per-sample masks are drawn once per step, so both EP phases of one sample
+see the same ``G_eff``; scope 'read' draws afresh at every ``effective()``
+call (every phase). Quantised layers are masked after quantisation (the
+devices that vary are the ones the circuit holds).
+
+Example:
+
+>>> # model = Model(..., variability=Variability(kind="folded", sigma=0.3))
+>>> # model.fit(...)   # train_step routes through ebana.training.ep.noisy_ep_step
+"""
+import zlib
+
+import numpy as np
+
+from ..errors import ShapeError, ValidationError
+
+_STREAM = 1  # separates the per-sample/read streams from chip streams (chip_generator uses [seed, key])
+
+
+def _layer_seed(seed, name):
+    """Generator for the per-sample masks of layer ``name`` in a model seeded with ``seed``."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValidationError(f"noise seed must be a non-negative int, received {seed!r}")
+    return np.random.default_rng([int(seed), _STREAM, zlib.crc32(name.encode("utf-8"))])
+
+
+class ModelNoise:
+    """The noisy layers of one model, kept consistent across the phases of an EP step.
+
+    Args:
+        layers: the model's conductance layers, in circuit order.
+        default: a Variability for layers that set none (the model's default), or None.
+        seed: non-negative int; every layer gets its own stream from ``(seed, name)``.
+        chip_seed: the simulated chip for scope 'chip' masks.
+    """
+
+    def __init__(self, layers, default=None, seed=0, chip_seed=0):
+        self.layers = list(layers)
+        self.default = default
+        self.seed = seed
+        for layer in self.layers:
+            if not hasattr(layer, "attach_noise"):
+                continue
+            var = layer.variability if layer.variability is not None else default
+            layer.attach_noise(var, _layer_seed(seed, layer.name), chip_seed=chip_seed)
+        self._batch = None
+
+    @property
+    def noisy(self):
+        """The layers that carry a LayerNoise."""
+        return [l for l in self.layers if getattr(l, "noise", None) is not None]
+
+    @property
+    def per_read(self):
+        """True when some layer draws fresh masks at every solve (scope 'read')."""
+        return any(l.noise.variability.scope == "read" for l in self.noisy)
+
+    @property
+    def active(self):
+        """True when any layer has variability (a zero sigma still counts: masks are exactly 1)."""
+        return bool(self.noisy)
+
+    def set_chip(self, chip_seed):
+        """Switch every 'chip'-scope layer to chip ``chip_seed`` (from the next step)."""
+        for layer in self.noisy:
+            layer.noise.set_chip(chip_seed)
+
+    def state_dict(self):
+        """Generator states and chip seeds by layer name (plain types: checkpoints pickle them)."""
+        return {l.name: {"rng": l.noise.rng.bit_generator.state, "chip_seed": int(l.noise.chip_seed)}
+                for l in self.noisy}
+
+    def load_state_dict(self, state):
+        """Restore :meth:`state_dict`, so a resumed run draws the masks an uninterrupted one would."""
+        names = {l.name for l in self.noisy}
+        if not isinstance(state, dict) or set(state) != names:
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValidationError(f"noise state holds layers {got}, the model's noisy layers are {sorted(names)}")
+        for layer in self.noisy:
+            entry = state[layer.name]
+            layer.noise.rng.bit_generator.state = entry["rng"]
+            layer.noise.set_chip(entry["chip_seed"])
+
+    def begin_step(self, batch, epoch=0):
+        """Draw the masks of one EP step for ``batch`` samples (epoch: for multiscale 'cycle_epoch')."""
+        for layer in self.noisy:
+            layer.noise.begin_step(layer.circuit_g(), batch, epoch)
+        self._batch = batch
+
+    def effective(self):
+        """Effective conductances (S), ``(B, R)`` in circuit order, for the next solve."""
+        if self._batch is None:
+            raise ValidationError("ModelNoise.effective() called before begin_step(batch)")
+        parts = []
+        for layer in self.layers:
+            if getattr(layer, "noise", None) is not None:
+                g = layer.noise.effective().reshape(self._batch, -1)
+            else:
+                g = np.broadcast_to(layer.conductances(), (self._batch, layer.conductances().size))
+            parts.append(g)
+        return np.concatenate(parts, axis=1)
+
+    def nominal_gradients(self, grads):
+        """Map per-sample ``dL/dG_eff`` by layer name, ``(B, *shape)``, to batch-summed ``dL/dG``.
+
+        Noisy layers apply their rule ('mask': ``M * grad``, 'straight_through':
+        ``grad``); the others are summed. A quantised layer's gradient then goes
+        to its latent values unchanged (straight-through on the quantiser).
+        """
+        out = {}
+        by_name = {l.name: l for l in self.layers}
+        for name, grad in grads.items():
+            layer = by_name.get(name)
+            grad = np.asarray(grad)
+            if grad.ndim < 2 or grad.shape[0] != self._batch:
+                raise ShapeError(f"gradient of layer {name!r} has shape {grad.shape}: expected per-sample "
+                                 f"gradients with a leading batch axis of {self._batch}")
+            if layer is not None and getattr(layer, "noise", None) is not None:
+                out[name] = layer.noise.nominal_gradient(grad, reduce="sum")
+            else:
+                out[name] = grad.sum(axis=0)
+        return out
+

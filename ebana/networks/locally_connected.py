@@ -1,0 +1,37 @@
+"""A ready-made image network: locally connected crossbars, diode clamps, amplifiers,
+average pooling and a readout crossbar (the companion of :func:`ebana.networks.clamped_mlp`)."""
+from ..layers import (AmplificationLayer, AveragePooling2DLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer,
+                      DenseLayer, DiodeLayer, FlattenLayer, InputVoltageLayer, LocallyConnected2DLayer)
+from ..model.functional import Model
+
+
+def local_network(image_shape, filters, n_outputs, kernel_size=7, strides=3, pool_size=2, clamp=0.1, gain=4.0,
+                  g_min=1e-7, g_max=2e-4, initializer=("uniform", 1e-6, 1e-4), pool_conductance=1e-3,
+                  backend="ngspice", seed=0, **model_options):
+    """An image of input voltages ``image_shape = (rows, cols, channels)`` (V) -> a
+    LocallyConnected2D crossbar per ``kernel_size`` window (``filters`` nets each) ->
+    nets clamped to ``[-clamp - VTH, clamp + VTH]`` by two diode layers -> amplifiers of
+    ``gain`` -> ``pool_size`` average pooling through fixed conductances
+    ``pool_conductance`` (S; None: no pooling) -> with a +-1 V bias pair, a crossbar onto
+    ``n_outputs`` differential output pairs (readout V+ - V-).
+
+    Layers: ``x`` (inputs), ``l1``, ``c1``, ``c2``, ``a1``, ``p1`` (pooling), ``f``,
+    ``b``, ``j``, ``d2``, ``out``. Conductance bounds in S; ``model_options`` go to
+    :class:`~ebana.Model`.
+
+    >>> # model = local_network((28, 28, 2), 16, 10, backend="native")
+    """
+    x = InputVoltageLayer(shape=tuple(image_shape), name="x")
+    b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0])
+    h = LocallyConnected2DLayer(filters, kernel_size, name="l1", strides=strides, initializer=initializer,
+                                g_min=g_min, g_max=g_max)(x)
+    h = DiodeLayer(name="c1", direction="down", bias_voltage=clamp)(h)
+    h = DiodeLayer(name="c2", direction="up", bias_voltage=-clamp)(h)
+    h = AmplificationLayer(name="a1", param={"gain": gain})(h)
+    if pool_size is not None:
+        h = AveragePooling2DLayer(pool_size, name="p1", conductance=pool_conductance)(h)
+    h = FlattenLayer(name="f")(h)
+    h = ConcatenateLayer(name="j")([h, b])
+    h = DenseLayer(units=2 * n_outputs, name="d2", initializer=initializer, g_min=g_min, g_max=g_max)(h)
+    out = CurrentLayer(name="out", fold=True)(h)
+    return Model(inputs=[x, b], outputs=[out], backend=backend, seed=seed, **model_options)
