@@ -9,14 +9,7 @@ is needed and a notebook's matplotlib backend is left alone.
 import numpy as np
 
 from ..errors import ShapeError
-
-
-def _figure(size):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=size)
-    FigureCanvasAgg(fig)
-    return fig
+from .figure import agg_figure
 
 
 def plot_confusion(path, confusion, class_names, title=None):
@@ -25,7 +18,7 @@ def plot_confusion(path, confusion, class_names, title=None):
     n = len(class_names)
     if confusion.shape != (n, n):
         raise ShapeError(f"plot_confusion: a {n}x{n} matrix for {n} class names, received {confusion.shape}")
-    fig = _figure((7, 6))
+    fig = agg_figure((7, 6))
     ax = fig.subplots()
     image = ax.imshow(confusion, cmap="Blues")
     fig.colorbar(image, ax=ax, label="images")
@@ -50,7 +43,7 @@ def plot_images(path, images, titles, columns=4):
         raise ShapeError(f"plot_images: expected n images (n, rows, cols) and n titles, received "
                          f"{images.shape} and {len(titles)} titles")
     rows = -(-images.shape[0] // columns)
-    fig = _figure((2.4 * columns, 2.6 * rows))
+    fig = agg_figure((2.4 * columns, 2.6 * rows))
     axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
     for ax in axes:
         ax.axis("off")

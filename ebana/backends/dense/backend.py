@@ -133,3 +133,6 @@ class DenseBackend(Backend):
         # source k holds node fx: the current it takes from the node balances KCL there
         i_vs[:, plan.fix_src[fx]] = -leave[:, fx] * plan.fix_sign[fx]
         return i_vs
+
+
+NativeBackend = DenseBackend  # its name before the solvers were split into dense/ and layered/
