@@ -1,13 +1,13 @@
 """``backend='native'``: the layered solver where the circuit has the structure, else the dense one.
 
-The choice is made once per circuit: :class:`~.native_layered.LayeredBackend`
-when :class:`~.layered_plan.LayeredPlan` finds groups of nets that no element
+The choice is made once per circuit: :class:`~.layered.LayeredBackend`
+when :class:`~.layered.plan.LayeredPlan` finds groups of nets that no element
 joins (every network the layer API builds from crossbars, clamps and
-amplifiers), else :class:`~.native.DenseBackend`, the dense stacked-LU Newton
+amplifiers), else :class:`~.dense.DenseBackend`, the dense stacked-LU Newton
 solver (floating sources, resistors within a layer, ...). Small circuits (at
 most ``small`` unknowns, e.g. the 64-32-20 design network and Iris) also go to
 the dense solver: there one stacked LU per Newton iteration costs less than a
-few sweeps' Python overhead (``bench/speed.py`` measures both). :meth:`which`
+few sweeps' Python overhead (``bench/speed.py`` measures both). :meth:`~AutoNativeBackend.which`
 says which one runs and why.
 """
 from ..errors import SimulatorError

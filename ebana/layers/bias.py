@@ -3,7 +3,7 @@
 A layer that owns bias sources (:class:`~ebana.layers.BiasVoltageLayer`,
 :class:`~ebana.layers.DiodeLayer`) keeps their values (V) in
 ``bias_voltage``, one entry per source. With ``trainable=True`` that array is
-the layer's parameter: optimizers update it in place, :meth:`clip` keeps it
+the layer's parameter: optimizers update it in place, :meth:`~BiasSources.clip` keeps it
 within ``[bias_min, bias_max]`` (V), and weights files carry it.
 
 EP rule for a source voltage (SPICE sign of ``OperatingPoint.i_vs``: positive

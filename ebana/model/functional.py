@@ -157,9 +157,9 @@ class Model:
             raise ShapeError("predict received no samples")
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
-    # power (ebana.power) -------------------------------------------------------
+    # power (ebana.analysis.power) -------------------------------------------------------
     def power(self, data, batch_size=256):
-        """Free-phase power (W) per sample of every layer: a :class:`~ebana.power.PowerReport`
+        """Free-phase power (W) per sample of every layer: a :class:`~ebana.analysis.power.PowerReport`
         (``dissipated`` by resistors, junctions and amplifiers; ``delivered`` by sources)."""
         return power.model_power(self, data, batch_size)
 
@@ -189,11 +189,11 @@ class Model:
     def evaluate(self, x, y=None, loss_fn=None, batch_size=256, loss=None, power=False):
         """Free-phase mean loss and the loss's metrics, e.g. ``{'loss': ..., 'accuracy': ...}``
         (``'mae'`` in V for regression). ``x``: a DataLoader, a dict with targets, or inputs with ``y``.
-        ``power=True`` adds the mean power (W) per layer (:meth:`PowerReport.metrics`)."""
+        ``power=True`` adds the mean power (W) per layer (:meth:`~ebana.analysis.power.PowerReport.metrics`)."""
         return evaluate_model(self, x, y, loss_fn, batch_size, loss, power)
 
     def gradients(self, batch, loss="mse", beta=None, symmetric=True):
-        """EP gradient ``dL/dG`` (loss units per S) by layer name; see :func:`ebana.probes.gradients`."""
+        """EP gradient ``dL/dG`` (loss units per S) by layer name; see :func:`ebana.model.probes.gradients`."""
         return probes.gradients(self, batch, loss, beta, symmetric)
 
     def node_voltages(self, data):
@@ -242,7 +242,7 @@ class Model:
     def evaluate_robustness(self, dataset, sigmas, chips=100, seed=0, **options):
         """Accuracy over ``chips`` simulated chips per sigma (median, IQR, min, max).
 
-        See :func:`ebana.robustness.evaluate_robustness` for the options
+        See :func:`ebana.analysis.robustness.evaluate_robustness` for the options
         (``kind``, ``backend``, ``loss_fn``, ``path``, ``plot``, ...).
         """
         options.setdefault("loss_fn", self.loss_fn)

@@ -127,7 +127,7 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
 
 
 def noisy_ep_step(model, batch, loss_fn, beta, symmetric=False, epoch=0):
-    """One EP step under the model's variability (:mod:`ebana.noise`); ``result.grads``
+    """One EP step under the model's variability (:mod:`ebana.model.noise`); ``result.grads``
     are with respect to the nominal conductances, summed over the batch.
 
     The phases of a sample share its masks (scopes 'sample', 'chip'): the
@@ -144,7 +144,7 @@ def noisy_ep_step(model, batch, loss_fn, beta, symmetric=False, epoch=0):
 
 def evaluate_batch(model, batch, loss_fn, power=None):
     """Free-phase loss (B,) and readouts of one batch; ``power`` (a list) receives the
-    batch's :class:`~ebana.power.PowerReport` when given."""
+    batch's :class:`~ebana.analysis.power.PowerReport` when given."""
     size, arrays = model.check_inputs(batch)
     targets = targets_of(model, batch, size)
     op = model.solve({k: arrays[k] for k in arrays})

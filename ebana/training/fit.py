@@ -77,7 +77,7 @@ def train_step(model, batch, loss_fn, optimizer, beta, symmetric=False, epoch=0)
 
     With variability (``model.noise.active``) the phases see per-sample
     effective conductances and the update uses the nominal gradient
-    (see :mod:`ebana.noise`); ``epoch`` feeds multiscale 'cycle_epoch'.
+    (see :mod:`ebana.model.noise`); ``epoch`` feeds multiscale 'cycle_epoch'.
     """
     noise = getattr(model, "noise", None)
     if noise is not None and noise.active:
@@ -119,7 +119,7 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
     record_voltages: keep the node voltages (V) of the free and nudged phases
     of each epoch's last batch in the history (saved to its HDF5 file).
     record_power: after each epoch, the mean free-phase power (W) per layer
-    (``power_W``, ``power_<layer>``, ``supply_<layer>``; see :mod:`ebana.power`),
+    (``power_W``, ``power_<layer>``, ``supply_<layer>``; see :mod:`ebana.analysis.power`),
     measured on ``test_data`` (as ``val_...``, during the evaluation pass) or,
     without test data, on the training data (one extra free pass).
 

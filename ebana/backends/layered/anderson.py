@@ -20,7 +20,7 @@ class Anderson:
 
     The history's Gram matrix is kept and grown by one row per step; the new row, the
     right-hand side and the history itself are made in one pass over memory
-    (:func:`~.layered_kernels.anderson_step`), and the mixed iterate in another.
+    (:func:`~.kernels.anderson_step`), and the mixed iterate in another.
     """
 
     def __init__(self, depth=4, regularization=1e-12):

@@ -1,6 +1,6 @@
 """The layered native solver: layer by layer, at the cost of the conductances, not nodes cubed.
 
-For circuits with the structure :mod:`.layered_plan` finds (sources -> crossbar
+For circuits with the structure :mod:`.plan` finds (sources -> crossbar
 -> clamped nets -> amplifiers -> crossbar -> ... -> outputs, any depth), the
 operating point is found by a nonlinear block Gauss-Seidel over the layers:
 
@@ -11,12 +11,12 @@ operating point is found by a nonlinear block Gauss-Seidel over the layers:
   net its current from the rest (one product per crossbar and direction, the
   amplifier gains folded in), and within a group every net then solves its own
   scalar KCL equation ``sum G (V - u) + diode currents = injected`` exactly:
-  behavioral clamps in one pass (:mod:`.layered_clamps`), other junctions by
+  behavioral clamps in one pass (:mod:`.clamps`), other junctions by
   Newton's method on a strictly increasing function, with SPICE's junction
   limiting (``pnjlim``) and a bisection bracket so it cannot diverge, on the
-  same junction models (:mod:`.native_devices`, ``gmin`` included) as the
+  same junction models (:mod:`ebana.backends.junctions`, ``gmin`` included) as the
   dense solver and Ngspice;
-* the sweeps are Anderson-mixed (:mod:`.layered_anderson`) and repeat until the
+* the sweeps are Anderson-mixed (:mod:`.anderson`) and repeat until the
   error their contraction implies is below ``vtol``; then every sample's KCL
   residual is checked (as a Newton step, in V) and a sample that fails raises
   :class:`~ebana.errors.SimulatorError` naming it, for the retry ladder.
@@ -57,13 +57,13 @@ class LayeredBackend(Backend):
         as 5 on image-sized networks with cheaper mixing; over 40 random layered networks fewer
         sweeps than 3 or 5 (6 fewer still, at more cost per sweep).
     precision: 'mixed' (default) multiplies the change of the nets since an exact product in
-        float32 where its bounded rounding error allows (:mod:`.layered_precision`), on the
+        float32 where its bounded rounding error allows (:mod:`.precision`), on the
         crossbars between groups; 'double' makes every product in float64.
     threads: batches of at least ``2 * min_chunk`` samples are split over this many
         threads, each with one BLAS thread (default 1, or ``EBANA_THREADS``: two threads
         measured slower on the 2-core machine).
 
-    Raises :class:`~ebana.backends.layered_plan.NotLayered` for circuits without
+    Raises :class:`~ebana.backends.layered.plan.NotLayered` for circuits without
     the structure; ``get_backend('native')`` then picks the dense solver.
     """
     name = "native-layered"

@@ -24,7 +24,7 @@ takes fewer passes over memory: on an active segment the voltage is
     V = V_off - eps * (V_off - clip(V_off, bp_low, bp_high)),
 
 and the residual's clamp current is ``gdelta * (V - clip(V, bp_low, bp_high))``:
-one compiled pass each for the solve and the check (:mod:`.layered_kernels`).
+one compiled pass each for the solve and the check (:mod:`.kernels`).
 
 Units: V, A, S.
 """

@@ -33,7 +33,7 @@ def _larger(largest, size):
 
 @_jit
 def clamp_band(C, K, inv_off, low, high, eps, v, change):
-    """Two-sided clamp solve of :class:`~.layered_clamps.ClampSolver` (its ``band`` case), in place.
+    """Two-sided clamp solve of :class:`~.clamps.ClampSolver` (its ``band`` case), in place.
 
     ``v`` (V) becomes ``V_off - eps * (V_off - clip(V_off, low, high))`` with
     ``V_off = (C + K) * inv_off``; ``change`` (V, same shape, or None) receives
@@ -166,7 +166,7 @@ _jit_reassoc = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz", "c
 
 @_jit_reassoc
 def anderson_step(f, g, last_f, last_g, dF, dG, slot, m, row, rhs):
-    """One step of :class:`~.layered_anderson.Anderson`'s history, sample by sample.
+    """One step of :class:`~.anderson.Anderson`'s history, sample by sample.
 
     ``dF[:, slot] = f - last_f``, ``dG[:, slot] = g - last_g``, then ``last_f, last_g = f, g``
     (copied); ``row[:, i] = dF_i . dF_slot`` and ``rhs[:, i] = dF_i . f`` for the ``m`` slots in use.

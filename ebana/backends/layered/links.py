@@ -14,7 +14,7 @@ from .plan import FIXED
 
 
 class BoundLink:
-    """``link`` (a :class:`~ebana.backends.layered_plan.Link`) with conductances ``g`` (S)."""
+    """``link`` (a :class:`~ebana.backends.layered.plan.Link`) with conductances ``g`` (S)."""
 
     def __init__(self, link, g):
         self.link = link
@@ -51,7 +51,7 @@ class BoundLink:
         fold the amplifier gains into the matrix, so a sweep needs one product per direction.
         ``scaled[side]`` maps the other group's net voltages to currents into ``side``'s nets
         (already divided by their alpha); ``offset[side]`` is the part from the other side's beta.
-        One pass over W (:func:`~.layered_kernels.fold_crossbar`) also gives the sums and the
+        One pass over W (:func:`~.kernels.fold_crossbar`) also gives the sums and the
         coupling bounds."""
         a, b, W = self.link.a, self.link.b, self.W
         unit = np.all(a.alpha == 1.0) and np.all(b.alpha == 1.0)
@@ -74,7 +74,7 @@ class BoundLink:
         return bounds[side]
 
     def scaled_single(self, side):
-        """``scaled[side]`` rounded to float32 (for :mod:`.layered_precision`)."""
+        """``scaled[side]`` rounded to float32 (for :mod:`.precision`)."""
         if side not in self._single:
             other = "b" if side == "a" else "a"
             same = other in self._single and self.scaled[other] is self.scaled[side]
@@ -83,7 +83,7 @@ class BoundLink:
 
     def from_nets(self, side, v_other):
         """Currents (A) into ``side``'s nets, divided by their alpha, from the other group's net
-        voltages ``v_other`` (V), without :attr:`offset` (only when :attr:`scaled` is set)."""
+        voltages ``v_other`` (V), without ``offset`` (only when :attr:`scaled` is set)."""
         return v_other @ self.scaled["a"].T if side == "a" else v_other @ self.scaled["b"]
 
     def toward(self, side, u_other):

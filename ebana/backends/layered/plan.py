@@ -12,7 +12,7 @@ A circuit is *layered* when
 
 Given the voltages of every other group, the nets of one group then decouple:
 each obeys one scalar, strictly increasing equation (resistors and diodes are
-passive). The solver (:mod:`.native_layered`) sweeps the groups in circuit
+passive). The solver (:mod:`ebana.backends.layered.backend`) sweeps the groups in circuit
 order and solves each group's nets exactly: a nonlinear block Gauss-Seidel.
 
 What couples two groups (or a group to the known nodes) is a :class:`Link`:

@@ -42,7 +42,7 @@ class MixedProduct:
     """Currents (A, divided by the nets' alpha) into one side of a scaled crossbar from the nets
     of the other side, for one chunk of the batch.
 
-    ``link`` is a :class:`~.layered_links.BoundLink` with ``scaled`` set, ``side`` ('a' or 'b')
+    ``link`` is a :class:`~.links.BoundLink` with ``scaled`` set, ``side`` ('a' or 'b')
     the receiving side and ``diagonal`` the receiving group's diagonal conductance (S), so that
     a current error becomes the largest Newton step (V) it can cause; ``tol`` is the largest
     such step a float32 product may cause (V), ``reuse_tol`` the largest one reusing the last

@@ -30,7 +30,7 @@ class NgspiceBackend(Backend):
     options: extra ``.options`` for the netlist (see ``DEFAULT_OPTIONS``).
     fold_sources: solve the exactly equivalent netlist in which nodes held by
         grounded sources and touched only by resistors (crossbar inputs) are
-        replaced by Norton currents (see ``ngspice_fold``); ~10x faster on a
+        replaced by Norton currents (see :mod:`.fold`); ~10x faster on a
         crossbar network. ``False`` solves the netlist exactly as rendered.
     """
     name = "ngspice"
