@@ -1,6 +1,7 @@
 # Two commands on a fresh Debian/Ubuntu machine:
 #   make demo   install Ngspice + .venv, train the XOR example in Ngspice
 #   make test   the same set-up, then the test suite
+#   make docs   the documentation site (mkdocs.yml) into site/, offline
 VENV ?= .venv
 # In the Docker image (EBANA_SYSTEM_PYTHON=1) the image's Python is the environment: no .venv.
 PY := $(if $(filter 1,$(EBANA_SYSTEM_PYTHON)),python3,$(VENV)/bin/python)
@@ -8,7 +9,7 @@ PYTEST_ARGS ?= -m "not slow"
 # Many tiny batched solves: BLAS threads only fight over the cores.
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup demo test test-all bench bench-scale clean
+.PHONY: setup demo test test-all docs bench bench-scale clean
 
 setup:
 	VENV=$(VENV) bash scripts/setup.sh
@@ -22,6 +23,10 @@ test: setup
 test-all: setup
 	$(PY) -m pytest -q -m ""
 
+# API reference from the docstrings, guides from docs/; --strict: a broken link or reference fails.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
 bench: setup
 	$(PY) bench/speed.py
 
@@ -30,4 +35,4 @@ bench-scale: setup
 	$(PY) bench/scale.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache
