@@ -8,9 +8,11 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT
+import numpy as np
+import pytest
 
 import ebana
+from conftest import ROOT
 
 
 def test_docs_build_strict(tmp_path):
@@ -45,3 +47,16 @@ def test_readme_is_an_entry_point():
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 200
     assert "make demo" in readme and "make test" in readme and "make docs" in readme
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/getting-started.md"])
+def test_first_example_trains_xor_in_ngspice(page, tmp_path, monkeypatch):
+    """The first code block of the README and of the getting-started guide runs as written."""
+    block = re.findall(r"```python\n(.*?)```", (ROOT / page).read_text(), re.S)[0]
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(block, f"{page} block 1", "exec"), namespace)
+    model, X, Y = namespace["model"], namespace["X"], namespace["Y"]
+    assert type(model.backend.inner).__name__ == "NgspiceBackend"
+    np.testing.assert_array_equal(np.sign(model.predict({"x": X})["out"]), np.sign(Y))  # 4/4
+    assert (tmp_path / "xor.cir").exists()
