@@ -25,7 +25,11 @@ networks with both backends. ``energy_per_inference`` is the total dissipated
 power times the time (s) the circuit is held at its operating point for one
 read.
 
->>> # report = model.power({"x": X}); report.total()  # W per sample
+>>> import numpy as np
+>>> from ebana.networks import clamped_mlp
+>>> report = clamped_mlp(8, 16, 3, backend="native").power({"x": np.full((5, 8), 0.1)})
+>>> report.total().shape   # W per sample
+(5,)
 """
 from dataclasses import dataclass
 

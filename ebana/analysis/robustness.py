@@ -10,10 +10,19 @@ sigma: median, quartiles (IQR), min, max and mean over chips, as A-Connect
 and memristor-aware training report them.
 
 Example:
+    ``path="results/rob.h5"`` also saves the result (HDF5) and
+    ``plot="results/rob.png"`` draws it; 100 chips per sigma is the usual count.
 
->>> # res = model.evaluate_robustness({"x": X, "out": Y}, sigmas=[0, 0.1, 0.3], chips=100, seed=0,
->>> #                                 backend="native", path="results/rob.h5", plot="results/rob.png")
->>> # res.summary()[0.3]["median"]
+    >>> import numpy as np
+    >>> from ebana import MSE
+    >>> from ebana.networks import clamped_mlp
+    >>> model = clamped_mlp(4, 8, 2, backend="native")
+    >>> X = np.random.default_rng(0).uniform(-0.5, 0.5, (16, 4))          # V
+    >>> Y = np.where(X[:, :1] > 0, [[0.1, -0.1]], [[-0.1, 0.1]])          # V, two classes
+    >>> res = model.evaluate_robustness({"x": X, "out": Y}, sigmas=[0, 0.3], chips=5, seed=0,
+    ...                                 backend="native", loss_fn=MSE())
+    >>> sorted(res.summary()[0.3])   # accuracy over the chips at sigma = 0.3
+    ['iqr', 'max', 'mean', 'median', 'min', 'q25', 'q75']
 """
 import os
 from dataclasses import dataclass, field

@@ -99,7 +99,10 @@ class ParallelBackend(Backend):
     tolerance with the native backend (its iteration count is per batch).
     Errors name the sample by its index in the whole batch.
 
-    >>> # Model(inputs=[x], outputs=[out], backend=ParallelBackend("ngspice", workers=2))
+    Example:
+        ```python
+        model = Model(inputs=[x], outputs=[out], backend=ParallelBackend("ngspice", workers=2))
+        ```
     """
     name = "parallel"
 

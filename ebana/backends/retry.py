@@ -52,7 +52,9 @@ class RetryingBackend(Backend):
         rescued: list of ``(sample, attempt name)`` for every sample a retry saved.
 
     Example:
-        >>> # model = Model(inputs=[x], outputs=[out], backend=RetryingBackend("ngspice"))
+        ```python
+        model = Model(inputs=[x], outputs=[out], backend=RetryingBackend("ngspice"))
+        ```
     """
 
     def __init__(self, inner="ngspice", attempts=DEFAULT_ATTEMPTS):

@@ -5,8 +5,17 @@ An IDX file is a 4-byte magic number ``0x00 0x00 <type> <ndim>``, then
 Gzipped files are recognised by their own magic bytes, not by their name.
 
 Example:
-    >>> # images = read_idx("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
-    >>> # images.shape -> (10000, 28, 28), dtype uint8
+    ``read_idx("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")``
+    gives the 10,000 Fashion-MNIST test images, shape ``(10000, 28, 28)``, dtype
+    uint8. A round trip through a file:
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = write_idx(os.path.join(tempfile.mkdtemp(), "images-idx3-ubyte.gz"),
+    ...                  np.zeros((3, 28, 28), dtype=np.uint8))
+    >>> images = read_idx(path)
+    >>> images.shape, images.dtype
+    ((3, 28, 28), dtype('uint8'))
 """
 import gzip
 import os

@@ -6,8 +6,10 @@ dataset-fashion-mnist``), ``~/.keras/datasets/fashion-mnist``. Each file may be
 gzipped (``.gz``) or not.
 
 Example:
-    >>> # (x_train, labels_train), (x_test, labels_test) = load_fashion_mnist()
-    >>> # x_train.shape, x_train.dtype -> (60000, 28, 28), uint8 (0..255)
+    ```python
+    (x_train, labels_train), (x_test, labels_test) = load_fashion_mnist()
+    x_train.shape, x_train.dtype   # (60000, 28, 28), uint8 (0..255)
+    ```
 """
 import os
 import pathlib

@@ -13,7 +13,10 @@ class AmplificationLayer(Layer):
 
     param: ``{'gain': float (V/V, non-zero), 'shift': float (V)}``.
 
-    >>> # h = AmplificationLayer(name="amp", param={"gain": 4.0, "shift": 0.0})(h)
+    >>> from ebana import InputVoltageLayer
+    >>> h = InputVoltageLayer(units=8, name="x")
+    >>> AmplificationLayer(name="amp", param={"gain": 4.0, "shift": 0.0})(h).units
+    8
     """
     keeps_layout = True
 

@@ -6,7 +6,10 @@ from .base import Layer
 class ConcatenateLayer(Layer):
     """Nets of its parents, in order.
 
-    >>> # h = ConcatenateLayer(name="j")([x, b])
+    >>> from ebana import BiasVoltageLayer, InputVoltageLayer
+    >>> x, b = InputVoltageLayer(units=2, name="x"), BiasVoltageLayer(units=2, name="b")
+    >>> ConcatenateLayer(name="j")([x, b]).units
+    4
     """
 
     def _check_parents(self, parents, many):

@@ -11,7 +11,10 @@ class CurrentLayer(Layer):
     The readout is the net voltages (V), or with ``fold=True`` the
     differential pairs ``V[2k] - V[2k+1]`` (half as many outputs).
 
-    >>> # out = CurrentLayer(name="out", fold=True)(h)
+    >>> from ebana import DenseLayer, InputVoltageLayer
+    >>> h = DenseLayer(units=6, name="d1")(InputVoltageLayer(units=2, name="x"))
+    >>> CurrentLayer(name="out", fold=True)(h).units   # 6 nets read as 3 differential outputs
+    3
     """
 
     def __init__(self, name, fold=False):

@@ -33,7 +33,10 @@ class DenseLayer(TrainableConductances, Layer):
     benchmark network by at most 1.4e-6 of their size (docs/speed.md). Set the
     attribute to None for float64 throughout.
 
-    >>> # h = DenseLayer(units=4, name="d1", g_min=1e-7, g_max=1e-4, levels=2)(x)
+    >>> from ebana import InputVoltageLayer
+    >>> x = InputVoltageLayer(units=3, name="x")
+    >>> DenseLayer(units=4, name="d1", g_min=1e-7, g_max=1e-4, levels=2)(x).units   # 3 x 4 conductances
+    4
     """
     single_precision_width = 128
 

@@ -31,7 +31,10 @@ class DiodeLayer(BiasSources, Layer):
     passes the bias by more than VTO.
     The output nets are the input nets, now clamped.
 
-    >>> # h = DiodeLayer(name="clamp", direction="down", bias_voltage=0.5)(h)
+    >>> from ebana import DenseLayer, InputVoltageLayer
+    >>> h = DenseLayer(units=8, name="d1")(InputVoltageLayer(units=2, name="x"))
+    >>> DiodeLayer(name="clamp", direction="down", bias_voltage=0.5)(h).units   # the same 8 nets
+    8
     """
     keeps_layout = True
     BEHAVIORAL_KEYS = {"VTH", "RON", "ROFF"}

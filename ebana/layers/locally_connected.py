@@ -34,8 +34,10 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
         initializer, lr, trainable, g_min, g_max (S), variability, levels: as for
             :class:`~ebana.layers.DenseLayer`.
 
-    >>> # x = InputVoltageLayer(shape=(28, 28, 2), name="x")
-    >>> # h = LocallyConnected2DLayer(16, kernel_size=7, strides=3, name="l1")(x)   # (8, 8, 16) nets
+    >>> from ebana import InputVoltageLayer
+    >>> x = InputVoltageLayer(shape=(28, 28, 2), name="x")
+    >>> LocallyConnected2DLayer(16, kernel_size=7, strides=3, name="l1")(x).shape
+    (8, 8, 16)
     """
 
     def __init__(self, filters, kernel_size, name, strides=1, padding="valid", initializer="uniform", lr=None,

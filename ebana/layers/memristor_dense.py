@@ -27,7 +27,11 @@ class MemristorDenseLayer(DenseLayer):
         max_pulses: pulses per device per update (int >= 1).
         initial_pulses: ``'random'`` (uniform positions on the curve) or an int position.
 
-    >>> # h = MemristorDenseLayer(units=8, name="m1", device=ExponentialMemristor(1e-7, 1e-4, 100))(x)
+    >>> from ebana import InputVoltageLayer
+    >>> from ebana.devices import ExponentialMemristor
+    >>> x = InputVoltageLayer(units=4, name="x")
+    >>> MemristorDenseLayer(units=8, name="m1", device=ExponentialMemristor(1e-7, 1e-4, 100))(x).units
+    8
     """
 
     def __init__(self, units, name, device=None, variation=None, k_scale=1.0, max_pulses=4,

@@ -22,7 +22,10 @@ class AveragePooling2DLayer(Layer):
         strides: window step (default: ``pool_size``, windows side by side).
         conductance: every resistor's conductance (S), in ``(0, 1e3]``.
 
-    >>> # h = AveragePooling2DLayer(2, name="p1", conductance=1e-4)(h)   # (8, 8, 16) -> (4, 4, 16)
+    >>> from ebana import InputVoltageLayer
+    >>> h = InputVoltageLayer(shape=(8, 8, 16), name="x")
+    >>> AveragePooling2DLayer(2, name="p1", conductance=1e-4)(h).shape
+    (4, 4, 16)
     """
 
     def __init__(self, pool_size, name, strides=None, conductance=1e-4):

@@ -9,7 +9,9 @@ class ReshapeLayer(Layer):
     """The parent's nets, in the same order, seen with layout ``target_shape``
     (e.g. ``(784,)`` -> ``(28, 28, 1)``). The product must match.
 
-    >>> # img = ReshapeLayer((28, 28, 2), name="img")(x)
+    >>> from ebana import InputVoltageLayer
+    >>> ReshapeLayer((28, 28, 2), name="img")(InputVoltageLayer(units=1568, name="x")).shape
+    (28, 28, 2)
     """
 
     def __init__(self, target_shape, name):
@@ -42,7 +44,9 @@ class ReshapeLayer(Layer):
 class FlattenLayer(Layer):
     """The parent's nets, in the same order (C order of its layout), as a flat list.
 
-    >>> # h = FlattenLayer(name="flat")(pooled)
+    >>> from ebana import InputVoltageLayer
+    >>> FlattenLayer(name="flat")(InputVoltageLayer(shape=(4, 4, 2), name="x")).shape
+    (32,)
     """
 
     def lower(self, builder, input_nodes):

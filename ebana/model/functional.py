@@ -35,7 +35,13 @@ class Model:
         variability: default :class:`~ebana.devices.Variability` for every
             DenseLayer that sets none (noise-aware training), or None.
 
-    >>> # model = Model(inputs=[x], outputs=[out]); model.predict({"x": X})
+    >>> import numpy as np
+    >>> from ebana import CurrentLayer, DenseLayer, InputVoltageLayer
+    >>> x = InputVoltageLayer(units=2, name="x")
+    >>> out = CurrentLayer(name="out", fold=True)(DenseLayer(units=2, name="d1")(x))
+    >>> model = Model(inputs=[x], outputs=[out], backend="native")
+    >>> model.predict({"x": np.array([[0.5, -0.5]])})["out"].shape   # (samples, outputs), V
+    (1, 1)
     """
 
     def __init__(self, inputs, outputs, backend="ngspice", seed=0, variability=None):

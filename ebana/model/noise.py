@@ -15,9 +15,10 @@ call (every phase). Quantised layers are masked after quantisation (the
 devices that vary are the ones the circuit holds).
 
 Example:
-
->>> # model = Model(..., variability=Variability(kind="folded", sigma=0.3))
->>> # model.fit(...)   # train_step routes through ebana.training.ep.noisy_ep_step
+    ```python
+    model = Model(inputs=[x], outputs=[out], variability=Variability(kind="folded", sigma=0.3))
+    model.fit(X, Y, epochs=35)   # train_step routes through ebana.training.ep.noisy_ep_step
+    ```
 """
 import zlib
 

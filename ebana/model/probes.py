@@ -16,7 +16,12 @@ def gradients(model, batch, loss="mse", beta=None, symmetric=True):
     Symmetric nudging (default) removes the first-order bias of a finite beta.
     No weight changes.
 
-    >>> # g = model.gradients({"x": X, "out": Y}, loss="mse", beta=1e-6); g["d1"].shape
+    >>> import numpy as np
+    >>> from ebana.networks import clamped_mlp
+    >>> model = clamped_mlp(8, 16, 3, backend="native")
+    >>> g = model.gradients({"x": np.zeros((5, 8)), "out": np.zeros((5, 3))}, loss="mse", beta=1e-6)
+    >>> g["d1"].shape   # 8 inputs and the bias pair, onto 16 nets
+    (10, 16)
     """
     x, y = batch if isinstance(batch, tuple) else (batch, None)
     loader = as_training_data(model, x, y, batch_size=10**9, shuffle=False, what="batch")
@@ -32,7 +37,11 @@ def node_voltages(model, data):
     ``data``: dict of input arrays by input layer name (targets are ignored),
     or one array for a one-input model.
 
-    >>> # v = model.node_voltages({"x": X}); v["c1"].shape  # (B, hidden nets)
+    >>> import numpy as np
+    >>> from ebana.networks import clamped_mlp
+    >>> v = clamped_mlp(8, 16, 3, backend="native").node_voltages({"x": np.zeros((5, 8))})
+    >>> v["c1"].shape   # (samples, hidden nets)
+    (5, 16)
     """
     arrays = by_layer_name(data, model.inputs, "input")
     v = model.solve({l.name: arrays[l.name] for l in model.inputs if l.name in arrays}).v

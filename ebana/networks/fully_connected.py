@@ -20,7 +20,11 @@ def clamped_mlp(n_inputs, hidden, n_outputs, clamp=0.1, gain=4.0, g_min=1e-7, g_
     ``d{len(hidden) + 1}`` and ``out`` (the output, fold=True). Conductance
     bounds in S; ``model_options`` go to :class:`~ebana.Model` (e.g. ``variability``).
 
-    >>> # model = clamped_mlp(8, 16, 3, backend="native"); deep = clamped_mlp(8, [16, 16], 3)
+    >>> model = clamped_mlp(8, 16, 3, backend="native")
+    >>> [layer.name for layer in model.layers]
+    ['x', 'b', 'j', 'd1', 'c1', 'c2', 'a1', 'd2', 'out']
+    >>> sorted(clamped_mlp(8, [16, 16], 3, backend="native").get_weights())   # two hidden layers
+    ['d1', 'd2', 'd3']
     """
     widths = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
     x = InputVoltageLayer(units=n_inputs, name="x")
@@ -58,7 +62,9 @@ def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_
     Conductances (S) are bounded by ``g_min``/``g_max``; keep their sum per net
     well below ``1/ron`` so the diodes act as ideal rectifiers.
 
-    >>> # model = rectified_mlp(8, 16, 3, backend="native")
+    >>> model = rectified_mlp(8, 16, 3, backend="native")
+    >>> sorted(model.get_weights())   # crossbars to the two halves, then the output crossbar
+    ['d1n', 'd1p', 'd2']
     """
     widths = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
     if any(w < 2 or w % 2 for w in widths):

@@ -19,7 +19,9 @@ def local_network(image_shape, filters, n_outputs, kernel_size=7, strides=3, poo
     ``b``, ``j``, ``d2``, ``out``. Conductance bounds in S; ``model_options`` go to
     :class:`~ebana.Model`.
 
-    >>> # model = local_network((28, 28, 2), 16, 10, backend="native")
+    >>> model = local_network((28, 28, 2), 16, 10, backend="native")
+    >>> model.get_weights()["l1"].shape   # (windows, pixels per window, filters)
+    (64, 98, 16)
     """
     x = InputVoltageLayer(shape=tuple(image_shape), name="x")
     b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0])

@@ -3,8 +3,11 @@
 matplotlib's Figure and Agg canvas are used directly (not pyplot), so no display
 is needed and a notebook's matplotlib backend is left alone.
 
->>> # plot_confusion("confusion.png", confusion, FASHION_CLASSES)
->>> # plot_images("misclassified.png", images[:8], ["true Coat, predicted Shirt", ...])
+Example:
+    ```python
+    plot_confusion("confusion.png", confusion, FASHION_CLASSES)
+    plot_images("misclassified.png", images[:8], ["true Coat, predicted Shirt", ...])
+    ```
 """
 import numpy as np
 

@@ -6,8 +6,17 @@ conductances (names, shapes, ``[g_min, g_max]``) and the optimizer state
 is returned.
 
 Example:
-    >>> # model.compile(optimizer="adam", loss="mse"); model.fit(x, y, epochs=5)
-    >>> # model.save("run.ebana"); same = ebana.load_model("run.ebana", backend="native")
+    >>> import os, tempfile
+    >>> import numpy as np, ebana
+    >>> from ebana.networks import clamped_mlp
+    >>> model = clamped_mlp(2, 4, 1, backend="native")
+    >>> model = model.compile(optimizer="adam", loss="mse")   # returns the model
+    >>> history = model.fit(np.zeros((8, 2)), np.zeros((8, 1)), epochs=1, batch_size=4, verbose=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.ebana")
+    >>> model.save(path)
+    >>> same = ebana.load_model(path, backend="native")   # training goes on from here
+    >>> np.array_equal(same.get_weights()["d1"], model.get_weights()["d1"])
+    True
 """
 import os
 

@@ -97,7 +97,15 @@ def save_weights(model, path):
 def load_weights(model, path):
     """Load conductances written by :func:`save_weights` into ``model`` (checked first).
 
-    >>> # save_weights(model, "w.pkl"); load_weights(other_model_same_layers, "w.pkl")
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from ebana.networks import clamped_mlp
+    >>> model, other = clamped_mlp(2, 4, 1, seed=0), clamped_mlp(2, 4, 1, seed=1)
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.pkl")
+    >>> save_weights(model, path)
+    >>> load_weights(other, path)
+    >>> np.array_equal(other.get_weights()["d2"], model.get_weights()["d2"])
+    True
     """
     path = os.fspath(path)
     d = safe_load_pickle(path)

@@ -9,10 +9,12 @@ hooks and from 1 in files and printed lines. Callback state (patience
 counters, best values) is not part of a training checkpoint.
 
 Example:
-    >>> # model.fit(x, y, epochs=50, validation_data=(xv, yv), callbacks=[
-    >>> #     EarlyStopping(patience=5, restore_best_weights=True),
-    >>> #     ModelCheckpoint("best.ebana", save_best_only=True),
-    >>> #     CSVLogger("log.csv"), LearningRateScheduler(step_decay(0.5, every=10))])
+    ```python
+    model.fit(x, y, epochs=50, validation_data=(xv, yv), callbacks=[
+        EarlyStopping(patience=5, restore_best_weights=True),
+        ModelCheckpoint("best.ebana", save_best_only=True),
+        CSVLogger("log.csv"), LearningRateScheduler(step_decay(0.5, every=10))])
+    ```
 """
 import math
 import os
