@@ -60,6 +60,27 @@ def fence_doctests(text):
     return "\n".join(out)
 
 
+def markdown_blocks(text):
+    """Two reStructuredText habits, in Markdown: ``text::`` before a literal block shows as
+    ``text:``, and a bullet list right under a paragraph line gets the blank line Markdown needs."""
+    lines, out = text.split("\n"), []
+    in_fence = False
+    for line in lines:
+        stripped = line.lstrip()
+        if stripped.startswith("```"):
+            in_fence = not in_fence
+        if not in_fence:
+            if stripped.startswith(("* ", "- ")) and out and out[-1].strip():
+                previous = out[-1]
+                indent = len(line) - len(stripped)
+                if not previous.lstrip().startswith(("* ", "- ")) and len(previous) - len(previous.lstrip()) == indent:
+                    out.append("")
+            if line.rstrip().endswith("::") and not line.rstrip().endswith(" ::"):
+                line = line.rstrip()[:-1]
+        out.append(line)
+    return "\n".join(out)
+
+
 def _is_private(path):
     return any(part.startswith("_") and not part.startswith("__") for part in path.split("."))
 
@@ -75,7 +96,7 @@ class SphinxRoles(griffe.Extension):
     def _rewrite(self, obj, index):
         if obj.docstring is not None:
             text = ROLE.sub(lambda m: self._link(m, obj, index), obj.docstring.value)
-            obj.docstring.value = fence_doctests(text)
+            obj.docstring.value = markdown_blocks(fence_doctests(text))
         for member in obj.members.values():
             if not member.is_alias and (member.is_module or member.is_class or member.is_function
                                         or member.is_attribute):
