@@ -60,3 +60,21 @@ def test_first_example_trains_xor_in_ngspice(page, tmp_path, monkeypatch):
     assert type(model.backend.inner).__name__ == "NgspiceBackend"
     np.testing.assert_array_equal(np.sign(model.predict({"x": X})["out"]), np.sign(Y))  # 4/4
     assert (tmp_path / "xor.cir").exists()
+
+
+def test_sphinx_roles_become_checked_links():
+    """A role to an existing object links to its real path; one to an old path stays a reference
+    that mkdocs --strict reports (see test_docs_build_strict)."""
+    import griffe
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from griffe_sphinx_roles import ROLE, SphinxRoles, _walk
+
+    package = griffe.load("ebana", search_paths=[str(ROOT)], extensions=griffe.load_extensions(SphinxRoles))
+    auto = package["backends.auto"]
+    assert "[`LayeredBackend`][ebana.backends.layered.backend.LayeredBackend]" in auto.docstring.value
+    index = {package.path: package.path}
+    _walk(package, index)
+    link = SphinxRoles()._link
+    old = ROLE.sub(lambda m: link(m, auto, index), ":class:`~.native_layered.LayeredBackend`")
+    assert old == "[`LayeredBackend`][.native_layered.LayeredBackend]"
+    assert ROLE.sub(lambda m: link(m, auto, index), ":class:`DeprecationWarning`") == "`DeprecationWarning`"
