@@ -4,9 +4,13 @@ A callback may be a plain function ``f(epoch, metrics, model)`` (True stops
 training) or an object with any of the hooks below. Before training, fit
 calls ``set_context(model, optimizer)``, so every callback can reach the
 optimizer (a schedule changes ``optimizer.lr_scale``, which multiplies every
-learning rate, the layers' own included). Epochs are counted from 0 in the
-hooks and from 1 in files and printed lines. Callback state (patience
-counters, best values) is not part of a training checkpoint.
+learning rate, the layers' own included), and sets ``run_metrics``: the
+metric names the run will report (:mod:`.run_metrics`), so a callback that
+names an unknown metric fails in ``on_train_begin``, before training.
+Epochs are counted from 0 in the hooks and from 1 in files and printed
+lines. Patience counts as in Keras: ``patience=2`` acts after the second
+epoch without improvement. Callback state (patience counters, best values)
+is not part of a training checkpoint.
 
 Example:
     >>> # model.fit(x, y, epochs=50, validation_data=(xv, yv), callbacks=[
@@ -14,18 +18,22 @@ Example:
     >>> #     ModelCheckpoint("best.ebana", save_best_only=True),
     >>> #     CSVLogger("log.csv"), LearningRateScheduler(step_decay(0.5, every=10))])
 """
+import errno
 import math
 import os
+import string
 
-from ..errors import ValidationError
+from ..errors import EbanaError, ValidationError
 from ..saving.safe_io import check_writable
 from ..validation import check_number
 
 
 class Callback:
-    """Base class: every hook does nothing. ``self.model`` and ``self.optimizer`` are set by fit."""
+    """Base class: every hook does nothing. ``self.model``, ``self.optimizer`` and
+    ``self.run_metrics`` (a :class:`~.run_metrics.RunMetrics`, or None when not known) are set by fit."""
     model = None
     optimizer = None
+    run_metrics = None
 
     def set_context(self, model, optimizer):
         self.model, self.optimizer = model, optimizer
@@ -56,10 +64,20 @@ class _Monitor(Callback):
         self.min_delta = check_number(min_delta, f"{type(self).__name__} min_delta", low=0.0)
         self.best = math.inf
 
-    def value(self, metrics):
-        if self.monitor not in metrics:
+    def check_monitor(self, names):
+        """Raise ValidationError unless ``names`` (the run's metrics) include ``monitor``."""
+        if self.monitor not in names:
+            shown = sorted(getattr(names, "names", names))
             raise ValidationError(f"{type(self).__name__} monitors {self.monitor!r}, which this run does not "
-                                  f"report; available: {sorted(metrics)} (validation metrics need validation_data)")
+                                  f"report; available: {shown} (validation metrics need validation_data)")
+
+    def on_train_begin(self):
+        self.best = math.inf
+        if self.run_metrics is not None:
+            self.check_monitor(self.run_metrics)
+
+    def value(self, metrics):
+        self.check_monitor(metrics)
         return self.sign * float(metrics[self.monitor])
 
     def improved(self, metrics):
@@ -83,7 +101,8 @@ class EarlyStopping(_Monitor):
         self.stopped_epoch = None
 
     def on_train_begin(self):
-        self.best, self.wait, self.best_weights, self.stopped_epoch = math.inf, 0, None, None
+        super().on_train_begin()
+        self.wait, self.best_weights, self.stopped_epoch = 0, None, None
 
     def on_epoch_end(self, epoch, metrics, model):
         if self.improved(metrics):
@@ -92,7 +111,7 @@ class EarlyStopping(_Monitor):
                 self.best_weights = model.get_weights()
             return False
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:  # Keras: patience=2 stops at the 2nd epoch without improvement
             self.stopped_epoch = epoch
             if self.best_weights is not None:
                 model.set_weights(self.best_weights)
@@ -103,7 +122,8 @@ class EarlyStopping(_Monitor):
 class ModelCheckpoint(_Monitor):
     """Save the whole model (:meth:`Model.save`: config, conductances, optimizer state) after each epoch.
 
-    ``filepath`` may hold ``{epoch}`` or metric names, e.g. ``"m-{epoch:03d}.ebana"``.
+    ``filepath`` may hold ``{epoch}`` or metric names, e.g. ``"m-{epoch:03d}-{val_loss:.4f}.ebana"``;
+    a name the run does not report is refused before training.
     ``save_best_only=True`` writes only when ``monitor`` improved.
     """
 
@@ -115,7 +135,9 @@ class ModelCheckpoint(_Monitor):
 
     def on_train_begin(self):
         self.best = math.inf
-        check_writable(self.filepath.format(epoch=0, **_placeholders(self.filepath)), "ModelCheckpoint file")
+        if self.save_best_only and self.run_metrics is not None:
+            self.check_monitor(self.run_metrics)
+        check_writable(_probe_name(self.filepath, self.run_metrics), "ModelCheckpoint file")
 
     def on_epoch_end(self, epoch, metrics, model):
         if self.save_best_only and not self.improved(metrics):
@@ -126,14 +148,47 @@ class ModelCheckpoint(_Monitor):
         return False
 
 
-def _placeholders(template):
-    """Dummy values for the metric fields of a file name template (to probe its folder)."""
-    import string
-    return {f: 0.0 for _, f, _, _ in string.Formatter().parse(template) if f and f != "epoch"}
+def _probe_name(template, names):
+    """The file name ``template`` gives with dummy values (to probe its folder), after checking
+    that every field is ``epoch`` or a metric in ``names`` (None: the metrics are not known yet)."""
+    who = f"ModelCheckpoint file name {template!r}"
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValidationError(f"{who} is not a valid format string: {exc}") from None
+    values = {}
+    for field in fields:
+        base = field.split(".")[0].split("[")[0]
+        if base == "" or base.isdigit():
+            raise ValidationError(f"{who} has a positional field {{{field}}}; name a metric, e.g. "
+                                  "{epoch:03d} or {val_loss:.4f}")
+        if base != "epoch" and names is not None and base not in names:
+            raise ValidationError(f"{who} names {base!r}, which this run does not report; available: "
+                                  f"['epoch', {', '.join(repr(n) for n in names.names)}] "
+                                  "(validation metrics need validation_data)")
+        values[base] = 0.0
+    values["epoch"] = 0
+    try:
+        return template.format(**values)
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise ValidationError(f"{who} cannot be filled with the epoch (int) and metrics (float): "
+                              f"{type(exc).__name__}: {exc}") from None
+
+
+def _append_text(path, text):
+    """Append ``text`` to the file ``path`` and flush it to the operating system."""
+    with open(path, "a") as f:
+        f.write(text)
+        f.flush()
 
 
 class CSVLogger(Callback):
-    """Append one row per epoch (``epoch`` from 1, then the metrics) to a CSV file, flushed each epoch."""
+    """Append one row per epoch (``epoch`` from 1, then the metrics) to a CSV file, flushed each epoch.
+
+    The header is written before training when the run's metric names are known,
+    so a folder that cannot be written or a full disk fails before the first step;
+    a disk that fills later raises an :class:`~ebana.errors.EbanaError` naming the file.
+    """
 
     def __init__(self, filename, separator=",", append=False):
         self.filename = os.fspath(filename)
@@ -143,18 +198,36 @@ class CSVLogger(Callback):
 
     def on_train_begin(self):
         check_writable(self.filename, "CSVLogger file")
-        if not (self.append and os.path.exists(self.filename)):
-            open(self.filename, "w").close()
         self.columns = None
+        if not (self.append and os.path.exists(self.filename)):
+            self._write("w", "", "before training")
+        if self.run_metrics is not None and self.run_metrics.exact:
+            self._columns(list(self.run_metrics.names), "before training")
+
+    def _columns(self, names, when):
+        self.columns = names
+        if os.path.getsize(self.filename) == 0:
+            self._write("a", self.separator.join(["epoch", *names]) + "\n", when)
+
+    def _write(self, mode, text, when):
+        try:
+            if mode == "w":
+                open(self.filename, "w").close()
+            if text:
+                _append_text(self.filename, text)
+        except OSError as exc:
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            why = "the disk is full" if full else f"it cannot be written ({exc.strerror or exc})"
+            after = "nothing was trained" if when == "before training" else "the weights are those after it"
+            raise EbanaError(f"CSVLogger file {self.filename!r}: {why} {when}; {after}. Free space or "
+                             "give another path") from exc
 
     def on_epoch_end(self, epoch, metrics, model):
-        with open(self.filename, "a") as f:
-            if self.columns is None:
-                self.columns = list(metrics)
-                if f.tell() == 0:
-                    f.write(self.separator.join(["epoch", *self.columns]) + "\n")
-            row = [str(epoch + 1)] + [repr(float(metrics.get(c, math.nan))) for c in self.columns]
-            f.write(self.separator.join(row) + "\n")
+        when = f"while logging epoch {epoch + 1}"
+        if self.columns is None:
+            self._columns(list(metrics), when)
+        row = [str(epoch + 1)] + [repr(float(metrics.get(c, math.nan))) for c in self.columns]
+        self._write("a", self.separator.join(row) + "\n", when)
         return False
 
 
@@ -213,14 +286,15 @@ class ReduceLROnPlateau(_Monitor):
         self.min_scale = check_number(min_scale, "ReduceLROnPlateau min_scale", low=0.0)
 
     def on_train_begin(self):
-        self.best, self.wait = math.inf, 0
+        super().on_train_begin()
+        self.wait = 0
 
     def on_epoch_end(self, epoch, metrics, model):
         if self.improved(metrics):
             self.wait = 0
         else:
             self.wait += 1
-            if self.wait > self.patience:
+            if self.wait >= self.patience:  # Keras: patience=2 reduces at the 2nd epoch without improvement
                 self.optimizer.lr_scale = max(self.optimizer.lr_scale * self.factor, self.min_scale)
                 self.wait = 0
         return False
@@ -229,7 +303,7 @@ class ReduceLROnPlateau(_Monitor):
 class CallbackList:
     """Runs the hooks of every callback; plain functions get only ``on_epoch_end``."""
 
-    def __init__(self, callbacks, model, optimizer):
+    def __init__(self, callbacks, model, optimizer, run_metrics=None):
         if callable(callbacks) or isinstance(callbacks, Callback):
             callbacks = [callbacks]
         self.callbacks = list(callbacks or ())
@@ -239,6 +313,8 @@ class CallbackList:
                                       f"received {type(cb).__name__}")
             if hasattr(cb, "set_context"):
                 cb.set_context(model, optimizer)
+            if isinstance(cb, Callback):
+                cb.run_metrics = run_metrics
 
     def _each(self, hook, *args):
         for cb in self.callbacks:
