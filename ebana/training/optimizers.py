@@ -13,8 +13,10 @@ to a bound: Adam ``lr = 0.005 * span`` (S: at least 200 steps to cross the
 range); SGD ``lr = span**2`` (S^2 per loss unit; for MSE on targets of
 ~0.2 V this moves a conductance by ~0.1-1 % of its range per step, measured
 on the XOR test network). ``fit`` supplies
-the range of each layer; a layer's own ``lr`` overrides. ``lr_scale``
+the range of each layer (bias voltages: their ``[bias_min, bias_max]`` in V,
+see :mod:`.learning_rates`); a layer's own ``lr`` overrides. ``lr_scale``
 multiplies every learning rate; learning-rate schedules change it.
+``learning_rate=`` is Keras' name for ``lr`` and is accepted as such.
 """
 import os
 
@@ -206,6 +208,15 @@ class Optimizer:
 
 
 
+def _rate(who, lr, learning_rate):
+    """``lr`` or its Keras name ``learning_rate`` (one of them), checked: None or >= 0."""
+    if learning_rate is not None:
+        if lr is not None:
+            raise ValidationError(f"{who}: pass the learning rate once, as lr= or learning_rate=")
+        lr = learning_rate
+    return None if lr is None else check_number(lr, f"{who} lr", low=0.0)
+
+
 def _check_decay(value, what):
     """A moment decay must lie in [0, 1): at 1 the bias correction divides by zero."""
     x = check_number(value, what, low=0.0, high=1.0)
@@ -230,8 +241,8 @@ class SGD(Optimizer):
     _hyper = ("lr", "momentum", "lr_scale")
     _slots = ("velocity",)
 
-    def __init__(self, lr=None, momentum=0.0, lr_scale=1.0):
-        self.lr = None if lr is None else check_number(lr, "SGD lr", low=0.0)
+    def __init__(self, lr=None, momentum=0.0, lr_scale=1.0, learning_rate=None):
+        self.lr = _rate("SGD", lr, learning_rate)
         self.momentum = check_number(momentum, "SGD momentum", low=0.0, high=1.0)
         self.lr_scale = check_number(lr_scale, "SGD lr_scale", low=0.0)
         super().__init__()
@@ -271,8 +282,8 @@ class Adam(Optimizer):
     _slots = ("m", "v")
     _nonnegative = ("v",)
 
-    def __init__(self, lr=None, beta1=0.9, beta2=0.999, eps=1e-8, lr_scale=1.0):
-        self.lr = None if lr is None else check_number(lr, "Adam lr", low=0.0)
+    def __init__(self, lr=None, beta1=0.9, beta2=0.999, eps=1e-8, lr_scale=1.0, learning_rate=None):
+        self.lr = _rate("Adam", lr, learning_rate)
         self.lr_scale = check_number(lr_scale, "Adam lr_scale", low=0.0)
         self.beta1 = _check_decay(beta1, "Adam beta1")
         self.beta2 = _check_decay(beta2, "Adam beta2")
@@ -297,3 +308,43 @@ class Adam(Optimizer):
         np.divide(m, out, out=out)
         out *= 1.0 / c1
         return out
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton 2012; Keras' form, no momentum): ``v = rho*v + (1-rho)*g**2``,
+    ``param -= lr * g / (sqrt(v) + eps)``.
+
+    Like Adam it normalises the gradient, so ``lr`` is a step in the
+    parameter's unit (S, or V for bias voltages). Without bias correction the
+    first step is ``lr / sqrt(1 - rho)``; the default ``lr`` is
+    ``0.005 * sqrt(1 - rho) * span``, so that first step moves 0.5% of the
+    range ``span`` as Adam's does, and later steps about a third of that.
+    State (``v`` per parameter) is saved and loaded as Adam's.
+
+    Example:
+        >>> import numpy as np
+        >>> w = np.zeros(1)
+        >>> RMSprop(lr=0.1, rho=0.75).step({'w': w}, {'w': np.array([3.0])}); w.round(6).tolist()
+        [-0.2]
+    """
+
+    _hyper = ("lr", "rho", "eps", "lr_scale")
+    _slots = ("v",)
+    _nonnegative = ("v",)
+
+    def __init__(self, lr=None, rho=0.9, eps=1e-7, lr_scale=1.0, learning_rate=None):
+        self.lr = _rate("RMSprop", lr, learning_rate)
+        self.rho = _check_decay(rho, "RMSprop rho")
+        self.eps = check_number(eps, "RMSprop eps", low=0.0, low_open=True)
+        self.lr_scale = check_number(lr_scale, "RMSprop lr_scale", low=0.0)
+        super().__init__()
+
+    def default_lr(self, g_min, g_max):
+        """``0.005 * sqrt(1 - rho) * (g_max - g_min)``: a first step of 0.5% of the range."""
+        return self.relative_lr * np.sqrt(1.0 - self.rho) * (g_max - g_min)
+
+    def _update(self, name, grad):
+        v = self._state["v"].setdefault(name, np.zeros_like(grad))
+        v *= self.rho
+        v += (1.0 - self.rho) * np.square(grad)
+        return grad / (np.sqrt(v) + self.eps)
