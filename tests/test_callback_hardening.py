@@ -7,7 +7,7 @@ import pytest
 
 from ebana import EbanaError, ValidationError
 from ebana.training import Adam
-from ebana.training import callbacks as callbacks_module
+from ebana.training import csv_logger as callbacks_module
 from ebana.training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from networks import xor_like
 

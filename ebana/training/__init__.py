@@ -8,7 +8,8 @@ from .callbacks import (Callback, CSVLogger, EarlyStopping, LearningRateSchedule
 from .data import Batch, DataLoader
 from .history import History
 from .losses import MSE, CrossEntropy, MeanAbsoluteError, MeanSquaredError
-from .optimizers import SGD, Adam, Optimizer, RMSprop
+from .optimizers import SGD, Adam, Optimizer
+from .rmsprop import RMSprop
 from .progress import progress
 
 __all__ = ["Batch", "DataLoader", "History", "MSE", "MeanSquaredError", "MeanAbsoluteError", "CrossEntropy",

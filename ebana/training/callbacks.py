@@ -18,38 +18,15 @@ Example:
     >>> #     ModelCheckpoint("best.ebana", save_best_only=True),
     >>> #     CSVLogger("log.csv"), LearningRateScheduler(step_decay(0.5, every=10))])
 """
-import errno
 import math
 import os
 import string
 
-from ..errors import EbanaError, ValidationError
+from ..errors import ValidationError
 from ..saving.safe_io import check_writable
 from ..validation import check_number
-
-
-class Callback:
-    """Base class: every hook does nothing. ``self.model``, ``self.optimizer`` and
-    ``self.run_metrics`` (a :class:`~.run_metrics.RunMetrics`, or None when not known) are set by fit."""
-    model = None
-    optimizer = None
-    run_metrics = None
-
-    def set_context(self, model, optimizer):
-        self.model, self.optimizer = model, optimizer
-
-    def on_train_begin(self):
-        """Before the first epoch (check files here, so a bad path fails before training)."""
-
-    def on_epoch_begin(self, epoch):
-        """Before epoch ``epoch`` (0-based)."""
-
-    def on_epoch_end(self, epoch, metrics, model):
-        """After epoch ``epoch`` with its metrics; return True to stop training."""
-        return False
-
-    def on_train_end(self):
-        """After the last epoch, also when training stops early."""
+from .callback_base import Callback
+from .csv_logger import CSVLogger  # noqa: F401  (imported from here by users)
 
 
 class _Monitor(Callback):
@@ -89,7 +66,8 @@ class _Monitor(Callback):
 
 
 class EarlyStopping(_Monitor):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs
+    (as Keras: ``patience=2`` stops at the 2nd epoch without improvement, 0 at the 1st).
 
     ``restore_best_weights=True`` puts back the conductances of the best epoch when stopping.
     """
@@ -175,62 +153,6 @@ def _probe_name(template, names):
                               f"{type(exc).__name__}: {exc}") from None
 
 
-def _append_text(path, text):
-    """Append ``text`` to the file ``path`` and flush it to the operating system."""
-    with open(path, "a") as f:
-        f.write(text)
-        f.flush()
-
-
-class CSVLogger(Callback):
-    """Append one row per epoch (``epoch`` from 1, then the metrics) to a CSV file, flushed each epoch.
-
-    The header is written before training when the run's metric names are known,
-    so a folder that cannot be written or a full disk fails before the first step;
-    a disk that fills later raises an :class:`~ebana.errors.EbanaError` naming the file.
-    """
-
-    def __init__(self, filename, separator=",", append=False):
-        self.filename = os.fspath(filename)
-        self.separator = separator
-        self.append = bool(append)
-        self.columns = None
-
-    def on_train_begin(self):
-        check_writable(self.filename, "CSVLogger file")
-        self.columns = None
-        if not (self.append and os.path.exists(self.filename)):
-            self._write("w", "", "before training")
-        if self.run_metrics is not None and self.run_metrics.exact:
-            self._columns(list(self.run_metrics.names), "before training")
-
-    def _columns(self, names, when):
-        self.columns = names
-        if os.path.getsize(self.filename) == 0:
-            self._write("a", self.separator.join(["epoch", *names]) + "\n", when)
-
-    def _write(self, mode, text, when):
-        try:
-            if mode == "w":
-                open(self.filename, "w").close()
-            if text:
-                _append_text(self.filename, text)
-        except OSError as exc:
-            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-            why = "the disk is full" if full else f"it cannot be written ({exc.strerror or exc})"
-            after = "nothing was trained" if when == "before training" else "the weights are those after it"
-            raise EbanaError(f"CSVLogger file {self.filename!r}: {why} {when}; {after}. Free space or "
-                             "give another path") from exc
-
-    def on_epoch_end(self, epoch, metrics, model):
-        when = f"while logging epoch {epoch + 1}"
-        if self.columns is None:
-            self._columns(list(metrics), when)
-        row = [str(epoch + 1)] + [repr(float(metrics.get(c, math.nan))) for c in self.columns]
-        self._write("a", self.separator.join(row) + "\n", when)
-        return False
-
-
 class LearningRateScheduler(Callback):
     """Set ``optimizer.lr_scale = schedule(epoch, lr_scale)`` before each epoch (epoch from 0).
 
@@ -277,7 +199,8 @@ def cosine_decay(epochs, final=0.0):
 
 
 class ReduceLROnPlateau(_Monitor):
-    """Multiply ``optimizer.lr_scale`` by ``factor`` when ``monitor`` stalls for ``patience`` epochs."""
+    """Multiply ``optimizer.lr_scale`` by ``factor`` when ``monitor`` stalls for ``patience`` epochs
+    (as Keras: ``patience=2`` reduces at the 2nd epoch without improvement, then counts again)."""
 
     def __init__(self, monitor="val_loss", factor=0.5, patience=5, min_scale=0.0, mode="auto", min_delta=0.0):
         super().__init__(monitor, mode, min_delta)
@@ -336,3 +259,4 @@ class CallbackList:
 
     def train_end(self):
         self._each("on_train_end")
+

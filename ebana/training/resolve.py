@@ -14,7 +14,8 @@ from ..errors import ValidationError
 from ..model.inputs import by_layer_name
 from .data import DataLoader
 from .losses import MSE, CrossEntropy, MeanAbsoluteError, MeanSquaredError
-from .optimizers import SGD, Adam, Optimizer, RMSprop
+from .optimizers import SGD, Adam, Optimizer
+from .rmsprop import RMSprop
 
 LOSSES = {"mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
           "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
