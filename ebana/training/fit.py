@@ -154,8 +154,8 @@ class TrainingRun:
         self.hooks.train_begin()  # callbacks check their files before any state changes
         history, epoch, done, end, partial = self.start(initial_epoch, history)
         # The model remembers how it is trained, so model.save() / ModelCheckpoint keep the optimizer state.
-        self.model.compiled = {**(self.model.compiled or {}), "optimizer": self.optimizer, "loss": self.loss_fn,
-                               "beta": float(self.beta), "symmetric": bool(self.symmetric)}
+        self.model.compiled = {"optimizer": self.optimizer, "loss": self.loss_fn, "beta": float(self.beta),
+                               "symmetric": bool(self.symmetric), "metrics": self.metrics}
         self.model.loss_fn = self.loss_fn
         while epoch < end:
             self.hooks.epoch_begin(epoch)
