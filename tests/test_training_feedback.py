@@ -94,7 +94,7 @@ def test_history_file_keeps_config_hyperparameters_and_units(tmp_path):
     assert back.info["model_config"]["layers"][3]["config"]["name"] == "d1"
     hyper = back.info["hyperparameters"]
     assert hyper["optimizer"]["class"] == "Adam" and hyper["optimizer"]["lr"] == 3e-6
-    assert hyper["beta"] == 1e-6 and hyper["batch_size"] == 8 and hyper["loss"]["class"] == "MSE"
+    assert hyper["beta"] == 1e-6 and hyper["batch_size"] == 8 and hyper["loss"]["class"] == "MeanSquaredError"
     assert back.info["units"]["loss"] == "V^2" and back.info["units"]["val_mae"] == "V"
     assert back.info["units"]["epoch_time_s"] == "s"
 

@@ -174,29 +174,35 @@ class Model:
         return power.energy_per_inference(self, data, settle_time, batch_size)
 
     # training (the loops live in ebana.training, above the model) -------------
-    def compile(self, optimizer="adam", loss="mse", beta=None, symmetric=False):
-        """Remember optimizer ('adam', 'sgd' or an instance), loss ('mse', 'cross_entropy' or an
-        instance), beta (S; default 1% of the smallest g_max) and nudging for :meth:`fit`."""
-        return compile_model(self, optimizer, loss, beta, symmetric)
+    def compile(self, optimizer="adam", loss="mse", beta=None, symmetric=False, metrics=None):
+        """Remember optimizer ('adam', 'sgd', 'rmsprop' or an instance), loss ('mse': Keras' mean
+        over outputs, 'mae', 'half_squared_error', 'cross_entropy' or an instance), beta (S;
+        default 1% of the smallest g_max), nudging and ``metrics`` (e.g. ``['accuracy']``; among
+        those the loss reports; None: all) for :meth:`fit`. Checks them all, learning rates included."""
+        return compile_model(self, optimizer, loss, beta, symmetric, metrics)
 
     def fit(self, x=None, *args, **kwargs):
         """Train with Equilibrium Propagation; returns the History (kept in ``model.history``).
 
-        Keras style: ``fit(x, y, epochs=1, batch_size=32, validation_data=None, callbacks=(),
-        verbose=1, shuffle=True, seed=model.seed)`` after :meth:`compile`, where ``x``/``y``
-        are arrays (one input/output) or dicts by layer name, or ``fit(dict_with_targets)``
-        or ``fit(DataLoader)``. ebana's original ``fit(loader, epochs, loss_fn, optimizer,
-        beta, test_dataloader=None, callbacks=(), symmetric=False, verbose=True)`` works too.
+        Keras style: ``fit(x, y, epochs=1, batch_size=32, validation_data=None,
+        validation_split=None, callbacks=(), verbose=1, shuffle=True, seed=model.seed,
+        initial_epoch=0)`` after :meth:`compile`, where ``x``/``y`` are arrays (one
+        input/output) or dicts by layer name, or ``fit(dict_with_targets)`` or
+        ``fit(DataLoader)``. As in Keras, training runs from epoch ``initial_epoch`` up to
+        ``epochs`` and each call returns its own History. ebana's original ``fit(loader,
+        epochs, loss_fn, optimizer, beta, test_dataloader=None, callbacks=(), symmetric=False,
+        verbose=True)`` works too.
         ``loss=``, ``optimizer=``, ``beta=`` (S), ``checkpoint``, ``checkpoint_every``,
         ``on_failure``, ``record_voltages``, ``record_power`` pass through to :func:`ebana.training.fit.fit`.
         """
         return fit_model(self, x, args, kwargs)
 
-    def evaluate(self, x, y=None, loss_fn=None, batch_size=256, loss=None, power=False):
+    def evaluate(self, x, y=None, loss_fn=None, batch_size=256, loss=None, power=False, verbose=1):
         """Free-phase mean loss and the loss's metrics, e.g. ``{'loss': ..., 'accuracy': ...}``
         (``'mae'`` in V for regression). ``x``: a DataLoader, a dict with targets, or inputs with ``y``.
-        ``power=True`` adds the mean power (W) per layer (:meth:`~ebana.analysis.power.PowerReport.metrics`)."""
-        return evaluate_model(self, x, y, loss_fn, batch_size, loss, power)
+        ``power=True`` adds the mean power (W) per layer (:meth:`~ebana.analysis.power.PowerReport.metrics`).
+        ``verbose=1``: a progress bar over many batches (on a terminal only)."""
+        return evaluate_model(self, x, y, loss_fn, batch_size, loss, power, verbose)
 
     def gradients(self, batch, loss="mse", beta=None, symmetric=True):
         """EP gradient ``dL/dG`` (loss units per S) by layer name; see :func:`ebana.model.probes.gradients`."""

@@ -22,8 +22,7 @@ import os
 
 from ..errors import ValidationError
 from ..model.functional import Model
-from ..training import losses
-from ..training.optimizers import SGD, Adam
+from ..training.resolve import LOSS_CLASSES, OPTIMIZER_CLASSES
 from .model_file import read_model_file
 from .weights import set_weights
 
@@ -36,8 +35,7 @@ def load_model(path, backend="ngspice", **model_options):
     set_weights(model, d["weights"], f"saved model {path!r}")
     t = d["training"]
     if t is not None:
-        known_losses = {"MSE": losses.MSE, "CrossEntropy": losses.CrossEntropy}
-        known_opts = {"SGD": SGD, "Adam": Adam}
+        known_losses, known_opts = LOSS_CLASSES, OPTIMIZER_CLASSES  # every class a name resolves to
         if not (isinstance(t, dict) and set(t) == {"loss", "optimizer", "beta", "symmetric"}
                 and isinstance(t["loss"], dict) and t["loss"].get("class") in known_losses
                 and isinstance(t["optimizer"], dict) and t["optimizer"].get("class") in known_opts):

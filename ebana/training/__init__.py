@@ -7,10 +7,12 @@ from .callbacks import (Callback, CSVLogger, EarlyStopping, LearningRateSchedule
                         ReduceLROnPlateau, cosine_decay, exponential_decay, step_decay)
 from .data import Batch, DataLoader
 from .history import History
-from .losses import MSE, CrossEntropy
+from .losses import MSE, CrossEntropy, MeanAbsoluteError, MeanSquaredError
 from .optimizers import SGD, Adam, Optimizer
+from .rmsprop import RMSprop
 from .progress import progress
 
-__all__ = ["Batch", "DataLoader", "History", "MSE", "CrossEntropy", "SGD", "Adam",
+__all__ = ["Batch", "DataLoader", "History", "MSE", "MeanSquaredError", "MeanAbsoluteError", "CrossEntropy",
+           "SGD", "Adam", "RMSprop",
            "Optimizer", "progress", "Callback", "CSVLogger", "EarlyStopping", "LearningRateScheduler",
            "ModelCheckpoint", "ReduceLROnPlateau", "cosine_decay", "exponential_decay", "step_decay"]

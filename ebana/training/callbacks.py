@@ -4,9 +4,13 @@ A callback may be a plain function ``f(epoch, metrics, model)`` (True stops
 training) or an object with any of the hooks below. Before training, fit
 calls ``set_context(model, optimizer)``, so every callback can reach the
 optimizer (a schedule changes ``optimizer.lr_scale``, which multiplies every
-learning rate, the layers' own included). Epochs are counted from 0 in the
-hooks and from 1 in files and printed lines. Callback state (patience
-counters, best values) is not part of a training checkpoint.
+learning rate, the layers' own included), and sets ``run_metrics``: the
+metric names the run will report (:mod:`.run_metrics`), so a callback that
+names an unknown metric fails in ``on_train_begin``, before training.
+Epochs are counted from 0 in the hooks and from 1 in files and printed
+lines. Patience counts as in Keras: ``patience=2`` acts after the second
+epoch without improvement. Callback state (patience counters, best values)
+is not part of a training checkpoint.
 
 Example:
     ```python
@@ -18,32 +22,13 @@ Example:
 """
 import math
 import os
+import string
 
 from ..errors import ValidationError
 from ..saving.safe_io import check_writable
 from ..validation import check_number
-
-
-class Callback:
-    """Base class: every hook does nothing. ``self.model`` and ``self.optimizer`` are set by fit."""
-    model = None
-    optimizer = None
-
-    def set_context(self, model, optimizer):
-        self.model, self.optimizer = model, optimizer
-
-    def on_train_begin(self):
-        """Before the first epoch (check files here, so a bad path fails before training)."""
-
-    def on_epoch_begin(self, epoch):
-        """Before epoch ``epoch`` (0-based)."""
-
-    def on_epoch_end(self, epoch, metrics, model):
-        """After epoch ``epoch`` with its metrics; return True to stop training."""
-        return False
-
-    def on_train_end(self):
-        """After the last epoch, also when training stops early."""
+from .callback_base import Callback
+from .csv_logger import CSVLogger  # noqa: F401  (imported from here by users)
 
 
 class _Monitor(Callback):
@@ -58,10 +43,20 @@ class _Monitor(Callback):
         self.min_delta = check_number(min_delta, f"{type(self).__name__} min_delta", low=0.0)
         self.best = math.inf
 
-    def value(self, metrics):
-        if self.monitor not in metrics:
+    def check_monitor(self, names):
+        """Raise ValidationError unless ``names`` (the run's metrics) include ``monitor``."""
+        if self.monitor not in names:
+            shown = sorted(getattr(names, "names", names))
             raise ValidationError(f"{type(self).__name__} monitors {self.monitor!r}, which this run does not "
-                                  f"report; available: {sorted(metrics)} (validation metrics need validation_data)")
+                                  f"report; available: {shown} (validation metrics need validation_data)")
+
+    def on_train_begin(self):
+        self.best = math.inf
+        if self.run_metrics is not None:
+            self.check_monitor(self.run_metrics)
+
+    def value(self, metrics):
+        self.check_monitor(metrics)
         return self.sign * float(metrics[self.monitor])
 
     def improved(self, metrics):
@@ -73,7 +68,8 @@ class _Monitor(Callback):
 
 
 class EarlyStopping(_Monitor):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs
+    (as Keras: ``patience=2`` stops at the 2nd epoch without improvement, 0 at the 1st).
 
     ``restore_best_weights=True`` puts back the conductances of the best epoch when stopping.
     """
@@ -85,7 +81,8 @@ class EarlyStopping(_Monitor):
         self.stopped_epoch = None
 
     def on_train_begin(self):
-        self.best, self.wait, self.best_weights, self.stopped_epoch = math.inf, 0, None, None
+        super().on_train_begin()
+        self.wait, self.best_weights, self.stopped_epoch = 0, None, None
 
     def on_epoch_end(self, epoch, metrics, model):
         if self.improved(metrics):
@@ -94,7 +91,7 @@ class EarlyStopping(_Monitor):
                 self.best_weights = model.get_weights()
             return False
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:  # Keras: patience=2 stops at the 2nd epoch without improvement
             self.stopped_epoch = epoch
             if self.best_weights is not None:
                 model.set_weights(self.best_weights)
@@ -105,7 +102,8 @@ class EarlyStopping(_Monitor):
 class ModelCheckpoint(_Monitor):
     """Save the whole model (:meth:`Model.save`: config, conductances, optimizer state) after each epoch.
 
-    ``filepath`` may hold ``{epoch}`` or metric names, e.g. ``"m-{epoch:03d}.ebana"``.
+    ``filepath`` may hold ``{epoch}`` or metric names, e.g. ``"m-{epoch:03d}-{val_loss:.4f}.ebana"``;
+    a name the run does not report is refused before training.
     ``save_best_only=True`` writes only when ``monitor`` improved.
     """
 
@@ -117,7 +115,9 @@ class ModelCheckpoint(_Monitor):
 
     def on_train_begin(self):
         self.best = math.inf
-        check_writable(self.filepath.format(epoch=0, **_placeholders(self.filepath)), "ModelCheckpoint file")
+        if self.save_best_only and self.run_metrics is not None:
+            self.check_monitor(self.run_metrics)
+        check_writable(_probe_name(self.filepath, self.run_metrics), "ModelCheckpoint file")
 
     def on_epoch_end(self, epoch, metrics, model):
         if self.save_best_only and not self.improved(metrics):
@@ -128,36 +128,31 @@ class ModelCheckpoint(_Monitor):
         return False
 
 
-def _placeholders(template):
-    """Dummy values for the metric fields of a file name template (to probe its folder)."""
-    import string
-    return {f: 0.0 for _, f, _, _ in string.Formatter().parse(template) if f and f != "epoch"}
-
-
-class CSVLogger(Callback):
-    """Append one row per epoch (``epoch`` from 1, then the metrics) to a CSV file, flushed each epoch."""
-
-    def __init__(self, filename, separator=",", append=False):
-        self.filename = os.fspath(filename)
-        self.separator = separator
-        self.append = bool(append)
-        self.columns = None
-
-    def on_train_begin(self):
-        check_writable(self.filename, "CSVLogger file")
-        if not (self.append and os.path.exists(self.filename)):
-            open(self.filename, "w").close()
-        self.columns = None
-
-    def on_epoch_end(self, epoch, metrics, model):
-        with open(self.filename, "a") as f:
-            if self.columns is None:
-                self.columns = list(metrics)
-                if f.tell() == 0:
-                    f.write(self.separator.join(["epoch", *self.columns]) + "\n")
-            row = [str(epoch + 1)] + [repr(float(metrics.get(c, math.nan))) for c in self.columns]
-            f.write(self.separator.join(row) + "\n")
-        return False
+def _probe_name(template, names):
+    """The file name ``template`` gives with dummy values (to probe its folder), after checking
+    that every field is ``epoch`` or a metric in ``names`` (None: the metrics are not known yet)."""
+    who = f"ModelCheckpoint file name {template!r}"
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValidationError(f"{who} is not a valid format string: {exc}") from None
+    values = {}
+    for field in fields:
+        base = field.split(".")[0].split("[")[0]
+        if base == "" or base.isdigit():
+            raise ValidationError(f"{who} has a positional field {{{field}}}; name a metric, e.g. "
+                                  "{epoch:03d} or {val_loss:.4f}")
+        if base != "epoch" and names is not None and base not in names:
+            raise ValidationError(f"{who} names {base!r}, which this run does not report; available: "
+                                  f"['epoch', {', '.join(repr(n) for n in names.names)}] "
+                                  "(validation metrics need validation_data)")
+        values[base] = 0.0
+    values["epoch"] = 0
+    try:
+        return template.format(**values)
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise ValidationError(f"{who} cannot be filled with the epoch (int) and metrics (float): "
+                              f"{type(exc).__name__}: {exc}") from None
 
 
 class LearningRateScheduler(Callback):
@@ -206,7 +201,8 @@ def cosine_decay(epochs, final=0.0):
 
 
 class ReduceLROnPlateau(_Monitor):
-    """Multiply ``optimizer.lr_scale`` by ``factor`` when ``monitor`` stalls for ``patience`` epochs."""
+    """Multiply ``optimizer.lr_scale`` by ``factor`` when ``monitor`` stalls for ``patience`` epochs
+    (as Keras: ``patience=2`` reduces at the 2nd epoch without improvement, then counts again)."""
 
     def __init__(self, monitor="val_loss", factor=0.5, patience=5, min_scale=0.0, mode="auto", min_delta=0.0):
         super().__init__(monitor, mode, min_delta)
@@ -215,14 +211,15 @@ class ReduceLROnPlateau(_Monitor):
         self.min_scale = check_number(min_scale, "ReduceLROnPlateau min_scale", low=0.0)
 
     def on_train_begin(self):
-        self.best, self.wait = math.inf, 0
+        super().on_train_begin()
+        self.wait = 0
 
     def on_epoch_end(self, epoch, metrics, model):
         if self.improved(metrics):
             self.wait = 0
         else:
             self.wait += 1
-            if self.wait > self.patience:
+            if self.wait >= self.patience:  # Keras: patience=2 reduces at the 2nd epoch without improvement
                 self.optimizer.lr_scale = max(self.optimizer.lr_scale * self.factor, self.min_scale)
                 self.wait = 0
         return False
@@ -231,7 +228,7 @@ class ReduceLROnPlateau(_Monitor):
 class CallbackList:
     """Runs the hooks of every callback; plain functions get only ``on_epoch_end``."""
 
-    def __init__(self, callbacks, model, optimizer):
+    def __init__(self, callbacks, model, optimizer, run_metrics=None):
         if callable(callbacks) or isinstance(callbacks, Callback):
             callbacks = [callbacks]
         self.callbacks = list(callbacks or ())
@@ -241,6 +238,8 @@ class CallbackList:
                                       f"received {type(cb).__name__}")
             if hasattr(cb, "set_context"):
                 cb.set_context(model, optimizer)
+            if isinstance(cb, Callback):
+                cb.run_metrics = run_metrics
 
     def _each(self, hook, *args):
         for cb in self.callbacks:
@@ -262,3 +261,4 @@ class CallbackList:
 
     def train_end(self):
         self._each("on_train_end")
+

@@ -31,18 +31,22 @@ class History:
     Typical names: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
     ``epoch_time_s`` (s). A metric first reported at a later epoch, or
     missing from one epoch, is padded with nan so all lists stay aligned.
+    As in Keras, each ``fit`` returns its own History (a run resumed from a
+    checkpoint: the whole run's), ``history.history`` is the dict of lists and
+    ``history.epoch`` the 0-based epoch indices (from ``fit(initial_epoch=...)``).
 
     Example:
         >>> h = History()
         >>> h.append({'loss': 0.5, 'accuracy': 0.75})
         >>> h.append({'loss': 0.25, 'accuracy': 1.0})
-        >>> h.metrics['loss'], h.num_epochs
-        ([0.5, 0.25], 2)
+        >>> h.history['loss'], h.num_epochs, h.epoch
+        ([0.5, 0.25], 2, [0, 1])
     """
 
-    def __init__(self):
+    def __init__(self, first_epoch=0):
         self.metrics = {}
         self.num_epochs = 0
+        self.first_epoch = int(first_epoch)  # index of the first recorded epoch (fit's initial_epoch)
         self.voltages = {}  # {(epoch, phase): array} in V
         # {'model_config', 'hyperparameters', 'units'}: plain data set by fit, saved as JSON attributes
         self.info = {}
@@ -75,6 +79,16 @@ class History:
 
     def __getitem__(self, name):
         return self.metrics[name]
+
+    @property
+    def history(self):
+        """Keras' name for :attr:`metrics`: name -> list of per-epoch values."""
+        return self.metrics
+
+    @property
+    def epoch(self):
+        """The 0-based indices of the recorded epochs (Keras' ``History.epoch``)."""
+        return list(range(self.first_epoch, self.first_epoch + self.num_epochs))
 
     def save(self, path):
         """Write the history to HDF5 at ``path`` atomically (temp file + rename)."""

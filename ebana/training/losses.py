@@ -35,10 +35,15 @@ def class_like(t, midpoint):
 
 
 class MSE:
-    """Half squared error in volts: ``L = 0.5 * sum_k (y_k - t_k)**2`` (V^2).
+    """Half the sum of squared errors in volts: ``L = 0.5 * sum_k (y_k - t_k)**2`` (V^2).
 
-    Targets are voltages of the same shape (B, K) as the readouts. The
-    gradient is ``dL/dy = y - t`` (V), the classic EP nudge ``beta*(t - y)``.
+    The classic EP loss (its gradient ``dL/dy = y - t`` (V) gives the nudge
+    ``beta*(t - y)``). Despite the class name it is not Keras' mean squared
+    error, which is ``loss='mse'`` (:class:`MeanSquaredError`, the mean over
+    the K outputs); for one output ``MeanSquaredError`` is twice this loss.
+    The class keeps its name so existing code and checkpoints keep working;
+    ``loss='half_squared_error'`` names it for what it is.
+    Targets are voltages of the same shape (B, K) as the readouts.
 
     Metrics (:meth:`metrics`): ``mae``, the mean absolute error (V), always;
     ``accuracy`` only for classification. ``task='auto'`` treats targets as
@@ -59,9 +64,11 @@ class MSE:
         (0.125, -0.5)
     """
 
-    name = "mse"
+    name = "half_squared_error"
     unit = "V^2"
     TASKS = ("auto", "classification", "regression")
+    #: the metrics it can report (``compile(metrics=[...])`` picks among them)
+    METRICS = ("mae", "accuracy")
 
     def __init__(self, midpoint=0.0, task="auto"):
         self.midpoint = check_number(midpoint, "MSE midpoint (V)")
@@ -122,6 +129,59 @@ class MSE:
         return f"MSE(midpoint={self.midpoint!r}, task={self.task!r})"
 
 
+class MeanSquaredError(MSE):
+    """Keras' mean squared error in volts: ``L = mean_k (y_k - t_k)**2`` (V^2), ``loss='mse'``.
+
+    The EP nudge is its exact gradient ``dL/dy = 2 (y - t) / K`` (V), so the
+    loss reported is the loss trained. Metrics, targets and accuracy as :class:`MSE`.
+
+    Example:
+        >>> import numpy as np
+        >>> loss, grad = MeanSquaredError()(np.array([[0.5, 0.0]]), np.array([[1.0, 0.0]]))
+        >>> float(loss[0]), grad.tolist()
+        (0.125, [[-0.5, 0.0]])
+    """
+
+    name = "mse"
+
+    def __call__(self, y, target):
+        """Return ``(loss (B,) in V^2, dloss_dy (B, K) in V)``."""
+        y, t = self._check(y, target)
+        diff = y - t
+        return np.mean(diff * diff, axis=1), diff * (2.0 / diff.shape[1])
+
+    def __repr__(self):
+        return f"MeanSquaredError(midpoint={self.midpoint!r}, task={self.task!r})"
+
+
+class MeanAbsoluteError(MSE):
+    """Mean absolute error in volts: ``L = mean_k |y_k - t_k|`` (V), ``loss='mae'``.
+
+    The EP nudge is its exact gradient ``dL/dy = sign(y - t) / K`` (unitless;
+    the nudge current ``-beta * sign(y - t) / K`` (A) has the same size for
+    every wrong output, however wrong). At ``y == t`` the gradient is 0, so an
+    output on its target is not nudged. Metrics, targets and accuracy as :class:`MSE`.
+
+    Example:
+        >>> import numpy as np
+        >>> loss, grad = MeanAbsoluteError()(np.array([[0.5, 0.0]]), np.array([[1.0, 0.2]]))
+        >>> round(float(loss[0]), 6), grad.tolist()
+        (0.35, [[-0.5, -0.5]])
+    """
+
+    name = "mae"
+    unit = "V"
+
+    def __call__(self, y, target):
+        """Return ``(loss (B,) in V, dloss_dy (B, K) unitless)``."""
+        y, t = self._check(y, target)
+        diff = y - t
+        return np.mean(np.abs(diff), axis=1), np.sign(diff) / diff.shape[1]
+
+    def __repr__(self):
+        return f"MeanAbsoluteError(midpoint={self.midpoint!r}, task={self.task!r})"
+
+
 class CrossEntropy:
     """Softmax cross-entropy over ``scale * y`` (scale in 1/V, so logits are unitless).
 
@@ -139,6 +199,7 @@ class CrossEntropy:
 
     name = "cross_entropy"
     unit = "1"
+    METRICS = ("accuracy",)
 
     def __init__(self, scale=1.0):
         self.scale = check_number(scale, "CrossEntropy scale (1/V)", low=0.0, low_open=True)

@@ -13,8 +13,10 @@ to a bound: Adam ``lr = 0.005 * span`` (S: at least 200 steps to cross the
 range); SGD ``lr = span**2`` (S^2 per loss unit; for MSE on targets of
 ~0.2 V this moves a conductance by ~0.1-1 % of its range per step, measured
 on the XOR test network). ``fit`` supplies
-the range of each layer; a layer's own ``lr`` overrides. ``lr_scale``
+the range of each layer (bias voltages: their ``[bias_min, bias_max]`` in V,
+see :mod:`.learning_rates`); a layer's own ``lr`` overrides. ``lr_scale``
 multiplies every learning rate; learning-rate schedules change it.
+``learning_rate=`` is Keras' name for ``lr`` and is accepted as such.
 """
 import os
 
@@ -206,6 +208,15 @@ class Optimizer:
 
 
 
+def _rate(who, lr, learning_rate):
+    """``lr`` or its Keras name ``learning_rate`` (one of them), checked: None or >= 0."""
+    if learning_rate is not None:
+        if lr is not None:
+            raise ValidationError(f"{who}: pass the learning rate once, as lr= or learning_rate=")
+        lr = learning_rate
+    return None if lr is None else check_number(lr, f"{who} lr", low=0.0)
+
+
 def _check_decay(value, what):
     """A moment decay must lie in [0, 1): at 1 the bias correction divides by zero."""
     x = check_number(value, what, low=0.0, high=1.0)
@@ -230,8 +241,8 @@ class SGD(Optimizer):
     _hyper = ("lr", "momentum", "lr_scale")
     _slots = ("velocity",)
 
-    def __init__(self, lr=None, momentum=0.0, lr_scale=1.0):
-        self.lr = None if lr is None else check_number(lr, "SGD lr", low=0.0)
+    def __init__(self, lr=None, momentum=0.0, lr_scale=1.0, learning_rate=None):
+        self.lr = _rate("SGD", lr, learning_rate)
         self.momentum = check_number(momentum, "SGD momentum", low=0.0, high=1.0)
         self.lr_scale = check_number(lr_scale, "SGD lr_scale", low=0.0)
         super().__init__()
@@ -271,8 +282,8 @@ class Adam(Optimizer):
     _slots = ("m", "v")
     _nonnegative = ("v",)
 
-    def __init__(self, lr=None, beta1=0.9, beta2=0.999, eps=1e-8, lr_scale=1.0):
-        self.lr = None if lr is None else check_number(lr, "Adam lr", low=0.0)
+    def __init__(self, lr=None, beta1=0.9, beta2=0.999, eps=1e-8, lr_scale=1.0, learning_rate=None):
+        self.lr = _rate("Adam", lr, learning_rate)
         self.lr_scale = check_number(lr_scale, "Adam lr_scale", low=0.0)
         self.beta1 = _check_decay(beta1, "Adam beta1")
         self.beta2 = _check_decay(beta2, "Adam beta2")
