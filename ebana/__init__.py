@@ -6,7 +6,8 @@ from .layers import (AmplificationLayer, AveragePooling2DLayer, BiasVoltageLayer
                      MemristorDenseLayer, ReshapeLayer)
 from .model import Model
 from .saving.restore import load_model
-from .training import MSE, SGD, Adam, CrossEntropy, DataLoader, History
+from .training import (MSE, SGD, Adam, CrossEntropy, DataLoader, History, MeanAbsoluteError, MeanSquaredError,
+                       RMSprop)
 
 _moved.install()  # old import paths (ebana.backends.native_layered, ...) keep working
 
@@ -14,6 +15,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Model", "load_model", "InputVoltageLayer", "BiasVoltageLayer", "ConcatenateLayer", "DenseLayer", "DiodeLayer",
     "AmplificationLayer", "CurrentLayer", "MemristorDenseLayer", "LocallyConnected2DLayer", "AveragePooling2DLayer",
-    "FlattenLayer", "ReshapeLayer", "MSE", "CrossEntropy", "SGD", "Adam", "DataLoader", "History",
+    "FlattenLayer", "ReshapeLayer", "MSE", "MeanSquaredError", "MeanAbsoluteError", "CrossEntropy", "SGD", "Adam",
+    "RMSprop", "DataLoader", "History",
     "DataNotFoundError", "EbanaError", "GraphError", "ShapeError", "SimulatorError", "ValidationError",
 ]
