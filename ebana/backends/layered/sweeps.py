@@ -1,10 +1,10 @@
 """One solve of the layered native solver: the sweeps, the per-net solves, the KCL check.
 
-See :mod:`.native_layered` for the method; this module holds its inner loop:
+See :mod:`.backend` for the method; this module holds its inner loop:
 :meth:`Sweeps.sweep_all` (block Gauss-Seidel with Anderson mixing and a
 convergence test on the error the measured contraction implies),
 :meth:`Sweeps.update_group` (every net of a group by its own scalar KCL, in
-place; the two-sided clamps through a compiled kernel, :mod:`.layered_kernels`),
+place; the two-sided clamps through a compiled kernel, :mod:`.kernels`),
 :meth:`Sweeps.check_residual` and the voltage-source branch currents.
 Units: V, A, S.
 """
@@ -151,7 +151,7 @@ class Sweeps:
         visited first is recomputed from the others in every sweep, so the state of the
         iteration is the other groups' voltages (kept side by side in one array, of which
         ``v[k]`` are views); up to sweep ``accelerate`` it is Anderson-mixed in place
-        (:mod:`.layered_anderson`), then plain sweeps, which cannot be misled.
+        (:mod:`.anderson`), then plain sweeps, which cannot be misled.
         A ``warm`` start (a nudged phase from the free solution) starts the mixing history on its
         second sweep: its sweeps usually shrink the moves 1000-fold and end on the third, before
         any mixing, whose passes over the history would cost more than they save.
@@ -225,7 +225,7 @@ class Sweeps:
         currents from the crossbars that its last solve used; the groups after it in the
         sweep moved by at most ``moves`` since, so those currents changed by at most
         ``sum_j |G_ij alpha_j / alpha_i| * max move``, which is added, and so is the bound on the
-        rounding of a float32 product (:mod:`.layered_precision`): bounds, not estimates, and
+        rounding of a float32 product (:mod:`.precision`): bounds, not estimates, and
         no matrix product is repeated. Diode far ends are read afresh.
         """
         worst = np.zeros(v[0].shape[0] if v else 0)
