@@ -31,7 +31,31 @@ def amplifier_sense_source(circuit, k):
 def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, analysis=".op"):
     """Return the netlist of ``circuit`` with conductances ``g`` (S, shape (R,)),
     source values ``vs`` (V, shape (V,)) and currents ``isrc`` (A, shape (I,)).
+
+    Ngspice ``options`` (name -> number) override :data:`DEFAULT_OPTIONS`; ``analysis`` is the
+    last line before ``.end`` (none when empty).
+
+    >>> # text = render(model.circuit, model.conductances(), title="one sample")
     """
+    g, vs, isrc = _checked_values(circuit, g, vs, isrc)
+    opts = dict(DEFAULT_OPTIONS, **(options or {}))
+    _check_free_text(title, opts)
+    lines = [f"* {title}", ".options " + " ".join(f"{k}={_f(v)}" for k, v in opts.items())]
+    lines += _linear_lines(circuit, g, vs, isrc)
+    lines += _diode_lines(circuit)
+    lines += _amplifier_lines(circuit)
+    for owner, text in circuit.spice_blocks:
+        lines.append(f"* user block {owner}")
+        lines.extend(text.strip().splitlines())
+    if analysis:
+        lines.append(analysis)
+    lines.append(".end")
+    return "\n".join(lines) + "\n"
+
+
+def _checked_values(circuit, g, vs, isrc):
+    """The numbers the netlist will hold, checked so that every one is finite and every
+    resistance ``1/g`` exists: ``(g, vs, isrc)`` as flat arrays (S, V, A), defaults filled in."""
     g = check_array(g, "conductances (S)", 0, np.inf).reshape(-1)
     if g.shape != (circuit.n_res,):
         raise ValidationError(f"expected {circuit.n_res} conductances, received {g.shape}")
@@ -42,10 +66,15 @@ def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, 
     isrc = np.zeros(circuit.n_is) if isrc is None else check_array(isrc, "source currents (A)").reshape(-1)
     check_array(circuit.amp_gain, "amplifier gains", -1e6, 1e6)
     check_array(circuit.amp_shift, "amplifier shifts (V)", -1e3, 1e3)
-    opts = dict(DEFAULT_OPTIONS, **(options or {}))
-    # The title and option names are the only free text in a netlist: a
-    # newline in either would start a new line, e.g. a .control block, and a
-    # first line starting with "*ng_script" makes Ngspice run the file as a script.
+    return g, vs, isrc
+
+
+def _check_free_text(title, opts):
+    """Refuse a title or option name that could change what Ngspice runs.
+
+    They are the only free text in a netlist: a newline in either would start a new line,
+    e.g. a .control block, and a first line starting with "*ng_script" makes Ngspice run
+    the file as a script."""
     if (not isinstance(title, str) or not title.isprintable() or not title.isascii() or len(title) > 200
             or title.lstrip().startswith("*")):
         raise ValidationError(f"netlist title must be one printable ASCII line of at most 200 characters "
@@ -53,10 +82,12 @@ def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, 
     for key in opts:
         if not (isinstance(key, str) and key.isascii() and key.isalnum() and key[:1].isalpha()):
             raise ValidationError(f"Ngspice option name {key!r} must be letters and digits only")
-    nn = circuit.node_names
-    lines = [f"* {title}"]
-    lines.append(".options " + " ".join(f"{k}={_f(v)}" for k, v in opts.items()))
 
+
+def _linear_lines(circuit, g, vs, isrc):
+    """Resistors (written as resistances, Ohm), voltage sources and current sources, in that order."""
+    nn = circuit.node_names
+    lines = []
     names = circuit.element_names("res")
     for k in range(circuit.n_res):
         lines.append(f"{names[k]} {nn[circuit.res_a[k]]} {nn[circuit.res_b[k]]} {_f(1.0 / g[k])}")
@@ -66,13 +97,21 @@ def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, 
     names = circuit.element_names("is")
     for k in range(circuit.n_is):
         lines.append(f"{names[k]} 0 {nn[circuit.is_node[k]]} dc {_f(isrc[k])}")
+    return lines
 
-    models = {}
+
+def _diode_lines(circuit):
+    """One element per junction, block by block, then each ``.model`` line once.
+
+    A behavioral diode is a B source (its piecewise-linear current written out); Shockley
+    diodes and diode-connected MOSFETs name a model, which follows all the elements."""
+    nn = circuit.node_names
+    lines, models = [], {}
     for block in circuit.diode_blocks:
+        m = block.model
         for k in range(block.index.start, block.index.stop):
             a, c = nn[circuit.d_anode[k]], nn[circuit.d_cathode[k]]
             local = f"{block.owner}__{k - block.index.start}"
-            m = block.model
             if isinstance(m, BehavioralDiode):
                 vd = f"v({a},{c})"
                 lines.append(f"b{local} {a} {c} i = {vd} / {_f(m.roff)} + ({vd} - {_f(m.vth)}) * "
@@ -84,7 +123,16 @@ def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, 
                 models[m.name] = m.model_line()
                 lines.append(m.element_line(f"m{local}", a, c))
     lines.extend(models.values())
+    return lines
 
+
+def _amplifier_lines(circuit):
+    """Three elements per amplifier: an E-like B source ``v = gain * v(in) + shift`` into a
+    middle net, a 0 V source that senses its output current, and a CCCS that draws
+    ``1/gain`` of that current from the input net: currents pass back through the amplifier
+    divided by its gain, the way a nudge at the outputs reaches earlier layers."""
+    nn = circuit.node_names
+    lines = []
     names = circuit.element_names("amp")
     for k in range(len(circuit.amp_in)):
         src, dst = nn[circuit.amp_in[k]], nn[circuit.amp_out[k]]
@@ -94,11 +142,4 @@ def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, 
         lines.append(f"{names[k]} {mid} 0 v = {_f(gain)} * v({src}) + {_f(shift)}")
         lines.append(f"{sense} {mid} {dst} dc 0")
         lines.append(f"f{names[k][1:]} {src} 0 {sense} {_f(1.0 / gain)}")
-
-    for owner, text in circuit.spice_blocks:
-        lines.append(f"* user block {owner}")
-        lines.extend(text.strip().splitlines())
-    if analysis:
-        lines.append(analysis)
-    lines.append(".end")
-    return "\n".join(lines) + "\n"
+    return lines

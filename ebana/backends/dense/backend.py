@@ -50,40 +50,59 @@ class DenseBackend(Backend):
         return self._linear_cache
 
     def solve(self, circuit, stimulus, initial=None, sample_offset=0):
+        """The :class:`OperatingPoint` of every sample of ``stimulus``, from ``initial`` node
+        voltages (V, (B, N)) when given (a warm start, e.g. the nudged phase from the free one)."""
         plan, dp = self._prepare(circuit)
-        B, N, M, F = stimulus.batch_size, circuit.n_nodes, plan.M, plan.F
         g = np.asarray(stimulus.g, dtype=float)
-        # known voltages
-        v = np.zeros((B, N))
+        v = self._known_voltages(circuit, plan, stimulus)
+        lin = self._linear(plan, g)
+        rhs_lin = self._linear_rhs(plan, lin, stimulus, v)
+        if initial is not None:
+            v[:, plan.free] = np.asarray(initial)[:, plan.free]
+        x = self._newton(circuit, plan, dp, lin, rhs_lin, v, sample_offset)
+        if not np.all(np.isfinite(v)):
+            raise SimulatorError("native solve produced non-finite voltages",
+                                 sample=sample_offset + int(np.argmax(~np.isfinite(v).all(axis=1))))
+        i_vs = self._branch_currents(circuit, plan, dp, stimulus, lin, v, x)
+        self.solves += stimulus.batch_size
+        return OperatingPoint(v, i_vs)
+
+    @staticmethod
+    def _known_voltages(circuit, plan, stimulus):
+        """Node voltages ``(B, N)`` (V): the nodes that sources hold set, every other node 0."""
+        v = np.zeros((stimulus.batch_size, circuit.n_nodes))
         fx = plan.fixed_nodes
         v[:, fx] = stimulus.vs[:, plan.fix_src[fx]] * plan.fix_sign[fx]
-        # linear part of the system: resistors + constraints
-        lin = self._linear(plan, g)
+        return v
+
+    @staticmethod
+    def _linear_rhs(plan, lin, stimulus, v):
+        """The right-hand side ``(B, M)`` (A, or V in constraint rows) of the part of the system
+        that no Newton iteration changes: current sources, the resistors' currents from the
+        known nodes ``v``, and the constraint rows of floating sources and amplifiers."""
         rhs_lin = scatter(plan.is_rows, stimulus.isrc) - lin.fixed_rhs(v)
         for r, node, coef in plan.const_fixed:
             rhs_lin[:, r] -= coef * v[:, node]
         for r, k in plan.const_rhs_vs:
             rhs_lin[:, r] += stimulus.vs[:, k]
         rhs_lin += plan.const_rhs_amp
+        return rhs_lin
 
-        if initial is not None:
-            # warm start (e.g. the nudged phase from the free solution)
-            v[:, plan.free] = np.asarray(initial)[:, plan.free]
+    def _newton(self, circuit, plan, dp, lin, rhs_lin, v, sample_offset):
+        """Newton's method from the voltages ``v`` (V), whose free nodes it updates in place;
+        returns the unknowns ``(B, M)`` of the last solve (free node voltages, then branch currents).
+
+        Stops when every diode is piecewise linear and none changed region (the linear solve
+        was then exact), or, from the second iteration, when no junction voltage needed
+        limiting, no diode changed region and no node moved by more than
+        ``vtol * (1 + largest |V|)``; a circuit without diodes takes one solve."""
         da, dc = circuit.d_anode, circuit.d_cathode
+        F = plan.F
         vd = v[:, da] - v[:, dc]
-        x = np.zeros((B, M))
+        x = np.zeros((v.shape[0], plan.M))
         x[:, :F] = v[:, plan.free]
         for it in range(self.max_iterations):
-            try:
-                if len(da):
-                    i_d, g_d = dp.evaluate(vd)
-                    rhs = rhs_lin - plan.dio.fixed_rhs(g_d, v) - scatter(plan.dio_rows, i_d - g_d * vd)
-                    x_new = lin.solve(rhs, g_d)
-                else:
-                    x_new = lin.solve(rhs_lin)
-            except np.linalg.LinAlgError:
-                raise SimulatorError("singular circuit matrix (a node with no DC path to a source?)",
-                                     sample=sample_offset) from None
+            x_new = self._linearised_solve(plan, dp, lin, rhs_lin, v, vd, len(da), sample_offset)
             step = np.abs(x_new[:, :F] - x[:, :F]).max(axis=1, initial=0.0)  # per sample (V)
             dv = step.max(initial=0.0)
             x = x_new
@@ -105,12 +124,22 @@ class DenseBackend(Backend):
             bad = int(np.argmax(step + flipped * (1.0 + step.max(initial=0.0))))
             raise SimulatorError(f"native Newton did not converge in {self.max_iterations} iterations",
                                  sample=sample_offset + bad)
-        if not np.all(np.isfinite(v)):
-            raise SimulatorError("native solve produced non-finite voltages",
-                                 sample=sample_offset + int(np.argmax(~np.isfinite(v).all(axis=1))))
-        i_vs = self._branch_currents(circuit, plan, dp, stimulus, lin, v, x)
-        self.solves += B
-        return OperatingPoint(v, i_vs)
+        return x
+
+    @staticmethod
+    def _linearised_solve(plan, dp, lin, rhs_lin, v, vd, n_diodes, sample_offset):
+        """One Newton iteration's linear solve, every diode replaced by its companion model
+        (conductance and current) linearised at junction voltages ``vd`` (V): the unknowns
+        ``(B, M)``. A singular matrix means a node without a DC path: a SimulatorError."""
+        try:
+            if n_diodes:
+                i_d, g_d = dp.evaluate(vd)
+                rhs = rhs_lin - plan.dio.fixed_rhs(g_d, v) - scatter(plan.dio_rows, i_d - g_d * vd)
+                return lin.solve(rhs, g_d)
+            return lin.solve(rhs_lin)
+        except np.linalg.LinAlgError:
+            raise SimulatorError("singular circuit matrix (a node with no DC path to a source?)",
+                                 sample=sample_offset) from None
 
     @staticmethod
     def _branch_currents(circuit, plan, dp, stimulus, lin, v, x):

@@ -159,7 +159,6 @@ class Sweeps:
         groups it has not reached yet (through scaled crossbars, whose offsets are constants)."""
         be = self.backend
         K = len(self.plan.groups)
-        B = v[0].shape[0] if v else 0
         self.order = list(range(K))[::-1] if backward else list(range(K))
         mixing = bool(be.anderson_depth) and K > 1
         mixer = Anderson(be.anderson_depth) if mixing and not warm else None
@@ -171,44 +170,53 @@ class Sweeps:
         for sweep in range(1, be.max_iterations + 1):
             # far from the solution, products may round by a sliver of the last move
             self.allowed = 0.0 if warm else be.rounding_share * previous
-            self.final, self.moves = [None] * K, [None] * K
-            for k in self.order:
-                D, C, far = self._drive(k, v)
-                self.moves[k] = self.update_group(k, v, D, C, far, gshunt, change.get(k))
-                self.final[k] = C
-                for p in self.sourced.get(k, ()):
-                    p.moved(self.moves[k])
-                self.untouched.discard(k)
-            moved = np.max(self.moves, axis=0) if K else np.zeros(B)
+            moved = self._sweep(v, gshunt, change, sample_offset)
             self.sweeps = sweep
-            if not np.all(np.isfinite(moved)):
-                bad = int(np.argmax(~np.isfinite(moved)))
-                raise SimulatorError("layered native solve produced non-finite voltages", sample=sample_offset + bad)
-            # Converged when the last move, and the error it implies for the measured rate of
-            # contraction (a slow iteration is further from its fixed point than its step), are
-            # within vtol (relative to the largest voltage when that exceeds 1 V).
             largest = moved.max(initial=0.0)
-            rate = largest / previous if previous > 0 else 0.5  # no history yet: take the step as the error
-            error = largest * max(1.0, rate / (1.0 - rate)) if rate < 1.0 else np.inf
-            held = self.allowed <= be.product_tol  # a solve ends only on products held to the tolerance
-            if held and (error <= be.vtol or (error <= 1e3 * be.vtol and error <= be.vtol * max(
-                    1.0, max(np.abs(x).max(initial=0.0) for x in v)))):
+            if _converged(largest, previous, v, self.allowed, be):
                 return
             measured, previous = previous > 0, largest
             if mixer is None and mixing and measured and sweep + 1 < be.accelerate:
                 mixer = Anderson(be.anderson_depth)  # a warm start's history begins with its second sweep
             if mixer is not None:
                 if sweep >= be.accelerate:
-                    mixer = None
-                    continue
-                if mixer.mix(residual, state):
-                    for k in self.order[1:]:
-                        for p in self.sourced.get(k, ()):
-                            p.lost()
+                    mixer = None  # plain sweeps from here on
+                elif mixer.mix(residual, state):
+                    self._state_replaced()
         if not quiet:
             bad = int(np.argmax(moved))
             raise SimulatorError(f"layered native solver did not converge in {be.max_iterations} sweeps "
                                  f"(last change {moved[bad]:.3g} V)", sample=sample_offset + bad)
+
+    def _sweep(self, v, gshunt, change, sample_offset):
+        """One sweep of block Gauss-Seidel: solve each group in ``self.order`` from the latest
+        voltages of the others, into ``v`` in place; return each sample's largest move (V).
+
+        Keeps each group's currents and move (``final``, ``moves``) for :meth:`check_residual`,
+        and tells the products a group feeds how far it moved, so they can bound their rounding.
+        ``change``: per group, where its move is written for the mixing (or no entry)."""
+        K = len(self.order)
+        self.final, self.moves = [None] * K, [None] * K
+        for k in self.order:
+            D, C, far = self._drive(k, v)
+            self.moves[k] = self.update_group(k, v, D, C, far, gshunt, change.get(k))
+            self.final[k] = C
+            for p in self.sourced.get(k, ()):
+                p.moved(self.moves[k])
+            self.untouched.discard(k)
+        moved = np.max(self.moves, axis=0) if K else np.zeros(0)  # no groups: no voltages either
+        if not np.all(np.isfinite(moved)):
+            bad = int(np.argmax(~np.isfinite(moved)))
+            raise SimulatorError("layered native solve produced non-finite voltages", sample=sample_offset + bad)
+        return moved
+
+    def _state_replaced(self):
+        """The mixing replaced the state (every group but the first visited) by a combination of
+        past ones: the moves its products were told no longer bound how far their inputs are
+        from what they last multiplied, so they recompute."""
+        for k in self.order[1:]:
+            for p in self.sourced.get(k, ()):
+                p.lost()
 
     def check_residual(self, v, sample_offset):
         """Every net's KCL at the final voltages, as the Newton step it would cause (V).
@@ -327,6 +335,22 @@ def _gather(v, groups):
     for k, a, b in zip(groups, edges[:-1], edges[1:]):
         v[k], views[k] = x[:, a:b], moves[:, a:b]
     return x, moves, views
+
+
+def _converged(largest, previous, v, allowed, be):
+    """Whether the sweeps may stop, after one whose largest move was ``largest`` (V) and the one
+    before ``previous`` (V; 0: none yet).
+
+    The move alone understates a slow iteration's distance to its fixed point, so the test is
+    on the error the measured rate of contraction implies (``move * rate / (1 - rate)``, at
+    least the move): within vtol, or within vtol relative to the largest voltage when that
+    exceeds 1 V (up to 1000 vtol). And a solve ends only on products held to the tolerance:
+    ``allowed``, the rounding (V) this sweep's products were allowed, at most ``product_tol``."""
+    rate = largest / previous if previous > 0 else 0.5  # no history yet: take the step as the error
+    error = largest * max(1.0, rate / (1.0 - rate)) if rate < 1.0 else np.inf
+    held = allowed <= be.product_tol
+    return held and (error <= be.vtol or (error <= 1e3 * be.vtol and error <= be.vtol * max(
+        1.0, max(np.abs(x).max(initial=0.0) for x in v))))
 
 
 def _diode(s, model, vd):
