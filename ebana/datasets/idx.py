@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from ..errors import ValidationError
+from ..saving.safe_io import atomic_write_bytes
 
 #: IDX type byte -> numpy dtype (big-endian where it matters)
 IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
@@ -79,6 +80,5 @@ def write_idx(path, array, compress=None):
     path = os.fspath(path)
     if compress is None:
         compress = path.endswith(".gz")
-    with open(path, "wb") as f:
-        f.write(gzip.compress(body) if compress else body)
+    atomic_write_bytes(gzip.compress(body) if compress else body, path, "IDX file")
     return path

@@ -11,6 +11,7 @@ from ..interrupt import deferred_sigint
 from ..layers import CurrentLayer, InputVoltageLayer
 from ..layers.base import Layer
 from ..saving.model_file import save_model
+from ..saving.safe_io import atomic_write_bytes, check_writable
 from ..saving.weights import get_weights, load_weights, save_weights, set_weights
 from ..training.keras_api import compile_model, evaluate_model, fit_model
 from ..validation import check_batch_size
@@ -258,10 +259,13 @@ class Model:
         return render(self.circuit, self.conductances(), vs, title=title)
 
     def write_netlist(self, path, inputs, title="ebana model"):
-        """Write :meth:`netlist` to ``path``; ``ngspice -b path`` solves it standalone."""
+        """Write :meth:`netlist` to ``path`` atomically; ``ngspice -b path`` solves it standalone.
+
+        The destination is checked first (a folder that cannot be written, or a path that
+        is a device, FIFO or folder, is refused naming ``path``)."""
+        check_writable(path, "netlist")
         text = self.netlist(inputs, title)
-        with open(path, "w") as f:
-            f.write(text)
+        atomic_write_bytes(text.encode(), path, "netlist")
         return path
 
     def summary(self):

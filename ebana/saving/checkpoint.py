@@ -65,7 +65,7 @@ def save_checkpoint(path, model, optimizer, history, loader_state, position, par
                     "skipped": int(partial["skipped"])},
         "noise": noise.state_dict() if hasattr(noise, "state_dict") else None,
         "settings": settings,
-    }, path)
+    }, path, "checkpoint")
 
 
 def load_checkpoint(path, model, optimizer, loader, settings=None):

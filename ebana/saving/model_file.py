@@ -67,4 +67,4 @@ def save_model(model, path):
     config = model.get_config()
     _check_plain(config)
     atomic_pickle({"format": FORMAT, "version": VERSION, "config": config,
-                   "weights": get_weights(model), "training": _training_state(model)}, path)
+                   "weights": get_weights(model), "training": _training_state(model)}, path, "model file")
