@@ -47,6 +47,10 @@ class AveragePooling2DLayer(Layer):
         out_r, out_c = output_size(self.in_dims, self.pool_size, self.strides, self.describe())
         return (out_r, out_c, self.in_dims[2])
 
+    def stored_shape(self, input_units):
+        out_r, out_c = output_size(self.in_dims, self.pool_size, self.strides, self.describe())
+        return (out_r * out_c, self.in_dims[2], self.pool_size[0] * self.pool_size[1])
+
     def build(self, input_units, rng):
         if self.g is None:
             n_windows = self.units // self.in_dims[2]

@@ -71,6 +71,7 @@ class Model:
         self.ep_scales = ep_gradient_scales(self.layers)
         self.noise = ModelNoise(self._res_layers, default=variability, seed=seed)
         self.backend = backend_with_retries(backend)
+        self.backend_name = backend if isinstance(backend, str) else None  # saved with the model
         # set by compile and fit (ebana.training.keras_api): what save() stores and evaluate() defaults to
         self.compiled = None  # {'optimizer', 'loss', 'beta' (S), 'symmetric'}
         self.loss_fn = None
@@ -220,6 +221,7 @@ class Model:
         if close is not None:
             close()
         self.backend = new
+        self.backend_name = backend if isinstance(backend, str) else None
         return self
 
     def get_config(self):
@@ -227,9 +229,10 @@ class Model:
         return model_config(self)
 
     @classmethod
-    def from_config(cls, config, backend="ngspice", **options):
-        """A new model with the layer graph of ``config`` (weights: :meth:`load_weights`)."""
-        inputs, outputs, seed = layers_from_config(config)
+    def from_config(cls, config, backend="ngspice", source="config", **options):
+        """A new model with the layer graph of ``config`` (weights: :meth:`load_weights`);
+        ``source`` names the config in errors."""
+        inputs, outputs, seed = layers_from_config(config, source)
         return cls(inputs=inputs, outputs=outputs, backend=backend, seed=seed, **options)
 
     def save_weights(self, path):
