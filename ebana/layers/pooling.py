@@ -1,4 +1,6 @@
 """Average pooling as a circuit: equal fixed conductances from each window onto one new net."""
+import warnings
+
 import numpy as np
 
 from ..validation import check_number
@@ -38,6 +40,15 @@ class AveragePooling2DLayer(Layer):
     def _check_parents(self, parents, many):
         super()._check_parents(parents, many)
         self.in_dims = image_dims(parents[0].shape, self.describe(), parents[0])
+        out_r, out_c = output_size(self.in_dims, self.pool_size, self.strides, self.describe())
+        # windows that stop short of the edge leave the last rows/columns joined to nothing
+        left = [size - ((n - 1) * s + p) for size, n, s, p in
+                zip(self.in_dims[:2], (out_r, out_c), self.strides, self.pool_size)]
+        if any(left):
+            warnings.warn(f"{self.describe()}: pool_size {self.pool_size} with strides {self.strides} does not "
+                          f"cover the ({self.in_dims[0]}, {self.in_dims[1]}) image: the last {left[0]} row(s) and "
+                          f"{left[1]} column(s) reach no output net (their inputs are ignored); choose a pool "
+                          "size and strides that divide the image", stacklevel=3)
 
     def _output_units(self, parent_units):
         out_r, out_c = output_size(self.in_dims, self.pool_size, self.strides, self.describe())

@@ -6,7 +6,7 @@ from ..analysis.robustness import evaluate_robustness
 from ..backends import make_stimulus
 from ..backends.factory import backend_with_retries
 from ..circuit import CircuitBuilder, render
-from ..errors import GraphError, ShapeError
+from ..errors import GraphError, ShapeError, ValidationError
 from ..interrupt import deferred_sigint
 from ..layers import CurrentLayer, InputVoltageLayer
 from ..layers.base import Layer
@@ -14,7 +14,7 @@ from ..saving.model_file import save_model
 from ..saving.safe_io import atomic_write_bytes, check_writable
 from ..saving.weights import get_weights, load_weights, save_weights, set_weights
 from ..training.keras_api import compile_model, evaluate_model, fit_model
-from ..validation import check_batch_size
+from ..validation import check_array, check_batch_size
 from . import probes
 from .config import layers_from_config, model_config
 from .graph import ep_gradient_scales, topological_order
@@ -126,8 +126,20 @@ class Model:
     def output_currents(self, currents, batch_size):
         """Current-source values (A), (B, I), from a dict output name -> (B, nets) currents."""
         isrc = np.zeros((batch_size, self.circuit.n_is))
+        if currents is not None and not isinstance(currents, dict):
+            raise ValidationError(f"currents must be a dict output name -> (batch, nets) array (A), "
+                                  f"received {type(currents).__name__}")
+        outputs = {out.name: out for out in self.outputs}
         for name, c in (currents or {}).items():
-            isrc[:, self.circuit.slice("is", name)] = c
+            if name not in outputs:
+                raise ShapeError(f"currents name {name!r}, which is not an output; outputs: {sorted(outputs)}")
+            sl = self.circuit.slice("is", name)
+            nets = sl.stop - sl.start
+            c = check_array(c, f"currents of {outputs[name].describe()} (A)")
+            if c.shape not in ((batch_size, nets), (nets,), ()):
+                raise ShapeError(f"currents of {outputs[name].describe()} must have shape (batch, nets) = "
+                                 f"({batch_size}, {nets}), received {c.shape}")
+            isrc[:, sl] = c
         return isrc
 
     # solving -----------------------------------------------------------------
