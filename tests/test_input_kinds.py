@@ -46,8 +46,10 @@ def test_raw_integer_images_warn_and_integer_volts_do_not(model):
 
 def test_pooling_that_does_not_divide_the_image_warns():
     x = InputVoltageLayer(shape=(5, 4, 1), name="img")
-    with pytest.warns(UserWarning, match=r"'p'.*last 1 row\(s\) and 0 column\(s\)"):
+    with pytest.warns(UserWarning, match=r"'p'.*: 1 row\(s\) and 0 column\(s\) reach no output"):
         AveragePooling2DLayer(2, name="p")(x)
+    with pytest.warns(UserWarning, match=r"'g'.*: 0 row\(s\) and 2 column\(s\)"):  # a gap and the edge
+        AveragePooling2DLayer(2, name="g", strides=(2, 3))(InputVoltageLayer(shape=(4, 6, 1), name="i6"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         AveragePooling2DLayer(2, name="q")(InputVoltageLayer(shape=(4, 4, 1), name="img2"))

@@ -41,12 +41,13 @@ class AveragePooling2DLayer(Layer):
         super()._check_parents(parents, many)
         self.in_dims = image_dims(parents[0].shape, self.describe(), parents[0])
         out_r, out_c = output_size(self.in_dims, self.pool_size, self.strides, self.describe())
-        # windows that stop short of the edge leave the last rows/columns joined to nothing
-        left = [size - ((n - 1) * s + p) for size, n, s, p in
+        # rows/columns no window covers (past the last window, or between windows when
+        # strides exceed the pool size) are joined to nothing: their inputs are ignored
+        left = [size - len({i * st + k for i in range(n) for k in range(p)}) for size, n, st, p in
                 zip(self.in_dims[:2], (out_r, out_c), self.strides, self.pool_size)]
         if any(left):
             warnings.warn(f"{self.describe()}: pool_size {self.pool_size} with strides {self.strides} does not "
-                          f"cover the ({self.in_dims[0]}, {self.in_dims[1]}) image: the last {left[0]} row(s) and "
+                          f"cover the ({self.in_dims[0]}, {self.in_dims[1]}) image: {left[0]} row(s) and "
                           f"{left[1]} column(s) reach no output net (their inputs are ignored); choose a pool "
                           "size and strides that divide the image", stacklevel=3)
 
