@@ -18,8 +18,13 @@ from ..validation import check_array, check_batch_size
 from . import probes
 from .config import layers_from_config, model_config
 from .graph import ep_gradient_scales, topological_order
-from .inputs import check_inputs, input_batches
+from ..training.progress import progress
+from .inputs import batch_count, check_inputs, input_batches
 from .noise import ModelNoise
+
+
+#: predict shows a progress bar from this many batches on
+PREDICT_PROGRESS_BATCHES = 8
 
 
 class Model:
@@ -164,9 +169,14 @@ class Model:
         """Free-phase readouts (V) of every output, by output name, for ``data``: a dict of
         input arrays, one array for a one-input model, or a DataLoader (its batches, in its
         order; target keys are ignored)."""
-        batches = input_batches(self.inputs, data, check_batch_size(batch_size, "predict"))
+        batch_size = check_batch_size(batch_size, "predict")
+        batches = input_batches(self.inputs, data, batch_size)
+        total = batch_count(data, batch_size)
+        # a bar only for long runs (and only on a terminal: see ebana.training.progress)
+        shown = progress(batches, total=total, desc="predict",
+                         enabled=total is None or total >= PREDICT_PROGRESS_BATCHES)
         with deferred_sigint():  # Ctrl-C stops within one sample's solve
-            parts = [self.readouts(self.solve(batch).v) for batch in batches]
+            parts = [self.readouts(self.solve(batch).v) for batch in shown]
         if not parts:
             raise ShapeError("predict received no samples")
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}

@@ -93,3 +93,17 @@ def input_batches(input_layers, data, batch_size):
         return iter(data)
     size, arrays = check_inputs(input_layers, data)
     return ({k: a[s:s + batch_size] for k, a in arrays.items()} for s in range(0, size, batch_size))
+
+
+def batch_count(data, batch_size):
+    """How many batches :func:`input_batches` gives for ``data``, or None when unknown
+    (an iterable without a length)."""
+    if isinstance(data, dict):
+        sizes = [len(v) for v in data.values() if hasattr(v, "__len__")]
+        return -(-max(sizes) // batch_size) if sizes else None
+    if isinstance(data, (np.ndarray, list, tuple)):
+        return -(-len(data) // batch_size)
+    try:
+        return len(data)
+    except TypeError:
+        return None
