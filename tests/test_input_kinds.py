@@ -72,7 +72,7 @@ def test_a_model_moves_to_a_process_pool_and_back():
     expected = m.predict(x)["out"]
     try:
         m.to("native:2")
-        assert m.backend_name == "native:2"
+        assert m.backend_name == "native:2" and m.solver() == "native in 2 worker processes"
         np.testing.assert_allclose(m.predict(x)["out"], expected, atol=1e-12)
     finally:
         m.to("native")
@@ -96,3 +96,20 @@ def test_solver_reports_a_fallback_and_the_count_and_warns_once(rng):
     auto.layered.check_tol = 1e-9
     model.solve(data)
     assert model.solver() == "native-layered"
+
+
+def test_solver_of_a_user_backend_without_inner_is_its_name():
+    from ebana.backends.base import Backend
+    from ebana.backends.dense.backend import DenseBackend
+
+    class Mine(Backend):
+        name = "mine"
+
+        def __init__(self):
+            self.dense = DenseBackend()
+
+        def solve(self, circuit, stimulus, initial=None, sample_offset=0):
+            return self.dense.solve(circuit, stimulus, initial=initial, sample_offset=sample_offset)
+
+    m = xor_like(Mine(), seed=1)
+    assert m.solver() == "mine"

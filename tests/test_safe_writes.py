@@ -162,3 +162,12 @@ def test_a_file_without_checksum_from_before_is_still_read(tmp_path, model):
     model.load_weights(path)
     for k, v in before.items():
         np.testing.assert_array_equal(model.get_weights()[k], v)
+
+
+def test_csv_logger_refuses_a_fifo_before_training(tmp_path, model):
+    from ebana.training.callbacks import CSVLogger
+    fifo = tmp_path / "log.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(ValidationError, match=r"log\.csv.*a FIFO"):
+        fit(model, {"x": X, "out": Y}, 1, MSE(), Adam(), 1e-6, verbose=False, callbacks=[CSVLogger(fifo)])
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)

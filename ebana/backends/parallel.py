@@ -155,6 +155,11 @@ class ParallelBackend(Backend):
         self._shipped = OrderedDict()  # recent circuit and conductance keys some worker has received
         self.solves = 0
 
+    def which(self, circuit):
+        """``'<inner> in <n> worker processes'`` (what each worker runs is chosen there)."""
+        inner = self.inner if isinstance(self.inner, str) else getattr(self.inner, "__name__", "a factory")
+        return f"{inner} in {self.workers} worker processes"
+
     @property
     def executor(self):
         if self._executor is None:

@@ -203,7 +203,8 @@ def atomic_path(path, what="file"):
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         if isinstance(exc, OSError) and not isinstance(exc, EbanaError):
-            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            # h5py reports the C library's errno only in its text
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT) or f"errno = {errno.ENOSPC}," in str(exc)
             reason = "the disk is full" if full else (exc.strerror or str(exc))
             raise WriteError(exc.errno, f"could not write the {what} {path!r}: {reason}; "
                                         "the previous file, if any, is unchanged") from exc
