@@ -74,7 +74,7 @@ class AutoNativeBackend(Backend):
                 raise
             result = self.dense.solve(circuit, stimulus, initial=initial, sample_offset=sample_offset)
             self.fallbacks += 1
-            why = str(exc).splitlines()[0][:120]
+            why = str(exc).splitlines()[0]
             self._last = (circuit, f"the layered solver failed: {why}")
             if self.fallbacks == 1:  # one line per backend, not one per batch
                 warnings.warn(f"backend 'native': the layered solver failed on a batch ({why}); it was solved by "

@@ -132,7 +132,15 @@ def safe_load_pickle(path):
 
 
 def _umask():
-    """The process umask (read by setting it and putting it back at once)."""
+    """The process umask: from /proc (Linux), else by setting it and putting it back at
+    once (which another thread creating a file at that instant could observe)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
