@@ -171,3 +171,23 @@ def test_csv_logger_refuses_a_fifo_before_training(tmp_path, model):
     with pytest.raises(ValidationError, match=r"log\.csv.*a FIFO"):
         fit(model, {"x": X, "out": Y}, 1, MSE(), Adam(), 1e-6, verbose=False, callbacks=[CSVLogger(fifo)])
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_a_device_node_is_refused(tmp_path, model, writer, monkeypatch):
+    """/dev/full's case without touching a device: os.stat reports a character device
+    for a path in the temporary folder (an OS answer injected, nothing created)."""
+    path = tmp_path / "full"
+    path.write_bytes(b"")
+    real = os.stat
+
+    def device_stat(p, *args, **kwargs):
+        st = real(p, *args, **kwargs)
+        if os.fspath(p) == str(path):
+            return os.stat_result((stat.S_IFCHR | 0o666,) + tuple(st)[1:])
+        return st
+
+    monkeypatch.setattr(os, "stat", device_stat)
+    with pytest.raises(ValidationError, match=r"full.*a device"):
+        WRITERS[writer](model, path)
+    assert path.read_bytes() == b""
