@@ -168,8 +168,12 @@ def test_csv_logger_refuses_a_fifo_before_training(tmp_path, model):
     from ebana.training.callbacks import CSVLogger
     fifo = tmp_path / "log.csv"
     os.mkfifo(fifo)
-    with pytest.raises(ValidationError, match=r"log\.csv.*a FIFO"):
-        fit(model, {"x": X, "out": Y}, 1, MSE(), Adam(), 1e-6, verbose=False, callbacks=[CSVLogger(fifo)])
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so a regression fails instead of blocking in open()
+    try:
+        with pytest.raises(ValidationError, match=r"log\.csv.*a FIFO"):
+            fit(model, {"x": X, "out": Y}, 1, MSE(), Adam(), 1e-6, verbose=False, callbacks=[CSVLogger(fifo)])
+    finally:
+        os.close(reader)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
