@@ -46,9 +46,6 @@ def check_main_guard():
     """
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
-    if multiprocessing.parent_process() is not None and getattr(main, "__name__", "") == "__mp_main__":
-        raise ValidationError("a worker process of a ParallelBackend is starting another pool: the main script "
-                              "runs its model code at import; put it under `if __name__ == \"__main__\":`")
     if not path or not os.path.isfile(path):
         return
     try:
@@ -62,6 +59,7 @@ def check_main_guard():
             "`if __name__ == \"__main__\":` block. Workers start with the 'spawn' method, which re-runs the "
             "script in each worker; move the code that builds and runs the model under "
             "`if __name__ == \"__main__\":` (functions and imports may stay at the top)")
+
 
 # worker side ------------------------------------------------------------------
 _CIRCUITS = OrderedDict()  # circuit fingerprint -> Circuit (the same object for every weight state)
