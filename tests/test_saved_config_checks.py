@@ -50,6 +50,9 @@ EDITS = {
     "unknown_top_key": (lambda d: d["config"].__setitem__("extra", 1), r"unknown config key.*extra"),
     "bad_class": (lambda d: _layer(d, "d1").__setitem__("class", ["x"]), r"unknown layer class"),
     "bad_backend": (lambda d: d.__setitem__("backend", 5), r"field 'backend'"),
+    "huge_levels": (lambda d: _layer(d, "d1")["config"].__setitem__("levels", 10 ** 30), r"'d1'.*levels=.*MAX_LEVELS"),
+    "dict_initializer": (lambda d: _layer(d, "d1")["config"].__setitem__("initializer", {"a": 1}),
+                         r"'d1'.*field 'initializer' must be"),
 }
 
 

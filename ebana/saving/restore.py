@@ -11,7 +11,7 @@ Example:
 """
 import os
 
-from ..errors import ShapeError, ValidationError
+from ..errors import GraphError, ShapeError, ValidationError
 from ..model.config import layers_from_config
 from ..model.functional import Model
 from ..model.graph import topological_order
@@ -69,8 +69,14 @@ def load_model(path, backend=None, **model_options):
     source = f"saved model {path!r}"
     inputs, outputs, seed = layers_from_config(d["config"], source)
     check_declared_sizes(outputs, d["weights"], source)
-    model = Model(inputs=inputs, outputs=outputs, backend=_choose_backend(backend, d.get("backend")), seed=seed,
-                  **model_options)
+    try:
+        model = Model(inputs=inputs, outputs=outputs, backend=_choose_backend(backend, d.get("backend")),
+                      seed=seed, **model_options)
+    except (ValidationError, ShapeError, GraphError) as exc:
+        raise type(exc)(f"{source}: {exc}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        # a value of a kind the field checks did not foresee (e.g. an initializer that is a dict)
+        raise ValidationError(f"{source}: building the model failed: {type(exc).__name__}: {exc}") from None
     set_weights(model, d["weights"], source)
     t = d["training"]
     if t is not None:
