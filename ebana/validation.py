@@ -55,10 +55,39 @@ def check_batch_size(value, who):
     return int(value)
 
 
+def real_array(values, what):
+    """``values`` as a float array; complex numbers (whose imaginary part numpy would drop
+    with only a warning), text and other non-numbers are refused naming ``what``.
+
+    >>> real_array([1, 2], "x").dtype.name
+    'float64'
+    """
+    try:
+        a = np.asarray(values)
+    except ValueError:  # ragged nesting
+        raise ValidationError(f"{what} must be a rectangular array of real numbers") from None
+    if a.dtype.kind == "O":  # mixed entries: find the first that is not a real number
+        flat = a.ravel()
+        for k, v in enumerate(flat):
+            if not isinstance(v, (int, float, np.integer, np.floating, np.bool_)):
+                kind = ("complex" if isinstance(v, (complex, np.complexfloating))
+                        else "text" if isinstance(v, (str, bytes)) else type(v).__name__)
+                idx = tuple(int(i) for i in np.unravel_index(k, a.shape)) if a.ndim else ()
+                raise ValidationError(f"{what} must be real numbers; entry {idx} is {kind} {v!r:.40}")
+    elif a.dtype.kind == "c":
+        raise ValidationError(f"{what} must be real numbers, received a complex array ({a.dtype}); "
+                              "pass the real part (e.g. x.real) if the imaginary part is meant to be dropped")
+    elif a.dtype.kind not in "biuf":
+        raise ValidationError(f"{what} must be real numbers, received an array of {a.dtype} "
+                              f"({'text' if a.dtype.kind in 'US' else a.dtype.kind})")
+    return a.astype(float, copy=False)
+
+
 def check_array(values, what, low=-math.inf, high=math.inf, low_open=False, hint=""):
-    """Return ``values`` as a float array if every entry is finite and within [low, high]
-    (or (low, high] with ``low_open``); ``hint`` is appended to the out-of-range message."""
-    a = np.asarray(values, dtype=float)
+    """Return ``values`` as a float array if every entry is a real number, finite and within
+    [low, high] (or (low, high] with ``low_open``); ``hint`` is appended to the out-of-range
+    message. Complex and text values are refused (:func:`real_array`)."""
+    a = real_array(values, what)
     if a.size > 4096:  # large arrays (1.6 M conductances): two reductions instead of three masks
         lo, hi = a.min(), a.max()  # NaN propagates into both
         if np.isfinite(lo) and np.isfinite(hi) and (lo > low if low_open else lo >= low) and hi <= high:

@@ -117,18 +117,39 @@ def test_search_order_path_then_ebana_data_then_keras(no_system_data):
 
 def test_missing_files_say_where_and_how(no_system_data):
     tmp = no_system_data
-    partial = tmp / "partial"
-    _fake_set(partial)
-    (partial / (FILES["test"][1] + ".gz")).unlink()  # three of four files is not a data set
     with pytest.raises(DataNotFoundError) as info:
-        load_fashion_mnist(partial)
+        load_fashion_mnist()
     text = str(info.value)
-    for place in (partial, tmp / "data" / "fashion-mnist", tmp / "home" / ".keras" / "datasets" / "fashion-mnist"):
+    for place in (tmp / "data" / "fashion-mnist", tmp / "home" / ".keras" / "datasets" / "fashion-mnist"):
         assert str(place) in text
     assert "apt-get install dataset-fashion-mnist" in text and "t10k-labels-idx1-ubyte" in text
     assert isinstance(info.value, FileNotFoundError)
     with pytest.raises(DataNotFoundError, match="EBANA_DATA"):
-        load_mnist(tmp / "nowhere")
+        load_mnist()
+
+
+@pytest.mark.parametrize("loader", [load_fashion_mnist, load_mnist])
+@pytest.mark.parametrize("case", ["missing", "empty", "three_of_four"])
+def test_an_explicit_path_is_the_only_place_searched(no_system_data, loader, case):
+    """Issue 25 item 6: a copy elsewhere ($EBANA_DATA, the system folder) is never returned instead."""
+    tmp = no_system_data
+    for name in ("fashion-mnist", "mnist"):
+        _fake_set(tmp / "data" / name)
+        _fake_set(tmp / "system" / name)
+    given = tmp / "given"
+    if case == "empty":
+        given.mkdir()
+    if case == "three_of_four":
+        _fake_set(given)
+        (given / (FILES["test"][1] + ".gz")).unlink()
+    with pytest.raises(DataNotFoundError) as info:
+        loader(given)
+    text = str(info.value)
+    assert str(given) in text and str(tmp / "data") not in text and str(tmp / "system") not in text
+    if case == "missing":
+        assert "does not exist" in text
+    if case == "three_of_four":
+        assert "t10k-labels-idx1-ubyte" in text and "train-images" not in text
 
 
 def test_inconsistent_files_are_refused(tmp_path):
@@ -152,3 +173,57 @@ def test_real_fashion_mnist_files():
     np.testing.assert_array_equal(np.bincount(l_train), np.full(10, 6000))
     np.testing.assert_array_equal(np.bincount(l_test), np.full(10, 1000))
     assert len(FASHION_CLASSES) == 10
+
+
+@pytest.mark.parametrize("labels, words", [
+    (np.array([1, -1, 2], dtype=np.int8), "label 1 is -1"),
+    (np.array([1.0, 1.7, 2.0], dtype=np.float32), "must be integers.*float32"),
+    (np.array([1, 2, 3], dtype=np.float64), "must be integers.*float64"),
+])
+def test_labels_must_be_integers_in_the_class_range(tmp_path, labels, words):
+    """Issue 25 item 7: a label of -1 or 1.7 is refused, never truncated."""
+    _fake_set(tmp_path / "s")
+    write_idx(tmp_path / "s" / (FILES["test"][1] + ".gz"), labels)
+    with pytest.raises(ValidationError, match="t10k-labels-idx1-ubyte.gz.*" + words):
+        load_fashion_mnist(tmp_path / "s")
+
+
+@pytest.mark.parametrize("raw, words", [
+    # 65536**4 elements: 2**64, which an int64 product wraps to 0
+    (b"\x00\x00\x08\x04" + (65536).to_bytes(4, "big") * 4, "above the limit"),
+    (b"\x00\x00\x08\xff" + bytes(4 * 255), "255 dimensions"),
+    (b"\x00\x00\x0e\x02" + (2 ** 32 - 1).to_bytes(4, "big") * 2, "above the limit"),
+])
+@pytest.mark.parametrize("compress", [False, True])
+def test_header_arithmetic_is_checked(tmp_path, raw, words, compress):
+    path = _write(tmp_path, "h.idx", raw, compress)
+    with pytest.raises(ValidationError, match="h.idx.*" + words):
+        read_idx(path)
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it(tmp_path, monkeypatch):
+    """Issue 25 item 2: the header declares 100 bytes, the stream inflates to 64 MiB;
+    it is refused having inflated only a little more than the declared size."""
+    import tracemalloc
+    head = b"\x00\x00\x08\x01" + (100).to_bytes(4, "big")
+    path = tmp_path / "bomb.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(head)
+        for _ in range(64):
+            f.write(bytes(2 ** 20))
+    assert path.stat().st_size < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValidationError, match="bomb.gz.*longer than its header"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 ** 22  # the 64 MiB were never inflated (peak memory under 4 MiB)
+
+
+def test_a_declared_size_above_the_limit_is_refused_before_reading(tmp_path, monkeypatch):
+    monkeypatch.setattr("ebana.datasets.idx.MAX_IDX_BYTES", 1000)
+    path = write_idx(tmp_path / "big.idx.gz", np.zeros((2, 1000), dtype=np.uint8))
+    with pytest.raises(ValidationError, match="big.idx.gz.*2000 bytes.*limit of 1000"):
+        read_idx(path)

@@ -10,6 +10,8 @@ the dense solver: there one stacked LU per Newton iteration costs less than a
 few sweeps' Python overhead (``bench/speed.py`` measures both). :meth:`~AutoNativeBackend.which`
 says which one runs and why.
 """
+import warnings
+
 from ..errors import SimulatorError
 from .base import Backend
 from .dense.backend import DenseBackend
@@ -34,7 +36,8 @@ class AutoNativeBackend(Backend):
         self._choice = None  # (circuit, solver, reason)
         self.small = 64  # unknowns up to which the dense solver is the faster one
         self.dense_fallback = 2000  # nodes up to which a layered failure is solved densely instead
-        self.fallbacks = 0
+        self.fallbacks = 0  # batches the layered solver failed on and the dense one solved
+        self._last = None  # (circuit, why) when the last solve of circuit was a dense fallback
 
     def solver_for(self, circuit):
         """The solver that runs ``circuit`` (chosen on first use, then kept)."""
@@ -52,21 +55,34 @@ class AutoNativeBackend(Backend):
         return self._choice[1]
 
     def which(self, circuit):
-        """``'native-layered'`` or ``'native-dense (why)'`` for ``circuit``."""
+        """The solver that answered the last solve of ``circuit``: ``'native-layered'``,
+        ``'native-dense (why)'``, or after a fallback ``'native-dense (fallback: ...; n
+        fallbacks so far)'``; before any solve, the one that will run it."""
         solver = self.solver_for(circuit)
+        if self._last is not None and self._last[0] is circuit:
+            return f"{self.dense.name} (fallback: {self._last[1]}; {self.fallbacks} fallbacks so far)"
         return solver.name if solver is self.layered else f"{solver.name} ({self._choice[2]})"
 
     def solve(self, circuit, stimulus, initial=None, sample_offset=0):
         solver = self.solver_for(circuit)
         try:
-            return solver.solve(circuit, stimulus, initial=initial, sample_offset=sample_offset)
-        except SimulatorError:
+            result = solver.solve(circuit, stimulus, initial=initial, sample_offset=sample_offset)
+        except SimulatorError as exc:
             # Sweeps crawl where layers are coupled very unevenly (conductances over many
             # decades); a circuit small enough for one stacked LU is then solved densely.
             if solver is not self.layered or circuit.n_nodes > self.dense_fallback:
                 raise
+            result = self.dense.solve(circuit, stimulus, initial=initial, sample_offset=sample_offset)
             self.fallbacks += 1
-            return self.dense.solve(circuit, stimulus, initial=initial, sample_offset=sample_offset)
+            why = str(exc).splitlines()[0]
+            self._last = (circuit, f"the layered solver failed: {why}")
+            if self.fallbacks == 1:  # one line per backend, not one per batch
+                warnings.warn(f"backend 'native': the layered solver failed on a batch ({why}); it was solved by "
+                              "the dense solver instead, which is slower on large circuits. model.solver() "
+                              "reports the fallbacks; this is said once", RuntimeWarning, stacklevel=3)
+            return result
+        self._last = None
+        return result
 
     @property
     def solves(self):

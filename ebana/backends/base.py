@@ -110,8 +110,8 @@ class Backend:
 
     def which(self, circuit):
         """Name of the solver that runs ``circuit`` (e.g. ``'native-dense (small circuit: ...)'``)."""
-        inner = self.inner if isinstance(self.inner, Backend) else None
-        return inner.which(circuit) if inner is not None else self.name
+        inner = getattr(self, "inner", None)  # wrappers (retries) answer for what they wrap
+        return inner.which(circuit) if isinstance(inner, Backend) else self.name
 
     def close(self):
         """Release resources (processes, libraries)."""

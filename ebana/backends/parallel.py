@@ -13,7 +13,10 @@ cluster (``client.get_executor()``) or an MPI pool.
 import hashlib
 import logging
 import multiprocessing
+import os
 import pickle
+import re
+import sys
 import threading
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +29,37 @@ from .base import Backend, OperatingPoint, Stimulus
 from .retry import RetryingBackend
 
 log = logging.getLogger(__name__)
+
+_GUARD = re.compile(r"""__name__\s*==\s*['"]__main__['"]|['"]__main__['"]\s*==\s*__name__""")
+
+
+def check_main_guard():
+    """Refuse to start worker processes from a script without ``if __name__ == "__main__":``.
+
+    Workers start with the 'spawn' method (a fork of a process holding Ngspice or
+    BLAS threads is unsafe), and spawn re-imports the main script in every worker:
+    unguarded, each worker would build the model and start workers of its own
+    (Python then stops it with a long RuntimeError about bootstrapping). A script
+    file whose text has no such guard is refused here, before any process starts,
+    with the fix; interactive sessions and notebooks (no script file) are not
+    affected.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or not os.path.isfile(path):
+        return
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return
+    if not _GUARD.search(text):
+        raise ValidationError(
+            f"backend with worker processes (e.g. 'ngspice:2'): the script {path!r} has no "
+            "`if __name__ == \"__main__\":` block. Workers start with the 'spawn' method, which re-runs the "
+            "script in each worker; move the code that builds and runs the model under "
+            "`if __name__ == \"__main__\":` (functions and imports may stay at the top)")
+
 
 # worker side ------------------------------------------------------------------
 _CIRCUITS = OrderedDict()  # circuit fingerprint -> Circuit (the same object for every weight state)
@@ -86,7 +120,9 @@ class ParallelBackend(Backend):
             Backend (e.g. ``functools.partial(NgspiceBackend, fold_sources=False)``).
         executor: any ``concurrent.futures.Executor``; ``None`` starts a local
             pool of ``workers`` processes (spawned, so no Ngspice state is
-            inherited). A Dask cluster: ``executor=client.get_executor()``.
+            inherited; spawn re-runs the main script in each worker, so a script
+            keeps its model code under ``if __name__ == "__main__":``, checked
+            by :func:`check_main_guard`). A Dask cluster: ``executor=client.get_executor()``.
         workers: number of chunks a batch is split into (and of processes in
             the default pool).
         max_restarts: times the default pool is rebuilt in one solve when a
@@ -120,9 +156,15 @@ class ParallelBackend(Backend):
         self._shipped = OrderedDict()  # recent circuit and conductance keys some worker has received
         self.solves = 0
 
+    def which(self, circuit):
+        """``'<inner> in <n> worker processes'`` (what each worker runs is chosen there)."""
+        inner = self.inner if isinstance(self.inner, str) else getattr(self.inner, "__name__", "a factory")
+        return f"{inner} in {self.workers} worker processes"
+
     @property
     def executor(self):
         if self._executor is None:
+            check_main_guard()
             self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         return self._executor
 

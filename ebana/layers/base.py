@@ -100,6 +100,12 @@ class Layer:
         phases; conductance layers use the node voltages only (their ``ep_gradient``)."""
         return self.ep_gradient(low.v, high.v, span, per_sample=per_sample)
 
+    def stored_shape(self, input_units):
+        """Shape of the array a weights file keeps for this layer once built for
+        ``input_units`` input nets, or None when it keeps none; computed without
+        allocating anything, so a loaded file's sizes are checked before building."""
+        return None
+
     # configuration -------------------------------------------------------
     def get_config(self):
         return {"name": self.name}

@@ -62,6 +62,9 @@ class BiasSources:
         """The array weights files keep for this layer (V), or None when it is fixed."""
         return self.bias_voltage if self.trainable else None
 
+    def stored_shape(self, input_units):
+        return self.bias_voltage.shape if self.trainable else None
+
     def check_stored(self, a, source):
         if a.shape != self.bias_voltage.shape:
             raise ShapeError(f"{source}: {self.describe()} has {self.bias_voltage.shape} bias voltages, "

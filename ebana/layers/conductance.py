@@ -13,6 +13,10 @@ from ..errors import ValidationError
 from ..validation import check_number
 
 
+#: Most conductance levels a layer may ask for (a few-level device has 2 to a few hundred).
+MAX_LEVELS = 2 ** 16
+
+
 class TrainableConductances:
     """Mixin: call :meth:`_set_conductance_options` in ``__init__``; ``self.g`` is set in ``build``."""
 
@@ -31,6 +35,10 @@ class TrainableConductances:
             raise ValidationError(f"{who}: variability must be a Variability, a dict of its fields or None, "
                                   f"received {variability!r}")
         self.variability = variability
+        if isinstance(levels, (int, np.integer)) and not isinstance(levels, bool) and levels > MAX_LEVELS:
+            # the quantiser holds every level: a damaged file's levels=10**9 would take 8 GB
+            raise ValidationError(f"{who}: levels={levels} is above {MAX_LEVELS} "
+                                  "(ebana.layers.conductance.MAX_LEVELS); devices have far fewer levels")
         self.quantizer = None if levels is None else Quantizer(levels, self.g_min, self.g_max)
         self.noise = None  # a LayerNoise, attached by the model (see attach_noise)
         self.g = None

@@ -53,6 +53,9 @@ class DenseLayer(TrainableConductances, Layer):
     def _output_units(self, parent_units):
         return self.out_units
 
+    def stored_shape(self, input_units):
+        return (input_units, self.out_units)
+
     def build(self, input_units, rng):
         if self.g is None:
             self.g = initial_conductances(self.initializer, (input_units, self.out_units),

@@ -35,7 +35,12 @@ def initial_conductances(initializer, shape, g_min, g_max, rng, who):
             raise ValidationError(f"{who}: unknown initializer {initializer!r}; use 'uniform', "
                                   "('uniform', low, high), ('normal', mean, std), an array or a callable")
     else:
-        g = np.asarray(initializer, dtype=float)
+        try:
+            g = np.asarray(initializer, dtype=float)
+        except (TypeError, ValueError):
+            raise ValidationError(f"{who}: field 'initializer' must be 'uniform', ('uniform', low, high), "
+                                  f"('normal', mean, std), an array (S) or a callable, received "
+                                  f"{initializer!r:.60}") from None
     if g.shape != tuple(shape):
         raise ShapeError(f"{who} expected initial conductances of shape {tuple(shape)} "
                          f"(input nets x units), received {g.shape}")

@@ -71,6 +71,10 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
         idx = window_indices(self.in_dims, self.kernel_size, self.strides, self.padding)
         return idx.reshape(idx.shape[0], -1)
 
+    def stored_shape(self, input_units):
+        out_r, out_c = output_size(self.in_dims, self.kernel_size, self.strides, self.describe(), self.padding)
+        return (out_r * out_c, self.kernel_size[0] * self.kernel_size[1] * self.in_dims[2], self.filters)
+
     def build(self, input_units, rng):
         if self.g is None:
             n_windows, per_window = self.windows.shape

@@ -1,4 +1,6 @@
 """Average pooling as a circuit: equal fixed conductances from each window onto one new net."""
+import warnings
+
 import numpy as np
 
 from ..validation import check_number
@@ -41,6 +43,16 @@ class AveragePooling2DLayer(Layer):
     def _check_parents(self, parents, many):
         super()._check_parents(parents, many)
         self.in_dims = image_dims(parents[0].shape, self.describe(), parents[0])
+        out_r, out_c = output_size(self.in_dims, self.pool_size, self.strides, self.describe())
+        # rows/columns no window covers (past the last window, or between windows when
+        # strides exceed the pool size) are joined to nothing: their inputs are ignored
+        left = [size - len({i * st + k for i in range(n) for k in range(p)}) for size, n, st, p in
+                zip(self.in_dims[:2], (out_r, out_c), self.strides, self.pool_size)]
+        if any(left):
+            warnings.warn(f"{self.describe()}: pool_size {self.pool_size} with strides {self.strides} does not "
+                          f"cover the ({self.in_dims[0]}, {self.in_dims[1]}) image: {left[0]} row(s) and "
+                          f"{left[1]} column(s) reach no output net (their inputs are ignored); choose a pool "
+                          "size and strides that divide the image", stacklevel=3)
 
     def _output_units(self, parent_units):
         out_r, out_c = output_size(self.in_dims, self.pool_size, self.strides, self.describe())
@@ -49,6 +61,10 @@ class AveragePooling2DLayer(Layer):
     def _output_shape(self, parent_shapes):
         out_r, out_c = output_size(self.in_dims, self.pool_size, self.strides, self.describe())
         return (out_r, out_c, self.in_dims[2])
+
+    def stored_shape(self, input_units):
+        out_r, out_c = output_size(self.in_dims, self.pool_size, self.strides, self.describe())
+        return (out_r * out_c, self.in_dims[2], self.pool_size[0] * self.pool_size[1])
 
     def build(self, input_units, rng):
         if self.g is None:

@@ -6,19 +6,25 @@ from ..analysis.robustness import evaluate_robustness
 from ..backends import make_stimulus
 from ..backends.factory import backend_with_retries
 from ..circuit import CircuitBuilder, render
-from ..errors import GraphError, ShapeError
+from ..errors import GraphError, ShapeError, ValidationError
 from ..interrupt import deferred_sigint
 from ..layers import CurrentLayer, InputVoltageLayer
 from ..layers.base import Layer
 from ..saving.model_file import save_model
+from ..saving.safe_io import atomic_write_bytes, check_writable
 from ..saving.weights import get_weights, load_weights, save_weights, set_weights
 from ..training.keras_api import compile_model, evaluate_model, fit_model
-from ..validation import check_batch_size
+from ..validation import check_array, check_batch_size
 from . import probes
 from .config import layers_from_config, model_config
 from .graph import ep_gradient_scales, topological_order
-from .inputs import check_inputs, input_batches
+from ..training.progress import progress
+from .inputs import batch_count, check_inputs, input_batches
 from .noise import ModelNoise
+
+
+#: predict shows a progress bar from this many batches on
+PREDICT_PROGRESS_BATCHES = 8
 
 
 class Model:
@@ -76,6 +82,7 @@ class Model:
         self.ep_scales = ep_gradient_scales(self.layers)
         self.noise = ModelNoise(self._res_layers, default=variability, seed=seed)
         self.backend = backend_with_retries(backend)
+        self.backend_name = backend if isinstance(backend, str) else None  # saved with the model
         # set by compile and fit (ebana.training.keras_api): what save() stores and evaluate() defaults to
         self.compiled = None  # {'optimizer', 'loss', 'beta' (S), 'symmetric'}
         self.loss_fn = None
@@ -130,8 +137,20 @@ class Model:
     def output_currents(self, currents, batch_size):
         """Current-source values (A), (B, I), from a dict output name -> (B, nets) currents."""
         isrc = np.zeros((batch_size, self.circuit.n_is))
+        if currents is not None and not isinstance(currents, dict):
+            raise ValidationError(f"currents must be a dict output name -> (batch, nets) array (A), "
+                                  f"received {type(currents).__name__}")
+        outputs = {out.name: out for out in self.outputs}
         for name, c in (currents or {}).items():
-            isrc[:, self.circuit.slice("is", name)] = c
+            if name not in outputs:
+                raise ShapeError(f"currents name {name!r}, which is not an output; outputs: {sorted(outputs)}")
+            sl = self.circuit.slice("is", name)
+            nets = sl.stop - sl.start
+            c = check_array(c, f"currents of {outputs[name].describe()} (A)")
+            if c.shape not in ((batch_size, nets), (nets,), ()):
+                raise ShapeError(f"currents of {outputs[name].describe()} must have shape (batch, nets) = "
+                                 f"({batch_size}, {nets}), received {c.shape}")
+            isrc[:, sl] = c
         return isrc
 
     # solving -----------------------------------------------------------------
@@ -156,9 +175,14 @@ class Model:
         """Free-phase readouts (V) of every output, by output name, for ``data``: a dict of
         input arrays, one array for a one-input model, or a DataLoader (its batches, in its
         order; target keys are ignored)."""
-        batches = input_batches(self.inputs, data, check_batch_size(batch_size, "predict"))
+        batch_size = check_batch_size(batch_size, "predict")
+        batches = input_batches(self.inputs, data, batch_size)
+        total = batch_count(data, batch_size)
+        # a bar only for long runs (and only on a terminal: see ebana.training.progress)
+        shown = progress(batches, total=total, desc="predict",
+                         enabled=total is None or total >= PREDICT_PROGRESS_BATCHES)
         with deferred_sigint():  # Ctrl-C stops within one sample's solve
-            parts = [self.readouts(self.solve(batch).v) for batch in batches]
+            parts = [self.readouts(self.solve(batch).v) for batch in shown]
         if not parts:
             raise ShapeError("predict received no samples")
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
@@ -231,6 +255,7 @@ class Model:
         if close is not None:
             close()
         self.backend = new
+        self.backend_name = backend if isinstance(backend, str) else None
         return self
 
     def get_config(self):
@@ -238,9 +263,10 @@ class Model:
         return model_config(self)
 
     @classmethod
-    def from_config(cls, config, backend="ngspice", **options):
-        """A new model with the layer graph of ``config`` (weights: :meth:`load_weights`)."""
-        inputs, outputs, seed = layers_from_config(config)
+    def from_config(cls, config, backend="ngspice", source="config", **options):
+        """A new model with the layer graph of ``config`` (weights: :meth:`load_weights`);
+        ``source`` names the config in errors."""
+        inputs, outputs, seed = layers_from_config(config, source)
         return cls(inputs=inputs, outputs=outputs, backend=backend, seed=seed, **options)
 
     def save_weights(self, path):
@@ -270,10 +296,13 @@ class Model:
         return render(self.circuit, self.conductances(), vs, title=title)
 
     def write_netlist(self, path, inputs, title="ebana model"):
-        """Write :meth:`netlist` to ``path``; ``ngspice -b path`` solves it standalone."""
+        """Write :meth:`netlist` to ``path`` atomically; ``ngspice -b path`` solves it standalone.
+
+        The destination is checked first (a folder that cannot be written, or a path that
+        is a device, FIFO or folder, is refused naming ``path``)."""
+        check_writable(path, "netlist")
         text = self.netlist(inputs, title)
-        with open(path, "w") as f:
-            f.write(text)
+        atomic_write_bytes(text.encode(), path, "netlist")
         return path
 
     def summary(self):

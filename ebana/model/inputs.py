@@ -4,10 +4,12 @@ Every entry point that takes user data (``predict``, ``evaluate``, ``fit``,
 ``power``, the probes) goes through these functions, so the checks and the
 error messages are the same everywhere.
 """
+import warnings
+
 import numpy as np
 
 from ..errors import ShapeError, ValidationError
-from ..validation import check_array
+from ..validation import check_array, real_array
 
 
 def by_layer_name(value, layers, what):
@@ -30,9 +32,24 @@ def by_layer_name(value, layers, what):
                           f"received {type(value).__name__}")
 
 
+#: integer inputs above this magnitude (V) are probably raw pixel values: a warning says so
+RAW_PIXEL_VOLTS = 10.0
+
+
 def _input_array(layer, value, size):
-    """One input layer's voltages (V) as a checked ``(B, units)`` float array."""
-    a = np.asarray(value, dtype=float)
+    """One input layer's voltages (V) as a checked ``(B, units)`` float array.
+
+    Complex and text values are refused. Integer arrays are taken as volts, but
+    one holding values beyond ``RAW_PIXEL_VOLTS`` (e.g. uint8 images 0..255 straight
+    from :func:`~ebana.datasets.load_fashion_mnist`) gets a warning: they were
+    almost certainly meant to be scaled first (warned, not refused, so integer
+    volts written on purpose keep working)."""
+    a = real_array(value, f"{layer.describe()} input voltages (V)")
+    kind = getattr(getattr(value, "dtype", None), "kind", "")
+    if kind in ("i", "u") and a.size and np.abs(a).max() > RAW_PIXEL_VOLTS:
+        warnings.warn(f"{layer.describe()}: integer inputs ({value.dtype}) up to {np.abs(a).max():g} are taken "
+                      f"as volts; scale raw pixels first, e.g. ebana.datasets.scale_to_volts(x, -1, 1, 0, 255)",
+                      stacklevel=4)
     if a.ndim == 1 and layer.units == 1 and (size is None or a.shape[0] == size):
         a = a[:, None]
     if a.ndim > 2 and a.shape[1:] == layer.shape:  # images (B, rows, cols, channels): nets in C order
@@ -76,3 +93,17 @@ def input_batches(input_layers, data, batch_size):
         return iter(data)
     size, arrays = check_inputs(input_layers, data)
     return ({k: a[s:s + batch_size] for k, a in arrays.items()} for s in range(0, size, batch_size))
+
+
+def batch_count(data, batch_size):
+    """How many batches :func:`input_batches` gives for ``data``, or None when unknown
+    (an iterable without a length)."""
+    if isinstance(data, dict):
+        sizes = [len(v) for v in data.values() if hasattr(v, "__len__")]
+        return -(-max(sizes) // batch_size) if sizes else None
+    if isinstance(data, (np.ndarray, list, tuple)):
+        return -(-len(data) // batch_size)
+    try:
+        return len(data)
+    except TypeError:
+        return None

@@ -5,12 +5,12 @@ the restricted unpickler of :mod:`.safe_io`, so loading a file runs no code.
 """
 from .checkpoint import load_checkpoint, save_checkpoint
 from .model_file import save_model
-from .safe_io import SafeUnpickler, atomic_pickle, check_writable, safe_load_pickle
+from .safe_io import SafeUnpickler, WriteError, atomic_pickle, check_writable, safe_load_pickle
 from .weights import get_weights, load_weights, save_weights, set_weights
 
 __all__ = ["load_model", "save_model", "get_weights", "set_weights", "save_weights", "load_weights",
            "save_checkpoint", "load_checkpoint", "SafeUnpickler", "safe_load_pickle", "atomic_pickle",
-           "check_writable"]
+           "check_writable", "WriteError"]
 
 
 def __getattr__(name):

@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from ..errors import ShapeError, ValidationError
+from ..errors import ValidationError
 from ..training.history import History
 from .run_settings import check_same_run
 from .safe_io import atomic_pickle, check_header, safe_load_pickle
@@ -65,7 +65,7 @@ def save_checkpoint(path, model, optimizer, history, loader_state, position, par
                     "skipped": int(partial["skipped"])},
         "noise": noise.state_dict() if hasattr(noise, "state_dict") else None,
         "settings": settings,
-    }, path)
+    }, path, "checkpoint")
 
 
 def load_checkpoint(path, model, optimizer, loader, settings=None):

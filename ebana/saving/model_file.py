@@ -8,9 +8,8 @@ the model from it.
 """
 import os
 
-import numpy as np
 
-from ..errors import ShapeError, ValidationError
+from ..errors import ValidationError
 from .run_settings import plain_data
 from .safe_io import atomic_pickle, check_writable, safe_load_pickle
 from .weights import get_weights
@@ -18,6 +17,7 @@ from .weights import get_weights
 FORMAT = "ebana-saved-model"
 VERSION = 1
 _KEYS = {"format", "version", "config", "weights", "training"}
+_OPTIONAL = {"backend"}  # the backend name the model was built with; files before it lack the key
 
 
 def _training_state(model):
@@ -53,9 +53,13 @@ def read_model_file(path):
     """The checked contents of a saved model file: ``{'config', 'weights', 'training'}``."""
     path = os.fspath(path)
     d = safe_load_pickle(path)
-    if not isinstance(d, dict) or set(d) != _KEYS or d.get("format") != FORMAT or d.get("version") != VERSION:
+    if (not isinstance(d, dict) or not _KEYS <= set(d) <= _KEYS | _OPTIONAL or d.get("format") != FORMAT
+            or d.get("version") != VERSION):
         got = sorted(d) if isinstance(d, dict) else type(d).__name__
         raise ValidationError(f"{path!r} is not an ebana saved model ({FORMAT} v{VERSION}): found {got}")
+    backend = d.get("backend")
+    if backend is not None and not (isinstance(backend, str) and len(backend) < 100):
+        raise ValidationError(f"{path!r}: field 'backend' must be a backend name, found {backend!r:.60}")
     return d
 
 
@@ -66,5 +70,9 @@ def save_model(model, path):
     check_writable(path, "model file")
     config = model.get_config()
     _check_plain(config)
-    atomic_pickle({"format": FORMAT, "version": VERSION, "config": config,
-                   "weights": get_weights(model), "training": _training_state(model)}, path)
+    contents = {"format": FORMAT, "version": VERSION, "config": config,
+                "weights": get_weights(model), "training": _training_state(model)}
+    name = getattr(model, "backend_name", None)
+    if isinstance(name, str):  # load_model runs it there again unless told otherwise
+        contents["backend"] = name
+    atomic_pickle(contents, path, "model file")

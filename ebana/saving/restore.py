@@ -20,19 +20,72 @@ Example:
 """
 import os
 
-from ..errors import ValidationError
+from ..errors import GraphError, ShapeError, ValidationError
+from ..model.config import layers_from_config
 from ..model.functional import Model
+from ..model.graph import topological_order
 from ..training.resolve import LOSS_CLASSES, OPTIMIZER_CLASSES
 from .model_file import read_model_file
 from .weights import set_weights
 
 
-def load_model(path, backend="ngspice", **model_options):
-    """A model from a file written by :meth:`Model.save`, on ``backend``, compiled as it was saved."""
+_announced = set()  # backends load_model has announced choosing (one line each per process)
+
+
+def check_declared_sizes(outputs, weights, source):
+    """Refuse a graph whose layers would allocate arrays other than the stored ones.
+
+    Each layer's :meth:`~ebana.layers.base.Layer.stored_shape` is computed from the
+    declared sizes alone (nothing allocated) and compared with the file's array, so a
+    config declaring ``filters=10**7`` fails here, before any layer is built."""
+    if not isinstance(weights, dict):
+        raise ValidationError(f"{source}: weights must be a dict layer name -> array")
+    for layer in topological_order(outputs):
+        shape = layer.stored_shape(sum(p.units for p in layer.parents))
+        if shape is None:
+            continue
+        stored = weights.get(layer.name)
+        if getattr(stored, "shape", None) != tuple(shape):
+            found = "no array" if stored is None else f"an array of shape {getattr(stored, 'shape', None)}"
+            raise ShapeError(f"{source}: {layer.describe()} declares sizes that need an array of shape "
+                             f"{tuple(shape)}, the file holds {found}: the config and the weights disagree "
+                             "(the file is damaged or was edited)")
+
+
+def _choose_backend(backend, saved):
+    """``backend`` if given, else the backend the model was saved with, else 'ngspice';
+    the choice made for the user is printed once per backend name and process."""
+    if backend is not None:
+        return backend
+    chosen = saved if isinstance(saved, str) else "ngspice"
+    if chosen not in _announced:
+        _announced.add(chosen)
+        why = "the backend it was saved with" if isinstance(saved, str) else "the default; the file names none"
+        print(f"ebana.load_model: running on backend {chosen!r} ({why}); pass backend=... to choose another")
+    return chosen
+
+
+def load_model(path, backend=None, **model_options):
+    """A model from a file written by :meth:`Model.save`, compiled as it was saved.
+
+    ``backend``: a name or Backend; None (default) takes the backend name the model
+    was built with when the file stores one ('native', 'ngspice:2', ...), else 'ngspice'.
+    Declared layer sizes are checked against the stored arrays and
+    :data:`~ebana.model.config.MAX_LAYER_NETS` before anything is built."""
     path = os.fspath(path)
     d = read_model_file(path)
-    model = Model.from_config(d["config"], backend=backend, **model_options)
-    set_weights(model, d["weights"], f"saved model {path!r}")
+    source = f"saved model {path!r}"
+    inputs, outputs, seed = layers_from_config(d["config"], source)
+    check_declared_sizes(outputs, d["weights"], source)
+    try:
+        model = Model(inputs=inputs, outputs=outputs, backend=_choose_backend(backend, d.get("backend")),
+                      seed=seed, **model_options)
+    except (ValidationError, ShapeError, GraphError) as exc:
+        raise type(exc)(f"{source}: {exc}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        # a value of a kind the field checks did not foresee (e.g. an initializer that is a dict)
+        raise ValidationError(f"{source}: building the model failed: {type(exc).__name__}: {exc}") from None
+    set_weights(model, d["weights"], source)
     t = d["training"]
     if t is not None:
         known_losses, known_opts = LOSS_CLASSES, OPTIMIZER_CLASSES  # every class a name resolves to

@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from ..errors import ShapeError, ValidationError
-from .safe_io import atomic_pickle, check_header, safe_load_pickle
+from .safe_io import atomic_pickle, check_header, check_writable, safe_load_pickle
 
 WEIGHTS_FORMAT = "ebana-weights"
 VERSION = 1
@@ -90,8 +90,10 @@ def set_weights(model, weights, source="set_weights"):
 
 
 def save_weights(model, path):
-    """Write the model's conductances (S) by layer name to ``path`` (atomic pickle)."""
-    atomic_pickle({"format": WEIGHTS_FORMAT, "version": VERSION, "weights": get_weights(model)}, path)
+    """Write the model's conductances (S) by layer name to ``path`` (atomic pickle with a checksum)."""
+    check_writable(path, "weights file")
+    atomic_pickle({"format": WEIGHTS_FORMAT, "version": VERSION, "weights": get_weights(model)}, path,
+                  "weights file")
 
 
 def load_weights(model, path):

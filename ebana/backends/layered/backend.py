@@ -26,6 +26,8 @@ net. Voltage-source branch currents are computed only when read
 (``OperatingPoint.i_vs``): they cost one more product per crossbar from the sources.
 """
 import os
+import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -36,11 +38,30 @@ from ...errors import ValidationError
 from ..base import Backend, OperatingPoint
 from ..heap import keep_freed_memory
 from ..junctions import DiodeParams
+from . import kernels
 from .clamps import ClampSolver
 from .links import BoundLink
 from .plan import FIXED, LayeredPlan
 from .precision import MixedProduct
 from .sweeps import Sweeps
+
+
+#: a solve is called slow (and said once) when it needs more than SLOW_FACTOR times the
+#: backend's mean sweeps and more than SLOW_SWEEPS, once SLOW_AFTER_SOLVES solves set the mean
+SLOW_FACTOR, SLOW_SWEEPS, SLOW_AFTER_SOLVES = 10.0, 200, 3
+_compiling_said = False
+
+
+def _announce_compiling():
+    """One line on stderr, once per process, when the numba kernels are about to be compiled
+    (cold cache: first use on a machine or after an upgrade), so 2-4 s of silence is explained."""
+    global _compiling_said
+    if _compiling_said:
+        return
+    _compiling_said = True
+    if kernels.cache_is_cold():
+        print("ebana: compiling the layered solver's numba kernels (first use on this machine or after an "
+              "upgrade; a few seconds, cached afterwards)", file=sys.stderr)
 
 
 class LayeredBackend(Backend):
@@ -100,6 +121,23 @@ class LayeredBackend(Backend):
         self._norton = {}  # chunk key -> (bound, known voltages, per-group constants)
         self._mixed = {}   # chunk key -> (bound, {(link id, side): MixedProduct})
         self._final = {}   # chunk key -> net voltages (V) per group at the end of its last solve
+        self._usual_sweeps = (0.0, 0)  # (mean sweeps per solve, solves counted), for _note_sweeps
+        self._said_slow = False
+
+    def _note_sweeps(self, batch):
+        """Say once, through ``warnings``, when a solve needs far more sweeps than this
+        backend's usual (a running mean over its solves): that solve is slow, and why."""
+        if not batch:
+            return
+        usual, count = self._usual_sweeps
+        if (count >= SLOW_AFTER_SOLVES and self.sweeps > max(SLOW_SWEEPS, SLOW_FACTOR * usual)
+                and not self._said_slow):
+            self._said_slow = True
+            warnings.warn(f"backend 'native-layered': this solve needed {self.sweeps} sweeps, about "
+                          f"{self.sweeps / max(usual, 1):.0f} times the usual {usual:.0f}, so it was that much "
+                          "slower; the layers are coupled very unevenly (conductances over many decades, or an "
+                          "amplifier near its limits). Said once per backend", RuntimeWarning, stacklevel=4)
+        self._usual_sweeps = ((usual * count + self.sweeps) / (count + 1), count + 1)
 
     @property
     def product_tol(self):
@@ -199,6 +237,7 @@ class LayeredBackend(Backend):
     # solving -----------------------------------------------------------------
     def solve(self, circuit, stimulus, initial=None, sample_offset=0):
         plan, models, dp = self._prepare(circuit)
+        _announce_compiling()
         g = np.asarray(stimulus.g, dtype=float)
         B = stimulus.batch_size
         vfix = self._known_voltages(plan, stimulus.vs)
@@ -223,6 +262,7 @@ class LayeredBackend(Backend):
             runs = outcomes
         self.solves += B
         self.sweeps = max(run.sweeps for run in runs)
+        self._note_sweeps(B)
 
         def branch_currents():
             return np.concatenate([run.branch_currents(full[rows], vfix[rows], stimulus.isrc[rows], dp)

@@ -242,3 +242,20 @@ def fold_crossbar(W, alpha_a, alpha_b, beta_a, beta_b, scaled_a, scaled_b):
         offset_b[j] *= inv_b[j]
     return sums_a, sums_b, coupling_a, coupling_b, offset_a, offset_b
 
+
+
+def cache_is_cold():
+    """True when this process will compile the kernels: none is compiled here yet and none
+    has a usable entry in numba's on-disk cache (first run on a machine, or after the
+    source changed: all kernels live in this file, so they go stale together; a kernel
+    no network has used yet has no entry either, which is why one warm entry is enough).
+    Best effort: numba's cache internals are private, so any surprise there answers
+    False (no message rather than a wrong one)."""
+    for obj in globals().values():
+        if isinstance(obj, numba.core.registry.CPUDispatcher):
+            try:
+                if obj.signatures or obj._cache._cache_file._load_index():  # {} when absent or stale
+                    return False
+            except Exception:  # noqa: BLE001 - private API of numba: stay silent
+                return False
+    return True
