@@ -119,7 +119,7 @@ def chip_conductances(model, variability, chip):
     """Effective conductances (S), shape (R,), of chip ``chip`` (int seed) under ``variability``."""
     vm = VariabilityModel(variability)
     parts = []
-    for layer in model._res_layers:
+    for layer in model.resistive_layers:
         g = layer.circuit_g() if hasattr(layer, "circuit_g") else layer.conductances()
         g_min = getattr(layer, "g_min", float(g.min()))
         g_max = getattr(layer, "g_max", float(g.max()))

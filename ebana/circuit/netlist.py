@@ -33,9 +33,9 @@ def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, 
     source values ``vs`` (V, shape (V,)) and currents ``isrc`` (A, shape (I,)).
 
     Ngspice ``options`` (name -> number) override :data:`DEFAULT_OPTIONS`; ``analysis`` is the
-    last line before ``.end`` (none when empty).
-
-    >>> # text = render(model.circuit, model.conductances(), title="one sample")
+    last line before ``.end`` (none when empty). For a model, ``model.netlist(inputs)``
+    renders one sample with its conductances (``render(model.circuit, model.conductances(),
+    vs, title="one sample")``).
     """
     g, vs, isrc = _checked_values(circuit, g, vs, isrc)
     opts = dict(DEFAULT_OPTIONS, **(options or {}))

@@ -70,13 +70,8 @@ def _check_fields(cls, cfg, who):
                                       f"found {value!r}")
 
 
-def layers_from_config(config, source="config"):
-    """Rebuild the layer graph of ``config``: ``(input layers, output layers, seed)``.
-
-    Every part is checked before a layer is made: the keys, each entry's class, fields
-    (names and kinds) and parents; errors name ``source`` (e.g. the file), the layer
-    and the field. No layer is built (no conductance is allocated) here.
-    """
+def _checked_top(config, source):
+    """The config's seed, after its format, keys, input/output names and layer list are checked."""
     if not isinstance(config, dict) or config.get("format") != FORMAT or config.get("version") != VERSION:
         raise ValidationError(f"{source}: not an {FORMAT} v{VERSION} config (format={config.get('format')!r}, "
                               f"version={config.get('version')!r})" if isinstance(config, dict)
@@ -94,47 +89,63 @@ def layers_from_config(config, source="config"):
     if not isinstance(config.get("layers"), list):
         raise ValidationError(f"{source}: field 'layers' must be a list of layer entries, "
                               f"found {type(config.get('layers')).__name__}")
-    built = {}
-    for i, entry in enumerate(config["layers"]):  # saved in topological order: parents come first
-        where = f"{source}, layer {i}"
-        if not isinstance(entry, dict) or set(entry) != _ENTRY_KEYS:
-            got = sorted(entry) if isinstance(entry, dict) else f"a {type(entry).__name__} {entry!r:.40}"
-            raise ValidationError(f"{where}: an entry must be a dict with keys {sorted(_ENTRY_KEYS)}, found {got}")
-        cls = LAYER_CLASSES.get(entry["class"]) if isinstance(entry["class"], str) else None
-        if cls is None:
-            raise ValidationError(f"{where}: unknown layer class {entry['class']!r}; known: {sorted(LAYER_CLASSES)}")
-        cfg = entry["config"]
-        if not isinstance(cfg, dict) or not all(isinstance(k, str) for k in cfg):
-            raise ValidationError(f"{where} ({cls.__name__}): field 'config' must be a dict of named fields, "
-                                  f"found {cfg!r:.60}")
-        who = f"{where} ({cls.__name__} {cfg.get('name')!r})"
-        _check_fields(cls, cfg, who)
-        parents = entry["parents"]
-        if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
-            raise ValidationError(f"{who}: field 'parents' must be a list of layer names, found {parents!r}")
+    return int(seed)
+
+
+def _layer_from_entry(entry, built, where):
+    """The layer of one checked config entry, called on its parents among ``built`` (by name)."""
+    if not isinstance(entry, dict) or set(entry) != _ENTRY_KEYS:
+        got = sorted(entry) if isinstance(entry, dict) else f"a {type(entry).__name__} {entry!r:.40}"
+        raise ValidationError(f"{where}: an entry must be a dict with keys {sorted(_ENTRY_KEYS)}, found {got}")
+    cls = LAYER_CLASSES.get(entry["class"]) if isinstance(entry["class"], str) else None
+    if cls is None:
+        raise ValidationError(f"{where}: unknown layer class {entry['class']!r}; known: {sorted(LAYER_CLASSES)}")
+    cfg = entry["config"]
+    if not isinstance(cfg, dict) or not all(isinstance(k, str) for k in cfg):
+        raise ValidationError(f"{where} ({cls.__name__}): field 'config' must be a dict of named fields, "
+                              f"found {cfg!r:.60}")
+    who = f"{where} ({cls.__name__} {cfg.get('name')!r})"
+    _check_fields(cls, cfg, who)
+    parents = entry["parents"]
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        raise ValidationError(f"{who}: field 'parents' must be a list of layer names, found {parents!r}")
+    try:
+        layer = cls.from_config(dict(cfg))
+    except EbanaError as exc:
+        raise type(exc)(f"{who}: {exc}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        raise ValidationError(f"{who}: {type(exc).__name__}: {exc}") from None
+    if layer.name in built:
+        raise GraphError(f"{who}: the config defines layer {layer.name!r} twice")
+    missing = [p for p in parents if p not in built]
+    if missing:
+        raise GraphError(f"{who}: {layer.describe()} refers to parents {missing} defined after it or not at all")
+    if parents:
         try:
-            layer = cls.from_config(dict(cfg))
+            layer([built[p] for p in parents] if cls.__name__ == "ConcatenateLayer" else built[parents[0]])
         except EbanaError as exc:
             raise type(exc)(f"{who}: {exc}") from None
-        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
-            raise ValidationError(f"{who}: {type(exc).__name__}: {exc}") from None
-        if layer.name in built:
-            raise GraphError(f"{who}: the config defines layer {layer.name!r} twice")
-        missing = [p for p in parents if p not in built]
-        if missing:
-            raise GraphError(f"{who}: {layer.describe()} refers to parents {missing} defined after it or not at all")
-        if parents:
-            try:
-                layer([built[p] for p in parents] if cls.__name__ == "ConcatenateLayer" else built[parents[0]])
-            except EbanaError as exc:
-                raise type(exc)(f"{who}: {exc}") from None
-        if layer.units is not None and layer.units > MAX_LAYER_NETS:
-            raise ValidationError(f"{who}: {layer.units} nets, above the limit of {MAX_LAYER_NETS} nets per layer "
-                                  "(ebana.model.config.MAX_LAYER_NETS)")
+    if layer.units is not None and layer.units > MAX_LAYER_NETS:
+        raise ValidationError(f"{who}: {layer.units} nets, above the limit of {MAX_LAYER_NETS} nets per layer "
+                              "(ebana.model.config.MAX_LAYER_NETS)")
+    return layer
+
+
+def layers_from_config(config, source="config"):
+    """Rebuild the layer graph of ``config``: ``(input layers, output layers, seed)``.
+
+    Every part is checked before a layer is made: the keys, each entry's class, fields
+    (names and kinds) and parents; errors name ``source`` (e.g. the file), the layer
+    and the field. No layer is built (no conductance is allocated) here.
+    """
+    seed = _checked_top(config, source)
+    built = {}
+    for i, entry in enumerate(config["layers"]):  # saved in topological order: parents come first
+        layer = _layer_from_entry(entry, built, f"{source}, layer {i}")
         built[layer.name] = layer
     try:
         inputs = [built[n] for n in config["inputs"]]
         outputs = [built[n] for n in config["outputs"]]
     except KeyError as e:
         raise GraphError(f"{source}: the config's inputs/outputs name a layer it does not define: {e}") from None
-    return inputs, outputs, int(seed)
+    return inputs, outputs, seed

@@ -79,8 +79,11 @@ class Model:
         for layer in self.layers:
             layer.build(sum(p.units for p in layer.parents), rng)
         self.circuit, self.nodes = self._compile()
+        # layers holding conductances, in circuit order (model.conductances() concatenates theirs)
+        self.resistive_layers = [l for l in self.layers if l.conductances() is not None]
+        self._bias_layers = [l for l in self.layers if getattr(l, "vs_slice", None) is not None]
         self.ep_scales = ep_gradient_scales(self.layers)
-        self.noise = ModelNoise(self._res_layers, default=variability, seed=seed)
+        self.noise = ModelNoise(self.resistive_layers, default=variability, seed=seed)
         self.backend = backend_with_retries(backend)
         self.backend_name = backend if isinstance(backend, str) else None  # saved with the model
         # set by compile and fit (ebana.training.keras_api): what save() stores and evaluate() defaults to
@@ -96,8 +99,6 @@ class Model:
             inp = np.concatenate(parent_nodes) if parent_nodes else np.zeros(0, dtype=np.int64)
             nodes[id(layer)] = layer.lower(builder, inp)
         circuit = builder.build()
-        self._res_layers = [l for l in self.layers if l.conductances() is not None]
-        self._bias_layers = [l for l in self.layers if getattr(l, "vs_slice", None) is not None]
         return circuit, nodes
 
     def layer(self, name):
@@ -109,9 +110,9 @@ class Model:
 
     def conductances(self):
         """All conductances (S) in circuit order, shape (R,)."""
-        if not self._res_layers:
+        if not self.resistive_layers:
             return np.zeros(0)
-        return np.concatenate([l.conductances() for l in self._res_layers])
+        return np.concatenate([l.conductances() for l in self.resistive_layers])
 
     def parameters(self):
         """Trainable parameter arrays by layer name (the arrays themselves: updates are in place)."""
