@@ -59,15 +59,15 @@ class ShockleyDiode:
 
     @classmethod
     def from_library(cls, name="ebana_diode"):
-        """The model shipped in ``ebana/models/diodes.lib`` (parsed, never included verbatim)."""
-        text = resources.files("ebana").joinpath("models/diodes.lib").read_text()
+        """The model shipped in ``ebana/circuit/spice_models/diodes.lib`` (parsed, never included verbatim)."""
+        text = resources.files("ebana").joinpath("circuit/spice_models/diodes.lib").read_text()
         for line in text.splitlines():
             words = line.replace("(", " ").replace(")", " ").split()
             if len(words) >= 3 and words[0].lower() == ".model" and words[1].lower() == name.lower():
                 params = dict(w.split("=", 1) for w in words[3:] if "=" in w)
                 params = {k.upper(): float(v) for k, v in params.items()}
                 return cls(is_=params["IS"], n=params.get("N", 1.0), name=name.lower())
-        raise ValidationError(f"no diode model {name!r} in ebana/models/diodes.lib")
+        raise ValidationError(f"no diode model {name!r} in ebana/circuit/spice_models/diodes.lib")
 
 
 @dataclass(frozen=True)

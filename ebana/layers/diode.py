@@ -21,7 +21,7 @@ class DiodeLayer(BiasSources, Layer):
 
     ``kind='behavioral'``: piecewise linear, ``param`` keys ``VTH`` (V), ``RON`` and
     ``ROFF`` (Ohm). ``kind='real'``: a SPICE junction diode; ``param`` keys
-    ``model`` (a name in ``ebana/models/diodes.lib``), or ``IS`` (A) and ``N``.
+    ``model`` (a name in ``ebana/circuit/spice_models/diodes.lib``), or ``IS`` (A) and ``N``.
     ``kind='mos'``: a diode-connected MOSFET, SPICE level 1 (an NMOS for
     ``'down'``, a PMOS for ``'up'``; equations in
     :class:`~ebana.circuit.elements.MosDiode`); ``param`` keys ``VTO``
