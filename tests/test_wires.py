@@ -100,22 +100,41 @@ def test_wired_layer_refuses_variability():
         Model(inputs=[x], outputs=[CurrentLayer(name="out")(DenseLayer(units=2, name="d2")(h))])
 
 
+@pytest.mark.parametrize("backend", ["native-dense", "native"])
 @pytest.mark.parametrize("r", [0.1, 1.0, 10.0])
-def test_dense_native_agrees_with_ngspice(r):
+def test_native_agrees_with_ngspice(r, backend):
+    """The dense solver on the full circuit, and 'native' (wire nodes eliminated, then dense)."""
     wires = Wires(tile=(2, 4), r_segment=r, r_access=2 * r)
-    native = wired_network("native", wires)
+    native = wired_network(backend, wires)
     ref = wired_network("ngspice", wires)
-    assert native.solver().startswith("native-dense") and "wire resistance" in native.solver()
+    if backend == "native":
+        assert native.solver().startswith("native-wires (72 wire nodes eliminated exactly, then native-dense")
+        assert "DenseLayer 'd1' has wire resistance" in native.solver()
     data = inputs(5)
     currents = {"out": np.random.default_rng(2).normal(0, 1e-4, size=(6, 2))}
     a, b = native.solve(data, currents), ref.solve(data, currents)
     assert np.abs(a.v - b.v).max() < 1e-6
+    assert np.abs(a.i_vs - b.i_vs).max() < 1e-9
     # the clamps conduct, and the wires change the hidden voltages by more than the tolerance
     c1 = ref.layer("c1")
     hidden = a.v[:, ref.layer("d1").output_nodes]
     assert np.any(hidden > 0.3) and np.any(hidden < -0.3), c1
     plain = wired_network("native", None).solve(data, currents).v
     assert np.abs(plain[:, ref.layer("d1").output_nodes] - hidden).max() > 1e-5
+
+
+def test_per_sample_conductances_are_reduced_per_sample():
+    from ebana.backends import make_stimulus
+    wires = Wires(tile=(2, 4), r_segment=5.0, r_access=5.0)
+    native, ref = wired_network("native", wires), wired_network("ngspice", wires)
+    data = {"x": np.repeat(inputs(5, batch=1)["x"], 3, axis=0)}   # one input, three conductance sets
+    g = np.tile(native.conductances(), (3, 1))
+    g[1, :36] *= np.random.default_rng(4).uniform(0.5, 1.5, 36)   # sample 1 sees other devices
+    vs = native.source_voltages(native.check_inputs(data)[1], 3)
+    a = native.backend.solve(native.circuit, make_stimulus(native.circuit, g, vs, np.zeros((3, 2))))
+    b = ref.backend.solve(ref.circuit, make_stimulus(ref.circuit, g, vs, np.zeros((3, 2))))
+    assert np.abs(a.v - b.v).max() < 1e-6
+    assert np.abs(a.v[1] - a.v[0]).max() > 1e-3 and np.abs(a.v[2] - a.v[0]).max() < 1e-12
 
 
 def test_wire_drop_grows_with_resistance():
@@ -164,6 +183,7 @@ def small_wired(backend):
     return Model(inputs=[x], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=3)
 
 
+@pytest.mark.parametrize("backend_name", ["ngspice", "native", "native-dense"])
 def test_ep_gradient_through_the_wires(backend_name):
     model = small_wired(backend_name)
     loss = MSE()
@@ -198,4 +218,4 @@ def test_layered_solver_refuses_wires_with_the_reason():
     m = wired_network("native", Wires(tile=(2, 4), r_segment=1.0))
     with pytest.raises(NotLayered, match="DenseLayer 'd1' has wire resistance"):
         LayeredPlan(m.circuit)
-    assert m.solver().startswith("native-dense (") and "DenseLayer 'd1' has wire resistance" in m.solver()
+    assert m.solver().startswith("native-wires (") and "DenseLayer 'd1' has wire resistance" in m.solver()
