@@ -219,3 +219,16 @@ def test_layered_solver_refuses_wires_with_the_reason():
     with pytest.raises(NotLayered, match="DenseLayer 'd1' has wire resistance"):
         LayeredPlan(m.circuit)
     assert m.solver().startswith("native-wires (") and "DenseLayer 'd1' has wire resistance" in m.solver()
+
+
+def test_study_quick(tmp_path):
+    """test_circuit/wires.py --quick (about 10 s): table and plot, the wires move the readouts."""
+    from test_examples import run_example
+    stdout = run_example("wires", "--quick", "--out", tmp_path, timeout=300)
+    rows = {float(m[0]): [float(x) for x in m[1:]]
+            for m in (line.strip("| ").split(" | ") for line in stdout.splitlines() if line.startswith("| ")
+                      and not line.startswith("| r_"))}
+    assert sorted(rows) == [0.0, 10.0]
+    assert rows[0.0][0] == 0.0 and rows[10.0][0] > 0.01   # max readout change (V)
+    assert rows[0.0][1] >= 0.7                             # chance: 0.1
+    assert (tmp_path / "wires.md").exists() and (tmp_path / "wires.png").exists()
