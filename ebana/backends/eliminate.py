@@ -22,7 +22,17 @@ import scipy.sparse.linalg as spla
 
 from ..circuit.structure import Circuit
 from .base import Backend, OperatingPoint, Stimulus
-from .ngspice.fold import _reslice
+
+
+def kept_blocks(blocks, keep):
+    """Owner -> slice over the kept elements only (owners left empty disappear)."""
+    out, start = {}, 0
+    for owner, sl in sorted(blocks.items(), key=lambda kv: kv[1].start):
+        n = int(np.count_nonzero(keep[sl]))
+        if n:
+            out[owner] = slice(start, start + n)
+            start += n
+    return out
 
 
 class WireBlock:
@@ -89,7 +99,7 @@ class WireElimination:
         new = np.full(c.n_nodes, -1, dtype=np.int64)
         new[self.present] = np.arange(len(self.present))
         blocks = {k: dict(v) for k, v in c.blocks.items()}
-        blocks["res"] = _reslice(c.blocks.get("res", {}), np.isin(np.arange(c.n_res), self.kept_res))
+        blocks["res"] = kept_blocks(c.blocks.get("res", {}), np.isin(np.arange(c.n_res), self.kept_res))
         start = len(self.kept_res)
         for b in self.blocks:
             blocks["res"][b.owner] = slice(start, start + len(b.pair_a))
