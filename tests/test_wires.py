@@ -232,3 +232,19 @@ def test_study_quick(tmp_path):
     assert rows[0.0][0] == 0.0 and rows[10.0][0] > 0.01   # max readout change (V)
     assert rows[0.0][1] >= 0.7                             # chance: 0.1
     assert (tmp_path / "wires.md").exists() and (tmp_path / "wires.png").exists()
+
+
+def test_wire_kcl_check_catches_a_wrong_inner_voltage():
+    from ebana.backends.eliminate import WireEliminatingBackend
+    from ebana.errors import SimulatorError
+    m = wired_network(WireEliminatingBackend(), Wires(tile=(2, 4), r_segment=1.0, r_access=1.0))
+    data = inputs(5, batch=3)
+    v = m.solve(data).v
+    plan = m.backend.plan(m.circuit)
+    block = plan.blocks[0]
+    assert block.kcl_step(v).max() < 1e-12          # the exact solution
+    v[2, block.inner[5]] += 1e-6
+    step = block.kcl_step(v)
+    assert step[2] > 1e-7 and step[:2].max() < 1e-12
+    with pytest.raises(SimulatorError, match="sample 7.*KCL at the wire nodes of 'd1'"):
+        m.backend._check(plan, v, np.arange(5, 8))

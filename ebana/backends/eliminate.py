@@ -21,6 +21,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..circuit.structure import Circuit
+from ..errors import SimulatorError
 from .base import Backend, OperatingPoint, Stimulus
 
 
@@ -63,12 +64,21 @@ class WireBlock:
                               np.concatenate([self.la, self.lb, self.lb, self.la]))), shape=(n, n))
         k = len(self.inner)
         a_ii, a_ip = lap[:k, :k], lap[:k, k:].toarray()
-        t = -spla.splu(a_ii).solve(a_ip)
+        lu = spla.splu(a_ii)
+        t = -lu.solve(a_ip)
         y = lap[k:, k:].toarray() + lap[k:, :k] @ t
         # off-diagonals are <= 0 in exact arithmetic; rounding may leave -1e-20 S of the wrong sign
         pairs = np.maximum(-y[self._pq], 0.0)
         self._last = (g.copy(), pairs, t)
+        self._check = (lu, lap[:k].tocsr())
         return pairs, t
+
+    def kcl_step(self, v):
+        """Largest Newton step (V) per sample that KCL at the inner nodes would still ask for,
+        from full node voltages ``v`` (B, N) and the last reduction: ``A_II^-1 (A_I. V)``."""
+        lu, rows = self._check
+        residual = rows @ np.concatenate([v[:, self.inner], v[:, self.ports]], axis=1).T   # (inner, B) in A
+        return np.abs(lu.solve(residual)).max(axis=0)
 
 
 class WireElimination:
@@ -134,12 +144,15 @@ class WireElimination:
 
 class WireEliminatingBackend(Backend):
     """Solve a wired circuit exactly on its reduced circuit (see the module docstring);
-    ``inner``: the solver of the reduced circuit (default: the native dense Newton solver)."""
+    ``inner``: the solver of the reduced circuit (default: the native dense Newton solver).
+    ``check_tol``: largest KCL residual at the inner nodes accepted, as the Newton step it
+    would cause (V); a sample above it raises SimulatorError naming it."""
     name = "native-wires"
 
-    def __init__(self, inner=None):
+    def __init__(self, inner=None, check_tol=1e-9):
         from .dense.backend import DenseBackend
         self.inner = inner if inner is not None else DenseBackend()
+        self.check_tol = float(check_tol)
         self._plan = None  # (circuit, WireElimination)
 
     @property
@@ -171,8 +184,18 @@ class WireEliminatingBackend(Backend):
             op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
                                   initial=start, sample_offset=sample_offset + int(rows[0]))
             v[rows] = plan.expand_v(op.v, ts)
+            self._check(plan, v[rows], sample_offset + rows)
             i_vs[rows] = op.i_vs  # sources touch ports only: their currents are the reduced circuit's
         return OperatingPoint(v, i_vs)
+
+    def _check(self, plan, v, samples):
+        for block in plan.blocks:
+            step = block.kcl_step(v)
+            if np.any(step > self.check_tol):
+                k = int(np.argmax(step))
+                raise SimulatorError(f"native-wires: KCL at the wire nodes of {block.owner!r} fails (a Newton "
+                                     f"step of {step[k]:.3g} V remains, above check_tol = {self.check_tol:g} V)",
+                                     sample=int(samples[k]))
 
     def close(self):
         self.inner.close()
