@@ -248,3 +248,13 @@ def test_wire_kcl_check_catches_a_wrong_inner_voltage():
     assert step[2] > 1e-7 and step[:2].max() < 1e-12
     with pytest.raises(SimulatorError, match="sample 7.*KCL at the wire nodes of 'd1'"):
         m.backend._check(plan, v, np.arange(5, 8))
+
+
+def test_saved_wired_model_loads_with_its_wires(tmp_path):
+    from ebana import load_model
+    m = wired_network("native", Wires(tile=(2, 4), r_segment=3.0, r_access=1.0))
+    m.save(tmp_path / "wired")
+    again = load_model(tmp_path / "wired", backend="native")
+    assert again.layer("d1").wires == m.layer("d1").wires
+    data = inputs(5)
+    np.testing.assert_array_equal(again.solve(data).v, m.solve(data).v)
