@@ -218,6 +218,8 @@ def test_layered_solver_refuses_wires_with_the_reason():
     m = wired_network("native", Wires(tile=(2, 4), r_segment=1.0))
     with pytest.raises(NotLayered, match="DenseLayer 'd1' has wire resistance"):
         LayeredPlan(m.circuit)
+    with pytest.raises(NotLayered, match="DenseLayer 'd1' has wire resistance"):
+        wired_network("native-layered", Wires(tile=(2, 4), r_segment=1.0)).solve(inputs(5))
     assert m.solver().startswith("native-wires (") and "DenseLayer 'd1' has wire resistance" in m.solver()
 
 
