@@ -7,7 +7,9 @@
   (the reference), :mod:`.dense` (Newton on the whole nodal system) and
   :mod:`.layered` (layer by layer); :mod:`.junctions` holds the device
   equations both native solvers evaluate;
-* wrappers: :mod:`.auto` (layered or dense, per circuit), :mod:`.retry`,
+* :mod:`.eliminate`: wired crossbars' inner nodes eliminated exactly, the rest
+  solved densely (``'native-wires'``);
+* wrappers: :mod:`.auto` (layered, wires or dense, per circuit), :mod:`.retry`,
   :mod:`.parallel`.
 """
 from .base import Backend, OperatingPoint, Stimulus, make_stimulus

@@ -7,7 +7,10 @@ amplifiers), else :class:`~.dense.DenseBackend`, the dense stacked-LU Newton
 solver (floating sources, resistors within a layer, ...). Small circuits (at
 most ``small`` unknowns, e.g. the 64-32-20 design network and Iris) also go to
 the dense solver: there one stacked LU per Newton iteration costs less than a
-few sweeps' Python overhead (``bench/speed.py`` measures both). :meth:`~AutoNativeBackend.which`
+few sweeps' Python overhead (``bench/speed.py`` measures both). Circuits with
+wired crossbars (:mod:`ebana.layers.wires`) go to
+:class:`~.eliminate.WireEliminatingBackend`, which eliminates the wire nodes
+exactly and runs the dense solver on what remains. :meth:`~AutoNativeBackend.which`
 says which one runs and why.
 """
 import warnings
@@ -15,6 +18,7 @@ import warnings
 from ..errors import SimulatorError
 from .base import Backend
 from .dense.backend import DenseBackend
+from .eliminate import WireEliminatingBackend
 from .layered.backend import LayeredBackend
 from .layered.plan import NotLayered
 
@@ -31,6 +35,7 @@ class AutoNativeBackend(Backend):
 
     def __init__(self):
         self.layered, self.dense = LayeredBackend(), DenseBackend()
+        self.wires = WireEliminatingBackend(inner=self.dense)  # shares the dense solver and its settings
         self._defaults = (self.layered.max_iterations, self.dense.max_iterations)
         self._max_iterations = 0
         self._choice = None  # (circuit, solver, reason)
@@ -45,7 +50,8 @@ class AutoNativeBackend(Backend):
             try:
                 plan = self.layered.structure(circuit)
             except NotLayered as e:
-                self._choice = (circuit, self.dense, str(e))
+                solver = self.wires if circuit.not_layered else self.dense
+                self._choice = (circuit, solver, str(e))
             else:
                 unknowns = circuit.n_nodes - len(plan.fixed_nodes) + len(circuit.amp_in)
                 if unknowns <= self.small:
@@ -61,6 +67,8 @@ class AutoNativeBackend(Backend):
         solver = self.solver_for(circuit)
         if self._last is not None and self._last[0] is circuit:
             return f"{self.dense.name} (fallback: {self._last[1]}; {self.fallbacks} fallbacks so far)"
+        if solver is self.wires:
+            return f"{self.wires.which(circuit)}: {self._choice[2]}"
         return solver.name if solver is self.layered else f"{solver.name} ({self._choice[2]})"
 
     def solve(self, circuit, stimulus, initial=None, sample_offset=0):

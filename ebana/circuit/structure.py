@@ -53,6 +53,9 @@ class Circuit:
     spice_blocks: list = field(default_factory=list)
     blocks: dict = field(default_factory=dict)
     """``blocks[kind][owner] -> slice`` for kind in res, vs, is, diode, amp."""
+    not_layered: dict = field(default_factory=dict)
+    """``owner -> reason`` for layers whose elements break the layered structure on purpose
+    (e.g. wire resistance): the layered solver refuses the circuit with that reason."""
 
     @property
     def n_nodes(self):
@@ -108,6 +111,7 @@ class CircuitBuilder:
         self._blocks = {k: {} for k in self._lists}
         self._diode_blocks = []
         self._spice_blocks = []
+        self._not_layered = {}
 
     # nodes ---------------------------------------------------------------
     def nodes(self, owner, count, suffix=""):
@@ -180,6 +184,10 @@ class CircuitBuilder:
         """An opaque block of SPICE lines (only the Ngspice backend can solve it)."""
         self._spice_blocks.append((check_name(owner), check_spice_block(text, owner)))
 
+    def not_layered(self, owner, reason):
+        """Record that ``owner``'s elements break the layered structure, and why (a sentence)."""
+        self._not_layered[check_name(owner)] = str(reason)
+
     # result --------------------------------------------------------------
     def build(self):
         def cols(kind, n, dtypes):
@@ -201,4 +209,4 @@ class CircuitBuilder:
             d_anode=d_a, d_cathode=d_c, diode_blocks=list(self._diode_blocks),
             amp_in=amp_in, amp_out=amp_out, amp_gain=amp_gain, amp_shift=amp_shift,
             spice_blocks=list(self._spice_blocks),
-            blocks={k: dict(v) for k, v in self._blocks.items()})
+            blocks={k: dict(v) for k, v in self._blocks.items()}, not_layered=dict(self._not_layered))

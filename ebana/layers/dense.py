@@ -3,9 +3,12 @@ import dataclasses
 
 import numpy as np
 
+from ..errors import ValidationError
+
 from .base import Layer, check_units
 from .conductance import TrainableConductances
 from .initializers import initial_conductances
+from .wires import Wires, lower_wired, wired_ep_gradient
 
 
 class DenseLayer(TrainableConductances, Layer):
@@ -26,6 +29,11 @@ class DenseLayer(TrainableConductances, Layer):
         levels: None, or an int >= 2: ``G`` holds latent values and the circuit
             sees them quantised to ``levels`` conductances evenly spaced in
             ``[g_min, g_max]`` (2: binary); updates are straight-through.
+        wires: None (ideal wires), or a :class:`~ebana.layers.wires.Wires` (or its dict):
+            the crossbar is cut into tiles whose row and column lines have
+            ``r_segment`` (Ohm) between cross-points and ``r_access`` (Ohm) at
+            their ends; every segment is a resistor of the circuit. Wired layers
+            take no variability yet.
 
     The EP gradient's batch sums are matrix products; for crossbars at least
     ``single_precision_width`` wide on both sides they run in float32 (twice as
@@ -41,10 +49,17 @@ class DenseLayer(TrainableConductances, Layer):
     single_precision_width = 128
 
     def __init__(self, units, name, initializer="uniform", lr=None, trainable=True,
-                 g_min=1e-7, g_max=1e-4, variability=None, levels=None):
+                 g_min=1e-7, g_max=1e-4, variability=None, levels=None, wires=None):
         super().__init__(name)
         self.out_units = check_units(units, f"DenseLayer {name!r}")
         self._set_conductance_options(initializer, lr, trainable, g_min, g_max, variability, levels)
+        self.wires = Wires.of(wires, self.describe())
+        self.wired = None  # the WiredCrossbar written by lower() when the wires are not ideal
+
+    @property
+    def has_wires(self):
+        """True when the circuit holds this layer's wire resistors (``wires`` set and not ideal)."""
+        return self.wires is not None and not self.wires.ideal
 
     def _check_parents(self, parents, many):
         if len(parents) != 1:
@@ -57,6 +72,8 @@ class DenseLayer(TrainableConductances, Layer):
         return (input_units, self.out_units)
 
     def build(self, input_units, rng):
+        if self.wires is not None:
+            self.wires.check_fits(input_units, self.out_units, self.describe())
         if self.g is None:
             self.g = initial_conductances(self.initializer, (input_units, self.out_units),
                                           self.g_min, self.g_max, rng, self.describe())
@@ -64,12 +81,33 @@ class DenseLayer(TrainableConductances, Layer):
 
     def lower(self, builder, input_nodes):
         out = builder.nodes(self.name, self.out_units)
-        builder.resistors(self.name, input_nodes[:, None], out[None, :])
         self.input_nodes, self.output_nodes = np.asarray(input_nodes), out
+        if not self.has_wires:  # ideal wires: exactly the wire-free crossbar
+            self.wired = None
+            builder.resistors(self.name, input_nodes[:, None], out[None, :])
+            return out
+        w = self.wired = lower_wired(builder, self.name, self.input_nodes, out, self.wires)
+        # devices first, in C order of g, then the wire segments (conductances() appends theirs)
+        builder.resistors(self.name, np.concatenate([w.row_nodes.ravel(), w.wire_a]),
+                          np.concatenate([w.col_nodes.ravel(), w.wire_b]))
+        builder.not_layered(self.name, f"DenseLayer {self.name!r} has wire resistance: its row and column "
+                            "line nodes join its inputs and outputs (the layered solver has no wire method)")
         return out
+
+    def conductances(self):
+        g = super().conductances()
+        return g if self.wired is None else np.concatenate([g, self.wired.wire_g])
+
+    def attach_noise(self, variability, seed, chip_seed=0):
+        if variability is not None and self.has_wires:
+            raise ValidationError(f"{self.describe()}: variability with wires is not supported yet "
+                                  "(the noise masks cover the devices, the circuit holds the wires too)")
+        return super().attach_noise(variability, seed, chip_seed)
 
     def drops(self, v):
         """Voltage drops (V) across every conductance, ``(B, n_in, units)``, from node voltages ``v``."""
+        if self.wired is not None:
+            return v[:, self.wired.row_nodes] - v[:, self.wired.col_nodes]
         return v[:, self.input_nodes][:, :, None] - v[:, self.output_nodes][:, None, :]
 
     def ep_gradient(self, v_low, v_high, span, per_sample=False):
@@ -77,6 +115,8 @@ class DenseLayer(TrainableConductances, Layer):
         ``(dV_high**2 - dV_low**2) / (2 * span)``, where (low, high, span) is
         (free, nudged, beta) or, symmetric, (-beta phase, +beta phase, 2 beta).
         Summed over the batch, or ``(B, n_in, units)`` when ``per_sample``."""
+        if self.wired is not None:  # each device between its own line nodes
+            return wired_ep_gradient(self.wired.row_nodes, self.wired.col_nodes, v_low, v_high, span, per_sample)
         # dV_h^2 - dV_l^2 = (dV_h - dV_l) (dV_h + dV_l): the phase difference is
         # taken first (no cancellation between two O(1) squares), and the batch
         # sum becomes matrix products instead of a (B, n_in, units) array.
@@ -111,7 +151,8 @@ class DenseLayer(TrainableConductances, Layer):
         return {"units": self.out_units, "name": self.name, "initializer": init, "lr": self.lr,
                 "trainable": self.trainable, "g_min": self.g_min, "g_max": self.g_max,
                 "variability": None if self.variability is None else dataclasses.asdict(self.variability),
-                "levels": None if self.quantizer is None else self.quantizer.levels}
+                "levels": None if self.quantizer is None else self.quantizer.levels,
+                "wires": None if self.wires is None else self.wires.config()}
 
 
 def _batch_sum(pairs, single):

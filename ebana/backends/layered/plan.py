@@ -133,6 +133,8 @@ class LayeredPlan:
     def __init__(self, circuit):
         if circuit.spice_blocks:
             raise NotLayered("the circuit holds an opaque SPICE block")
+        for reason in circuit.not_layered.values():
+            raise NotLayered(reason)
         self.circuit = circuit
         self._roots(circuit)
         self._groups(circuit)

@@ -1,0 +1,201 @@
+"""Exact elimination of a wired crossbar's inner nodes (backend ``'native-wires'``).
+
+A wired crossbar (:mod:`ebana.layers.wires`) is a linear resistor network
+between its *ports* (its input and output nets) through many *inner* nodes
+(wire segments and device ends) that nothing else touches. For the block's
+nodal matrix ``A`` (S), split into inner ``I`` and port ``P`` rows, the
+Schur complement ``Y = A_PP - A_PI A_II^-1 A_IP`` is exactly what the ports
+see; ``Y`` is again a resistor network (zero row sums, off-diagonals <= 0), so
+the block becomes one resistor ``-Y_pq`` between every pair of ports. The
+small circuit that results is solved by the native solver (dense Newton: port
+pairs couple a layer's nets), and the inner voltages are recovered exactly,
+``V_I = T V_P`` with ``T = -A_II^-1 A_IP``.
+
+One sparse factorisation of ``A_II`` per block and conductance set, reused by
+every sample of the batch and by the EP phases that follow (the last set is
+kept). Which blocks: those a layer marked ``not_layered`` (wired crossbars);
+their inner nodes are the nodes touched by that block's resistors only.
+"""
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from ..circuit.structure import Circuit
+from ..errors import SimulatorError
+from .base import Backend, OperatingPoint, Stimulus
+
+
+def kept_blocks(blocks, keep):
+    """Owner -> slice over the kept elements only (owners left empty disappear)."""
+    out, start = {}, 0
+    for owner, sl in sorted(blocks.items(), key=lambda kv: kv[1].start):
+        n = int(np.count_nonzero(keep[sl]))
+        if n:
+            out[owner] = slice(start, start + n)
+            start += n
+    return out
+
+
+class WireBlock:
+    """One block's inner nodes, ports, and its Schur complement for a conductance set."""
+
+    def __init__(self, c, owner, touched_elsewhere):
+        self.owner, self.res = owner, c.blocks["res"][owner]
+        a, b = c.res_a[self.res], c.res_b[self.res]
+        nodes = np.unique(np.concatenate([a, b]))
+        self.inner = nodes[~touched_elsewhere[nodes]]
+        self.ports = nodes[touched_elsewhere[nodes]]
+        local = np.full(c.n_nodes, -1, dtype=np.int64)
+        local[self.inner] = np.arange(len(self.inner))
+        local[self.ports] = len(self.inner) + np.arange(len(self.ports))
+        self.la, self.lb = local[a], local[b]
+        pq = np.triu_indices(len(self.ports), 1)
+        self.pair_a, self.pair_b = self.ports[pq[0]], self.ports[pq[1]]
+        self._pq = pq
+        self._last = None  # (g, pair conductances, T)
+
+    def reduce(self, g):
+        """Port-pair conductances (S) for the block's conductances ``g`` (S), and ``T``."""
+        if self._last is not None and np.array_equal(self._last[0], g):
+            return self._last[1], self._last[2]
+        n = len(self.inner) + len(self.ports)
+        lap = sp.csc_matrix((np.concatenate([g, g, -g, -g]),
+                             (np.concatenate([self.la, self.lb, self.la, self.lb]),
+                              np.concatenate([self.la, self.lb, self.lb, self.la]))), shape=(n, n))
+        k = len(self.inner)
+        a_ii, a_ip = lap[:k, :k], lap[:k, k:].toarray()
+        lu = spla.splu(a_ii)
+        t = -lu.solve(a_ip)
+        y = lap[k:, k:].toarray() + lap[k:, :k] @ t
+        # off-diagonals are <= 0 in exact arithmetic; rounding may leave -1e-20 S of the wrong sign
+        pairs = np.maximum(-y[self._pq], 0.0)
+        self._last = (g.copy(), pairs, t)
+        self._check = (lu, lap[:k].tocsr())
+        return pairs, t
+
+    def kcl_step(self, v):
+        """Largest Newton step (V) per sample that KCL at the inner nodes would still ask for,
+        from full node voltages ``v`` (B, N) and the last reduction: ``A_II^-1 (A_I. V)``."""
+        lu, rows = self._check
+        residual = rows @ np.concatenate([v[:, self.inner], v[:, self.ports]], axis=1).T   # (inner, B) in A
+        return np.abs(lu.solve(residual)).max(axis=0)
+
+
+class WireElimination:
+    """The reduced circuit of ``circuit`` (every marked block's inner nodes eliminated) and the maps."""
+
+    def __init__(self, circuit):
+        c = self.full = circuit
+        owners = [o for o in circuit.not_layered if o in circuit.blocks.get("res", {})]
+        in_block = np.zeros(c.n_res, dtype=bool)
+        for o in owners:
+            in_block[c.blocks["res"][o]] = True
+        touched = np.zeros(c.n_nodes, dtype=bool)
+        touched[0] = True
+        for nodes in (c.res_a[~in_block], c.res_b[~in_block], c.vs_pos, c.vs_neg, c.is_node,
+                      c.d_anode, c.d_cathode, c.amp_in, c.amp_out):
+            touched[nodes] = True
+        self.blocks = [WireBlock(c, o, touched) for o in owners]
+        self.kept_res = np.flatnonzero(~in_block)
+        inner = np.concatenate([b.inner for b in self.blocks]) if self.blocks else np.zeros(0, dtype=np.int64)
+        self.present = np.setdiff1d(np.arange(c.n_nodes), inner)
+        self.circuit = self._reduced(c)
+
+    @property
+    def n_inner(self):
+        return self.full.n_nodes - len(self.present)
+
+    def _reduced(self, c):
+        new = np.full(c.n_nodes, -1, dtype=np.int64)
+        new[self.present] = np.arange(len(self.present))
+        blocks = {k: dict(v) for k, v in c.blocks.items()}
+        blocks["res"] = kept_blocks(c.blocks.get("res", {}), np.isin(np.arange(c.n_res), self.kept_res))
+        start = len(self.kept_res)
+        for b in self.blocks:
+            blocks["res"][b.owner] = slice(start, start + len(b.pair_a))
+            start += len(b.pair_a)
+        pa = [new[c.res_a[self.kept_res]]] + [new[b.pair_a] for b in self.blocks]
+        pb = [new[c.res_b[self.kept_res]]] + [new[b.pair_b] for b in self.blocks]
+        return Circuit(
+            node_names=[c.node_names[k] for k in self.present],
+            res_a=np.concatenate(pa), res_b=np.concatenate(pb),
+            vs_pos=new[c.vs_pos], vs_neg=new[c.vs_neg], vs_value=c.vs_value, is_node=new[c.is_node],
+            d_anode=new[c.d_anode], d_cathode=new[c.d_cathode], diode_blocks=list(c.diode_blocks),
+            amp_in=new[c.amp_in], amp_out=new[c.amp_out], amp_gain=c.amp_gain, amp_shift=c.amp_shift,
+            spice_blocks=[], blocks=blocks)
+
+    def reduce_g(self, g):
+        """Reduced conductances (S) for one full conductance vector ``g`` (S), and each block's ``T``."""
+        parts, ts = [g[self.kept_res]], []
+        for b in self.blocks:
+            pairs, t = b.reduce(g[b.res])
+            parts.append(pairs)
+            ts.append(t)
+        return np.concatenate(parts), ts
+
+    def expand_v(self, v_red, ts, rows=slice(None)):
+        """Full node voltages (V) of ``rows`` from the reduced ones: inner nodes by ``V_I = T V_P``."""
+        v = np.zeros((v_red.shape[0], self.full.n_nodes))
+        v[:, self.present] = v_red
+        for b, t in zip(self.blocks, ts):
+            v[:, b.inner] = v[:, b.ports] @ t.T
+        return v
+
+
+class WireEliminatingBackend(Backend):
+    """Solve a wired circuit exactly on its reduced circuit (see the module docstring);
+    ``inner``: the solver of the reduced circuit (default: the native dense Newton solver).
+    ``check_tol``: largest KCL residual at the inner nodes accepted, as the Newton step it
+    would cause (V); a sample above it raises SimulatorError naming it."""
+    name = "native-wires"
+
+    def __init__(self, inner=None, check_tol=1e-9):
+        from .dense.backend import DenseBackend
+        self.inner = inner if inner is not None else DenseBackend()
+        self.check_tol = float(check_tol)
+        self._plan = None  # (circuit, WireElimination)
+
+    @property
+    def solves(self):
+        return self.inner.solves
+
+    def plan(self, circuit):
+        if self._plan is None or self._plan[0] is not circuit:
+            self._plan = (circuit, WireElimination(circuit))
+        return self._plan[1]
+
+    def which(self, circuit):
+        plan = self.plan(circuit)
+        return (f"{self.name} ({plan.n_inner} wire nodes eliminated exactly, then "
+                f"{self.inner.which(plan.circuit)})")
+
+    def solve(self, circuit, stimulus, initial=None, sample_offset=0):
+        plan = self.plan(circuit)
+        g = stimulus.g
+        if g.ndim == 1 or all(np.array_equal(g[0], row) for row in g[1:]):
+            groups = [(np.arange(stimulus.batch_size), g if g.ndim == 1 else g[0])]
+        else:  # per-sample conductances: one reduction per sample
+            groups = [(np.array([k]), g[k]) for k in range(stimulus.batch_size)]
+        v = np.zeros((stimulus.batch_size, circuit.n_nodes))
+        i_vs = np.zeros((stimulus.batch_size, circuit.n_vs))
+        for rows, g_rows in groups:
+            g_red, ts = plan.reduce_g(g_rows)
+            start = None if initial is None else initial[rows][:, plan.present]
+            op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
+                                  initial=start, sample_offset=sample_offset + int(rows[0]))
+            v[rows] = plan.expand_v(op.v, ts)
+            self._check(plan, v[rows], sample_offset + rows)
+            i_vs[rows] = op.i_vs  # sources touch ports only: their currents are the reduced circuit's
+        return OperatingPoint(v, i_vs)
+
+    def _check(self, plan, v, samples):
+        for block in plan.blocks:
+            step = block.kcl_step(v)
+            if np.any(step > self.check_tol):
+                k = int(np.argmax(step))
+                raise SimulatorError(f"native-wires: KCL at the wire nodes of {block.owner!r} fails (a Newton "
+                                     f"step of {step[k]:.3g} V remains, above check_tol = {self.check_tol:g} V)",
+                                     sample=int(samples[k]))
+
+    def close(self):
+        self.inner.close()

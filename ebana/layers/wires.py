@@ -1,0 +1,168 @@
+"""Wire resistance of a tiled crossbar: the settings (:class:`Wires`) and the lowering.
+
+A crossbar of ``n_in x units`` devices is cut into tiles of at most
+``rows x cols`` devices (tile ``(p, q)`` holds inputs ``p*rows ...`` and units
+``q*cols ...``). In every tile
+
+* the row line of input ``i`` starts at the input net, through ``r_access``
+  (Ohm), at the tile's first column, and runs along the tile's columns with
+  ``r_segment`` (Ohm) between neighbouring cross-points;
+* the column line of unit ``j`` runs down the tile's rows with ``r_segment``
+  between neighbouring cross-points and ends, through ``r_access``, at the
+  unit's output net. The output net joins the column lines of every tile in
+  its column of tiles (the way a layout routes a hidden net across tiles).
+
+Device ``(i, j)`` sits between its row-line node and its column-line node.
+A resistance of 0 is a short: the nodes it would join are one node (never a
+zero-Ohm resistor, whose conductance would be infinite), so ``r_segment =
+r_access = 0`` lowers to exactly the wire-free crossbar.
+
+>>> Wires(tile=(2, 2), r_segment=1.0, r_access=5.0).ideal
+False
+"""
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import ValidationError
+from ..validation import check_number
+
+#: Largest wire resistance accepted (Ohm): beyond it a "wire" is an open circuit, not a wire.
+MAX_WIRE_OHM = 1e9
+
+
+@dataclass(frozen=True)
+class Wires:
+    """Tiling and wire resistances of a crossbar layer.
+
+    tile: ``(rows, cols)``, the most devices a tile holds along its row lines'
+        sources (inputs) and its column lines (units); None: one tile, the whole
+        crossbar.
+    r_segment: resistance of one line segment between neighbouring cross-points (Ohm).
+    r_access: resistance between a line's end and its input or output net (Ohm).
+    """
+    tile: tuple = None
+    r_segment: float = 0.0
+    r_access: float = 0.0
+
+    def __post_init__(self):
+        for field in ("r_segment", "r_access"):
+            value = check_number(getattr(self, field), f"Wires: {field} (Ohm)", 0.0, MAX_WIRE_OHM)
+            object.__setattr__(self, field, value)
+        if self.tile is not None:
+            tile = self.tile
+            if (isinstance(tile, (str, bytes)) or not hasattr(tile, "__len__") or len(tile) != 2
+                    or not all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in tile)):
+                raise ValidationError(f"Wires: tile must be None or two ints (rows, cols), received {tile!r}")
+            if min(tile) < 1:
+                raise ValidationError(f"Wires: tile sizes must be at least 1, received {tuple(tile)}")
+            object.__setattr__(self, "tile", (int(tile[0]), int(tile[1])))
+
+    @property
+    def ideal(self):
+        """True when both resistances are 0: the circuit is the wire-free crossbar."""
+        return self.r_segment == 0.0 and self.r_access == 0.0
+
+    def config(self):
+        """Plain data for a layer config (``Wires(**config)`` rebuilds it)."""
+        out = asdict(self)
+        out["tile"] = None if self.tile is None else list(self.tile)
+        return out
+
+    @classmethod
+    def of(cls, value, who):
+        """``value`` (a Wires, a dict of its fields, or None) as a Wires or None; errors name ``who``."""
+        if value is None or isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            try:
+                return cls(**value)
+            except TypeError as exc:
+                raise ValidationError(f"{who}: wires {value!r}: {exc}") from None
+        raise ValidationError(f"{who}: wires must be a Wires, a dict of its fields or None, received {value!r}")
+
+    def check_fits(self, n_in, units, who):
+        """Refuse a tile larger than the ``n_in x units`` crossbar of layer ``who``."""
+        if self.tile is not None and (self.tile[0] > n_in or self.tile[1] > units):
+            raise ValidationError(f"{who}: tile {self.tile} is larger than the crossbar ({n_in} inputs x "
+                                  f"{units} units); use a tile of at most ({n_in}, {units})")
+
+
+@dataclass
+class WiredCrossbar:
+    """What :func:`lower_wired` wrote: device ends and wire resistors.
+
+    row_nodes, col_nodes: ``(n_in, units)`` circuit nodes of each device's two ends.
+    wire_a, wire_b: ends of every wire resistor; wire_g: their conductances (S).
+    """
+    row_nodes: np.ndarray
+    col_nodes: np.ndarray
+    wire_a: np.ndarray
+    wire_b: np.ndarray
+    wire_g: np.ndarray
+
+
+class _Lines:
+    """Builds lines: hands out fresh node numbers and collects the wire resistors."""
+
+    def __init__(self, wires):
+        self.wires = wires
+        self.count = 0
+        self.a, self.b, self.g = [], [], []
+
+    def line(self, terminal, length):
+        """Local node numbers (fresh ones negative, ``-1 - k``) of a line of ``length``
+        cross-points whose position 0 is nearest ``terminal`` (a circuit node)."""
+        r_seg, r_acc = self.wires.r_segment, self.wires.r_access
+        distinct = length if r_seg > 0 else 1      # a shorted line is one node
+        fresh = list(range(-1 - self.count, -1 - self.count - distinct, -1))
+        if r_acc > 0:
+            self._add(terminal, fresh[0], 1.0 / r_acc)
+            self.count += distinct
+        else:
+            fresh[0] = terminal                    # position 0 is the terminal itself
+            self.count += distinct - 1
+            fresh[1:] = [f + 1 for f in fresh[1:]]
+        for k in range(distinct - 1):
+            self._add(fresh[k], fresh[k + 1], 1.0 / r_seg)
+        return fresh if r_seg > 0 else [fresh[0]] * length
+
+    def _add(self, a, b, g):
+        self.a.append(a)
+        self.b.append(b)
+        self.g.append(g)
+
+
+def lower_wired(builder, name, input_nodes, out_nodes, wires):
+    """Write the row and column lines of layer ``name``'s tiles into ``builder``; return a
+    :class:`WiredCrossbar` (the caller adds the device resistors between its node grids)."""
+    n_in, units = len(input_nodes), len(out_nodes)
+    rows, cols = wires.tile if wires.tile is not None else (n_in, units)
+    lines = _Lines(wires)
+    row_nodes = np.zeros((n_in, units), dtype=np.int64)
+    col_nodes = np.zeros((n_in, units), dtype=np.int64)
+    for q0 in range(0, units, cols):          # row lines: from the input, along the tile's columns
+        width = min(cols, units - q0)
+        for i in range(n_in):
+            row_nodes[i, q0:q0 + width] = lines.line(input_nodes[i], width)
+    for p0 in range(0, n_in, rows):           # column lines: from the output net, up the tile's rows
+        height = min(rows, n_in - p0)
+        for j in range(units):
+            col_nodes[p0:p0 + height, j] = lines.line(out_nodes[j], height)[::-1]
+    fresh = builder.nodes(name, lines.count, suffix="w")
+    a, b = np.asarray(lines.a, dtype=np.int64), np.asarray(lines.b, dtype=np.int64)
+
+    def place(local):  # local numbers -> circuit nodes (fresh numbers are -1 - k)
+        return np.where(local < 0, fresh[np.maximum(-1 - local, 0)] if len(fresh) else 0, local)
+    return WiredCrossbar(place(row_nodes), place(col_nodes), place(a), place(b),
+                         np.asarray(lines.g, dtype=float))
+
+
+def wired_ep_gradient(row_nodes, col_nodes, v_low, v_high, span, per_sample=False):
+    """EP estimate of dL/dG (per S) of each device between its line nodes:
+    ``(dV_high**2 - dV_low**2) / (2 * span)``, batch-summed, or ``(B, n_in, units)``
+    when ``per_sample``. The wires are fixed resistors: they shape the voltages, not the rule."""
+    d_high = v_high[:, row_nodes] - v_high[:, col_nodes]
+    d_low = v_low[:, row_nodes] - v_low[:, col_nodes]
+    per = (d_high - d_low) * (d_high + d_low) / (2.0 * span)
+    return per if per_sample else per.sum(axis=0)

@@ -1,0 +1,262 @@
+"""Wire resistance in tiled crossbars (issue 22): the lowering, its limits, agreement of the
+dense native solver with Ngspice, EP gradients through the wires, and the layered solver's refusal."""
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import networks
+from ebana import BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer, InputVoltageLayer, Model
+from ebana.errors import ValidationError
+from ebana.layers.wires import Wires
+from ebana.training import MSE
+from ebana.training.ep import ep_step
+
+
+def wired_network(backend, wires, n_in=5, hidden=6, seed=0, g_max=1e-3):
+    """``n_in`` inputs + bias -> ``hidden`` nets clamped at +-0.3 V (active for inputs of
+    +-1.5 V) -> 2 differential outputs; the first crossbar carries ``wires``."""
+    x = InputVoltageLayer(units=n_in, name="x")
+    b = BiasVoltageLayer(units=1, name="b", bias_voltage=0.5)
+    h = ConcatenateLayer(name="j")([x, b])
+    h = DenseLayer(units=hidden, name="d1", g_min=1e-7, g_max=g_max, initializer=("uniform", 1e-5, g_max),
+                   wires=wires)(h)
+    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.3)(h)
+    h = DiodeLayer(name="c2", direction="up", bias_voltage=-0.3)(h)
+    h = DenseLayer(units=2, name="d2", g_min=1e-7, g_max=g_max, initializer=("uniform", 1e-5, g_max))(h)
+    out = CurrentLayer(name="out", fold=True)(h)
+    return Model(inputs=[x], outputs=[out], backend=backend, seed=seed)
+
+
+def inputs(n_in, batch=6, seed=1):
+    return {"x": np.random.default_rng(seed).uniform(-1.5, 1.5, size=(batch, n_in))}
+
+
+def test_zero_resistance_is_exactly_the_wire_free_circuit():
+    plain = wired_network("native", None)
+    zero = wired_network("native", Wires(tile=(2, 4), r_segment=0.0, r_access=0.0))
+    a, b = plain.circuit, zero.circuit
+    for field in ("res_a", "res_b", "vs_pos", "d_anode", "d_cathode"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    assert a.node_names == b.node_names
+    np.testing.assert_array_equal(plain.conductances(), zero.conductances())
+    data = inputs(5)
+    assert plain.netlist({"x": data["x"][:1]}) == zero.netlist({"x": data["x"][:1]})
+    np.testing.assert_array_equal(plain.solve(data).v, zero.solve(data).v)
+    from ebana.backends.layered.plan import LayeredPlan
+    LayeredPlan(zero.circuit)  # still layered
+
+
+def test_lowering_counts_and_shorts():
+    # 6 inputs x 6 units in tiles of 2 x 4: 3 x 2 tiles (the second column of tiles 2 wide)
+    m = wired_network("native", Wires(tile=(2, 4), r_segment=1.0, r_access=2.0))
+    d1 = m.layer("d1")
+    w = d1.wired
+    # row lines: 6 inputs x 2 tile columns, each 1 access + (width - 1) segments
+    row_wires = 6 * ((1 + 3) + (1 + 1))
+    col_wires = 6 * 3 * (1 + 1)            # 6 units x 3 tile rows, each 1 access + 1 segment
+    assert len(w.wire_g) == row_wires + col_wires
+    assert np.sum(w.wire_g == 0.5) == 6 * 2 + 6 * 3
+    assert d1.conductances().size == 36 + len(w.wire_g)
+    assert len(np.unique(w.row_nodes)) == 36 and len(np.unique(w.col_nodes)) == 36
+    # shorted segments: one node per line in a tile
+    m = wired_network("native", Wires(tile=(2, 4), r_segment=0.0, r_access=2.0))
+    w = m.layer("d1").wired
+    assert len(np.unique(w.row_nodes)) == 6 * 2 and len(np.unique(w.col_nodes)) == 6 * 3
+    assert np.all(w.wire_g == 0.5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"r_segment": -1.0}, "r_segment"), ({"r_access": float("nan")}, "r_access"),
+    ({"tile": (0, 2)}, "at least 1"), ({"tile": (2,)}, "two ints"), ({"tile": "ab"}, "two ints")])
+def test_bad_wire_settings_are_refused(kwargs, match):
+    with pytest.raises(ValidationError, match=match):
+        Wires(**kwargs)
+
+
+def test_tile_larger_than_the_layer_is_refused():
+    with pytest.raises(ValidationError, match="DenseLayer 'd1'.*larger than the crossbar"):
+        wired_network("native", Wires(tile=(7, 2), r_segment=1.0))
+    with pytest.raises(ValidationError, match="DenseLayer 'd1': wires must be"):
+        DenseLayer(units=2, name="d1", wires=3.0)
+
+
+def test_wires_round_trip_through_the_config():
+    layer = DenseLayer(units=3, name="d1", wires=Wires(tile=(2, 2), r_segment=0.5, r_access=1.5))
+    cfg = layer.get_config()
+    assert cfg["wires"] == {"tile": [2, 2], "r_segment": 0.5, "r_access": 1.5}
+    again = DenseLayer.from_config(cfg)
+    assert again.wires == layer.wires and again.get_config() == cfg
+    assert DenseLayer.from_config(DenseLayer(units=3, name="d2").get_config()).wires is None
+
+
+def test_wired_layer_refuses_variability():
+    from ebana.devices import Variability
+    with pytest.raises(ValidationError, match="DenseLayer 'd1': variability with wires"):
+        x = InputVoltageLayer(units=2, name="x")
+        h = DenseLayer(units=2, name="d1", wires=Wires(r_segment=1.0), variability=Variability(sigma=0.1))(x)
+        Model(inputs=[x], outputs=[CurrentLayer(name="out")(DenseLayer(units=2, name="d2")(h))])
+
+
+@pytest.mark.parametrize("backend", ["native-dense", "native"])
+@pytest.mark.parametrize("r", [0.1, 1.0, 10.0])
+def test_native_agrees_with_ngspice(r, backend):
+    """The dense solver on the full circuit, and 'native' (wire nodes eliminated, then dense)."""
+    wires = Wires(tile=(2, 4), r_segment=r, r_access=2 * r)
+    native = wired_network(backend, wires)
+    ref = wired_network("ngspice", wires)
+    if backend == "native":
+        assert native.solver().startswith("native-wires (72 wire nodes eliminated exactly, then native-dense")
+        assert "DenseLayer 'd1' has wire resistance" in native.solver()
+    data = inputs(5)
+    currents = {"out": np.random.default_rng(2).normal(0, 1e-4, size=(6, 2))}
+    a, b = native.solve(data, currents), ref.solve(data, currents)
+    assert np.abs(a.v - b.v).max() < 1e-6
+    assert np.abs(a.i_vs - b.i_vs).max() < 1e-9
+    # the clamps conduct, and the wires change the hidden voltages by more than the tolerance
+    c1 = ref.layer("c1")
+    hidden = a.v[:, ref.layer("d1").output_nodes]
+    assert np.any(hidden > 0.3) and np.any(hidden < -0.3), c1
+    plain = wired_network("native", None).solve(data, currents).v
+    assert np.abs(plain[:, ref.layer("d1").output_nodes] - hidden).max() > 1e-5
+
+
+def test_per_sample_conductances_are_reduced_per_sample():
+    from ebana.backends import make_stimulus
+    wires = Wires(tile=(2, 4), r_segment=5.0, r_access=5.0)
+    native, ref = wired_network("native", wires), wired_network("ngspice", wires)
+    data = {"x": np.repeat(inputs(5, batch=1)["x"], 3, axis=0)}   # one input, three conductance sets
+    g = np.tile(native.conductances(), (3, 1))
+    g[1, :36] *= np.random.default_rng(4).uniform(0.5, 1.5, 36)   # sample 1 sees other devices
+    vs = native.source_voltages(native.check_inputs(data)[1], 3)
+    a = native.backend.solve(native.circuit, make_stimulus(native.circuit, g, vs, np.zeros((3, 2))))
+    b = ref.backend.solve(ref.circuit, make_stimulus(ref.circuit, g, vs, np.zeros((3, 2))))
+    assert np.abs(a.v - b.v).max() < 1e-6
+    assert np.abs(a.v[1] - a.v[0]).max() > 1e-3 and np.abs(a.v[2] - a.v[0]).max() < 1e-12
+
+
+def test_wire_drop_grows_with_resistance():
+    data = inputs(5)
+    plain = wired_network("native", None)
+    hidden = plain.layer("d1").output_nodes
+    v0 = plain.solve(data).v[:, hidden]
+    gaps = []
+    for r in (0.1, 1.0, 10.0):
+        m = wired_network("native", Wires(tile=(2, 4), r_segment=r, r_access=r))
+        gaps.append(np.abs(m.solve(data).v[:, m.layer("d1").output_nodes] - v0).max())
+    assert gaps[0] < gaps[1] < gaps[2]
+
+
+@pytest.mark.skipif(shutil.which("ngspice") is None, reason="the ngspice command is not installed")
+def test_standalone_netlist_solves_the_wire_network(tmp_path):
+    from test_netlist_standalone import read_ascii_raw
+    m = wired_network("ngspice", Wires(tile=(2, 4), r_segment=5.0, r_access=5.0))
+    x = inputs(5, batch=1)
+    cir = m.write_netlist(tmp_path / "wired.cir", x)
+    assert open(cir).read().lower().count("\nrd1__") == m.layer("d1").conductances().size  # every segment
+    raw = tmp_path / "wired.raw"
+    subprocess.run([shutil.which("ngspice"), "-b", "-r", str(raw), str(cir)], check=True, capture_output=True,
+                   env=dict(os.environ, SPICE_ASCIIRAWFILE="1"), timeout=60, cwd=tmp_path)
+    batch = read_ascii_raw(raw)
+    v = m.solve(x).v[0]
+    names = m.circuit.node_names
+    assert sum(n.startswith("d1__w") for n in names) == 2 * 36
+    for k in range(1, len(names)):
+        assert batch[f"v({names[k]})"] == pytest.approx(v[k], abs=1e-6), names[k]
+
+
+BATCH = {"x": np.array([[0, 0], [0, 1], [1, 0], [1, 1.0]]), "out": np.array([[-0.05], [0.05], [0.05], [-0.05]])}
+
+
+def small_wired(backend):
+    x = InputVoltageLayer(units=2, name="x")
+    b = BiasVoltageLayer(units=1, name="b", bias_voltage=1.0)
+    h = ConcatenateLayer(name="j")([x, b])
+    # 1e-4 S devices on 500 Ohm segments: wire drops of several per cent
+    h = DenseLayer(units=4, name="d1", g_max=1e-3, initializer=("uniform", 1e-4, 1e-3),
+                   wires=Wires(tile=(2, 2), r_segment=500.0, r_access=200.0))(h)
+    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.45)(h)
+    h = DiodeLayer(name="c2", direction="up", bias_voltage=0.35)(h)
+    h = DenseLayer(units=2, name="d2", initializer=("uniform", 1e-5, 1e-4))(h)
+    return Model(inputs=[x], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=3)
+
+
+@pytest.mark.parametrize("backend_name", ["ngspice", "native", "native-dense"])
+def test_ep_gradient_through_the_wires(backend_name):
+    model = small_wired(backend_name)
+    loss = MSE()
+    fd = networks.finite_differences(model, BATCH, loss, ("d1", "d2"))
+    r = ep_step(model, BATCH, loss, beta=1e-6, symmetric=True)
+    ep = np.concatenate([r.grads[k].ravel() for k in ("d1", "d2")])
+    cos = ep @ fd / np.linalg.norm(ep) / np.linalg.norm(fd)
+    assert cos >= 0.99, cos
+    # the wires matter here: the rule on the drops between the layer's nets (ignoring the
+    # wires) is measurably off
+    d1 = model.layer("d1")
+    low, high = (model.solve(BATCH, {"out": c}).v for c in nudges(model, loss))
+    naive = _wire_free_rule(d1, low, high, 2e-6)
+    assert np.linalg.norm(naive.ravel() - ep[:d1.g.size]) > 0.01 * np.linalg.norm(ep[:d1.g.size])
+
+
+def nudges(model, loss, beta=1e-6):
+    """Nudging currents (A) of the -beta and +beta phases of BATCH."""
+    from ebana.training.ep import loss_and_nudge
+    _, _, c = loss_and_nudge(model, model.solve(BATCH).v, BATCH, loss, beta)
+    return -c["out"], c["out"]
+
+
+def _wire_free_rule(layer, low, high, span):
+    d_h = high[:, layer.input_nodes][:, :, None] - high[:, layer.output_nodes][:, None, :]
+    d_l = low[:, layer.input_nodes][:, :, None] - low[:, layer.output_nodes][:, None, :]
+    return ((d_h - d_l) * (d_h + d_l)).sum(axis=0) / (2 * span)
+
+
+def test_layered_solver_refuses_wires_with_the_reason():
+    from ebana.backends.layered.plan import LayeredPlan, NotLayered
+    m = wired_network("native", Wires(tile=(2, 4), r_segment=1.0))
+    with pytest.raises(NotLayered, match="DenseLayer 'd1' has wire resistance"):
+        LayeredPlan(m.circuit)
+    with pytest.raises(NotLayered, match="DenseLayer 'd1' has wire resistance"):
+        wired_network("native-layered", Wires(tile=(2, 4), r_segment=1.0)).solve(inputs(5))
+    assert m.solver().startswith("native-wires (") and "DenseLayer 'd1' has wire resistance" in m.solver()
+
+
+def test_study_quick(tmp_path):
+    """test_circuit/wires.py --quick (about 10 s): table and plot, the wires move the readouts."""
+    from test_examples import run_example
+    stdout = run_example("wires", "--quick", "--out", tmp_path, timeout=300)
+    rows = {float(m[0]): [float(x) for x in m[1:]]
+            for m in (line.strip("| ").split(" | ") for line in stdout.splitlines() if line.startswith("| ")
+                      and not line.startswith("| r_"))}
+    assert sorted(rows) == [0.0, 10.0]
+    assert rows[0.0][0] == 0.0 and rows[10.0][0] > 0.01   # max readout change (V)
+    assert rows[0.0][1] >= 0.7                             # chance: 0.1
+    assert (tmp_path / "wires.md").exists() and (tmp_path / "wires.png").exists()
+
+
+def test_wire_kcl_check_catches_a_wrong_inner_voltage():
+    from ebana.backends.eliminate import WireEliminatingBackend
+    from ebana.errors import SimulatorError
+    m = wired_network(WireEliminatingBackend(), Wires(tile=(2, 4), r_segment=1.0, r_access=1.0))
+    data = inputs(5, batch=3)
+    v = m.solve(data).v
+    plan = m.backend.plan(m.circuit)
+    block = plan.blocks[0]
+    assert block.kcl_step(v).max() < 1e-12          # the exact solution
+    v[2, block.inner[5]] += 1e-6
+    step = block.kcl_step(v)
+    assert step[2] > 1e-7 and step[:2].max() < 1e-12
+    with pytest.raises(SimulatorError, match="sample 7.*KCL at the wire nodes of 'd1'"):
+        m.backend._check(plan, v, np.arange(5, 8))
+
+
+def test_saved_wired_model_loads_with_its_wires(tmp_path):
+    from ebana import load_model
+    m = wired_network("native", Wires(tile=(2, 4), r_segment=3.0, r_access=1.0))
+    m.save(tmp_path / "wired")
+    again = load_model(tmp_path / "wired", backend="native")
+    assert again.layer("d1").wires == m.layer("d1").wires
+    data = inputs(5)
+    np.testing.assert_array_equal(again.solve(data).v, m.solve(data).v)
