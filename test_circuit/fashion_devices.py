@@ -1,0 +1,188 @@
+"""Device physics on the Fashion-MNIST circuit: stuck-at faults and conductance drift over simulated chips.
+
+Run:  python test_circuit/fashion_devices.py [--quick] [--out DIR] [--chips N] [--drift-chips N] [--epochs N]
+          [--fa-epochs N] [--fa-p P] [--ps P,P,..] [--train N] [--test N] [--hidden N] [--data DIR]
+
+1. The vanilla model: ``rectified_mlp`` 1568-``--hidden``-10 (20 conductance
+   columns: the hidden halves and the outputs), trained by
+   ``test_circuit/fashion_mnist.py`` into ``OUT/vanilla`` (reused when
+   ``OUT/vanilla/weights.pkl`` exists; ``--vanilla DIR`` points at another run).
+2. The fault-aware model: the vanilla one trained ``--fa-epochs`` more epochs
+   with a fresh stuck-at fault map (fraction ``--fa-p``, half at g_min, half at
+   g_max) in every batch (:class:`ebana.training.FaultAware`); cached in
+   ``OUT/fault_aware``.
+3. Faults: both models on ``--chips`` chips per fault fraction in ``--ps``
+   (:func:`ebana.analysis.fault_study`).
+4. Drift: the vanilla model at 1 s, 1 hour, 1 day, 1 month, 1 year after
+   programming on ``--drift-chips`` chips, PCM drift (conductance-dependent
+   exponents), with and without the chip's global compensation, and a uniform
+   drift (every exponent 0.1) that must change nothing
+   (:func:`ebana.analysis.drift_study`).
+
+Writes ``OUT/results.json``, ``OUT/tables.md``, ``OUT/faults.png`` and ``OUT/drift.png``.
+The default is the full study (30 + 3 epochs, 100 chips: a few hours on 2 cores);
+``--quick`` is a small CI run (32 hidden nets, 2,000 training and 500 test images,
+5 chips; under a minute).
+"""
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import fashion_mnist as fm  # noqa: E402  (the training example beside this one)
+
+from ebana import Model  # noqa: E402
+from ebana.analysis import drift_study, fault_study  # noqa: E402
+from ebana.analysis.device_study import summarize  # noqa: E402
+from ebana.datasets import load_fashion_mnist  # noqa: E402
+from ebana.devices import PowerLawDrift, StuckAtFaults  # noqa: E402
+from ebana.training import MSE, Adam, DataLoader, FaultAware, LearningRateScheduler, cosine_decay  # noqa: E402
+
+TIMES = {"1 s": 1.0, "1 hour": 3600.0, "1 day": 86400.0, "1 month": 30 * 86400.0, "1 year": 365 * 86400.0}
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small CI run (see the module docstring)")
+    p.add_argument("--out", default=None, help="output folder (default results/fashion_devices[_quick])")
+    p.add_argument("--vanilla", default=None, help="folder of a fashion_mnist.py run to use as the vanilla model")
+    p.add_argument("--chips", type=int, default=None, help="chips per fault fraction (default 100)")
+    p.add_argument("--drift-chips", type=int, default=None, help="chips per time (default 100)")
+    p.add_argument("--epochs", type=int, default=None, help="vanilla training epochs (default 30)")
+    p.add_argument("--fa-epochs", type=int, default=None, help="fault-aware epochs after the vanilla ones (3)")
+    p.add_argument("--fa-p", type=float, default=0.05, help="fault fraction drawn in fault-aware training")
+    p.add_argument("--fa-lr", type=float, default=5e-11, help="fault-aware Adam step (S), cosine to 2 %%")
+    p.add_argument("--ps", default="0,0.01,0.05,0.1", help="fault fractions studied")
+    p.add_argument("--train", type=int, default=None)
+    p.add_argument("--test", type=int, default=None)
+    p.add_argument("--hidden", type=int, default=None)
+    p.add_argument("--data", default=None, help="folder of the Fashion-MNIST IDX files")
+    p.add_argument("--seed", type=int, default=0, help="study seed (chips) and fault-aware map seed")
+    args = p.parse_args(argv)
+    full = dict(chips=100, drift_chips=100, epochs=30, fa_epochs=3, train=60000, test=10000, hidden=1024)
+    quick = dict(chips=5, drift_chips=5, epochs=1, fa_epochs=1, train=2000, test=500, hidden=32)
+    for k, v in (quick if args.quick else full).items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    args.ps = [float(x) for x in args.ps.split(",")]
+    args.out = pathlib.Path(args.out or ("results/fashion_devices_quick" if args.quick else "results/fashion_devices"))
+    return args
+
+
+def vanilla(args):
+    """The vanilla model (trained by fashion_mnist.py unless its folder holds weights)."""
+    folder = pathlib.Path(args.vanilla) if args.vanilla else args.out / "vanilla"
+    if not (folder / "weights.pkl").exists():
+        fm.main(["--out", str(folder), "--epochs", str(args.epochs), "--train", str(args.train), "--test",
+                 str(args.test), "--hidden", str(args.hidden), "--ngspice-check", "0"]
+                + (["--data", args.data] if args.data else []))
+    return load(folder)
+
+
+def load(folder):
+    model = Model.from_config(json.loads((folder / "model.json").read_text()), backend="native")
+    model.load_weights(folder / "weights.pkl")
+    return model
+
+
+def fault_aware(args, base, train, test):
+    """The vanilla model trained further with a fresh fault map per batch (cached in OUT/fault_aware)."""
+    folder = args.out / "fault_aware"
+    if (folder / "weights.pkl").exists():
+        return load(folder)
+    model = Model.from_config(base.get_config(), backend="native")
+    model.set_weights(base.get_weights())
+    opt = FaultAware(Adam(lr=args.fa_lr), model, StuckAtFaults(p=args.fa_p), seed=args.seed)
+    loader = DataLoader(train, batch_size=128, shuffle=True, seed=args.seed + 1)
+    start = time.perf_counter()
+    model.fit(loader, epochs=args.fa_epochs, loss_fn=MSE(), optimizer=opt, beta=fm.DEFAULTS["rectified"]["beta"],
+              symmetric=True, verbose=False, callbacks=[
+                  LearningRateScheduler(cosine_decay(args.fa_epochs, final=0.02)),
+                  lambda e, m, _: print(f"fault-aware epoch {e + 1}: loss {m['loss']:.4g} V^2, train {m['accuracy']:.4f}"
+                                        f" ({m['epoch_time_s']:.0f} s)", flush=True)])
+    opt.finish()
+    print(f"fault-aware training: {args.fa_epochs} epochs at p = {args.fa_p} in {time.perf_counter() - start:.0f} s")
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_weights(folder / "weights.pkl")
+    (folder / "model.json").write_text(json.dumps(model.get_config(), indent=1))
+    return model
+
+
+def rows(label, keys, acc):
+    return [f"| {label} | {k} | {s['median']:.2f} | {s['q25']:.2f}-{s['q75']:.2f} | {s['min']:.2f} | {s['max']:.2f} |"
+            for k, s in zip(keys, summarize(acc))]
+
+
+def plot(out, ps, faults, times, drifts):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for j, (name, acc) in enumerate(faults.items()):
+        pos = np.arange(len(ps)) + (j - 0.5) * 0.3
+        ax.boxplot(100 * acc.T, positions=pos, widths=0.25, manage_ticks=False)
+        ax.plot(pos, 100 * np.median(acc, axis=1), "o-", label=name)
+    ax.set_xticks(range(len(ps)), [f"{100 * p:g} %" for p in ps])
+    ax.set(xlabel="stuck devices p", ylabel="test accuracy (%)", title="Stuck-at faults, accuracy over chips")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "faults.png", dpi=120)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    t = np.array(list(times.values()))
+    for name, acc in drifts.items():
+        q25, med, q75 = np.percentile(100 * acc, [25, 50, 75], axis=1)
+        ax.plot(t, med, "o-", label=name)
+        ax.fill_between(t, q25, q75, alpha=0.2)
+    ax.set_xscale("log")
+    ax.set(xlabel="time after programming (s)", ylabel="test accuracy (%)", title="Drift, median and IQR over chips")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "drift.png", dpi=120)
+
+
+def run(args):
+    (xi, yl), (ti, tl) = load_fashion_mnist(args.data)
+    train = {"x": fm.to_inputs(xi[:args.train], "rectified"), "out": fm.targets(yl[:args.train], "rectified", 1 / 300)}
+    test = {"x": fm.to_inputs(ti[:args.test], "rectified"), "out": fm.targets(tl[:args.test], "rectified", 1 / 300)}
+    models = {"vanilla": vanilla(args)}
+    models["fault-aware"] = fault_aware(args, models["vanilla"], train, test)
+    args.out.mkdir(parents=True, exist_ok=True)
+    common = dict(seed=args.seed, loss_fn=MSE(), backend="native")
+    start = time.perf_counter()
+    faults = {name: fault_study(m, test, args.ps, chips=args.chips, **common) for name, m in models.items()}
+    print(f"fault study: {time.perf_counter() - start:.0f} s")
+    start = time.perf_counter()
+    times = TIMES
+    drifts = {"PCM drift": drift_study(models["vanilla"], test, list(times.values()), chips=args.drift_chips, **common),
+              "PCM drift, compensated": drift_study(models["vanilla"], test, list(times.values()), compensate=True,
+                                                    chips=args.drift_chips, **common),
+              "uniform drift (nu = 0.1)": drift_study(models["vanilla"], test, list(times.values()),
+                                                      drift=PowerLawDrift(nu_mean=0.1, nu_std=0.0), chips=1, **common)}
+    print(f"drift study: {time.perf_counter() - start:.0f} s")
+    head = "| model | {} | median | IQR | min | max |\n|---|---|---|---|---|---|"
+    table = [head.format("p")] + sum((rows(n, [f"{100 * p:g} %" for p in args.ps], a) for n, a in faults.items()), [])
+    table += ["", head.format("t")] + sum((rows(n, list(times), a) for n, a in drifts.items()), [])
+    (args.out / "tables.md").write_text("\n".join(table) + "\n")
+    print("\n".join(table))
+    results = {"args": {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()},
+               "faults": {n: a.tolist() for n, a in faults.items()}, "times_s": times,
+               "drift": {n: a.tolist() for n, a in drifts.items()}}
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    plot(args.out, args.ps, faults, times, drifts)
+    print(f"saved {args.out}/results.json, tables.md, faults.png, drift.png")
+    return results
+
+
+def main(argv=None):
+    args = parse(argv)
+    with threadpool_limits(2, user_api="blas"):
+        return run(args)
+
+
+if __name__ == "__main__":
+    main()
