@@ -7,13 +7,16 @@ Run:  python test_circuit/fashion_devices.py [--quick] [--out DIR] [--chips N] [
    columns: the hidden halves and the outputs), trained by
    ``test_circuit/fashion_mnist.py`` into ``OUT/vanilla`` (reused when
    ``OUT/vanilla/weights.pkl`` exists; ``--vanilla DIR`` points at another run).
-2. The fault-aware model: the vanilla one trained ``--fa-epochs`` more epochs
+2. The vanilla model programmed onto the full conductance range (every
+   conductance times one factor, so that the largest is g_max: the circuit's
+   ratios, hence its accuracy, stay; :func:`ebana.devices.scale_to_range`).
+   The fault-aware model: that one trained ``--fa-epochs`` more epochs
    with a fresh stuck-at fault map (fraction ``--fa-p``, half at g_min, half at
    g_max) in every batch (:class:`ebana.training.FaultAware`); cached in
    ``OUT/fault_aware``.
-3. Faults: both models on ``--chips`` chips per fault fraction in ``--ps``
+3. Faults: the three models on ``--chips`` chips per fault fraction in ``--ps``
    (:func:`ebana.analysis.fault_study`).
-4. Drift: the vanilla model at 1 s, 1 hour, 1 day, 1 month, 1 year after
+4. Drift: the vanilla model (as trained and on the full range) at 1 s, 1 hour, 1 day, 1 month, 1 year after
    programming on ``--drift-chips`` chips, PCM drift (conductance-dependent
    exponents), with and without the chip's global compensation, and a uniform
    drift (every exponent 0.1) that must change nothing
@@ -40,7 +43,7 @@ from ebana import Model  # noqa: E402
 from ebana.analysis import drift_study, fault_study  # noqa: E402
 from ebana.analysis.device_study import summarize  # noqa: E402
 from ebana.datasets import load_fashion_mnist  # noqa: E402
-from ebana.devices import PowerLawDrift, StuckAtFaults  # noqa: E402
+from ebana.devices import PowerLawDrift, StuckAtFaults, scale_to_range  # noqa: E402
 from ebana.training import MSE, Adam, DataLoader, FaultAware, LearningRateScheduler, cosine_decay  # noqa: E402
 
 TIMES = {"1 s": 1.0, "1 hour": 3600.0, "1 day": 86400.0, "1 month": 30 * 86400.0, "1 year": 365 * 86400.0}
@@ -56,16 +59,18 @@ def parse(argv):
     p.add_argument("--epochs", type=int, default=None, help="vanilla training epochs (default 30)")
     p.add_argument("--fa-epochs", type=int, default=None, help="fault-aware epochs after the vanilla ones (3)")
     p.add_argument("--fa-p", type=float, default=0.05, help="fault fraction drawn in fault-aware training")
-    p.add_argument("--fa-lr", type=float, default=5e-11, help="fault-aware Adam step (S), cosine to 2 %%")
+    p.add_argument("--fa-lr", type=float, default=None,
+                   help="fault-aware Adam step (S), cosine to 2 %%; default 0.2 x the vanilla step x the range factor")
     p.add_argument("--ps", default="0,0.01,0.05,0.1", help="fault fractions studied")
+    p.add_argument("--batch-size", type=int, default=None, help="training batch (default 128)")
     p.add_argument("--train", type=int, default=None)
     p.add_argument("--test", type=int, default=None)
     p.add_argument("--hidden", type=int, default=None)
     p.add_argument("--data", default=None, help="folder of the Fashion-MNIST IDX files")
     p.add_argument("--seed", type=int, default=0, help="study seed (chips) and fault-aware map seed")
     args = p.parse_args(argv)
-    full = dict(chips=100, drift_chips=100, epochs=30, fa_epochs=3, train=60000, test=10000, hidden=1024)
-    quick = dict(chips=5, drift_chips=5, epochs=1, fa_epochs=1, train=2000, test=500, hidden=32)
+    full = dict(batch_size=128, chips=100, drift_chips=100, epochs=30, fa_epochs=3, train=60000, test=10000, hidden=1024)
+    quick = dict(batch_size=16, chips=5, drift_chips=5, epochs=1, fa_epochs=1, train=2000, test=500, hidden=32)
     for k, v in (quick if args.quick else full).items():
         if getattr(args, k) is None:
             setattr(args, k, v)
@@ -79,7 +84,9 @@ def vanilla(args):
     folder = pathlib.Path(args.vanilla) if args.vanilla else args.out / "vanilla"
     if not (folder / "weights.pkl").exists():
         fm.main(["--out", str(folder), "--epochs", str(args.epochs), "--train", str(args.train), "--test",
-                 str(args.test), "--hidden", str(args.hidden), "--ngspice-check", "0"]
+                 str(args.test), "--hidden", str(args.hidden), "--ngspice-check", "0",
+                 "--batch-size", str(args.batch_size)]
+                + (["--schedule", "none"] if args.epochs == 1 else [])  # a cosine over one epoch is its 2 % end
                 + (["--data", args.data] if args.data else []))
     return load(folder)
 
@@ -97,12 +104,14 @@ def fault_aware(args, base, train, test):
         return load(folder)
     model = Model.from_config(base.get_config(), backend="native")
     model.set_weights(base.get_weights())
-    opt = FaultAware(Adam(lr=args.fa_lr), model, StuckAtFaults(p=args.fa_p), seed=args.seed)
-    loader = DataLoader(train, batch_size=128, shuffle=True, seed=args.seed + 1)
+    lr = args.fa_lr or 0.2 * fm.DEFAULTS["rectified"]["lr"] * args.range_factor
+    opt = FaultAware(Adam(lr=lr), model, StuckAtFaults(p=args.fa_p), seed=args.seed)
+    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed + 1)
     start = time.perf_counter()
     model.fit(loader, epochs=args.fa_epochs, loss_fn=MSE(), optimizer=opt, beta=fm.DEFAULTS["rectified"]["beta"],
               symmetric=True, verbose=False, callbacks=[
-                  LearningRateScheduler(cosine_decay(args.fa_epochs, final=0.02)),
+                  LearningRateScheduler(cosine_decay(args.fa_epochs, final=0.02) if args.fa_epochs > 1
+                                        else lambda epoch, scale: 1.0),
                   lambda e, m, _: print(f"fault-aware epoch {e + 1}: loss {m['loss']:.4g} V^2, train {m['accuracy']:.4f}"
                                         f" ({m['epoch_time_s']:.0f} s)", flush=True)])
     opt.finish()
@@ -150,7 +159,12 @@ def run(args):
     train = {"x": fm.to_inputs(xi[:args.train], "rectified"), "out": fm.targets(yl[:args.train], "rectified", 1 / 300)}
     test = {"x": fm.to_inputs(ti[:args.test], "rectified"), "out": fm.targets(tl[:args.test], "rectified", 1 / 300)}
     models = {"vanilla": vanilla(args)}
-    models["fault-aware"] = fault_aware(args, models["vanilla"], train, test)
+    full = Model.from_config(models["vanilla"].get_config(), backend="native")
+    full.set_weights(models["vanilla"].get_weights())
+    args.range_factor = scale_to_range(full)
+    print(f"full range: every conductance x {args.range_factor:.4g}")
+    models["vanilla, full range"] = full
+    models["fault-aware"] = fault_aware(args, full, train, test)
     args.out.mkdir(parents=True, exist_ok=True)
     common = dict(seed=args.seed, loss_fn=MSE(), backend="native")
     start = time.perf_counter()
@@ -158,18 +172,21 @@ def run(args):
     print(f"fault study: {time.perf_counter() - start:.0f} s")
     start = time.perf_counter()
     times = TIMES
-    drifts = {"PCM drift": drift_study(models["vanilla"], test, list(times.values()), chips=args.drift_chips, **common),
-              "PCM drift, compensated": drift_study(models["vanilla"], test, list(times.values()), compensate=True,
-                                                    chips=args.drift_chips, **common),
-              "uniform drift (nu = 0.1)": drift_study(models["vanilla"], test, list(times.values()),
-                                                      drift=PowerLawDrift(nu_mean=0.1, nu_std=0.0), chips=1, **common)}
+    drifts = {}
+    for name in ("vanilla", "vanilla, full range"):
+        for comp in (False, True):
+            drifts[f"{name}, PCM drift" + (", compensated" if comp else "")] = drift_study(
+                models[name], test, list(times.values()), compensate=comp, chips=args.drift_chips, **common)
+    drifts["vanilla, uniform drift (nu = 0.1)"] = drift_study(
+        models["vanilla"], test, list(times.values()), drift=PowerLawDrift(nu_mean=0.1, nu_std=0.0), chips=1,
+        **common)
     print(f"drift study: {time.perf_counter() - start:.0f} s")
     head = "| model | {} | median | IQR | min | max |\n|---|---|---|---|---|---|"
     table = [head.format("p")] + sum((rows(n, [f"{100 * p:g} %" for p in args.ps], a) for n, a in faults.items()), [])
     table += ["", head.format("t")] + sum((rows(n, list(times), a) for n, a in drifts.items()), [])
     (args.out / "tables.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))
-    results = {"args": {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()},
+    results = {"range_factor": args.range_factor, "args": {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()},
                "faults": {n: a.tolist() for n, a in faults.items()}, "times_s": times,
                "drift": {n: a.tolist() for n, a in drifts.items()}}
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
