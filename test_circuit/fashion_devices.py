@@ -25,7 +25,7 @@ Run:  python test_circuit/fashion_devices.py [--quick] [--out DIR] [--chips N] [
 Writes ``OUT/results.json``, ``OUT/tables.md``, ``OUT/faults.png`` and ``OUT/drift.png``.
 The default is the full study (30 + 3 epochs, 100 chips: a few hours on 2 cores);
 ``--quick`` is a small CI run (32 hidden nets, 2,000 training and 500 test images,
-5 chips; under a minute).
+3 chips; under a minute).
 """
 import argparse
 import json
@@ -60,7 +60,7 @@ def parse(argv):
     p.add_argument("--fa-epochs", type=int, default=None, help="fault-aware epochs after the vanilla ones (3)")
     p.add_argument("--fa-p", type=float, default=0.05, help="fault fraction drawn in fault-aware training")
     p.add_argument("--fa-lr", type=float, default=None,
-                   help="fault-aware Adam step (S), cosine to 2 %%; default 0.2 x the vanilla step x the range factor")
+                   help="fault-aware Adam step (S), cosine to 2 %%; default 0.1 x the vanilla step x the range factor")
     p.add_argument("--ps", default="0,0.01,0.05,0.1", help="fault fractions studied")
     p.add_argument("--batch-size", type=int, default=None, help="training batch (default 128)")
     p.add_argument("--train", type=int, default=None)
@@ -70,7 +70,7 @@ def parse(argv):
     p.add_argument("--seed", type=int, default=0, help="study seed (chips) and fault-aware map seed")
     args = p.parse_args(argv)
     full = dict(batch_size=128, chips=100, drift_chips=100, epochs=30, fa_epochs=3, train=60000, test=10000, hidden=1024)
-    quick = dict(batch_size=16, chips=5, drift_chips=5, epochs=1, fa_epochs=1, train=2000, test=500, hidden=32)
+    quick = dict(batch_size=16, chips=3, drift_chips=3, epochs=1, fa_epochs=1, train=2000, test=500, hidden=32)
     for k, v in (quick if args.quick else full).items():
         if getattr(args, k) is None:
             setattr(args, k, v)
@@ -104,7 +104,7 @@ def fault_aware(args, base, train, test):
         return load(folder)
     model = Model.from_config(base.get_config(), backend="native")
     model.set_weights(base.get_weights())
-    lr = args.fa_lr or 0.2 * fm.DEFAULTS["rectified"]["lr"] * args.range_factor
+    lr = args.fa_lr or 0.1 * fm.DEFAULTS["rectified"]["lr"] * args.range_factor
     opt = FaultAware(Adam(lr=lr), model, StuckAtFaults(p=args.fa_p), seed=args.seed)
     loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed + 1)
     start = time.perf_counter()
