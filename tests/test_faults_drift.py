@@ -5,7 +5,7 @@ import pytest
 from ebana import load_model
 from ebana.analysis import drift_study, fault_study
 from ebana.backends import make_stimulus
-from ebana.devices import ChipDevices, FaultMap, PowerLawDrift, StuckAtFaults, global_compensation
+from ebana.devices import ChipDevices, FaultMap, PowerLawDrift, StuckAtFaults, global_compensation, scale_to_range
 from ebana.errors import EbanaError, ValidationError
 from ebana.networks import rectified_mlp
 from ebana.training import MSE, Adam, FaultAware
@@ -153,3 +153,14 @@ def test_saved_model_keeps_fault_maps_and_drift(tmp_path):
     plain = model()
     plain.save(tmp_path / "plain.ebana")
     assert load_model(tmp_path / "plain.ebana", backend="native").devices is None
+
+
+def test_scale_to_range_keeps_the_predictions_and_fills_the_range():
+    m = model()
+    v0 = readouts(m, m.conductances())
+    k = scale_to_range(m)
+    assert k > 5  # the initializer stops at g_max / 10
+    assert max(float(l.circuit_g().max()) / l.g_max for l in m.resistive_layers) == pytest.approx(1.0)
+    np.testing.assert_allclose(readouts(m, m.conductances()), v0, atol=2e-3 * np.abs(v0).max())
+    with pytest.raises(ValidationError, match="fraction"):
+        scale_to_range(m, fraction=0)
