@@ -133,8 +133,8 @@ def plot(out, ps, faults, times, drifts):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
     for j, (name, acc) in enumerate(faults.items()):
-        pos = np.arange(len(ps)) + (j - 0.5) * 0.3
-        ax.boxplot(100 * acc.T, positions=pos, widths=0.25, manage_ticks=False)
+        pos = np.arange(len(ps)) + (j - (len(faults) - 1) / 2) * 0.25  # the models side by side, centred
+        ax.boxplot(100 * acc.T, positions=pos, widths=0.2, manage_ticks=False)
         ax.plot(pos, 100 * np.median(acc, axis=1), "o-", label=name)
     ax.set_xticks(range(len(ps)), [f"{100 * p:g} %" for p in ps])
     ax.set(xlabel="stuck devices p", ylabel="test accuracy (%)", title="Stuck-at faults, accuracy over chips")
