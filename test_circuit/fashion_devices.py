@@ -1,7 +1,7 @@
 """Device physics on the Fashion-MNIST circuit: stuck-at faults and conductance drift over simulated chips.
 
 Run:  python test_circuit/fashion_devices.py [--quick] [--out DIR] [--chips N] [--drift-chips N] [--epochs N]
-          [--fa-epochs N] [--fa-p P] [--ps P,P,..] [--train N] [--test N] [--hidden N] [--data DIR]
+          [--fa-epochs N] [--fa-p P] [--insitu N] [--ps P,P,..] [--train N] [--test N] [--hidden N] [--data DIR]
 
 1. The vanilla model: ``rectified_mlp`` 1568-``--hidden``-10 (20 conductance
    columns: the hidden halves and the outputs), trained by
@@ -21,6 +21,10 @@ Run:  python test_circuit/fashion_devices.py [--quick] [--out DIR] [--chips N] [
    exponents), with and without the chip's global compensation, and a uniform
    drift (every exponent 0.1) that must change nothing
    (:func:`ebana.analysis.drift_study`).
+
+With ``--insitu N``, chips 0 .. N-1 of the fault study (p = ``--fa-p``) are also trained
+in situ, one epoch each from the full-range model, each with its own fault map
+(``FaultAware(..., fresh=False)``: the stuck devices never move); accuracy before and after.
 
 Writes ``OUT/results.json``, ``OUT/tables.md``, ``OUT/faults.png`` and ``OUT/drift.png``.
 The default is the full study: 30 + 3 training epochs (about 25 min on 2 cores, the first
@@ -63,6 +67,9 @@ def parse(argv):
     p.add_argument("--fa-p", type=float, default=0.05, help="fault fraction drawn in fault-aware training")
     p.add_argument("--fa-lr", type=float, default=None,
                    help="fault-aware Adam step (S), cosine to 2 %%; default 0.1 x the vanilla step x the range factor")
+    p.add_argument("--insitu", type=int, default=0,
+                   help="also train this many faulty chips (p = --fa-p) in situ, one epoch each, from the "
+                        "full-range model, each with its own fault map (default 0: none)")
     p.add_argument("--ps", default="0,0.01,0.05,0.1", help="fault fractions studied")
     p.add_argument("--batch-size", type=int, default=None, help="training batch (default 128)")
     p.add_argument("--train", type=int, default=None)
@@ -124,6 +131,29 @@ def fault_aware(args, base, train, test):
     return model
 
 
+def in_situ(args, full, train, test):
+    """Accuracy (fraction) of chips 0 .. insitu-1 at p = fa_p before and after one epoch of training with their own map."""
+    from ebana.analysis.robustness import chip_accuracy, chip_seed, prepare_batches
+    from ebana.devices import ChipDevices
+    out = []
+    for c in range(args.insitu):
+        seed = chip_seed(args.seed, c)  # the study's chip c: the same map as in the fault study
+        chip = ChipDevices(StuckAtFaults(p=args.fa_p), seed=seed)
+        model = Model.from_config(full.get_config(), backend="native")
+        model.set_weights(full.get_weights())
+        batches = prepare_batches(model, test, 256)
+        before = chip_accuracy(model, model.backend, batches, chip.conductances(model), MSE())
+        opt = FaultAware(Adam(lr=args.fa_lr or 0.1 * fm.DEFAULTS["rectified"]["lr"] * args.range_factor), model,
+                         StuckAtFaults(p=args.fa_p), seed=seed, fresh=False)
+        model.fit(DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed + 1), epochs=1,
+                  loss_fn=MSE(), optimizer=opt, beta=fm.DEFAULTS["rectified"]["beta"], symmetric=True, verbose=False)
+        opt.finish()
+        after = chip_accuracy(model, model.backend, batches, chip.conductances(model), MSE())
+        print(f"in situ, chip {c} at p = {args.fa_p}: {100 * before:.2f} % before, {100 * after:.2f} % after one epoch")
+        out.append((before, after))
+    return out
+
+
 def rows(label, keys, acc):
     return [f"| {label} | {k} | {s['median']:.2f} | {s['q25']:.2f}-{s['q75']:.2f} | {s['min']:.2f} | {s['max']:.2f} |"
             for k, s in zip(keys, summarize(acc))]
@@ -168,6 +198,7 @@ def run(args):
     models["vanilla, full range"] = full
     models["fault-aware"] = fault_aware(args, full, train, test)
     args.out.mkdir(parents=True, exist_ok=True)
+    insitu = in_situ(args, full, train, test) if args.insitu else []
     common = dict(seed=args.seed, loss_fn=MSE(), backend="native")
     start = time.perf_counter()
     faults = {name: fault_study(m, test, args.ps, chips=args.chips, **common) for name, m in models.items()}
@@ -190,7 +221,7 @@ def run(args):
     print("\n".join(table))
     results = {"range_factor": args.range_factor, "args": {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()},
                "faults": {n: a.tolist() for n, a in faults.items()}, "times_s": times,
-               "drift": {n: a.tolist() for n, a in drifts.items()}}
+               "drift": {n: a.tolist() for n, a in drifts.items()}, "in_situ": insitu}
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     plot(args.out, args.ps, faults, times, drifts)
     print(f"saved {args.out}/results.json, tables.md, faults.png, drift.png")
