@@ -23,7 +23,7 @@ Run:  python test_circuit/fashion_devices.py [--quick] [--out DIR] [--chips N] [
    (:func:`ebana.analysis.drift_study`).
 
 With ``--insitu N``, chips 0 .. N-1 of the fault study (p = ``--fa-p``) are also trained
-in situ, one epoch each from the full-range model, each with its own fault map
+in situ (``--insitu-epochs``, default 1) from the full-range model, each with its own fault map
 (``FaultAware(..., fresh=False)``: the stuck devices never move); accuracy before and after.
 
 Writes ``OUT/results.json``, ``OUT/tables.md``, ``OUT/faults.png`` and ``OUT/drift.png``.
@@ -70,6 +70,7 @@ def parse(argv):
     p.add_argument("--insitu", type=int, default=0,
                    help="also train this many faulty chips (p = --fa-p) in situ, one epoch each, from the "
                         "full-range model, each with its own fault map (default 0: none)")
+    p.add_argument("--insitu-epochs", type=int, default=1, help="epochs of in-situ training per chip")
     p.add_argument("--ps", default="0,0.01,0.05,0.1", help="fault fractions studied")
     p.add_argument("--batch-size", type=int, default=None, help="training batch (default 128)")
     p.add_argument("--train", type=int, default=None)
@@ -145,11 +146,13 @@ def in_situ(args, full, train, test):
         before = chip_accuracy(model, model.backend, batches, chip.conductances(model), MSE())
         opt = FaultAware(Adam(lr=args.fa_lr or 0.1 * fm.DEFAULTS["rectified"]["lr"] * args.range_factor), model,
                          StuckAtFaults(p=args.fa_p), seed=seed, fresh=False)
-        model.fit(DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed + 1), epochs=1,
+        model.fit(DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed + 1),
+                  epochs=args.insitu_epochs,
                   loss_fn=MSE(), optimizer=opt, beta=fm.DEFAULTS["rectified"]["beta"], symmetric=True, verbose=False)
         opt.finish()
         after = chip_accuracy(model, model.backend, batches, chip.conductances(model), MSE())
-        print(f"in situ, chip {c} at p = {args.fa_p}: {100 * before:.2f} % before, {100 * after:.2f} % after one epoch")
+        print(f"in situ, chip {c} at p = {args.fa_p}: {100 * before:.2f} % before, {100 * after:.2f} % after "
+              f"{args.insitu_epochs} epoch(s)")
         out.append((before, after))
     return out
 
