@@ -122,7 +122,8 @@ def fault_aware(args, base, train, test):
               symmetric=True, verbose=False, callbacks=[
                   LearningRateScheduler(cosine_decay(args.fa_epochs, final=0.02) if args.fa_epochs > 1
                                         else lambda epoch, scale: 1.0),
-                  lambda e, m, _: print(f"fault-aware epoch {e + 1}: loss {m['loss']:.4g} V^2, train {m['accuracy']:.4f}"
+                  lambda e, m, _: print(f"fault-aware epoch {e + 1}: loss {m['loss']:.4g} V^2, "
+                                        f"train {m['accuracy']:.4f}"
                                         f" ({m['epoch_time_s']:.0f} s)", flush=True)])
     opt.finish()
     print(f"fault-aware training: {args.fa_epochs} epochs at p = {args.fa_p} in {time.perf_counter() - start:.0f} s")
@@ -133,7 +134,7 @@ def fault_aware(args, base, train, test):
 
 
 def in_situ(args, full, train, test):
-    """Accuracy (fraction) of chips 0 .. insitu-1 at p = fa_p before and after one epoch of training with their own map."""
+    """Accuracies (fractions) of chips 0 .. insitu-1 at p = fa_p before and after in-situ training on their map."""
     from ebana.analysis.robustness import chip_accuracy, chip_seed, prepare_batches
     from ebana.devices import ChipDevices
     out = []
@@ -222,7 +223,8 @@ def run(args):
     table += ["", head.format("t")] + sum((rows(n, list(times), a) for n, a in drifts.items()), [])
     (args.out / "tables.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))
-    results = {"range_factor": args.range_factor, "args": {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()},
+    settings = {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()}
+    results = {"range_factor": args.range_factor, "args": settings,
                "faults": {n: a.tolist() for n, a in faults.items()}, "times_s": times,
                "drift": {n: a.tolist() for n, a in drifts.items()}, "in_situ": insitu}
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
