@@ -128,7 +128,21 @@ def chip_conductances(model, variability, chip):
     return np.concatenate(parts)
 
 
-def _accuracy(model, backend, batches, g, loss_fn):
+def prepare_batches(model, dataset, batch_size):
+    """The stimulus parts of ``dataset`` built once (source voltages V, output currents A, targets, size):
+    only the conductances change from chip to chip."""
+    from ..training.ep import targets_of  # training sits above this module's callers
+    from ..training.fit import as_loader
+    batches = []
+    for batch in as_loader(dataset, batch_size):
+        size, arrays = model.check_inputs(batch)
+        batches.append((model.source_voltages(arrays, size), model.output_currents(None, size),
+                        targets_of(model, batch, size), size))
+    return batches
+
+
+def chip_accuracy(model, backend, batches, g, loss_fn):
+    """Free-phase accuracy (fraction) over ``batches`` (:func:`prepare_batches`) with conductances ``g`` (S), (R,)."""
     from ..training.ep import accuracy, loss_and_nudge
     correct, count = 0.0, 0
     for vs, isrc, targets, n in batches:
@@ -173,20 +187,14 @@ def evaluate_robustness(model, dataset, sigmas, chips=100, seed=0, kind="gaussia
 
 def _evaluate_chips(model, dataset, sigmas, chips, seed, kind, loss_fn, backend, batch_size, path, plot, name,
                     verbose):
-    from ..training.ep import targets_of  # training sits above this module's callers
-    from ..training.fit import as_loader
     from ..training.progress import progress
-    batches = []  # stimulus parts built once: only the conductances change per chip
-    for batch in as_loader(dataset, batch_size):
-        size, arrays = model.check_inputs(batch)
-        batches.append((model.source_voltages(arrays, size), model.output_currents(None, size),
-                        targets_of(model, batch, size), size))
+    batches = prepare_batches(model, dataset, batch_size)
     acc = np.zeros((len(sigmas), chips))
     jobs = [(i, c) for i in range(len(sigmas)) for c in range(chips)]
     for i, c in progress(jobs, total=len(jobs), desc="chips", enabled=verbose):
         var = Variability(kind=kind, sigma=float(sigmas[i]), scope="chip")
         g = chip_conductances(model, var, chip_seed(seed, c))
-        acc[i, c] = _accuracy(model, backend, batches, g, loss_fn)
+        acc[i, c] = chip_accuracy(model, backend, batches, g, loss_fn)
     result = RobustnessResult(sigmas, acc, kind, int(seed), backend.name)
     if path is not None:
         result.save(path, name)

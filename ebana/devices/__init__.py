@@ -5,6 +5,9 @@ Layers use them; backends never see them. Contents so far:
 - :mod:`.variability` -- variability masks (settings, sampling, gradients).
 - :mod:`.layer_noise` -- one layer's masks kept consistent over an EP step.
 - :mod:`.quantize` -- binary / few-level conductances with straight-through updates.
+- :mod:`.faults` -- stuck-at faults; :mod:`.drift` -- power-law conductance drift;
+  :mod:`.chip` -- one chip's faults and drift for a whole model; :mod:`.mapping` -- programming
+  the trained conductances onto the full device range.
 
 Memristor pulse models are added beside these (``memristor*.py``).
 """
@@ -42,3 +45,12 @@ __all__ += [
     "parse_dat",
     "sample_mask",
 ]
+
+# Device physics of a simulated chip (stuck-at faults, drift).
+from .chip import ChipDevices
+from .drift import PowerLawDrift, global_compensation
+from .faults import FaultMap, StuckAtFaults
+from .mapping import range_factor, scale_to_range
+
+__all__ += ["ChipDevices", "FaultMap", "PowerLawDrift", "StuckAtFaults", "global_compensation", "range_factor",
+            "scale_to_range"]

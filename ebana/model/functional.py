@@ -84,6 +84,7 @@ class Model:
         self._bias_layers = [l for l in self.layers if getattr(l, "vs_slice", None) is not None]
         self.ep_scales = ep_gradient_scales(self.layers)
         self.noise = ModelNoise(self.resistive_layers, default=variability, seed=seed)
+        self.devices = None  # a ChipDevices (faults, drift) when the model is one simulated chip: saved with it
         self.backend = backend_with_retries(backend)
         self.backend_name = backend if isinstance(backend, str) else None  # saved with the model
         # set by compile and fit (ebana.training.keras_api): what save() stores and evaluate() defaults to

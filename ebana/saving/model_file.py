@@ -17,7 +17,9 @@ from .weights import get_weights
 FORMAT = "ebana-saved-model"
 VERSION = 1
 _KEYS = {"format", "version", "config", "weights", "training"}
-_OPTIONAL = {"backend"}  # the backend name the model was built with; files before it lack the key
+# the backend name the model was built with; the chip's fault maps and drift settings
+# (model.devices, a ChipDevices); files before them lack the keys
+_OPTIONAL = {"backend", "devices"}
 
 
 def _training_state(model):
@@ -64,7 +66,8 @@ def read_model_file(path):
 
 
 def save_model(model, path):
-    """Write config, conductances and (after compile or fit) loss, beta and optimizer state.
+    """Write config, conductances and (after compile or fit) loss, beta and optimizer state;
+    ``model.devices`` (a :class:`~ebana.devices.chip.ChipDevices`: fault maps, drift settings) when set.
 
     A layer whose config holds Python objects (MemristorDenseLayer's device model) is refused."""
     check_writable(path, "model file")
@@ -72,6 +75,9 @@ def save_model(model, path):
     _check_plain(config)
     contents = {"format": FORMAT, "version": VERSION, "config": config,
                 "weights": get_weights(model), "training": _training_state(model)}
+    devices = getattr(model, "devices", None)
+    if devices is not None:  # a faulty / drifting chip: its maps belong to the model
+        contents["devices"] = devices.to_dict()
     name = getattr(model, "backend_name", None)
     if isinstance(name, str):  # load_model runs it there again unless told otherwise
         contents["backend"] = name

@@ -86,6 +86,8 @@ def load_model(path, backend=None, **model_options):
         # a value of a kind the field checks did not foresee (e.g. an initializer that is a dict)
         raise ValidationError(f"{source}: building the model failed: {type(exc).__name__}: {exc}") from None
     set_weights(model, d["weights"], source)
+    if d.get("devices") is not None:
+        model.devices = chip_devices(d["devices"], model, source)
     t = d["training"]
     if t is not None:
         known_losses, known_opts = LOSS_CLASSES, OPTIMIZER_CLASSES  # every class a name resolves to
@@ -102,3 +104,15 @@ def load_model(path, backend=None, **model_options):
         optimizer.load_state_dict(t["optimizer"], source=path, params=model.parameters())
         model.compile(optimizer=optimizer, loss=loss, beta=t["beta"], symmetric=t["symmetric"])
     return model
+
+
+def chip_devices(d, model, source):
+    """The saved :class:`~ebana.devices.chip.ChipDevices`, its fault maps checked against the model's layers."""
+    from ..devices.chip import ChipDevices
+    chip = ChipDevices.from_dict(d, source)
+    params = model.parameters()
+    for name, fmap in chip.fault_maps.items():
+        if name not in params or params[name].shape != fmap.shape:
+            got = params[name].shape if name in params else "no such layer"
+            raise ValidationError(f"{source}: fault map of layer {name!r} has shape {fmap.shape}; the model: {got}")
+    return chip

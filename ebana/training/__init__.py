@@ -6,13 +6,14 @@ here runs a circuit. The EP loop calls these.
 from .callbacks import (Callback, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
                         ReduceLROnPlateau, cosine_decay, exponential_decay, step_decay)
 from .data import Batch, DataLoader
+from .fault_aware import FaultAware
 from .history import History
 from .losses import MSE, CrossEntropy, MeanAbsoluteError, MeanSquaredError
 from .optimizers import SGD, Adam, Optimizer
 from .rmsprop import RMSprop
 from .progress import progress
 
-__all__ = ["Batch", "DataLoader", "History", "MSE", "MeanSquaredError", "MeanAbsoluteError", "CrossEntropy",
+__all__ = ["Batch", "DataLoader", "FaultAware", "History", "MSE", "MeanSquaredError", "MeanAbsoluteError", "CrossEntropy",
            "SGD", "Adam", "RMSprop",
            "Optimizer", "progress", "Callback", "CSVLogger", "EarlyStopping", "LearningRateScheduler",
            "ModelCheckpoint", "ReduceLROnPlateau", "cosine_decay", "exponential_decay", "step_decay"]
