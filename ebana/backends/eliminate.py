@@ -20,20 +20,9 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..circuit.structure import Circuit
+from ..circuit.structure import Circuit, kept_blocks
 from ..errors import SimulatorError
 from .base import Backend, OperatingPoint, Stimulus
-
-
-def kept_blocks(blocks, keep):
-    """Owner -> slice over the kept elements only (owners left empty disappear)."""
-    out, start = {}, 0
-    for owner, sl in sorted(blocks.items(), key=lambda kv: kv[1].start):
-        n = int(np.count_nonzero(keep[sl]))
-        if n:
-            out[owner] = slice(start, start + n)
-            start += n
-    return out
 
 
 class WireBlock:

@@ -210,3 +210,14 @@ class CircuitBuilder:
             amp_in=amp_in, amp_out=amp_out, amp_gain=amp_gain, amp_shift=amp_shift,
             spice_blocks=list(self._spice_blocks),
             blocks={k: dict(v) for k, v in self._blocks.items()}, not_layered=dict(self._not_layered))
+
+
+def kept_blocks(blocks, keep):
+    """Owner -> slice over the kept elements only (owners left empty disappear)."""
+    out, start = {}, 0
+    for owner, sl in sorted(blocks.items(), key=lambda kv: kv[1].start):
+        n = int(np.count_nonzero(keep[sl]))
+        if n:
+            out[owner] = slice(start, start + n)
+            start += n
+    return out

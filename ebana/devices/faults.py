@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import ShapeError, ValidationError
 from ..validation import check_array, check_number
-from .variability import chip_generator
+from .variability import check_shape, chip_generator
 
 _FAULT_KEY = "/stuck-at"  # appended to the layer name: independent of the chip's variability stream
 
@@ -67,7 +67,7 @@ class StuckAtFaults:
         keeps every device stuck at a smaller ``p`` (the uniform draws are
         shared), so studies over ``p`` compare like with like.
         """
-        shape = _shape(shape)
+        shape = check_shape(shape, "fault map shape")
         key = key + _FAULT_KEY if isinstance(key, str) else f"{key}{_FAULT_KEY}"
         rng = chip_generator(seed, key)
         u = rng.random(shape)
@@ -76,22 +76,12 @@ class StuckAtFaults:
 
     def draw_from(self, shape, rng):
         """A :class:`FaultMap` from a numpy Generator (fault-aware training draws a fresh one per step)."""
-        shape = _shape(shape)
+        shape = check_shape(shape, "fault map shape")
         return FaultMap(stuck=rng.random(shape) < self.p, high=rng.random(shape) < self.high_fraction)
 
     def get_config(self):
         """The constructor's keyword arguments (plain floats)."""
         return asdict(self)
-
-
-def _shape(shape):
-    try:
-        shape = tuple(int(n) for n in shape)
-    except TypeError:
-        raise ShapeError(f"fault map shape must be a tuple of ints, received {shape!r}") from None
-    if any(n < 1 for n in shape):
-        raise ShapeError(f"fault map shape must have positive sizes, received {shape!r}")
-    return shape
 
 
 class FaultMap:

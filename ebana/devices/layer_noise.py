@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import EbanaError, ShapeError
 from ..validation import check_array, check_number
-from .variability import VariabilityModel, _check_batch, _check_shape, as_generator, chip_generator
+from .variability import VariabilityModel, _check_batch, as_generator, check_shape, chip_generator
 
 
 class LayerNoise:
@@ -47,7 +47,7 @@ class LayerNoise:
     def __init__(self, variability, shape, g_min, g_max, seed=0, chip_seed=0, key=0):
         self.model = VariabilityModel(variability)
         self.variability = variability
-        self.shape = _check_shape(shape)
+        self.shape = check_shape(shape)
         self.g_min = check_number(g_min, "g_min (S)", low=0.0, low_open=True)
         self.g_max = check_number(g_max, "g_max (S)", low=self.g_min, low_open=True)
         self.rng = as_generator(seed, "seed")

@@ -148,13 +148,14 @@ def chip_generator(seed, key=0):
     return np.random.default_rng([int(seed), int(key)])
 
 
-def _check_shape(shape):
+def check_shape(shape, what="shape"):
+    """``shape`` as a tuple of positive ints; ``what`` names it in the error."""
     try:
         shape = tuple(int(n) for n in shape)
     except TypeError:
-        raise ShapeError(f"shape must be a tuple of ints, received {shape!r}") from None
+        raise ShapeError(f"{what} must be a tuple of ints, received {shape!r}") from None
     if any(n < 1 for n in shape):
-        raise ShapeError(f"shape must have positive sizes, received {shape!r}")
+        raise ShapeError(f"{what} must have positive sizes, received {shape!r}")
     return shape
 
 
@@ -220,7 +221,7 @@ class VariabilityModel:
 
         Example: ``vm.sample_masks((4, 3), 32, rng)``.
         """
-        shape, batch = _check_shape(shape), _check_batch(batch)
+        shape, batch = check_shape(shape), _check_batch(batch)
         if self.variability.is_zero:
             return np.ones((batch,) + shape)
         rng = as_generator(rng)
@@ -238,7 +239,7 @@ class VariabilityModel:
 
         Example: ``vm.chip_masks((4, 3), seed=7, key="dense_1")``.
         """
-        shape = _check_shape(shape)
+        shape = check_shape(shape)
         rng = chip_generator(seed, key)
         if self.variability.is_zero:
             return np.ones(shape)

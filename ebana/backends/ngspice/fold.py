@@ -13,20 +13,9 @@ by Kirchhoff's current law, exactly as Ngspice would report them (to rounding).
 """
 import numpy as np
 
-from ...circuit.structure import Circuit
+from ...circuit.structure import Circuit, kept_blocks
 from ..base import OperatingPoint, Stimulus
 from ..dense.plan import incidence, scatter
-
-
-def _reslice(blocks, keep):
-    """Owner -> slice over the kept elements only (owners left empty disappear)."""
-    out, start = {}, 0
-    for owner, sl in sorted(blocks.items(), key=lambda kv: kv[1].start):
-        n = int(np.count_nonzero(keep[sl]))
-        if n:
-            out[owner] = slice(start, start + n)
-            start += n
-    return out
 
 
 class FoldedCircuit:
@@ -93,9 +82,9 @@ class FoldedCircuit:
             fold_owner += "x"
         n_nort = len(self.norton_nodes)
         blocks = {k: dict(v) for k, v in c.blocks.items()}
-        blocks["res"] = _reslice(c.blocks.get("res", {}), np.isin(np.arange(c.n_res), self.kept_res))
+        blocks["res"] = kept_blocks(c.blocks.get("res", {}), np.isin(np.arange(c.n_res), self.kept_res))
         blocks["res"][fold_owner] = slice(len(self.kept_res), len(self.kept_res) + n_nort)
-        blocks["vs"] = _reslice(c.blocks.get("vs", {}), np.isin(np.arange(c.n_vs), self.kept_vs))
+        blocks["vs"] = kept_blocks(c.blocks.get("vs", {}), np.isin(np.arange(c.n_vs), self.kept_vs))
         blocks.setdefault("is", {})[fold_owner] = slice(c.n_is, c.n_is + n_nort)
         return Circuit(
             node_names=[c.node_names[k] for k in self.present],
