@@ -6,8 +6,7 @@ from .layers import (AmplificationLayer, AveragePooling2DLayer, BiasVoltageLayer
                      MemristorDenseLayer, ReshapeLayer, Wires)
 from .model import Model
 from .saving.restore import load_model
-from .training import (MSE, SGD, Adam, CrossEntropy, DataLoader, History, MeanAbsoluteError, MeanSquaredError,
-                       RMSprop)
+from .training import MSE, SGD, Adam, CrossEntropy, DataLoader, History, MeanAbsoluteError, MeanSquaredError, RMSprop
 
 _moved.install()  # old import paths (ebana.backends.native_layered, ...) keep working
 

@@ -21,8 +21,8 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: BLAS threads only slow small solves
 import numpy as np  # noqa: E402
 
-from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer,  # noqa: E402
-                   DenseLayer, DiodeLayer, InputVoltageLayer, Model, Wires)
+from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer,  # noqa: E402
+                   DiodeLayer, InputVoltageLayer, Model, Wires)
 from ebana.datasets import differential_split, load_digits  # noqa: E402
 from ebana.training import MSE, Adam, DataLoader  # noqa: E402
 

@@ -1,10 +1,10 @@
 """Trainable biases train under the default optimizers: a learning rate in V from their range (issue 25)."""
 import numpy as np
 import pytest
+from test_bias_training import BATCH, bias_network
 
 from ebana import ValidationError
 from ebana.training import Adam
-from test_bias_training import BATCH, bias_network
 
 BIASES = ("b", "c1", "c2")
 

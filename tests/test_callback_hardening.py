@@ -4,12 +4,12 @@ import errno
 
 import numpy as np
 import pytest
+from networks import xor_like
 
 from ebana import EbanaError, ValidationError
 from ebana.training import Adam
 from ebana.training import csv_logger as callbacks_module
 from ebana.training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
-from networks import xor_like
 
 rng = np.random.default_rng(0)
 X = rng.uniform(-1, 1, size=(8, 2))

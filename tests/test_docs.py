@@ -10,9 +10,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import ebana
-from conftest import ROOT
 
 
 def test_docs_build_strict(tmp_path):

@@ -3,9 +3,7 @@ import os
 import re
 
 import numpy as np
-
 from conftest import ROOT
-
 
 GUIDE = ROOT / "docs" / "guides" / "training.md"
 

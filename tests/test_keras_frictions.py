@@ -3,17 +3,17 @@ validation_split, compile(metrics=), learning_rate=, loss='mse' as Keras' mean, 
 RMSprop, progress over long evaluations, and fit split into named pieces."""
 import csv
 
+import networks
 import numpy as np
 import pytest
+from networks import xor_like
 
 import ebana
-import networks
 from ebana import ValidationError
 from ebana.training import SGD, Adam, MeanAbsoluteError, MeanSquaredError, RMSprop
 from ebana.training import evaluate as evaluate_module
 from ebana.training.callbacks import CSVLogger, LearningRateScheduler
 from ebana.training.ep import ep_step
-from networks import xor_like
 
 rng = np.random.default_rng(0)
 X, XV = rng.uniform(-1, 1, size=(16, 2)), rng.uniform(-1, 1, size=(8, 2))

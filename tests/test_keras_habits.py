@@ -1,12 +1,12 @@
 """Keras habits: compile/fit(x, y), names for losses and optimizers, save/load_model, weights, to()."""
 import numpy as np
 import pytest
+from networks import xor_like
 
 import ebana
 from ebana import ShapeError, ValidationError
 from ebana.training import MSE, SGD, Adam, DataLoader, MeanSquaredError
 from ebana.training.ep import ep_step
-from networks import xor_like
 
 X = np.random.default_rng(0).uniform(-1, 1, size=(12, 2))
 Y = np.where(X[:, :1] * X[:, 1:] > 0, -0.2, 0.2)

@@ -3,13 +3,13 @@ import csv
 
 import numpy as np
 import pytest
+from networks import xor_like
 
 import ebana
 from ebana import ValidationError
 from ebana.training import Adam, History
 from ebana.training.callbacks import (Callback, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
                                       ReduceLROnPlateau, exponential_decay, step_decay)
-from networks import xor_like
 
 rng = np.random.default_rng(0)
 X, XV = rng.uniform(-1, 1, size=(16, 2)), rng.uniform(-1, 1, size=(8, 2))

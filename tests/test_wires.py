@@ -4,10 +4,10 @@ import os
 import shutil
 import subprocess
 
+import networks
 import numpy as np
 import pytest
 
-import networks
 from ebana import BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer, InputVoltageLayer, Model
 from ebana.errors import ValidationError
 from ebana.layers.wires import Wires

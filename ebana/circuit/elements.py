@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from ..errors import ValidationError
-from ..validation import check_number, check_name
+from ..validation import check_name, check_number
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from ..devices import LayerNoise, Quantizer, Variability
 from ..errors import ValidationError
 from ..validation import check_number
 
-
 #: Most conductance levels a layer may ask for (a few-level device has 2 to a few hundred).
 MAX_LEVELS = 2 ** 16
 

@@ -4,7 +4,6 @@ import dataclasses
 import numpy as np
 
 from ..errors import ValidationError
-
 from .base import Layer, check_units
 from .conductance import TrainableConductances
 from .initializers import initial_conductances

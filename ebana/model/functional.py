@@ -14,14 +14,13 @@ from ..saving.model_file import save_model
 from ..saving.safe_io import atomic_write_bytes, check_writable
 from ..saving.weights import get_weights, load_weights, save_weights, set_weights
 from ..training.keras_api import compile_model, evaluate_model, fit_model
+from ..training.progress import progress
 from ..validation import check_array, check_batch_size
 from . import probes
 from .config import layers_from_config, model_config
 from .graph import ep_gradient_scales, topological_order
-from ..training.progress import progress
 from .inputs import batch_count, check_inputs, input_batches
 from .noise import ModelNoise
-
 
 #: predict shows a progress bar from this many batches on
 PREDICT_PROGRESS_BATCHES = 8

@@ -8,7 +8,6 @@ the model from it.
 """
 import os
 
-
 from ..errors import ValidationError
 from .run_settings import plain_data
 from .safe_io import atomic_pickle, check_writable, safe_load_pickle

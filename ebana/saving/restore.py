@@ -28,7 +28,6 @@ from ..training.resolve import LOSS_CLASSES, OPTIMIZER_CLASSES
 from .model_file import read_model_file
 from .weights import set_weights
 
-
 _announced = set()  # backends load_model has announced choosing (one line each per process)
 
 

@@ -45,7 +45,6 @@ from .plan import FIXED, LayeredPlan
 from .precision import MixedProduct
 from .sweeps import Sweeps
 
-
 #: a solve is called slow (and said once) when it needs more than SLOW_FACTOR times the
 #: backend's mean sweeps and more than SLOW_SWEEPS, once SLOW_AFTER_SOLVES solves set the mean
 SLOW_FACTOR, SLOW_SWEEPS, SLOW_AFTER_SOLVES = 10.0, 200, 3
