@@ -60,13 +60,13 @@ class FaultAware(Optimizer):
             raise ValidationError(f"FaultAware wraps an Optimizer such as Adam(), received {optimizer!r}")
         if not isinstance(faults, StuckAtFaults):
             raise ValidationError(f"FaultAware: faults must be a StuckAtFaults, received {faults!r}")
-        layers = [l for l in getattr(model, "resistive_layers", []) if l.name in model.parameters()]
-        if not layers:
-            raise ValidationError("FaultAware: the model has no trainable conductance layer to put faults in")
         own = dict(inner=optimizer, model=model, faults=faults, fresh=bool(fresh), seed=seed,
                    _rng=as_generator(seed, "FaultAware seed"), _maps={}, _latent={})
         for name, value in own.items():
             object.__setattr__(self, name, value)
+        layers = self._layers()
+        if not layers:
+            raise ValidationError("FaultAware: the model has no trainable conductance layer to put faults in")
         self._install(layers)
 
     def __getattr__(self, name):  # called only for names not found on the wrapper
@@ -79,6 +79,7 @@ class FaultAware(Optimizer):
             setattr(self.inner, name, value)
 
     def _layers(self):
+        """The model's trainable conductance layers (where faults go)."""
         params = self.model.parameters()
         return [l for l in self.model.resistive_layers if l.name in params]
 
