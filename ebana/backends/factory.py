@@ -6,6 +6,7 @@ Example:
     'native'
 """
 from ..errors import ValidationError
+from .arrays import check_device, namespace
 from .base import Backend
 from .parallel import ParallelBackend
 from .registry import SOLVERS, make_solver
@@ -22,7 +23,7 @@ def _split_spec(backend, workers):
     return backend, workers
 
 
-def get_backend(backend, workers=None, executor=None):
+def get_backend(backend, workers=None, executor=None, device="cpu"):
     """A backend from its name or a Backend instance.
 
     Names (:data:`~ebana.backends.registry.SOLVERS`): 'ngspice' (reference);
@@ -32,7 +33,13 @@ def get_backend(backend, workers=None, executor=None):
 
     ``workers=n`` (or the spec ``'ngspice:n'``) or an ``executor`` splits each
     batch over processes: see :class:`~ebana.backends.parallel.ParallelBackend`.
+
+    ``device``: 'cpu' (default), or 'cuda' for the layered solver on a GPU
+    (:mod:`ebana.backends.gpu`), which takes the names 'native' and 'native-layered'.
     """
+    device = check_device(device)
+    if device != "cpu" and not isinstance(backend, Backend):
+        return device_backend(backend, workers, executor, device)
     if isinstance(backend, Backend):
         if workers is not None or executor is not None:
             raise ValidationError("workers/executor apply to a backend name; wrap an instance's factory in "
@@ -46,11 +53,24 @@ def get_backend(backend, workers=None, executor=None):
     return make_solver(backend)
 
 
-def backend_with_retries(spec):
-    """``get_backend(spec)``; a backend given by name comes wrapped in a
+def device_backend(name, workers, executor, device):
+    """The layered solver on ``device`` for the backend name ``name`` (see :func:`get_backend`)."""
+    if name not in ("native", "native-layered") or workers is not None or executor is not None:
+        raise ValidationError(f"device={device!r} runs the layered native solver: backend 'native' or "
+                              f"'native-layered' in one process, received backend={name!r}"
+                              + ("" if workers is None and executor is None else " with workers"))
+    from .gpu.backend import DeviceLayeredBackend
+    return DeviceLayeredBackend(xp=namespace(device))
+
+
+def backend_with_retries(spec, device="cpu"):
+    """``get_backend(spec, device=device)``; a backend given by name comes wrapped in a
     :class:`~ebana.backends.retry.RetryingBackend` (a process pool already retries
-    inside each worker, and an instance is used as given)."""
-    backend = get_backend(spec)
+    inside each worker, and an instance is used as given). The device solver is not
+    wrapped: the retry ladder's fallbacks solve on the CPU."""
+    backend = get_backend(spec, device=device)
+    if check_device(device) != "cpu":
+        return backend
     if isinstance(spec, str) and not isinstance(backend, ParallelBackend):
         return RetryingBackend(backend)
     return backend
