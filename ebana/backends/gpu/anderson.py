@@ -1,0 +1,46 @@
+"""Anderson mixing of the sweeps, per sample, with the array namespace of the device.
+
+The method of the CPU's :mod:`ebana.backends.layered.anderson` (type II, Walker & Ni
+2011): keep the last ``depth`` differences of the sweep's residuals ``dF`` and
+images ``dG``, and move to ``g - dG^T gamma`` with ``gamma`` minimising
+``|f - dF^T gamma|`` for each sample (a ``(B, m, m)`` batched solve). Acceleration
+changes only how many sweeps a solve takes: the sweeps decide convergence and
+the KCL check judges the result.
+"""
+
+
+class DeviceAnderson:
+    """Mixing history for ``(B, n)`` iterates; ``depth`` past steps (>= 1)."""
+
+    def __init__(self, xp, depth=4, regularization=1e-12):
+        self.xp, self.depth, self.regularization = xp, depth, regularization
+        self.count = 0
+        self.last_f = self.last_g = self.dF = self.dG = None
+
+    def mix(self, f, g):
+        """``g`` (B, n), a sweep's image (V), becomes the mixed next iterate in place; ``f`` is its
+        residual (image minus iterate). Returns whether it mixed (not on the history's first step)."""
+        xp = self.xp
+        if self.last_f is None:
+            self.last_f, self.last_g = f.copy(), g.copy()
+            return False
+        if self.dF is None:
+            B, n = f.shape
+            self.dF = xp.zeros((B, self.depth, n))
+            self.dG = xp.zeros((B, self.depth, n))
+        slot = self.count % self.depth
+        self.count += 1
+        m = min(self.count, self.depth)
+        self.dF[:, slot] = f - self.last_f
+        self.dG[:, slot] = g - self.last_g
+        self.last_f[...] = f
+        self.last_g[...] = g
+        dF, dG = self.dF[:, :m], self.dG[:, :m]
+        gram = dF @ dF.transpose(0, 2, 1)                       # (B, m, m)
+        scale = xp.trace(gram, axis1=1, axis2=2)[:, None, None] / m
+        gram = gram + (self.regularization * scale + 1e-300) * xp.eye(m)
+        gamma = xp.linalg.solve(gram, dF @ f[:, :, None])      # (B, m, 1)
+        # a degenerate history (a sample already converged) mixes nothing for that sample
+        gamma = xp.where(xp.isfinite(gamma), gamma, 0.0)
+        g -= (dG.transpose(0, 2, 1) @ gamma)[:, :, 0]
+        return True

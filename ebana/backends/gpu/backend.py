@@ -1,0 +1,346 @@
+"""The layered native solver with an array namespace: on a CUDA GPU through CuPy, or NumPy.
+
+The method is the CPU layered solver's (:mod:`ebana.backends.layered.backend`): the
+crossbars from known nodes become Norton currents once per batch, then
+Anderson-mixed block Gauss-Seidel sweeps solve every group of nets exactly
+given the others (:mod:`.clamps`), until the error the measured contraction
+implies is below ``vtol``; then every sample's KCL residual is computed afresh
+from the final voltages (one more product per crossbar) and a sample whose
+residual, as a Newton step, exceeds ``check_tol`` raises
+:class:`~ebana.errors.SimulatorError` naming it.
+
+What differs is where it runs: every array is made with ``xp`` (``cupy`` for
+``device='cuda'``), every product is a float64 matrix product on the device,
+and nothing crosses to the host but one scalar per sweep (the largest move,
+for the convergence test). Conductances, source values and currents are taken
+from the stimulus as they come (uploaded when they are host arrays); the node
+voltages and branch currents it returns are device arrays.
+Circuits it does not cover raise :class:`~.support.NotOnDevice` naming the layer.
+Units: V, A, S.
+"""
+import numpy as np
+
+from ...errors import SimulatorError
+from ..base import Backend, OperatingPoint
+from ..layered.plan import FIXED, LayeredPlan
+from .anderson import DeviceAnderson
+from .clamps import DeviceClamps
+from .links import DeviceLink, SideOnDevice
+from .support import NotOnDevice, check_supported
+
+
+class DeviceLayeredBackend(Backend):
+    """Block Gauss-Seidel over the layers, with namespace ``xp`` (see the module docstring).
+
+    xp: the array namespace (``cupy``; ``numpy`` runs the same code on the CPU).
+    max_iterations: sweeps before a sample counts as not converged.
+    vtol: convergence when a sweep's largest move, scaled up by the error its measured
+        contraction implies, is below this (V; relative above 1 V).
+    check_tol: largest KCL residual accepted, as the Newton step it would cause (V).
+    anderson_depth: past sweeps the mixing combines (0: plain sweeps); mixing stops after
+        sweep ``accelerate``.
+    """
+    name = "native-layered"
+
+    def __init__(self, xp=np, max_iterations=500, vtol=1e-12, check_tol=1e-9, anderson_depth=4, accelerate=100):
+        self.xp = xp
+        self.max_iterations, self.vtol, self.check_tol = max_iterations, vtol, check_tol
+        self.anderson_depth, self.accelerate = anderson_depth, accelerate
+        self.solves = 0
+        self.sweeps = 0  # sweeps of the last solve (diagnostics)
+        self._cache = None   # (circuit, plan, device index arrays)
+        self._bound = None   # (g as passed, probe, {link id: DeviceLink})
+        self._consts = None  # (bound, vs as passed, vfix, per-group constants)
+
+    def which(self, circuit):
+        return f"{self.name} ({getattr(self.xp, '__name__', type(self.xp).__name__)})"
+
+    def structure(self, circuit):
+        """The circuit's :class:`~ebana.backends.layered.plan.LayeredPlan` (raises NotLayered or NotOnDevice)."""
+        return self._prepare(circuit)[0]
+
+    def close(self):
+        self._bound = self._consts = None
+
+    # preparation (once per circuit, then once per conductance state and batch) ---------------
+    def _prepare(self, circuit):
+        if self._cache is None or self._cache[0] is not circuit:
+            plan = LayeredPlan(circuit)
+            check_supported(plan)
+            self._cache = (circuit, plan, _DeviceIndex(plan, self.xp))
+            self._bound = self._consts = None
+        return self._cache[1:]
+
+    def _bind(self, plan, index, given):
+        """DeviceLinks for conductances ``given`` (S, ``(R,)``, host or device), reused while it is
+        the same array with the same values at a sample of positions (the phases of an EP step
+        pass one array; a host array is then uploaded once)."""
+        probe = given[::max(1, given.shape[0] // 1024)].copy()
+        entry = self._bound
+        if entry is not None and entry[0] is given and bool((entry[1] == probe).all()):
+            return entry[2]
+        g = self.xp.asarray(given, dtype=float)
+        links = {id(l): DeviceLink(l, g, index, self.xp) for l in plan.links}
+        self._bound = (given, probe, links)
+        self._consts = None
+        return links
+
+    def _constants(self, plan, index, bound, given):
+        """Known node voltages (V) and per group: diagonal D (S), known-node current K (A) and
+        the clamps, once per batch (the phases of an EP step pass the same source values
+        ``given``, V, host or device)."""
+        entry = self._consts
+        if entry is not None and entry[0] is bound and entry[1] is given:
+            return entry[2], entry[3]
+        xp = self.xp
+        vs = xp.asarray(given, dtype=float)
+        vfix = xp.zeros((vs.shape[0], len(plan.fixed_nodes)))
+        for dst, src, sign in plan.known_runs:
+            vfix[:, dst] = vs[:, src] * sign
+        consts = [self._group_constants(grp, index, bound, vfix) for grp in plan.groups]
+        self._consts = (bound, given, vfix, consts)
+        return vfix, consts
+
+    def _group_constants(self, grp, index, bound, vfix):
+        xp = self.xp
+        n = len(grp.nets)
+        D, K = xp.zeros(n), xp.zeros((1, n))
+        for link, name in grp.links:
+            bl = bound[id(link)]
+            mine, other = bl.mine_other(name)
+            s = bl.sums[name]
+            D = D + s
+            k = -mine.beta * s
+            if other.group == FIXED:
+                k = k + bl.toward(name, other.values(vfix, xp))
+            elif not mine.identity or not other.identity:
+                k = k + bl.offset[name] * mine.alpha  # divided by alpha below
+            K = K + (k if mine.identity else k / mine.alpha)
+        far = [index.sides[id(s.other)].values(vfix, xp) for s in grp.diodes]
+        clamps = DeviceClamps(grp.diodes, far, D, K, xp) if grp.diodes else None
+        return D, K, clamps
+
+    # solving -----------------------------------------------------------------------------------
+    def solve(self, circuit, stimulus, initial=None, sample_offset=0):
+        xp = self.xp
+        plan, index = self._prepare(circuit)
+        if stimulus.g.ndim != 1:
+            raise NotOnDevice("the device solver takes one conductance vector for the batch; per-sample "
+                              "conductances (variability masks) run on the CPU (device='cpu')")
+        isrc = xp.asarray(stimulus.isrc, dtype=float)
+        bound = self._bind(plan, index, stimulus.g)
+        vfix, consts = self._constants(plan, index, bound, stimulus.vs)
+        B = vfix.shape[0]
+        run = _Run(self, plan, index, bound, consts, _injected(plan, index, isrc, xp, B))
+        if initial is None:
+            v = [xp.zeros((B, len(grp.nets))) for grp in plan.groups]
+        else:
+            initial = xp.asarray(initial, dtype=float)
+            v = [initial[:, span].copy() for span in index.spans]
+        run.sweep_all(v, sample_offset, warm=initial is not None)
+        run.check(v, sample_offset)
+        self.solves += B
+        self.sweeps = run.sweeps
+        full = index.node_voltages(v, vfix, circuit.n_nodes)
+        return OperatingPoint(full, branch_currents=lambda: run.branch_currents(full, v, vfix))
+
+
+class _DeviceIndex:
+    """The plan's index and gain arrays on the device, uploaded once per circuit."""
+
+    def __init__(self, plan, xp):
+        self.plan, self.xp = plan, xp
+        self.sides = {}
+        self.res = {id(l): l.res if isinstance(l.res, slice) else xp.asarray(l.res) for l in plan.links}
+        for link in plan.links:
+            for side in (link.a, link.b):
+                self.sides[id(side)] = SideOnDevice(side, xp)
+        for grp in plan.groups:
+            for s in grp.diodes:
+                self.sides[id(s.other)] = SideOnDevice(s.other, xp)
+        self.spans = [grp.span if isinstance(grp.span, slice) else xp.asarray(grp.span) for grp in plan.groups]
+        self.currents = [[(xp.asarray(ks), SideOnDevice(side, xp)) for ks, side in grp.currents]
+                         for grp in plan.groups]
+        self.assembly = [(gid, dst, src, _on(alpha, xp), _on(beta, xp)) for gid, dst, src, alpha, beta in plan.assembly]
+        self._push = {}  # id(side) -> one-hot (n_side, n_known) matrix, made when branch currents are asked
+
+    def node_voltages(self, v, vfix, n_nodes):
+        """Every node's voltage (V), ``(B, n_nodes)``, from the nets' and the known nodes'."""
+        full = self.xp.zeros((vfix.shape[0], n_nodes))
+        for gid, dst, src, alpha, beta in self.assembly:
+            x = (vfix if gid == FIXED else v[gid])[:, src]
+            full[:, dst] = x * alpha + beta
+        return full
+
+    def push_matrix(self, side):
+        """``(n_side, n_known)`` with a 1 where a node of the fixed ``side`` has its root: carries
+        currents leaving the side's nodes back to the known nodes (several nodes may share one)."""
+        m = self._push.get(id(side))
+        if m is None:
+            host = np.zeros((len(side.nodes), len(self.plan.fixed_nodes)))
+            host[np.arange(len(side.nodes)), side.loc] = 1.0
+            m = self._push[id(side)] = self.xp.asarray(host)
+        return m
+
+
+def _on(x, xp):
+    return x if np.isscalar(x) else xp.asarray(x)
+
+
+def _injected(plan, index, isrc, xp, B):
+    """Per group: the currents (A, divided by alpha) the current sources inject into its nets, or None."""
+    out = []
+    for grp, sources in zip(plan.groups, index.currents):
+        total = None
+        for ks, side in sources:
+            x = isrc[:, ks] / side.alpha
+            if side.side.full:
+                total = x if total is None else total + x
+            else:
+                total = xp.zeros((B, len(grp.nets))) if total is None else total
+                total[:, side.loc] += x
+        out.append(total)
+    return out
+
+
+class _Run:
+    """One solve: the sweeps, the convergence test, the KCL check and the branch currents."""
+
+    def __init__(self, backend, plan, index, bound, consts, inj):
+        self.be, self.plan, self.index, self.bound, self.consts, self.inj = backend, plan, index, bound, consts, inj
+        self.xp = backend.xp
+        self.sweeps = 0
+
+    def drive(self, k, v):
+        """The current (A) into group ``k``'s nets from the other groups and the injections."""
+        C = self.inj[k]
+        for link, name in self.plan.groups[k].links:
+            bl = self.bound[id(link)]
+            other = bl.b if name == "a" else bl.a
+            if other.group != FIXED:
+                x = bl.from_nets(name, v[other.group])
+                C = x if C is None else C + x
+        return 0.0 if C is None else C
+
+    def solve_group(self, k, C):
+        D, K, clamps = self.consts[k]
+        return clamps.solve(C) if clamps is not None else (C + K) / D
+
+    def sweep_all(self, v, offset, warm):
+        """Sweep until the implied error is below vtol; ``v`` (list per group) is updated in place.
+        A warm start (a nudged phase) sweeps from the outputs back and mixes from its second sweep."""
+        be, xp = self.be, self.xp
+        K = len(self.plan.groups)
+        order = list(range(K))[::-1] if warm else list(range(K))
+        mixing = bool(be.anderson_depth) and K > 1
+        state, moves, views = _gather(v, order[1:], xp) if mixing else (None, None, {})
+        mixer = DeviceAnderson(xp, be.anderson_depth) if mixing and not warm else None
+        previous = 0.0
+        for sweep in range(1, be.max_iterations + 1):
+            moved = None
+            for k in order:
+                new = self.solve_group(k, self.drive(k, v))
+                step = new - v[k]
+                v[k][...] = new
+                if k in views:
+                    views[k][...] = step
+                largest_k = xp.abs(step).max(axis=1)
+                moved = largest_k if moved is None else xp.maximum(moved, largest_k)
+            self.sweeps = sweep
+            largest = float(moved.max()) if K else 0.0
+            if largest != largest or largest == np.inf:
+                bad = int(xp.argmax(~xp.isfinite(moved)))
+                raise SimulatorError("device layered solve produced non-finite voltages", sample=offset + bad)
+            if self._converged(largest, previous, v):
+                return
+            measured, previous = previous > 0, largest
+            if mixer is None and mixing and measured and sweep + 1 < be.accelerate:
+                mixer = DeviceAnderson(xp, be.anderson_depth)
+            if mixer is not None:
+                if sweep >= be.accelerate:
+                    mixer = None
+                else:
+                    mixer.mix(moves, state)
+        bad = int(xp.argmax(moved))
+        raise SimulatorError(f"device layered solver did not converge in {be.max_iterations} sweeps "
+                             f"(last change {float(moved[bad]):.3g} V)", sample=offset + bad)
+
+    def _converged(self, largest, previous, v):
+        """The CPU solver's test: the error the measured contraction implies, within vtol (or
+        within vtol relative to the largest voltage above 1 V, up to 1000 vtol)."""
+        vtol = self.be.vtol
+        rate = largest / previous if previous > 0 else 0.5
+        error = largest * max(1.0, rate / (1.0 - rate)) if rate < 1.0 else np.inf
+        if error <= vtol:
+            return True
+        return error <= 1e3 * vtol and error <= vtol * max(1.0, max(float(self.xp.abs(x).max()) for x in v))
+
+    def check(self, v, offset):
+        """Every net's KCL at the final voltages, with the currents recomputed from them, as the
+        Newton step it would cause (V); a sample above ``check_tol`` raises SimulatorError."""
+        xp = self.xp
+        worst = worst_amp = None
+        for k in range(len(self.plan.groups)):
+            D, K, clamps = self.consts[k]
+            C = self.drive(k, v)
+            if clamps is not None:
+                f, fp = clamps.residual(v[k], C)
+            else:
+                f, fp = D * v[k] - C - K, D
+            f = xp.abs(f)
+            step, amp = (f / fp).max(axis=1), f.max(axis=1)
+            worst = step if worst is None else xp.maximum(worst, step)
+            worst_amp = amp if worst_amp is None else xp.maximum(worst_amp, amp)
+        if worst is None:
+            return
+        bad = ~(worst <= self.be.check_tol)
+        if bool(bad.any()):
+            b = int(xp.argmax(bad))
+            raise SimulatorError(f"device layered solution fails the KCL check: residual up to "
+                                 f"{float(worst_amp[b]):.3g} A, {float(worst[b]):.3g} V as a Newton step "
+                                 f"(limit {self.be.check_tol:g} V)", sample=offset + b)
+
+    def branch_currents(self, full, v, vfix):
+        """Voltage-source branch currents (A, SPICE sign) from KCL at the known nodes."""
+        xp, plan, index = self.xp, self.plan, self.index
+        leave = xp.zeros((full.shape[0], len(plan.fixed_nodes)))  # current leaving each known root (A)
+
+        def push(side, x):
+            return leave + (x / side.alpha) @ index.push_matrix(side.side)
+
+        for link in plan.links:
+            bl = self.bound[id(link)]
+            for name in ("a", "b"):
+                mine, other = bl.mine_other(name)
+                if mine.group == FIXED:
+                    u_mine, u_other = mine.values(vfix, xp), _node_values(other, v, vfix, xp)
+                    leave = push(mine, u_mine * bl.sums[name] - bl.toward(name, u_other))
+        for k, grp in enumerate(plan.groups):
+            clamps = self.consts[k][2]
+            if clamps is not None:
+                for s, i in zip(grp.diodes, clamps.currents(v[k])):
+                    leave = push(index.sides[id(s.other)], -i)  # entering the far (known) node
+        i_vs = xp.zeros((full.shape[0], plan.circuit.n_vs))
+        src = np.flatnonzero(plan.fixed_src >= 0)
+        if len(src):
+            cols, rows = xp.asarray(plan.fixed_src[src]), xp.asarray(src)
+            i_vs[:, cols] = -leave[:, rows] * xp.asarray(plan.fixed_sign[src])
+        return i_vs
+
+
+def _node_values(side, v, vfix, xp):
+    return side.values(vfix if side.group == FIXED else v[side.group], xp)
+
+
+def _gather(v, groups, xp):
+    """Put the voltages of ``groups`` side by side in one ``(B, n)`` array and make ``v[k]`` views
+    of it; return it, an array of its shape for the moves, and per group that array's view."""
+    if not groups:
+        return None, None, {}
+    x = xp.concatenate([v[k] for k in groups], axis=1)
+    moves = xp.zeros(x.shape)
+    edges = np.cumsum([0] + [v[k].shape[1] for k in groups])
+    views = {}
+    for k, a, b in zip(groups, edges[:-1], edges[1:]):
+        v[k], views[k] = x[:, int(a):int(b)], moves[:, int(a):int(b)]
+    return x, moves, views
