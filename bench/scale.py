@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python bench/scale.py            # about 3 minutes on 2 cores
     PYTHONPATH=. python bench/scale.py --quick    # CI-sized networks, about 20 s
+    PYTHONPATH=. python bench/scale.py --device cuda   # on a GPU: bench/device_scale.py
 
 Networks are ``ebana.networks.clamped_mlp(1568, hidden, 10)``: 784 pixels as
 1568 differential sources plus a bias pair -> crossbar -> clamped nets -> x4
@@ -29,7 +30,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 BETA = 1e-6  # S
 N_IN, N_OUT = 1568, 10
@@ -140,9 +141,16 @@ def agreement(hidden_dense, hidden_ngspice, n_ngspice):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="CI-sized networks (about 20 s)")
-    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--batch", type=int, default=None, help="samples per batch (default 256; 1024 on a device)")
     p.add_argument("--blas-threads", type=int, default=2)
+    p.add_argument("--device", default="cpu",
+                   help="'cuda': the device solver and EP on a GPU, against the GPU's floor (bench/device_scale.py)")
     a = p.parse_args(argv)
+    if a.device != "cpu":
+        from device_scale import main as device_main
+        return device_main(["--device", a.device] + (["--quick"] if a.quick else [])
+                           + ([] if a.batch is None else ["--batch", str(a.batch)]))
+    a.batch = a.batch or 256
     if a.quick:
         configs = [([64], ["native-layered", "native-dense"]), ([128, 128], ["native-layered"])]
     else:

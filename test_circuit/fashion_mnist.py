@@ -2,7 +2,7 @@
 
 Run:  python test_circuit/fashion_mnist.py [--config rectified|dense|local] [--train N] [--test N] [--epochs N]
           [--hidden N] [--ngspice-check N] [--batch-size N] [--lr S] [--beta S] [--schedule S] [--flip]
-          [--out DIR] [--data DIR]
+          [--out DIR] [--data DIR] [--device cuda]
 
 Data: the four IDX files of Fashion-MNIST (``apt-get install dataset-fashion-mnist``, or
 ``--data DIR``; see :func:`ebana.datasets.load_fashion_mnist`). Each pixel (0..255)
@@ -28,7 +28,8 @@ Adam on the conductances; ``--schedule`` shrinks the learning rate over the epoc
 cosine down to 2 % at the last epoch); ``--flip`` mirrors half the training images left-right
 at random in every batch.
 
-Training is native (``--backend``); afterwards the first ``--ngspice-check`` test
+Training is native (``--backend``), on the CPU or, with ``--device cuda``, on a GPU
+(``pip install ebana[gpu]``; the rectified and dense configurations); afterwards the first ``--ngspice-check`` test
 images (default 1000 rectified, 100 dense, 20 local) are re-solved in Ngspice with the
 trained conductances, and the script prints how many predictions are identical and the
 largest readout difference.
@@ -81,11 +82,12 @@ def local_filters(hidden, kernel, strides, rows=28):
 
 
 def build_model(args, backend):
+    device = {} if args.device == "cpu" else {"device": args.device}
     if args.config == "rectified":
         return rectified_mlp(2 * N_PIXELS, args.hidden, N_CLASSES, bias_voltage=args.volts, g_min=args.g_min,
                              g_max=args.g_max, initializer=("uniform", args.g_min, args.g_max / 40),
-                             backend=backend, seed=args.seed)
-    common = dict(clamp=args.clamp, gain=args.gain, backend=backend, seed=args.seed)
+                             backend=backend, seed=args.seed, **device)
+    common = dict(clamp=args.clamp, gain=args.gain, backend=backend, seed=args.seed, **device)
     if args.config == "dense":
         # Conductances well below the clamps' 1/RON (0.01 S) even summed over 1570 inputs,
         # so that the diodes really clamp (with 1e-7..2e-4 S the hidden layer stays nearly
@@ -153,6 +155,8 @@ def parse(argv):
     p.add_argument("--pool", type=int, default=2, help="local: pooling window (0: no pooling)")
     p.add_argument("--pool-conductance", type=float, default=1e-3, help="local: pooling conductance (S)")
     p.add_argument("--backend", default="native", help="training backend: native, ngspice or 'name:workers'")
+    p.add_argument("--device", default="cpu", help="'cuda': train on a GPU (CuPy; the rectified and dense "
+                   "configurations); the Ngspice check stays on the CPU")
     p.add_argument("--blas-threads", type=int, default=os.cpu_count() or 1,
                    help="BLAS threads for the large crossbar products (default: every core, whatever "
                         "OPENBLAS_NUM_THREADS says)")
@@ -235,7 +239,7 @@ def run(args):
     confusion = print_confusion(test_labels, predicted, list(range(N_CLASSES)))
     print(f"fashion-mnist: test accuracy {accuracy:.4f} ({int(np.sum(predicted == test_labels))}/{len(test_labels)})"
           f" after {args.epochs} epochs on {len(train_labels)} images in {elapsed:.1f} s ({args.backend}, "
-          f"{args.config})")
+          f"{args.device}, {args.config})")
 
     out.mkdir(parents=True, exist_ok=True)
     model.save_weights(out / "weights.pkl")

@@ -1,7 +1,7 @@
 """Where a model's arrays live: the CPU (NumPy, the default) or a CUDA GPU (CuPy).
 
 One namespace per device, chosen once: ``namespace('cpu')`` is :mod:`numpy`,
-``namespace('cuda')`` is :mod:`cupy` (the optional extra ``pip install ebana[gpu]``;
+``namespace('cuda')`` is ``cupy`` (the optional extra ``pip install ebana[gpu]``;
 ``import ebana`` never imports it). Code that must run on either device asks
 ``array_namespace(x)`` for the namespace of the arrays it was handed and creates
 new arrays with it, so nothing crosses between host and device unless

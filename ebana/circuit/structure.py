@@ -108,6 +108,7 @@ class CircuitBuilder:
         self._names = ["0"]
         self._index = {"0": 0}
         self._lists = {k: [] for k in ("res", "vs", "is", "diode", "amp")}
+        self._counts = {k: 0 for k in self._lists}
         self._blocks = {k: {} for k in self._lists}
         self._diode_blocks = []
         self._spice_blocks = []
@@ -127,13 +128,16 @@ class CircuitBuilder:
             out[k] = self._index[name]
         return out
 
-    def _add(self, kind, owner, rows):
+    def _add(self, kind, owner, columns):
+        """Append elements given as columns (equal-length arrays: a crossbar of DRN-XL size has
+        51 M resistors, so no per-element Python objects); return their slice."""
         check_name(owner)
         if owner in self._blocks[kind]:
             raise GraphError(f"{owner!r} already owns {kind} elements")
-        start = len(self._lists[kind])
-        self._lists[kind].extend(rows)
-        sl = slice(start, len(self._lists[kind]))
+        start = self._counts[kind]
+        self._lists[kind].append(tuple(np.asarray(c) for c in columns))
+        self._counts[kind] += len(columns[0])
+        sl = slice(start, self._counts[kind])
         self._blocks[kind][owner] = sl
         return sl
 
@@ -150,25 +154,25 @@ class CircuitBuilder:
         Their conductances are supplied at solve time (the trained parameters).
         """
         a, b = self._pairs(a, b)
-        return self._add("res", owner, list(zip(a, b)))
+        return self._add("res", owner, (a, b))
 
     def vsources(self, owner, pos, neg, values):
         """Voltage sources ``V(pos) - V(neg) = value`` (V); per-sample values may replace them."""
         pos, neg = self._pairs(pos, neg)
         values = np.broadcast_to(np.asarray(values, dtype=float), pos.shape)
-        return self._add("vs", owner, list(zip(pos, neg, values)))
+        return self._add("vs", owner, (pos, neg, values))
 
     def isources(self, owner, nodes):
         """Current sources injecting a per-sample current (A) into each node (zero by default)."""
         nodes = np.asarray(nodes, dtype=np.int64).ravel()
-        return self._add("is", owner, list(nodes))
+        return self._add("is", owner, (nodes,))
 
     def diodes(self, owner, anode, cathode, model):
         """Diodes from ``anode`` to ``cathode`` (current flows anode -> cathode when forward)."""
         if not isinstance(model, (BehavioralDiode, ShockleyDiode, MosDiode)):
             raise ValidationError(f"diode model of {owner!r} must be BehavioralDiode, ShockleyDiode or MosDiode")
         a, c = self._pairs(anode, cathode)
-        sl = self._add("diode", owner, list(zip(a, c)))
+        sl = self._add("diode", owner, (a, c))
         self._diode_blocks.append(DiodeBlock(owner, sl, model))
         return sl
 
@@ -178,7 +182,7 @@ class CircuitBuilder:
         inp, out = self._pairs(inp, out)
         gain = np.broadcast_to(np.asarray(gain, dtype=float), inp.shape)
         shift = np.broadcast_to(np.asarray(shift, dtype=float), inp.shape)
-        return self._add("amp", owner, list(zip(inp, out, gain, shift)))
+        return self._add("amp", owner, (inp, out, gain, shift))
 
     def spice_block(self, owner, text):
         """An opaque block of SPICE lines (only the Ngspice backend can solve it)."""
@@ -191,11 +195,10 @@ class CircuitBuilder:
     # result --------------------------------------------------------------
     def build(self):
         def cols(kind, n, dtypes):
-            rows = self._lists[kind]
-            if not rows:
+            chunks = self._lists[kind]
+            if not chunks:
                 return [np.zeros(0, dtype=d) for d in dtypes]
-            arr = list(zip(*rows)) if n > 1 else [rows]
-            return [np.asarray(c, dtype=d) for c, d in zip(arr, dtypes)]
+            return [np.concatenate([np.asarray(c[k], dtype=d) for c in chunks]) for k, d in zip(range(n), dtypes)]
 
         i64, f64 = np.int64, float
         res_a, res_b = cols("res", 2, [i64, i64])

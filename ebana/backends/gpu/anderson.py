@@ -12,8 +12,8 @@ the KCL check judges the result.
 class DeviceAnderson:
     """Mixing history for ``(B, n)`` iterates; ``depth`` past steps (>= 1)."""
 
-    def __init__(self, xp, depth=4, regularization=1e-12):
-        self.xp, self.depth, self.regularization = xp, depth, regularization
+    def __init__(self, xp, kernels, depth=4, regularization=1e-12):
+        self.xp, self.kernels, self.depth, self.regularization = xp, kernels, depth, regularization
         self.count = 0
         self.last_f = self.last_g = self.dF = self.dG = None
 
@@ -39,8 +39,7 @@ class DeviceAnderson:
         gram = dF @ dF.transpose(0, 2, 1)                       # (B, m, m)
         scale = xp.trace(gram, axis1=1, axis2=2)[:, None, None] / m
         gram = gram + (self.regularization * scale + 1e-300) * xp.eye(m)
-        gamma = xp.linalg.solve(gram, dF @ f[:, :, None])      # (B, m, 1)
         # a degenerate history (a sample already converged) mixes nothing for that sample
-        gamma = xp.where(xp.isfinite(gamma), gamma, 0.0)
+        gamma = self.kernels.small_solve(gram, dF @ f[:, :, None])      # (B, m, 1)
         g -= (dG.transpose(0, 2, 1) @ gamma)[:, :, 0]
         return True

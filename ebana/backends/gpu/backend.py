@@ -20,11 +20,12 @@ Units: V, A, S.
 """
 import numpy as np
 
-from ...errors import SimulatorError
+from ...errors import SimulatorError, ValidationError
 from ..base import Backend, OperatingPoint
 from ..layered.plan import FIXED, LayeredPlan
 from .anderson import DeviceAnderson
 from .clamps import DeviceClamps
+from .kernels import MAX_DEPTH, Kernels
 from .links import DeviceLink, SideOnDevice
 from .support import NotOnDevice, check_supported
 
@@ -51,6 +52,9 @@ class DeviceLayeredBackend(Backend):
         self._cache = None   # (circuit, plan, device index arrays)
         self._bound = None   # (g as passed, probe, {link id: DeviceLink})
         self._consts = None  # (bound, vs as passed, vfix, per-group constants)
+        self.kernels = Kernels(xp)
+        if anderson_depth > MAX_DEPTH:
+            raise ValidationError(f"anderson_depth of the device solver is at most {MAX_DEPTH}, received {anderson_depth}")
 
     def which(self, circuit):
         return f"{self.name} ({getattr(self.xp, '__name__', type(self.xp).__name__)})"
@@ -161,16 +165,27 @@ class _DeviceIndex:
         self.spans = [grp.span if isinstance(grp.span, slice) else xp.asarray(grp.span) for grp in plan.groups]
         self.currents = [[(xp.asarray(ks), SideOnDevice(side, xp)) for ks, side in grp.currents]
                          for grp in plan.groups]
-        self.assembly = [(gid, dst, src, _on(alpha, xp), _on(beta, xp)) for gid, dst, src, alpha, beta in plan.assembly]
+        self._gather_nodes(plan)
         self._push = {}  # id(side) -> one-hot (n_side, n_known) matrix, made when branch currents are asked
+
+    def _gather_nodes(self, plan):
+        """Where each node's voltage comes from, for one gather: its root's column in the known
+        voltages and the nets side by side, and its gain and offset (``plan.assembly``, flattened)."""
+        n = plan.circuit.n_nodes
+        starts = np.cumsum([len(plan.fixed_nodes)] + [len(g.nets) for g in plan.groups])
+        column, alpha, beta = np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n)  # unassigned: ground, 0 V
+        for gid, dst, src, a, b in plan.assembly:
+            first = 0 if gid == FIXED else starts[gid]
+            column[dst] = first + np.arange(src.start, src.stop)
+            alpha[dst], beta[dst] = a, b
+        self.identity = bool(np.all(alpha == 1.0) and np.all(beta == 0.0))
+        self.column, self.alpha, self.beta = (self.xp.asarray(x) for x in (column, alpha, beta))
 
     def node_voltages(self, v, vfix, n_nodes):
         """Every node's voltage (V), ``(B, n_nodes)``, from the nets' and the known nodes'."""
-        full = self.xp.zeros((vfix.shape[0], n_nodes))
-        for gid, dst, src, alpha, beta in self.assembly:
-            x = (vfix if gid == FIXED else v[gid])[:, src]
-            full[:, dst] = x * alpha + beta
-        return full
+        xp = self.xp
+        roots = xp.take(xp.concatenate([vfix] + list(v), axis=1), self.column, axis=1)
+        return roots if self.identity else roots * self.alpha + self.beta
 
     def push_matrix(self, side):
         """``(n_side, n_known)`` with a 1 where a node of the fixed ``side`` has its root: carries
@@ -181,10 +196,6 @@ class _DeviceIndex:
             host[np.arange(len(side.nodes)), side.loc] = 1.0
             m = self._push[id(side)] = self.xp.asarray(host)
         return m
-
-
-def _on(x, xp):
-    return x if np.isscalar(x) else xp.asarray(x)
 
 
 def _injected(plan, index, isrc, xp, B):
@@ -222,9 +233,13 @@ class _Run:
                 C = x if C is None else C + x
         return 0.0 if C is None else C
 
-    def solve_group(self, k, C):
+    def update_group(self, k, v, step):
+        """Solve group ``k`` given the others into ``v[k]`` in place; ``step`` receives the move (V).
+        Returns every sample's largest move (V)."""
         D, K, clamps = self.consts[k]
-        return clamps.solve(C) if clamps is not None else (C + K) / D
+        kernels = self.be.kernels
+        kernels.update(clamps, D, K, self.drive(k, v), v[k], step)
+        return kernels.largest(step)
 
     def sweep_all(self, v, offset, warm):
         """Sweep until the implied error is below vtol; ``v`` (list per group) is updated in place.
@@ -234,17 +249,13 @@ class _Run:
         order = list(range(K))[::-1] if warm else list(range(K))
         mixing = bool(be.anderson_depth) and K > 1
         state, moves, views = _gather(v, order[1:], xp) if mixing else (None, None, {})
-        mixer = DeviceAnderson(xp, be.anderson_depth) if mixing and not warm else None
+        mixer = DeviceAnderson(xp, be.kernels, be.anderson_depth) if mixing and not warm else None
+        steps = {k: views.get(k) if k in views else xp.empty(v[k].shape) for k in order}
         previous = 0.0
         for sweep in range(1, be.max_iterations + 1):
             moved = None
             for k in order:
-                new = self.solve_group(k, self.drive(k, v))
-                step = new - v[k]
-                v[k][...] = new
-                if k in views:
-                    views[k][...] = step
-                largest_k = xp.abs(step).max(axis=1)
+                largest_k = self.update_group(k, v, steps[k])
                 moved = largest_k if moved is None else xp.maximum(moved, largest_k)
             self.sweeps = sweep
             largest = float(moved.max()) if K else 0.0
@@ -255,7 +266,7 @@ class _Run:
                 return
             measured, previous = previous > 0, largest
             if mixer is None and mixing and measured and sweep + 1 < be.accelerate:
-                mixer = DeviceAnderson(xp, be.anderson_depth)
+                mixer = DeviceAnderson(xp, be.kernels, be.anderson_depth)
             if mixer is not None:
                 if sweep >= be.accelerate:
                     mixer = None
