@@ -263,3 +263,27 @@ def test_host_arrays_given_to_a_device_model_are_checked_then_uploaded():
     assert on_device(op.v)
     with pytest.raises(ValidationError, match="input voltage of sample 1"):
         model.solve({"x": np.array([[0.0, 0.0, 0.0], [np.nan, 0.0, 0.0]])})
+
+
+def test_probes_of_a_device_model_give_host_arrays():
+    x, labels = _data(n=6)
+    cpu, dev = _pair(_rectified)
+    y = np.eye(3)[labels] * 0.2
+    gc, gd = cpu.gradients({"x": x, "out": y}, beta=1e-6), dev.gradients({"x": x, "out": y}, beta=1e-6)
+    for name in gc:
+        assert type(gd[name]) is np.ndarray
+        _close(gc[name], gd[name])
+    vc, vd = cpu.node_voltages(x), dev.node_voltages(x)
+    assert all(type(v) is np.ndarray for v in vd.values())
+    _close(vc["h1"], vd["h1"])
+
+
+def test_device_studies_and_robustness_ask_for_a_cpu_copy():
+    from ebana.analysis import fault_study
+    from ebana.training import CrossEntropy
+    x, labels = _data(n=4)
+    model = _rectified(backend=HostRoundTripBackend(), seed=3, device=DEVICE)
+    with pytest.raises(ValidationError, match="device='strict'"):
+        fault_study(model, {"x": x, "out": labels}, [0.1], chips=1, loss_fn=CrossEntropy())
+    with pytest.raises(ValidationError, match="evaluate_robustness"):
+        model.evaluate_robustness({"x": x, "out": labels}, [0.1], chips=1, loss_fn=CrossEntropy())
