@@ -86,7 +86,12 @@ def real_array(values, what):
 def check_array(values, what, low=-math.inf, high=math.inf, low_open=False, hint=""):
     """Return ``values`` as a float array if every entry is a real number, finite and within
     [low, high] (or (low, high] with ``low_open``); ``hint`` is appended to the out-of-range
-    message. Complex and text values are refused (:func:`real_array`)."""
+    message. Complex and text values are refused (:func:`real_array`).
+
+    A device array (:mod:`ebana.backends.arrays`) stays on its device: one fused check, one
+    scalar read; only a failing array is copied to the host, to name the bad entry."""
+    if not isinstance(values, np.ndarray) and _is_device_array(values):
+        return _check_device_array(values, what, low, high, low_open, hint)
     a = real_array(values, what)
     if a.size > 4096:  # large arrays (1.6 M conductances): two reductions instead of three masks
         lo, hi = a.min(), a.max()  # NaN propagates into both
@@ -101,6 +106,25 @@ def check_array(values, what, low=-math.inf, high=math.inf, low_open=False, hint
         idx = tuple(int(i) for i in np.argwhere(out)[0])
         raise ValidationError(f"{what} must lie in {'(' if low_open else '['}{low}, {high}]; "
                               f"entry {idx} is {float(a[idx])!r}{hint}")
+    return a
+
+
+def _is_device_array(values):
+    # imported here: ebana.backends imports this module
+    from .backends.arrays import on_device
+    return on_device(values)
+
+
+def _check_device_array(a, what, low, high, low_open, hint):
+    """:func:`check_array` for an array of a device, without copying it to the host."""
+    from .backends.arrays import array_namespace, to_host
+    if a.dtype.kind not in "biuf":
+        raise ValidationError(f"{what} must be real numbers, received a device array of {a.dtype}")
+    xp = array_namespace(a)
+    a = xp.asarray(a, dtype=float)
+    inside = ((a > low) if low_open else (a >= low)) & (a <= high)  # False for nan
+    if not bool(xp.all(inside)):
+        check_array(to_host(a), what, low, high, low_open, hint)  # raises, naming the entry
     return a
 
 

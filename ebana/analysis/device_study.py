@@ -48,6 +48,9 @@ def _run(model, dataset, settings, chips, seed, loss_fn, backend, batch_size, ve
     """accuracy[i, c] for ``settings[i] = (ChipDevices factory args, conductances kwargs)``."""
     if loss_fn is None:
         raise ValidationError("a device study needs loss_fn= (the loss whose accuracy is reported)")
+    if getattr(model, "device", "cpu") != "cpu":  # the chips' fault and drift maps are host arrays
+        raise ValidationError(f"fault_study / drift_study run on the CPU: the model is on device={model.device!r}; "
+                              "study a CPU copy (model.to('native', device='cpu'))")
     chips = _chips(chips)
     own = backend is not None and not isinstance(backend, Backend)
     backend = model.backend if backend is None else backend_with_retries(backend)

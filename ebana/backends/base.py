@@ -5,6 +5,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..validation import check_array
+from .arrays import array_namespace
 
 
 class OperatingPoint:
@@ -58,19 +59,25 @@ class Stimulus:
 
 
 def make_stimulus(circuit, g, vs=None, isrc=None, batch_size=None):
-    """Check shapes and values and return a :class:`Stimulus` for ``circuit``."""
+    """Check shapes and values and return a :class:`Stimulus` for ``circuit``.
+
+    Arrays of a device (:mod:`~ebana.backends.arrays`) stay there: the defaults for
+    ``vs`` and ``isrc`` are made on the device of ``g`` and ``vs``, and each check reads
+    one scalar back."""
+    xp = array_namespace(g, vs, isrc)
     g = check_array(g, "conductances (S)", 0, 1e6, low_open=True,
                     hint=" (a zero conductance is an open circuit: leave the element out instead)")
     if vs is None:
         b = batch_size or (g.shape[0] if g.ndim == 2 else 1)
-        vs = np.broadcast_to(circuit.vs_value, (b, circuit.n_vs))
+        vs = xp.broadcast_to(circuit.vs_value if xp is np else xp.asarray(circuit.vs_value), (b, circuit.n_vs))
     vs = check_array(vs, "source voltages (V)", -1e4, 1e4)
     if vs.ndim == 1:
         vs = vs[None, :]
     b = vs.shape[0]
     if isrc is None:
-        isrc = np.zeros((b, circuit.n_is))
-    isrc = check_array(isrc, "source currents (A)", -1e3, 1e3)
+        isrc = xp.zeros((b, circuit.n_is))  # zeros need no check
+    else:
+        isrc = check_array(isrc, "source currents (A)", -1e3, 1e3)
     if isrc.ndim == 1:
         isrc = isrc[None, :]
     if vs.shape != (b, circuit.n_vs) or isrc.shape != (b, circuit.n_is):

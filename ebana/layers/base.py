@@ -95,6 +95,11 @@ class Layer:
         """Conductances (S) of this layer's resistors in circuit order, or None."""
         return None
 
+    def array_attributes(self):
+        """Names of the attributes holding the layer's value arrays (conductances in S, bias
+        voltages in V): the arrays a model on a device keeps there (:mod:`ebana.model.device`)."""
+        return ()
+
     def ep_gradient_from_phases(self, low, high, span, per_sample=False):
         """EP gradient of :meth:`parameters` from two :class:`~ebana.backends.OperatingPoint`
         phases; conductance layers use the node voltages only (their ``ep_gradient``)."""
@@ -119,6 +124,24 @@ class Layer:
 
     def __repr__(self):
         return f"<{self.describe()} units={self.units}>"
+
+
+def device_index(layer, attr, xp):
+    """The node-index array ``layer.<attr>`` as an index for arrays of namespace ``xp``: a
+    slice when the nodes are consecutive (a view, no index array at all), else the array
+    itself on the CPU, or its device copy, uploaded once and kept on the layer until
+    :meth:`Layer.lower` writes a new array there."""
+    nodes = getattr(layer, attr)
+    if nodes.ndim == 1 and len(nodes) and nodes[-1] - nodes[0] == len(nodes) - 1 \
+            and np.array_equal(nodes, np.arange(nodes[0], nodes[0] + len(nodes))):
+        return slice(int(nodes[0]), int(nodes[0]) + len(nodes))
+    if xp is np:
+        return nodes
+    cache = layer.__dict__.setdefault("_device_indices", {})
+    hit = cache.get((attr, id(xp)))
+    if hit is None or hit[0] is not nodes:  # lowered again since: upload the new nodes
+        hit = cache[(attr, id(xp))] = (nodes, xp.asarray(nodes))
+    return hit[1]
 
 
 def check_units(units, layer):

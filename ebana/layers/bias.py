@@ -20,6 +20,7 @@ Units: dL/dV in loss units per volt.
 """
 import numpy as np
 
+from ..backends.arrays import array_namespace, to_host
 from ..errors import ShapeError, ValidationError
 from ..validation import check_array, check_number
 
@@ -71,9 +72,13 @@ class BiasSources:
                              f"the file holds {a.shape}: the file belongs to a different model")
         self.check_bias(a, source)
 
+    def array_attributes(self):
+        return ("bias_voltage",)
+
     def clip(self):
-        """Keep every trained bias within ``[bias_min, bias_max]`` (V), in place."""
-        np.clip(self.bias_voltage, self.bias_min, self.bias_max, out=self.bias_voltage)
+        """Keep every trained bias within ``[bias_min, bias_max]`` (V), in place (on its device)."""
+        array_namespace(self.bias_voltage).clip(self.bias_voltage, self.bias_min, self.bias_max,
+                                                out=self.bias_voltage)
 
     def source_values(self):
         """Current values (V) of the layer's sources, in circuit order (``vs_slice``)."""
@@ -88,6 +93,6 @@ class BiasSources:
         return grad if per_sample else grad.sum(axis=0)
 
     def _bias_config(self):
-        bv = self.bias_voltage
+        bv = to_host(self.bias_voltage)
         return {"bias_voltage": float(bv[0]) if self.scalar_bias else bv.tolist(),
                 "trainable": self.trainable, "lr": self.lr, "bias_min": self.bias_min, "bias_max": self.bias_max}

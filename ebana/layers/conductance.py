@@ -8,6 +8,7 @@ import dataclasses
 
 import numpy as np
 
+from ..backends.arrays import array_namespace
 from ..devices import LayerNoise, Quantizer, Variability
 from ..errors import ValidationError
 from ..validation import check_number
@@ -52,6 +53,9 @@ class TrainableConductances:
     def conductances(self):
         return self.circuit_g().ravel()
 
+    def array_attributes(self):
+        return ("g",)
+
     def attach_noise(self, variability, seed, chip_seed=0):
         """Give the layer a :class:`~ebana.devices.LayerNoise` for ``variability`` (None: remove it)."""
         self.noise = None if variability is None else LayerNoise(
@@ -59,8 +63,8 @@ class TrainableConductances:
         return self.noise
 
     def clip(self):
-        """Keep every conductance within ``[g_min, g_max]`` (in place)."""
-        np.clip(self.g, self.g_min, self.g_max, out=self.g)
+        """Keep every conductance within ``[g_min, g_max]`` (in place, on the device ``g`` lives on)."""
+        array_namespace(self.g).clip(self.g, self.g_min, self.g_max, out=self.g)
 
     def _conductance_config(self):
         init = self.initializer

@@ -1,8 +1,9 @@
 """Output layer: current sources that nudge the output nets in EP's second phase."""
 import numpy as np
 
+from ..backends.arrays import array_namespace
 from ..errors import ShapeError
-from .base import Layer
+from .base import Layer, device_index
 
 
 class CurrentLayer(Layer):
@@ -34,15 +35,18 @@ class CurrentLayer(Layer):
         return input_nodes
 
     def readout(self, v):
-        """Output values (V) from node voltages ``v`` (B, n_nodes): shape (B, units)."""
-        vn = v[:, self.nodes]
+        """Output values (V) from node voltages ``v`` (B, n_nodes): shape (B, units), on ``v``'s device."""
+        xp = array_namespace(v)
+        vn = v[:, self.nodes if xp is np else device_index(self, "nodes", xp)]
         return vn[:, 0::2] - vn[:, 1::2] if self.fold else vn
 
     def currents(self, dloss_dy, beta):
-        """Nudging currents (A) into the nets, ``-beta * dL/dV``, for ``dL/dy`` of the readout."""
-        g = np.asarray(dloss_dy, dtype=float)
+        """Nudging currents (A) into the nets, ``-beta * dL/dV``, for ``dL/dy`` of the readout
+        (on the device ``dloss_dy`` lives on)."""
+        xp = array_namespace(dloss_dy)
+        g = xp.asarray(dloss_dy, dtype=float)
         if self.fold:
-            per_net = np.empty((g.shape[0], 2 * g.shape[1]))
+            per_net = xp.empty((g.shape[0], 2 * g.shape[1]))
             per_net[:, 0::2], per_net[:, 1::2] = g, -g
             g = per_net
         return -beta * g

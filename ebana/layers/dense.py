@@ -3,8 +3,9 @@ import dataclasses
 
 import numpy as np
 
+from ..backends.arrays import array_namespace
 from ..errors import ValidationError
-from .base import Layer, check_units
+from .base import Layer, check_units, device_index
 from .conductance import TrainableConductances
 from .initializers import initial_conductances
 from .wires import Wires, lower_wired, wired_ep_gradient
@@ -95,7 +96,7 @@ class DenseLayer(TrainableConductances, Layer):
 
     def conductances(self):
         g = super().conductances()
-        return g if self.wired is None else np.concatenate([g, self.wired.wire_g])
+        return g if self.wired is None else np.concatenate([g, self.wired.wire_g])  # wires: CPU only
 
     def attach_noise(self, variability, seed, chip_seed=0):
         if variability is not None and self.has_wires:
@@ -119,13 +120,17 @@ class DenseLayer(TrainableConductances, Layer):
         # dV_h^2 - dV_l^2 = (dV_h - dV_l) (dV_h + dV_l): the phase difference is
         # taken first (no cancellation between two O(1) squares), and the batch
         # sum becomes matrix products instead of a (B, n_in, units) array.
-        inp, out = _as_slice(self.input_nodes), _as_slice(self.output_nodes)
+        xp = array_namespace(v_low, v_high)
+        if xp is np:
+            inp, out = _as_slice(self.input_nodes), _as_slice(self.output_nodes)
+        else:  # index arrays uploaded once (slices where consecutive)
+            inp, out = device_index(self, "input_nodes", xp), device_index(self, "output_nodes", xp)
         a_h, a_l = v_high[:, inp], v_low[:, inp]
         c_h, c_l = v_high[:, out], v_low[:, out]
         dc, sc = c_h - c_l, c_h + c_l
         width = self.single_precision_width
         single = width is not None and min(a_h.shape[1], dc.shape[1]) >= width
-        if not per_sample and np.array_equal(a_h, a_l):
+        if not per_sample and xp.array_equal(a_h, a_l):
             # inputs held by sources (the usual first layer) do not move between the phases:
             # da = 0 and sa = 2 a, so one product remains
             total = _batch_sum([(a_h, dc)], single)
@@ -159,8 +164,9 @@ def _batch_sum(pairs, single):
     ``single``: the operands rounded to float32 and stacked into one float32 product (one
     call with twice the inner size, one conversion of the result back to float64)."""
     if single:
-        x = np.concatenate([x for x, _ in pairs], dtype=np.float32, casting="same_kind")
-        y = np.concatenate([y for _, y in pairs], dtype=np.float32, casting="same_kind")
+        xp = array_namespace(pairs[0][0])
+        x = xp.concatenate([x for x, _ in pairs], dtype=np.float32, casting="same_kind")
+        y = xp.concatenate([y for _, y in pairs], dtype=np.float32, casting="same_kind")
         return (x.T @ y).astype(np.float64)
     total = pairs[0][0].T @ pairs[0][1]
     for x, y in pairs[1:]:

@@ -1,8 +1,9 @@
 """A crossbar per image patch, without weight sharing (Keras' LocallyConnected2D as a circuit)."""
 import numpy as np
 
+from ..backends.arrays import array_namespace
 from ..errors import ValidationError
-from .base import Layer, check_units
+from .base import Layer, check_units, device_index
 from .conductance import TrainableConductances
 from .initializers import initial_conductances
 from .patches import image_dims, output_size, pair_of_ints, window_indices
@@ -98,21 +99,26 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
 
     def ep_gradient(self, v_low, v_high, span, per_sample=False):
         """EP estimate of dL/dG, ``(dV_high**2 - dV_low**2) / (2 * span)`` (see DenseLayer),
-        shaped like ``g`` and summed over the batch, or ``(B, *g.shape)`` when ``per_sample``."""
-        da = v_high[:, self.a_nodes] - v_low[:, self.a_nodes]   # (B, W, K)
-        sa = v_high[:, self.a_nodes] + v_low[:, self.a_nodes]
-        db = v_high[:, self.b_nodes] - v_low[:, self.b_nodes]   # (B, W, F)
-        sb = v_high[:, self.b_nodes] + v_low[:, self.b_nodes]
+        shaped like ``g`` and summed over the batch, or ``(B, *g.shape)`` when ``per_sample``.
+        On a device the node arrays are uploaded once (:func:`~.base.device_index`)."""
+        xp = array_namespace(v_low, v_high)
+        a = self.a_nodes if xp is np else device_index(self, "a_nodes", xp)
+        b = self.b_nodes if xp is np else device_index(self, "b_nodes", xp)
+        da = v_high[:, a] - v_low[:, a]   # (B, W, K)
+        sa = v_high[:, a] + v_low[:, a]
+        db = v_high[:, b] - v_low[:, b]   # (B, W, F)
+        sb = v_high[:, b] + v_low[:, b]
         if per_sample:
             return (da[..., None] - db[:, :, None, :]) * (sa[..., None] - sb[:, :, None, :]) / (2.0 * span)
         # sum_b (da - db)(sa - sb): per-window matrix products over the batch, never (B, W, K, F)
         to_wkb = (1, 2, 0)
         to_wbf = (1, 0, 2)
-        total = np.einsum("bwk,bwk->wk", da, sa)[:, :, None] + np.einsum("bwf,bwf->wf", db, sb)[:, None, :]
-        total -= np.matmul(da.transpose(to_wkb), sb.transpose(to_wbf))
-        total -= np.matmul(sa.transpose(to_wkb), db.transpose(to_wbf))
+        total = xp.einsum("bwk,bwk->wk", da, sa)[:, :, None] + xp.einsum("bwf,bwf->wf", db, sb)[:, None, :]
+        total -= xp.matmul(da.transpose(to_wkb), sb.transpose(to_wbf))
+        total -= xp.matmul(sa.transpose(to_wkb), db.transpose(to_wbf))
         return total / (2.0 * span)
 
     def get_config(self):
         return {"filters": self.filters, "kernel_size": list(self.kernel_size), "name": self.name,
                 "strides": list(self.strides), "padding": self.padding, **self._conductance_config()}
+

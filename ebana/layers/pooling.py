@@ -85,6 +85,9 @@ class AveragePooling2DLayer(Layer):
     def conductances(self):
         return self.g.ravel()
 
+    def array_attributes(self):
+        return ("g",)
+
     def get_config(self):
         return {"pool_size": list(self.pool_size), "name": self.name, "strides": list(self.strides),
                 "conductance": self.conductance}

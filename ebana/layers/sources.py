@@ -1,6 +1,7 @@
 """Layers that drive nets with voltage sources."""
 import numpy as np
 
+from ..backends.arrays import to_host
 from ..errors import ShapeError
 from ..validation import check_array
 from .base import Layer, check_units
@@ -80,6 +81,6 @@ class BiasVoltageLayer(BiasSources, Layer):
 
     def get_config(self):
         cfg = {"units": self.units, "name": self.name, **self._bias_config()}
-        bv = self.bias_voltage
+        bv = to_host(self.bias_voltage)
         cfg["bias_voltage"] = float(bv[0]) if np.all(bv == bv[0]) else bv.tolist()
         return cfg

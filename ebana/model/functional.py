@@ -4,6 +4,7 @@ import numpy as np
 from ..analysis import power
 from ..analysis.robustness import evaluate_robustness
 from ..backends import make_stimulus
+from ..backends.arrays import check_device, namespace, to_device, to_host
 from ..backends.factory import backend_with_retries
 from ..circuit import CircuitBuilder, render
 from ..errors import GraphError, ShapeError, ValidationError
@@ -18,6 +19,7 @@ from ..training.progress import progress
 from ..validation import check_array, check_batch_size
 from . import probes
 from .config import layers_from_config, model_config
+from .device import check_device_model, move_arrays, refuse_on_device
 from .graph import ep_gradient_scales, topological_order
 from .inputs import batch_count, check_inputs, input_batches
 from .noise import ModelNoise
@@ -39,6 +41,12 @@ class Model:
         seed: seed of the conductance initialisation and of the noise masks.
         variability: default :class:`~ebana.devices.Variability` for every
             DenseLayer that sets none (noise-aware training), or None.
+        device: where the arrays live and the training runs: 'cpu' (NumPy, the default) or
+            'cuda' (CuPy; backend 'native' then runs the layered solver on the GPU). On a
+            device the layers' conductances (S) and bias voltages (V) stay there; whatever
+            leaves the model (weights, files, ``predict``) is a NumPy array. What a device
+            model refuses: :mod:`ebana.model.device`. ``model.device`` is the name,
+            ``model.xp`` the array namespace (numpy or cupy).
 
     >>> import numpy as np
     >>> from ebana import CurrentLayer, DenseLayer, InputVoltageLayer
@@ -49,7 +57,7 @@ class Model:
     (1, 1)
     """
 
-    def __init__(self, inputs, outputs, backend="ngspice", seed=0, variability=None):
+    def __init__(self, inputs, outputs, backend="ngspice", seed=0, variability=None, device="cpu"):
         inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
         if not outputs:
@@ -84,7 +92,13 @@ class Model:
         self.ep_scales = ep_gradient_scales(self.layers)
         self.noise = ModelNoise(self.resistive_layers, default=variability, seed=seed)
         self.devices = None  # a ChipDevices (faults, drift) when the model is one simulated chip: saved with it
-        self.backend = backend_with_retries(backend)
+        self.device = check_device(device)
+        check_device_model(self, self.device)  # before the device's solver (and CuPy) is loaded
+        self.backend = backend_with_retries(backend, device=self.device)
+        self.xp = namespace(self.device)
+        self._uploads = {}  # host arrays of the circuit needed on the device, uploaded once
+        if self.device != "cpu":
+            move_arrays(self, self.xp)
         self.backend_name = backend if isinstance(backend, str) else None  # saved with the model
         # set by compile and fit (ebana.training.keras_api): what save() stores and evaluate() defaults to
         self.compiled = None  # {'optimizer', 'loss', 'beta' (S), 'symmetric'}
@@ -111,8 +125,17 @@ class Model:
     def conductances(self):
         """All conductances (S) in circuit order, shape (R,)."""
         if not self.resistive_layers:
-            return np.zeros(0)
-        return np.concatenate([l.conductances() for l in self.resistive_layers])
+            return self.xp.zeros(0)
+        return self.xp.concatenate([l.conductances() for l in self.resistive_layers])
+
+    def _uploaded(self, name, host):
+        """``host`` (an array of the circuit) on the model's device: uploaded once per array."""
+        if self.xp is np:
+            return host
+        hit = self._uploads.get(name)
+        if hit is None or hit[0] is not host:
+            hit = self._uploads[name] = (host, self.xp.asarray(host))
+        return hit[1]
 
     def parameters(self):
         """Trainable parameter arrays by layer name (the arrays themselves: updates are in place)."""
@@ -123,12 +146,13 @@ class Model:
 
     # data --------------------------------------------------------------------
     def check_inputs(self, data):
-        """Validate a dict of input arrays; return (batch size, {name: (B, units) array}) (V)."""
-        return check_inputs(self.inputs, data)
+        """Validate a dict of input arrays; return (batch size, {name: (B, units) array}) (V),
+        the arrays on the model's device (host arrays are checked, then copied there)."""
+        return check_inputs(self.inputs, data, self.xp)
 
     def source_voltages(self, arrays, batch_size):
-        """Voltage-source values (V), (B, V): nominal values with the inputs filled in."""
-        vs = np.repeat(self.circuit.vs_value[None, :], batch_size, axis=0)
+        """Voltage-source values (V), (B, V): nominal values with the inputs filled in (on the model's device)."""
+        vs = self.xp.repeat(self._uploaded("vs_value", self.circuit.vs_value)[None, :], batch_size, axis=0)
         for layer in self._bias_layers:  # bias voltages may have been trained since compiling
             vs[:, layer.vs_slice] = layer.source_values()
         for name, a in arrays.items():
@@ -137,7 +161,7 @@ class Model:
 
     def output_currents(self, currents, batch_size):
         """Current-source values (A), (B, I), from a dict output name -> (B, nets) currents."""
-        isrc = np.zeros((batch_size, self.circuit.n_is))
+        isrc = self.xp.zeros((batch_size, self.circuit.n_is))
         if currents is not None and not isinstance(currents, dict):
             raise ValidationError(f"currents must be a dict output name -> (batch, nets) array (A), "
                                   f"received {type(currents).__name__}")
@@ -151,17 +175,26 @@ class Model:
             if c.shape not in ((batch_size, nets), (nets,), ()):
                 raise ShapeError(f"currents of {outputs[name].describe()} must have shape (batch, nets) = "
                                  f"({batch_size}, {nets}), received {c.shape}")
-            isrc[:, sl] = c
+            isrc[:, sl] = c if self.xp is np else to_device(c, self.xp)
         return isrc
 
     # solving -----------------------------------------------------------------
     def solve(self, data, currents=None, g=None, initial=None):
         """Operating point of a batch. ``currents``: output name -> (B, nets) injected currents (A)."""
         size, arrays = self.check_inputs(data)
-        g = self.conductances() if g is None else g
+        g = self.conductances() if g is None else self.device_conductances(g)
         stim = make_stimulus(self.circuit, g, self.source_voltages(arrays, size),
                              self.output_currents(currents, size))
         return self.backend.solve(self.circuit, stim, initial=initial)
+
+    def device_conductances(self, g):
+        """Conductances (S) ``(R,)`` given by a caller, on the model's device (unchanged on the CPU);
+        per-sample ones (``(B, R)`` or a function) are refused on a device."""
+        if self.xp is np:
+            return g
+        if callable(g) or getattr(g, "ndim", 1) == 2:
+            refuse_on_device(self, "per-sample conductances (a (B, R) array or a function of the phase)")
+        return to_device(g, self.xp)
 
     def solver(self):
         """Name of the solver that runs this model's circuit: 'ngspice', 'native-layered',
@@ -175,9 +208,10 @@ class Model:
     def predict(self, data, batch_size=256):
         """Free-phase readouts (V) of every output, by output name, for ``data``: a dict of
         input arrays, one array for a one-input model, or a DataLoader (its batches, in its
-        order; target keys are ignored)."""
+        order; target keys are ignored). The readouts are NumPy arrays, also from a model on
+        a device (the data go there once per call, the readouts come back once)."""
         batch_size = check_batch_size(batch_size, "predict")
-        batches = input_batches(self.inputs, data, batch_size)
+        batches = input_batches(self.inputs, data, batch_size, self.xp)
         total = batch_count(data, batch_size)
         # a bar only for long runs (and only on a terminal: see ebana.training.progress)
         shown = progress(batches, total=total, desc="predict",
@@ -186,16 +220,18 @@ class Model:
             parts = [self.readouts(self.solve(batch).v) for batch in shown]
         if not parts:
             raise ShapeError("predict received no samples")
-        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        return {name: to_host(self.xp.concatenate([p[name] for p in parts])) for name in parts[0]}
 
     # power (ebana.analysis.power) -------------------------------------------------------
     def power(self, data, batch_size=256):
         """Free-phase power (W) per sample of every layer: a :class:`~ebana.analysis.power.PowerReport`
         (``dissipated`` by resistors, junctions and amplifiers; ``delivered`` by sources)."""
+        refuse_on_device(self, "model.power")
         return power.model_power(self, data, batch_size)
 
     def energy_per_inference(self, data, settle_time, batch_size=256):
         """Energy (J) per sample, ``(B,)``: the free-phase power held for ``settle_time`` (s)."""
+        refuse_on_device(self, "model.energy_per_inference")
         return power.energy_per_inference(self, data, settle_time, batch_size)
 
     # training (the loops live in ebana.training, above the model) -------------
@@ -249,14 +285,21 @@ class Model:
         """Write config, conductances and optimizer state to one safe file (:func:`ebana.load_model`)."""
         save_model(self, path)
 
-    def to(self, backend):
-        """Move the model to another backend ('ngspice', 'native', 'ngspice:2' or a Backend), in place."""
-        new = backend_with_retries(backend)
+    def to(self, backend, device=None):
+        """Move the model to another backend ('ngspice', 'native', 'ngspice:2' or a Backend), in place;
+        ``device`` ('cpu', 'cuda'; None: stay) moves its arrays too (an optimizer's moments follow
+        at its next step)."""
+        device = self.device if device is None else check_device(device)
+        check_device_model(self, device)
+        new = backend_with_retries(backend, device=device)
         close = getattr(self.backend, "close", None)
         if close is not None:
             close()
         self.backend = new
         self.backend_name = backend if isinstance(backend, str) else None
+        if device != self.device:
+            self.device, self.xp, self._uploads = device, namespace(device), {}
+            move_arrays(self, self.xp)
         return self
 
     def get_config(self):
@@ -266,7 +309,8 @@ class Model:
     @classmethod
     def from_config(cls, config, backend="ngspice", source="config", **options):
         """A new model with the layer graph of ``config`` (weights: :meth:`load_weights`);
-        ``source`` names the config in errors."""
+        ``source`` names the config in errors; ``options``: ``seed`` aside, :class:`Model`'s
+        (``variability``, ``device``: the config names no device, so 'cpu' unless given)."""
         inputs, outputs, seed = layers_from_config(config, source)
         return cls(inputs=inputs, outputs=outputs, backend=backend, seed=seed, **options)
 
@@ -285,6 +329,7 @@ class Model:
         (``kind``, ``backend``, ``loss_fn``, ``path``, ``plot``, ...).
         """
         options.setdefault("loss_fn", self.loss_fn)
+        refuse_on_device(self, "evaluate_robustness")
         return evaluate_robustness(self, dataset, sigmas, chips=chips, seed=seed, **options)
 
     # netlist -----------------------------------------------------------------
@@ -293,8 +338,8 @@ class Model:
         size, arrays = self.check_inputs({k: np.atleast_2d(v) for k, v in inputs.items()})
         if size != 1:
             raise ShapeError(f"write_netlist takes one sample, received {size}")
-        vs = self.source_voltages(arrays, 1)[0]
-        return render(self.circuit, self.conductances(), vs, title=title)
+        vs = to_host(self.source_voltages(arrays, 1)[0])
+        return render(self.circuit, to_host(self.conductances()), vs, title=title)
 
     def write_netlist(self, path, inputs, title="ebana model"):
         """Write :meth:`netlist` to ``path`` atomically; ``ngspice -b path`` solves it standalone.

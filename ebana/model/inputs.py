@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from ..backends.arrays import on_device, to_device
 from ..errors import ShapeError, ValidationError
 from ..validation import check_array, real_array
 
@@ -68,8 +69,26 @@ def _input_array(layer, value, size):
     return a
 
 
-def check_inputs(input_layers, data):
-    """Validate a dict of input arrays; return ``(batch size, {name: (B, units) array in V})``."""
+def _device_input(layer, value, size):
+    """A device array of input voltages (V) as ``(B, units)``: shapes only. Its values were
+    checked on the host before it was uploaded (:func:`input_batches`, the fit loader); a
+    non-finite value would still be refused by the stimulus check."""
+    a = value if value.dtype.kind == "f" else value.astype(float)
+    if a.ndim == 1 and layer.units == 1 and (size is None or a.shape[0] == size):
+        a = a[:, None]
+    if a.ndim > 2 and a.shape[1:] == layer.shape:
+        a = a.reshape(a.shape[0], -1)
+    if a.ndim != 2 or a.shape[1] != layer.units:
+        raise ShapeError(f"{layer.describe()} expected input voltages of shape (batch, {layer.units}), "
+                         f"received {a.shape}")
+    if size is not None and a.shape[0] != size:
+        raise ShapeError(f"{layer.describe()} has {a.shape[0]} samples, other inputs have {size}")
+    return a
+
+
+def check_inputs(input_layers, data, xp=np):
+    """Validate a dict of input arrays; return ``(batch size, {name: (B, units) array in V})``,
+    the arrays in namespace ``xp`` (host arrays are checked on the host, then copied once)."""
     if not isinstance(data, dict):
         raise ValidationError(f"model inputs must be a dict keyed by input layer name, "
                               f"received {type(data).__name__}")
@@ -78,20 +97,33 @@ def check_inputs(input_layers, data):
         if layer.name not in data:
             raise ShapeError(f"the batch has no key {layer.name!r} for {layer.describe()} "
                              f"(keys received: {sorted(data)})")
-        arrays[layer.name] = _input_array(layer, data[layer.name], size)
-        size = arrays[layer.name].shape[0]
+        value = data[layer.name]
+        if on_device(value):
+            if xp is np:
+                raise ValidationError(f"{layer.describe()}: the input voltages are a device array and the model "
+                                      "runs on the CPU: pass NumPy arrays (or build the model with device=...)")
+            a = _device_input(layer, value, size)
+        else:
+            a = _input_array(layer, value, size)
+            a = a if xp is np else to_device(a, xp)
+        arrays[layer.name] = a
+        size = a.shape[0]
     return size, arrays
 
 
-def input_batches(input_layers, data, batch_size):
+def input_batches(input_layers, data, batch_size, xp=np):
     """Batches of checked inputs from ``data``: a dict of arrays (or one array for a
     one-input model), cut into ``batch_size`` rows, or any iterable of batches (a
-    DataLoader: its batches in its order, target keys kept)."""
+    DataLoader: its batches in its order, target keys kept). With a device namespace
+    ``xp`` the arrays are checked on the host and copied to the device once (a DataLoader:
+    its whole data, see ``DataLoader.on_device``); other iterables go batch by batch."""
     if isinstance(data, (np.ndarray, list, tuple)):
         data = by_layer_name(data, input_layers, "input")
     if not isinstance(data, dict):
+        if xp is not np and hasattr(data, "on_device"):
+            return iter(data.on_device(xp, check=lambda columns: check_inputs(input_layers, columns)))
         return iter(data)
-    size, arrays = check_inputs(input_layers, data)
+    size, arrays = check_inputs(input_layers, data, xp)
     return ({k: a[s:s + batch_size] for k, a in arrays.items()} for s in range(0, size, batch_size))
 
 

@@ -1,6 +1,7 @@
 """Public views into a model's circuit: EP gradients and node voltages by layer name."""
 import numpy as np
 
+from ..backends.arrays import to_host
 from ..training.defaults import default_beta
 from ..training.ep import ep_step
 from ..training.resolve import as_training_data, resolve_loss
@@ -14,7 +15,7 @@ def gradients(model, batch, loss="mse", beta=None, symmetric=True):
     and target arrays by layer name (or ``(x, y)``). ``beta`` (S): the
     nudging strength, by default :func:`~ebana.training.defaults.default_beta`.
     Symmetric nudging (default) removes the first-order bias of a finite beta.
-    No weight changes.
+    No weight changes. NumPy arrays, also for a model on a device.
 
     >>> import numpy as np
     >>> from ebana.networks import clamped_mlp
@@ -28,14 +29,14 @@ def gradients(model, batch, loss="mse", beta=None, symmetric=True):
     (data,) = list(loader)
     beta = default_beta(model) if beta is None else beta
     result = ep_step(model, data, resolve_loss(loss), beta, symmetric=symmetric)
-    return {name: np.array(g) for name, g in result.grads.items()}
+    return {name: np.array(to_host(g)) for name, g in result.grads.items()}
 
 
 def node_voltages(model, data):
     """Free-phase voltages (V) of every layer's output nets, by layer name: (B, nets) arrays.
 
     ``data``: dict of input arrays by input layer name (targets are ignored),
-    or one array for a one-input model.
+    or one array for a one-input model. NumPy arrays, also for a model on a device.
 
     >>> import numpy as np
     >>> from ebana.networks import clamped_mlp
@@ -44,5 +45,5 @@ def node_voltages(model, data):
     (5, 16)
     """
     arrays = by_layer_name(data, model.inputs, "input")
-    v = model.solve({l.name: arrays[l.name] for l in model.inputs if l.name in arrays}).v
+    v = to_host(model.solve({l.name: arrays[l.name] for l in model.inputs if l.name in arrays}).v)
     return {layer.name: v[:, np.asarray(model.nodes[id(layer)], dtype=int)] for layer in model.layers}

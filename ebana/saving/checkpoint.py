@@ -25,6 +25,7 @@ import os
 
 import numpy as np
 
+from ..backends.arrays import to_host
 from ..errors import ValidationError
 from ..training.history import History
 from .run_settings import check_same_run
@@ -59,7 +60,7 @@ def save_checkpoint(path, model, optimizer, history, loader_state, position, par
                     "voltages": dict(history.voltages)},
         "loader": loader_state,
         "position": {k: int(position[k]) for k in _POSITION},
-        "partial": {"losses": [np.asarray(a, dtype=float) for a in partial["losses"]],
+        "partial": {"losses": [np.asarray(to_host(a), dtype=float) for a in partial["losses"]],
                     "metrics": {str(k): [float(s), int(n)] for k, (s, n) in partial["metrics"].items()},
                     "count": int(partial["count"]),
                     "skipped": int(partial["skipped"])},

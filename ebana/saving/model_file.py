@@ -17,8 +17,9 @@ FORMAT = "ebana-saved-model"
 VERSION = 1
 _KEYS = {"format", "version", "config", "weights", "training"}
 # the backend name the model was built with; the chip's fault maps and drift settings
-# (model.devices, a ChipDevices); files before them lack the keys
-_OPTIONAL = {"backend", "devices"}
+# (model.devices, a ChipDevices); the array device it trained on ('cuda'; the file's arrays
+# are host arrays all the same); files before them lack the keys
+_OPTIONAL = {"backend", "devices", "device"}
 
 
 def _training_state(model):
@@ -61,6 +62,9 @@ def read_model_file(path):
     backend = d.get("backend")
     if backend is not None and not (isinstance(backend, str) and len(backend) < 100):
         raise ValidationError(f"{path!r}: field 'backend' must be a backend name, found {backend!r:.60}")
+    device = d.get("device")
+    if device is not None and not (isinstance(device, str) and device.isidentifier() and len(device) < 40):
+        raise ValidationError(f"{path!r}: field 'device' must be a device name, found {device!r:.60}")
     return d
 
 
@@ -80,4 +84,7 @@ def save_model(model, path):
     name = getattr(model, "backend_name", None)
     if isinstance(name, str):  # load_model runs it there again unless told otherwise
         contents["backend"] = name
+    device = getattr(model, "device", "cpu")
+    if device != "cpu":  # a record only: load_model loads on the CPU unless told device=...
+        contents["device"] = device
     atomic_pickle(contents, path, "model file")

@@ -64,11 +64,13 @@ def _choose_backend(backend, saved):
     return chosen
 
 
-def load_model(path, backend=None, **model_options):
+def load_model(path, backend=None, device="cpu", **model_options):
     """A model from a file written by :meth:`Model.save`, compiled as it was saved.
 
     ``backend``: a name or Backend; None (default) takes the backend name the model
     was built with when the file stores one ('native', 'ngspice:2', ...), else 'ngspice'.
+    ``device``: where the loaded model's arrays live ('cpu' by default, whatever device the
+    model was saved from; 'cuda' puts the weights and the optimizer's moments on the GPU).
     Declared layer sizes are checked against the stored arrays and
     :data:`~ebana.model.config.MAX_LAYER_NETS` before anything is built."""
     path = os.fspath(path)
@@ -78,7 +80,7 @@ def load_model(path, backend=None, **model_options):
     check_declared_sizes(outputs, d["weights"], source)
     try:
         model = Model(inputs=inputs, outputs=outputs, backend=_choose_backend(backend, d.get("backend")),
-                      seed=seed, **model_options)
+                      seed=seed, device=device, **model_options)
     except (ValidationError, ShapeError, GraphError) as exc:
         raise type(exc)(f"{source}: {exc}") from None
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from ..backends.arrays import array_namespace, to_device, to_host
 from ..errors import ShapeError, ValidationError
 from .safe_io import atomic_pickle, check_header, check_writable, safe_load_pickle
 
@@ -30,8 +31,9 @@ def trainable_layers(model):
 
 
 def get_weights(model):
-    """Copies of every layer's conductances (S) and trained bias voltages (V), by layer name."""
-    return {layer.name: np.array(_stored(layer), dtype=float) for layer in trainable_layers(model)}
+    """Copies of every layer's conductances (S) and trained bias voltages (V), by layer name:
+    NumPy arrays, also for a model on a device (copied to the host)."""
+    return {layer.name: np.array(to_host(_stored(layer)), dtype=float) for layer in trainable_layers(model)}
 
 
 def check_weights(model, weights, source):
@@ -61,9 +63,13 @@ def check_weights(model, weights, source):
 
 
 def assign_weights(model, weights):
-    """Write checked ``weights`` into the model's arrays in place (see :func:`check_weights`)."""
+    """Write checked ``weights`` into the model's arrays in place (see :func:`check_weights`),
+    copied onto the device those arrays live on."""
     for layer in trainable_layers(model):
-        _stored(layer)[...] = weights[layer.name]  # in place: optimizers and layers share the array
+        target = _stored(layer)
+        xp = array_namespace(target)
+        # in place: optimizers and layers share the array
+        target[...] = weights[layer.name] if xp is np else to_device(weights[layer.name], xp)
 
 
 def set_weights(model, weights, source="set_weights"):

@@ -73,16 +73,27 @@ class DataLoader:
 
     def __iter__(self):
         """Yield one epoch of :class:`Batch` dicts (each has ``.indices``)."""
-        if self.shuffle:
-            order = self._rng.permutation(self.num_samples)
-        else:
-            order = np.arange(self.num_samples)
+        order = self._order()
         for start in range(0, self.num_samples, self.batch_size):
             idx = order[start:start + self.batch_size]
             arrays = {k: a[idx] for k, a in self._data.items()}
             if self.transform is not None:
                 arrays = self.transform(arrays, self._rng)
             yield Batch(arrays, idx)
+
+    def _order(self):
+        """This epoch's sample order (a new permutation from the loader's generator when shuffling)."""
+        if self.shuffle:
+            return self._rng.permutation(self.num_samples)
+        return np.arange(self.num_samples)
+
+    def on_device(self, xp, check=None):
+        """This loader with its data copied once into namespace ``xp`` (a GPU's): see
+        :class:`DeviceLoader`. ``check(columns)``, when given, validates the whole host data
+        (a dict of arrays) first."""
+        if isinstance(self, DeviceLoader) and self.xp is xp:
+            return self
+        return DeviceLoader(self, xp, check)
 
     def iter_with_indices(self):
         """Yield ``(indices, batch)`` pairs for one epoch.
@@ -115,6 +126,42 @@ class DataLoader:
     def __repr__(self):
         return (f"DataLoader(keys={self.keys}, num_samples={self.num_samples}, "
                 f"batch_size={self.batch_size}, shuffle={self.shuffle}, seed={self.seed!r})")
+
+
+class DeviceLoader(DataLoader):
+    """A :class:`DataLoader` whose batches are arrays of a device (namespace ``xp``).
+
+    The whole data is checked on the host and copied to the device once, when it is made;
+    each epoch's order comes from the host loader's own generator (it shares it, so a run
+    shuffles exactly as on the CPU and checkpoints resume it), is copied to the device once
+    per epoch, and every batch is taken from the device copy there. ``column`` and
+    ``indices`` stay host arrays. Transforms (augmentation on host arrays) are refused.
+    """
+
+    def __init__(self, loader, xp, check=None):  # noqa: super().__init__ not called: shares the host loader
+        if loader.transform is not None:
+            raise ValidationError("a DataLoader with a transform cannot feed a model on a device (the transform "
+                                  "works on host arrays): apply it to the data first, or train with device='cpu'")
+        self.__dict__.update(loader.__dict__)  # the same data, settings and generator object
+        self.host = loader
+        if check is not None:
+            check({k: loader.column(k) for k in loader.keys})
+        self.xp = xp
+        self._device_data = {k: xp.asarray(a) for k, a in loader._data.items()}
+
+    def __iter__(self):
+        order = self._order()
+        rows = self.xp.asarray(order) if self.shuffle else None  # one copy per epoch
+        for start in range(0, self.num_samples, self.batch_size):
+            stop = start + self.batch_size
+            if rows is None:
+                arrays = {k: a[start:stop] for k, a in self._device_data.items()}
+            else:
+                arrays = {k: self.xp.take(a, rows[start:stop], axis=0) for k, a in self._device_data.items()}
+            yield Batch(arrays, order[start:stop])
+
+    def __repr__(self):
+        return "Device" + super().__repr__()
 
 
 def _check_data(data):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backends import Stimulus, make_stimulus
+from ..backends.arrays import array_namespace
 from ..errors import ShapeError, ValidationError
 from ..validation import check_number
 
@@ -31,13 +32,16 @@ class StepResult:
 
 
 def targets_of(model, batch, size):
-    """Target arrays by output name, checked against the batch size."""
+    """Target arrays by output name, checked against the batch size. Device arrays stay on
+    their device and get the shape checks only: their values were checked on the host
+    before they were uploaded (:func:`~.evaluate.on_model_device`)."""
     out = {}
     for layer in model.outputs:
         if layer.name not in batch:
             raise ShapeError(f"the batch has no targets for output {layer.describe()}: add key "
                              f"{layer.name!r} (keys received: {sorted(batch)})")
-        t = np.asarray(batch[layer.name])
+        xp = array_namespace(batch[layer.name])
+        t = xp.asarray(batch[layer.name])
         if t.ndim == 1 and layer.units == 1:  # (N,) targets of a one-unit output, as inputs of one unit
             t = t[:, None]
         if t.ndim == 0 or t.shape[0] != size:
@@ -47,6 +51,9 @@ def targets_of(model, batch, size):
                              f"received {t.shape}")
         if t.dtype.kind not in "biuf":
             raise ValidationError(f"output {layer.describe()}: targets must be numbers, received dtype {t.dtype}")
+        if xp is not np:
+            out[layer.name] = t
+            continue
         bad = ~np.isfinite(t.reshape(size, -1)).all(axis=1) if t.dtype.kind == "f" else np.zeros(size, bool)
         if bad.any():
             raise ValidationError(f"output {layer.describe()}: target of sample {int(np.argmax(bad))} is not finite")
@@ -102,6 +109,8 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
     beta = check_number(beta, "beta (S)", 0, low_open=True)
     size, arrays = model.check_inputs(batch)
     targets = targets_of(model, batch, size)
+    if g is not None and getattr(model, "device", "cpu") != "cpu":
+        g = model.device_conductances(g)  # refuses per-sample conductances there
     phases = Phases(model, arrays, size, model.conductances() if g is None else g)
     free = phases.solve()
     loss, readouts, currents = loss_and_nudge(model, free.v, targets, loss_fn, beta)
@@ -109,14 +118,14 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
     if symmetric:
         # Start the -beta phase from the +beta phase reflected about the free one: for
         # piecewise-linear clamps that keep their regions it is the solution already.
-        reflected = np.multiply(free.v, 2.0)
+        reflected = array_namespace(free.v).multiply(free.v, 2.0)
         reflected -= plus.v
         minus = phases.solve({k: -c for k, c in currents.items()}, initial=reflected)
         low, high, span = minus, plus, 2.0 * beta
     else:
         low, high, span = free, plus, beta
     grads = {}
-    per_sample = callable(g) or (g is not None and np.ndim(g) == 2)
+    per_sample = callable(g) or (g is not None and (g.ndim if hasattr(g, "ndim") else np.ndim(g)) == 2)
     for layer in model.layers:
         if layer.parameters():
             # amplifiers downstream weaken the raw EP estimate by their gain**2 (see graph.py);

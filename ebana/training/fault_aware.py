@@ -60,6 +60,9 @@ class FaultAware(Optimizer):
             raise ValidationError(f"FaultAware wraps an Optimizer such as Adam(), received {optimizer!r}")
         if not isinstance(faults, StuckAtFaults):
             raise ValidationError(f"FaultAware: faults must be a StuckAtFaults, received {faults!r}")
+        if getattr(model, "device", "cpu") != "cpu":  # its maps are host arrays written into the weights
+            raise ValidationError(f"FaultAware (stuck-at faults during training) is not supported on "
+                                  f"device={model.device!r} yet: train with device='cpu'")
         own = dict(inner=optimizer, model=model, faults=faults, fresh=bool(fresh), seed=seed,
                    _rng=as_generator(seed, "FaultAware seed"), _maps={}, _latent={})
         for name, value in own.items():

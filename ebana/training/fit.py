@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from ..backends.arrays import array_namespace, to_host
 from ..errors import SimulatorError, ValidationError
 from ..interrupt import check as check_interrupt
 from ..interrupt import deferred_sigint
@@ -23,6 +24,8 @@ from ..validation import check_number
 from .callbacks import CallbackList
 from .ep import ep_step, noisy_ep_step, targets_of
 from .evaluate import as_loader, evaluate  # noqa: F401  (part of this module's API since the start)
+from .evaluate import mean_loss, on_model_device
+from .fault_aware import FaultAware
 from .history import History
 from .learning_rates import learning_rates
 from .metrics import MetricSums, batch_metrics, check_loss_fits, classify_outputs
@@ -93,6 +96,11 @@ def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, cal
 
     Ctrl-C raises KeyboardInterrupt within one sample's solve; the weights are
     those after the last completed step and the checkpoint is intact.
+
+    A model on a device (``Model(device='cuda')``) gets its training and validation data
+    copied there once per call (:func:`~.evaluate.on_model_device`); the steps, updates
+    and metric sums stay there, and an epoch's loss and metrics are read back once.
+    ``record_power`` and FaultAware are refused there (:mod:`ebana.model.device`).
     """
     with deferred_sigint():
         run = TrainingRun(model, train_data, loss_fn, optimizer, beta, test_data, callbacks, symmetric, verbose,
@@ -123,9 +131,10 @@ class TrainingRun:
         self.checkpoint, self.checkpoint_every, self.on_failure = checkpoint, checkpoint_every, on_failure
         self.record_voltages, self.record_power, self.metrics = record_voltages, record_power, metrics
         self.beta = check_number(beta, "beta (S)", 0, low_open=True)
-        self.loader = as_loader(train_data)
-        self.val = None if test_data is None else as_loader(test_data, 256)
         self.loss_fn, self.optimizer = resolve_loss(loss_fn), resolve_optimizer(optimizer)
+        _check_device_run(model, self.optimizer, record_power)
+        self.loader = on_model_device(model, as_loader(train_data))
+        self.val = None if test_data is None else on_model_device(model, as_loader(test_data, 256))
         check_loss_fits(model, self.loss_fn)
         if record_power:
             from ..analysis.power import check_metric_names
@@ -213,8 +222,8 @@ class TrainingRun:
             result = self.step(batch, epoch, k, partial)
             if result is not None:
                 last = result
-                if hasattr(bar, "set_postfix"):
-                    bar.set_postfix(loss=f"{np.mean(result.loss):.4g}")
+                if hasattr(bar, "set_postfix"):  # a bar on a terminal: one read per batch
+                    bar.set_postfix(loss=f"{float(array_namespace(result.loss).mean(result.loss)):.4g}")
             if self.checkpoint is not None and self.checkpoint_every and (k + 1) % self.checkpoint_every == 0 \
                     and k + 1 < len(loader):
                 save_checkpoint(self.checkpoint, self.model, self.optimizer, history, loader_state,
@@ -245,7 +254,7 @@ class TrainingRun:
     def end_epoch(self, history, epoch, end, partial, last, start):
         """Validation, the epoch's metrics into ``history``, its line, the callbacks.
         Returns True when a callback stops training."""
-        metrics = {"loss": float(np.concatenate(partial["losses"]).mean()) if partial["count"] else float("nan"),
+        metrics = {"loss": mean_loss(partial["losses"]) if partial["count"] else float("nan"),
                    **MetricSums(partial["metrics"]).means()}
         metrics = select_metrics(metrics, self.metrics, self.loss_fn)
         if self.on_failure == "skip":
@@ -261,11 +270,22 @@ class TrainingRun:
         history.append(metrics)
         history.info = run_info(self.model, self.settings, self.loss_fn, history.metrics)
         if self.record_voltages and last is not None:
-            history.add_voltages(epoch, "free", last.v_free)
-            history.add_voltages(epoch, "nudged", last.v_nudged)
+            history.add_voltages(epoch, "free", to_host(last.v_free))  # once per epoch from a device
+            history.add_voltages(epoch, "nudged", to_host(last.v_nudged))
         if self.verbose:
             epoch_line(epoch, end, metrics)
         return self.hooks.epoch_end(epoch, metrics, self.model)
+
+
+def _check_device_run(model, optimizer, record_power):
+    """Before anything is simulated: what a model on a device cannot train with yet."""
+    if getattr(model, "device", "cpu") == "cpu":
+        return
+    from ..model.device import refuse_on_device  # ebana.model imports this package
+    if record_power:
+        refuse_on_device(model, "fit(record_power=True)")
+    if isinstance(optimizer, FaultAware):
+        refuse_on_device(model, "FaultAware (stuck-at faults during training)")
 
 
 def _fresh():

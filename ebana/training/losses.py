@@ -4,20 +4,28 @@ A readout ``y`` (B, K) is in volts: an output node voltage, or ``V+ - V-``
 for a differential output pair. Each loss returns the per-sample loss and
 ``dL/dy`` (B, K); the EP loop nudges output ``k`` with a current
 ``I_k = -beta * dL/dy_k`` (A, with beta in S).
+
+Readouts and targets may be arrays of a device (a GPU's, see
+:mod:`ebana.backends.arrays`): the results are then arrays of that device, and
+the metrics 0-d device arrays (summed there over an epoch, read once), while
+on the CPU metrics are Python floats as always.
 """
 import numpy as np
 
+from ..backends.arrays import array_namespace, to_host
 from ..errors import ShapeError, ValidationError
 from ..validation import check_number
 
 
 def _as_readout(y, who):
-    """Return ``y`` as a finite float array (B, K) or raise ShapeError."""
-    y = np.asarray(y, dtype=float)
+    """Return ``y`` as a finite float array (B, K) (on its device) or raise ShapeError."""
+    xp = array_namespace(y)
+    y = xp.asarray(y, dtype=float)
     if y.ndim != 2 or y.shape[0] == 0 or y.shape[1] == 0:
         raise ShapeError(
             f"{who} expected readouts y of shape (B, K) with B, K >= 1, received shape {y.shape}")
-    if not np.isfinite(y).all():
+    if not xp.isfinite(y).all():
+        y = to_host(y)  # the error path: name the sample
         row = int(np.argwhere(~np.isfinite(y))[0][0])
         raise ValidationError(f"{who} readout y of sample {row} is not finite: {y[row]!r}")
     return y
@@ -26,12 +34,19 @@ def _as_readout(y, who):
 def class_like(t, midpoint):
     """Whether targets ``t`` (B, K) encode classes: at most two levels, and
     for K == 1 split by ``midpoint`` (V) (``low <= midpoint < high``), for K > 1 one high entry per row."""
-    levels = np.unique(t)
+    xp = array_namespace(t)
+    levels = xp.unique(t)
     if levels.size > 2:
         return False
     if t.shape[1] == 1:
         return levels.size == 1 or bool(levels[0] <= midpoint < levels[1])
-    return levels.size == 2 and bool(np.all(np.sum(t == levels[1], axis=1) == 1))
+    return levels.size == 2 and bool(xp.all(xp.sum(t == levels[1], axis=1) == 1))
+
+
+def _metric(x):
+    """A 0-d metric value: a Python float on the CPU; on a device the 0-d device array
+    itself, so an epoch's sums stay there and are read once (:class:`~.metrics.MetricSums`)."""
+    return float(x) if array_namespace(x) is np else x
 
 
 class MSE:
@@ -83,7 +98,7 @@ class MSE:
         """Whether accuracy means something for ``target`` (B, K) (see the class docstring)."""
         if self.task != "auto":
             return self.task == "classification"
-        t = np.asarray(target, dtype=float)
+        t = array_namespace(target).asarray(target, dtype=float)
         return class_like(t if t.ndim == 2 else t.reshape(len(t), -1), self.midpoint)
 
     def metrics(self, y, target, classify=None):
@@ -93,14 +108,15 @@ class MSE:
         evaluate pass it, so a batch of one sample never reads as classes); None: decide here.
         """
         y, t = self._check(y, target)
-        out = {"mae": float(np.mean(np.abs(y - t)))}
+        xp = array_namespace(y)
+        out = {"mae": _metric(xp.mean(xp.abs(y - t)))}
         if self.is_classification(t) if classify is None else classify:
-            out["accuracy"] = self.accuracy(y, t)
+            out["accuracy"] = _metric(self._fraction_correct(y, t))
         return out
 
     def _check(self, y, target):
         y = _as_readout(y, "MSE")
-        t = np.asarray(target, dtype=float)
+        t = array_namespace(y, target).asarray(target, dtype=float)
         if t.shape != y.shape:
             raise ShapeError(
                 f"MSE expected targets of the readout shape {y.shape} (B, K), "
@@ -111,19 +127,23 @@ class MSE:
         """Return ``(loss (B,) in V^2, dloss_dy (B, K) in V)``."""
         y, t = self._check(y, target)
         diff = y - t
-        return 0.5 * np.sum(diff * diff, axis=1), diff
+        return 0.5 * array_namespace(diff).sum(diff * diff, axis=1), diff
 
     def accuracy(self, y, target):
         """Fraction of samples classified correctly (see class docstring)."""
-        y, t = self._check(y, target)
+        return float(self._fraction_correct(*self._check(y, target)))
+
+    def _fraction_correct(self, y, t):
+        """Accuracy of checked readouts and targets, as a 0-d array of their device."""
         if not self.is_classification(t):
             raise ValidationError("MSE accuracy: the targets are not classes (more than two levels, or "
                                   "task='regression'); use the 'mae' metric, or MSE(task='classification')")
+        xp = array_namespace(y)
         if y.shape[1] == 1:
             correct = (y[:, 0] > self.midpoint) == (t[:, 0] > self.midpoint)
         else:
-            correct = np.argmax(y, axis=1) == np.argmax(t, axis=1)
-        return float(np.mean(correct))
+            correct = xp.argmax(y, axis=1) == xp.argmax(t, axis=1)
+        return xp.mean(correct)
 
     def __repr__(self):
         return f"MSE(midpoint={self.midpoint!r}, task={self.task!r})"
@@ -148,7 +168,7 @@ class MeanSquaredError(MSE):
         """Return ``(loss (B,) in V^2, dloss_dy (B, K) in V)``."""
         y, t = self._check(y, target)
         diff = y - t
-        return np.mean(diff * diff, axis=1), diff * (2.0 / diff.shape[1])
+        return array_namespace(diff).mean(diff * diff, axis=1), diff * (2.0 / diff.shape[1])
 
     def __repr__(self):
         return f"MeanSquaredError(midpoint={self.midpoint!r}, task={self.task!r})"
@@ -176,7 +196,8 @@ class MeanAbsoluteError(MSE):
         """Return ``(loss (B,) in V, dloss_dy (B, K) unitless)``."""
         y, t = self._check(y, target)
         diff = y - t
-        return np.mean(np.abs(diff), axis=1), np.sign(diff) / diff.shape[1]
+        xp = array_namespace(diff)
+        return xp.mean(xp.abs(diff), axis=1), xp.sign(diff) / diff.shape[1]
 
     def __repr__(self):
         return f"MeanAbsoluteError(midpoint={self.midpoint!r}, task={self.task!r})"
@@ -219,20 +240,28 @@ class CrossEntropy:
 
     def metrics(self, y, target):
         """``{'accuracy': fraction}``."""
-        return {"accuracy": self.accuracy(y, target)}
+        y = _as_readout(y, "CrossEntropy")
+        self.check_outputs({"readout": y.shape[1]})
+        return {"accuracy": _metric(self._fraction_correct(y, self._one_hot(y, target)))}
 
     def _one_hot(self, y, target):
-        """Return targets as a (B, K) float array (probability rows)."""
-        t = np.asarray(target)
+        """Return targets as a (B, K) float array (probability rows), on ``y``'s device."""
+        xp = array_namespace(y, target)
+        t = xp.asarray(target)
         B, K = y.shape
         if t.shape == (B,):
             labels = t.astype(float)
-            if not (np.all(labels == np.round(labels)) and labels.min() >= 0 and labels.max() < K):
+            if xp is np:
+                whole = np.all(labels == np.round(labels)) and labels.min() >= 0 and labels.max() < K
+            else:  # one fused check, one scalar read
+                whole = bool(xp.all((labels == xp.round(labels)) & (labels >= 0) & (labels < K)))
+            if not whole:
+                labels = to_host(labels)
                 raise ValidationError(
                     f"CrossEntropy integer labels must lie in 0..{K - 1} for {K} outputs, "
                     f"received values from {labels.min()!r} to {labels.max()!r}")
-            onehot = np.zeros((B, K))
-            onehot[np.arange(B), labels.astype(int)] = 1.0
+            onehot = xp.zeros((B, K))
+            onehot[xp.arange(B), labels.astype(int)] = 1.0
             return onehot
         if t.shape != (B, K):
             raise ShapeError(
@@ -241,9 +270,10 @@ class CrossEntropy:
         return t.astype(float)
 
     def _log_softmax(self, y):
+        xp = array_namespace(y)
         z = self.scale * y
         z = z - z.max(axis=1, keepdims=True)  # shift: exp never overflows
-        return z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+        return z - xp.log(xp.sum(xp.exp(z), axis=1, keepdims=True))
 
     def __call__(self, y, target):
         """Return ``(loss (B,) unitless, dloss_dy (B, K) in 1/V)``."""
@@ -251,17 +281,23 @@ class CrossEntropy:
         self.check_outputs({"readout": y.shape[1]})
         t = self._one_hot(y, target)
         logp = self._log_softmax(y)
-        loss = -np.sum(t * logp, axis=1)
+        xp = array_namespace(logp)
+        loss = -xp.sum(t * logp, axis=1)
         # sum_k t_k may differ from 1 for soft targets; keep the exact gradient.
-        grad = self.scale * (np.exp(logp) * t.sum(axis=1, keepdims=True) - t)
+        grad = self.scale * (xp.exp(logp) * t.sum(axis=1, keepdims=True) - t)
         return loss, grad
 
     def accuracy(self, y, target):
         """Fraction of samples whose largest readout is the target class."""
         y = _as_readout(y, "CrossEntropy")
         self.check_outputs({"readout": y.shape[1]})
-        t = self._one_hot(y, target)
-        return float(np.mean(np.argmax(y, axis=1) == np.argmax(t, axis=1)))
+        return float(self._fraction_correct(y, self._one_hot(y, target)))
+
+    @staticmethod
+    def _fraction_correct(y, t):
+        """Accuracy of readouts and one-hot targets, as a 0-d array of their device."""
+        xp = array_namespace(y)
+        return xp.mean(xp.argmax(y, axis=1) == xp.argmax(t, axis=1))
 
     def __repr__(self):
         return f"CrossEntropy(scale={self.scale!r})"

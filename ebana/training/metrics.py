@@ -4,9 +4,12 @@ A loss with ``metrics(y, target) -> {name: value}`` picks its own (MSE:
 ``mae`` in V, and ``accuracy`` only for class targets; CrossEntropy:
 ``accuracy``); a loss with only ``accuracy(y, target)`` reports that.
 Several outputs are averaged; a metric missing from a batch is averaged
-over the batches that report it.
+over the batches that report it. On a device (a GPU) the values stay 0-d
+device arrays until an epoch's means are read: one read per metric and epoch.
 """
 import numpy as np
+
+from ..backends.arrays import array_namespace
 
 from ..errors import ValidationError
 
@@ -39,7 +42,15 @@ def batch_metrics(model, readouts, targets, loss_fn, classify=None):
         else:
             per_output.append({})
     names = set.intersection(*(set(m) for m in per_output)) if per_output else set()
-    return {n: float(np.mean([m[n] for m in per_output])) for n in sorted(names)}
+    return {n: _mean([m[n] for m in per_output]) for n in sorted(names)}
+
+
+def _mean(values):
+    """Mean of one metric over the outputs: a float, or a 0-d device array when they are."""
+    xp = array_namespace(*values)
+    if xp is np:
+        return float(np.mean(values))
+    return xp.mean(xp.stack([xp.asarray(v, dtype=float) for v in values]))
 
 
 def check_loss_fits(model, loss_fn):
@@ -64,4 +75,5 @@ class MetricSums:
             s[1] += n
 
     def means(self):
-        return {name: s / n for name, (s, n) in self.sums.items() if n}
+        """Sample-weighted means by name, Python floats (a device's sums are read here)."""
+        return {name: float(s / n) for name, (s, n) in self.sums.items() if n}

@@ -17,11 +17,17 @@ the range of each layer (bias voltages: their ``[bias_min, bias_max]`` in V,
 see :mod:`.learning_rates`); a layer's own ``lr`` overrides. ``lr_scale``
 multiplies every learning rate; learning-rate schedules change it.
 ``learning_rate=`` is Keras' name for ``lr`` and is accepted as such.
+
+Parameters may be arrays of a device (a GPU's, see :mod:`ebana.backends.arrays`):
+the update and the moments then stay on that device; :meth:`Optimizer.state_dict`
+holds host copies, and a loaded state goes onto the device of the parameters it
+is loaded for (or of the first step's).
 """
 import os
 
 import numpy as np
 
+from ..backends.arrays import array_namespace, on_device, to_device, to_host
 from ..errors import ShapeError, ValidationError
 from ..saving.optimizer_state import STATE_FORMAT, STATE_VERSION, layout_problem
 from ..saving.safe_io import atomic_pickle, safe_load_pickle
@@ -45,6 +51,7 @@ class Optimizer:
         self.steps = 0          # number of step() calls so far
         self._signature = None  # {name: shape} of the parameters seen
         self._state = {slot: {} for slot in self._slots}
+        self._state_xp = np  # namespace of the moment arrays (a device's once stepped there)
         self._loaded_from = None  # file the state came from, to name it in errors
 
     # -- the update ------------------------------------------------------
@@ -52,7 +59,7 @@ class Optimizer:
         """Apply one update to every array in ``params``, in place.
 
         Args:
-            params: dict name -> float numpy array (modified in place).
+            params: dict name -> float array (modified in place), NumPy or all of one device.
             grads: dict name -> array of the same shape (dL/dparam).
             lrs: optional dict name -> learning rate for that group; a
                 missing name or a None entry uses the optimizer's ``lr``.
@@ -67,8 +74,16 @@ class Optimizer:
                     f"range, which fit supplies; parameter {name!r} has none: pass lr=... or lrs={{name: lr}}")
             rates[name] = lr * self.lr_scale
         self.steps += 1
+        xp = array_namespace(*params.values())
+        if xp is not self._state_xp:  # the moments follow the parameters (a model moved, a loaded state)
+            self._move_state(xp)
         for name, p in params.items():
-            p -= rates[name] * self._update(name, np.asarray(grads[name], dtype=float))
+            p -= rates[name] * self._update(name, xp.asarray(grads[name], dtype=float))
+
+    def _move_state(self, xp):
+        """Put the moment arrays into namespace ``xp`` (numpy: the host)."""
+        self._state = {s: {n: to_device(a, xp) for n, a in d.items()} for s, d in self._state.items()}
+        self._state_xp = xp
 
     def default_lr(self, g_min, g_max):
         """Learning rate for a layer whose conductances lie in ``[g_min, g_max]`` (S)."""
@@ -85,7 +100,11 @@ class Optimizer:
             raise ValidationError(
                 f"{who}.step: params and grads must have the same names; only in params: "
                 f"{sorted(set(params) - set(grads))}, only in grads: {sorted(set(grads) - set(params))}")
+        if any(on_device(p) for p in params.values()):
+            self._check_device_arrays(params, grads)
         for name, p in params.items():
+            if on_device(p):
+                continue
             if not isinstance(p, np.ndarray) or p.dtype.kind != "f" or not p.flags.writeable:
                 raise ValidationError(
                     f"{who}.step: parameter {name!r} must be a writeable float numpy array "
@@ -110,6 +129,23 @@ class Optimizer:
         else:
             self._check_signature(signature)
 
+    def _check_device_arrays(self, params, grads):
+        """:meth:`_check_step`'s checks for parameters on a device: every parameter there, float,
+        its gradient of its shape; the gradients' finiteness in one scalar read."""
+        who = type(self).__name__
+        xp = array_namespace(*params.values(), *grads.values())
+        for name, p in params.items():
+            if not isinstance(p, xp.ndarray) or p.dtype.kind != "f":
+                raise ValidationError(f"{who}.step: parameter {name!r} must be a float array of the device the "
+                                      f"other parameters are on, received {type(p).__name__}")
+            if tuple(grads[name].shape) != tuple(p.shape):
+                raise ShapeError(f"{who}.step: gradient {name!r} has shape {grads[name].shape}, "
+                                 f"parameter has {p.shape}")
+        finite = [xp.all(xp.isfinite(xp.asarray(g))) for g in grads.values()]
+        if finite and not bool(xp.all(xp.stack(finite))):
+            name = next(n for n, g in grads.items() if not bool(xp.all(xp.isfinite(xp.asarray(g)))))
+            raise ValidationError(f"{who}.step: gradient {name!r} has a non-finite entry")
+
     def _check_signature(self, signature):
         """Raise unless ``signature`` equals the one this optimizer has state for."""
         where = f" (state loaded from {self._loaded_from!r})" if self._loaded_from else ""
@@ -129,7 +165,7 @@ class Optimizer:
             "hyperparameters": {h: None if getattr(self, h) is None else float(getattr(self, h))
                                 for h in self._hyper},
             "step": int(self.steps),
-            "state": {s: {n: a.copy() for n, a in d.items()} for s, d in self._state.items()},
+            "state": {s: {n: _host_copy(a) for n, a in d.items()} for s, d in self._state.items()},
             "signature": None if self._signature is None else dict(self._signature),
         }
 
@@ -152,7 +188,8 @@ class Optimizer:
         """Restore a :meth:`state_dict` read from ``source`` (a file name, for errors).
 
         ``params`` (dict name -> array, e.g. ``model.parameters()``): the model
-        the state must fit; checked, like everything else, before anything changes.
+        the state must fit; checked, like everything else, before anything changes. The moments
+        go onto the device of ``params`` (host arrays without them, moved at the first step).
         """
         cls = type(self).__name__
         bad = layout_problem(d, cls, self._hyper, self._slots) or self._values_problem(d)
@@ -171,6 +208,11 @@ class Optimizer:
         self.steps = d["step"]
         self._state = {s: {n: np.array(a, dtype=float) for n, a in m.items()}
                        for s, m in d["state"].items()}
+        self._state_xp = np
+        if params:
+            xp = array_namespace(*params.values())
+            if xp is not np:
+                self._move_state(xp)
         self._signature = sig
         self._loaded_from = source
 
@@ -203,9 +245,15 @@ class Optimizer:
         """Raise ShapeError, naming the state file and parameter, unless the
         state fits ``params`` (dict name -> array); call it before simulating."""
         if self._signature is not None:
-            self._check_signature({n: tuple(np.shape(p)) for n, p in params.items()})
+            self._check_signature({n: tuple(p.shape) if hasattr(p, "shape") else np.shape(p)
+                                   for n, p in params.items()})
 
 
+
+
+def _host_copy(a):
+    """A NumPy copy of ``a`` (a device array is copied to the host, which is a copy already)."""
+    return to_host(a) if on_device(a) else a.copy()
 
 
 def _rate(who, lr, learning_rate):
@@ -257,7 +305,7 @@ class SGD(Optimizer):
     def _update(self, name, grad):
         if self.momentum == 0.0:
             return grad
-        vel = self._state["velocity"].get(name)
+        vel = self._state["velocity"].get(name)  # grad.copy() and the sum stay on grad's device
         vel = grad.copy() if vel is None else self.momentum * vel + grad
         self._state["velocity"][name] = vel
         return vel
@@ -291,20 +339,21 @@ class Adam(Optimizer):
         super().__init__()
 
     def _update(self, name, grad):
-        m = self._state["m"].setdefault(name, np.zeros_like(grad))
-        v = self._state["v"].setdefault(name, np.zeros_like(grad))
+        xp = array_namespace(grad)
+        m = self._state["m"].setdefault(name, xp.zeros_like(grad))
+        v = self._state["v"].setdefault(name, xp.zeros_like(grad))
         # in place, two temporaries: on 1.6 M conductances this runs once per batch
         m *= self.beta1
         m += (1.0 - self.beta1) * grad
         v *= self.beta2
-        sq = np.square(grad)
+        sq = xp.square(grad)
         sq *= 1.0 - self.beta2
         v += sq
         # m_hat / (sqrt(v_hat) + eps), with m_hat = m / c1 and v_hat = v / c2
         c1, c2 = 1.0 - self.beta1 ** self.steps, 1.0 - self.beta2 ** self.steps
-        out = np.sqrt(v, out=sq)
+        out = xp.sqrt(v, out=sq)
         out *= 1.0 / np.sqrt(c2)
         out += self.eps
-        np.divide(m, out, out=out)
+        xp.divide(m, out, out=out)
         out *= 1.0 / c1
         return out

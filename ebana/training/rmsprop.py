@@ -1,6 +1,7 @@
 """RMSprop, an Optimizer like Adam without its first moment (see :mod:`.optimizers`)."""
 import numpy as np
 
+from ..backends.arrays import array_namespace
 from ..validation import check_number
 from .optimizers import Optimizer, _check_decay, _rate
 
@@ -39,7 +40,8 @@ class RMSprop(Optimizer):
         return self.relative_lr * np.sqrt(1.0 - self.rho) * (g_max - g_min)
 
     def _update(self, name, grad):
-        v = self._state["v"].setdefault(name, np.zeros_like(grad))
+        xp = array_namespace(grad)  # the moments live where the gradient does
+        v = self._state["v"].setdefault(name, xp.zeros_like(grad))
         v *= self.rho
-        v += (1.0 - self.rho) * np.square(grad)
-        return grad / (np.sqrt(v) + self.eps)
+        v += (1.0 - self.rho) * xp.square(grad)
+        return grad / (xp.sqrt(v) + self.eps)
