@@ -10,8 +10,9 @@ bias pair -> crossbars -> rectified hidden nets -> ... -> 10 output nets); the
 last is DRN-XL's 32,768 hidden nets (51 M conductances). For each, on the device:
 
 * solver: the free and the nudged phase (warm-started) of one batch, ms per sample;
-* EP step: ``ebana.training.fit.train_step`` (both phases, the EP gradients and an Adam
-  update, all on the device) when the model can be built with ``device=...``;
+* EP step: ``ebana.training.fit.train_step`` with symmetric nudging, as the Fashion-MNIST
+  example trains (free, +beta and -beta phases, the EP gradients and an Adam update, all
+  on the device);
 * floor: the float64 matrix products an EP step cannot avoid, timed on the same
   device in the same run (the input crossbar's projection, and the gradient
   products of every crossbar), and the ratio of the EP step (or the solver) to it;
@@ -94,18 +95,28 @@ def solver_s(xp, model, backend, data, repeats):
 
 
 def ep_step_s(xp, device, hidden, data, repeats):
-    """Seconds of one training step (EP + Adam) of a device model, or None when the model API
-    has no device path (then only the solver is timed)."""
+    """Seconds of one training step (symmetric EP + Adam) of a device model."""
     from ebana.networks import rectified_mlp
     from ebana.training import Adam, MSE
     from ebana.training.fit import train_step
-    try:
-        model = rectified_mlp(N_IN, hidden, N_OUT, backend="native", device=device)
-    except TypeError:
-        return None
+    model = rectified_mlp(N_IN, hidden, N_OUT, backend="native", device=device)
     optimizer = Adam(lr=1.5e-10)
     batch = {k: xp.asarray(v) for k, v in data.items()}
-    return timed(xp, lambda: train_step(model, batch, MSE(), optimizer, BETA), repeats)
+    return timed(xp, lambda: train_step(model, batch, MSE(), optimizer, BETA, symmetric=True), repeats)
+
+
+def profile(xp, device, batch=128, steps=20):
+    """cProfile of ``steps`` training steps: the functions where the host spends its time."""
+    import cProfile
+    import pstats
+    data = image_batch(batch, np.random.default_rng(1))
+    ep_step_s(xp, device, [1024], data, 1)  # compile and warm up
+    profiler = cProfile.Profile()
+    profiler.enable()
+    ep_step_s(xp, device, [1024], data, steps)
+    _sync(xp)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
 def measure(xp, device, hidden, batch, repeats):
@@ -128,12 +139,16 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="small networks")
     p.add_argument("--batch", type=int, default=1024)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--profile", action="store_true",
+                   help="instead: where the host time of 20 training steps of 1568-1024-10 at batch 128 goes (cProfile)")
     a = p.parse_args(argv)
     if a.device == "strict":
         from strict_device import register
         register()
     from ebana.backends.arrays import namespace
     xp = namespace(a.device)
+    if a.profile:
+        return profile(xp, a.device)
     configs = ([[64], [128, 128]] if a.quick else
                [[256], [1024], [4096], [1024, 1024], [1024, 1024, 1024], [32768]])
     batches = [(h, a.batch) for h in configs] + ([] if a.quick else [([1024], 128)])

@@ -115,3 +115,25 @@ def test_get_backend_on_a_device_builds_the_device_solver():
         get_backend("ngspice", device="strict")
     with pytest.raises(ValidationError, match="device must be one of"):
         get_backend("native", device="tpu")
+
+
+def test_training_through_the_device_solver_matches_the_cpu():
+    """Model(device=...) with the device solver itself (not a stand-in backend): three epochs of
+    symmetric EP with Adam give the CPU's weights, losses and predictions to rounding."""
+    from ebana.training import MSE, Adam
+    from ebana.training.data import DataLoader
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (192, 32))
+    y = np.eye(4)[rng.integers(0, 4, 192)] / 300
+    runs = {}
+    for device in ("cpu", "strict"):
+        model = rectified_mlp(32, 16, 4, backend="native-layered", device=device, seed=1)
+        history = model.fit(DataLoader({"x": x, "out": y}, batch_size=32, shuffle=True, seed=0), epochs=3,
+                            loss_fn=MSE(), optimizer=Adam(lr=1e-9), beta=1e-7, symmetric=True, verbose=0)
+        runs[device] = (model, history.history["loss"], model.predict({"x": x})["out"])
+    (cpu, cpu_loss, cpu_out), (dev, dev_loss, dev_out) = runs["cpu"], runs["strict"]
+    assert isinstance(dev.backend, DeviceLayeredBackend)
+    for name, w in cpu.get_weights().items():
+        assert np.abs(dev.get_weights()[name] - w).max() <= 1e-12 * np.abs(w).max(), name
+    assert np.allclose(dev_loss, cpu_loss, rtol=1e-12, atol=0)
+    assert np.abs(dev_out - cpu_out).max() < 1e-12
