@@ -31,15 +31,9 @@ class DeviceAnderson:
         slot = self.count % self.depth
         self.count += 1
         m = min(self.count, self.depth)
-        self.dF[:, slot] = f - self.last_f
-        self.dG[:, slot] = g - self.last_g
-        self.last_f[...] = f
-        self.last_g[...] = g
+        self.kernels.record(f, g, self.dF[:, slot], self.dG[:, slot], self.last_f, self.last_g)
         dF, dG = self.dF[:, :m], self.dG[:, :m]
-        gram = dF @ dF.transpose(0, 2, 1)                       # (B, m, m)
-        scale = xp.trace(gram, axis1=1, axis2=2)[:, None, None] / m
-        gram = gram + (self.regularization * scale + 1e-300) * xp.eye(m)
         # a degenerate history (a sample already converged) mixes nothing for that sample
-        gamma = self.kernels.small_solve(gram, dF @ f[:, :, None])      # (B, m, 1)
+        gamma = self.kernels.small_solve(dF @ dF.transpose(0, 2, 1), dF @ f[:, :, None], self.regularization)
         g -= (dG.transpose(0, 2, 1) @ gamma)[:, :, 0]
         return True

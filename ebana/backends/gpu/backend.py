@@ -234,12 +234,21 @@ class _Run:
         return 0.0 if C is None else C
 
     def update_group(self, k, v, step):
-        """Solve group ``k`` given the others into ``v[k]`` in place; ``step`` receives the move (V).
-        Returns every sample's largest move (V)."""
+        """Solve group ``k`` given the others into ``v[k]`` in place; ``step`` receives the move (V)."""
         D, K, clamps = self.consts[k]
-        kernels = self.be.kernels
-        kernels.update(clamps, D, K, self.drive(k, v), v[k], step)
-        return kernels.largest(step)
+        self.be.kernels.update(clamps, D, K, self.drive(k, v), v[k], step)
+
+    def _largest_move(self, order, steps, moves):
+        """Every sample's largest move of the sweep (V): over the mixing state's moves (one
+        buffer) and the group visited first, or over each group's moves without mixing."""
+        xp, largest = self.xp, self.be.kernels.largest
+        if not order:
+            return xp.zeros(0)
+        parts = [moves, steps[order[0]]] if moves is not None else [steps[k] for k in order]
+        moved = largest(parts[0])
+        for part in parts[1:]:
+            moved = xp.maximum(moved, largest(part))
+        return moved
 
     def sweep_all(self, v, offset, warm):
         """Sweep until the implied error is below vtol; ``v`` (list per group) is updated in place.
@@ -253,12 +262,11 @@ class _Run:
         steps = {k: views.get(k) if k in views else xp.empty(v[k].shape) for k in order}
         previous = 0.0
         for sweep in range(1, be.max_iterations + 1):
-            moved = None
             for k in order:
-                largest_k = self.update_group(k, v, steps[k])
-                moved = largest_k if moved is None else xp.maximum(moved, largest_k)
+                self.update_group(k, v, steps[k])
+            moved = self._largest_move(order, steps, moves)
             self.sweeps = sweep
-            largest = float(moved.max()) if K else 0.0
+            largest = float(moved.max()) if K and moved.shape[0] else 0.0
             if largest != largest or largest == np.inf:
                 bad = int(xp.argmax(~xp.isfinite(moved)))
                 raise SimulatorError("device layered solve produced non-finite voltages", sample=offset + bad)
@@ -290,26 +298,29 @@ class _Run:
         """Every net's KCL at the final voltages, with the currents recomputed from them, as the
         Newton step it would cause (V); a sample above ``check_tol`` raises SimulatorError."""
         xp = self.xp
-        worst = worst_amp = None
+        worst = None
         for k in range(len(self.plan.groups)):
             D, K, clamps = self.consts[k]
-            C = self.drive(k, v)
-            if clamps is not None:
-                f, fp = clamps.residual(v[k], C)
-            else:
-                f, fp = D * v[k] - C - K, D
-            f = xp.abs(f)
-            step, amp = (f / fp).max(axis=1), f.max(axis=1)
+            step = self.be.kernels.residual_step(clamps, D, K, self.drive(k, v), v[k])
             worst = step if worst is None else xp.maximum(worst, step)
-            worst_amp = amp if worst_amp is None else xp.maximum(worst_amp, amp)
         if worst is None:
             return
         bad = ~(worst <= self.be.check_tol)
         if bool(bad.any()):
             b = int(xp.argmax(bad))
             raise SimulatorError(f"device layered solution fails the KCL check: residual up to "
-                                 f"{float(worst_amp[b]):.3g} A, {float(worst[b]):.3g} V as a Newton step "
+                                 f"{self._residual_amps(v, b):.3g} A, {float(worst[b]):.3g} V as a Newton step "
                                  f"(limit {self.be.check_tol:g} V)", sample=offset + b)
+
+    def _residual_amps(self, v, b):
+        """The largest KCL residual (A) of sample ``b``, for the message of a failed check."""
+        xp, worst = self.xp, 0.0
+        for k in range(len(self.plan.groups)):
+            D, K, clamps = self.consts[k]
+            C = self.drive(k, v)
+            f = clamps.residual(v[k], C)[0] if clamps is not None else D * v[k] - C - K
+            worst = max(worst, float(xp.abs(f[b]).max()))
+        return worst
 
     def branch_currents(self, full, v, vfix):
         """Voltage-source branch currents (A, SPICE sign) from KCL at the known nodes."""

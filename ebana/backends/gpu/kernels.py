@@ -11,8 +11,10 @@ GPU counterparts of the CPU solver's numba kernels (:mod:`ebana.backends.layered
 * every sample's largest ``|move|``: one reduction (a NaN wins, so a diverging sample
   cannot hide);
 * Anderson's small ``(m, m)`` least-squares systems, one per sample: one kernel
-  (Gaussian elimination with partial pivoting in registers) instead of a batched
-  LU with its checks.
+  (regularisation, then Gaussian elimination with partial pivoting in registers)
+  instead of a batched LU with its checks; its history step, one kernel;
+* the KCL check of a group: the residual as a Newton step and its largest value
+  per sample in one reduction.
 
 Each kernel does the arithmetic of the ``xp`` expressions it replaces, operation
 for operation (no fused multiply-add contraction). With another namespace (NumPy,
@@ -47,14 +49,19 @@ _UPDATE_LINEAR = """
 """
 
 _SMALL_SOLVE = r"""
-extern "C" __global__ void small_solve(const double* G, const double* r, double* out, int B, int m) {
+extern "C" __global__ void small_solve(const double* G, const double* r, double* out, int B, int m, double reg) {
     int b = blockDim.x * blockIdx.x + threadIdx.x;
     if (b >= B) return;
     double a[8][9];
+    double trace = 0.0;
     for (int i = 0; i < m; i++) {
         for (int j = 0; j < m; j++) a[i][j] = G[((long)b * m + i) * m + j];
         a[i][m] = r[(long)b * m + i];
+        trace += a[i][i];
     }
+    // Tikhonov regularisation relative to the history's scale, as the CPU mixing does
+    double shift = reg * (trace / m) + 1e-300;
+    for (int i = 0; i < m; i++) a[i][i] += shift;
     bool ok = true;
     for (int k = 0; k < m && ok; k++) {
         int p = k;
@@ -75,6 +82,35 @@ extern "C" __global__ void small_solve(const double* G, const double* r, double*
     }
     for (int i = 0; i < m; i++) out[(long)b * m + i] = ok ? x[i] : 0.0;
 }
+"""
+
+_RESIDUAL = r"""
+__device__ double ebana_beyond(double v, double bp, double sign) {
+    double d = v - bp;
+    return sign > 0 ? (d > 0.0 ? d : 0.0) : (d < 0.0 ? d : 0.0);
+}
+__device__ double ebana_step0(double v, double C, double K, double D) {
+    return fabs(__dmul_rn(D, v) - C - K) / D;
+}
+__device__ double ebana_step1(double v, double C, double K, double D, double bp, double gd, double sign) {
+    double b = ebana_beyond(v, bp, sign);
+    double f = __dmul_rn(D, v) - C - K + __dmul_rn(gd, b);
+    return fabs(f) / (b != 0.0 ? D + gd : D);
+}
+__device__ double ebana_step2(double v, double C, double K, double D, double bp1, double gd1, double sign1,
+                              double bp2, double gd2, double sign2) {
+    double b1 = ebana_beyond(v, bp1, sign1), b2 = ebana_beyond(v, bp2, sign2);
+    double f = __dmul_rn(D, v) - C - K + __dmul_rn(gd1, b1) + __dmul_rn(gd2, b2);
+    double fp = D + (b1 != 0.0 ? gd1 : 0.0);
+    return fabs(f) / (fp + (b2 != 0.0 ? gd2 : 0.0));
+}
+"""
+
+_RECORD = """
+    df = f - lf;
+    dg = g - lg;
+    lf = f;
+    lg = g;
 """
 
 MAX_DEPTH = 8  # the largest Anderson history the small-system kernel holds in registers
@@ -101,6 +137,20 @@ class Kernels:
         self._absmax = cp.ReductionKernel("float64 x", "float64 y", "fabs(x)", "(a > b || a != a) ? a : b",
                                           "y = a", "0", "ebana_absmax")
         self._solve = cp.RawKernel(_SMALL_SOLVE, "small_solve")
+        self._record = cp.ElementwiseKernel("float64 f, float64 g", "float64 df, float64 dg, float64 lf, float64 lg",
+                                            _RECORD, "ebana_record")
+        worst = "(a > b || a != a) ? a : b"  # a NaN wins: a diverged sample cannot pass the check
+        self._residual0 = cp.ReductionKernel("float64 v, float64 C, float64 K, float64 D", "float64 y",
+                                             "ebana_step0(v, C, K, D)", worst, "y = a", "0", "ebana_residual0",
+                                             preamble=_RESIDUAL)
+        self._residual1 = cp.ReductionKernel(
+            "float64 v, float64 C, float64 K, float64 D, float64 bp, float64 gd, float64 sign", "float64 y",
+            "ebana_step1(v, C, K, D, bp, gd, sign)", worst, "y = a", "0", "ebana_residual1", preamble=_RESIDUAL)
+        self._residual2 = cp.ReductionKernel(
+            "float64 v, float64 C, float64 K, float64 D, float64 bp1, float64 gd1, float64 sign1, "
+            "float64 bp2, float64 gd2, float64 sign2", "float64 y",
+            "ebana_step2(v, C, K, D, bp1, gd1, sign1, bp2, gd2, sign2)", worst, "y = a", "0", "ebana_residual2",
+            preamble=_RESIDUAL)
 
     def update(self, clamps, D, K, C, v, step):
         """Solve a group's nets for the current ``C`` (A) into ``v`` (V) in place; ``step`` (same
@@ -129,16 +179,48 @@ class Kernels:
         xp = self.xp
         return xp.abs(step).max(axis=1)
 
-    def small_solve(self, gram, rhs):
-        """``gamma`` (B, m, 1) solving ``gram gamma = rhs`` per sample (0 where a system is singular
-        or its solution not finite)."""
+    def small_solve(self, gram, rhs, regularization):
+        """``gamma`` (B, m, 1) solving ``(gram + shift I) gamma = rhs`` per sample, with ``shift =
+        regularization * trace(gram) / m + 1e-300``; 0 where a system is singular or its solution
+        not finite (that sample is then not mixed)."""
         xp = self.xp
+        B, m, _ = gram.shape
         if self.cuda:
-            B, m, _ = gram.shape
             gram, rhs = xp.ascontiguousarray(gram), xp.ascontiguousarray(rhs)
             out = xp.empty((B, m, 1))
             threads = 128
-            self._solve(((B + threads - 1) // threads,), (threads,), (gram, rhs, out, xp.int32(B), xp.int32(m)))
+            self._solve(((B + threads - 1) // threads,), (threads,),
+                        (gram, rhs, out, xp.int32(B), xp.int32(m), xp.float64(regularization)))
             return out
-        gamma = xp.linalg.solve(gram, rhs)
+        scale = xp.trace(gram, axis1=1, axis2=2)[:, None, None] / m
+        gamma = xp.linalg.solve(gram + (regularization * scale + 1e-300) * xp.eye(m), rhs)
         return xp.where(xp.isfinite(gamma), gamma, 0.0)
+
+    def record(self, f, g, df, dg, last_f, last_g):
+        """Anderson's history step, in place: ``df = f - last_f``, ``dg = g - last_g``, then
+        ``last_f = f``, ``last_g = g`` (V)."""
+        if self.cuda:
+            self._record(f, g, df, dg, last_f, last_g)
+            return
+        df[...] = f - last_f
+        dg[...] = g - last_g
+        last_f[...] = f
+        last_g[...] = g
+
+    def residual_step(self, clamps, D, K, C, v):
+        """Every sample's largest KCL residual of a group's nets at ``v`` (V) with currents ``C`` (A),
+        as the Newton step it would cause (V), ``(B,)``; NaN where any is NaN."""
+        xp = self.xp
+        if self.cuda:
+            if clamps is None:
+                return self._residual0(v, C, K, D, axis=1)
+            if len(clamps.parts) == 1:
+                sign, bp, gd, _ = clamps.parts[0]
+                return self._residual1(v, C, clamps.K, clamps.D, bp, gd, sign, axis=1)
+            (s1, bp1, gd1, _), (s2, bp2, gd2, _) = clamps.parts
+            return self._residual2(v, C, clamps.K, clamps.D, bp1, gd1, s1, bp2, gd2, s2, axis=1)
+        if clamps is not None:
+            f, fp = clamps.residual(v, C)
+        else:
+            f, fp = D * v - C - K, D
+        return self.largest(f / fp)
