@@ -137,3 +137,11 @@ def test_training_through_the_device_solver_matches_the_cpu():
         assert np.abs(dev.get_weights()[name] - w).max() <= 1e-12 * np.abs(w).max(), name
     assert np.allclose(dev_loss, cpu_loss, rtol=1e-12, atol=0)
     assert np.abs(dev_out - cpu_out).max() < 1e-12
+
+
+def test_import_ebana_never_imports_cupy():
+    import subprocess
+    code = "import sys, ebana, ebana.backends.gpu.backend; print('cupy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
