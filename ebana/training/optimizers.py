@@ -32,6 +32,7 @@ from ..errors import ShapeError, ValidationError
 from ..saving.optimizer_state import STATE_FORMAT, STATE_VERSION, layout_problem
 from ..saving.safe_io import atomic_pickle, safe_load_pickle
 from ..validation import check_number
+from .device_kernels import adam_update
 
 
 class Optimizer:
@@ -342,6 +343,13 @@ class Adam(Optimizer):
         xp = array_namespace(grad)
         m = self._state["m"].setdefault(name, xp.zeros_like(grad))
         v = self._state["v"].setdefault(name, xp.zeros_like(grad))
+        c1, c2 = 1.0 - self.beta1 ** self.steps, 1.0 - self.beta2 ** self.steps
+        fused = adam_update(xp)
+        if fused is not None:  # a GPU: one kernel, the same arithmetic as below
+            out = xp.empty_like(grad)
+            fused(grad, self.beta1, 1.0 - self.beta1, self.beta2, 1.0 - self.beta2, 1.0 / np.sqrt(c2), self.eps,
+                  1.0 / c1, m, v, out)
+            return out
         # in place, two temporaries: on 1.6 M conductances this runs once per batch
         m *= self.beta1
         m += (1.0 - self.beta1) * grad
@@ -350,7 +358,6 @@ class Adam(Optimizer):
         sq *= 1.0 - self.beta2
         v += sq
         # m_hat / (sqrt(v_hat) + eps), with m_hat = m / c1 and v_hat = v / c2
-        c1, c2 = 1.0 - self.beta1 ** self.steps, 1.0 - self.beta2 ** self.steps
         out = xp.sqrt(v, out=sq)
         out *= 1.0 / np.sqrt(c2)
         out += self.eps
