@@ -115,12 +115,14 @@ class DeviceLayeredBackend(Backend):
             mine, other = bl.mine_other(name)
             s = bl.sums[name]
             D = D + s
-            k = -mine.beta * s
+            terms = [] if mine.unit else [-mine.beta * s]
             if other.group == FIXED:
-                k = k + bl.toward(name, other.values(vfix, xp))
+                terms.append(bl.toward(name, other.values(vfix, xp)))
             elif not mine.identity or not other.identity:
-                k = k + bl.offset[name] * mine.alpha  # divided by alpha below
-            K = K + (k if mine.identity else k / mine.alpha)
+                terms.append(bl.offset[name] * mine.alpha)  # divided by alpha below
+            if terms:  # (a link between identity sides adds nothing to K)
+                k = terms[0] if len(terms) == 1 else terms[0] + terms[1]
+                K = K + (k if mine.unit else k / mine.alpha)
         far = [index.sides[id(s.other)].values(vfix, xp) for s in grp.diodes]
         clamps = DeviceClamps(grp.diodes, far, D, K, xp) if grp.diodes else None
         return D, K, clamps
@@ -366,7 +368,7 @@ def _gather(v, groups, xp):
     if not groups:
         return None, None, {}
     x = xp.concatenate([v[k] for k in groups], axis=1)
-    moves = xp.zeros(x.shape)
+    moves = xp.empty(x.shape)  # every entry is written by its group's update before the mixing reads it
     edges = np.cumsum([0] + [v[k].shape[1] for k in groups])
     views = {}
     for k, a, b in zip(groups, edges[:-1], edges[1:]):

@@ -8,6 +8,8 @@ are folded into the matrices once (``scaled``, ``offset``), as the CPU solver
 does: a sweep then costs one product per crossbar and direction.
 Units: V, A, S.
 """
+import numpy as np
+
 from ..layered.plan import FIXED
 
 
@@ -20,13 +22,15 @@ class SideOnDevice:
         self.alpha = xp.asarray(side.alpha, dtype=float)
         self.beta = xp.asarray(side.beta, dtype=float)
         self.identity = bool(side.identity)
+        # no gain and no offset (inputs, biases): a node is its root, no arithmetic to launch
+        self.unit = bool(np.all(side.alpha == 1.0) and np.all(side.beta == 0.0))
 
     def values(self, v_root, xp):
         """Node voltages (V), ``(B, n)``, from the root voltages (the group's nets or the known nodes)."""
         if self.identity:
             return v_root
         x = v_root if self.side.full else xp.take(v_root, self.loc, axis=1)
-        return x * self.alpha + self.beta
+        return x if self.unit else x * self.alpha + self.beta
 
 
 class DeviceLink:
