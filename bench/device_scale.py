@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 N_IN, N_OUT, BETA = 1568, 10, 5e-7  # sources, output nets, nudging (S)
 EPOCH = 60000
@@ -56,18 +56,8 @@ def timed(xp, fn, repeats):
 
 def floor_s(xp, hidden, batch, repeats):
     """Seconds of the products an EP step needs, float64 on the device (see the module docstring)."""
-    widths = [N_IN + 2] + list(hidden) + [N_OUT]
-    rng = np.random.default_rng(0)
-    mats = [tuple(xp.asarray(rng.random(s)) for s in ((batch, a), (a, b), (batch, b))) for a, b in zip(widths, widths[1:])]
-
-    def products():
-        x, w, _ = mats[0]
-        x @ w
-        for k, (x, _, d) in enumerate(mats):
-            x.T @ d
-            if k:
-                x.T @ d
-    return timed(xp, products, repeats)
+    from scale import ep_products
+    return timed(xp, ep_products([N_IN + 2] + list(hidden) + [N_OUT], batch, xp), repeats)
 
 
 def image_batch(n, rng):

@@ -47,21 +47,32 @@ def floor_ms(hidden, batch, blas_threads, repeats=5):
     the input crossbar's projection and gradient (its inputs do not move: one product), and
     two gradient products (n_in x B @ B x n_out) for every crossbar between unknown nets."""
     from threadpoolctl import threadpool_limits
-    widths = [N_IN + 2] + list(hidden) + [2 * N_OUT]
-    rng = np.random.default_rng(0)
-    arrays = [(rng.random((batch, a)), rng.random((a, b)), rng.random((batch, b))) for a, b in zip(widths, widths[1:])]
+    products = ep_products([N_IN + 2] + list(hidden) + [2 * N_OUT], batch)
     best = np.inf
     with threadpool_limits(blas_threads, user_api="blas"):
         for _ in range(repeats):
             start = time.perf_counter()
-            x, w, _ = arrays[0]
-            x @ w
-            for k, (x, _, d) in enumerate(arrays):
-                x.T @ d
-                if k:
-                    x.T @ d
+            products()
             best = min(best, time.perf_counter() - start)
     return 1e3 * best / batch
+
+
+def ep_products(widths, batch, xp=np):
+    """A function making, in float64 with namespace ``xp``, the products an EP step of a network of
+    layer ``widths`` cannot avoid: the input crossbar's projection and gradient (its inputs do not
+    move: one product), and two gradient products (n_in x B @ B x n_out) for every other crossbar."""
+    rng = np.random.default_rng(0)
+    arrays = [tuple(xp.asarray(rng.random(s)) for s in ((batch, a), (a, b), (batch, b)))
+              for a, b in zip(widths, widths[1:])]
+
+    def products():
+        x, w, _ = arrays[0]
+        x @ w
+        for k, (x, _, d) in enumerate(arrays):
+            x.T @ d
+            if k:
+                x.T @ d
+    return products
 
 
 def measure(hidden, solver, batch, steps, blas_threads):

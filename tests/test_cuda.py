@@ -11,9 +11,9 @@ tests/test_device_solver.py runs the same code paths on the CPU. On a GPU:
 import numpy as np
 import pytest
 
+from device_phases import cpu_and_device_phases
 from ebana.backends import Stimulus, make_stimulus
 from ebana.backends.gpu.backend import DeviceLayeredBackend
-from ebana.backends.layered.backend import LayeredBackend
 from ebana.errors import SimulatorError
 from ebana.networks import clamped_mlp, rectified_mlp
 
@@ -38,17 +38,8 @@ def _images(n, rng, n_in=1568):
 
 
 def _phases(model, xp, rng, batch=64):
-    c = model.circuit
-    vs = model.source_voltages({"x": _images(batch, rng, model.inputs[0].units)}, batch)
-    free = make_stimulus(c, model.conductances(), vs)
-    nudged = Stimulus(free.g, free.vs, rng.normal(0, 1e-8, free.isrc.shape))
-    cpu, dev = LayeredBackend(), DeviceLayeredBackend(xp=xp)
-
-    def on(s):
-        return Stimulus(*(xp.asarray(a) for a in (s.g, s.vs, s.isrc)))
-    a, b = cpu.solve(c, free), dev.solve(c, on(free))
-    a2, b2 = cpu.solve(c, nudged, initial=a.v), dev.solve(c, on(nudged), initial=b.v)
-    return [(a, b), (a2, b2)]
+    x = _images(batch, rng, model.inputs[0].units)
+    return cpu_and_device_phases(model, xp, x, rng.normal(0, 1e-8, (batch, model.circuit.n_is)))
 
 
 @pytest.mark.parametrize("build", [lambda: rectified_mlp(1568, 1024, 10, backend="native"),

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from device_phases import cpu_and_device_phases  # noqa: E402
 from strict_device import register  # noqa: E402
 
 from ebana import CurrentLayer, DenseLayer, DiodeLayer, InputVoltageLayer, Model  # noqa: E402
-from ebana.backends import Stimulus, make_stimulus  # noqa: E402
+from ebana.backends import make_stimulus  # noqa: E402
 from ebana.backends.arrays import to_host  # noqa: E402
 from ebana.backends.factory import get_backend  # noqa: E402
 from ebana.backends.gpu.backend import DeviceLayeredBackend  # noqa: E402
 from ebana.backends.gpu.support import NotOnDevice  # noqa: E402
-from ebana.backends.layered.backend import LayeredBackend  # noqa: E402
 from ebana.errors import SimulatorError, ValidationError  # noqa: E402
 from ebana.networks import clamped_mlp, local_network, rectified_mlp  # noqa: E402
 
@@ -36,17 +36,8 @@ NETWORKS = {
 
 def phases(model, xp, rng, batch=24):
     """Free and nudged operating points of ``model`` from the CPU layered solver and the device solver."""
-    c = model.circuit
-    vs = model.source_voltages({"x": rng.uniform(-1, 1, (batch, model.inputs[0].units))}, batch)
-    free = make_stimulus(c, model.conductances(), vs)
-    nudged = Stimulus(free.g, free.vs, rng.normal(0, 1e-6, free.isrc.shape))
-    cpu, dev = LayeredBackend(), DeviceLayeredBackend(xp=xp)
-
-    def on(s):
-        return Stimulus(*(xp.asarray(a) for a in (s.g, s.vs, s.isrc)))
-    a, b = cpu.solve(c, free), dev.solve(c, on(free))
-    a2, b2 = cpu.solve(c, nudged, initial=a.v), dev.solve(c, on(nudged), initial=b.v)
-    return (a, b), (a2, b2)
+    x = rng.uniform(-1, 1, (batch, model.inputs[0].units))
+    return cpu_and_device_phases(model, xp, x, rng.normal(0, 1e-6, (batch, model.circuit.n_is)))
 
 
 @pytest.mark.parametrize("xp", [np, STRICT], ids=["numpy", "strict"])

@@ -156,7 +156,6 @@ class Kernels:
         """Solve a group's nets for the current ``C`` (A) into ``v`` (V) in place; ``step`` (same
         shape, written) receives new minus old. ``clamps``: the group's DeviceClamps or None
         (then ``v = (C + K) / D``)."""
-        xp = self.xp
         if self.cuda:
             if clamps is None:
                 self._linear(C, K, D, v, step)
@@ -176,8 +175,7 @@ class Kernels:
         """Every sample's largest ``|step|`` (V), ``(B,)``; NaN where any is NaN."""
         if self.cuda:
             return self._absmax(step, axis=1)
-        xp = self.xp
-        return xp.abs(step).max(axis=1)
+        return self.xp.abs(step).max(axis=1)
 
     def small_solve(self, gram, rhs, regularization):
         """``gamma`` (B, m, 1) solving ``(gram + shift I) gamma = rhs`` per sample, with ``shift =
@@ -210,7 +208,6 @@ class Kernels:
     def residual_step(self, clamps, D, K, C, v):
         """Every sample's largest KCL residual of a group's nets at ``v`` (V) with currents ``C`` (A),
         as the Newton step it would cause (V), ``(B,)``; NaN where any is NaN."""
-        xp = self.xp
         if self.cuda:
             if clamps is None:
                 return self._residual0(v, C, K, D, axis=1)
