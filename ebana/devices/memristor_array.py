@@ -115,6 +115,8 @@ class MemristorArray:
         self.m = np.zeros(self.shape, dtype=np.int64)
         self.c2c_error = np.zeros(self.shape)
         self.pulses_sent = 0
+        self.pulse_count = np.zeros(self.shape, dtype=np.int64)
+        """Pulses each device has received (SET and RESET, saturated ones too): its endurance use."""
         self.saturated = 0
         """Pulses that found their device at the end of the curve (cumulative)."""
 
@@ -147,5 +149,6 @@ class MemristorArray:
         self.m = m_new
         n_sat = int(sat.sum())
         self.pulses_sent += int(moved.sum())
+        self.pulse_count += moved
         self.saturated += n_sat
         return n_sat

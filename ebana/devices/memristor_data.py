@@ -39,6 +39,9 @@ class MeasuredCurve:
     conductance: np.ndarray
     header: dict = field(default_factory=dict)
     source: str = ""
+    pulse_energy: float = None
+    """Energy of one programming pulse (J): the mean of ``V * I`` over the file's pulse rows (those
+    at the header's ``ON Voltage``) times the pulse width ``tON``; None when the file lacks them."""
 
     @property
     def resistance(self):
@@ -71,7 +74,7 @@ def _float(text, source, line_no, what):
 
 def parse_dat(text, source="<text>"):
     """Parse the text of a ``.dat`` pulse measurement; return a :class:`MeasuredCurve`."""
-    header, resistances = {}, []
+    header, resistances, pulse_power = {}, [], []
     columns_seen = False
     for line_no, raw in enumerate(io.StringIO(text), start=1):
         line = raw.strip()
@@ -92,8 +95,12 @@ def parse_dat(text, source="<text>"):
         if len(cells) < 6:
             raise ValidationError(f"{source}, line {line_no}: expected 6 comma-separated columns "
                                   f"(time, V, I, V, I, R), found {len(cells)}")
-        if not cells[3] or not cells[4]:
-            continue  # a write row (pulse or rest): no read, no resistance
+        if not cells[3] or not cells[4]:  # a write row (pulse or rest): no read, no resistance
+            if cells[1] and cells[2] and header.get("ON Voltage (V)"):
+                v = _float(cells[1], source, line_no, "voltage (V)")
+                if v != 0.0 and v == _float(header["ON Voltage (V)"], source, 0, "header ON Voltage (V)"):
+                    pulse_power.append(v * _float(cells[2], source, line_no, "current (A)"))
+            continue
         resistances.append(_float(cells[5], source, line_no, "resistance (Ohm)"))
     if not columns_seen:
         raise ValidationError(f"{source}: no column line (time, V, I, V, I, R) after the header")
@@ -103,7 +110,15 @@ def parse_dat(text, source="<text>"):
     if np.any(r <= 0):
         k = int(np.argmax(r <= 0))
         raise ValidationError(f"{source}: read {k} has resistance {r[k]!r} Ohm; it must be > 0")
-    return MeasuredCurve(_check_curve(1.0 / r, source), header, source)
+    return MeasuredCurve(_check_curve(1.0 / r, source), header, source, _pulse_energy(pulse_power, header, source))
+
+
+def _pulse_energy(powers, header, source):
+    """Energy of one programming pulse (J): mean pulse power (W) times ``tON`` (the header's ms)."""
+    width = header.get("tON (ms)")
+    if not powers or width is None:
+        return None
+    return float(np.mean(powers)) * 1e-3 * _float(width, source, 0, "header tON (ms)")
 
 
 def parse_csv(text, source="<text>"):

@@ -95,6 +95,11 @@ class Layer:
         """Conductances (S) of this layer's resistors in circuit order, or None."""
         return None
 
+    def epoch_metrics(self):
+        """Figures this layer adds to each epoch of a History (name -> number), e.g. a memristor
+        crossbar's pulse counts; empty for most layers."""
+        return {}
+
     def array_attributes(self):
         """Names of the attributes holding the layer's value arrays (conductances in S, bias
         voltages in V): the arrays a model on a device keeps there (:mod:`ebana.model.device`)."""

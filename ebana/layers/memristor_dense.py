@@ -66,6 +66,9 @@ class MemristorDenseLayer(DenseLayer):
                 np.full(shape, int(self.initial_pulses))
             for k in range(int(start.max(initial=0))):
                 self.array.pulse((start > k).astype(np.int64))
+            # the pulses that set the initial states are programming, not training: counted apart
+            self.initial_pulses_sent = self.array.pulse_count.copy()
+            self.initial_saturated = self.array.saturated
             self.g = self.array.conductance.copy()
         self.built = True
 
@@ -92,6 +95,30 @@ class MemristorDenseLayer(DenseLayer):
                 break
             self.array.pulse(direction)
         self.g[...] = self.array.conductance
+
+    def training_pulses(self):
+        """Pulses each device has received since its initial programming (int array, ``(n_in, units)``)."""
+        if self.array is None:
+            raise ValidationError(f"{self.describe()} is not built yet: it has sent no pulses")
+        return self.array.pulse_count - self.initial_pulses_sent
+
+    def endurance(self, pulse_energy=None):
+        """Training pulses per device (median, max, total: ints) and, given the energy of one
+        programming pulse (J, e.g. a measured curve's ``pulse_energy``), the energy spent (J):
+        pulses times ``pulse_energy`` times ``k_scale`` (K devices in parallel draw K times the current)."""
+        pulses = self.training_pulses()
+        out = {"median": int(np.median(pulses)), "max": int(pulses.max(initial=0)), "total": int(pulses.sum())}
+        if pulse_energy is not None:
+            out["energy_J"] = out["total"] * float(pulse_energy) * self.k_scale
+        return out
+
+    def epoch_metrics(self):
+        """``{name}_pulses`` (training pulses sent so far, all devices) and ``{name}_saturated``
+        (pulses that found their device at the end of its curve), both ints."""
+        if self.array is None:
+            return {}
+        return {f"{self.name}_pulses": int(self.training_pulses().sum()),
+                f"{self.name}_saturated": int(self.array.saturated - self.initial_saturated)}
 
     def get_config(self):
         return {"units": self.out_units, "name": self.name, "device": self.device, "variation": self.variation,

@@ -267,6 +267,8 @@ class TrainingRun:
             metrics.update(self.model.power(self.loader).metrics())
         metrics["lr_scale"] = getattr(self.optimizer, "lr_scale", 1.0)
         metrics["epoch_time_s"] = time.perf_counter() - start
+        for layer in self.model.layers:  # e.g. the pulses a memristor crossbar has been sent
+            metrics.update(layer.epoch_metrics())
         history.append(metrics)
         history.info = run_info(self.model, self.settings, self.loss_fn, history.metrics)
         if self.record_voltages and last is not None:

@@ -60,7 +60,9 @@ class History:
         for name, value in epoch_metrics.items():
             check_name(name, "metric")
             try:
-                values[name] = float(value)
+                # counts (pulses sent, skipped batches) stay integers; everything else is a float
+                whole = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+                values[name] = int(value) if whole else float(value)
             except (TypeError, ValueError):
                 raise ValidationError(
                     f"History.append: metric {name!r} must be a number, received {value!r}") from None
@@ -103,7 +105,8 @@ class History:
                     f.attrs[key] = json.dumps(value)
                 group = f.create_group("metrics")
                 for name, series in self.metrics.items():
-                    group.create_dataset(name, data=np.asarray(series, dtype=np.float64))
+                    counts = bool(series) and all(isinstance(x, int) for x in series)
+                    group.create_dataset(name, data=np.asarray(series, dtype=np.int64 if counts else np.float64))
                 volts = f.create_group("voltages")
                 for (epoch, phase), arr in sorted(self.voltages.items()):
                     volts.require_group(f"epoch_{epoch}").create_dataset(phase, data=arr)
@@ -150,11 +153,11 @@ class History:
                 except ValueError as exc:
                     raise bad(f"attribute {key!r} is not JSON: {exc}") from None
         for name, ds in f["metrics"].items():
-            if not isinstance(ds, h5py.Dataset) or ds.ndim != 1 or ds.dtype.kind != "f":
-                raise bad(f"metric {name!r} must be a 1-D float dataset")
+            if not isinstance(ds, h5py.Dataset) or ds.ndim != 1 or ds.dtype.kind not in "fi":
+                raise bad(f"metric {name!r} must be a 1-D float (or integer count) dataset")
             if ds.shape[0] != h.num_epochs:
                 raise bad(f"metric {name!r} has {ds.shape[0]} epochs, the file says {h.num_epochs}")
-            h.metrics[name] = [float(v) for v in ds[()]]
+            h.metrics[name] = [int(v) if ds.dtype.kind == "i" else float(v) for v in ds[()]]
         for group_name, group in f["voltages"].items():
             if not (isinstance(group, h5py.Group) and group_name.startswith("epoch_")
                     and group_name[6:].isdigit()):
