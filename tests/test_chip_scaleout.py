@@ -4,7 +4,10 @@ a killed Dask worker costs time but no chip, and an interrupted study resumes fr
 dask[distributed] is in the test extras, so the cluster tests run wherever the tests do."""
 import multiprocessing
 import os
+import re
 import signal
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -13,6 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from ebana.analysis.chip_tasks import ChipStudy, build_payload, run_chip
 from ebana.analysis.chips import prepare_batches
 from ebana.analysis.robustness import RobustnessResult
@@ -152,6 +156,19 @@ def test_an_interrupted_study_resumes_from_its_file_without_recomputing(tmp_path
     assert len(again.seen) == 12
 
 
+def test_a_study_interrupted_here_resumes_in_a_fresh_process(tmp_path, reference):
+    path = tmp_path / "rob.h5"
+    with pytest.raises(KeyboardInterrupt):
+        model().evaluate_robustness(DATA, path=path, callback=Count(stop_after=4), **KW)
+    script = ("import test_chip_scaleout as t; n = t.Count(); "
+              f"t.model().evaluate_robustness(t.DATA, path={str(path)!r}, callback=n, **t.KW); print(len(n.seen))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]), OPENBLAS_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == "8"  # the study's identity is the same in another process
+    np.testing.assert_array_equal(RobustnessResult.load(path).accuracy, reference.accuracy)
+
+
 def test_a_partial_study_of_other_weights_is_not_resumed(tmp_path):
     path = tmp_path / "rob.h5"
     with pytest.raises(KeyboardInterrupt):
@@ -165,6 +182,17 @@ def test_a_partial_study_of_other_weights_is_not_resumed(tmp_path):
         model().evaluate_robustness(DATA, path=path, callback=Count(stop_after=2), **{**KW, "kind": "folded"})
     with pytest.warns(RuntimeWarning, match="with other kind; it is not resumed"):
         model().evaluate_robustness(DATA, path=path, **KW)
+
+
+def test_the_wall_time_script_checks_every_run_against_the_in_process_study():
+    """test_circuit/chips_scaleout.py shortened: untrained, 2 chips per sigma, 2 workers."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1")
+    run = subprocess.run([sys.executable, str(ROOT / "test_circuit" / "chips_scaleout.py"), "--epochs", "0",
+                          "--chips", "2", "--hidden", "8", "--workers", "2"],
+                         capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    for where in ("in this process | 1", "ProcessPoolExecutor | 2", "Dask LocalCluster | 2"):
+        assert re.search(rf"\| {where} \| [0-9.]+ \| [0-9]+ \| 10 of 10 \|", run.stdout), run.stdout
 
 
 def test_files_written_before_resumable_studies_still_load(tmp_path):
