@@ -21,6 +21,23 @@ from noise_aware import SIGMAS, build_model, digits
 from ebana.training import MSE, Adam, DataLoader
 
 
+def _spin(_):
+    start, x = time.perf_counter(), 0
+    for i in range(3_000_000):
+        x += i
+    return time.perf_counter() - start
+
+
+def parallel_capacity(n):
+    """How many cores ``n`` processes get now: ``n`` x (one loop alone / the same loop with ``n`` at once).
+    On a machine shared with other jobs this is what bounds any speed-up of ``n`` workers."""
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_spin, range(n)))  # start the processes
+        alone = min(_spin(0) for _ in range(3))
+        together = max(pool.map(_spin, range(n)))
+    return n * alone / together
+
+
 def timed(model, test, executor, chips, seed):
     start = time.perf_counter()
     res = model.evaluate_robustness(test, sigmas=SIGMAS, chips=chips, seed=seed, backend="native",
@@ -66,14 +83,15 @@ def main(argv=None):
                   optimizer=Adam(lr=8e-6), beta=1e-6, symmetric=True, verbose=False)
     reference, here = timed(model, test, None, args.chips, args.seed)
     n_chips = reference.accuracy.size
-    rows = [f"| in this process | 1 | {here:.1f} | {1000 * here / n_chips:.0f} | {n_chips} of {n_chips} |"]
+    rows = [f"| in this process | 1 | {here:.2f} | {1000 * here / n_chips:.0f} | {n_chips} of {n_chips} |"]
     for where, n, res, wall in [*pool_runs(model, test, args), *dask_runs(model, test, args)]:
         same = int(np.sum(res.accuracy == reference.accuracy))
-        rows.append(f"| {where} | {n} | {wall:.1f} | {1000 * wall / n_chips:.0f} | {same} of {n_chips} |")
+        rows.append(f"| {where} | {n} | {wall:.2f} | {1000 * wall / n_chips:.0f} | {same} of {n_chips} |")
         if same != n_chips:
             raise SystemExit(f"{where} with {n} workers differs from the in-process study")
     print(f"{n_chips} chips ({args.chips} per sigma, {len(SIGMAS)} sigmas), {len(test['out'])} test images, "
           f"median accuracy at sigma {SIGMAS[-1]}: {100 * np.median(reference.accuracy[-1]):.1f} %")
+    print(f"cores free for {max(args.workers)} processes now: {parallel_capacity(max(args.workers)):.1f}")
     print("| where | workers | wall s | ms per chip | same accuracy as in-process |\n|---|---|---|---|---|")
     print("\n".join(rows))
 

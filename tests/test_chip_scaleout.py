@@ -104,10 +104,14 @@ def test_ngspice_chips_on_threads_take_turns_on_the_one_library():
     np.testing.assert_array_equal(there.accuracy, here.accuracy)
 
 
-def interrupted_chips(dask_scheduler):
-    """Chip tasks the scheduler took back from a running state (a worker died under them)."""
-    return sum(1 for key, start, finish, *_ in dask_scheduler.transition_log
-               if str(key).startswith("ebana-chip") and start == "processing" and finish in ("released", "waiting"))
+def chips_run_twice(dask_scheduler):
+    """Chip tasks the scheduler started more than once: those running on a worker that died, or
+    finished there and lost with it (the study still holds them, so they are computed again)."""
+    starts = {}
+    for key, start, finish, *_ in dask_scheduler.transition_log:
+        if str(key).startswith("ebana-chip") and finish == "processing" and start != "processing":
+            starts[key] = starts.get(key, 0) + 1
+    return sum(1 for n in starts.values() if n > 1)
 
 
 def test_a_dask_cluster_gives_the_same_chips_and_survives_a_killed_worker():
@@ -130,7 +134,7 @@ def test_a_dask_cluster_gives_the_same_chips_and_survives_a_killed_worker():
         seen = []
         survived = model().evaluate_robustness(DATA, executor=client, callback=kill_once, **kw)
         assert victim not in client.run(os.getpid).values()  # the worker did die (its nanny started another)
-        assert client.run_on_scheduler(interrupted_chips) >= 1  # ... with chips running on it: they ran again
+        assert client.run_on_scheduler(chips_run_twice) >= 1  # ... holding chips: they ran again elsewhere
     np.testing.assert_array_equal(survived.accuracy, reference.accuracy)
     every = [(i, c) for i in range(len(SIGMAS)) for c in range(kw["chips"])]
     assert sorted(seen) == every  # every chip exactly once: none lost, none counted twice
@@ -216,7 +220,7 @@ def test_files_written_before_resumable_studies_still_load(tmp_path):
     (dict(kind="uniform"), "kind"),
     (dict(executor=object()), "executor must be a concurrent.futures.Executor or a dask.distributed.Client"),
     (dict(callback=3), "callback must be callable"),
-    (dict(path="r.h5", name="_partial"), "reserved for unfinished studies"),
+    (dict(path="r.h5", name="_partial"), "outside '_partial' \\(the group of unfinished studies\\)"),
 ])
 def test_bad_study_arguments_are_named(options, match):
     with pytest.raises(ValidationError, match=match):

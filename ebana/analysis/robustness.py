@@ -123,9 +123,9 @@ def _save_result(result, path, name, identity=None):
 
 
 def _check_name(name):
-    if not isinstance(name, str) or not name or "/" in name or name == PARTIAL:
-        raise ValidationError(f"robustness result name must be a non-empty string without '/', other than "
-                              f"{PARTIAL!r} (reserved for unfinished studies), received {name!r}")
+    if not isinstance(name, str) or not name.strip("/") or name.split("/")[0] == PARTIAL:
+        raise ValidationError(f"robustness result name must be a non-empty string outside {PARTIAL!r} (the group "
+                              f"of unfinished studies), received {name!r}")
 
 
 def _check_sigmas(sigmas):
@@ -165,6 +165,8 @@ def _check_scaleout(model, backend, executor, callback):
         raise ValidationError("evaluate_robustness with executor= needs the backend by name, e.g. backend='native' "
                               "or 'ngspice': each worker builds its own (a Backend instance stays in this process)")
     return spec
+
+
 def evaluate_robustness(model, dataset, sigmas, chips=100, seed=0, kind="gaussian", loss_fn=None,
                         backend=None, batch_size=256, path=None, name="model", plot=None, verbose=True,
                         executor=None, callback=None):
@@ -188,8 +190,8 @@ def evaluate_robustness(model, dataset, sigmas, chips=100, seed=0, kind="gaussia
         executor: where the chips run: None (this process), a ``concurrent.futures.Executor``
             whose workers share this machine's files (e.g. ``ProcessPoolExecutor``), or a
             ``dask.distributed.Client`` (any cluster: the data is scattered to the workers once).
-            One task per (sigma, chip); the result is bit for bit the in-process one. The
-            backend must then be a name (each worker builds its own). See :mod:`.chip_tasks`.
+            One task per chip (at each sigma); the result is bit for bit the in-process one.
+            The backend must then be a name (each worker builds its own). See :mod:`.chip_tasks`.
         callback: ``callback(sigma_index, chip, accuracy)``, called in this process as each chip
             finishes (not for chips resumed from ``path``); an exception it raises stops the
             study, the finished chips saved to ``path``.
@@ -217,7 +219,7 @@ def _run_study(model, dataset, study, loss_fn, backend, spec, batch_size, run):
     path, name, executor = run["path"], run["name"], run["executor"]
     payload = None if executor is None and path is None else build_payload(model, spec, loss_fn, batches)
     acc = np.full((len(study.sigmas), study.chips), np.nan)
-    store = None
+    store = identity = None
     if path is not None:
         identity = {"kind": study.kind, "seed": study.seed, "chips": study.chips, "backend": backend.name,
                     "weights": payload.weights_digest, "data": payload.data_digest}
