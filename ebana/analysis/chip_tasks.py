@@ -172,7 +172,7 @@ def run_chips(model, backend, batches, loss_fn, study, todo, executor=None, payl
     ``executor``: None (this process, with ``model`` and ``backend``), a Dask Client or a
     ``concurrent.futures.Executor`` (these run ``payload``, a :class:`ChipPayload`). Close the
     generator (``contextlib.closing``) to cancel what has not run when the caller stops early."""
-    if executor is None:
+    if executor is None or not todo:  # nothing to ship when every chip was resumed from a file
         return _here(model, backend, batches, loss_fn, study, todo)
     if is_dask_client(executor):
         return _on_dask(executor, payload, study, todo)
