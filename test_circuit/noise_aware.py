@@ -23,10 +23,17 @@ then evaluates each on the test set over ``--chips`` simulated chips
 native backend, and re-solves the first ``--spice-chips`` chips of every
 (model, sigma) in Ngspice to show that both give the same accuracy.
 Writes results.h5 (one group per model), robustness.png and table.md.
+
+``--workers N`` runs the chip studies (and the Ngspice re-check) on N worker
+processes, ``--scheduler tcp://host:8786`` on a Dask cluster: the same numbers
+(docs/chips.md, "Scaling out"). An interrupted study resumes from results.h5.
 """
 import argparse
+import contextlib
+import multiprocessing
 import pathlib
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -78,6 +85,16 @@ def variants(sigmas, lr, binary_lr):
             "binary": dict(model=dict(variability=None, levels=2, init=(G_MIN, G_MAX)), lr=binary_lr)}
 
 
+def chip_executor(workers, scheduler):
+    """Where the chip studies run: a Dask cluster, a pool of worker processes, or this process (None)."""
+    if scheduler:
+        import distributed  # dask[distributed], in the test extras
+        return distributed.Client(scheduler)
+    if workers:
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return contextlib.nullcontext()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=35)
@@ -91,7 +108,14 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--models", default="vanilla,noise-aware,binary")
     p.add_argument("--out", default="results/noise_aware")
+    p.add_argument("--workers", type=int, default=0, help="worker processes for the chip studies (0: this one)")
+    p.add_argument("--scheduler", default=None, help="run the chip studies on this Dask scheduler (tcp://host:8786)")
     args = p.parse_args(argv)
+    with chip_executor(args.workers, args.scheduler) as executor:
+        return run(args, executor)
+
+
+def run(args, executor):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -113,14 +137,15 @@ def main(argv=None):
               f"test accuracy {100 * clean:.1f} %")
         start = time.perf_counter()
         res = model.evaluate_robustness(test, sigmas=SIGMAS, chips=args.chips, seed=args.seed + 1000,
-                                        backend="native", path=out / "results.h5", name=name)
+                                        backend="native", path=out / "results.h5", name=name, executor=executor)
         print(f"{name}: {args.chips} chips x {len(SIGMAS)} sigmas in {time.perf_counter() - start:.0f} s (native)")
         results[name] = res
         rows.append(res.table(name))
         if args.spice_chips:
             start = time.perf_counter()
             spice = model.evaluate_robustness(test, sigmas=SIGMAS, chips=args.spice_chips, seed=args.seed + 1000,
-                                              backend="ngspice", path=out / "results.h5", name=f"{name}-ngspice")
+                                              backend="ngspice", path=out / "results.h5", name=f"{name}-ngspice",
+                                              executor=executor)
             same = int(np.sum(spice.accuracy == res.accuracy[:, :args.spice_chips]))
             diff = float(np.abs(spice.accuracy - res.accuracy[:, :args.spice_chips]).max())
             checks.append(f"| {name} | {spice.accuracy.size} | {same} | {100 * diff:.2f} |")

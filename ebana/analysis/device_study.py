@@ -2,7 +2,7 @@
 
 Each chip ``c`` of a study seeded with ``seed`` is a
 :class:`~ebana.devices.chip.ChipDevices` with seed
-:func:`~ebana.analysis.robustness.chip_seed` ``(seed, c)``: its fault maps
+:func:`~ebana.analysis.chips.chip_seed` ``(seed, c)``: its fault maps
 and drift exponents are fixed by that seed, so chip ``c`` is the same chip
 at every fault fraction (a larger ``p`` keeps the devices stuck at a smaller
 one) and at every time. Evaluating a chip is one free-phase solve per test
@@ -28,7 +28,7 @@ from ..devices.drift import PowerLawDrift
 from ..devices.faults import StuckAtFaults
 from ..errors import ValidationError
 from ..validation import check_number
-from .robustness import chip_accuracy, chip_seed, prepare_batches
+from .chips import chip_accuracy, chip_seed, prepare_batches
 
 
 def _chips(chips):

@@ -1,0 +1,60 @@
+"""One simulated chip: its seed, its conductances and its accuracy.
+
+These are the pieces every chip study repeats per chip (robustness over
+variability, faults and drift). They depend only on their arguments, so a chip
+computed in another process, or after any other chip, is the same chip: the
+seed of chip ``c`` is derived from ``(seed, c)`` alone, and each layer's draws
+from that seed and the layer's name.
+
+Example:
+    >>> from ebana.analysis.chips import chip_seed
+    >>> chip_seed(0, 3) == chip_seed(0, 3) != chip_seed(0, 4)
+    True
+"""
+import numpy as np
+
+from ..backends import make_stimulus
+from ..devices import VariabilityModel
+
+
+def chip_seed(seed, chip):
+    """The int seed of chip number ``chip`` of a study seeded with ``seed`` (reproducible, independent)."""
+    return int(np.random.SeedSequence([int(seed), int(chip)]).generate_state(1)[0])
+
+
+def chip_conductances(model, variability, chip):
+    """Effective conductances (S), shape (R,), of chip ``chip`` (int seed) under ``variability``."""
+    vm = VariabilityModel(variability)
+    parts = []
+    for layer in model.resistive_layers:
+        g = layer.circuit_g() if hasattr(layer, "circuit_g") else layer.conductances()
+        g_min = getattr(layer, "g_min", float(g.min()))
+        g_max = getattr(layer, "g_max", float(g.max()))
+        masks = vm.chip_masks(g.shape, chip, key=layer.name, g_max=g_max, g=g)
+        parts.append(vm.apply(g, masks, g_min).ravel())
+    return np.concatenate(parts)
+
+
+def prepare_batches(model, dataset, batch_size):
+    """The stimulus parts of ``dataset`` built once (source voltages V, output currents A, targets, size):
+    only the conductances change from chip to chip."""
+    from ..training.ep import targets_of  # training sits above this module's callers
+    from ..training.fit import as_loader
+    batches = []
+    for batch in as_loader(dataset, batch_size):
+        size, arrays = model.check_inputs(batch)
+        batches.append((model.source_voltages(arrays, size), model.output_currents(None, size),
+                        targets_of(model, batch, size), size))
+    return batches
+
+
+def chip_accuracy(model, backend, batches, g, loss_fn):
+    """Free-phase accuracy (fraction) over ``batches`` (:func:`prepare_batches`) with conductances ``g`` (S), (R,)."""
+    from ..training.ep import accuracy, loss_and_nudge
+    correct, count = 0.0, 0
+    for vs, isrc, targets, n in batches:
+        v = backend.solve(model.circuit, make_stimulus(model.circuit, g, vs, isrc)).v
+        _, readouts, _ = loss_and_nudge(model, v, targets, loss_fn, 1.0)
+        correct += accuracy(model, readouts, targets, loss_fn) * n
+        count += n
+    return correct / count
