@@ -243,6 +243,30 @@ def fold_crossbar(W, alpha_a, alpha_b, beta_a, beta_b, scaled_a, scaled_b):
     return sums_a, sums_b, coupling_a, coupling_b, offset_a, offset_b
 
 
+@_jit
+def scatter_columns(x, idx, out):
+    """``out[b, idx[j]] += x[b, j]`` for every sample ``b`` (A): currents computed per window
+    position, added onto the nets they belong to (windows overlap, so a net may get several)."""
+    for b in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[b, idx[j]] += x[b, j]
+
+
+@_jit
+def csr_rows(indptr, indices, data, v, out):
+    """``out[b, i] = sum_e data[e] * v[b, indices[e]]`` over the entries ``e`` of row ``i``
+    (S * V = A), for every sample ``b``: a sparse matrix times the batch, batch-major, so no
+    transposes of ``(B, n)`` arrays (scipy's products want ``(n, B)``). ``v`` may have one row
+    for every sample (a stride of 0)."""
+    rows = len(indptr) - 1
+    for b in range(out.shape[0]):
+        vb = v[min(b, v.shape[0] - 1)]
+        for i in range(rows):
+            s = 0.0
+            for e in range(indptr[i], indptr[i + 1]):
+                s += data[e] * vb[indices[e]]
+            out[b, i] = s
+
 
 def cache_is_cold():
     """True when this process will compile the kernels: none is compiled here yet and none
