@@ -113,10 +113,14 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
         # sum_b (da - db)(sa - sb): per-window matrix products over the batch, never (B, W, K, F)
         to_wkb = (1, 2, 0)
         to_wbf = (1, 0, 2)
-        total = xp.einsum("bwk,bwk->wk", da, sa)[:, :, None] + xp.einsum("bwf,bwf->wf", db, sb)[:, None, :]
-        total -= xp.matmul(da.transpose(to_wkb), sb.transpose(to_wbf))
-        total -= xp.matmul(sa.transpose(to_wkb), db.transpose(to_wbf))
-        return total / (2.0 * span)
+        total = xp.matmul(sa.transpose(to_wkb), db.transpose(to_wbf))   # (W, K, F)
+        total *= -1.0
+        total += xp.einsum("bwf,bwf->wf", db, sb)[:, None, :]
+        if bool(xp.any(da)):  # inputs held by sources do not move between phases: half the products
+            total += xp.einsum("bwk,bwk->wk", da, sa)[:, :, None]
+            total -= xp.matmul(da.transpose(to_wkb), sb.transpose(to_wbf))
+        total /= 2.0 * span
+        return total
 
     def get_config(self):
         return {"filters": self.filters, "kernel_size": list(self.kernel_size), "name": self.name,

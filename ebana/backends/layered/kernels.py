@@ -253,19 +253,21 @@ def scatter_columns(x, idx, out):
 
 
 @_jit
-def csr_rows(indptr, indices, data, v, out):
-    """``out[b, i] = sum_e data[e] * v[b, indices[e]]`` over the entries ``e`` of row ``i``
-    (S * V = A), for every sample ``b``: a sparse matrix times the batch, batch-major, so no
-    transposes of ``(B, n)`` arrays (scipy's products want ``(n, B)``). ``v`` may have one row
-    for every sample (a stride of 0)."""
-    rows = len(indptr) - 1
+def gather_rows(idx, data, v, out):
+    """``out[b, i] = sum_e data[e, i] * v[b, idx[e, i]]`` (S * V = A) for every sample ``b``: a
+    sparse matrix of at most ``L`` entries per row, stored ``(L, rows)`` (padding: weight 0),
+    times the batch, batch-major (scipy's products want ``(n, B)`` copies). Slot by slot, so
+    each inner loop is one plain gather (a row-by-row loop of 1-4 entries ran 1.5-3x slower).
+    ``v`` may have one row for every sample (a stride of 0)."""
+    slots, rows = idx.shape
     for b in range(out.shape[0]):
         vb = v[min(b, v.shape[0] - 1)]
+        ob = out[b]
         for i in range(rows):
-            s = 0.0
-            for e in range(indptr[i], indptr[i + 1]):
-                s += data[e] * vb[indices[e]]
-            out[b, i] = s
+            ob[i] = 0.0
+        for e in range(slots):
+            for i in range(rows):
+                ob[i] += data[e, i] * vb[idx[e, i]]
 
 
 def cache_is_cold():

@@ -12,7 +12,7 @@ fancy-indexed scatters into the nets; here it costs what its conductances do:
   back is the transposed product and a scatter of the window positions onto their
   nodes (windows overlap: :func:`~.kernels.scatter_columns`);
 * **entries** (narrow windows, pooling): a batch-major sparse product whose rows are
-  the receiving nodes (:func:`~.kernels.csr_rows`), no transposes.
+  the receiving nodes, a few entries each (:func:`~.kernels.gather_rows`), no transposes.
 
 Either way the amplifier gains between two groups are folded in (``from_nets``):
 the sweeps give net voltages and receive currents into nets, already divided by
@@ -21,7 +21,7 @@ their alpha, as for a folded dense crossbar. Units: V, A, S.
 import numpy as np
 import scipy.sparse as sp
 
-from .kernels import csr_rows, scatter_columns
+from .kernels import gather_rows, scatter_columns
 
 #: windows with at least this many outputs are multiplied as dense blocks (one BLAS product each);
 #: narrower ones (pooling: 1) entry by entry. Measured on 28x28x2 images, 7x7 windows: 16 filters
@@ -118,20 +118,19 @@ class WindowLink:
                 np.broadcast_to(b_col.reshape(W, 1, F), G.shape)
             m = sp.csr_matrix((G.ravel(), (rows.ravel(), cols.ravel())),
                               shape=(width, int(cols.max(initial=-1)) + 1))
-            m.sum_duplicates()
-            way["csr"] = (m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data)
+            way["rows"] = _padded_rows(m)
         self._ways[key] = way
         return way
 
     def _multiply(self, side, u, nets):
         way = self._way(side, nets)
         B = u.shape[0]
-        out = np.zeros((B, way["width"])) if not way.get("straight") else None
-        if not self.blocks:
-            out = np.empty((B, way["width"])) if out is None else out
-            csr_rows(*way["csr"], np.ascontiguousarray(u), out)
+        if not self.blocks:  # every row is written
+            out = np.empty((B, way["width"]))
+            gather_rows(*way["rows"], u, out)  # u may be a view of the mixing state: no copy
             return out
         W, K, F = self.G.shape
+        out = None if way["straight"] else np.zeros((B, way["width"]))  # scattered into: zeros
         if side == "b":
             patches = np.take(u, way["a_col"], axis=1)                                     # (B, W, K)
             z = np.empty((B, W, F))
@@ -147,3 +146,16 @@ class WindowLink:
         scatter_columns(x.reshape(B, W * K), way["a_col"].ravel(), out)
         return out
 
+
+def _padded_rows(m):
+    """The entries of the CSR matrix ``m`` (S) as ``(idx, data)``, each ``(L, rows)``: slot ``e`` of
+    row ``i`` is its e-th entry, ``L`` the most entries in a row; shorter rows are padded with
+    weight 0 at column 0 (pooling: every row full)."""
+    m.sum_duplicates()
+    counts = np.diff(m.indptr)
+    L = int(counts.max(initial=0))
+    rows = np.repeat(np.arange(m.shape[0]), counts)
+    slot = np.arange(len(m.indices)) - m.indptr[rows]
+    idx, data = np.zeros((L, m.shape[0]), dtype=np.int64), np.zeros((L, m.shape[0]))
+    idx[slot, rows], data[slot, rows] = m.indices, m.data
+    return idx, data
