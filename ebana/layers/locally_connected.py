@@ -104,10 +104,12 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
         xp = array_namespace(v_low, v_high)
         a = self.a_nodes if xp is np else device_index(self, "a_nodes", xp)
         b = self.b_nodes if xp is np else device_index(self, "b_nodes", xp)
-        da = v_high[:, a] - v_low[:, a]   # (B, W, K)
-        sa = v_high[:, a] + v_low[:, a]
-        db = v_high[:, b] - v_low[:, b]   # (B, W, F)
-        sb = v_high[:, b] + v_low[:, b]
+
+        def gather(v, nodes):  # take along axis 1 keeps C order (v[:, nodes] with a 2-D index: 4x slower)
+            return xp.take(v, nodes.reshape(-1), axis=1).reshape((v.shape[0],) + nodes.shape)
+        lo_a, hi_a, lo_b, hi_b = gather(v_low, a), gather(v_high, a), gather(v_low, b), gather(v_high, b)
+        da, sa = hi_a - lo_a, hi_a + lo_a   # (B, W, K)
+        db, sb = hi_b - lo_b, hi_b + lo_b   # (B, W, F)
         if per_sample:
             return (da[..., None] - db[:, :, None, :]) * (sa[..., None] - sb[:, :, None, :]) / (2.0 * span)
         # sum_b (da - db)(sa - sb): per-window matrix products over the batch, never (B, W, K, F)
