@@ -187,13 +187,14 @@ def local_agreement(filters, n_ngspice):
     from ebana.networks import local_network
     rng = np.random.default_rng(3)
     out = {}
-    nets = {s: local_network((28, 28, 2), filters, N_OUT, backend=s) for s in ("native-layered", "native-dense", "ngspice")}
-    for other, n in (("native-dense", 8), ("ngspice", n_ngspice)):
+    nets = {s: local_network((28, 28, 2), filters, N_OUT, backend=s)
+            for s in ("native-layered", "native-dense", "ngspice")}
+    for other, label, n in (("native-dense", "dense", 8), ("ngspice", "Ngspice", n_ngspice)):
         data = image_batch(n, rng, "local")
         currents = {"out": rng.normal(0, 1e-6, size=(n, 2 * N_OUT))}
-        out[f"layered vs {other[7:] if other != 'ngspice' else 'Ngspice'}, local 7x7/3 {filters} filters, {n} samples, "
-            "free and nudged"] = max(np.abs(nets["native-layered"].solve(data, c).v - nets[other].solve(data, c).v).max()
-                                     for c in (None, currents))
+        mine = nets["native-layered"]
+        out[f"layered vs {label}, local 7x7/3 {filters} filters, {n} samples, free and nudged"] = max(
+            np.abs(mine.solve(data, c).v - nets[other].solve(data, c).v).max() for c in (None, currents))
     return out
 
 
@@ -202,7 +203,8 @@ def configurations(quick):
     if quick:
         return [("clamped", [64], ["native-layered", "native-dense"]), ("clamped", [128, 128], ["native-layered"]),
                 ("rectified", [64], ["native-layered"]), ("local", 4, ["native-layered"])]
-    return [("clamped", [256], ["native-layered", "native-dense"]), ("clamped", [1024], ["native-layered", "native-dense"]),
+    both = ["native-layered", "native-dense"]
+    return [("clamped", [256], both), ("clamped", [1024], both),
             ("clamped", [4096], ["native-layered"]), ("clamped", [1024, 1024], ["native-layered"]),
             ("clamped", [1024, 1024, 1024], ["native-layered"]), ("rectified", [1024], ["native-layered"]),
             ("local", 16, ["native-layered"]), ("local", 256, ["native-layered"])]

@@ -128,7 +128,8 @@ def test_a_solve_stopped_early_fails_the_kcl_check():
     the window links' coupling bounds carry that into the check, which refuses the result."""
     model = two_local("native-layered")
     data, _ = _batch(3)
-    stimulus = make_stimulus(model.circuit, model.conductances(), model.source_voltages({"x": data["x"].reshape(3, -1)}, 3))
+    vs = model.source_voltages({"x": data["x"].reshape(3, -1)}, 3)
+    stimulus = make_stimulus(model.circuit, model.conductances(), vs)
     LayeredBackend().solve(model.circuit, stimulus)  # converged: passes
     with pytest.raises(SimulatorError, match="KCL check"):
         LayeredBackend(vtol=1e-3, anderson_depth=0).solve(model.circuit, stimulus)
@@ -227,6 +228,7 @@ def test_per_sample_conductances_take_the_generic_path_and_agree():
     data, _ = _batch(3)
     g = model.conductances()
     shared = model.solve(data).v
-    stimulus = make_stimulus(model.circuit, np.repeat(g[None], 3, axis=0), model.source_voltages({"x": data["x"].reshape(3, -1)}, 3))
+    vs = model.source_voltages({"x": data["x"].reshape(3, -1)}, 3)
+    stimulus = make_stimulus(model.circuit, np.repeat(g[None], 3, axis=0), vs)
     per_sample = LayeredBackend().solve(model.circuit, stimulus).v
     assert np.abs(per_sample - shared).max() < 1e-12

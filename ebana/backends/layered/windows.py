@@ -95,7 +95,7 @@ class WindowLink:
         """Index arrays (and weights) of one direction, made once per binding: where each window
         position reads (columns of the input), where each result goes (columns of the output),
         the output width, the conductances with the gains folded in when ``nets``, and for the
-        entries way the CSR rows."""
+        entries way the padded rows (:func:`_padded_rows`)."""
         key = (side, nets)
         if key in self._ways:
             return self._ways[key]
@@ -110,7 +110,8 @@ class WindowLink:
             G = G * (b_alpha / a_alpha if side == "a" else a_alpha / b_alpha)
         width = mine.size if nets else len(mine.nodes)
         way = {"a_col": a_col, "b_col": b_col, "G": G, "width": width,
-               "straight": side == "b" and np.array_equal(b_col, np.arange(width))}
+               "straight": side == "b" and np.array_equal(b_col, np.arange(width)),
+               "b_in_order": np.array_equal(b_col, np.arange(other.size if nets else len(other.nodes)))}
         if not self.blocks:
             rows = np.broadcast_to(b_col.reshape(W, 1, F), G.shape) if side == "b" else \
                 np.broadcast_to(a_col[:, :, None], G.shape)
@@ -139,8 +140,7 @@ class WindowLink:
                 return z.reshape(B, W * F)
             scatter_columns(z.reshape(B, W * F), way["b_col"], out)
             return out
-        y = u.reshape(B, W, F) if np.array_equal(way["b_col"], np.arange(u.shape[1])) else \
-            np.take(u, way["b_col"], axis=1).reshape(B, W, F)
+        y = u.reshape(B, W, F) if way["b_in_order"] else np.take(u, way["b_col"], axis=1).reshape(B, W, F)
         x = np.empty((B, W, K))
         np.matmul(y.transpose(1, 0, 2), way["G"].transpose(0, 2, 1), out=x.transpose(1, 0, 2))
         scatter_columns(x.reshape(B, W * K), way["a_col"].ravel(), out)
