@@ -97,11 +97,15 @@ def random_layered_network(rng, backend):
     return Model(inputs=[x], outputs=[out], backend=backend, seed=int(rng.integers(1 << 30))), n_in
 
 
-def image_network(backend="ngspice", seed=0, rows=6, cols=6, filters=3, kernel=3, strides=1, pool=2, gain=2.0,
+def image_network(backend="ngspice", seed=0, rows=6, cols=6, filters=3, kernel=3, strides=1, pool=None, gain=2.0,
                   clamp=0.1, padding="valid"):
     """A (rows, cols, 2) differential image -> LocallyConnected2D -> two-sided diode clamps ->
-    amplifiers -> 2x2 average pooling -> flatten -> 2 differential outputs."""
+    amplifiers -> average pooling (``pool``; None: 2x2, or 3x3 where 2 does not divide the
+    local layer's output) -> flatten -> 2 differential outputs."""
     from ebana import AveragePooling2DLayer, FlattenLayer, LocallyConnected2DLayer
+    if pool is None:
+        out = -(-rows // strides) if padding == "same" else (rows - kernel) // strides + 1
+        pool = 2 if out % 2 == 0 else 3
     x = InputVoltageLayer(shape=(rows, cols, 2), name="x")
     h = LocallyConnected2DLayer(filters, kernel_size=kernel, strides=strides, name="l1", padding=padding,
                                 initializer=("uniform", 1e-5, 1e-4))(x)

@@ -44,12 +44,14 @@ def test_raw_integer_images_warn_and_integer_volts_do_not(model):
         model.predict({"x": np.array([[0, 1]], dtype=np.int64)})  # small integer volts: no word
 
 
-def test_pooling_that_does_not_divide_the_image_warns():
+def test_pooling_that_does_not_divide_the_image_is_refused_and_gaps_warn():
     x = InputVoltageLayer(shape=(5, 4, 1), name="img")
-    with pytest.warns(UserWarning, match=r"'p'.*: 1 row\(s\) and 0 column\(s\) reach no output"):
+    with pytest.raises(ShapeError, match=r"'p'.*does not divide the \(5, 4\) image.*last 1 row\(s\) and 0 column"):
         AveragePooling2DLayer(2, name="p")(x)
-    with pytest.warns(UserWarning, match=r"'g'.*: 0 row\(s\) and 2 column\(s\)"):  # a gap and the edge
-        AveragePooling2DLayer(2, name="g", strides=(2, 3))(InputVoltageLayer(shape=(4, 6, 1), name="i6"))
+    with pytest.raises(ShapeError, match=r"'e'.*last 0 row\(s\) and 1 column"):  # a gap and the edge
+        AveragePooling2DLayer(2, name="e", strides=(2, 3))(InputVoltageLayer(shape=(4, 6, 1), name="i6"))
+    with pytest.warns(UserWarning, match=r"'g'.*: 0 row\(s\) and 1 column\(s\) between windows"):  # a gap
+        AveragePooling2DLayer(2, name="g", strides=(2, 3))(InputVoltageLayer(shape=(4, 5, 1), name="i5"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         AveragePooling2DLayer(2, name="q")(InputVoltageLayer(shape=(4, 4, 1), name="img2"))

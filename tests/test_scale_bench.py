@@ -15,4 +15,5 @@ def test_scale_benchmark_quick_run():
     rows = [line for line in out.stdout.splitlines() if line.startswith("| 1568-")]
     assert len(rows) == 3 and all("native-layered" in r or "native-dense" in r for r in rows)
     figures = [float(x) for x in re.findall(r"free and nudged\s+([0-9.e+-]+)", out.stdout)]
-    assert len(figures) == 2 and max(figures) < 1e-9, out.stdout
+    assert len(figures) == 4 and max(figures) < 1e-9, out.stdout
+    assert "local 28x28x2, 7x7/3, 4 filters" in out.stdout and "x the rectified network's" in out.stdout

@@ -11,11 +11,13 @@ few sweeps' Python overhead (``bench/speed.py`` measures both). Circuits with
 wired crossbars (:mod:`ebana.layers.wires`) go to
 :class:`~.eliminate.WireEliminatingBackend`, which eliminates the wire nodes
 exactly and runs the dense solver on what remains. :meth:`~AutoNativeBackend.which`
-says which one runs and why.
+says which one runs and why. A circuit the layered solver cannot structure is said once (a
+``RuntimeWarning`` with the reason) when the dense solver takes it and it is not small, and is
+refused with the reason (``GraphError``) when one dense factorisation per sample would not fit.
 """
 import warnings
 
-from ..errors import SimulatorError
+from ..errors import GraphError, SimulatorError
 from .base import Backend
 from .dense.backend import DenseBackend
 from .eliminate import WireEliminatingBackend
@@ -41,6 +43,7 @@ class AutoNativeBackend(Backend):
         self._choice = None  # (circuit, solver, reason)
         self.small = 64  # unknowns up to which the dense solver is the faster one
         self.dense_fallback = 2000  # nodes up to which a layered failure is solved densely instead
+        self.dense_limit = 8000  # unknowns up to which an unstructured circuit is factored densely (0.5 GB each)
         self.fallbacks = 0  # batches the layered solver failed on and the dense one solved
         self._last = None  # (circuit, why) when the last solve of circuit was a dense fallback
 
@@ -51,6 +54,8 @@ class AutoNativeBackend(Backend):
                 plan = self.layered.structure(circuit)
             except NotLayered as e:
                 solver = self.wires if circuit.not_layered else self.dense
+                if solver is self.dense:
+                    self._unstructured(circuit, e)
                 self._choice = (circuit, solver, str(e))
             else:
                 unknowns = circuit.n_nodes - len(plan.fixed_nodes) + len(circuit.amp_in)
@@ -59,6 +64,24 @@ class AutoNativeBackend(Backend):
                 else:
                     self._choice = (circuit, self.layered, "layered circuit")
         return self._choice[1]
+
+    def _unstructured(self, circuit, why):
+        """The layered solver cannot structure ``circuit`` (``why``): say so once when the dense solver
+        takes it and it is not small; refuse it, saying why, when a dense factorisation per sample
+        would not fit (more than ``dense_limit`` unknowns)."""
+        unknowns = circuit.n_nodes - 1 + circuit.n_vs + len(circuit.amp_in)  # the dense solver's matrix
+        if unknowns > self.dense_limit:
+            raise GraphError(f"backend 'native' cannot solve this circuit: the layered solver cannot structure it "
+                             f"({why}), and the dense solver would factor a {unknowns} x {unknowns} matrix per "
+                             f"sample and Newton iteration ({unknowns ** 2 * 8 / 1e9:.1f} GB each; at most "
+                             f"{self.dense_limit} unknowns are attempted). Give every layer's nets to one group "
+                             "that no element joins (see docs/speed.md, the layered solver), or use "
+                             "backend='ngspice'")
+        if unknowns > self.small:
+            warnings.warn(f"backend 'native': the layered solver cannot structure this circuit ({why}); the dense "
+                          f"solver runs it instead ({unknowns} unknowns, one {unknowns} x {unknowns} factorisation "
+                          "per sample and Newton iteration: slower on large circuits). model.solver() says which "
+                          "solver runs", RuntimeWarning, stacklevel=4)
 
     def which(self, circuit):
         """The solver that answered the last solve of ``circuit``: ``'native-layered'``,

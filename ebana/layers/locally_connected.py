@@ -104,19 +104,25 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
         xp = array_namespace(v_low, v_high)
         a = self.a_nodes if xp is np else device_index(self, "a_nodes", xp)
         b = self.b_nodes if xp is np else device_index(self, "b_nodes", xp)
-        da = v_high[:, a] - v_low[:, a]   # (B, W, K)
-        sa = v_high[:, a] + v_low[:, a]
-        db = v_high[:, b] - v_low[:, b]   # (B, W, F)
-        sb = v_high[:, b] + v_low[:, b]
+
+        def gather(v, nodes):  # take along axis 1 keeps C order (v[:, nodes] with a 2-D index: 4x slower)
+            return xp.take(v, nodes.reshape(-1), axis=1).reshape((v.shape[0],) + nodes.shape)
+        lo_a, hi_a, lo_b, hi_b = gather(v_low, a), gather(v_high, a), gather(v_low, b), gather(v_high, b)
+        da, sa = hi_a - lo_a, hi_a + lo_a   # (B, W, K)
+        db, sb = hi_b - lo_b, hi_b + lo_b   # (B, W, F)
         if per_sample:
             return (da[..., None] - db[:, :, None, :]) * (sa[..., None] - sb[:, :, None, :]) / (2.0 * span)
         # sum_b (da - db)(sa - sb): per-window matrix products over the batch, never (B, W, K, F)
         to_wkb = (1, 2, 0)
         to_wbf = (1, 0, 2)
-        total = xp.einsum("bwk,bwk->wk", da, sa)[:, :, None] + xp.einsum("bwf,bwf->wf", db, sb)[:, None, :]
-        total -= xp.matmul(da.transpose(to_wkb), sb.transpose(to_wbf))
-        total -= xp.matmul(sa.transpose(to_wkb), db.transpose(to_wbf))
-        return total / (2.0 * span)
+        total = xp.matmul(sa.transpose(to_wkb), db.transpose(to_wbf))   # (W, K, F)
+        total *= -1.0
+        total += xp.einsum("bwf,bwf->wf", db, sb)[:, None, :]
+        if bool(xp.any(da)):  # inputs held by sources do not move between phases: half the products
+            total += xp.einsum("bwk,bwk->wk", da, sa)[:, :, None]
+            total -= xp.matmul(da.transpose(to_wkb), sb.transpose(to_wbf))
+        total /= 2.0 * span
+        return total
 
     def get_config(self):
         return {"filters": self.filters, "kernel_size": list(self.kernel_size), "name": self.name,

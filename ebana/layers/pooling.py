@@ -3,6 +3,7 @@ import warnings
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..validation import check_number
 from .base import Layer
 from .patches import image_dims, output_size, pair_of_ints, window_indices
@@ -15,7 +16,8 @@ class AveragePooling2DLayer(Layer):
     away, as in any resistive network. The conductances are fixed, not trained.
 
     Input ``(rows, cols, channels)``; output ``(out_rows, out_cols, channels)`` with
-    ``out = (in - pool) // strides + 1`` ('valid' windows only). ``g`` has shape
+    ``out = (in - pool) // strides + 1`` ('valid' windows only); the windows must reach the
+    image's last row and column (``ShapeError`` otherwise). ``g`` has shape
     ``(out_rows * out_cols, channels, pr * pc)``, the C order of the resistors.
 
     Args:
@@ -44,15 +46,23 @@ class AveragePooling2DLayer(Layer):
         super()._check_parents(parents, many)
         self.in_dims = image_dims(parents[0].shape, self.describe(), parents[0])
         out_r, out_c = output_size(self.in_dims, self.pool_size, self.strides, self.describe())
-        # rows/columns no window covers (past the last window, or between windows when
-        # strides exceed the pool size) are joined to nothing: their inputs are ignored
+        # rows/columns past the last window would be joined to nothing: a shape the windows do
+        # not divide is refused (Keras would drop them silently)
+        past = [(size - p) % st for size, p, st in zip(self.in_dims[:2], self.pool_size, self.strides)]
+        if any(past):
+            raise ShapeError(f"{self.describe()}: pool_size {self.pool_size} with strides {self.strides} does not "
+                             f"divide the ({self.in_dims[0]}, {self.in_dims[1]}) image from {parents[0].describe()}: "
+                             f"the last {past[0]} row(s) and {past[1]} column(s) would reach no output net; choose "
+                             "a pool size and strides that divide the image, or crop it first")
+        # rows/columns between windows (strides larger than the pool size) are joined to
+        # nothing either: allowed, as an explicit choice, but said
         left = [size - len({i * st + k for i in range(n) for k in range(p)}) for size, n, st, p in
                 zip(self.in_dims[:2], (out_r, out_c), self.strides, self.pool_size)]
         if any(left):
             warnings.warn(f"{self.describe()}: pool_size {self.pool_size} with strides {self.strides} does not "
                           f"cover the ({self.in_dims[0]}, {self.in_dims[1]}) image: {left[0]} row(s) and "
-                          f"{left[1]} column(s) reach no output net (their inputs are ignored); choose a pool "
-                          "size and strides that divide the image", stacklevel=3)
+                          f"{left[1]} column(s) between windows reach no output net (their inputs are ignored); "
+                          "strides equal to the pool size cover every pixel", stacklevel=3)
 
     def _output_units(self, parent_units):
         out_r, out_c = output_size(self.in_dims, self.pool_size, self.strides, self.describe())

@@ -40,7 +40,7 @@ from ..heap import keep_freed_memory
 from ..junctions import DiodeParams
 from . import kernels
 from .clamps import ClampSolver
-from .links import BoundLink
+from .links import bind
 from .plan import FIXED, LayeredPlan
 from .precision import MixedProduct
 from .sweeps import Sweeps
@@ -176,7 +176,7 @@ class LayeredBackend(Backend):
         entry = self._bound.get(key)
         if entry is not None and entry[0] is source and np.array_equal(entry[1], probe):
             return entry[2]
-        entry = self._bound[key] = (source, probe, {id(l): BoundLink(l, g) for l in plan.links})
+        entry = self._bound[key] = (source, probe, {id(l): bind(l, g) for l in plan.links})
         return entry[2]
 
     def _constants(self, plan, bound, vfix, key):
@@ -201,7 +201,7 @@ class LayeredBackend(Backend):
                 k = -mine.beta * s
                 if other.group == FIXED:
                     k = k + bl.toward(name, other.values(vfix))
-                elif bl.scaled is not None:
+                elif bl.folded:
                     k = k + bl.offset[name] * mine.alpha  # divided by alpha below
                 if other.group == FIXED or np.any(k != 0):
                     term = np.atleast_2d(k if mine.identity else k / mine.alpha)

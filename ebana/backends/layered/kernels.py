@@ -243,6 +243,32 @@ def fold_crossbar(W, alpha_a, alpha_b, beta_a, beta_b, scaled_a, scaled_b):
     return sums_a, sums_b, coupling_a, coupling_b, offset_a, offset_b
 
 
+@_jit
+def scatter_columns(x, idx, out):
+    """``out[b, idx[j]] += x[b, j]`` for every sample ``b`` (A): currents computed per window
+    position, added onto the nets they belong to (windows overlap, so a net may get several)."""
+    for b in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[b, idx[j]] += x[b, j]
+
+
+@_jit
+def gather_rows(idx, data, v, out):
+    """``out[b, i] = sum_e data[e, i] * v[b, idx[e, i]]`` (S * V = A) for every sample ``b``: a
+    sparse matrix of at most ``L`` entries per row, stored ``(L, rows)`` (padding: weight 0),
+    times the batch, batch-major (scipy's products want ``(n, B)`` copies). Slot by slot, so
+    each inner loop is one plain gather (a row-by-row loop of 1-4 entries ran 1.5-3x slower).
+    ``v`` may have one row for every sample (a stride of 0)."""
+    slots, rows = idx.shape
+    for b in range(out.shape[0]):
+        vb = v[min(b, v.shape[0] - 1)]
+        ob = out[b]
+        for i in range(rows):
+            ob[i] = 0.0
+        for e in range(slots):
+            for i in range(rows):
+                ob[i] += data[e, i] * vb[idx[e, i]]
+
 
 def cache_is_cold():
     """True when this process will compile the kernels: none is compiled here yet and none

@@ -3,7 +3,7 @@
 A bound link answers one question fast: the conductance-weighted sum of the
 voltages on one side, seen from each node of the other side (``sum_j G_ij u_j``,
 A/V * V = A), for every sample. A crossbar does it with one matrix product; a
-sparse link with a sparse product. Conductances (S) are ``(R,)`` shared by the
+sparse link with a sparse product (a crossbar per window: :mod:`.windows`). Conductances (S) are ``(R,)`` shared by the
 batch (one matrix for all samples) or ``(B, R)`` per sample (variability masks).
 """
 import numpy as np
@@ -11,6 +11,15 @@ import scipy.sparse as sp
 
 from .kernels import fold_crossbar
 from .plan import FIXED
+from .windows import WindowLink
+
+
+def bind(link, g):
+    """``link`` bound to conductances ``g`` (S): a :class:`~.windows.WindowLink` for a crossbar per
+    window with conductances shared by the batch, else a :class:`BoundLink`."""
+    if link.windows is not None and g.ndim == 1:
+        return WindowLink(link, g)
+    return BoundLink(link, g)
 
 
 class BoundLink:
@@ -62,6 +71,11 @@ class BoundLink:
         self.sums = {"a": sums_a, "b": sums_b}
         self._bounds = {"a": bound_a, "b": bound_b}
         self.offset = {"a": offset_a, "b": offset_b}
+
+    @property
+    def folded(self):
+        """True when the sweeps take this link's currents from the nets (:meth:`from_nets`, ``offset``)."""
+        return self.scaled is not None
 
     def coupling_bound(self, side):
         """``sum_j |G_ij alpha_j / alpha_i|`` for each net of ``side`` (S), ``(n,)`` or ``(B, n)``:

@@ -17,7 +17,8 @@ order and solves each group's nets exactly: a nonlinear block Gauss-Seidel.
 
 What couples two groups (or a group to the known nodes) is a :class:`Link`:
 the part of one resistor block between them, kept as a dense crossbar when the
-block is a full crossbar in C order (``DenseLayer``), else as a sparse pattern.
+block is a full crossbar in C order (``DenseLayer``), as windows when it is a crossbar per
+window (``LocallyConnected2DLayer``, pooling; multiplied by :mod:`.windows`), else as a sparse pattern.
 Circuits that are not layered raise :class:`NotLayered`; the automatic native
 backend then uses the dense solver.
 """
@@ -54,6 +55,7 @@ class Side:
     full: bool = False      # loc == arange(group size): node k belongs to net k
     identity: bool = False  # full, alpha == 1 and beta == 0: the nodes are the nets
     scatter: object = None  # sparse (group size, n) when loc repeats a net
+    size: int = 0  # nets in the group (for a fixed side: known nodes)
 
     def __post_init__(self):
         # a uniform gain or offset (one amplifier layer) as a scalar: one pass less per call
@@ -99,6 +101,7 @@ class Link:
     csr_sum: object = None        # sparse (CSR entries, resistors): conductances -> CSR data
     csr_indptr: np.ndarray = None
     csr_indices: np.ndarray = None
+    windows: tuple = None  # (a_idx (W, K), F) when the block is a crossbar per window (see _windows)
 
 
 @dataclass
@@ -236,9 +239,9 @@ class LayeredPlan:
         nodes = np.asarray(nodes, dtype=np.int64)
         gid = int(self.node_group[nodes[0]])
         loc, alpha, beta = self.node_loc[nodes], self.alpha[nodes], self.beta[nodes]
-        side = Side(nodes, gid, loc, alpha, beta)
+        side = Side(nodes, gid, loc, alpha, beta, size=len(self.fixed_nodes))
         if gid != FIXED:
-            size = len(self.groups[gid].nets)
+            size = side.size = len(self.groups[gid].nets)
             side.full = len(nodes) == size and np.array_equal(loc, np.arange(size))
             side.identity = side.full and np.all(alpha == 1.0) and np.all(beta == 0.0)
             if len(np.unique(loc)) < len(loc):
@@ -283,6 +286,7 @@ class LayeredPlan:
         link = Link(owner, self.side(a_nodes), self.side(b_nodes), res, dense)
         if not dense:
             link.rows, link.cols = a_pos, b_pos
+            link.windows = _windows(a_pos, b_pos, nb)
             # CSR pattern of the (a, b) pairs; parallel resistors (e.g. several padded window
             # positions to ground) share an entry, summed by ``csr_sum`` (entries x resistors)
             keys, which = np.unique(a_pos.astype(np.int64) * nb + b_pos, return_inverse=True)  # row-major
@@ -330,6 +334,26 @@ def _appearance_order(nodes):
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return uniq[order], rank[inverse]
+
+
+def _windows(a_pos, b_pos, nb):
+    """``(a_idx, F)`` when resistor ``r = (w * K + k) * F + f`` joins a-node ``a_idx[w, k]`` to
+    b-node ``w * F + f``: a dense (K inputs x F outputs) crossbar per window ``w``, as
+    LocallyConnected2DLayer lowers its windows (F filters) and AveragePooling2DLayer its pools
+    (F = 1, K pool positions); else None. One comparison of the pattern, no loop over windows."""
+    R = len(b_pos)
+    again = np.flatnonzero(b_pos[1:] == b_pos[0])
+    F = int(again[0]) + 1 if len(again) else R
+    if nb % F or R % nb:
+        return None
+    W, K = nb // F, R // nb
+    outputs = np.arange(nb, dtype=b_pos.dtype).reshape(W, 1, F)
+    if not np.array_equal(b_pos.reshape(W, K, F), np.broadcast_to(outputs, (W, K, F))):
+        return None
+    a = a_pos.reshape(W, K, F)
+    if not np.array_equal(a, np.broadcast_to(a[:, :, :1], a.shape)):
+        return None
+    return np.ascontiguousarray(a[:, :, 0], dtype=np.int64), F
 
 
 def _unique_runs(loc):

@@ -59,7 +59,7 @@ class Sweeps:
             other = link.b if name == "a" else link.a
             if other.group != FIXED:
                 bl = self.bound[id(link)]
-                if bl.scaled is not None:
+                if bl.folded:
                     if other.group not in self.untouched:
                         mixed = self.products.get((id(link), name))
                         if mixed is None:

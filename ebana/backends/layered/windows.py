@@ -1,0 +1,161 @@
+"""Links whose resistors form a crossbar per window, bound to one batch's conductances.
+
+``LocallyConnected2DLayer`` lowers a dense crossbar per image window: resistor
+``(w, k, f)`` joins input node ``a_idx[w, k]`` to output node ``w * F + f``
+(:func:`~.plan._windows` finds the pattern). Average pooling is the case
+``F = 1``: one output per pool, ``K`` positions. Treated as a generic sparse
+matrix, such a link costs scipy products on transposed ``(n, B)`` copies and
+fancy-indexed scatters into the nets; here it costs what its conductances do:
+
+* **blocks** (``F >= BLOCK_WIDTH``): gather the patches ``(B, W, K)`` and make one
+  matrix product per window (numpy's batched ``matmul``, BLAS per window); the way
+  back is the transposed product and a scatter of the window positions onto their
+  nodes (windows overlap: :func:`~.kernels.scatter_columns`);
+* **entries** (narrow windows, pooling): a batch-major sparse product whose rows are
+  the receiving nodes, a few entries each (:func:`~.kernels.gather_rows`), no transposes.
+
+Either way the amplifier gains between two groups are folded in (``from_nets``):
+the sweeps give net voltages and receive currents into nets, already divided by
+their alpha, as for a folded dense crossbar. Units: V, A, S.
+"""
+import numpy as np
+import scipy.sparse as sp
+
+from .kernels import gather_rows, scatter_columns
+
+#: windows with at least this many outputs are multiplied as dense blocks (one BLAS product each);
+#: narrower ones (pooling: 1) entry by entry. Measured on 28x28x2 images, 7x7 windows: 16 filters
+#: as blocks 1.4x faster than as entries; 4 filters about even.
+BLOCK_WIDTH = 8
+
+
+class WindowLink:
+    """``link`` (a :class:`~.plan.Link` with ``windows``) with conductances ``g`` (S, ``(R,)``,
+    shared by the batch), behind the interface of :class:`~.links.BoundLink`.
+
+    ``sums[side]``: each node's total conductance through the link (S), in the side's node
+    order. :meth:`toward` works on node voltages, :meth:`from_nets` on the groups' nets.
+    """
+    per_sample = False
+    scaled = None  # no float32 products (:mod:`.precision`): those serve wide dense crossbars
+    folded = True  # the sweeps call from_nets and read offset, as for a folded crossbar
+
+    def __init__(self, link, g):
+        self.link = link
+        self.a_idx, F = link.windows
+        W, K = self.a_idx.shape
+        self.G = g[link.res].reshape(W, K, F)
+        self.blocks = F >= BLOCK_WIDTH
+        self.sums = {"b": self.G.sum(axis=1).reshape(W * F),
+                     "a": np.bincount(self.a_idx.ravel(), weights=self.G.sum(axis=2).ravel(),
+                                      minlength=len(link.a.nodes))}
+        self._ways = {}    # (side, on nets) -> how to multiply (see _way)
+        self._bounds = {}  # side -> coupling_bound
+        self._offset = {}  # side -> offset
+
+    # the interface of BoundLink ---------------------------------------------------
+    @property
+    def offset(self):
+        """``{side: sum_j G_ij beta_j / alpha_i}`` (A) for each node of ``side``: the currents the
+        other side's offsets drive (the part of :meth:`from_nets` that does not move)."""
+        for side in ("a", "b"):
+            if side not in self._offset:
+                mine, other = self._sides(side)
+                self._offset[side] = self.toward(side, np.atleast_2d(other.beta))[0] / mine.alpha
+        return self._offset
+
+    def coupling_bound(self, side):
+        """``sum_j |G_ij alpha_j / alpha_i|`` for each node of ``side`` (S): how much a move of 1 V of
+        every net on the other side can change the current into it (for the residual check).
+        Exact per node (conductances are positive), one product of the link."""
+        if side not in self._bounds:
+            mine, other = self._sides(side)
+            self._bounds[side] = self.toward(side, np.atleast_2d(np.abs(other.alpha)))[0] / np.abs(mine.alpha)
+        return self._bounds[side]
+
+    def toward(self, side, u_other):
+        """``(B, n_side)``: for each node of ``side``, ``sum_j G_ij u_j`` over the other side's node
+        voltages ``u_other`` (V, ``(B, n_other)``), in A."""
+        return self._multiply(side, u_other, nets=False)
+
+    def from_nets(self, side, v_other):
+        """Currents (A) into the nets of ``side``'s group, divided by their alpha, ``(B, n_nets)``,
+        from the other group's net voltages ``v_other`` (V), without ``offset``."""
+        return self._multiply(side, v_other, nets=True)
+
+    def leaving(self, side, u_side, u_other):
+        """Current (A) leaving each node of ``side`` through the link, ``(B, n_side)``."""
+        return u_side * self.sums[side] - self.toward(side, u_other)
+
+    # the products -------------------------------------------------------------------
+    def _sides(self, side):
+        return (self.link.a, self.link.b) if side == "a" else (self.link.b, self.link.a)
+
+    def _way(self, side, nets):
+        """Index arrays (and weights) of one direction, made once per binding: where each window
+        position reads (columns of the input), where each result goes (columns of the output),
+        the output width, the conductances with the gains folded in when ``nets``, and for the
+        entries way the padded rows (:func:`_padded_rows`)."""
+        key = (side, nets)
+        if key in self._ways:
+            return self._ways[key]
+        mine, other = self._sides(side)
+        W, K, F = self.G.shape
+        a_col = self.link.a.loc[self.a_idx] if nets else self.a_idx                       # (W, K)
+        b_col = self.link.b.loc if nets else np.arange(W * F)                             # (W * F,)
+        G = self.G
+        if nets and not (np.all(mine.alpha == 1.0) and np.all(other.alpha == 1.0)):
+            a_alpha = self.link.a.alpha[self.a_idx][:, :, None]
+            b_alpha = self.link.b.alpha.reshape(W, 1, F)
+            G = G * (b_alpha / a_alpha if side == "a" else a_alpha / b_alpha)
+        width = mine.size if nets else len(mine.nodes)
+        way = {"a_col": a_col, "b_col": b_col, "G": G, "width": width,
+               "straight": side == "b" and np.array_equal(b_col, np.arange(width)),
+               "b_in_order": np.array_equal(b_col, np.arange(other.size if nets else len(other.nodes)))}
+        if not self.blocks:
+            rows = np.broadcast_to(b_col.reshape(W, 1, F), G.shape) if side == "b" else \
+                np.broadcast_to(a_col[:, :, None], G.shape)
+            cols = np.broadcast_to(a_col[:, :, None], G.shape) if side == "b" else \
+                np.broadcast_to(b_col.reshape(W, 1, F), G.shape)
+            m = sp.csr_matrix((G.ravel(), (rows.ravel(), cols.ravel())),
+                              shape=(width, int(cols.max(initial=-1)) + 1))
+            way["rows"] = _padded_rows(m)
+        self._ways[key] = way
+        return way
+
+    def _multiply(self, side, u, nets):
+        way = self._way(side, nets)
+        B = u.shape[0]
+        if not self.blocks:  # every row is written
+            out = np.empty((B, way["width"]))
+            gather_rows(*way["rows"], u, out)  # u may be a view of the mixing state: no copy
+            return out
+        W, K, F = self.G.shape
+        out = None if way["straight"] else np.zeros((B, way["width"]))  # scattered into: zeros
+        if side == "b":
+            patches = np.take(u, way["a_col"], axis=1)                                     # (B, W, K)
+            z = np.empty((B, W, F))
+            np.matmul(patches.transpose(1, 0, 2), way["G"], out=z.transpose(1, 0, 2))
+            if out is None:  # the outputs are the nodes (nets) in order: the product is the answer
+                return z.reshape(B, W * F)
+            scatter_columns(z.reshape(B, W * F), way["b_col"], out)
+            return out
+        y = u.reshape(B, W, F) if way["b_in_order"] else np.take(u, way["b_col"], axis=1).reshape(B, W, F)
+        x = np.empty((B, W, K))
+        np.matmul(y.transpose(1, 0, 2), way["G"].transpose(0, 2, 1), out=x.transpose(1, 0, 2))
+        scatter_columns(x.reshape(B, W * K), way["a_col"].ravel(), out)
+        return out
+
+
+def _padded_rows(m):
+    """The entries of the CSR matrix ``m`` (S) as ``(idx, data)``, each ``(L, rows)``: slot ``e`` of
+    row ``i`` is its e-th entry, ``L`` the most entries in a row; shorter rows are padded with
+    weight 0 at column 0 (pooling: every row full)."""
+    m.sum_duplicates()
+    counts = np.diff(m.indptr)
+    L = int(counts.max(initial=0))
+    rows = np.repeat(np.arange(m.shape[0]), counts)
+    slot = np.arange(len(m.indices)) - m.indptr[rows]
+    idx, data = np.zeros((L, m.shape[0]), dtype=np.int64), np.zeros((L, m.shape[0]))
+    idx[slot, rows], data[slot, rows] = m.indices, m.data
+    return idx, data
