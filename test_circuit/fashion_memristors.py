@@ -1,0 +1,153 @@
+"""Memristors trained in situ on the Fashion-MNIST circuit: every update is a train of SET/RESET pulses.
+
+Run:  python test_circuit/fashion_memristors.py [--quick] [--epochs N] [--hidden N] [--train N] [--test N]
+          [--device-file PATH] [--c2c X] [--d2d X] [--max-pulses N] [--lr S] [--ngspice-check N] [--out DIR]
+
+The network is the Fashion-MNIST example's deep resistive network (``rectified_mlp``
+1568-``--hidden``-10: 784 pixels as differential pairs and a +-1 V bias pair ->
+two halves of rectified hidden nets -> 10 output nets) with every crossbar a
+:class:`~ebana.layers.MemristorDenseLayer`: the devices follow the measured pulse
+curve of ``SP291D1NR100.dat`` (``--device-file``; its fit
+:class:`~ebana.devices.SP291D1NR100Fit` when the file is absent: 454.5 -> 520.2 nS
+over 50 SET pulses), with cycle-to-cycle programming noise ``--c2c`` (relative to
+the swing; 0.09 measured) and device-to-device shifts ``--d2d``. Adam asks for
+conductances; each device then gets at most ``--max-pulses`` pulses per update
+towards them, and the circuit only ever sees what the devices reach (a device
+at the end of its curve saturates, never extrapolates). The differential input
+pairs cancel the devices' common 454 nS: the weights are the differences.
+
+Reports test accuracy, training pulses per device (median and maximum: endurance),
+the programming energy (pulses x the file's measured pulse energy, mean ``V * I``
+of its 2 V pulses times their 1 ms), and re-solves ``--ngspice-check`` test images
+in Ngspice with the final conductances (predictions must be identical). Writes
+``OUT/results.json``, ``OUT/history.h5`` and ``OUT/weights.pkl``.
+Default: 10 epochs on all 60,000 images (about 20 min on 2 cores); ``--quick``:
+32 hidden nets, 2,000 training and 500 test images, 1 epoch (under a minute).
+"""
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import fashion_mnist as fm  # noqa: E402  (inputs and targets as the training example makes them)
+
+from ebana import (BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DiodeLayer, InputVoltageLayer,  # noqa: E402
+                   Model)
+from ebana.datasets import load_fashion_mnist  # noqa: E402
+from ebana.devices import DeviceVariation, SP291D1NR100Fit, TabulatedMemristor  # noqa: E402
+from ebana.devices.memristor_data import load_pulse_curve  # noqa: E402
+from ebana.layers import MemristorDenseLayer  # noqa: E402
+from ebana.networks import rectified_mlp  # noqa: E402
+from ebana.training import MSE, Adam, DataLoader  # noqa: E402
+
+DEVICE_FILE = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "SP291D1NR100.dat"
+
+
+def memristor_network(hidden, device, variation, max_pulses, seed, initial_pulses="random"):
+    """``rectified_mlp(1568, hidden, 10)`` with memristor crossbars (same layer names and circuit)."""
+    x = InputVoltageLayer(units=2 * fm.N_PIXELS, name="x")
+    b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0])
+    h = ConcatenateLayer(name="j")([x, b])
+    crossbar = dict(device=device, variation=variation, max_pulses=max_pulses, initial_pulses=initial_pulses)
+    halves = []
+    for half, direction in (("p", "up"), ("n", "down")):
+        d = MemristorDenseLayer(units=hidden // 2, name=f"d1{half}", **crossbar)(h)
+        halves.append(DiodeLayer(name=f"r1{half}", direction=direction, bias_voltage=0.0, param={"RON": 100.0})(d))
+    h = ConcatenateLayer(name="h1")(halves + [b])
+    out = CurrentLayer(name="out")(MemristorDenseLayer(units=fm.N_CLASSES, name="d2", **crossbar)(h))
+    return Model(inputs=[x, b], outputs=[out], backend="native", seed=seed)
+
+
+def device_model(args):
+    """The pulse curve (measured when the file is there) and the pulse energy (J, or None)."""
+    path = pathlib.Path(args.device_file)
+    if path.is_file():
+        curve = load_pulse_curve(path)
+        return TabulatedMemristor(curve.conductance, c2c=args.c2c, source=str(path)), curve.pulse_energy
+    print(f"fashion-memristors: {path} absent, using its fit SP291D1NR100Fit (no pulse energy)")
+    return SP291D1NR100Fit(c2c=args.c2c), None
+
+
+def ngspice_check(model, x, readouts, hidden):
+    """Re-solve ``x`` in Ngspice with the trained conductances: (identical predictions, max |dV|)."""
+    spice = rectified_mlp(2 * fm.N_PIXELS, hidden, fm.N_CLASSES, backend="ngspice")
+    spice.set_weights(model.get_weights())
+    ref = spice.predict({"x": x}, batch_size=64)["out"]
+    same = int(np.sum(np.argmax(ref, axis=1) == np.argmax(readouts, axis=1)))
+    return same, float(np.abs(ref - readouts).max())
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small CI run")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 10; quick 1)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden nets (default 1024; quick 32)")
+    p.add_argument("--train", type=int, default=None)
+    p.add_argument("--test", type=int, default=None)
+    p.add_argument("--device-file", default=str(DEVICE_FILE), help="measured pulse curve (.dat or .csv)")
+    p.add_argument("--c2c", type=float, default=0.09, help="cycle-to-cycle noise, relative to the swing")
+    p.add_argument("--d2d", type=float, default=0.05, help="device-to-device shift spread (relative)")
+    p.add_argument("--max-pulses", type=int, default=4, help="pulses per device per update")
+    p.add_argument("--lr", type=float, default=3e-9, help="Adam step (S)")
+    p.add_argument("--beta", type=float, default=5e-7, help="nudging (S)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--ngspice-check", type=int, default=None, help="test images re-solved (default 500; quick 50)")
+    p.add_argument("--data", default=None, help="folder of the Fashion-MNIST IDX files")
+    p.add_argument("--out", default=None, help="output folder (default results/fashion_memristors[_quick])")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    quick = dict(epochs=1, hidden=32, train=2000, test=500, ngspice_check=50)
+    full = dict(epochs=10, hidden=1024, train=60000, test=10000, ngspice_check=500)
+    for name, value in (quick if args.quick else full).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.hidden < 2 or args.hidden % 2:
+        p.error("--hidden must be even (two halves)")
+    args.out = args.out or f"results/fashion_memristors{'_quick' if args.quick else ''}"
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
+    (tr, trl), (te, tel) = load_fashion_mnist(args.data)
+    x_train, x_test = (fm.to_inputs(i, "rectified") for i in (tr[:args.train], te[:args.test]))
+    y_train = fm.targets(trl[:args.train], "rectified", 1 / 300)
+    device, energy = device_model(args)
+    model = memristor_network(args.hidden, device, DeviceVariation(shift_d2d=args.d2d), args.max_pulses, args.seed)
+    start = time.perf_counter()
+    history = model.fit(DataLoader({"x": x_train, "out": y_train}, batch_size=args.batch_size, shuffle=True,
+                                   seed=args.seed), epochs=args.epochs, loss_fn=MSE(), optimizer=Adam(lr=args.lr),
+                        beta=args.beta, symmetric=True, verbose=2)
+    seconds = time.perf_counter() - start
+    readouts = model.predict({"x": x_test})["out"]
+    accuracy = float(np.mean(np.argmax(readouts, axis=1) == tel[:args.test]))
+    layers = [model.layer(n) for n in ("d1p", "d1n", "d2")]
+    pulses = np.concatenate([layer.training_pulses().ravel() for layer in layers])
+    n_check = min(args.ngspice_check, args.test)
+    same, diff = ngspice_check(model, x_test[:n_check], readouts[:n_check], args.hidden) if n_check else (0, 0.0)
+    result = {"test_accuracy": accuracy, "epochs": args.epochs, "train_seconds": seconds,
+              "pulses_per_device": {"median": int(np.median(pulses)), "max": int(pulses.max()),
+                                    "mean": float(pulses.mean()), "total": int(pulses.sum())},
+              "saturated_pulses": int(sum(layer.array.saturated - layer.initial_saturated for layer in layers)),
+              "pulse_energy_J": energy, "programming_energy_J": None if energy is None else float(pulses.sum() * energy),
+              "ngspice": {"images": n_check, "identical": same, "max_readout_difference_V": diff},
+              "settings": {k: v for k, v in vars(args).items() if k not in ("out",)}}
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(result, indent=1))
+    history.save(out / "history.h5")
+    model.save_weights(out / "weights.pkl")
+    print(f"fashion-memristors: test accuracy {accuracy:.4f} after {args.epochs} epochs ({seconds:.0f} s); "
+          f"training pulses per device: median {result['pulses_per_device']['median']}, "
+          f"max {result['pulses_per_device']['max']}; programming energy "
+          + ("n/a" if energy is None else f"{result['programming_energy_J']:.3g} J ({energy:.3g} J per pulse)"))
+    print(f"ngspice: {same}/{n_check} predictions identical, worst readout difference {diff:.3g} V")
+    return result
+
+
+if __name__ == "__main__":
+    main()

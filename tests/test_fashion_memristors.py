@@ -1,0 +1,30 @@
+"""test_circuit/fashion_memristors.py --quick, run as a user runs it; skipped without the Fashion-MNIST files.
+
+It checks the accounting of in-situ training (pulses per device as integers, the energy from the
+measured pulse rows, the History's counts) and that Ngspice sees the devices' conductances; the
+accuracy of this short run is not judged (see docs/device_physics.md)."""
+import json
+
+import pytest
+from test_examples import run_example
+from test_fashion_example import needs_data
+from test_memristor_endurance import DATA
+
+from ebana.training.history import History
+
+
+@needs_data
+def test_quick_in_situ_study_counts_pulses_and_matches_ngspice(tmp_path):
+    stdout = run_example("fashion_memristors", "--quick", "--out", tmp_path, timeout=300)
+    res = json.loads((tmp_path / "results.json").read_text())
+    pulses = res["pulses_per_device"]
+    assert all(isinstance(pulses[k], int) for k in ("median", "max", "total")) and pulses["total"] > 0
+    assert pulses["max"] <= res["settings"]["max_pulses"] * 16  # 2,000 images in 16 batches, 1 epoch
+    assert res["ngspice"]["identical"] == res["ngspice"]["images"] == 50
+    assert res["ngspice"]["max_readout_difference_V"] < 1e-6
+    history = History.load(tmp_path / "history.h5")
+    assert sum(history.metrics[f"{n}_pulses"][-1] for n in ("d1p", "d1n", "d2")) == pulses["total"]
+    if DATA.is_file():  # the measured file gives the energy of a pulse
+        assert res["programming_energy_J"] == pytest.approx(pulses["total"] * res["pulse_energy_J"])
+        assert res["pulse_energy_J"] == pytest.approx(3.82e-6, rel=0.01)
+    assert "ngspice: 50/50 predictions identical" in stdout
