@@ -3,9 +3,10 @@
 Run:  python test_circuit/fashion_memristors.py [--quick] [--epochs N] [--hidden N] [--train N] [--test N]
           [--device-file PATH] [--c2c X] [--d2d X] [--max-pulses N] [--lr S] [--ngspice-check N] [--out DIR]
 
-The network is the Fashion-MNIST example's deep resistive network (``rectified_mlp``
-1568-``--hidden``-10: 784 pixels as differential pairs and a +-1 V bias pair ->
-two halves of rectified hidden nets -> 10 output nets) with every crossbar a
+The network is the Fashion-MNIST example's ``dense`` circuit (``clamped_mlp``
+1568-``--hidden``-20: 784 pixels as differential pairs and a +-1 V bias pair ->
+hidden nets clamped to +-0.1 V -> amplifiers of ``--gain`` -> 10 differential
+output pairs, targets +-``--target`` V) with every crossbar a
 :class:`~ebana.layers.MemristorDenseLayer`: the devices follow the measured pulse
 curve of ``SP291D1NR100.dat`` (``--device-file``; its fit
 :class:`~ebana.devices.SP291D1NR100Fit` when the file is absent: 454.5 -> 520.2 nS
@@ -13,8 +14,13 @@ over 50 SET pulses), with cycle-to-cycle programming noise ``--c2c`` (relative t
 the swing; 0.09 measured) and device-to-device shifts ``--d2d``. Adam asks for
 conductances; each device then gets at most ``--max-pulses`` pulses per update
 towards them, and the circuit only ever sees what the devices reach (a device
-at the end of its curve saturates, never extrapolates). The differential input
-pairs cancel the devices' common 454 nS: the weights are the differences.
+at the end of its curve saturates, never extrapolates). Requested changes smaller
+than a pulse add up between updates (``accumulate``). The differential input pairs
+cancel the devices' common 454 nS, so the weights are the differences; each
+crossbar still divides its signal by that common conductance (a swing of 1.14),
+which the amplifiers' gain of 20 and targets of +-5 mV make up for (the deep
+resistive network, without amplifiers, stays at chance on this device).
+``--ideal`` trains the same circuit with ideal conductances, for comparison.
 
 Reports test accuracy, training pulses per device (median and maximum: endurance),
 the programming energy (pulses x the file's measured pulse energy, mean ``V * I``
@@ -35,31 +41,37 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import fashion_mnist as fm  # noqa: E402  (inputs and targets as the training example makes them)
 
-from ebana import (BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DiodeLayer, InputVoltageLayer,  # noqa: E402
-                   Model)
+from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DiodeLayer,  # noqa: E402
+                   InputVoltageLayer, Model)
 from ebana.datasets import load_fashion_mnist  # noqa: E402
 from ebana.devices import DeviceVariation, SP291D1NR100Fit, TabulatedMemristor  # noqa: E402
 from ebana.devices.memristor_data import load_pulse_curve  # noqa: E402
 from ebana.layers import MemristorDenseLayer  # noqa: E402
-from ebana.networks import rectified_mlp  # noqa: E402
+from ebana.datasets import one_hot  # noqa: E402
+from ebana.networks import clamped_mlp  # noqa: E402
 from ebana.training import MSE, Adam, DataLoader  # noqa: E402
 
+CLAMP = 0.1  # V: the hidden nets' two-sided diode clamps, as in the example's dense configuration
 DEVICE_FILE = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "SP291D1NR100.dat"
 
 
-def memristor_network(hidden, device, variation, max_pulses, seed, initial_pulses="random"):
-    """``rectified_mlp(1568, hidden, 10)`` with memristor crossbars (same layer names and circuit)."""
+def memristor_network(hidden, device, variation, max_pulses, seed, gain, accumulate=True):
+    """``clamped_mlp(1568, hidden, 10, gain=gain)`` with memristor crossbars (same layer names and circuit)."""
     x = InputVoltageLayer(units=2 * fm.N_PIXELS, name="x")
     b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0])
-    h = ConcatenateLayer(name="j")([x, b])
-    crossbar = dict(device=device, variation=variation, max_pulses=max_pulses, initial_pulses=initial_pulses)
-    halves = []
-    for half, direction in (("p", "up"), ("n", "down")):
-        d = MemristorDenseLayer(units=hidden // 2, name=f"d1{half}", **crossbar)(h)
-        halves.append(DiodeLayer(name=f"r1{half}", direction=direction, bias_voltage=0.0, param={"RON": 100.0})(d))
-    h = ConcatenateLayer(name="h1")(halves + [b])
-    out = CurrentLayer(name="out")(MemristorDenseLayer(units=fm.N_CLASSES, name="d2", **crossbar)(h))
+    crossbar = dict(device=device, variation=variation, max_pulses=max_pulses, accumulate=accumulate)
+    h = MemristorDenseLayer(units=hidden, name="d1", **crossbar)(ConcatenateLayer(name="j")([x, b]))
+    h = DiodeLayer(name="c1", direction="down", bias_voltage=CLAMP)(h)
+    h = DiodeLayer(name="c2", direction="up", bias_voltage=-CLAMP)(h)
+    h = AmplificationLayer(name="a1", param={"gain": gain})(h)
+    out = CurrentLayer(name="out", fold=True)(MemristorDenseLayer(units=2 * fm.N_CLASSES, name="d2", **crossbar)(h))
     return Model(inputs=[x, b], outputs=[out], backend="native", seed=seed)
+
+
+def ideal_network(args):
+    """The same circuit with ideal conductances (the example's ``dense`` range), for comparison."""
+    return clamped_mlp(2 * fm.N_PIXELS, args.hidden, fm.N_CLASSES, clamp=CLAMP, gain=args.gain, g_min=1e-9,
+                       g_max=2e-6, initializer=("uniform", 1e-8, 1e-6), backend="native", seed=args.seed)
 
 
 def device_model(args):
@@ -72,13 +84,28 @@ def device_model(args):
     return SP291D1NR100Fit(c2c=args.c2c), None
 
 
-def ngspice_check(model, x, readouts, hidden):
+def ngspice_check(model, x, readouts, args):
     """Re-solve ``x`` in Ngspice with the trained conductances: (identical predictions, max |dV|)."""
-    spice = rectified_mlp(2 * fm.N_PIXELS, hidden, fm.N_CLASSES, backend="ngspice")
+    spice = clamped_mlp(2 * fm.N_PIXELS, args.hidden, fm.N_CLASSES, clamp=CLAMP, gain=args.gain, backend="ngspice")
     spice.set_weights(model.get_weights())
     ref = spice.predict({"x": x}, batch_size=64)["out"]
     same = int(np.sum(np.argmax(ref, axis=1) == np.argmax(readouts, axis=1)))
     return same, float(np.abs(ref - readouts).max())
+
+
+def train_ideal(args, x_train, y_train, x_test, labels):
+    """The comparison run: ideal conductances, the same circuit, targets and epochs (Adam 5e-8 S)."""
+    model = ideal_network(args)
+    start = time.perf_counter()
+    model.fit(DataLoader({"x": x_train, "out": y_train}, batch_size=args.batch_size, shuffle=True, seed=args.seed),
+              epochs=args.epochs, loss_fn=MSE(), optimizer=Adam(lr=5e-8), beta=args.beta, symmetric=True, verbose=2)
+    accuracy = float(np.mean(np.argmax(model.predict({"x": x_test})["out"], axis=1) == labels))
+    print(f"fashion-memristors (ideal conductances): test accuracy {accuracy:.4f} after {args.epochs} epochs "
+          f"({time.perf_counter() - start:.0f} s)")
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ideal.json").write_text(json.dumps({"test_accuracy": accuracy, "epochs": args.epochs}))
+    return {"test_accuracy": accuracy}
 
 
 def parse(argv):
@@ -92,8 +119,11 @@ def parse(argv):
     p.add_argument("--c2c", type=float, default=0.09, help="cycle-to-cycle noise, relative to the swing")
     p.add_argument("--d2d", type=float, default=0.05, help="device-to-device shift spread (relative)")
     p.add_argument("--max-pulses", type=int, default=4, help="pulses per device per update")
-    p.add_argument("--lr", type=float, default=3e-9, help="Adam step (S)")
-    p.add_argument("--beta", type=float, default=5e-7, help="nudging (S)")
+    p.add_argument("--lr", type=float, default=2e-9, help="Adam step (S; --ideal: 5e-8)")
+    p.add_argument("--beta", type=float, default=1e-8, help="nudging (S)")
+    p.add_argument("--gain", type=float, default=20.0, help="hidden amplifiers' gain (V/V)")
+    p.add_argument("--target", type=float, default=0.005, help="output targets +-V (differential pairs)")
+    p.add_argument("--ideal", action="store_true", help="the same circuit with ideal conductances, for comparison")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--ngspice-check", type=int, default=None, help="test images re-solved (default 500; quick 50)")
     p.add_argument("--data", default=None, help="folder of the Fashion-MNIST IDX files")
@@ -114,10 +144,13 @@ def parse(argv):
 def main(argv=None):
     args = parse(argv)
     (tr, trl), (te, tel) = load_fashion_mnist(args.data)
-    x_train, x_test = (fm.to_inputs(i, "rectified") for i in (tr[:args.train], te[:args.test]))
-    y_train = fm.targets(trl[:args.train], "rectified", 1 / 300)
+    x_train, x_test = (fm.to_inputs(i, "dense") for i in (tr[:args.train], te[:args.test]))
+    y_train = one_hot(trl[:args.train], fm.N_CLASSES, on=args.target, off=-args.target)
+    if args.ideal:
+        return train_ideal(args, x_train, y_train, x_test, tel[:args.test])
     device, energy = device_model(args)
-    model = memristor_network(args.hidden, device, DeviceVariation(shift_d2d=args.d2d), args.max_pulses, args.seed)
+    model = memristor_network(args.hidden, device, DeviceVariation(shift_d2d=args.d2d), args.max_pulses, args.seed,
+                              args.gain)
     start = time.perf_counter()
     history = model.fit(DataLoader({"x": x_train, "out": y_train}, batch_size=args.batch_size, shuffle=True,
                                    seed=args.seed), epochs=args.epochs, loss_fn=MSE(), optimizer=Adam(lr=args.lr),
@@ -125,10 +158,10 @@ def main(argv=None):
     seconds = time.perf_counter() - start
     readouts = model.predict({"x": x_test})["out"]
     accuracy = float(np.mean(np.argmax(readouts, axis=1) == tel[:args.test]))
-    layers = [model.layer(n) for n in ("d1p", "d1n", "d2")]
+    layers = [model.layer(n) for n in ("d1", "d2")]
     pulses = np.concatenate([layer.training_pulses().ravel() for layer in layers])
     n_check = min(args.ngspice_check, args.test)
-    same, diff = ngspice_check(model, x_test[:n_check], readouts[:n_check], args.hidden) if n_check else (0, 0.0)
+    same, diff = ngspice_check(model, x_test[:n_check], readouts[:n_check], args) if n_check else (0, 0.0)
     result = {"test_accuracy": accuracy, "epochs": args.epochs, "train_seconds": seconds,
               "pulses_per_device": {"median": int(np.median(pulses)), "max": int(pulses.max()),
                                     "mean": float(pulses.mean()), "total": int(pulses.sum())},

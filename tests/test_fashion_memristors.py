@@ -23,7 +23,7 @@ def test_quick_in_situ_study_counts_pulses_and_matches_ngspice(tmp_path):
     assert res["ngspice"]["identical"] == res["ngspice"]["images"] == 50
     assert res["ngspice"]["max_readout_difference_V"] < 1e-6
     history = History.load(tmp_path / "history.h5")
-    assert sum(history.metrics[f"{n}_pulses"][-1] for n in ("d1p", "d1n", "d2")) == pulses["total"]
+    assert sum(history.metrics[f"{n}_pulses"][-1] for n in ("d1", "d2")) == pulses["total"]
     if DATA.is_file():  # the measured file gives the energy of a pulse
         assert res["programming_energy_J"] == pytest.approx(pulses["total"] * res["pulse_energy_J"])
         assert res["pulse_energy_J"] == pytest.approx(3.82e-6, rel=0.01)

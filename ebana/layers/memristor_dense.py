@@ -26,6 +26,7 @@ class MemristorDenseLayer(DenseLayer):
         k_scale: multiplies every device conductance (dimensionless).
         max_pulses: pulses per device per update (int >= 1).
         initial_pulses: ``'random'`` (uniform positions on the curve) or an int position.
+        accumulate: keep the requested conductances between updates (see :meth:`clip`).
 
     >>> from ebana import InputVoltageLayer
     >>> from ebana.devices import ExponentialMemristor
@@ -35,7 +36,7 @@ class MemristorDenseLayer(DenseLayer):
     """
 
     def __init__(self, units, name, device=None, variation=None, k_scale=1.0, max_pulses=4,
-                 initial_pulses="random", lr=None, trainable=True):
+                 initial_pulses="random", lr=None, trainable=True, accumulate=False):
         device = ExponentialMemristor(g_min=1e-7, g_max=1e-4, n_pulses=100, nonlinearity=1.0) \
             if device is None else device
         if not isinstance(device, MemristorModel):
@@ -54,6 +55,8 @@ class MemristorDenseLayer(DenseLayer):
                          g_min=max(g_lo - 0.5 * spread, 0.01 * g_lo), g_max=g_hi + 0.5 * spread + g_hi)
         self.device, self.variation, self.k_scale = device, variation, float(k_scale)
         self.max_pulses, self.initial_pulses = int(max_pulses), initial_pulses
+        self.accumulate = bool(accumulate)
+        self._shadow = self._shown = None
         self.array = None
 
     def build(self, input_units, rng):
@@ -82,8 +85,13 @@ class MemristorDenseLayer(DenseLayer):
         return np.abs(up * scale), np.abs(down * scale)
 
     def clip(self):
-        """Reach the requested ``g`` by pulses, then show the devices' true conductances."""
-        requested = self.g.copy()
+        """Reach the requested ``g`` by pulses, then show the devices' true conductances.
+
+        With ``accumulate``, the requested conductances are kept between updates (a shadow
+        weight in the periphery, S): each update adds the optimizer's change to it, so changes
+        smaller than half a pulse step add up until they are worth a pulse instead of being
+        dropped at every step."""
+        requested = self._requested()
         rising = np.sign(self.device.curve()[-1] - self.device.curve()[0])  # SET raises G on this curve
         for _ in range(self.max_pulses):
             gap = requested - self.array.conductance
@@ -95,6 +103,18 @@ class MemristorDenseLayer(DenseLayer):
                 break
             self.array.pulse(direction)
         self.g[...] = self.array.conductance
+        self._shown = self.g.copy() if self.accumulate else None
+
+    def _requested(self):
+        """The conductances (S) the pulses aim at: ``g`` as the optimizer left it, or with
+        ``accumulate`` the shadow weight moved by the optimizer's change since the last update
+        (kept within the curve's reach, so it cannot wander beyond what a device can be)."""
+        if not self.accumulate or getattr(self, "_shown", None) is None or self._shown.shape != self.g.shape:
+            self._shadow = self.g.copy()
+        else:
+            self._shadow += self.g - self._shown
+            np.clip(self._shadow, self.g_min, self.g_max, out=self._shadow)
+        return self._shadow.copy()
 
     def training_pulses(self):
         """Pulses each device has received since its initial programming (int array, ``(n_in, units)``)."""
@@ -123,4 +143,5 @@ class MemristorDenseLayer(DenseLayer):
     def get_config(self):
         return {"units": self.out_units, "name": self.name, "device": self.device, "variation": self.variation,
                 "k_scale": self.k_scale, "max_pulses": self.max_pulses, "initial_pulses": self.initial_pulses,
+                "accumulate": self.accumulate,
                 "lr": self.lr, "trainable": self.trainable}
