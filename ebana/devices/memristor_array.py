@@ -138,7 +138,8 @@ class MemristorArray:
         if d.shape != self.shape:
             raise ShapeError(f"MemristorArray expected pulse directions of shape {self.shape}, "
                              f"received {d.shape}")
-        if not np.all(np.isin(d, (-1, 0, 1))):
+        # min/max, not np.isin (10 times slower on a 1.6 M-device crossbar, at every pulse)
+        if d.size and (d.min() < -1 or d.max() > 1 or (d.dtype.kind == "f" and np.any(d != np.round(d)))):
             raise ValidationError("pulse directions must be -1 (RESET), 0 or +1 (SET)")
         m_new, sat = self.model.step(self.m, d)
         moved = d != 0

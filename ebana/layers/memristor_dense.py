@@ -96,8 +96,12 @@ class MemristorDenseLayer(DenseLayer):
         for _ in range(self.max_pulses):
             gap = requested - self.array.conductance
             up, down = self._steps()
-            want_up = gap * rising > 0.5 * np.where(rising > 0, up, down)
-            want_down = -gap * rising > 0.5 * np.where(rising > 0, down, up)
+            step_up, step_down = (up, down) if rising > 0 else (down, up)
+            want_up = gap * rising > 0.5 * step_up
+            want_down = -gap * rising > 0.5 * step_down
+            if self.accumulate:  # the periphery verifies: a device at the end of its curve gets no pulse
+                want_up &= step_up > 0
+                want_down &= step_down > 0
             direction = want_up.astype(np.int64) - want_down.astype(np.int64)
             if not direction.any():
                 break
