@@ -53,3 +53,36 @@ def test_the_energy_of_a_pulse_comes_from_the_measured_pulse_rows():
 def test_the_measured_device_pulse_energy():
     # 2 V pulses of 1 ms drawing about 1.9 mA: about 3.8 uJ per pulse
     assert load_pulse_curve(DATA).pulse_energy == pytest.approx(3.82e-6, rel=0.01)
+
+
+def _one_device_layer(accumulate):
+    from ebana import CurrentLayer, InputVoltageLayer, Model
+    from ebana.devices import ExponentialMemristor
+    from ebana.layers import MemristorDenseLayer
+    x = InputVoltageLayer(units=1, name="x")
+    layer = MemristorDenseLayer(units=1, name="m", device=ExponentialMemristor(1e-7, 2e-7, 10, nonlinearity=0.0),
+                                initial_pulses=5, accumulate=accumulate)
+    Model(inputs=[x], outputs=[CurrentLayer(name="out")(layer(x))], backend="native")
+    return layer
+
+
+def test_accumulated_sub_pulse_changes_become_pulses_and_dropped_ones_do_not():
+    """A pulse moves this device by 10 nS; ten requests of +2 nS each move it only when they add up."""
+    for accumulate, expected in ((False, 0), (True, 2)):
+        layer = _one_device_layer(accumulate)
+        for _ in range(10):
+            layer.g += 2e-9  # what an optimizer step asks: a fifth of a pulse
+            layer.clip()
+        assert int(layer.training_pulses().sum()) == expected, accumulate
+        np.testing.assert_array_equal(layer.g, layer.array.conductance)  # the circuit sees the device
+
+
+def test_a_device_at_the_end_of_its_curve_gets_no_pulse_when_verified():
+    layer = _one_device_layer(True)
+    for _ in range(20):
+        layer.g += 5e-8  # far past the curve's end (2e-7 S)
+        layer.clip()
+    assert int(layer.array.m.max()) == layer.device.n_pulses  # saturated, never extrapolated
+    assert float(layer.g.max()) <= 2e-7 * (1 + 1e-12) + 0.05 * 1e-7  # within the curve's reach (d2d aside)
+    assert layer.array.saturated - layer.initial_saturated == 0  # no pulse was wasted on it
+    assert int(layer.training_pulses().sum()) == layer.device.n_pulses - 5

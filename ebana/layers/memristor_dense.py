@@ -112,8 +112,9 @@ class MemristorDenseLayer(DenseLayer):
     def _requested(self):
         """The conductances (S) the pulses aim at: ``g`` as the optimizer left it, or with
         ``accumulate`` the shadow weight moved by the optimizer's change since the last update
-        (kept within the curve's reach, so it cannot wander beyond what a device can be)."""
-        if not self.accumulate or getattr(self, "_shown", None) is None or self._shown.shape != self.g.shape:
+        (kept within the layer's bounds ``g_min .. g_max``, so it cannot wander far beyond what a
+        device can be; a device at its curve's end gets no pulse, :meth:`clip`)."""
+        if not self.accumulate or self._shown is None or self._shown.shape != self.g.shape:
             self._shadow = self.g.copy()
         else:
             self._shadow += self.g - self._shown
