@@ -32,6 +32,10 @@ time only: the models are cached in OUT), then 100 chips per fault fraction and 
 time (900 + 480 chip evaluations of about 2 s each: about 46 min);
 ``--quick`` is a small CI run (32 hidden nets, 2,000 training and 500 test images,
 3 chips; under a minute).
+
+5. Memristors trained in situ (``test_circuit/fashion_memristors.py``, into
+   ``OUT/memristors``, cached): the measured device on 1568-256-20, 10 epochs
+   (about 9 minutes; ``--quick``: its quick run; ``--no-memristors`` skips it).
 """
 import argparse
 import json
@@ -78,6 +82,8 @@ def parse(argv):
     p.add_argument("--hidden", type=int, default=None)
     p.add_argument("--data", default=None, help="folder of the Fashion-MNIST IDX files")
     p.add_argument("--seed", type=int, default=0, help="study seed (chips) and fault-aware map seed")
+    p.add_argument("--no-memristors", action="store_true",
+                   help="skip part 3, memristors trained in situ (test_circuit/fashion_memristors.py)")
     args = p.parse_args(argv)
     full = dict(batch_size=128, chips=100, drift_chips=30, epochs=30, fa_epochs=3, train=60000, test=10000, hidden=1024)
     quick = dict(batch_size=16, chips=3, drift_chips=3, epochs=1, fa_epochs=1, train=2000, test=500, hidden=32)
@@ -233,10 +239,26 @@ def run(args):
     return results
 
 
+def memristors(args):
+    """Part 3, memristors trained in situ (:mod:`fashion_memristors`), into ``OUT/memristors``;
+    cached: its ``results.json`` is read back when it exists."""
+    import fashion_memristors
+    out = args.out / "memristors"
+    if (out / "results.json").is_file():
+        print(f"memristors: reusing {out}/results.json")
+        return json.loads((out / "results.json").read_text())
+    argv = ["--out", str(out), "--seed", str(args.seed)] + (["--quick"] if args.quick else ["--hidden", "256"])
+    return fashion_memristors.main(argv + ([] if args.data is None else ["--data", args.data]))
+
+
 def main(argv=None):
     args = parse(argv)
     with threadpool_limits(2, user_api="blas"):
-        return run(args)
+        results = run(args)
+    if not args.no_memristors:
+        results["memristors"] = memristors(args)
+        (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    return results
 
 
 if __name__ == "__main__":

@@ -22,3 +22,5 @@ def test_quick_study_writes_tables_and_uniform_drift_changes_nothing(tmp_path):
     np.testing.assert_array_equal(uniform[:, 0], vanilla[0, 0])  # a uniform drift changes no prediction
     assert (tmp_path / "faults.png").stat().st_size > 0 and (tmp_path / "drift.png").stat().st_size > 0
     assert "| vanilla | 5 % |" in (tmp_path / "tables.md").read_text() and "full range: every conductance x" in stdout
+    memristors = res["memristors"]  # part 3, the in-situ study's quick run
+    assert memristors["pulses_per_device"]["total"] > 0 and memristors["ngspice"]["identical"] == 50
