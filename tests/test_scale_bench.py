@@ -17,3 +17,12 @@ def test_scale_benchmark_quick_run():
     figures = [float(x) for x in re.findall(r"free and nudged\s+([0-9.e+-]+)", out.stdout)]
     assert len(figures) == 4 and max(figures) < 1e-9, out.stdout
     assert "local 28x28x2, 7x7/3, 4 filters" in out.stdout and "x the rectified network's" in out.stdout
+
+
+def test_chip_benchmark_quick_run():
+    """bench/chips.py --quick: one chip's evaluation and the ideal network's, timed in one run."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "chips.py"), "--quick"], capture_output=True, text=True,
+                         timeout=300, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    ratios = [float(x) for x in re.findall(r"\| ([0-9.]+)x \|", out.stdout)]
+    assert len(ratios) == 2 and ratios[0] == 1.0 and ratios[1] > 0, out.stdout
