@@ -125,17 +125,18 @@ def image_inputs(n, rng, rows=6, cols=6):
     return np.stack([v, -v], axis=-1)
 
 
-def finite_differences(model, batch, loss, names):
+def finite_differences(model, batch, loss, names, picks=None):
     """Central finite differences of the batch's summed loss with respect to the parameters of
     the layers ``names`` (conductances: step 1e-4 relative; bias voltages: 1e-4 V), flattened
-    in order: the reference the EP gradient tests compare against."""
+    in order: the reference the EP gradient tests compare against. ``picks``: per layer name,
+    the indices to differentiate (default: every parameter)."""
     def total():
         return loss(model.readouts(model.solve(batch).v)["out"], batch["out"])[0].sum()
     out = []
     for name in names:
         layer = model.layer(name)
         p = layer.g if layer.conductances() is not None else layer.bias_voltage
-        for idx in np.ndindex(p.shape):
+        for idx in (np.ndindex(p.shape) if picks is None else picks[name]):
             old = p[idx]
             h = 1e-4 * old if layer.conductances() is not None else 1e-4
             p[idx] = old + h

@@ -20,6 +20,7 @@ from ebana.errors import GraphError, ShapeError, SimulatorError, ValidationError
 from ebana.networks import local_network
 from ebana.training import MSE
 from ebana.training.ep import ep_step
+from networks import finite_differences
 
 INIT = ("uniform", 1e-5, 1e-4)
 
@@ -135,28 +136,13 @@ def test_a_solve_stopped_early_fails_the_kcl_check():
         LayeredBackend(vtol=1e-3, anderson_depth=0).solve(model.circuit, stimulus)
 
 
-def _finite_difference(model, batch, name, picks):
-    def loss():
-        return MSE()(model.readouts(model.solve(batch).v)["out"], batch["out"])[0].sum()
-    g, out = model.layer(name).g, []
-    for idx in picks:
-        old, h = g[idx], g[idx] * 1e-4
-        g[idx] = old + h
-        up = loss()
-        g[idx] = old - h
-        down = loss()
-        g[idx] = old
-        out.append((up - down) / (2 * h))
-    return np.array(out)
-
-
 def test_ep_gradient_of_structured_local_layers_matches_finite_differences():
     model = two_local("native-layered", filters=8, seed=1)
     rng = np.random.default_rng(0)
     batch = {"x": rng.uniform(-1, 1, size=(4, 7, 7, 2)), "out": np.array([[0.02, -0.02], [-0.02, 0.02]] * 2)}
     names = ("l1", "l2", "d3")
     picks = {n: [tuple(int(rng.integers(s)) for s in model.layer(n).g.shape) for _ in range(25)] for n in names}
-    fd = np.concatenate([_finite_difference(model, batch, n, picks[n]) for n in names])
+    fd = finite_differences(model, batch, MSE(), names, picks)
     r = ep_step(model, batch, MSE(), beta=1e-7, symmetric=True)
     ep = np.concatenate([r.grads[n][tuple(np.array(picks[n]).T)] for n in names])
     cos = ep @ fd / np.linalg.norm(ep) / np.linalg.norm(fd)
