@@ -84,15 +84,6 @@ def device_model(args):
     return SP291D1NR100Fit(c2c=args.c2c), None
 
 
-def ngspice_check(model, x, readouts, args):
-    """Re-solve ``x`` in Ngspice with the trained conductances: (identical predictions, max |dV|)."""
-    spice = clamped_mlp(2 * fm.N_PIXELS, args.hidden, fm.N_CLASSES, clamp=CLAMP, gain=args.gain, backend="ngspice")
-    spice.set_weights(model.get_weights())
-    ref = spice.predict({"x": x}, batch_size=64)["out"]
-    same = int(np.sum(np.argmax(ref, axis=1) == np.argmax(readouts, axis=1)))
-    return same, float(np.abs(ref - readouts).max())
-
-
 def train_ideal(args, x_train, y_train, x_test, labels):
     """The comparison run: ideal conductances, the same circuit, targets and epochs (Adam 5e-8 S)."""
     model = ideal_network(args)
@@ -160,8 +151,13 @@ def main(argv=None):
     accuracy = float(np.mean(np.argmax(readouts, axis=1) == tel[:args.test]))
     layers = [model.layer(n) for n in ("d1", "d2")]
     pulses = np.concatenate([layer.training_pulses().ravel() for layer in layers])
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_weights(out / "weights.pkl")
     n_check = min(args.ngspice_check, args.test)
-    same, diff = ngspice_check(model, x_test[:n_check], readouts[:n_check], args) if n_check else (0, 0.0)
+    # the example's check: an Ngspice copy of the model from its config, with the devices' conductances
+    same, diff, _ = fm.ngspice_check(model, out / "weights.pkl", x_test[:n_check], readouts[:n_check],
+                                     workers=2) if n_check else (0, 0.0, 0.0)
     result = {"test_accuracy": accuracy, "epochs": args.epochs, "train_seconds": seconds,
               "pulses_per_device": {"median": int(np.median(pulses)), "max": int(pulses.max()),
                                     "mean": float(pulses.mean()), "total": int(pulses.sum())},
@@ -169,11 +165,8 @@ def main(argv=None):
               "pulse_energy_J": energy, "programming_energy_J": None if energy is None else float(pulses.sum() * energy),
               "ngspice": {"images": n_check, "identical": same, "max_readout_difference_V": diff},
               "settings": {k: v for k, v in vars(args).items() if k not in ("out",)}}
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=1))
     history.save(out / "history.h5")
-    model.save_weights(out / "weights.pkl")
     print(f"fashion-memristors: test accuracy {accuracy:.4f} after {args.epochs} epochs ({seconds:.0f} s); "
           f"training pulses per device: median {result['pulses_per_device']['median']}, "
           f"max {result['pulses_per_device']['max']}; programming energy "

@@ -28,8 +28,6 @@ def check_supported(plan):
             if side.group != FIXED and not side.full:
                 raise NotOnDevice(f"layer {link.owner!r}: a crossbar that reaches only part of the nets of "
                                   f"group {plan.groups[side.group].name!r} runs on the CPU only")
-        if link.a.group == FIXED and link.b.group == FIXED:
-            continue
     for grp in plan.groups:
         _check_clamps(grp)
         for _, side in grp.currents:
