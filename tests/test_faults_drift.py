@@ -164,3 +164,23 @@ def test_scale_to_range_keeps_the_predictions_and_fills_the_range():
     np.testing.assert_allclose(readouts(m, m.conductances()), v0, atol=2e-3 * np.abs(v0).max())
     with pytest.raises(ValidationError, match="fraction"):
         scale_to_range(m, fraction=0)
+
+
+def test_chip_studies_refuse_wired_layers_by_name():
+    """A wired layer's circuit holds its wire segments too: a chip vector of the devices alone would
+    be short, so chip studies refuse it (the layer named) instead of building a wrong stimulus."""
+    import pytest
+
+    from ebana import CurrentLayer, DenseLayer, InputVoltageLayer, Model
+    from ebana.analysis.chips import chip_conductances
+    from ebana.devices import Variability
+    from ebana.devices.chip import ChipDevices
+    from ebana.errors import ValidationError
+    from ebana.layers import Wires
+    x = InputVoltageLayer(units=4, name="x")
+    out = CurrentLayer(name="out")(DenseLayer(units=2, name="dw", wires=Wires(tile=(4, 2), r_segment=1.0))(x))
+    model = Model(inputs=[x], outputs=[out], backend="native")
+    with pytest.raises(ValidationError, match="'dw' has wire resistance"):
+        chip_conductances(model, Variability(kind="gaussian", sigma=0.1, scope="chip"), 1)
+    with pytest.raises(ValidationError, match="'dw' has wire resistance"):
+        ChipDevices(seed=1).conductances(model)

@@ -4,7 +4,7 @@ Layout (file attributes ``format='ebana-robustness'``, ``version=1``):
 
 - ``<name>/``: a finished study (:meth:`~ebana.analysis.robustness.RobustnessResult.save`):
   datasets ``sigmas``, ``accuracy`` (S, chips) and the summary per sigma; attributes
-  ``kind``, ``seed``, ``backend``, ``chips``.
+  ``kind``, ``seed``, ``backend``, ``chips``, and the ``weights`` and ``data`` digests.
 - ``_partial/<name>/``: an unfinished one: ``sigmas``, ``accuracy`` with NaN for the chips
   not computed yet, and the attributes that identify the study (:data:`IDENTITY`). It is
   never read as a result, and it goes when the study finishes.

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..backends import make_stimulus
 from ..devices import VariabilityModel
+from ..devices.chip import device_conductances
 
 
 def chip_seed(seed, chip):
@@ -27,9 +28,7 @@ def chip_conductances(model, variability, chip):
     vm = VariabilityModel(variability)
     parts = []
     for layer in model.resistive_layers:
-        g = layer.circuit_g() if hasattr(layer, "circuit_g") else layer.conductances()
-        g_min = getattr(layer, "g_min", float(g.min()))
-        g_max = getattr(layer, "g_max", float(g.max()))
+        g, (g_min, g_max) = device_conductances(layer)
         masks = vm.chip_masks(g.shape, chip, key=layer.name, g_max=g_max, g=g)
         parts.append(vm.apply(g, masks, g_min).ravel())
     return np.concatenate(parts)

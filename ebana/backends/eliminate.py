@@ -122,8 +122,8 @@ class WireElimination:
             ts.append(t)
         return np.concatenate(parts), ts
 
-    def expand_v(self, v_red, ts, rows=slice(None)):
-        """Full node voltages (V) of ``rows`` from the reduced ones: inner nodes by ``V_I = T V_P``."""
+    def expand_v(self, v_red, ts):
+        """Full node voltages (V) from the reduced ones: inner nodes by ``V_I = T V_P``."""
         v = np.zeros((v_red.shape[0], self.full.n_nodes))
         v[:, self.present] = v_red
         for b, t in zip(self.blocks, ts):

@@ -29,9 +29,16 @@ from .drift import PowerLawDrift, global_compensation
 from .faults import FaultMap, StuckAtFaults
 
 
-def _layer_g(layer):
-    g = layer.circuit_g() if hasattr(layer, "circuit_g") else layer.conductances()
-    return np.asarray(g, dtype=float)
+def device_conductances(layer):
+    """The conductances (S) of ``layer``'s devices as the circuit holds them (quantised where the
+    layer quantises), and their bounds ``(g_min, g_max)`` (S): what every chip study draws its
+    faults, drift or masks on. A layer with wire resistance is refused: its circuit also holds the
+    wire segments, which no chip study models yet (the studies would build a vector short of them)."""
+    if getattr(layer, "has_wires", False):
+        raise ValidationError(f"{layer.describe()} has wire resistance: chip studies (variability, faults, "
+                              "drift) cover the devices only and do not support wired layers yet")
+    g = np.asarray(layer.circuit_g() if hasattr(layer, "circuit_g") else layer.conductances(), dtype=float)
+    return g, _bounds(layer, g)
 
 
 def _bounds(layer, g):
@@ -62,16 +69,16 @@ class ChipDevices:
         if self.faults is None:
             return None
         if layer.name not in self.fault_maps:
-            self.fault_maps[layer.name] = self.faults.draw(_layer_g(layer).shape, self.seed, key=layer.name)
+            self.fault_maps[layer.name] = self.faults.draw(device_conductances(layer)[0].shape, self.seed, key=layer.name)
         fmap = self.fault_maps[layer.name]
-        if fmap.shape != _layer_g(layer).shape:
+        if fmap.shape != device_conductances(layer)[0].shape:
             raise ValidationError(f"layer {layer.name!r}: its fault map has shape {fmap.shape}, the layer's "
-                                  f"conductances {_layer_g(layer).shape}")
+                                  f"conductances {device_conductances(layer)[0].shape}")
         return fmap
 
     def programmed(self, layer):
         """Conductances (S) of ``layer`` as programmed on this chip: trained values with stuck devices."""
-        g = _layer_g(layer)
+        g = device_conductances(layer)[0]
         fmap = self.fault_map(layer)
         return g if fmap is None else fmap.apply(g, *_bounds(layer, g))
 

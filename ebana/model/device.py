@@ -2,18 +2,20 @@
 
 The rule: a model built with ``device='cuda'`` (or another device of
 :mod:`ebana.backends.arrays`) keeps every value array its layers hold on that
-device, for its whole life: the conductances ``g`` (S), the bias voltages (V),
-a pooling layer's fixed conductances (the names each layer lists in
-``array_attributes()``). Optimizers update them in place there, and the EP
+device, for its whole life: the conductances ``g`` (S), the bias voltages (V)
+(the names each layer lists in ``array_attributes()``). Optimizers update them in place there, and the EP
 phases, gradients, losses and metrics are computed there. Everything that
 leaves the model is a host (NumPy) array: ``get_weights``, saved files, the
 config, the netlist, ``predict``'s readouts; ``set_weights`` and loaded files
 are copied onto the device.
 
-What the device path does not do (yet) is refused here, naming the layer or
-the option, before anything is simulated: variability (noise-aware training),
-memristor layers, quantised conductances (``levels``), wire resistance,
-per-sample conductances, power reports and FaultAware training.
+What the device path does not do (yet) is refused, naming the layer or the
+option, before anything is simulated: the layer kinds here (:func:`device_problem`:
+variability, memristor layers, quantised conductances, wire resistance), the
+options where they are used (:func:`refuse_on_device`: per-sample conductances,
+power reports, FaultAware training), and circuits the device solver does not
+cover at their first solve (:class:`~ebana.backends.gpu.support.NotOnDevice`:
+locally connected and pooling layers, Shockley diodes).
 
 Example:
     >>> from ebana.networks import clamped_mlp

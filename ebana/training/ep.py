@@ -109,8 +109,8 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
     beta = check_number(beta, "beta (S)", 0, low_open=True)
     size, arrays = model.check_inputs(batch)
     targets = targets_of(model, batch, size)
-    if g is not None and getattr(model, "device", "cpu") != "cpu":
-        g = model.device_conductances(g)  # refuses per-sample conductances there
+    if g is not None:
+        g = model.device_conductances(g)  # on a device: uploaded, per-sample refused (the CPU: unchanged)
     phases = Phases(model, arrays, size, model.conductances() if g is None else g)
     free = phases.solve()
     loss, readouts, currents = loss_and_nudge(model, free.v, targets, loss_fn, beta)

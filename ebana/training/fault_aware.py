@@ -30,7 +30,6 @@ Example:
     opt.finish()
     ```
 """
-import numpy as np
 
 from ..devices import as_generator
 from ..devices.faults import StuckAtFaults
@@ -145,9 +144,3 @@ class FaultAware(Optimizer):
 
     def load_state(self, path):
         return self.inner.load_state(path)
-
-
-def stuck_fraction(maps):
-    """Fraction of stuck devices over ``maps`` (dict of FaultMap), dimensionless."""
-    total = sum(m.stuck.size for m in maps.values())
-    return float(sum(np.count_nonzero(m.stuck) for m in maps.values()) / total) if total else 0.0
