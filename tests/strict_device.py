@@ -33,15 +33,19 @@ class StrictArray(NDArrayOperatorsMixin):
         raise TypeError("implicit conversion of a device array to NumPy (use .get() or to_host)")
 
     def get(self):
+        _no_round_trip("x.get()")
         return np.array(self.a)
 
     def __float__(self):
+        _no_round_trip("float(x)")
         return float(self.a)
 
     def __int__(self):
+        _no_round_trip("int(x)")
         return int(self.a)
 
     def __bool__(self):
+        _no_round_trip("bool(x)")
         return bool(self.a)
 
     def __index__(self):
@@ -111,9 +115,10 @@ def unwrap(x):
 
 
 def wrap(x):
-    """NumPy arrays (not scalars) to StrictArrays, inside tuples and lists."""
-    if isinstance(x, np.ndarray):
-        return StrictArray(x)
+    """NumPy arrays (not scalars, except while recording: CuPy's reductions give 0-d arrays)
+    to StrictArrays, inside tuples and lists."""
+    if isinstance(x, np.ndarray) or _recording[0] and isinstance(x, np.generic):
+        return StrictArray(np.asarray(x))
     if isinstance(x, tuple):
         return tuple(wrap(e) for e in x)
     if isinstance(x, list):
@@ -168,10 +173,61 @@ def _wrapped(f):
 
 xp = _Namespace()
 
+_recording = [False]  # whether a solve is being recorded or replayed (see RerunRecorder)
+
+
+def _no_round_trip(what):
+    if _recording[0]:
+        raise RuntimeError(f"{what}: a host round trip while a graph is recorded (CUDA refuses it in a capture)")
+
+
+class RerunRecorder:
+    """The stand-in for CUDA graphs (:mod:`ebana.backends.gpu.graphs`): a recording runs its
+    body again at every replay, refusing host round trips meanwhile, and writes the results
+    into the arrays the first run returned (a graph writes where it wrote when captured)."""
+
+    def __init__(self):
+        self.recorded = self.replayed = 0
+
+    def record(self, shapes, body):
+        buffers = {k: xp.zeros(shape) for k, shape in shapes.items()}
+        self.recorded += 1
+        return _Rerun(self, body, buffers, _run_recording(body, buffers))
+
+
+class _Rerun:
+    def __init__(self, recorder, body, buffers, outputs):
+        self.recorder, self.body, self.buffers, self.outputs = recorder, body, buffers, outputs
+
+    def run(self, values):
+        for k, x in values.items():
+            self.buffers[k][...] = x
+        for k, x in _run_recording(self.body, self.buffers).items():
+            self.outputs[k][...] = x
+        self.recorder.replayed += 1
+        return {k: x.copy() for k, x in self.outputs.items() if k != "report"}, self.outputs["report"].get()
+
+
+def _run_recording(body, buffers):
+    _recording[0] = True
+    try:
+        with np.errstate(all="ignore"):  # recording runs on the buffers' zeros (a capture runs nothing)
+            return body(buffers)
+    finally:
+        _recording[0] = False
+
+
+recorders = []  # every recorder made for the 'strict' device, newest last
+
+
+def _new_recorder():
+    recorders.append(RerunRecorder())
+    return recorders[-1]
+
 
 def register():
     """Make 'strict' a device name (idempotent); return the namespace."""
-    register_device(DEVICE, xp, StrictArray, lambda x: x.get())
+    register_device(DEVICE, xp, StrictArray, lambda x: x.get(), recorder=_new_recorder)
     return xp
 
 

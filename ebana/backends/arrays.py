@@ -21,6 +21,7 @@ Example:
     array([1., 2.])
 """
 import importlib
+import os
 
 import numpy as np
 
@@ -48,14 +49,34 @@ def _load_cupy():
 _LOADERS = {"cuda": _load_cupy}
 
 
-def register_device(name, xp, array_type, to_host_fn=None):
+def register_device(name, xp, array_type, to_host_fn=None, recorder=None):
     """Make ``name`` a device whose arrays are ``array_type`` made by namespace ``xp``;
-    ``to_host_fn(x)`` copies one to a NumPy array (default ``x.get()``, as CuPy's)."""
+    ``to_host_fn(x)`` copies one to a NumPy array (default ``x.get()``, as CuPy's);
+    ``recorder()`` makes the graph recorder of its solver (see :mod:`ebana.backends.gpu.graphs`)."""
     if not isinstance(name, str) or not name.isidentifier():
         raise ValidationError(f"a device name is an identifier, received {name!r}")
     _DEVICES[name] = (xp, array_type)
     if to_host_fn is not None:
         _HOST_COPY[array_type] = to_host_fn
+    _RECORDERS[name] = recorder
+
+
+def _cuda_recorder():
+    from .gpu.graphs import CudaGraphRecorder
+    return CudaGraphRecorder(namespace("cuda"))
+
+
+#: device name -> zero-argument factory of the graph recorder its solver replays solves with
+_RECORDERS = {"cuda": _cuda_recorder}
+
+
+def graph_recorder(device):
+    """A new graph recorder for the solver on ``device``, or None (none registered, or the
+    environment variable ``EBANA_DEVICE_GRAPHS=0``: every solve launched operation by operation)."""
+    factory = _RECORDERS.get(check_device(device))
+    if factory is None or os.environ.get("EBANA_DEVICE_GRAPHS", "1") == "0":
+        return None
+    return factory()
 
 
 _HOST_COPY = {}  # array type -> function copying such an array to a NumPy one

@@ -6,7 +6,7 @@ Example:
     'native'
 """
 from ..errors import ValidationError
-from .arrays import check_device, namespace
+from .arrays import check_device, graph_recorder, namespace
 from .base import Backend
 from .parallel import ParallelBackend
 from .registry import SOLVERS, make_solver
@@ -60,7 +60,7 @@ def device_backend(name, workers, executor, device):
                               f"'native-layered' in one process, received backend={name!r}"
                               + ("" if workers is None and executor is None else " with workers"))
     from .gpu.backend import DeviceLayeredBackend
-    return DeviceLayeredBackend(xp=namespace(device))
+    return DeviceLayeredBackend(xp=namespace(device), recorder=graph_recorder(device))
 
 
 def backend_with_retries(spec, device="cpu"):

@@ -23,10 +23,12 @@ import numpy as np
 from ...errors import SimulatorError, ValidationError
 from ..base import Backend, OperatingPoint
 from ..layered.plan import FIXED, LayeredPlan
+from ..layered.sweeps import converged
 from .anderson import DeviceAnderson
 from .clamps import DeviceClamps
 from .kernels import MAX_DEPTH, Kernels
 from .links import DeviceLink, SideOnDevice
+from .replay import SolveReplays
 from .support import NotOnDevice, check_supported
 
 
@@ -40,20 +42,25 @@ class DeviceLayeredBackend(Backend):
     check_tol: largest KCL residual accepted, as the Newton step it would cause (V).
     anderson_depth: past sweeps the mixing combines (0: plain sweeps); mixing starts once a sweep
         shrinks the largest move by less than ``1 / mix_above`` and stops after sweep ``accelerate``.
+    recorder: a graph recorder of the namespace (:mod:`.graphs`; ``None``: every solve launched
+        operation by operation). With one, repeated solves of one shape replay a recorded graph
+        of a fixed number of sweeps, verified after each replay (:mod:`.replay`).
     """
     name = "native-layered"
 
     def __init__(self, xp=np, max_iterations=500, vtol=1e-12, check_tol=1e-9, anderson_depth=4, accelerate=100,
-                 mix_above=0.05):
+                 mix_above=0.05, recorder=None):
         self.xp = xp
         self.max_iterations, self.vtol, self.check_tol = max_iterations, vtol, check_tol
         self.anderson_depth, self.accelerate, self.mix_above = anderson_depth, accelerate, mix_above
         self.solves = 0
         self.sweeps = 0  # sweeps of the last solve (diagnostics)
+        self.mixed_from = None  # the sweep the last eager solve began mixing at (None: it did not)
         self._cache = None   # (circuit, plan, device index arrays)
         self._bound = None   # (g as passed, probe, {link id: DeviceLink})
         self._consts = None  # (bound, vs as passed, vfix, per-group constants)
         self.kernels = Kernels(xp)
+        self.replays = SolveReplays(self, recorder) if recorder is not None else None
         if anderson_depth > MAX_DEPTH:
             raise ValidationError(f"anderson_depth of the device solver is at most {MAX_DEPTH}, received {anderson_depth}")
 
@@ -66,6 +73,8 @@ class DeviceLayeredBackend(Backend):
 
     def close(self):
         self._bound = self._consts = None
+        if self.replays is not None:
+            self.replays.clear()
 
     # preparation (once per circuit, then once per conductance state and batch) ---------------
     def _prepare(self, circuit):
@@ -73,7 +82,7 @@ class DeviceLayeredBackend(Backend):
             plan = LayeredPlan(circuit)
             check_supported(plan)
             self._cache = (circuit, plan, _DeviceIndex(plan, self.xp))
-            self._bound = self._consts = None
+            self.close()
         return self._cache[1:]
 
     def _bind(self, plan, index, given):
@@ -84,11 +93,15 @@ class DeviceLayeredBackend(Backend):
         entry = self._bound
         if entry is not None and entry[0] is given and bool((entry[1] == probe).all()):
             return entry[2]
-        g = self.xp.asarray(given, dtype=float)
-        links = {id(l): DeviceLink(l, g, index, self.xp) for l in plan.links}
+        links = self.links(plan, index, given)
         self._bound = (given, probe, links)
         self._consts = None
         return links
+
+    def links(self, plan, index, given):
+        """{id(link): DeviceLink} for conductances ``given`` (S, ``(R,)``), computed afresh."""
+        g = self.xp.asarray(given, dtype=float)
+        return {id(l): DeviceLink(l, g, index, self.xp) for l in plan.links}
 
     def _constants(self, plan, index, bound, given):
         """Known node voltages (V) and per group: diagonal D (S), known-node current K (A) and
@@ -97,14 +110,21 @@ class DeviceLayeredBackend(Backend):
         entry = self._consts
         if entry is not None and entry[0] is bound and entry[1] is given:
             return entry[2], entry[3]
+        vfix, consts = self.constants(plan, index, bound, given)
+        for _, _, clamps in consts:
+            if clamps is not None:
+                clamps.require_ordered()
+        self._consts = (bound, given, vfix, consts)
+        return vfix, consts
+
+    def constants(self, plan, index, bound, given):
+        """``_constants`` computed afresh, with no host round trip (the clamps' order unchecked)."""
         xp = self.xp
         vs = xp.asarray(given, dtype=float)
         vfix = xp.zeros((vs.shape[0], len(plan.fixed_nodes)))
         for dst, src, sign in plan.known_runs:
             vfix[:, dst] = vs[:, src] * sign
-        consts = [self._group_constants(grp, index, bound, vfix) for grp in plan.groups]
-        self._consts = (bound, given, vfix, consts)
-        return vfix, consts
+        return vfix, [self._group_constants(grp, index, bound, vfix) for grp in plan.groups]
 
     def _group_constants(self, grp, index, bound, vfix):
         xp = self.xp
@@ -129,11 +149,20 @@ class DeviceLayeredBackend(Backend):
 
     # solving -----------------------------------------------------------------------------------
     def solve(self, circuit, stimulus, initial=None, sample_offset=0):
-        xp = self.xp
         plan, index = self._prepare(circuit)
         if stimulus.g.ndim != 1:
             raise NotOnDevice("the device solver takes one conductance vector for the batch; per-sample "
                               "conductances (variability masks) run on the CPU (device='cpu')")
+        if self.replays is not None:
+            op = self.replays.solve(circuit, plan, index, stimulus, initial)
+            if op is not None:
+                return op
+        return self.solve_eagerly(circuit, stimulus, initial, sample_offset)
+
+    def solve_eagerly(self, circuit, stimulus, initial=None, sample_offset=0):
+        """``solve`` operation by operation: sweeps until converged, then the KCL check."""
+        xp = self.xp
+        plan, index = self._prepare(circuit)
         isrc = xp.asarray(stimulus.isrc, dtype=float)
         bound = self._bind(plan, index, stimulus.g)
         vfix, consts = self._constants(plan, index, bound, stimulus.vs)
@@ -147,9 +176,43 @@ class DeviceLayeredBackend(Backend):
         run.sweep_all(v, sample_offset, warm=initial is not None)
         run.check(v, sample_offset)
         self.solves += B
-        self.sweeps = run.sweeps
+        self.sweeps, self.mixed_from = run.sweeps, run.mixed_from
         full = index.node_voltages(v, vfix, circuit.n_nodes)
         return OperatingPoint(full, branch_currents=lambda: run.branch_currents(full, v, vfix))
+
+    def recorded_solve(self, plan, index, n_nodes, batch, warm, sweeps, mix_from):
+        """The body of a recorded solve (:mod:`.replay`): a function of the input buffers
+        (``g``, ``vs``, ``isrc``, and ``initial`` when ``warm``) that binds the conductances,
+        sweeps exactly ``sweeps`` times (mixing from sweep ``mix_from``, None: never) and returns the node voltages ``full``
+        (V) and a ``report``: each sweep's largest move (V), the largest voltage (V), the
+        largest KCL residual as a Newton step (V) and 1.0 when every two-sided clamp is
+        ordered. It launches work only: no value crosses to the host."""
+        xp = self.xp
+
+        def body(buffers):
+            bound = self.links(plan, index, buffers["g"])
+            vfix, consts = self.constants(plan, index, bound, buffers["vs"])
+            run = _Run(self, plan, index, bound, consts, _injected(plan, index, buffers["isrc"], xp, batch))
+            if warm:
+                v = [buffers["initial"][:, span].copy() for span in index.spans]
+            else:
+                v = [xp.zeros((batch, len(grp.nets))) for grp in plan.groups]
+            moves = run.sweep_fixed(v, sweeps, warm, mix_from)
+            worst = run.residual_worst(v)
+            ordered = [c[2].ordered for c in consts if c[2] is not None and c[2].ordered is not None]
+            tail = [xp.max(xp.stack([xp.abs(x).max() for x in v])), worst.max(),
+                    xp.all(xp.stack(ordered)).astype(float) if ordered else xp.ones(())]
+            report = xp.concatenate([moves, xp.stack(tail)])
+            return {"full": index.node_voltages(v, vfix, n_nodes), "report": report}
+        return body
+
+    def branch_currents_at(self, circuit, stimulus, full):
+        """Voltage-source branch currents (A) of a solution ``full`` (V) of ``stimulus``."""
+        plan, index = self._prepare(circuit)
+        bound = self._bind(plan, index, stimulus.g)
+        vfix, consts = self._constants(plan, index, bound, stimulus.vs)
+        v = [full[:, span] for span in index.spans]
+        return _Run(self, plan, index, bound, consts, None).branch_currents(full, v, vfix)
 
 
 class _DeviceIndex:
@@ -253,36 +316,49 @@ class _Run:
             moved = xp.maximum(moved, largest(part))
         return moved
 
-    def sweep_all(self, v, offset, warm):
-        """Sweep until the implied error is below vtol; ``v`` (list per group) is updated in place.
-        A warm start (a nudged phase) sweeps from the outputs back. Anderson mixing starts once a
-        sweep shrinks the move by less than ``1 / mix_above``."""
-        be, xp = self.be, self.xp
+    def _start(self, v, warm):
+        """The sweep order (a warm start, a nudged phase, sweeps from the outputs back), the
+        mixing state (``v``'s groups after the first put side by side, or None) with its moves
+        array, and per group the array its update writes its move into."""
+        xp = self.xp
         K = len(self.plan.groups)
         order = list(range(K))[::-1] if warm else list(range(K))
-        mixing = bool(be.anderson_depth) and K > 1
+        mixing = bool(self.be.anderson_depth) and K > 1
         state, moves, views = _gather(v, order[1:], xp) if mixing else (None, None, {})
-        mixer = None
         steps = {k: views.get(k) if k in views else xp.empty(v[k].shape) for k in order}
+        return order, state, moves, steps
+
+    def _sweep(self, v, order, steps, moves):
+        """One sweep over the groups; every sample's largest move (V), ``(B,)``."""
+        for k in order:
+            self.update_group(k, v, steps[k])
+        return self._largest_move(order, steps, moves)
+
+    def sweep_all(self, v, offset, warm):
+        """Sweep until the implied error is below vtol; ``v`` (list per group) is updated in place.
+        Anderson mixing starts once a sweep shrinks the move by less than ``1 / mix_above``
+        (``self.mixed_from``: that sweep, or None)."""
+        be, xp = self.be, self.xp
+        order, state, moves, steps = self._start(v, warm)
+        mixer = self.mixed_from = None
         previous = 0.0
         for sweep in range(1, be.max_iterations + 1):
-            for k in order:
-                self.update_group(k, v, steps[k])
-            moved = self._largest_move(order, steps, moves)
+            moved = self._sweep(v, order, steps, moves)
             self.sweeps = sweep
-            largest = float(moved.max()) if K and moved.shape[0] else 0.0
+            largest = float(moved.max()) if order and moved.shape[0] else 0.0
             if largest != largest or largest == np.inf:
                 bad = int(xp.argmax(~xp.isfinite(moved)))
                 raise SimulatorError("device layered solve produced non-finite voltages", sample=offset + bad)
-            if self._converged(largest, previous, v):
+            if converged(largest, previous, be.vtol, lambda: max(float(xp.abs(x).max()) for x in v)):
                 return
             slow = previous > 0 and largest > be.mix_above * previous
             previous = largest
-            if mixer is None and mixing and slow and sweep + 1 < be.accelerate:
+            if mixer is None and state is not None and slow and sweep + 1 < be.accelerate:
                 # mixing pays only where plain sweeps contract slowly: on a network of one hidden
                 # layer they shrink the move ~500-fold per sweep and a mix (a dozen launches)
                 # saved no sweep (measured on Fashion-MNIST weights: 5/4/1 sweeps either way)
                 mixer = DeviceAnderson(xp, be.kernels, be.anderson_depth)
+                self.mixed_from = sweep
             if mixer is not None:
                 if sweep >= be.accelerate:
                     mixer = None
@@ -292,25 +368,36 @@ class _Run:
         raise SimulatorError(f"device layered solver did not converge in {be.max_iterations} sweeps "
                              f"(last change {float(moved[bad]):.3g} V)", sample=offset + bad)
 
-    def _converged(self, largest, previous, v):
-        """The CPU solver's test: the error the measured contraction implies, within vtol (or
-        within vtol relative to the largest voltage above 1 V, up to 1000 vtol)."""
-        vtol = self.be.vtol
-        rate = largest / previous if previous > 0 else 0.5
-        error = largest * max(1.0, rate / (1.0 - rate)) if rate < 1.0 else np.inf
-        if error <= vtol:
-            return True
-        return error <= 1e3 * vtol and error <= vtol * max(1.0, max(float(self.xp.abs(x).max()) for x in v))
+    def sweep_fixed(self, v, sweeps, warm, mix_from):
+        """Exactly ``sweeps`` sweeps with no host round trip, mixing after sweep ``mix_from`` on
+        (None: never) as ``sweep_all`` would; ``v`` is updated in place. Returns each sweep's
+        largest move over the batch (V), ``(sweeps,)``, on the device."""
+        be, xp = self.be, self.xp
+        order, state, moves, steps = self._start(v, warm)
+        mixer = DeviceAnderson(xp, be.kernels, be.anderson_depth) if state is not None and mix_from else None
+        largest = xp.empty(sweeps)
+        for sweep in range(1, sweeps + 1):
+            largest[sweep - 1] = self._sweep(v, order, steps, moves).max()
+            if mixer is not None and mix_from <= sweep < be.accelerate:
+                mixer.mix(moves, state)
+        return largest
 
-    def check(self, v, offset):
-        """Every net's KCL at the final voltages, with the currents recomputed from them, as the
-        Newton step it would cause (V); a sample above ``check_tol`` raises SimulatorError."""
+    def residual_worst(self, v):
+        """Every sample's largest KCL residual, as the Newton step it would cause (V), ``(B,)``,
+        with the currents recomputed from ``v``; None without groups."""
         xp = self.xp
         worst = None
         for k in range(len(self.plan.groups)):
             D, K, clamps = self.consts[k]
             step = self.be.kernels.residual_step(clamps, D, K, self.drive(k, v), v[k])
             worst = step if worst is None else xp.maximum(worst, step)
+        return worst
+
+    def check(self, v, offset):
+        """Every net's KCL at the final voltages, with the currents recomputed from them, as the
+        Newton step it would cause (V); a sample above ``check_tol`` raises SimulatorError."""
+        xp = self.xp
+        worst = self.residual_worst(v)
         if worst is None:
             return
         bad = ~(worst <= self.be.check_tol)

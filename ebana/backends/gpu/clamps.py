@@ -36,12 +36,17 @@ class DeviceClamps:
         self.K = K + c_off              # current from known nodes, the clamps' off part included (A)
         self.inv_off = 1.0 / self.D
         self.inv_on = [1.0 / (self.D + gd) for _, _, gd, _ in self.parts]
+        self.ordered = None  # a pair's lower breakpoints below its upper ones (a device bool), which the one pass needs
         if len(self.parts) == 2:
             low = next(p[1] for p in self.parts if p[0] < 0)
             high = next(p[1] for p in self.parts if p[0] > 0)
-            if not bool(xp.all(low <= high)):
-                raise SimulatorError("device solver: a two-sided clamp whose lower breakpoint lies above its upper "
-                                     "one (the CPU solver handles it: device='cpu')")
+            self.ordered = xp.all(low <= high)
+
+    def require_ordered(self):
+        """Raise SimulatorError unless the one-pass solve holds (a host round trip)."""
+        if self.ordered is not None and not bool(self.ordered):
+            raise SimulatorError("device solver: a two-sided clamp whose lower breakpoint lies above its upper "
+                                 "one (the CPU solver handles it: device='cpu')")
 
     def solve(self, C):
         """The nets' voltages (V) for the current ``C`` (A) from the other groups and injections."""

@@ -339,18 +339,23 @@ def _gather(v, groups):
 
 def _converged(largest, previous, v, allowed, be):
     """Whether the sweeps may stop, after one whose largest move was ``largest`` (V) and the one
-    before ``previous`` (V; 0: none yet).
+    before ``previous`` (V; 0: none yet): :func:`converged`, and only on products held to the
+    tolerance: ``allowed``, the rounding (V) this sweep's products were allowed, at most ``product_tol``."""
+    return allowed <= be.product_tol and converged(
+        largest, previous, be.vtol, lambda: max(np.abs(x).max(initial=0.0) for x in v))
+
+
+def converged(largest, previous, vtol, largest_voltage):
+    """The layered solvers' convergence test after a sweep whose largest move was ``largest``
+    (V) and the one before ``previous`` (V; 0: none yet).
 
     The move alone understates a slow iteration's distance to its fixed point, so the test is
     on the error the measured rate of contraction implies (``move * rate / (1 - rate)``, at
-    least the move): within vtol, or within vtol relative to the largest voltage when that
-    exceeds 1 V (up to 1000 vtol). And a solve ends only on products held to the tolerance:
-    ``allowed``, the rounding (V) this sweep's products were allowed, at most ``product_tol``."""
+    least the move): within ``vtol``, or within vtol relative to the largest voltage when that
+    exceeds 1 V (up to 1000 vtol; ``largest_voltage()`` gives it, V, asked only then)."""
     rate = largest / previous if previous > 0 else 0.5  # no history yet: take the step as the error
     error = largest * max(1.0, rate / (1.0 - rate)) if rate < 1.0 else np.inf
-    held = allowed <= be.product_tol
-    return held and (error <= be.vtol or (error <= 1e3 * be.vtol and error <= be.vtol * max(
-        1.0, max(np.abs(x).max(initial=0.0) for x in v))))
+    return error <= vtol or (error <= 1e3 * vtol and error <= vtol * max(1.0, largest_voltage()))
 
 
 def _diode(s, model, vd):
