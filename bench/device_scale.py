@@ -109,12 +109,17 @@ def profile(xp, device, batch=128, steps=20):
     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
-def measure(xp, device, hidden, batch, repeats):
-    from ebana.backends.gpu.backend import DeviceLayeredBackend
+def measure(xp, device, hidden, batch, repeats, graphs=True):
+    """One row: ``graphs`` replays solves from recorded graphs (the default), or launches every
+    operation (``EBANA_DEVICE_GRAPHS=0``)."""
+    import os
+
+    from ebana.backends.factory import get_backend
     from ebana.networks import rectified_mlp
+    os.environ["EBANA_DEVICE_GRAPHS"] = "1" if graphs else "0"
     start = time.perf_counter()
     model = rectified_mlp(N_IN, hidden, N_OUT, backend="native")
-    backend = DeviceLayeredBackend(xp=xp)
+    backend = get_backend("native", device=device)
     data = image_batch(batch, np.random.default_rng(1))
     built = time.perf_counter() - start
     solve, sweeps = solver_s(xp, model, backend, data, repeats)
@@ -129,6 +134,11 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="small networks")
     p.add_argument("--batch", type=int, default=1024)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--graphs", choices=("on", "off", "both"), default="on",
+                   help="replay solves from recorded graphs (on, the default), launch every operation (off), "
+                        "or both, row by row (the ratio between them)")
+    p.add_argument("--hidden", help="only these hidden widths, e.g. '1024' or '1024,1024' (one network)")
+    p.add_argument("--batches", help="batch sizes, e.g. '128,1024' (default: --batch)")
     p.add_argument("--profile", action="store_true",
                    help="instead: where the host time of 20 training steps of 1568-1024-10 at batch 128 goes (cProfile)")
     a = p.parse_args(argv)
@@ -142,15 +152,19 @@ def main(argv=None):
     configs = ([[64], [128, 128]] if a.quick else
                [[256], [1024], [4096], [1024, 1024], [1024, 1024, 1024], [32768]])
     batches = [(h, a.batch) for h in configs] + ([] if a.quick else [([1024], 128)])
+    if a.hidden:
+        sizes = [int(b) for b in a.batches.split(",")] if a.batches else [a.batch]
+        batches = [([int(w) for w in a.hidden.split(",")], b) for b in sizes]
+    modes = {"on": [True], "off": [False], "both": [False, True]}[a.graphs]
     print(f"ebana device scale benchmark on {a.device}: rectified_mlp(1568, hidden, 10), float64, "
           f"median of {a.repeats}\n")
-    print("| network | conductances | batch | solver ms / sample | EP step ms / sample | s / 60,000-image epoch "
-          "| floor ms / sample | x floor | sweeps free/nudged |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| network | graphs | conductances | batch | solver ms / sample | EP step ms / sample | "
+          "s / 60,000-image epoch | floor ms / sample | x floor | sweeps free/nudged |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     total = time.perf_counter()
-    for hidden, batch in batches:
-        r = measure(xp, a.device, hidden, batch, a.repeats)
-        name = "-".join(str(w) for w in [N_IN] + hidden + [N_OUT])
+    for (hidden, batch), graphs in ((b, g) for b in batches for g in modes):
+        r = measure(xp, a.device, hidden, batch, a.repeats, graphs)
+        name = "-".join(str(w) for w in [N_IN] + hidden + [N_OUT]) + f" | {'on' if graphs else 'off'}"
         per = {k: None if r[k] is None else 1e3 * r[k] / batch for k in ("solver", "step", "floor")}
         main_ms = per["step"] if per["step"] is not None else per["solver"]
         step = "n/a" if per["step"] is None else f"{per['step']:.4f}"

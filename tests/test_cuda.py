@@ -6,13 +6,16 @@ tests/test_device_solver.py runs the same code paths on the CPU. On a GPU:
 * node voltages agree with the CPU within 1e-9 V, free and nudged, on the
   Fashion-MNIST network (1568-1024-10) and a deep clamped one;
 * the KCL check runs on the device and still raises;
-* EP gradients of a device model agree with the CPU's within 1e-6 relative.
+* EP gradients of a device model agree with the CPU's within 1e-6 relative;
+* solves replayed from recorded CUDA graphs give the same voltages, and a replay that fails
+  its verification is solved again eagerly (tests/test_device_replay.py runs the same on the CPU).
 """
 import numpy as np
 import pytest
 
-from device_phases import cpu_and_device_phases
+from device_phases import cpu_and_device_phases, replayed_phases
 from ebana.backends import Stimulus, make_stimulus
+from ebana.backends.factory import get_backend
 from ebana.backends.gpu.backend import DeviceLayeredBackend
 from ebana.errors import SimulatorError
 from ebana.networks import clamped_mlp, rectified_mlp
@@ -92,3 +95,33 @@ def test_gpu_adam_matches_the_cpu_bit_for_bit():
         cpu.step({"w": host}, {"w": grad})
         gpu.step({"w": device}, {"w": cp.asarray(grad)})
     np.testing.assert_array_equal(cp.asnumpy(device), host)
+
+
+@pytest.mark.parametrize("build", [lambda: rectified_mlp(1568, 1024, 10, backend="native"),
+                                   lambda: clamped_mlp(1568, [256, 256], 10, backend="native")],
+                         ids=["rectified 1568-1024-10", "clamped 1568-256-256-20"])
+def test_replayed_cuda_graphs_match_the_cpu_within_a_nanovolt(build):
+    backend = get_backend("native", device="cuda")
+    pairs = replayed_phases(build(), backend, cp, np.random.default_rng(6), batches=4, batch=64)
+    for cpu, gpu in pairs:
+        assert isinstance(gpu.v, cp.ndarray)
+        assert np.abs(cpu.v - cp.asnumpy(gpu.v)).max() <= 1e-9
+        assert np.abs(cpu.i_vs - cp.asnumpy(gpu.i_vs)).max() <= 1e-9 * np.abs(cpu.i_vs).max()
+    replays = backend.replays
+    assert replays.disabled is None, replays.disabled
+    assert replays.replayed >= 4, (replays.replayed, replays.fallbacks, replays.schedule)
+
+
+def test_a_cuda_replay_failing_the_kcl_check_is_solved_eagerly_and_raises():
+    model = rectified_mlp(1568, 256, 10, backend="native")
+    c = model.circuit
+    stim = make_stimulus(c, model.conductances(), model.source_voltages({"x": _images(8, np.random.default_rng(1))}, 8))
+    stim = Stimulus(*(cp.asarray(a) for a in (stim.g, stim.vs, stim.isrc)))
+    backend = get_backend("native", device="cuda")
+    first, second = backend.solve(c, stim), backend.solve(c, stim)
+    assert backend.replays.replayed == 1
+    assert float(cp.abs(first.v - second.v).max()) <= 1e-12
+    backend.check_tol = 0.0
+    with pytest.raises(SimulatorError, match="KCL check"):
+        backend.solve(c, stim)
+    assert backend.replays.fallbacks == 1
