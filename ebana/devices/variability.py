@@ -85,6 +85,13 @@ class Variability:
     """Smallest conductance sent to the netlist, as a fraction of g_min
     (dimensionless, in (0, 1]): G_eff is clipped to >= floor * g_min (S)."""
 
+    masks_per_batch: Optional[int] = None
+    """Scope 'sample': how many distinct masks a training step draws (None: one per
+    sample). The batch is split into that many contiguous groups of samples, each
+    sharing one mask, and each group is solved with one conductance vector, so the
+    products stay matrix products (per-sample masks of an image-sized network cost
+    ``batch x conductances`` memory and one matrix-vector product per sample)."""
+
     def __post_init__(self):
         _choice(self.kind, "kind", tuple(KINDS))
         _choice(self.scope, "scope", SCOPES)
@@ -106,6 +113,14 @@ class Variability:
             object.__setattr__(self, "sigmas", values)
         object.__setattr__(self, "floor", check_number(self.floor, "Variability.floor",
                                                        low=0.0, high=1.0, low_open=True))
+        if self.masks_per_batch is not None:
+            n = self.masks_per_batch
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValidationError(f"Variability.masks_per_batch must be a positive int or None, received {n!r}")
+            if self.scope != "sample":
+                raise ValidationError(f"Variability.masks_per_batch applies to scope='sample' only (scope "
+                                      f"{self.scope!r} draws {'one mask per chip' if self.scope == 'chip' else 'fresh masks at every solve'})")
+            object.__setattr__(self, "masks_per_batch", int(n))
         if self.scope == "read" and self.gradient == "mask":
             raise ValidationError(
                 "Variability: gradient='mask' is undefined for scope='read' (the free and nudged "

@@ -14,6 +14,12 @@ see the same ``G_eff``; scope 'read' draws afresh at every ``effective()``
 call (every phase). Quantised layers are masked after quantisation (the
 devices that vary are the ones the circuit holds).
 
+A step needs fewer than ``B`` conductance vectors when the masks are shared:
+``Variability(masks_per_batch=G)`` draws ``G`` masks per step for contiguous
+groups of samples, and chip-scope masks are one per chip. ``begin_step``
+returns that count (``rows``), and :func:`ebana.training.ep.noisy_ep_step`
+then solves each group as a batch with one conductance vector.
+
 Example:
     ```python
     model = Model(inputs=[x], outputs=[out], variability=Variability(kind="folded", sigma=0.3))
@@ -93,14 +99,37 @@ class ModelNoise:
             layer.noise.rng.bit_generator.state = entry["rng"]
             layer.noise.set_chip(entry["chip_seed"])
 
-    def begin_step(self, batch, epoch=0):
-        """Draw the masks of one EP step for ``batch`` samples (epoch: for multiscale 'cycle_epoch')."""
+    def rows(self, batch):
+        """How many conductance vectors a step of ``batch`` samples needs: ``batch`` (one per
+        sample) when some layer draws per-sample or per-read masks; else the shared
+        ``masks_per_batch`` of the 'sample'-scope layers (at most ``batch``), or 1 when every
+        layer's masks are its chip's."""
+        counts = set()
         for layer in self.noisy:
-            layer.noise.begin_step(layer.circuit_g(), batch, epoch)
-        self._batch = batch
+            v = layer.noise.variability
+            if v.scope == "read" or v.scope == "sample" and v.masks_per_batch is None:
+                return batch
+            if v.scope == "sample":
+                counts.add(v.masks_per_batch)
+        if len(counts) > 1:
+            named = {l.name: l.noise.variability.masks_per_batch for l in self.noisy
+                     if l.noise.variability.scope == "sample"}
+            raise ValidationError(f"the layers' Variability.masks_per_batch differ ({named}): samples share one "
+                                  "mask group across all layers, so give every 'sample'-scope layer the same count")
+        return min(counts.pop(), batch) if counts else 1
+
+    def begin_step(self, batch, epoch=0):
+        """Draw the masks of one EP step for ``batch`` samples (epoch: for multiscale 'cycle_epoch');
+        returns the number of conductance vectors the step uses (:meth:`rows`)."""
+        rows = self.rows(batch)
+        for layer in self.noisy:
+            layer.noise.begin_step(layer.circuit_g(), rows, epoch)
+        self._batch = rows
+        return rows
 
     def effective(self):
-        """Effective conductances (S), ``(B, R)`` in circuit order, for the next solve."""
+        """Effective conductances (S), ``(rows, R)`` in circuit order, for the next solve
+        (``rows``: what :meth:`begin_step` returned)."""
         if self._batch is None:
             raise ValidationError("ModelNoise.effective() called before begin_step(batch)")
         parts = []

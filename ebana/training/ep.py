@@ -141,14 +141,32 @@ def noisy_ep_step(model, batch, loss_fn, beta, symmetric=False, epoch=0):
 
     The phases of a sample share its masks (scopes 'sample', 'chip'): the
     effective conductances are drawn once. Scope 'read' draws afresh for every phase.
+    Where masks are shared by groups of samples (``masks_per_batch``, or chip masks), each
+    group is solved as a batch with one conductance vector.
     """
     size, _ = model.check_inputs(batch)
     noise = model.noise
-    noise.begin_step(size, epoch)
-    g = noise.effective if noise.per_read else noise.effective()
-    result = ep_step(model, batch, loss_fn, beta, symmetric=symmetric, g=g)
+    rows = noise.begin_step(size, epoch)
+    if rows < size:
+        result = _grouped_ep_step(model, batch, loss_fn, beta, symmetric, noise.effective(), size)
+    else:
+        g = noise.effective if noise.per_read else noise.effective()
+        result = ep_step(model, batch, loss_fn, beta, symmetric=symmetric, g=g)
     result.grads = noise.nominal_gradients(result.grads)
     return result
+
+
+def _grouped_ep_step(model, batch, loss_fn, beta, symmetric, g, size):
+    """EP on ``len(g)`` contiguous groups of the batch, group ``j`` with conductances ``g[j]``
+    (S, ``(R,)``: its products stay matrix products); the gradients (dL/dG_eff of each group,
+    summed over its samples) are stacked ``(groups, *shape)``, the rest joined in batch order."""
+    edges = np.linspace(0, size, len(g) + 1).round().astype(int)
+    parts = [ep_step(model, {k: v[a:b] for k, v in batch.items()}, loss_fn, beta, symmetric=symmetric, g=g_j)
+             for g_j, a, b in zip(g, edges[:-1], edges[1:])]
+    return StepResult(np.concatenate([p.loss for p in parts]),
+                      {k: np.concatenate([p.readouts[k] for p in parts]) for k in parts[0].readouts},
+                      {k: np.stack([p.grads[k] for p in parts]) for k in parts[0].grads},
+                      np.concatenate([p.v_free for p in parts]), np.concatenate([p.v_nudged for p in parts]))
 
 
 def evaluate_batch(model, batch, loss_fn, power=None):
