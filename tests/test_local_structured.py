@@ -209,6 +209,15 @@ def test_an_unstructured_circuit_falls_back_with_a_word_or_is_refused_with_the_r
         auto.solve(c, make_stimulus(c, g))
 
 
+def test_the_dense_size_estimate_is_the_dense_solvers_matrix():
+    from ebana.backends.auto import _dense_unknowns
+    from ebana.backends.dense.plan import Plan
+    from ebana.networks import clamped_mlp, rectified_mlp
+    for c in (_lateral(12), rectified_mlp(20, 8, 3, backend="native").circuit,
+              clamped_mlp(20, [8, 6], 3, backend="native").circuit):  # grounded sources, amplifiers
+        assert _dense_unknowns(c) == Plan(c).M
+
+
 def test_per_sample_conductances_take_the_generic_path_and_agree():
     model = two_local("native-layered")
     data, _ = _batch(3)

@@ -17,6 +17,8 @@ refused with the reason (``GraphError``) when one dense factorisation per sample
 """
 import warnings
 
+import numpy as np
+
 from ..errors import GraphError, SimulatorError
 from .base import Backend
 from .dense.backend import DenseBackend
@@ -69,7 +71,7 @@ class AutoNativeBackend(Backend):
         """The layered solver cannot structure ``circuit`` (``why``): say so once when the dense solver
         takes it and it is not small; refuse it, saying why, when a dense factorisation per sample
         would not fit (more than ``dense_limit`` unknowns)."""
-        unknowns = circuit.n_nodes - 1 + circuit.n_vs + len(circuit.amp_in)  # the dense solver's matrix
+        unknowns = _dense_unknowns(circuit)
         if unknowns > self.dense_limit:
             raise GraphError(f"backend 'native' cannot solve this circuit: the layered solver cannot structure it "
                              f"({why}), and the dense solver would factor a {unknowns} x {unknowns} matrix per "
@@ -140,3 +142,13 @@ class AutoNativeBackend(Backend):
     def close(self):
         self.layered.close()
         self.dense.close()
+
+
+def _dense_unknowns(circuit):
+    """The size of the dense solver's matrix (``M`` of :class:`~.dense.plan.Plan`): the nodes
+    no voltage source ties to ground, the floating sources' branch currents, the amplifiers."""
+    pos, neg = np.asarray(circuit.vs_pos), np.asarray(circuit.vs_neg)
+    grounded = (pos == 0) | (neg == 0)
+    fixed = np.unique(np.where(neg == 0, pos, neg)[grounded])
+    return circuit.n_nodes - 1 - int(np.count_nonzero(fixed != 0)) + int(np.count_nonzero(~grounded)) \
+        + len(circuit.amp_in)
