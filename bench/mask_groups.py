@@ -134,7 +134,7 @@ def main(argv=None):
     print(f"mask groups: rectified_mlp(1568, {a.hidden}, 10), {a.train} training images, {a.epochs} epochs, "
           f"batch {SETTINGS['batch']}; training masks folded sigma {a.sigma}; {a.chips} chips at chip-scope "
           f"gaussian sigma {a.chip_sigma} on {a.test} test images\n")
-    print(f"| training | s / epoch | x clean | ideal | chips median | quartiles | min |")
+    print("| training | s / epoch | x clean | ideal | chips median | quartiles | min |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     rows = [("clean", None)] + [(f"{g} masks / batch", g) for g in a.groups]
     clean_s = None

@@ -42,7 +42,8 @@ def clamped_mlp(n_inputs, hidden, n_outputs, clamp=0.1, gain=4.0, g_min=1e-7, g_
 
 
 def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_max=1e-6,
-                  initializer=("uniform", 1e-12, 2.5e-8), ron=100.0, backend="ngspice", seed=0, **model_options):
+                  initializer=("uniform", 1e-12, 2.5e-8), ron=100.0, backend="ngspice", seed=0, levels=None,
+                  **model_options):
     """A deep resistive network without amplifiers: ``n_inputs`` sources and a
     ``+-bias_voltage`` pair -> crossbar -> hidden nets, the first half held at
     ``V >= 0`` and the second at ``V <= 0`` by one diode each to ground (a
@@ -60,7 +61,9 @@ def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_
     halves), ``r{k}p``/``r{k}n`` (their diodes), ``h{k}`` (the halves and the
     bias pair); the last crossbar ``d{len(hidden) + 1}`` and ``out``.
     Conductances (S) are bounded by ``g_min``/``g_max``; keep their sum per net
-    well below ``1/ron`` so the diodes act as ideal rectifiers.
+    well below ``1/ron`` so the diodes act as ideal rectifiers. ``levels``: every
+    crossbar's devices take that many evenly spaced conductances (2: binary; trained
+    straight-through, see :mod:`ebana.devices.quantize`); None: continuous.
 
     >>> model = rectified_mlp(8, 16, 3, backend="native")
     >>> sorted(model.get_weights())   # crossbars to the two halves, then the output crossbar
@@ -73,7 +76,7 @@ def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_
     x = InputVoltageLayer(units=n_inputs, name="x")
     b = BiasVoltageLayer(units=2, name="b", bias_voltage=[bias_voltage, -bias_voltage])
     h = ConcatenateLayer(name="j")([x, b])
-    dense = dict(initializer=initializer, g_min=g_min, g_max=g_max)
+    dense = dict(initializer=initializer, g_min=g_min, g_max=g_max, levels=levels)
     for k, width in enumerate(widths, start=1):
         halves = []
         for half, direction in (("p", "up"), ("n", "down")):

@@ -1,0 +1,192 @@
+"""Real chips at image scale: noise-aware, multi-scale, two-phase and few-level training of the
+Fashion-MNIST circuit, judged over many simulated chips.
+
+Run:  python test_circuit/fashion_chips.py            (the full study: see docs/chips.md for its time)
+      python test_circuit/fashion_chips.py --quick    (1568-64-10 on 2,000 images, CI-sized)
+
+Every model is the example's network (``test_circuit/fashion_mnist.py``:
+``rectified_mlp(1568, hidden, 10)``, symmetric EP, Adam, batch 128, cosine schedule)
+trained by EP on Fashion-MNIST with the layered native solver:
+
+* ``vanilla``: nominal conductances;
+* ``aconnect``: a folded Gaussian mask ``|1 + sigma z|`` on every conductance, drawn
+  per group of samples (``--masks-per-batch`` groups per batch; bench/mask_groups.py
+  measures the choice), mask-weighted gradient (A-Connect);
+* ``mat``: clean training, then the last ``--mat-epochs`` epochs with the same
+  masks, whose gradients update the nominal conductances (Memristor-Aware Training);
+* ``multiscale``: as aconnect with the spread drawn per group from ``--train-sigmas``;
+* ``binary``, ``levels4``, ``levels16``: every device takes 2, 4 or 16 evenly spaced
+  conductances in [g_min, g_max] (straight-through training of latent values).
+
+Each trained model is evaluated on the full test set over ``--chips`` simulated chips
+(chip-scope Gaussian masks, device to device) at each sigma in ``--sigmas``.
+Writes ``results.h5`` (one group per model, resumable), ``robustness.png`` and
+``table.md`` to ``--out``; trained weights are cached there (``<model>.pkl``), so a
+rerun only evaluates (``--retrain`` trains again).
+"""
+import argparse
+import json
+import os
+import pathlib
+import sys
+import time
+
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import fashion_mnist as fm  # noqa: E402  (inputs and targets as the training example makes them)
+
+from ebana.analysis.robustness import plot_robustness  # noqa: E402
+from ebana.datasets import load_fashion_mnist  # noqa: E402
+from ebana.devices import Variability  # noqa: E402
+from ebana.networks import rectified_mlp  # noqa: E402
+from ebana.training import MSE, Adam, DataLoader  # noqa: E402
+from ebana.training.callbacks import LearningRateScheduler, cosine_decay  # noqa: E402
+
+MODELS = ("vanilla", "aconnect", "mat", "multiscale", "binary", "levels4", "levels16")
+SETTINGS = fm.DEFAULTS["rectified"]  # lr, beta, g_min, g_max (S)
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {MODELS}")
+    p.add_argument("--quick", action="store_true", help="1568-64-10, 2,000 training and 500 test images, "
+                   "2 epochs, 5 chips: minutes (CI)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--mat-epochs", type=int, default=5, help="mat: noisy epochs at the end of --epochs")
+    p.add_argument("--train-sigma", type=float, default=0.3, help="aconnect, mat: mask spread")
+    p.add_argument("--train-sigmas", default="0.1,0.2,0.3,0.5", help="multiscale: spreads drawn per group")
+    p.add_argument("--masks-per-batch", type=int, default=8, help="distinct masks per training batch")
+    p.add_argument("--level-lr", type=float, default=None,
+                   help="Adam step for the few-level models (S; default 10x --lr: latent values must cross "
+                        "level boundaries)")
+    p.add_argument("--sigmas", default="0,0.1,0.2,0.3,0.5", help="chip spreads of the study")
+    p.add_argument("--chips", type=int, default=100)
+    p.add_argument("--train", type=int, default=60000)
+    p.add_argument("--test", type=int, default=10000)
+    p.add_argument("--hidden", type=int, default=1024)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default=None, help="folder of the Fashion-MNIST IDX files")
+    p.add_argument("--out", default="results/fashion_chips")
+    p.add_argument("--retrain", action="store_true")
+    a = p.parse_args(argv)
+    if a.quick:
+        a.hidden, a.train, a.test, a.epochs, a.mat_epochs, a.chips = 64, 2000, 500, 2, 1, 5
+    a.models = [m.strip() for m in a.models.split(",") if m.strip()]
+    unknown = sorted(set(a.models) - set(MODELS))
+    if unknown:
+        p.error(f"unknown models {unknown}; choose from {MODELS}")
+    if not 0 < a.mat_epochs < a.epochs:
+        p.error(f"--mat-epochs must be between 1 and --epochs - 1 ({a.epochs - 1}), received {a.mat_epochs}")
+    a.sigmas = [float(s) for s in a.sigmas.split(",")]
+    a.train_sigmas = tuple(float(s) for s in a.train_sigmas.split(","))
+    a.level_lr = a.level_lr if a.level_lr is not None else 10 * SETTINGS["lr"]
+    return a
+
+
+def masks(a, name):
+    """The training masks of model ``name`` (None: clean)."""
+    common = dict(kind="folded", masks_per_batch=a.masks_per_batch, gradient="mask")
+    if name in ("aconnect", "mat"):
+        return Variability(sigma=a.train_sigma, **common)
+    if name == "multiscale":
+        return Variability(sigmas=a.train_sigmas, **common)
+    return None
+
+
+def build(a, name, variability=None):
+    levels = {"binary": 2, "levels4": 4, "levels16": 16}.get(name)
+    lo, hi = SETTINGS["g_min"], SETTINGS["g_max"]
+    # few-level latents start over the whole range, so that the first levels are not all g_min
+    init = ("uniform", lo, hi if levels == 2 else hi / 40) if levels else ("uniform", lo, hi / 40)
+    return rectified_mlp(1568, a.hidden, 10, g_min=lo, g_max=hi, initializer=init, backend="native-layered",
+                         seed=a.seed, levels=levels, variability=variability)
+
+
+def fit(a, model, data, test, epochs, lr, start_epoch=0, total=None):
+    """``epochs`` epochs of the example's training; the cosine schedule spans ``total`` epochs."""
+    total = total or epochs
+    loader = DataLoader(data, batch_size=128, shuffle=True, seed=a.seed + start_epoch)
+    scale = cosine_decay(total, final=0.02)
+    return model.fit(loader, epochs=epochs, loss_fn=MSE(), optimizer=Adam(lr=lr), beta=SETTINGS["beta"],
+                     symmetric=True, verbose=False, initial_epoch=start_epoch,
+                     test_dataloader=DataLoader(test, batch_size=1000),
+                     callbacks=[LearningRateScheduler(scale), lambda epoch, m, _: print(
+                         f"  epoch {epoch + 1:3d}  loss {m['loss']:.4g} V^2  train {m['accuracy']:.4f}  "
+                         f"test {m['val_accuracy']:.4f}  ({m['epoch_time_s']:.1f} s)", flush=True)])
+
+
+def trained(a, name, data, test):
+    """Model ``name`` trained (or loaded from ``--out``), and its training seconds (None: cached)."""
+    out = pathlib.Path(a.out)
+    weights, meta = out / f"{name}.pkl", out / f"{name}.json"
+    final = build(a, name)
+    if weights.exists() and meta.exists() and not a.retrain:
+        final.load_weights(weights)
+        return final, json.loads(meta.read_text())["train_s"]
+    print(f"{name}: training {a.epochs} epochs", flush=True)
+    start = time.perf_counter()
+    lr = a.level_lr if name in ("binary", "levels4", "levels16") else SETTINGS["lr"]
+    if name == "mat":  # clean, then noisy fine-tuning of the nominal conductances
+        clean_epochs = a.epochs - a.mat_epochs
+        fit(a, final, data, test, clean_epochs, lr, total=a.epochs)
+        noisy = build(a, name, masks(a, name))
+        noisy.set_weights(final.get_weights())
+        fit(a, noisy, data, test, a.mat_epochs, lr, start_epoch=clean_epochs, total=a.epochs)
+        final.set_weights(noisy.get_weights())
+    else:
+        model = build(a, name, masks(a, name))
+        fit(a, model, data, test, a.epochs, lr)
+        final.set_weights(model.get_weights())
+    train_s = time.perf_counter() - start
+    out.mkdir(parents=True, exist_ok=True)
+    final.save_weights(weights)
+    meta.write_text(json.dumps({"train_s": train_s, "epochs": a.epochs, "train": a.train, "hidden": a.hidden}))
+    return final, train_s
+
+
+def main(argv=None):
+    a = parse(argv)
+    with threadpool_limits(os.cpu_count() or 1, user_api="blas"):
+        return run(a)
+
+
+def run(a):
+    out = pathlib.Path(a.out)
+    (tr_x, tr_y), (te_x, te_y) = load_fashion_mnist(a.data)
+    data = {"x": fm.to_inputs(tr_x[:a.train], "rectified"), "out": fm.targets(tr_y[:a.train], "rectified", 1 / 300)}
+    test = {"x": fm.to_inputs(te_x[:a.test], "rectified"), "out": fm.targets(te_y[:a.test], "rectified", 1 / 300)}
+    print(f"fashion chips: rectified_mlp(1568, {a.hidden}, 10), {a.train} training and {a.test} test images, "
+          f"{a.epochs} epochs; {a.chips} chips per sigma {a.sigmas}")
+    results, rows, medians = {}, [], {}
+    for name in a.models:
+        model, train_s = trained(a, name, data, test)
+        start = time.perf_counter()
+        res = model.evaluate_robustness(test, sigmas=a.sigmas, chips=a.chips, seed=a.seed + 1000, loss_fn=MSE(),
+                                        backend="native", batch_size=1000, path=out / "results.h5", name=name,
+                                        verbose=False)
+        print(f"{name}: trained in {train_s:.0f} s; {a.chips} chips x {len(a.sigmas)} sigmas in "
+              f"{time.perf_counter() - start:.0f} s", flush=True)
+        results[name] = res
+        rows.append(res.table(name))
+        medians[name] = {s: st["median"] for s, st in res.summary().items()}
+        model.backend.close()
+    plot_robustness(results, out / "robustness.png",
+                    title=f"Fashion-MNIST 1568-{a.hidden}-10, {a.chips} simulated chips per sigma")
+    table = ["| model | sigma | median % | IQR % | min % | max % |", "|---|---|---|---|---|---|", *rows]
+    if "vanilla" in medians and len(medians) > 1:
+        table += ["", "| model | " + " | ".join(f"gain at sigma {s:g} (points)" for s in a.sigmas) + " |",
+                  "|---|" + "---:|" * len(a.sigmas)]
+        for name, med in medians.items():
+            if name != "vanilla":
+                table.append(f"| {name} | " + " | ".join(f"{100 * (med[s] - medians['vanilla'][s]):+.1f}"
+                                                         for s in a.sigmas) + " |")
+    text = "\n".join(table)
+    (out / "table.md").write_text(text + "\n")
+    print(text)
+    print(f"saved {out}/results.h5, robustness.png, table.md")
+    return results
+
+
+if __name__ == "__main__":
+    main()
