@@ -19,9 +19,12 @@ trained by EP on Fashion-MNIST with the layered native solver:
   conductances in [g_min, g_max] (straight-through training of latent values).
 
 Each trained model is evaluated on the full test set over ``--chips`` simulated chips
-(chip-scope Gaussian masks, device to device) at each sigma in ``--sigmas``.
-Writes ``results.h5`` (one group per model, resumable), ``robustness.png`` and
-``table.md`` to ``--out``; trained weights are cached there (``<model>.pkl``), so a
+(chip-scope Gaussian masks, device to device) at each sigma in ``--sigmas``, and under
+read noise: a fresh Gaussian mask of ``--read-sigma`` for every read, drawn per group of
+100 test images, ``--reads`` passes over the test set
+(:func:`ebana.analysis.chips.read_noise_accuracy`).
+Writes ``results.h5`` (one group per model, resumable), ``read_noise.json``,
+``robustness.png`` and ``table.md`` to ``--out``; trained weights are cached there (``<model>.pkl``), so a
 rerun only evaluates (``--retrain`` trains again).
 """
 import argparse
@@ -31,6 +34,7 @@ import pathlib
 import sys
 import time
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -62,6 +66,8 @@ def parse(argv):
                         "level boundaries)")
     p.add_argument("--sigmas", default="0,0.1,0.2,0.3,0.5", help="chip spreads of the study")
     p.add_argument("--chips", type=int, default=100)
+    p.add_argument("--read-sigma", type=float, default=0.1, help="read noise: spread of a fresh mask per read")
+    p.add_argument("--reads", type=int, default=10, help="read noise: passes over the test set")
     p.add_argument("--train", type=int, default=60000)
     p.add_argument("--test", type=int, default=10000)
     p.add_argument("--hidden", type=int, default=1024)
@@ -71,7 +77,7 @@ def parse(argv):
     p.add_argument("--retrain", action="store_true")
     a = p.parse_args(argv)
     if a.quick:
-        a.hidden, a.train, a.test, a.epochs, a.mat_epochs, a.chips = 64, 2000, 500, 2, 1, 5
+        a.hidden, a.train, a.test, a.epochs, a.mat_epochs, a.chips, a.reads = 64, 2000, 500, 2, 1, 5, 3
     a.models = [m.strip() for m in a.models.split(",") if m.strip()]
     unknown = sorted(set(a.models) - set(MODELS))
     if unknown:
@@ -145,6 +151,15 @@ def trained(a, name, data, test):
     return final, train_s
 
 
+def read_noise(a, model, test):
+    """Accuracies (fractions) of ``--reads`` passes over the test set with fresh read noise."""
+    from ebana.analysis.chips import prepare_batches, read_noise_accuracy
+    noise = Variability(kind="gaussian", sigma=a.read_sigma, scope="read", gradient="straight_through")
+    batches = prepare_batches(model, test, 1000)
+    return [read_noise_accuracy(model, model.backend, batches, model.conductances(), MSE(), noise,
+                                seed=a.seed + 2000 + r) for r in range(a.reads)]
+
+
 def main(argv=None):
     a = parse(argv)
     with threadpool_limits(os.cpu_count() or 1, user_api="blas"):
@@ -158,7 +173,7 @@ def run(a):
     test = {"x": fm.to_inputs(te_x[:a.test], "rectified"), "out": fm.targets(te_y[:a.test], "rectified", 1 / 300)}
     print(f"fashion chips: rectified_mlp(1568, {a.hidden}, 10), {a.train} training and {a.test} test images, "
           f"{a.epochs} epochs; {a.chips} chips per sigma {a.sigmas}")
-    results, rows, medians = {}, [], {}
+    results, rows, medians, reads = {}, [], {}, {}
     for name in a.models:
         model, train_s = trained(a, name, data, test)
         start = time.perf_counter()
@@ -167,6 +182,7 @@ def run(a):
                                         verbose=False)
         print(f"{name}: trained in {train_s:.0f} s; {a.chips} chips x {len(a.sigmas)} sigmas in "
               f"{time.perf_counter() - start:.0f} s", flush=True)
+        reads[name] = read_noise(a, model, test)
         results[name] = res
         rows.append(res.table(name))
         medians[name] = {s: st["median"] for s, st in res.summary().items()}
@@ -181,6 +197,11 @@ def run(a):
             if name != "vanilla":
                 table.append(f"| {name} | " + " | ".join(f"{100 * (med[s] - medians['vanilla'][s]):+.1f}"
                                                          for s in a.sigmas) + " |")
+    table += ["", f"| model | read noise sigma {a.read_sigma:g}: median % | min % | max % | ({a.reads} passes) |",
+              "|---|---:|---:|---:|---|"]
+    table += [f"| {name} | {100 * np.median(r):.1f} | {100 * min(r):.1f} | {100 * max(r):.1f} | |"
+              for name, r in reads.items()]
+    (out / "read_noise.json").write_text(json.dumps({"sigma": a.read_sigma, "accuracy": reads}))
     text = "\n".join(table)
     (out / "table.md").write_text(text + "\n")
     print(text)

@@ -76,3 +76,18 @@ def test_errors_are_explicit():
         model.evaluate_robustness(DATA, sigmas=[0.1], chips=0, loss_fn=MSE())
     with pytest.raises(ValidationError, match=r"sigmas\[1\]"):
         model.evaluate_robustness(DATA, sigmas=[0.1, -1], chips=2, loss_fn=MSE())
+
+
+def test_read_noise_is_drawn_per_group_reproducibly_and_vanishes_at_zero_sigma():
+    from ebana.analysis.chips import chip_accuracy, prepare_batches, read_noise_accuracy
+    model = network()
+    batches = prepare_batches(model, DATA, 10)
+    g = model.conductances()
+    nominal = chip_accuracy(model, model.backend, batches, g, MSE())
+    quiet = Variability(kind="gaussian", sigma=0.0, scope="read", gradient="straight_through")
+    assert read_noise_accuracy(model, model.backend, batches, g, MSE(), quiet, seed=1, group=3) == nominal
+    loud = Variability(kind="gaussian", sigma=0.8, scope="read", gradient="straight_through")
+    runs = [read_noise_accuracy(model, model.backend, batches, g, MSE(), loud, seed=s, group=1) for s in (1, 1, 2, 3)]
+    assert runs[0] == runs[1]  # the seed fixes the draws
+    assert len(set(runs)) > 1  # other seeds, other draws
+    assert all(0.0 <= r <= 1.0 for r in runs)

@@ -57,3 +57,37 @@ def chip_accuracy(model, backend, batches, g, loss_fn):
         correct += accuracy(model, readouts, targets, loss_fn) * n
         count += n
     return correct / count
+
+
+def read_noise_accuracy(model, backend, batches, g, loss_fn, variability, seed, group=100):
+    """Free-phase accuracy (fraction) over ``batches`` when every read sees fresh noise: the
+    conductances ``g`` (S, ``(R,)``: a chip's, or the nominal ones) times a mask of
+    ``variability`` drawn afresh for every ``group`` samples (cycle-to-cycle noise).
+
+    A sample's draw is shared with the other samples of its group, so each group is one
+    batched solve with one conductance vector (matrix products); every sample still sees a
+    draw independent of the weights and of the other groups. ``seed`` (int) fixes the draws.
+    """
+    from ..training.ep import accuracy, loss_and_nudge
+    vm = VariabilityModel(variability)
+    rng = np.random.default_rng(seed)
+    layers, start = [], 0
+    for layer in model.resistive_layers:  # the layout of chip_conductances: layer after layer
+        devices, (g_min, g_max) = device_conductances(layer)
+        size = devices.size
+        layers.append((slice(start, start + size), g_min, g_max))
+        start += size
+    correct, count = 0.0, 0
+    for vs, isrc, targets, n in batches:
+        for a in range(0, n, group):
+            b = min(a + group, n)
+            read = np.empty_like(g)
+            for span, g_min, g_max in layers:
+                masks = vm.sample_masks(g[span].shape, 1, rng, g_max=g_max, g=g[span])[0]
+                read[span] = vm.apply(g[span], masks, g_min)
+            v = backend.solve(model.circuit, make_stimulus(model.circuit, read, vs[a:b], isrc[a:b])).v
+            part = {k: t[a:b] for k, t in targets.items()}
+            _, readouts, _ = loss_and_nudge(model, v, part, loss_fn, 1.0)
+            correct += accuracy(model, readouts, part, loss_fn) * (b - a)
+            count += b - a
+    return correct / count
