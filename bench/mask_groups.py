@@ -11,9 +11,10 @@ samples, each group solved as a batch with one conductance vector.
 
 For the clean network (the baseline, trained in the same run), then for each G:
 
-* seconds per training epoch and the ratio to the clean epoch (one mask per
-  sample, G = batch, is timed on a few steps and its epoch extrapolated: it is
-  not trained);
+* seconds per training epoch and the ratio to the clean epoch;
+* for ``--timed-groups`` and one mask per sample (G = batch): seconds per epoch
+  extrapolated from a few timed training steps, against the clean network timed
+  the same way in the same run (not trained);
 * robustness: test accuracy of the trained network on ``--chips`` simulated
   chips (chip-scope gaussian masks of ``--chip-sigma``, the full test set per
   chip): median, quartiles and minimum, and the ideal network's accuracy.
@@ -40,7 +41,9 @@ SETTINGS = dict(lr=1.5e-10, beta=5e-7, g_min=1e-12, g_max=1e-6, batch=128)
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="1568-64-10 on 2,000 training and 500 test images")
-    p.add_argument("--groups", default="1,8,32", help="masks per batch to train with (comma-separated)")
+    p.add_argument("--groups", default="1,8", help="masks per batch to train with (comma-separated)")
+    p.add_argument("--timed-groups", default="1,2,4,8,32",
+                   help="masks per batch timed on a few steps only, not trained (comma-separated; may be empty)")
     p.add_argument("--sigma", type=float, default=0.3, help="training mask spread (folded gaussian)")
     p.add_argument("--chip-sigma", type=float, default=0.3, help="chip-scope spread of the robustness chips")
     p.add_argument("--chips", type=int, default=20)
@@ -48,15 +51,17 @@ def parse(argv):
     p.add_argument("--train", type=int, default=60000)
     p.add_argument("--test", type=int, default=10000)
     p.add_argument("--hidden", type=int, default=1024)
-    p.add_argument("--per-sample-steps", type=int, default=3,
-                   help="training steps timed with one mask per sample (0: skip that row)")
+    p.add_argument("--steps", type=int, default=3,
+                   help="training steps timed for --timed-groups and for one mask per sample (0: skip those rows)")
     p.add_argument("--data", default=None, help="folder of the Fashion-MNIST IDX files")
     p.add_argument("--out", default="results/mask_groups")
     p.add_argument("--retrain", action="store_true")
     a = p.parse_args(argv)
     if a.quick:
-        a.train, a.test, a.hidden, a.chips, a.epochs, a.groups, a.per_sample_steps = 2000, 500, 64, 4, 1, "1,4", 2
-    a.groups = [int(g) for g in a.groups.split(",")]
+        a.train, a.test, a.hidden, a.chips, a.epochs, a.groups, a.timed_groups, a.steps = \
+            2000, 500, 64, 4, 1, "1,4", "1,8", 2
+    a.groups = [int(g) for g in a.groups.split(",") if g.strip()]
+    a.timed_groups = [int(g) for g in a.timed_groups.split(",") if g.strip()]
     return a
 
 
@@ -93,11 +98,12 @@ def train(a, model, data, label):
     return epoch_s
 
 
-def per_sample_epoch_s(a, data, steps):
-    """Seconds per epoch with one mask per sample, from ``steps`` timed training steps."""
+def timed_epoch_s(a, data, masks_per_batch, steps):
+    """Seconds per epoch with ``masks_per_batch`` masks (0: one per sample, None: clean), from
+    ``steps`` timed training steps."""
     from ebana.training import MSE, Adam
     from ebana.training.fit import train_step
-    model = build(a, 0)
+    model = build(a, masks_per_batch)
     optimizer = Adam(lr=SETTINGS["lr"])
     B = SETTINGS["batch"]
     batch = {k: v[:B] for k, v in data.items()}
@@ -150,10 +156,16 @@ def main(argv=None):
             q1, med, q3 = np.percentile(chips, [25, 50, 75])
             print(f"| {label} | {epoch_s:.1f} | {epoch_s / clean_s:.2f} | {ideal:.4f} | {med:.4f} | "
                   f"{q1:.4f}-{q3:.4f} | {chips.min():.4f} |", flush=True)
-        if a.per_sample_steps:
-            s = per_sample_epoch_s(a, train_data, a.per_sample_steps)
-            print(f"| one mask per sample ({SETTINGS['batch']} / batch; {a.per_sample_steps} steps timed, "
-                  f"not trained) | {s:.1f} | {s / clean_s:.2f} | | | | |", flush=True)
+        if a.steps:
+            print(f"\nTimed on {a.steps} training steps each (epoch extrapolated), clean timed the same way:\n")
+            print("| training | s / epoch | x clean |")
+            print("|---|---:|---:|")
+            clean_steps = timed_epoch_s(a, train_data, None, a.steps)
+            print(f"| clean | {clean_steps:.1f} | 1.00 |", flush=True)
+            for g in a.timed_groups + [0]:
+                s = timed_epoch_s(a, train_data, g, a.steps)
+                label = f"{g} masks / batch" if g else f"one mask per sample ({SETTINGS['batch']} / batch)"
+                print(f"| {label} | {s:.1f} | {s / clean_steps:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,8 @@ def parse(argv):
     p.add_argument("--mat-epochs", type=int, default=5, help="mat: noisy epochs at the end of --epochs")
     p.add_argument("--train-sigma", type=float, default=0.3, help="aconnect, mat: mask spread")
     p.add_argument("--train-sigmas", default="0.1,0.2,0.3,0.5", help="multiscale: spreads drawn per group")
-    p.add_argument("--masks-per-batch", type=int, default=8, help="distinct masks per training batch")
+    p.add_argument("--masks-per-batch", type=int, default=2,
+                   help="distinct masks per training batch (2: an epoch within 3x the clean one, bench/mask_groups.py)")
     p.add_argument("--level-lr", type=float, default=None,
                    help="Adam step for the few-level models (S; default 10x --lr: latent values must cross "
                         "level boundaries)")
@@ -103,8 +104,9 @@ def masks(a, name):
 def build(a, name, variability=None):
     levels = {"binary": 2, "levels4": 4, "levels16": 16}.get(name)
     lo, hi = SETTINGS["g_min"], SETTINGS["g_max"]
-    # few-level latents start over the whole range, so that the first levels are not all g_min
-    init = ("uniform", lo, hi if levels == 2 else hi / 40) if levels else ("uniform", lo, hi / 40)
+    # few-level latents start over the two lowest steps, so that devices sit at the first levels
+    # rather than all at g_min (the continuous start, up to g_max / 40, lies below half a step)
+    init = ("uniform", lo, min(hi, lo + 2 * (hi - lo) / (levels - 1))) if levels else ("uniform", lo, hi / 40)
     return rectified_mlp(1568, a.hidden, 10, g_min=lo, g_max=hi, initializer=init, backend="native-layered",
                          seed=a.seed, levels=levels, variability=variability)
 

@@ -82,7 +82,9 @@ class LayerNoise:
         masks = self._masks
         if self.variability.scope == "read":
             masks = self.model.sample_masks(self.shape, self._batch, self.rng, self.g_max, self._g, self._epoch)
-        g_eff = self.model.apply(self._g, masks, self.g_min)
+        g_eff = self.model.apply_drawn(self._g, masks, self.g_min)
+        if g_eff.shape == (self._batch,) + self.shape:
+            return g_eff
         return np.broadcast_to(g_eff, (self._batch,) + self.shape).copy()
 
     @property

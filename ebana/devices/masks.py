@@ -62,6 +62,13 @@ class GaussianMask(MaskKind):
     def mask(self, z, sigma, g=None, g_ref=None):
         return 1.0 + sigma * z
 
+    def mask_in_place(self, z, sigma):
+        """:meth:`mask` written over ``z`` (the same arithmetic, no temporaries: a batch of
+        image-sized masks is hundreds of MB); returns ``z``."""
+        np.multiply(z, sigma, out=z)
+        z += 1.0
+        return z
+
 
 class FoldedMask(MaskKind):
     """Folded Gaussian of A-Connect: ``M = |1 + s z|``, never negative.
@@ -75,6 +82,12 @@ class FoldedMask(MaskKind):
 
     def mask(self, z, sigma, g=None, g_ref=None):
         return np.abs(1.0 + sigma * z)
+
+    def mask_in_place(self, z, sigma):
+        """:meth:`mask` written over ``z`` (see GaussianMask.mask_in_place); returns ``z``."""
+        np.multiply(z, sigma, out=z)
+        z += 1.0
+        return np.abs(z, out=z)
 
 
 class LognormalMask(MaskKind):

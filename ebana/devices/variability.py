@@ -242,6 +242,8 @@ class VariabilityModel:
         rng = as_generator(rng)
         sigma = self.draw_sigmas(batch, rng, epoch).reshape((batch,) + (1,) * len(shape))
         z = rng.standard_normal((batch,) + shape)
+        if hasattr(self.kind, "mask_in_place"):  # z is ours: no second array of the masks' size
+            return self.kind.mask_in_place(z, sigma)
         return self._masks(z, sigma, g, g_max, shape)
 
     def chip_masks(self, shape, seed, key=0, g_max=None, g=None, epoch=0):
@@ -274,7 +276,13 @@ class VariabilityModel:
         masks = check_array(masks, "masks")
         if masks.ndim < g.ndim or masks.shape[masks.ndim - g.ndim:] != g.shape:
             raise ShapeError(f"masks of shape {masks.shape} do not end with the conductance shape {g.shape}")
-        return np.maximum(g * masks, self.variability.floor * g_min)
+        return self.apply_drawn(g, masks, g_min)
+
+    def apply_drawn(self, g, masks, g_min):
+        """:meth:`apply` for masks this model drew (finite, shapes matching; unchecked: a batch
+        of image-sized masks is hundreds of MB to scan) and checked ``g`` (S), ``g_min`` (S)."""
+        out = np.multiply(g, masks)
+        return np.maximum(out, self.variability.floor * g_min, out=out)
 
     def nominal_gradient(self, grad_eff, masks, reduce=None):
         """Map ``dL/dG_eff`` (per sample) to ``dL/dG`` of the nominal conductances.
@@ -284,13 +292,17 @@ class VariabilityModel:
         ``masks`` may have the shape of ``grad_eff`` or one sample's shape
         (chip scope); it is ignored by 'straight_through' (pass None).
         """
-        grad = np.array(check_array(grad_eff, "grad_eff"))  # a copy, never the caller's array
+        grad = check_array(grad_eff, "grad_eff")
         if self.variability.gradient == "mask":
             m = check_array(masks, "masks")
             if m.shape != grad.shape and m.shape != grad.shape[1:]:
                 raise ShapeError(f"grad_eff has shape {grad.shape}, masks {m.shape}: expected the same "
                                  "shape or masks of one sample's shape")
+            if reduce == "sum" and m.shape == grad.shape:  # one pass, no product array of the batch's size
+                return np.einsum("i...,i...->...", m, grad)
             grad = m * grad
+        else:
+            grad = np.array(grad)  # a copy, never the caller's array
         if reduce is None:
             return grad
         if reduce == "sum":
