@@ -111,3 +111,19 @@ def test_a_recording_that_needs_the_host_is_refused_and_solves_run_eagerly():
 def test_graphs_can_be_switched_off(monkeypatch):
     monkeypatch.setenv("EBANA_DEVICE_GRAPHS", "0")
     assert get_backend("native", device="strict").replays is None
+
+
+def test_a_replay_that_fails_in_the_library_warns_and_solves_eagerly():
+    model = rectified_mlp(48, 24, 5, backend="native", seed=1)
+    backend = _backend()
+    stim = _stimulus(model, np.random.default_rng(1))
+    first = backend.solve(model.circuit, stim)
+    backend.solve(model.circuit, stim)  # recorded and replayed
+    for recording in backend.replays.recordings.values():
+        def broken(values):
+            raise RuntimeError("cudaErrorLaunchFailure (stand-in)")
+        recording.run = broken
+    with pytest.warns(RuntimeWarning, match="replaying a solve failed.*cudaErrorLaunchFailure"):
+        again = backend.solve(model.circuit, stim)
+    assert backend.replays.disabled and not backend.replays.recordings
+    assert np.abs(to_host(first.v) - to_host(again.v)).max() == 0.0

@@ -65,7 +65,11 @@ class SolveReplays:
         recording = self._recording(plan, index, circuit.n_nodes, warm, schedule, values)
         if recording is None:
             return None
-        outputs, report = recording.run(values)
+        try:
+            outputs, report = recording.run(values)
+        except Exception as e:  # noqa: BLE001 - a replay can fail in the library or the driver
+            self._disable("replaying", e)
+            return None
         sweeps, mix_from = schedule
         if not self._verified(report, sweeps):
             self.fallbacks += 1
@@ -93,12 +97,17 @@ class SolveReplays:
         try:
             recording = self.recorder.record({k: x.shape for k, x in values.items()}, body)
         except Exception as e:  # noqa: BLE001 - a capture can fail in the library or the driver
-            self.disabled = f"{type(e).__name__}: {e}"
-            warnings.warn(f"device solver: recording a solve failed ({self.disabled}); every solve now runs "
-                          "operation by operation (the same results, more launches)", RuntimeWarning, stacklevel=4)
+            self._disable("recording", e)
             return None
         self.recordings[key] = recording
         return recording
+
+    def _disable(self, what, error):
+        """Stop recording and replaying, saying why once; every solve then runs eagerly."""
+        self.disabled = f"{type(error).__name__}: {error}"
+        self.clear()
+        warnings.warn(f"device solver: {what} a solve failed ({self.disabled}); every solve now runs operation "
+                      "by operation (the same results, more launches)", RuntimeWarning, stacklevel=5)
 
     def _verified(self, report, sweeps):
         """Whether a replay's ``report`` (host copy, see ``recorded_solve``) passes the eager
