@@ -23,9 +23,11 @@ Each trained model is evaluated on the full test set over ``--chips`` simulated 
 read noise: a fresh Gaussian mask of ``--read-sigma`` for every read, drawn per group of
 100 test images, ``--reads`` passes over the test set
 (:func:`ebana.analysis.chips.read_noise_accuracy`).
+The first ``--spice-chips`` chips at ``--spice-sigma`` are re-solved in Ngspice on
+``--spice-images`` test images (the same chips, natively and in Ngspice).
 Writes ``results.h5`` (one group per model, resumable), ``read_noise.json``,
 ``robustness.png`` and ``table.md`` to ``--out``; trained weights are cached there (``<model>.pkl``), so a
-rerun only evaluates (``--retrain`` trains again).
+rerun only evaluates what is missing (``--retrain`` trains and evaluates again).
 """
 import argparse
 import json
@@ -67,6 +69,10 @@ def parse(argv):
                         "level boundaries)")
     p.add_argument("--sigmas", default="0,0.1,0.2,0.3,0.5", help="chip spreads of the study")
     p.add_argument("--chips", type=int, default=100)
+    p.add_argument("--spice-chips", type=int, default=1,
+                   help="chips per model re-solved in Ngspice at --spice-sigma (0: none)")
+    p.add_argument("--spice-sigma", type=float, default=0.3)
+    p.add_argument("--spice-images", type=int, default=100, help="test images of the Ngspice re-check")
     p.add_argument("--read-sigma", type=float, default=0.1, help="read noise: spread of a fresh mask per read")
     p.add_argument("--reads", type=int, default=10, help="read noise: passes over the test set")
     p.add_argument("--train", type=int, default=60000)
@@ -78,7 +84,8 @@ def parse(argv):
     p.add_argument("--retrain", action="store_true")
     a = p.parse_args(argv)
     if a.quick:
-        a.hidden, a.train, a.test, a.epochs, a.mat_epochs, a.chips, a.reads = 64, 2000, 500, 2, 1, 5, 3
+        a.hidden, a.train, a.test, a.epochs, a.mat_epochs, a.chips, a.reads, a.spice_images = \
+            64, 2000, 500, 2, 1, 5, 3, 20
     a.models = [m.strip() for m in a.models.split(",") if m.strip()]
     unknown = sorted(set(a.models) - set(MODELS))
     if unknown:
@@ -125,13 +132,13 @@ def fit(a, model, data, test, epochs, lr, start_epoch=0, total=None):
 
 
 def trained(a, name, data, test):
-    """Model ``name`` trained (or loaded from ``--out``), and its training seconds (None: cached)."""
+    """Model ``name`` trained (or loaded from ``--out``), its training seconds, and whether it was cached."""
     out = pathlib.Path(a.out)
     weights, meta = out / f"{name}.pkl", out / f"{name}.json"
     final = build(a, name)
     if weights.exists() and meta.exists() and not a.retrain:
         final.load_weights(weights)
-        return final, json.loads(meta.read_text())["train_s"]
+        return final, json.loads(meta.read_text())["train_s"], True
     print(f"{name}: training {a.epochs} epochs", flush=True)
     start = time.perf_counter()
     lr = a.level_lr if name in ("binary", "levels4", "levels16") else SETTINGS["lr"]
@@ -150,7 +157,35 @@ def trained(a, name, data, test):
     out.mkdir(parents=True, exist_ok=True)
     final.save_weights(weights)
     meta.write_text(json.dumps({"train_s": train_s, "epochs": a.epochs, "train": a.train, "hidden": a.hidden}))
-    return final, train_s
+    return final, train_s, False
+
+
+def earlier_study(a, name):
+    """The chip study of a cached model from ``results.h5`` when it has this run's sigmas and
+    chips (its weights are the cached ones), else None."""
+    from ebana.analysis.robustness import RobustnessResult
+    path = pathlib.Path(a.out) / "results.h5"
+    try:
+        res = RobustnessResult.load(path, name)
+    except Exception:  # noqa: BLE001 - no file, no group: the study runs
+        return None
+    same = np.array_equal(res.sigmas, np.asarray(a.sigmas)) and res.accuracy.shape[1] == a.chips
+    return res if same and not np.isnan(res.accuracy).any() else None
+
+
+def ngspice_check(a, name, model, test):
+    """The first ``--spice-chips`` chips at ``--spice-sigma`` on ``--spice-images`` test images,
+    solved natively and by Ngspice: a table row with both accuracies."""
+    subset = {k: v[:a.spice_images] for k, v in test.items()}
+    acc = {}
+    for backend in ("native", "ngspice"):
+        res = model.evaluate_robustness(subset, sigmas=[a.spice_sigma], chips=a.spice_chips, seed=a.seed + 1000,
+                                        loss_fn=MSE(), backend=backend, batch_size=a.spice_images, verbose=False)
+        acc[backend] = res.accuracy[0]
+    same = int(np.sum(acc["native"] == acc["ngspice"]))
+    print(f"{name}: Ngspice re-check, {same}/{a.spice_chips} chips with the same accuracy", flush=True)
+    return (f"| {name} | {a.spice_chips} ({same} the same) | {', '.join(f'{100 * x:.1f}' for x in acc['native'])} | "
+            f"{', '.join(f'{100 * x:.1f}' for x in acc['ngspice'])} |")
 
 
 def read_noise(a, model, test):
@@ -175,16 +210,20 @@ def run(a):
     test = {"x": fm.to_inputs(te_x[:a.test], "rectified"), "out": fm.targets(te_y[:a.test], "rectified", 1 / 300)}
     print(f"fashion chips: rectified_mlp(1568, {a.hidden}, 10), {a.train} training and {a.test} test images, "
           f"{a.epochs} epochs; {a.chips} chips per sigma {a.sigmas}")
-    results, rows, medians, reads = {}, [], {}, {}
+    results, rows, medians, reads, checks = {}, [], {}, {}, []
     for name in a.models:
-        model, train_s = trained(a, name, data, test)
+        model, train_s, cached = trained(a, name, data, test)
         start = time.perf_counter()
-        res = model.evaluate_robustness(test, sigmas=a.sigmas, chips=a.chips, seed=a.seed + 1000, loss_fn=MSE(),
-                                        backend="native", batch_size=1000, path=out / "results.h5", name=name,
-                                        verbose=False)
+        res = earlier_study(a, name) if cached else None
+        if res is None:
+            res = model.evaluate_robustness(test, sigmas=a.sigmas, chips=a.chips, seed=a.seed + 1000, loss_fn=MSE(),
+                                            backend="native", batch_size=1000, path=out / "results.h5", name=name,
+                                            verbose=False)
         print(f"{name}: trained in {train_s:.0f} s; {a.chips} chips x {len(a.sigmas)} sigmas in "
               f"{time.perf_counter() - start:.0f} s", flush=True)
         reads[name] = read_noise(a, model, test)
+        if a.spice_chips:
+            checks.append(ngspice_check(a, name, model, test))
         results[name] = res
         rows.append(res.table(name))
         medians[name] = {s: st["median"] for s, st in res.summary().items()}
@@ -203,6 +242,9 @@ def run(a):
               "|---|---:|---:|---:|---|"]
     table += [f"| {name} | {100 * np.median(r):.1f} | {100 * min(r):.1f} | {100 * max(r):.1f} | |"
               for name, r in reads.items()]
+    if checks:
+        table += ["", f"| model | chips re-solved in Ngspice (sigma {a.spice_sigma:g}, {a.spice_images} images) | "
+                  "native accuracy % | Ngspice accuracy % |", "|---|---:|---:|---:|", *checks]
     (out / "read_noise.json").write_text(json.dumps({"sigma": a.read_sigma, "accuracy": reads}))
     text = "\n".join(table)
     (out / "table.md").write_text(text + "\n")

@@ -38,4 +38,4 @@ def test_quick_chip_study_trains_every_model_and_writes_its_results(tmp_path):
     assert (tmp_path / "robustness.png").stat().st_size > 0 and "saved" in stdout
     # a rerun evaluates the cached models without training them again
     again = run_example("fashion_chips", "--quick", "--out", tmp_path, "--models", "vanilla", timeout=300)
-    assert "training" not in again
+    assert "vanilla: training" not in again and "vanilla: trained in" in again
