@@ -136,3 +136,12 @@ def to_device(x, xp):
     if xp is np:
         return to_host(x)
     return xp.asarray(x)
+
+
+def upload_once(cache, key, host, xp):
+    """``host`` (a NumPy array) as an array of namespace ``xp``, copied once: ``cache[key]`` keeps
+    the pair until another host array comes under ``key`` (then that one is copied)."""
+    hit = cache.get(key)
+    if hit is None or hit[0] is not host:
+        hit = cache[key] = (host, to_device(host, xp))
+    return hit[1]

@@ -17,6 +17,7 @@
 """
 import numpy as np
 
+from ..backends.arrays import upload_once
 from ..errors import GraphError, ShapeError
 from ..validation import check_name
 
@@ -142,11 +143,8 @@ def device_index(layer, attr, xp):
         return slice(int(nodes[0]), int(nodes[0]) + len(nodes))
     if xp is np:
         return nodes
-    cache = layer.__dict__.setdefault("_device_indices", {})
-    hit = cache.get((attr, id(xp)))
-    if hit is None or hit[0] is not nodes:  # lowered again since: upload the new nodes
-        hit = cache[(attr, id(xp))] = (nodes, xp.asarray(nodes))
-    return hit[1]
+    # lowered again since (a new array under attr): the new nodes are uploaded
+    return upload_once(layer.__dict__.setdefault("_device_indices", {}), (attr, id(xp)), nodes, xp)
 
 
 def check_units(units, layer):

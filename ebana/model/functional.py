@@ -4,7 +4,7 @@ import numpy as np
 from ..analysis import power
 from ..analysis.robustness import evaluate_robustness
 from ..backends import make_stimulus
-from ..backends.arrays import check_device, namespace, to_device, to_host
+from ..backends.arrays import check_device, namespace, to_device, to_host, upload_once
 from ..backends.factory import backend_with_retries
 from ..circuit import CircuitBuilder, render
 from ..errors import GraphError, ShapeError, ValidationError
@@ -130,12 +130,7 @@ class Model:
 
     def _uploaded(self, name, host):
         """``host`` (an array of the circuit) on the model's device: uploaded once per array."""
-        if self.xp is np:
-            return host
-        hit = self._uploads.get(name)
-        if hit is None or hit[0] is not host:
-            hit = self._uploads[name] = (host, self.xp.asarray(host))
-        return hit[1]
+        return host if self.xp is np else upload_once(self._uploads, name, host, self.xp)
 
     def parameters(self):
         """Trainable parameter arrays by layer name (the arrays themselves: updates are in place)."""
