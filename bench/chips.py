@@ -13,6 +13,9 @@ solver (``rectified_mlp(1568, hidden, 10)``):
 * one chip at sigma = 0.3 (chip-scope gaussian masks), drawing its conductances
   and evaluating them (:func:`ebana.analysis.chips.chip_conductances` and
   ``chip_accuracy``, what every chip of a robustness study does);
+* one pass under read noise (sigma = 0.1, a fresh draw for every 100 images:
+  :func:`ebana.analysis.chips.read_noise_accuracy`);
+* one chip of the same network with 16-level conductances (quantised devices, masked);
 
 and prints each one's seconds and its ratio to the ideal (issue 20's target for a
 chip: at most 2x). Best of three runs each, alternated.
@@ -28,9 +31,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 
-def build(hidden):
+def build(hidden, levels=None):
     from ebana.networks import rectified_mlp
-    return rectified_mlp(1568, hidden, 10, backend="native-layered", seed=1)
+    return rectified_mlp(1568, hidden, 10, backend="native-layered", seed=1, levels=levels,
+                         **({} if levels is None else {"initializer": ("uniform", 1e-12, 2e-7)}))
 
 
 def main(argv=None):
@@ -39,7 +43,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
-    from ebana.analysis.chips import chip_accuracy, chip_conductances, chip_seed, prepare_batches
+    from ebana.analysis.chips import (chip_accuracy, chip_conductances, chip_seed, prepare_batches,
+                                      read_noise_accuracy)
     from ebana.devices import Variability
     from ebana.training import MSE
     hidden, n = (64, 1000) if a.quick else (1024, 10000)
@@ -57,7 +62,20 @@ def main(argv=None):
     def one_chip():
         return chip_accuracy(model, backend, batches, chip_conductances(model, chip, chip_seed(0, 1)), MSE())
 
-    runs = {"ideal network": ideal, "one chip, sigma = 0.3": one_chip}
+    read = Variability(kind="gaussian", sigma=0.1, scope="read", gradient="straight_through")
+    levels = build(hidden, levels=16)
+    level_batches = prepare_batches(levels, data, 256)
+
+    def read_noise():
+        return read_noise_accuracy(model, backend, batches, model.conductances(), MSE(), read, seed=1, group=100)
+
+    def level_chip():
+        return chip_accuracy(levels, levels.backend, level_batches, chip_conductances(levels, chip, chip_seed(0, 1)),
+                             MSE())
+
+    runs = {"ideal network": ideal, "one chip, sigma = 0.3": one_chip,
+            "read noise, sigma = 0.1 (a fresh draw per 100 images)": read_noise,
+            "one chip of a 16-level network, sigma = 0.3": level_chip}
     best = {k: np.inf for k in runs}
     with threadpool_limits(2, user_api="blas"):
         for _ in range(3):
