@@ -19,7 +19,6 @@ the sweeps give net voltages and receive currents into nets, already divided by
 their alpha, as for a folded dense crossbar. Units: V, A, S.
 """
 import numpy as np
-import scipy.sparse as sp
 
 from .kernels import gather_rows, scatter_columns
 
@@ -92,34 +91,23 @@ class WindowLink:
         return (self.link.a, self.link.b) if side == "a" else (self.link.b, self.link.a)
 
     def _way(self, side, nets):
-        """Index arrays (and weights) of one direction, made once per binding: where each window
-        position reads (columns of the input), where each result goes (columns of the output),
-        the output width, the conductances with the gains folded in when ``nets``, and for the
-        entries way the padded rows (:func:`_padded_rows`)."""
+        """How to multiply in one direction, made once per binding: the link's pattern for that
+        direction (:func:`_pattern`, made once per link) with this binding's conductances, the
+        gains folded in when ``nets``, and for the entries way the padded weights."""
         key = (side, nets)
         if key in self._ways:
             return self._ways[key]
-        mine, other = self._sides(side)
-        W, K, F = self.G.shape
-        a_col = self.link.a.loc[self.a_idx] if nets else self.a_idx                       # (W, K)
-        b_col = self.link.b.loc if nets else np.arange(W * F)                             # (W * F,)
-        G = self.G
-        if nets and not (np.all(mine.alpha == 1.0) and np.all(other.alpha == 1.0)):
-            a_alpha = self.link.a.alpha[self.a_idx][:, :, None]
-            b_alpha = self.link.b.alpha.reshape(W, 1, F)
-            G = G * (b_alpha / a_alpha if side == "a" else a_alpha / b_alpha)
-        width = mine.size if nets else len(mine.nodes)
-        way = {"a_col": a_col, "b_col": b_col, "G": G, "width": width,
-               "straight": side == "b" and np.array_equal(b_col, np.arange(width)),
-               "b_in_order": np.array_equal(b_col, np.arange(other.size if nets else len(other.nodes)))}
+        patterns = self.link.__dict__.setdefault("_window_patterns", {})
+        if key not in patterns:
+            patterns[key] = _pattern(self.link, side, nets, self.blocks)
+        way = dict(patterns[key])
+        G = self.G if way["gain"] is None else self.G * way["gain"]
+        way["G"] = G
         if not self.blocks:
-            rows = np.broadcast_to(b_col.reshape(W, 1, F), G.shape) if side == "b" else \
-                np.broadcast_to(a_col[:, :, None], G.shape)
-            cols = np.broadcast_to(a_col[:, :, None], G.shape) if side == "b" else \
-                np.broadcast_to(b_col.reshape(W, 1, F), G.shape)
-            m = sp.csr_matrix((G.ravel(), (rows.ravel(), cols.ravel())),
-                              shape=(width, int(cols.max(initial=-1)) + 1))
-            way["rows"] = _padded_rows(m)
+            weights = np.bincount(way["pair"], weights=G.ravel(), minlength=len(way["pair_row"]))
+            data = np.zeros(way["idx"].shape)
+            data[way["pair_slot"], way["pair_row"]] = weights
+            way["rows"] = (way["idx"], data)
         self._ways[key] = way
         return way
 
@@ -147,15 +135,39 @@ class WindowLink:
         return out
 
 
-def _padded_rows(m):
-    """The entries of the CSR matrix ``m`` (S) as ``(idx, data)``, each ``(L, rows)``: slot ``e`` of
-    row ``i`` is its e-th entry, ``L`` the most entries in a row; shorter rows are padded with
-    weight 0 at column 0 (pooling: every row full)."""
-    m.sum_duplicates()
-    counts = np.diff(m.indptr)
-    L = int(counts.max(initial=0))
-    rows = np.repeat(np.arange(m.shape[0]), counts)
-    slot = np.arange(len(m.indices)) - m.indptr[rows]
-    idx, data = np.zeros((L, m.shape[0]), dtype=np.int64), np.zeros((L, m.shape[0]))
-    idx[slot, rows], data[slot, rows] = m.indices, m.data
-    return idx, data
+def _pattern(link, side, nets, blocks):
+    """What one direction of a window link needs that does not depend on the conductances:
+    where each window position reads (``a_col``) and each result goes (``b_col``), the output
+    width, whether the outputs are in order, the gain ratio folded into the conductances when
+    ``nets`` (None: all gains 1), and for the entries way (``blocks`` False) the padded rows:
+    ``idx`` ``(L, rows)``, column per slot (padding: column 0), and per resistor the
+    (row, column) pair it adds to (``pair``), each pair's row and slot (resistors joining the
+    same two nodes add up, as in a CSR matrix)."""
+    a, b = (link.a, link.b) if side == "a" else (link.b, link.a)
+    a_idx, F = link.windows
+    W, K = a_idx.shape
+    a_col = link.a.loc[a_idx] if nets else a_idx                                    # (W, K)
+    b_col = link.b.loc if nets else np.arange(W * F)                                # (W * F,)
+    gain = None
+    if nets and not (np.all(a.alpha == 1.0) and np.all(b.alpha == 1.0)):
+        a_alpha = link.a.alpha[a_idx][:, :, None]
+        b_alpha = link.b.alpha.reshape(W, 1, F)
+        gain = b_alpha / a_alpha if side == "a" else a_alpha / b_alpha
+    width = a.size if nets else len(a.nodes)
+    way = {"a_col": a_col, "b_col": b_col, "gain": gain, "width": width,
+           "straight": side == "b" and np.array_equal(b_col, np.arange(width)),
+           "b_in_order": np.array_equal(b_col, np.arange(b.size if nets else len(b.nodes)))}
+    if not blocks:
+        shape = (W, K, F)
+        rows = np.broadcast_to(b_col.reshape(W, 1, F), shape) if side == "b" else np.broadcast_to(a_col[:, :, None], shape)
+        cols = np.broadcast_to(a_col[:, :, None], shape) if side == "b" else np.broadcast_to(b_col.reshape(W, 1, F), shape)
+        n_cols = int(cols.max(initial=-1)) + 1
+        pairs, pair = np.unique(rows.ravel() * n_cols + cols.ravel(), return_inverse=True)  # row-major, as CSR
+        pair_row, pair_col = pairs // max(n_cols, 1), pairs % max(n_cols, 1)
+        counts = np.bincount(pair_row, minlength=width)
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        pair_slot = np.arange(len(pairs)) - first[pair_row]
+        idx = np.zeros((int(counts.max(initial=0)), width), dtype=np.int64)
+        idx[pair_slot, pair_row] = pair_col
+        way.update(idx=idx, pair=pair.ravel(), pair_row=pair_row, pair_slot=pair_slot)
+    return way
