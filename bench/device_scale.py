@@ -116,7 +116,18 @@ def measure(xp, device, hidden, batch, repeats, graphs=True):
 
     from ebana.backends.factory import get_backend
     from ebana.networks import rectified_mlp
+    before = os.environ.get("EBANA_DEVICE_GRAPHS")
     os.environ["EBANA_DEVICE_GRAPHS"] = "1" if graphs else "0"
+    try:
+        return _measure(xp, device, hidden, batch, repeats, get_backend, rectified_mlp)
+    finally:
+        if before is None:
+            os.environ.pop("EBANA_DEVICE_GRAPHS")
+        else:
+            os.environ["EBANA_DEVICE_GRAPHS"] = before
+
+
+def _measure(xp, device, hidden, batch, repeats, get_backend, rectified_mlp):
     start = time.perf_counter()
     model = rectified_mlp(N_IN, hidden, N_OUT, backend="native")
     backend = get_backend("native", device=device)
@@ -152,9 +163,11 @@ def main(argv=None):
     configs = ([[64], [128, 128]] if a.quick else
                [[256], [1024], [4096], [1024, 1024], [1024, 1024, 1024], [32768]])
     batches = [(h, a.batch) for h in configs] + ([] if a.quick else [([1024], 128)])
+    sizes = [int(b) for b in a.batches.split(",")] if a.batches else [a.batch]
     if a.hidden:
-        sizes = [int(b) for b in a.batches.split(",")] if a.batches else [a.batch]
         batches = [([int(w) for w in a.hidden.split(",")], b) for b in sizes]
+    elif a.batches:
+        batches = [(h, b) for h in configs for b in sizes]
     modes = {"on": [True], "off": [False], "both": [False, True]}[a.graphs]
     print(f"ebana device scale benchmark on {a.device}: rectified_mlp(1568, hidden, 10), float64, "
           f"median of {a.repeats}\n")

@@ -1,6 +1,6 @@
 """Noise-aware training at image scale: how many distinct masks a batch needs, and what they cost.
 
-    PYTHONPATH=. python bench/mask_groups.py            # Fashion-MNIST 1568-1024-10, about 40 minutes on 2 cores
+    PYTHONPATH=. python bench/mask_groups.py            # Fashion-MNIST 1568-1024-10, about 30 minutes on 2 cores
     PYTHONPATH=. python bench/mask_groups.py --quick    # 1568-64-10 on 2,000 images, about 1 minute
 
 A-Connect-style training draws a variability mask per training sample
@@ -35,7 +35,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "test_circuit")]
 
-SETTINGS = dict(lr=1.5e-10, beta=5e-7, g_min=1e-12, g_max=1e-6, batch=128)
+BATCH = 128  # the example's batch
 
 
 def parse(argv):
@@ -54,15 +54,23 @@ def parse(argv):
     p.add_argument("--steps", type=int, default=3,
                    help="training steps timed for --timed-groups and for one mask per sample (0: skip those rows)")
     p.add_argument("--data", default=None, help="folder of the Fashion-MNIST IDX files")
-    p.add_argument("--out", default="results/mask_groups")
+    p.add_argument("--out", default=None, help="where trained weights are cached (default results/mask_groups, "
+                   "or results/mask_groups_quick with --quick)")
     p.add_argument("--retrain", action="store_true")
     a = p.parse_args(argv)
     if a.quick:
         a.train, a.test, a.hidden, a.chips, a.epochs, a.groups, a.timed_groups, a.steps = \
             2000, 500, 64, 4, 1, "1,4", "1,8", 2
+    a.out = a.out or ("results/mask_groups_quick" if a.quick else "results/mask_groups")
     a.groups = [int(g) for g in a.groups.split(",") if g.strip()]
     a.timed_groups = [int(g) for g in a.timed_groups.split(",") if g.strip()]
     return a
+
+
+def settings():
+    """The example's Adam step, beta and conductance range (S) for the rectified network."""
+    import fashion_mnist as fm
+    return fm.DEFAULTS["rectified"]
 
 
 def build(a, masks_per_batch):
@@ -72,7 +80,7 @@ def build(a, masks_per_batch):
     var = None
     if masks_per_batch is not None:
         var = Variability(kind="folded", sigma=a.sigma, masks_per_batch=masks_per_batch or None)
-    s = SETTINGS
+    s = settings()
     return rectified_mlp(1568, a.hidden, 10, g_min=s["g_min"], g_max=s["g_max"],
                          initializer=("uniform", s["g_min"], s["g_max"] / 40), backend="native-layered", seed=0,
                          variability=var)
@@ -84,17 +92,20 @@ def train(a, model, data, label):
     from ebana.training.callbacks import LearningRateScheduler, cosine_decay
     path = pathlib.Path(a.out) / f"{label}.pkl"
     meta = pathlib.Path(a.out) / f"{label}.json"
+    trained_with = {"epochs": a.epochs, "train": a.train, "hidden": a.hidden, "sigma": a.sigma}
     if path.exists() and meta.exists() and not a.retrain:
-        model.load_weights(path)
-        return json.loads(meta.read_text())["epoch_s"]
-    loader = DataLoader(data, batch_size=SETTINGS["batch"], shuffle=True, seed=0)
-    history = model.fit(loader, epochs=a.epochs, loss_fn=MSE(), optimizer=Adam(lr=SETTINGS["lr"]),
-                        beta=SETTINGS["beta"], symmetric=True, verbose=False,
+        cached = json.loads(meta.read_text())
+        if all(cached.get(k) == v for k, v in trained_with.items()):
+            model.load_weights(path)
+            return cached["epoch_s"]
+    loader = DataLoader(data, batch_size=BATCH, shuffle=True, seed=0)
+    history = model.fit(loader, epochs=a.epochs, loss_fn=MSE(), optimizer=Adam(lr=settings()["lr"]),
+                        beta=settings()["beta"], symmetric=True, verbose=False,
                         callbacks=[LearningRateScheduler(cosine_decay(a.epochs, final=0.02))])
     epoch_s = float(np.mean(history.history["epoch_time_s"]))
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(path)
-    meta.write_text(json.dumps({"epoch_s": epoch_s, "epochs": a.epochs, "train": a.train}))
+    meta.write_text(json.dumps({"epoch_s": epoch_s, **trained_with}))
     return epoch_s
 
 
@@ -104,13 +115,13 @@ def timed_epoch_s(a, data, masks_per_batch, steps):
     from ebana.training import MSE, Adam
     from ebana.training.fit import train_step
     model = build(a, masks_per_batch)
-    optimizer = Adam(lr=SETTINGS["lr"])
-    B = SETTINGS["batch"]
+    optimizer = Adam(lr=settings()["lr"])
+    B = BATCH
     batch = {k: v[:B] for k, v in data.items()}
-    train_step(model, batch, MSE(), optimizer, SETTINGS["beta"], symmetric=True)  # warm-up
+    train_step(model, batch, MSE(), optimizer, settings()["beta"], symmetric=True)  # warm-up
     start = time.perf_counter()
     for _ in range(steps):
-        train_step(model, batch, MSE(), optimizer, SETTINGS["beta"], symmetric=True)
+        train_step(model, batch, MSE(), optimizer, settings()["beta"], symmetric=True)
     return (time.perf_counter() - start) / steps * len(data["x"]) / B
 
 
@@ -138,7 +149,7 @@ def main(argv=None):
     train_data = {"x": fm.to_inputs(tr_x[:a.train], "rectified"), "out": fm.targets(tr_y[:a.train], "rectified", 1 / 300)}
     test = {"x": fm.to_inputs(te_x[:a.test], "rectified"), "out": fm.targets(te_y[:a.test], "rectified", 1 / 300)}
     print(f"mask groups: rectified_mlp(1568, {a.hidden}, 10), {a.train} training images, {a.epochs} epochs, "
-          f"batch {SETTINGS['batch']}; training masks folded sigma {a.sigma}; {a.chips} chips at chip-scope "
+          f"batch {BATCH}; training masks folded sigma {a.sigma}; {a.chips} chips at chip-scope "
           f"gaussian sigma {a.chip_sigma} on {a.test} test images\n")
     print("| training | s / epoch | x clean | ideal | chips median | quartiles | min |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -146,7 +157,7 @@ def main(argv=None):
     clean_s = None
     with threadpool_limits(os.cpu_count() or 1, user_api="blas"):  # as the example: every core for the products
         warm = build(a, None)  # compiles the solver's kernels outside the timed epochs
-        warm.fit({k: v[:256] for k, v in train_data.items()}, epochs=1, batch_size=SETTINGS["batch"], verbose=0,
+        warm.fit({k: v[:256] for k, v in train_data.items()}, epochs=1, batch_size=BATCH, verbose=0,
                  optimizer="adam", loss="mse")
         for label, g in rows:
             model = build(a, g)
@@ -164,7 +175,7 @@ def main(argv=None):
             print(f"| clean | {clean_steps:.1f} | 1.00 |", flush=True)
             for g in a.timed_groups + [0]:
                 s = timed_epoch_s(a, train_data, g, a.steps)
-                label = f"{g} masks / batch" if g else f"one mask per sample ({SETTINGS['batch']} / batch)"
+                label = f"{g} masks / batch" if g else f"one mask per sample ({BATCH} / batch)"
                 print(f"| {label} | {s:.1f} | {s / clean_steps:.2f} |", flush=True)
 
 

@@ -123,12 +123,29 @@ def fit(a, model, data, test, epochs, lr, start_epoch=0, total=None):
     total = total or epochs
     loader = DataLoader(data, batch_size=128, shuffle=True, seed=a.seed + start_epoch)
     scale = cosine_decay(total, final=0.02)
-    return model.fit(loader, epochs=epochs, loss_fn=MSE(), optimizer=Adam(lr=lr), beta=SETTINGS["beta"],
-                     symmetric=True, verbose=False, initial_epoch=start_epoch,
+    # fit counts epochs as Keras does: it trains from initial_epoch up to (not including) epochs
+    return model.fit(loader, epochs=start_epoch + epochs, loss_fn=MSE(), optimizer=Adam(lr=lr),
+                     beta=SETTINGS["beta"], symmetric=True, verbose=False, initial_epoch=start_epoch,
                      test_dataloader=DataLoader(test, batch_size=1000),
                      callbacks=[LearningRateScheduler(scale), lambda epoch, m, _: print(
                          f"  epoch {epoch + 1:3d}  loss {m['loss']:.4g} V^2  train {m['accuracy']:.4f}  "
                          f"test {m['val_accuracy']:.4f}  ({m['epoch_time_s']:.1f} s)", flush=True)])
+
+
+def training_settings(a, name):
+    """What a cached model of ``name`` must have been trained with to be reused."""
+    settings = {"epochs": a.epochs, "train": a.train, "hidden": a.hidden, "seed": a.seed}
+    if masks(a, name) is not None:
+        settings.update(masks=repr(masks(a, name)))
+    if name == "mat":
+        settings.update(mat_epochs=a.mat_epochs)
+    if name in ("binary", "levels4", "levels16"):
+        settings.update(level_lr=a.level_lr)
+    return settings
+
+
+def study_settings(a):
+    return {"sigmas": a.sigmas, "chips": a.chips, "test": a.test, "seed": a.seed}
 
 
 def trained(a, name, data, test):
@@ -137,8 +154,11 @@ def trained(a, name, data, test):
     weights, meta = out / f"{name}.pkl", out / f"{name}.json"
     final = build(a, name)
     if weights.exists() and meta.exists() and not a.retrain:
-        final.load_weights(weights)
-        return final, json.loads(meta.read_text())["train_s"], True
+        cached = json.loads(meta.read_text())
+        if cached.get("settings") == training_settings(a, name):
+            final.load_weights(weights)
+            return final, cached["train_s"], True
+        print(f"{name}: the cached model in {out} was trained with other settings: training again", flush=True)
     print(f"{name}: training {a.epochs} epochs", flush=True)
     start = time.perf_counter()
     lr = a.level_lr if name in ("binary", "levels4", "levels16") else SETTINGS["lr"]
@@ -156,21 +176,23 @@ def trained(a, name, data, test):
     train_s = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
     final.save_weights(weights)
-    meta.write_text(json.dumps({"train_s": train_s, "epochs": a.epochs, "train": a.train, "hidden": a.hidden}))
+    meta.write_text(json.dumps({"train_s": train_s, "settings": training_settings(a, name)}))
+    (out / f"{name}.study.json").unlink(missing_ok=True)  # its chips were those of other weights
     return final, train_s, False
 
 
 def earlier_study(a, name):
-    """The chip study of a cached model from ``results.h5`` when it has this run's sigmas and
-    chips (its weights are the cached ones), else None."""
+    """The chip study of a cached model from ``results.h5`` when it was made with this run's
+    sigmas, chips, test images and seed (``<name>.study.json``), else None."""
     from ebana.analysis.robustness import RobustnessResult
-    path = pathlib.Path(a.out) / "results.h5"
-    try:
-        res = RobustnessResult.load(path, name)
-    except Exception:  # noqa: BLE001 - no file, no group: the study runs
+    out = pathlib.Path(a.out)
+    meta = out / f"{name}.study.json"
+    if not meta.exists() or json.loads(meta.read_text()) != study_settings(a):
         return None
-    same = np.array_equal(res.sigmas, np.asarray(a.sigmas)) and res.accuracy.shape[1] == a.chips
-    return res if same and not np.isnan(res.accuracy).any() else None
+    try:
+        return RobustnessResult.load(out / "results.h5", name)
+    except Exception:  # noqa: BLE001 - no file, no group: the study runs again
+        return None
 
 
 def ngspice_check(a, name, model, test):
@@ -219,6 +241,7 @@ def run(a):
             res = model.evaluate_robustness(test, sigmas=a.sigmas, chips=a.chips, seed=a.seed + 1000, loss_fn=MSE(),
                                             backend="native", batch_size=1000, path=out / "results.h5", name=name,
                                             verbose=False)
+            (out / f"{name}.study.json").write_text(json.dumps(study_settings(a)))
         print(f"{name}: trained in {train_s:.0f} s; {a.chips} chips x {len(a.sigmas)} sigmas in "
               f"{time.perf_counter() - start:.0f} s", flush=True)
         reads[name] = read_noise(a, model, test)

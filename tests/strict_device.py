@@ -142,11 +142,13 @@ class _Namespace:
     def asarray(self, x, dtype=None):
         if isinstance(x, StrictArray):
             return x if dtype is None or x.dtype == dtype else StrictArray(x.a.astype(dtype))
+        _no_upload(x)
         return StrictArray(np.array(x, dtype=dtype))
 
     def array(self, x, dtype=None, copy=True):
         if isinstance(x, StrictArray):
             return StrictArray(np.array(x.a, dtype=dtype, copy=copy))
+        _no_upload(x)
         return StrictArray(np.array(x, dtype=dtype))
 
     def __getattr__(self, name):
@@ -179,6 +181,14 @@ _recording = [False]  # whether a solve is being recorded or replayed (see Rerun
 def _no_round_trip(what):
     if _recording[0]:
         raise RuntimeError(f"{what}: a host round trip while a graph is recorded (CUDA refuses it in a capture)")
+
+
+def _no_upload(x):
+    """A copy of host data made while a graph is recorded would be replayed from a staging buffer
+    that the library reuses later: the replay would read whatever lies there by then."""
+    if _recording[0] and not np.isscalar(x):
+        raise RuntimeError("a host array uploaded while a graph is recorded (its replays would read a reused "
+                           "staging buffer): upload it before recording")
 
 
 class RerunRecorder:

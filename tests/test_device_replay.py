@@ -127,3 +127,31 @@ def test_a_replay_that_fails_in_the_library_warns_and_solves_eagerly():
         again = backend.solve(model.circuit, stim)
     assert backend.replays.disabled and not backend.replays.recordings
     assert np.abs(to_host(first.v) - to_host(again.v)).max() == 0.0
+
+
+def test_a_grown_schedule_is_learned_again_after_a_while(monkeypatch):
+    import ebana.backends.gpu.replay as replay
+    monkeypatch.setattr(replay, "RELEARN", 3)
+    model = rectified_mlp(48, 24, 5, backend="native", seed=1)
+    backend = _backend()
+    stim = _stimulus(model, np.random.default_rng(1))
+    backend.solve(model.circuit, stim)
+    learned = backend.replays.schedule[False]
+    backend.replays._learned(False, (40, None))  # as if one hard batch had made it long
+    for _ in range(3):
+        backend.solve(model.circuit, stim)  # replays of 40 sweeps
+    assert backend.sweeps == 40
+    backend.solve(model.circuit, stim)  # eager: learns afresh
+    assert backend.replays.schedule[False] == learned
+    assert all(k[1] != (40, None) for k in backend.replays.recordings)  # the long recording is gone
+
+
+def test_a_failing_replay_names_the_sample_in_the_whole_run():
+    model = rectified_mlp(48, 24, 5, backend="native", seed=1)
+    backend = _backend()
+    stim = _stimulus(model, np.random.default_rng(1))
+    backend.solve(model.circuit, stim)
+    backend.check_tol = 0.0
+    with pytest.raises(SimulatorError) as e:
+        backend.solve(model.circuit, stim, sample_offset=100)
+    assert e.value.sample >= 100

@@ -1,6 +1,9 @@
 """test_circuit/fashion_chips.py --quick, run as a user runs it; skipped without the Fashion-MNIST files."""
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -39,3 +42,15 @@ def test_quick_chip_study_trains_every_model_and_writes_its_results(tmp_path):
     # a rerun evaluates the cached models without training them again
     again = run_example("fashion_chips", "--quick", "--out", tmp_path, "--models", "vanilla", timeout=300)
     assert "vanilla: training" not in again and "vanilla: trained in" in again
+
+
+@needs_data
+def test_mask_groups_bench_quick_run(tmp_path):
+    """bench/mask_groups.py --quick: trained rows and timed rows against clean, measured in one run."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "mask_groups.py"), "--quick", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "| clean | " in out.stdout and "| 4 masks / batch | " in out.stdout
+    assert "| one mask per sample (128 / batch) | " in out.stdout
+    assert (tmp_path / "groups4.pkl").exists()

@@ -64,8 +64,17 @@ def test_masks_per_batch_is_for_sample_scope_only(scope):
         Variability(sigma=0.1, scope=scope, gradient="straight_through", masks_per_batch=4)
 
 
-def test_layers_must_agree_on_the_group_count():
-    model = network("native", Variability(kind="folded", sigma=0.3, masks_per_batch=2),
-                    v1=Variability(kind="folded", sigma=0.3, masks_per_batch=4))
-    with pytest.raises(ValidationError, match="masks_per_batch differ.*'d1': 4"):
-        noisy_ep_step(model, BATCH, MSE(), beta=1e-6)
+@pytest.mark.parametrize("other", [Variability(kind="folded", sigma=0.3, masks_per_batch=4),
+                                   Variability(kind="folded", sigma=0.3),
+                                   Variability(sigma=0.1, scope="read", gradient="straight_through")],
+                         ids=["another count", "one per sample", "read"])
+def test_layers_must_agree_on_the_groups_when_the_model_is_built(other):
+    with pytest.raises(ValidationError, match=r"per different groups of samples.*'d1'"):
+        network("native", Variability(kind="folded", sigma=0.3, masks_per_batch=2), v1=other)
+
+
+def test_chip_masks_go_with_any_groups():
+    chip = Variability(kind="gaussian", sigma=0.2, scope="chip")
+    model = network("native", Variability(kind="folded", sigma=0.3, masks_per_batch=2), v1=chip)
+    assert model.noise.rows(10) == 2
+    assert network("native", chip).noise.rows(10) == 1

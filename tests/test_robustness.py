@@ -5,7 +5,7 @@ from test_noise_training import network
 
 from ebana.analysis.robustness import RobustnessResult, chip_conductances, chip_seed, plot_robustness
 from ebana.devices import Variability
-from ebana.errors import ValidationError
+from ebana.errors import ShapeError, ValidationError
 from ebana.training import MSE
 
 rng = np.random.default_rng(0)
@@ -91,3 +91,17 @@ def test_read_noise_is_drawn_per_group_reproducibly_and_vanishes_at_zero_sigma()
     assert runs[0] == runs[1]  # the seed fixes the draws
     assert len(set(runs)) > 1  # other seeds, other draws
     assert all(0.0 <= r <= 1.0 for r in runs)
+
+
+@pytest.mark.parametrize("bad, match", [(dict(group=0), "group"), (dict(group=2.5), "group"),
+                                        (dict(variability=Variability(sigma=0.1, scope="chip")), "scope 'read'"),
+                                        (dict(g=np.ones(3)), "device conductances")])
+def test_read_noise_arguments_are_checked(bad, match):
+    from ebana.analysis.chips import prepare_batches, read_noise_accuracy
+    model = network()
+    args = dict(g=model.conductances(), group=4,
+                variability=Variability(sigma=0.1, scope="read", gradient="straight_through"))
+    args.update(bad)
+    with pytest.raises((ValidationError, ShapeError), match=match):
+        read_noise_accuracy(model, model.backend, prepare_batches(model, DATA, 10), args["g"], MSE(),
+                            args["variability"], seed=0, group=args["group"])

@@ -14,8 +14,9 @@ Example:
 import numpy as np
 
 from ..backends import make_stimulus
-from ..devices import VariabilityModel
+from ..devices import Variability, VariabilityModel
 from ..devices.chip import device_conductances
+from ..errors import ShapeError, ValidationError
 
 
 def chip_seed(seed, chip):
@@ -69,6 +70,11 @@ def read_noise_accuracy(model, backend, batches, g, loss_fn, variability, seed, 
     draw independent of the weights and of the other groups. ``seed`` (int) fixes the draws.
     """
     from ..training.ep import accuracy, loss_and_nudge
+    if isinstance(group, bool) or not isinstance(group, (int, np.integer)) or group < 1:
+        raise ValidationError(f"read_noise_accuracy: group (samples per draw) must be a positive int, received {group!r}")
+    if not isinstance(variability, Variability) or variability.scope != "read":
+        raise ValidationError("read_noise_accuracy: variability must be a Variability of scope 'read' (a fresh "
+                              f"draw per read), received {variability!r}")
     vm = VariabilityModel(variability)
     rng = np.random.default_rng(seed)
     layers, start = [], 0
@@ -77,6 +83,10 @@ def read_noise_accuracy(model, backend, batches, g, loss_fn, variability, seed, 
         size = devices.size
         layers.append((slice(start, start + size), g_min, g_max))
         start += size
+    g = np.asarray(g, dtype=float)
+    if g.shape != (start,):
+        raise ShapeError(f"read_noise_accuracy: g must hold the {start} device conductances (S) of the model's "
+                         f"layers, received shape {g.shape}")
     correct, count = 0.0, 0
     for vs, isrc, targets, n in batches:
         for a in range(0, n, group):

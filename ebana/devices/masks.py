@@ -37,7 +37,8 @@ class MaskKind:
 
         Args:
             z: array of independent ``N(0, 1)`` draws, shape ``(batch, *shape)``
-                or ``shape``.
+                or ``shape``; drawn for this call, so a kind may write the mask over it
+                (a batch of image-sized masks is hundreds of MB).
             sigma: relative spread, a float or an array broadcastable to ``z``.
             g: nominal conductances (S), shape ``shape``; only kinds with
                 ``needs_conductance`` use it.
@@ -60,12 +61,7 @@ class GaussianMask(MaskKind):
     name = "gaussian"
 
     def mask(self, z, sigma, g=None, g_ref=None):
-        return 1.0 + sigma * z
-
-    def mask_in_place(self, z, sigma):
-        """:meth:`mask` written over ``z`` (the same arithmetic, no temporaries: a batch of
-        image-sized masks is hundreds of MB); returns ``z``."""
-        np.multiply(z, sigma, out=z)
+        z = np.multiply(z, sigma, out=z if _scratch(z, sigma) else None)
         z += 1.0
         return z
 
@@ -81,12 +77,7 @@ class FoldedMask(MaskKind):
     name = "folded"
 
     def mask(self, z, sigma, g=None, g_ref=None):
-        return np.abs(1.0 + sigma * z)
-
-    def mask_in_place(self, z, sigma):
-        """:meth:`mask` written over ``z`` (see GaussianMask.mask_in_place); returns ``z``."""
-        np.multiply(z, sigma, out=z)
-        z += 1.0
+        z = GaussianMask.mask(self, z, sigma)
         return np.abs(z, out=z)
 
 
@@ -133,3 +124,11 @@ class AdditiveMask(MaskKind):
 
 KINDS = {k.name: k for k in (GaussianMask(), FoldedMask(), LognormalMask(), AdditiveMask())}
 """Registered mask kinds by ``Variability.kind`` name."""
+
+
+def _scratch(z, sigma):
+    """Whether a kind may write its mask over the draws ``z``: a float64 array of the mask's
+    shape (sigma broadcasts to it). The draws are the kind's to consume (they are drawn for
+    it), and a batch of image-sized masks is hundreds of MB: no second array of that size."""
+    return (isinstance(z, np.ndarray) and z.dtype == np.float64 and z.flags.writeable
+            and np.broadcast_shapes(z.shape, np.shape(sigma)) == z.shape)

@@ -242,8 +242,6 @@ class VariabilityModel:
         rng = as_generator(rng)
         sigma = self.draw_sigmas(batch, rng, epoch).reshape((batch,) + (1,) * len(shape))
         z = rng.standard_normal((batch,) + shape)
-        if hasattr(self.kind, "mask_in_place"):  # z is ours: no second array of the masks' size
-            return self.kind.mask_in_place(z, sigma)
         return self._masks(z, sigma, g, g_max, shape)
 
     def chip_masks(self, shape, seed, key=0, g_max=None, g=None, epoch=0):

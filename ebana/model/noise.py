@@ -6,8 +6,8 @@ effective conductances (S), nominal for layers without noise::
 
     noise = model.noise                      # a ModelNoise
     noise.begin_step(batch=B, epoch=e)       # draws the step's masks
-    g_eff = noise.effective()                # (B, R) S, before every solve
-    grads = noise.nominal_gradients(grads)   # per-sample dL/dG_eff -> summed dL/dG
+    g_eff = noise.effective()                # (rows, R) S, before every solve (rows: B, or fewer)
+    grads = noise.nominal_gradients(grads)   # per-row dL/dG_eff -> summed dL/dG
 
 Per-sample masks are drawn once per step, so both EP phases of one sample
 see the same ``G_eff``; scope 'read' draws afresh at every ``effective()``
@@ -62,6 +62,7 @@ class ModelNoise:
             var = layer.variability if layer.variability is not None else default
             layer.attach_noise(var, _layer_seed(seed, layer.name), chip_seed=chip_seed)
         self._batch = None
+        self.rows(1)  # the layers' mask groups agree: refused when the model is built, not at the first step
 
     @property
     def noisy(self):
@@ -104,19 +105,18 @@ class ModelNoise:
         sample) when some layer draws per-sample or per-read masks; else the shared
         ``masks_per_batch`` of the 'sample'-scope layers (at most ``batch``), or 1 when every
         layer's masks are its chip's."""
-        counts = set()
-        for layer in self.noisy:
-            v = layer.noise.variability
-            if v.scope == "read" or v.scope == "sample" and v.masks_per_batch is None:
-                return batch
-            if v.scope == "sample":
-                counts.add(v.masks_per_batch)
+        per_sample = {l.name: l.noise.variability.masks_per_batch if l.noise.variability.scope == "sample"
+                      else "read" for l in self.noisy if l.noise.variability.scope != "chip"}
+        counts = set(per_sample.values())
         if len(counts) > 1:
-            named = {l.name: l.noise.variability.masks_per_batch for l in self.noisy
-                     if l.noise.variability.scope == "sample"}
-            raise ValidationError(f"the layers' Variability.masks_per_batch differ ({named}): samples share one "
-                                  "mask group across all layers, so give every 'sample'-scope layer the same count")
-        return min(counts.pop(), batch) if counts else 1
+            raise ValidationError(f"the noisy layers draw their masks per different groups of samples ({per_sample}; "
+                                  "None: one mask per sample, 'read': fresh at every solve): a sample belongs to one "
+                                  "group in every layer, so give every 'sample'-scope layer the same "
+                                  "Variability.masks_per_batch (and no 'read'-scope layer beside a count)")
+        if not counts:  # chip masks only: one conductance vector
+            return 1
+        count = counts.pop()
+        return batch if count in (None, "read") else min(count, batch)
 
     def begin_step(self, batch, epoch=0):
         """Draw the masks of one EP step for ``batch`` samples (epoch: for multiscale 'cycle_epoch');
@@ -142,7 +142,8 @@ class ModelNoise:
         return np.concatenate(parts, axis=1)
 
     def nominal_gradients(self, grads):
-        """Map per-sample ``dL/dG_eff`` by layer name, ``(B, *shape)``, to batch-summed ``dL/dG``.
+        """Map per-row ``dL/dG_eff`` by layer name, ``(rows, *shape)`` (a row per sample, or per group
+        of samples sharing a mask: :meth:`rows`), to batch-summed ``dL/dG``.
 
         Noisy layers apply their rule ('mask': ``M * grad``, 'straight_through':
         ``grad``); the others are summed. A quantised layer's gradient then goes

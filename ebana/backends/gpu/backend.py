@@ -54,7 +54,7 @@ class DeviceLayeredBackend(Backend):
         self.max_iterations, self.vtol, self.check_tol = max_iterations, vtol, check_tol
         self.anderson_depth, self.accelerate, self.mix_above = anderson_depth, accelerate, mix_above
         self.solves = 0
-        self.sweeps = 0  # sweeps of the last solve (diagnostics)
+        self.sweeps = 0  # sweeps of the last solve (diagnostics; a replayed solve: the sweeps it ran)
         self.mixed_from = None  # the sweep the last eager solve began mixing at (None: it did not)
         self._cache = None   # (circuit, plan, device index arrays)
         self._bound = None   # (g as passed, probe, {link id: DeviceLink})
@@ -154,7 +154,7 @@ class DeviceLayeredBackend(Backend):
             raise NotOnDevice("the device solver takes one conductance vector for the batch; per-sample "
                               "conductances (variability masks) run on the CPU (device='cpu')")
         if self.replays is not None:
-            op = self.replays.solve(circuit, plan, index, stimulus, initial)
+            op = self.replays.solve(circuit, plan, index, stimulus, initial, sample_offset)
             if op is not None:
                 return op
         return self.solve_eagerly(circuit, stimulus, initial, sample_offset)

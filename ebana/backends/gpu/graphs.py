@@ -16,7 +16,11 @@ Why the pieces are as they are:
   capture, so they come from a memory pool of the recording's own, which
   nothing else allocates from (a shared pool could hand them to a live array);
 * the outputs are copied out, so a later replay cannot overwrite what a
-  caller still holds (the free phase's voltages while the nudged ones solve).
+  caller still holds (the free phase's voltages while the nudged ones solve);
+* the body runs once before the capture (on the buffers' zeros), so that no
+  kernel is compiled or loaded while the stream captures;
+* nothing may be copied from the host inside the body: a capture records such a
+  copy from a staging buffer the library reuses later (the stand-in refuses it).
 
 The tests' CPU stand-in (``tests/strict_device.py``) records by running the
 body again on each replay, with every host round trip refused while it runs.
@@ -35,6 +39,7 @@ class CudaGraphRecorder:
         pool = cp.cuda.MemoryPool()
         with cp.cuda.using_allocator(pool.malloc), self.stream:
             buffers = {k: cp.zeros(shape) for k, shape in shapes.items()}
+            body(buffers)  # once outside the capture: every kernel it launches is compiled and loaded first
             self.stream.synchronize()
             self.stream.begin_capture()
             try:

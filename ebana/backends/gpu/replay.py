@@ -17,7 +17,10 @@ trusted only after its report is read back (one host round trip per solve):
   step) must be within ``check_tol``; a NaN anywhere fails both;
 * a replay that fails is thrown away and the phase is solved eagerly, which
   either converges (the schedule then grows to cover it) or raises the eager
-  solver's error naming the sample. Nothing unverified is returned.
+  solver's error naming the sample. Nothing unverified is returned;
+* every ``RELEARN`` replays of a kind, one solve runs eagerly and sets its
+  schedule afresh (a schedule only grows after a failed replay), and a kind
+  whose schedule reaches the eager solver's sweep limit is solved eagerly.
 
 Units: V, A, S.
 """
@@ -30,6 +33,8 @@ from ..layered.sweeps import converged
 
 MARGIN = 1  # sweeps recorded beyond the count an eager solve of the same kind needed
 MAX_RECORDINGS = 8  # graphs kept per backend (one per kind and shape: training, evaluation, a last partial batch)
+RELEARN = 256  # replays of a kind after which its next solve runs eagerly to learn its schedule afresh
+# (a schedule only grows after a failed replay: one hard batch must not fix every later replay's length)
 
 
 class SolveReplays:
@@ -38,6 +43,7 @@ class SolveReplays:
     def __init__(self, backend, recorder):
         self.be, self.recorder = backend, recorder
         self.schedule = {}    # warm (bool) -> (sweeps, the sweep mixing starts at or None) of a recorded solve
+        self.since_learned = {}  # warm -> verified replays since its schedule was last learned
         self.recordings = {}  # (warm, schedule, input shapes) -> a recording of the recorder
         self.replayed = self.fallbacks = 0
         self.disabled = None  # why recording stopped (a capture failed), or None
@@ -46,18 +52,22 @@ class SolveReplays:
         """Forget every recording (the circuit changed, or the backend closed)."""
         self.recordings.clear()
         self.schedule.clear()
+        self.since_learned.clear()
 
-    def solve(self, circuit, plan, index, stimulus, initial):
+    def solve(self, circuit, plan, index, stimulus, initial, sample_offset=0):
         """An OperatingPoint from a verified replay, or None when this solve runs eagerly."""
         be, xp = self.be, self.be.xp
         if self.disabled or not plan.groups:
             return None
         warm = initial is not None
         schedule = self.schedule.get(warm)
-        if schedule is None:  # the first of its kind: learn how many sweeps it takes
-            op = be.solve_eagerly(circuit, stimulus, initial)
-            self.schedule[warm] = (min(be.sweeps + MARGIN, be.max_iterations), be.mixed_from)
+        if schedule is None or self.since_learned.get(warm, 0) >= RELEARN:
+            # the first of its kind, or time to learn again: how many sweeps it takes
+            op = be.solve_eagerly(circuit, stimulus, initial, sample_offset)
+            self._learned(warm, (be.sweeps + MARGIN, be.mixed_from))
             return op
+        if schedule[0] >= be.max_iterations:
+            return None  # this kind needs every sweep the eager solver allows: a replay would only add work
         values = {"g": xp.asarray(stimulus.g, dtype=float), "vs": xp.asarray(stimulus.vs, dtype=float),
                   "isrc": xp.asarray(stimulus.isrc, dtype=float)}
         if warm:
@@ -73,18 +83,27 @@ class SolveReplays:
         sweeps, mix_from = schedule
         if not self._verified(report, sweeps):
             self.fallbacks += 1
-            op = be.solve_eagerly(circuit, stimulus, initial)
+            op = be.solve_eagerly(circuit, stimulus, initial, sample_offset)
             if be.mixed_from is not None:
                 mix_from = be.mixed_from if mix_from is None else min(mix_from, be.mixed_from)
-            self.schedule[warm] = (min(max(2 * sweeps, be.sweeps + MARGIN), be.max_iterations), mix_from)
-            for key in [k for k in self.recordings if k[:2] == (warm, schedule)]:
-                del self.recordings[key]  # the new schedule is recorded when next needed
+            self._learned(warm, (max(2 * sweeps, be.sweeps + MARGIN), mix_from))
             return op
         self.replayed += 1
+        self.since_learned[warm] = self.since_learned.get(warm, 0) + 1
         be.solves += values["vs"].shape[0]
         be.sweeps = sweeps
         full = outputs["full"]
         return OperatingPoint(full, branch_currents=lambda: be.branch_currents_at(circuit, stimulus, full))
+
+    def _learned(self, warm, schedule):
+        """Replay solves of kind ``warm`` with ``(sweeps, mix_from)`` from now on (sweeps at most
+        the eager solver's limit); the recordings of its old schedule go."""
+        schedule = (min(schedule[0], self.be.max_iterations), schedule[1])
+        old = self.schedule.get(warm)
+        self.schedule[warm], self.since_learned[warm] = schedule, 0
+        if old is not None and old != schedule:
+            for key in [k for k in self.recordings if k[:2] == (warm, old)]:
+                del self.recordings[key]
 
     def _recording(self, plan, index, n_nodes, warm, schedule, values):
         key = (warm, schedule) + tuple((k, x.shape) for k, x in sorted(values.items()))

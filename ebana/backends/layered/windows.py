@@ -98,9 +98,10 @@ class WindowLink:
         if key in self._ways:
             return self._ways[key]
         patterns = self.link.__dict__.setdefault("_window_patterns", {})
-        if key not in patterns:
-            patterns[key] = _pattern(self.link, side, nets, self.blocks)
-        way = dict(patterns[key])
+        pattern_key = (side, nets, self.blocks)
+        if pattern_key not in patterns:
+            patterns[pattern_key] = _pattern(self.link, side, nets, self.blocks)
+        way = dict(patterns[pattern_key])
         G = self.G if way["gain"] is None else self.G * way["gain"]
         way["G"] = G
         if not self.blocks:
