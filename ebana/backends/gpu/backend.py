@@ -168,11 +168,7 @@ class DeviceLayeredBackend(Backend):
         vfix, consts = self._constants(plan, index, bound, stimulus.vs)
         B = vfix.shape[0]
         run = _Run(self, plan, index, bound, consts, _injected(plan, index, isrc, xp, B))
-        if initial is None:
-            v = [xp.zeros((B, len(grp.nets))) for grp in plan.groups]
-        else:
-            initial = xp.asarray(initial, dtype=float)
-            v = [initial[:, span].copy() for span in index.spans]
+        v = _start(plan, index, B, None if initial is None else xp.asarray(initial, dtype=float), xp)
         run.sweep_all(v, sample_offset, warm=initial is not None)
         run.check(v, sample_offset)
         self.solves += B
@@ -193,10 +189,7 @@ class DeviceLayeredBackend(Backend):
             bound = self.links(plan, index, buffers["g"])
             vfix, consts = self.constants(plan, index, bound, buffers["vs"])
             run = _Run(self, plan, index, bound, consts, _injected(plan, index, buffers["isrc"], xp, batch))
-            if warm:
-                v = [buffers["initial"][:, span].copy() for span in index.spans]
-            else:
-                v = [xp.zeros((batch, len(grp.nets))) for grp in plan.groups]
+            v = _start(plan, index, batch, buffers["initial"] if warm else None, xp)
             moves = run.sweep_fixed(v, sweeps, warm, mix_from)
             worst = run.residual_worst(v)
             ordered = [c[2].ordered for c in consts if c[2] is not None and c[2].ordered is not None]
@@ -262,6 +255,14 @@ class _DeviceIndex:
             host[np.arange(len(side.nodes)), side.loc] = 1.0
             m = self._push[id(side)] = self.xp.asarray(host)
         return m
+
+
+def _start(plan, index, B, initial, xp):
+    """Per group, the nets' starting voltages (V): from the node voltages ``initial`` (a warm
+    start), or 0 V."""
+    if initial is None:
+        return [xp.zeros((B, len(grp.nets))) for grp in plan.groups]
+    return [initial[:, span].copy() for span in index.spans]
 
 
 def _injected(plan, index, isrc, xp, B):
