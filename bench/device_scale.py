@@ -3,6 +3,8 @@
     PYTHONPATH=. python bench/scale.py --device cuda            # the networks of issue 24, a few minutes
     PYTHONPATH=. python bench/scale.py --device cuda --quick    # small networks
     PYTHONPATH=. python bench/device_scale.py --device strict   # the same code on the CPU stand-in (tests)
+    PYTHONPATH=. python bench/device_scale.py --hidden 1024 --batches 128,1024 --graphs both
+                                              # solves replayed from CUDA graphs against every operation launched
 
 Networks are ``ebana.networks.rectified_mlp(1568, hidden, 10)``, the deep resistive
 network shape the Fashion-MNIST example trains (784 pixels as 1568 sources and a

@@ -42,11 +42,12 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import fashion_mnist as fm  # noqa: E402  (inputs and targets as the training example makes them)
 
-from ebana.analysis.robustness import plot_robustness  # noqa: E402
+from ebana.analysis.robustness import RobustnessResult, plot_robustness  # noqa: E402
 from ebana.datasets import load_fashion_mnist  # noqa: E402
 from ebana.devices import Variability  # noqa: E402
 from ebana.networks import rectified_mlp  # noqa: E402
 from ebana.training import MSE, Adam, DataLoader  # noqa: E402
+from ebana.training.artifacts import save_table  # noqa: E402
 from ebana.training.callbacks import LearningRateScheduler, cosine_decay  # noqa: E402
 
 MODELS = ("vanilla", "aconnect", "mat", "multiscale", "binary", "levels4", "levels16")
@@ -184,7 +185,6 @@ def trained(a, name, data, test):
 def earlier_study(a, name):
     """The chip study of a cached model from ``results.h5`` when it was made with this run's
     sigmas, chips, test images and seed (``<name>.study.json``), else None."""
-    from ebana.analysis.robustness import RobustnessResult
     out = pathlib.Path(a.out)
     meta = out / f"{name}.study.json"
     if not meta.exists() or json.loads(meta.read_text()) != study_settings(a):
@@ -232,7 +232,7 @@ def run(a):
     test = {"x": fm.to_inputs(te_x[:a.test], "rectified"), "out": fm.targets(te_y[:a.test], "rectified", 1 / 300)}
     print(f"fashion chips: rectified_mlp(1568, {a.hidden}, 10), {a.train} training and {a.test} test images, "
           f"{a.epochs} epochs; {a.chips} chips per sigma {a.sigmas}")
-    results, rows, medians, reads, checks = {}, [], {}, {}, []
+    results, medians, reads, checks = {}, {}, {}, []
     for name in a.models:
         model, train_s, cached = trained(a, name, data, test)
         start = time.perf_counter()
@@ -248,12 +248,11 @@ def run(a):
         if a.spice_chips:
             checks.append(ngspice_check(a, name, model, test))
         results[name] = res
-        rows.append(res.table(name))
         medians[name] = {s: st["median"] for s, st in res.summary().items()}
         model.backend.close()
     plot_robustness(results, out / "robustness.png",
                     title=f"Fashion-MNIST 1568-{a.hidden}-10, {a.chips} simulated chips per sigma")
-    table = ["| model | sigma | median % | IQR % | min % | max % |", "|---|---|---|---|---|---|", *rows]
+    table = RobustnessResult.tables(results)
     if "vanilla" in medians and len(medians) > 1:
         table += ["", "| model | " + " | ".join(f"gain at sigma {s:g} (points)" for s in a.sigmas) + " |",
                   "|---|" + "---:|" * len(a.sigmas)]
@@ -269,10 +268,7 @@ def run(a):
         table += ["", f"| model | chips re-solved in Ngspice (sigma {a.spice_sigma:g}, {a.spice_images} images) | "
                   "native accuracy % | Ngspice accuracy % |", "|---|---:|---:|---:|", *checks]
     (out / "read_noise.json").write_text(json.dumps({"sigma": a.read_sigma, "accuracy": reads}))
-    text = "\n".join(table)
-    (out / "table.md").write_text(text + "\n")
-    print(text)
-    print(f"saved {out}/results.h5, robustness.png, table.md")
+    save_table(out, table, saved=("results.h5", "read_noise.json", "robustness.png"))
     return results
 
 

@@ -39,10 +39,11 @@ import numpy as np
 
 from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,
                    InputVoltageLayer, Model)
-from ebana.analysis.robustness import plot_robustness
+from ebana.analysis.robustness import RobustnessResult, plot_robustness
 from ebana.datasets import load_digits, one_hot, scale_to_volts, train_test_split
 from ebana.devices import Variability
 from ebana.training import MSE, Adam, DataLoader
+from ebana.training.artifacts import save_table
 
 SIGMAS = (0.0, 0.1, 0.2, 0.3, 0.5)
 G_MIN, G_MAX = 1e-7, 2e-4  # S
@@ -121,7 +122,7 @@ def run(args, executor):
 
     train, test = digits(args.seed)
     loss = MSE()
-    results, rows, checks = {}, [], []
+    results, checks = {}, []
     for name in args.models.split(","):
         cfg = variants([float(v) for v in args.train_sigmas.split(",")], args.lr, args.binary_lr)[name]
         model = build_model(hidden=args.hidden, seed=args.seed, **cfg["model"])
@@ -140,7 +141,6 @@ def run(args, executor):
                                         backend="native", path=out / "results.h5", name=name, executor=executor)
         print(f"{name}: {args.chips} chips x {len(SIGMAS)} sigmas in {time.perf_counter() - start:.0f} s (native)")
         results[name] = res
-        rows.append(res.table(name))
         if args.spice_chips:
             start = time.perf_counter()
             spice = model.evaluate_robustness(test, sigmas=SIGMAS, chips=args.spice_chips, seed=args.seed + 1000,
@@ -155,14 +155,11 @@ def run(args, executor):
 
     plot_robustness(results, out / "robustness.png",
                     title=f"8x8 digits, {args.chips} simulated chips per sigma (Gaussian masks)")
-    table = ["| model | sigma | median % | IQR % | min % | max % |", "|---|---|---|---|---|---|", *rows]
+    table = RobustnessResult.tables(results)
     if checks:
         table += ["", "| model | chips re-solved in Ngspice | same accuracy | largest difference (points) |",
                   "|---|---|---|---|", *checks]
-    text = "\n".join(table)
-    (out / "table.md").write_text(text + "\n")
-    print(text)
-    print(f"saved {out}/results.h5, robustness.png, table.md")
+    save_table(out, table, saved=("results.h5", "robustness.png"))
     return results
 
 

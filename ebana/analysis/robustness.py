@@ -83,6 +83,13 @@ class RobustnessResult:
                         f"{100 * st['min']:.1f} | {100 * st['max']:.1f} |")
         return "\n".join(rows)
 
+    @staticmethod
+    def tables(results):
+        """Markdown lines of the studies ``results`` (model name -> RobustnessResult): a header,
+        then :meth:`table`'s rows of each, in percent."""
+        return ["| model | sigma | median % | IQR % | min % | max % |", "|---|---|---|---|---|---|",
+                *(res.table(name) for name, res in results.items())]
+
     def save(self, path, name="model"):
         """Write (or replace group ``name`` in) an HDF5 file, atomically: the other groups are kept,
         and a crash mid-write leaves the previous file. Returns ``path``."""

@@ -19,6 +19,17 @@ def save_run(out, optimizer, history, title):
     return out
 
 
+def save_table(out, lines, saved=()):
+    """Write the Markdown ``lines`` to ``out/table.md``, print them, and name what the run saved
+    in ``out`` (``saved``: the other file names, then table.md)."""
+    out = pathlib.Path(out)
+    text = "\n".join(lines)
+    (out / "table.md").write_text(text + "\n")
+    print(text)
+    print(f"saved {out}/{', '.join([*saved, 'table.md'])}")
+    return text
+
+
 def confusion_matrix(labels, predicted, n_classes):
     """Counts ``[true, predicted]`` as an int array (n_classes, n_classes)."""
     confusion = np.zeros((n_classes, n_classes), dtype=int)
