@@ -16,10 +16,10 @@ trained by EP on Fashion-MNIST with the layered native solver:
   masks, whose gradients update the nominal conductances (Memristor-Aware Training);
 * ``multiscale``: as aconnect with the spread drawn per group from ``--train-sigmas``;
 * ``binary``, ``levels4``, ``levels16``: every device takes 2, 4 or 16 evenly spaced
-  conductances in [g_min, g_max] (straight-through training of latent values).
+  conductances in [g_min, ``--level-g-max``] (straight-through training of latent values).
 
 Each trained model is evaluated on the full test set over ``--chips`` simulated chips
-(chip-scope Gaussian masks, device to device) at each sigma in ``--sigmas``, and under
+(chip-scope Gaussian masks, device to device; ``--workers`` processes) at each sigma in ``--sigmas``, and under
 read noise: a fresh Gaussian mask of ``--read-sigma`` for every read, drawn per group of
 100 test images, ``--reads`` passes over the test set
 (:func:`ebana.analysis.chips.read_noise_accuracy`).
@@ -30,7 +30,10 @@ Writes ``results.h5`` (one group per model, resumable), ``read_noise.json``,
 rerun only evaluates what is missing (``--retrain`` trains and evaluates again).
 """
 import argparse
+import concurrent.futures
+import contextlib
 import json
+import multiprocessing
 import os
 import pathlib
 import sys
@@ -65,9 +68,13 @@ def parse(argv):
     p.add_argument("--train-sigmas", default="0.1,0.2,0.3,0.5", help="multiscale: spreads drawn per group")
     p.add_argument("--masks-per-batch", type=int, default=2,
                    help="distinct masks per training batch (2: an epoch within 3x the clean one, bench/mask_groups.py)")
-    p.add_argument("--level-lr", type=float, default=None,
-                   help="Adam step for the few-level models (S; default 10x --lr: latent values must cross "
-                        "level boundaries)")
+    p.add_argument("--level-lr", type=float, default=SETTINGS["lr"], help="Adam step for the few-level models (S)")
+    p.add_argument("--level-g-max", type=float, default=5e-8,
+                   help="few-level models: the highest level (S; the lowest is g_min). The default spans the "
+                        "conductances a clean network learns (99.9 %% of them below 5e-8 S): levels up to the "
+                        "example's g_max, 1e-6 S, would leave most devices on the lowest two")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="processes that evaluate chips (one BLAS thread each; 1: in this process)")
     p.add_argument("--sigmas", default="0,0.1,0.2,0.3,0.5", help="chip spreads of the study")
     p.add_argument("--chips", type=int, default=100)
     p.add_argument("--spice-chips", type=int, default=1,
@@ -95,7 +102,10 @@ def parse(argv):
         p.error(f"--mat-epochs must be between 1 and --epochs - 1 ({a.epochs - 1}), received {a.mat_epochs}")
     a.sigmas = [float(s) for s in a.sigmas.split(",")]
     a.train_sigmas = tuple(float(s) for s in a.train_sigmas.split(","))
-    a.level_lr = a.level_lr if a.level_lr is not None else 10 * SETTINGS["lr"]
+    if not SETTINGS["g_min"] < a.level_g_max <= SETTINGS["g_max"]:
+        p.error(f"--level-g-max must lie in ({SETTINGS['g_min']:g}, {SETTINGS['g_max']:g}] S, received {a.level_g_max}")
+    if a.workers < 1:
+        p.error(f"--workers must be >= 1, received {a.workers}")
     return a
 
 
@@ -111,10 +121,10 @@ def masks(a, name):
 
 def build(a, name, variability=None):
     levels = {"binary": 2, "levels4": 4, "levels16": 16}.get(name)
-    lo, hi = SETTINGS["g_min"], SETTINGS["g_max"]
-    # few-level latents start over the two lowest steps, so that devices sit at the first levels
-    # rather than all at g_min (the continuous start, up to g_max / 40, lies below half a step)
-    init = ("uniform", lo, min(hi, lo + 2 * (hi - lo) / (levels - 1))) if levels else ("uniform", lo, hi / 40)
+    lo, hi = SETTINGS["g_min"], (a.level_g_max if levels else SETTINGS["g_max"])
+    # the continuous start, up to 1/40 of g_max (2.5e-8 S); few-level latents start over the lower half
+    # of their levels, and binary ones over both (a lower start leaves every device off: a dead network)
+    init = ("uniform", lo, hi if levels == 2 else hi / 2) if levels else ("uniform", lo, hi / 40)
     return rectified_mlp(1568, a.hidden, 10, g_min=lo, g_max=hi, initializer=init, backend="native-layered",
                          seed=a.seed, levels=levels, variability=variability)
 
@@ -141,7 +151,7 @@ def training_settings(a, name):
     if name == "mat":
         settings.update(mat_epochs=a.mat_epochs)
     if name in ("binary", "levels4", "levels16"):
-        settings.update(level_lr=a.level_lr)
+        settings.update(level_lr=a.level_lr, level_g_max=a.level_g_max)
     return settings
 
 
@@ -221,11 +231,21 @@ def read_noise(a, model, test):
 
 def main(argv=None):
     a = parse(argv)
-    with threadpool_limits(os.cpu_count() or 1, user_api="blas"):
-        return run(a)
+    with threadpool_limits(os.cpu_count() or 1, user_api="blas"), chip_workers(a.workers) as executor:
+        return run(a, executor)
 
 
-def run(a):
+@contextlib.contextmanager
+def chip_workers(n):
+    """A pool of ``n`` processes for the chips (each solves with one BLAS thread), or None for 1."""
+    if n == 1:
+        yield None
+        return
+    with concurrent.futures.ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
+
+
+def run(a, executor=None):
     out = pathlib.Path(a.out)
     (tr_x, tr_y), (te_x, te_y) = load_fashion_mnist(a.data)
     data = {"x": fm.to_inputs(tr_x[:a.train], "rectified"), "out": fm.targets(tr_y[:a.train], "rectified", 1 / 300)}
@@ -240,7 +260,7 @@ def run(a):
         if res is None:
             res = model.evaluate_robustness(test, sigmas=a.sigmas, chips=a.chips, seed=a.seed + 1000, loss_fn=MSE(),
                                             backend="native", batch_size=1000, path=out / "results.h5", name=name,
-                                            verbose=False)
+                                            verbose=False, executor=executor)
             (out / f"{name}.study.json").write_text(json.dumps(study_settings(a)))
         print(f"{name}: trained in {train_s:.0f} s; {a.chips} chips x {len(a.sigmas)} sigmas in "
               f"{time.perf_counter() - start:.0f} s", flush=True)

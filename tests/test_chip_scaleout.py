@@ -18,8 +18,9 @@ import pytest
 
 from conftest import ROOT
 from ebana.analysis.chip_tasks import ChipStudy, build_payload, run_chip
-from ebana.analysis.chips import prepare_batches
+from ebana.analysis.chips import chip_conductances, chip_seed, prepare_batches
 from ebana.analysis.robustness import RobustnessResult
+from ebana.devices import Variability
 from ebana.errors import ValidationError
 from ebana.networks import clamped_mlp
 from ebana.training import MSE
@@ -29,6 +30,7 @@ X = rng.uniform(-0.5, 0.5, (60, 4))                               # V
 DATA = {"x": X, "out": np.where(X[:, :1] > 0, [[0.1, -0.1]], [[-0.1, 0.1]])}  # V, two classes
 SIGMAS = [0.0, 0.3, 0.8]
 KW = dict(sigmas=SIGMAS, chips=4, seed=7, loss_fn=MSE(), verbose=False)
+JOBS = 1 + 2 * 4  # chips solved: one at sigma 0 (every chip there is the nominal network), 4 at each other sigma
 
 
 def model(scale=1.0):
@@ -80,6 +82,7 @@ def test_the_chips_of_a_study_do_not_depend_on_the_study_or_on_the_order_of_task
     for k in np.random.default_rng(3).permutation(len(jobs)):  # shuffled, in a worker's cache
         i, c = jobs[k]
         [(_, _, got[i, c])] = run_chip(payload, study, c, [i])
+    study.fill(got)
     np.testing.assert_array_equal(got, reference.accuracy)
     assert len(set(reference.accuracy[2])) > 1  # the chips differ: the comparison means something
 
@@ -136,7 +139,7 @@ def test_a_dask_cluster_gives_the_same_chips_and_survives_a_killed_worker():
         assert victim not in client.run(os.getpid).values()  # the worker did die (its nanny started another)
         assert client.run_on_scheduler(chips_run_twice) >= 1  # ... holding chips: they ran again elsewhere
     np.testing.assert_array_equal(survived.accuracy, reference.accuracy)
-    every = [(i, c) for i in range(len(SIGMAS)) for c in range(kw["chips"])]
+    every = sorted(ChipStudy(tuple(SIGMAS), kw["chips"], kw["seed"], "gaussian").jobs())
     assert sorted(seen) == every  # every chip exactly once: none lost, none counted twice
 
 
@@ -150,14 +153,14 @@ def test_an_interrupted_study_resumes_from_its_file_without_recomputing(tmp_path
     rest = Count()
     with ThreadPoolExecutor(2) as threads:  # resumed elsewhere: a chip is the same chip anywhere
         done = model().evaluate_robustness(DATA, path=path, callback=rest, executor=threads, **KW)
-    assert len(rest.seen) == 12 - 3 and len(set(rest.seen)) == 9
+    assert len(rest.seen) == JOBS - 3 and len(set(rest.seen)) == JOBS - 3
     np.testing.assert_array_equal(done.accuracy, reference.accuracy)
     np.testing.assert_array_equal(RobustnessResult.load(path).accuracy, reference.accuracy)
     with h5py.File(path, "r") as f:
         assert "_partial" not in f and "other" in f  # finished: no partial left, other groups kept
     again = Count()
     model().evaluate_robustness(DATA, path=path, callback=again, **KW)  # a finished study runs again
-    assert len(again.seen) == 12
+    assert len(again.seen) == JOBS
 
 
 def test_a_study_interrupted_here_resumes_in_a_fresh_process(tmp_path, reference):
@@ -169,7 +172,7 @@ def test_a_study_interrupted_here_resumes_in_a_fresh_process(tmp_path, reference
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]), OPENBLAS_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split()[-1] == "8"  # the study's identity is the same in another process
+    assert out.stdout.split()[-1] == str(JOBS - 4)  # the study's identity is the same in another process
     np.testing.assert_array_equal(RobustnessResult.load(path).accuracy, reference.accuracy)
 
 
@@ -180,7 +183,7 @@ def test_a_partial_study_of_other_weights_is_not_resumed(tmp_path):
     fresh = Count()
     with pytest.warns(RuntimeWarning, match="unfinished study 'model' with other weights; it is not resumed"):
         res = model(scale=1.5).evaluate_robustness(DATA, path=path, callback=fresh, **KW)
-    assert len(fresh.seen) == 12
+    assert len(fresh.seen) == JOBS
     np.testing.assert_array_equal(res.accuracy, model(scale=1.5).evaluate_robustness(DATA, **KW).accuracy)
     with pytest.raises(KeyboardInterrupt):
         model().evaluate_robustness(DATA, path=path, callback=Count(stop_after=2), **{**KW, "kind": "folded"})
@@ -231,3 +234,18 @@ def test_an_executor_needs_the_backend_by_name():
     m = model()
     with ThreadPoolExecutor(1) as threads, pytest.raises(ValidationError, match="needs the backend by name"):
         m.evaluate_robustness(DATA, backend=m.backend, executor=threads, **KW)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "folded", "lognormal", "additive"])
+def test_a_study_solves_one_chip_at_sigma_zero_because_every_chip_there_is_the_nominal_network(kind):
+    m = model()
+    nominal = np.concatenate([layer.g.ravel() for layer in m.resistive_layers])
+    zero = Variability(kind=kind, sigma=0.0, scope="chip")
+    for seed in (chip_seed(7, 0), chip_seed(7, 3)):
+        np.testing.assert_array_equal(chip_conductances(m, zero, seed), nominal)
+    study = ChipStudy((0.0, 0.3), 4, 7, kind)
+    assert study.jobs() == [(0, 0), (1, 0), (1, 1), (1, 2), (1, 3)]
+    seen = Count()
+    res = m.evaluate_robustness(DATA, **{**KW, "sigmas": [0.0, 0.3], "kind": kind, "callback": seen})
+    assert seen.seen == study.jobs()  # sigma 0 solved once, its accuracy given to every chip
+    assert np.all(res.accuracy[0] == res.accuracy[0, 0]) and not np.isnan(res.accuracy).any()

@@ -30,7 +30,7 @@ the sender's, digest for digest.
 Example:
     >>> from ebana.analysis.chip_tasks import ChipStudy
     >>> ChipStudy(sigmas=(0.0, 0.3), chips=2, seed=0, kind="gaussian").jobs()
-    [(0, 0), (0, 1), (1, 0), (1, 1)]
+    [(0, 0), (1, 0), (1, 1)]
 """
 import concurrent.futures
 import hashlib
@@ -89,8 +89,16 @@ class ChipStudy:
     kind: str
 
     def jobs(self):
-        """Every ``(sigma index, chip)`` of the study, sigma by sigma."""
-        return [(i, c) for i in range(len(self.sigmas)) for c in range(self.chips)]
+        """The ``(sigma index, chip)`` pairs to solve, sigma by sigma. At sigma 0 every mask kind is
+        the identity (``VariabilityModel.chip_masks`` returns ones), so every chip is the nominal
+        network: only chip 0 is solved there, and :meth:`fill` gives the others its accuracy."""
+        return [(i, c) for i, s in enumerate(self.sigmas) for c in range(1 if s == 0 else self.chips)]
+
+    def fill(self, acc):
+        """Copy chip 0's accuracy to every chip at sigma 0 in ``acc`` (sigmas x chips), in place."""
+        for i, s in enumerate(self.sigmas):
+            if s == 0:
+                acc[i, 1:] = acc[i, 0]
 
     def accuracy(self, model, backend, batches, loss_fn, i, c):
         """Accuracy (fraction) of chip ``c`` at ``sigmas[i]``: its chip-scope masks, then a free-phase solve

@@ -200,7 +200,8 @@ def evaluate_robustness(model, dataset, sigmas, chips=100, seed=0, kind="gaussia
             One task per chip (at each sigma); the result is bit for bit the in-process one.
             The backend must then be a name (each worker builds its own). See :mod:`.chip_tasks`.
         callback: ``callback(sigma_index, chip, accuracy)``, called in this process as each chip
-            finishes (not for chips resumed from ``path``); an exception it raises stops the
+            finishes (not for chips resumed from ``path``; at sigma 0 only for chip 0, whose
+            accuracy every chip shares there: its masks are ones); an exception it raises stops the
             study, the finished chips saved to ``path``.
 
     Returns a :class:`RobustnessResult`; the same seed gives the same numbers.
@@ -236,6 +237,7 @@ def _run_study(model, dataset, study, loss_fn, backend, spec, batch_size, run):
     todo = [(i, c) for i, c in study.jobs() if np.isnan(acc[i, c])]
     chips = run_chips(model, backend, batches, loss_fn, study, todo, executor, payload)
     _collect(chips, acc, store, run["callback"], run["verbose"], len(todo))
+    study.fill(acc)
     result = RobustnessResult(np.array(study.sigmas), acc, study.kind, study.seed, backend.name)
     if path is not None:
         _save_result(result, path, name, identity)
