@@ -32,6 +32,7 @@ rerun only evaluates what is missing (``--retrain`` trains and evaluates again).
 import argparse
 import concurrent.futures
 import contextlib
+import hashlib
 import json
 import multiprocessing
 import os
@@ -51,6 +52,7 @@ from ebana.devices import Variability  # noqa: E402
 from ebana.networks import rectified_mlp  # noqa: E402
 from ebana.training import MSE, Adam, DataLoader  # noqa: E402
 from ebana.training.artifacts import save_table  # noqa: E402
+from ebana.training.history import History  # noqa: E402
 from ebana.training.callbacks import LearningRateScheduler, cosine_decay  # noqa: E402
 
 MODELS = ("vanilla", "aconnect", "mat", "multiscale", "binary", "levels4", "levels16")
@@ -90,6 +92,9 @@ def parse(argv):
     p.add_argument("--data", default=None, help="folder of the Fashion-MNIST IDX files")
     p.add_argument("--out", default="results/fashion_chips")
     p.add_argument("--retrain", action="store_true")
+    p.add_argument("--vanilla", default=None,
+                   help="folder of a test_circuit/fashion_mnist.py run (--out) to use as the vanilla model instead "
+                        "of training it here (the example itself; its network must be this study's)")
     a = p.parse_args(argv)
     if a.quick:
         a.hidden, a.train, a.test, a.epochs, a.mat_epochs, a.chips, a.reads, a.spice_images = \
@@ -145,6 +150,9 @@ def fit(a, model, data, test, epochs, lr, start_epoch=0, total=None):
 
 def training_settings(a, name):
     """What a cached model of ``name`` must have been trained with to be reused."""
+    if name == "vanilla" and a.vanilla:
+        weights = pathlib.Path(a.vanilla) / "weights.pkl"
+        return {"run": str(pathlib.Path(a.vanilla).resolve()), "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
     settings = {"epochs": a.epochs, "train": a.train, "hidden": a.hidden, "seed": a.seed}
     if masks(a, name) is not None:
         settings.update(masks=repr(masks(a, name)))
@@ -170,6 +178,8 @@ def trained(a, name, data, test):
             final.load_weights(weights)
             return final, cached["train_s"], True
         print(f"{name}: the cached model in {out} was trained with other settings: training again", flush=True)
+    if name == "vanilla" and a.vanilla:
+        return from_example_run(a, final, weights, meta)
     print(f"{name}: training {a.epochs} epochs", flush=True)
     start = time.perf_counter()
     lr = a.level_lr if name in ("binary", "levels4", "levels16") else SETTINGS["lr"]
@@ -189,6 +199,25 @@ def trained(a, name, data, test):
     final.save_weights(weights)
     meta.write_text(json.dumps({"train_s": train_s, "settings": training_settings(a, name)}))
     (out / f"{name}.study.json").unlink(missing_ok=True)  # its chips were those of other weights
+    return final, train_s, False
+
+
+def from_example_run(a, final, weights, meta):
+    """The vanilla model of a fashion_mnist.py run in ``--vanilla``, copied into ``--out`` (train
+    seconds: the sum of its epochs)."""
+    run = fm.load_run(a.vanilla)
+    shapes = {k: np.shape(v) for k, v in run.get_weights().items()}
+    expected = {k: np.shape(v) for k, v in final.get_weights().items()}
+    if shapes != expected:
+        raise ValueError(f"--vanilla {a.vanilla}: its network has conductances {shapes}, this study's "
+                         f"rectified_mlp(1568, {a.hidden}, 10) has {expected}")
+    final.set_weights(run.get_weights())
+    train_s = float(np.sum(History.load(pathlib.Path(a.vanilla) / "history.h5").metrics["epoch_time_s"]))
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    final.save_weights(weights)
+    meta.write_text(json.dumps({"train_s": train_s, "settings": training_settings(a, "vanilla")}))
+    (weights.parent / "vanilla.study.json").unlink(missing_ok=True)
+    print(f"vanilla: the model of {a.vanilla} (fashion_mnist.py)", flush=True)
     return final, train_s, False
 
 

@@ -104,20 +104,14 @@ def vanilla(args):
                  "--batch-size", str(args.batch_size)]
                 + (["--schedule", "none"] if args.epochs == 1 else [])  # a cosine over one epoch is its 2 % end
                 + (["--data", args.data] if args.data else []))
-    return load(folder)
-
-
-def load(folder):
-    model = Model.from_config(json.loads((folder / "model.json").read_text()), backend="native")
-    model.load_weights(folder / "weights.pkl")
-    return model
+    return fm.load_run(folder)
 
 
 def fault_aware(args, base, train, test):
     """The vanilla model trained further with a fresh fault map per batch (cached in OUT/fault_aware)."""
     folder = args.out / "fault_aware"
     if (folder / "weights.pkl").exists():
-        return load(folder)
+        return fm.load_run(folder)
     model = Model.from_config(base.get_config(), backend="native")
     model.set_weights(base.get_weights())
     lr = args.fa_lr or 0.1 * fm.DEFAULTS["rectified"]["lr"] * args.range_factor

@@ -202,6 +202,18 @@ def flips(config):
     return random_flip("x", (2, 28, 28), axis=2)
 
 
+def load_run(folder, backend="native"):
+    """The trained model a run of this example saved in ``folder`` (``model.json``, ``weights.pkl``)."""
+    folder = pathlib.Path(folder)
+    for name in ("model.json", "weights.pkl"):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"{folder / name} is missing: {folder} is not a folder a run of "
+                                    f"test_circuit/fashion_mnist.py saved (--out)")
+    model = Model.from_config(json.loads((folder / "model.json").read_text()), backend=backend)
+    model.load_weights(folder / "weights.pkl")
+    return model
+
+
 def main(argv=None):
     args = parse(argv)
     # the layered solver's input projection and gradient are large products: they use every

@@ -45,6 +45,26 @@ def test_quick_chip_study_trains_every_model_and_writes_its_results(tmp_path):
 
 
 @needs_data
+def test_the_vanilla_model_can_be_a_run_of_the_training_example(tmp_path):
+    small = ("--train", "300", "--test", "100", "--epochs", "1", "--schedule", "none", "--ngspice-check", "0")
+    run_example("fashion_mnist", *small, "--hidden", "64", "--out", tmp_path / "run", timeout=600)
+    study = ("fashion_chips", "--quick", "--models", "vanilla", "--spice-chips", "0", "--workers", "1")
+    stdout = run_example(*study, "--vanilla", tmp_path / "run", "--out", tmp_path / "study", timeout=600)
+    assert "vanilla: training" not in stdout and "vanilla: the model of" in stdout
+    with open(tmp_path / "run" / "weights.pkl", "rb") as a, open(tmp_path / "study" / "vanilla.pkl", "rb") as b:
+        assert a.read() == b.read()  # the example's conductances, judged as they were trained
+    again = run_example(*study, "--vanilla", tmp_path / "run", "--out", tmp_path / "study", timeout=600)
+    assert "vanilla: the model of" not in again  # cached, with its study
+    # a run of another network is refused, naming its folder, before anything is written
+    run_example("fashion_mnist", *small, "--hidden", "32", "--out", tmp_path / "other", timeout=600)
+    out = subprocess.run([sys.executable, str(ROOT / "test_circuit" / "fashion_chips.py"), *study[1:], "--vanilla",
+                          str(tmp_path / "other"), "--out", str(tmp_path / "study2")], capture_output=True, text=True,
+                         timeout=600, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1"))
+    assert out.returncode != 0 and str(tmp_path / "other") in out.stderr and "conductances" in out.stderr
+    assert not (tmp_path / "study2" / "vanilla.pkl").exists()
+
+
+@needs_data
 def test_mask_groups_bench_quick_run(tmp_path):
     """bench/mask_groups.py --quick: trained rows and timed rows against clean, measured in one run."""
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "mask_groups.py"), "--quick", "--out", str(tmp_path)],
