@@ -166,6 +166,40 @@ def test_scale_to_range_keeps_the_predictions_and_fills_the_range():
         scale_to_range(m, fraction=0)
 
 
+def test_scale_to_range_at_a_percentile_puts_it_at_g_max_and_clips_only_what_lies_above():
+    m = model()
+    pooled = np.concatenate([np.ravel(w) for w in m.get_weights().values()])
+    p99 = np.percentile(pooled, 99.0)
+    k = scale_to_range(m, percentile=99.0)
+    assert k == pytest.approx(1e-6 / p99)
+    after = np.concatenate([np.ravel(w) for w in m.get_weights().values()])
+    assert after.max() == 1e-6 and np.mean(after == 1e-6) == pytest.approx(np.mean(pooled >= p99), abs=2 / pooled.size)
+    below = pooled < p99
+    np.testing.assert_allclose(after[below], np.maximum(pooled[below] * k, 1e-12), rtol=1e-12)
+    for bad in (0, 101, float("nan")):
+        with pytest.raises(ValidationError, match="percentile"):
+            scale_to_range(model(), percentile=bad)
+
+
+def test_a_hidden_bias_pair_at_a_lower_voltage_is_its_own_source_and_bounds_a_stuck_bias_device():
+    """With ``hidden_bias_voltage`` the output crossbar's bias rows are driven by their own pair: a
+    device of it stuck at g_max (10 times the others here) pulls its output towards 0.05 V instead of
+    1 V, so it moves it several times less (0.17 V against 0.83 V)."""
+    shared, own = model(), rectified_mlp(6, 8, 2, g_min=1e-12, g_max=1e-6, initializer=("uniform", 1e-9, 1e-7),
+                                         backend="native", seed=1, hidden_bias_voltage=0.05)
+    assert own.layer("bh").bias_voltage.tolist() == [0.05, -0.05]
+    own.set_weights(shared.get_weights())
+    shifts = []
+    for m in (shared, own):
+        v0 = readouts(m, m.conductances())
+        g = m.conductances().copy()
+        g[-4] = 1e-6  # the + bias row of the output crossbar, output 0 (rows x columns, C order)
+        shifts.append(np.abs(readouts(m, g)[:, 0] - v0[:, 0]).max())
+    assert shifts[0] > 4 * shifts[1] > 0
+    with pytest.raises(ValidationError, match="hidden_bias_voltage"):
+        rectified_mlp(6, 8, 2, backend="native", hidden_bias_voltage=0.0)
+
+
 def test_chip_studies_refuse_wired_layers_by_name():
     """A wired layer's circuit holds its wire segments too: a chip vector of the devices alone would
     be short, so chip studies refuse it (the layer named) instead of building a wrong stimulus."""

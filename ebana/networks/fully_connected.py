@@ -5,6 +5,7 @@ from ..errors import ValidationError
 from ..layers import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer,
                       InputVoltageLayer)
 from ..model.functional import Model
+from ..validation import check_number
 
 
 def clamped_mlp(n_inputs, hidden, n_outputs, clamp=0.1, gain=4.0, g_min=1e-7, g_max=2e-4,
@@ -43,7 +44,7 @@ def clamped_mlp(n_inputs, hidden, n_outputs, clamp=0.1, gain=4.0, g_min=1e-7, g_
 
 def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_max=1e-6,
                   initializer=("uniform", 1e-12, 2.5e-8), ron=100.0, backend="ngspice", seed=0, levels=None,
-                  **model_options):
+                  hidden_bias_voltage=None, **model_options):
     """A deep resistive network without amplifiers: ``n_inputs`` sources and a
     ``+-bias_voltage`` pair -> crossbar -> hidden nets, the first half held at
     ``V >= 0`` and the second at ``V <= 0`` by one diode each to ground (a
@@ -53,8 +54,11 @@ def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_
     The shape of Scellier's deep resistive networks (ideal diodes, "excitatory"
     and "inhibitory" halves; code of arXiv 2312.15063): with diodes to 0 V and no
     amplifier the circuit is positively homogeneous, so any voltage scale works
-    if targets scale with it. Every layer after the first also sees the bias pair,
-    whose conductances start at ``g_min`` (no bias current).
+    if targets scale with it. Every layer after the first also sees a bias pair,
+    whose conductances start at ``g_min`` (no bias current): the input pair, or with
+    ``hidden_bias_voltage`` (V, > 0) a second pair ``bh`` at ``+-hidden_bias_voltage``,
+    closer to the hidden nets' voltages, so that one device of it stuck at ``g_max``
+    pulls a net no harder than the other devices can (:mod:`ebana.devices.faults`).
 
     ``hidden`` is a width or a list of widths (each even). Layers: ``x``, ``b``,
     ``j``; per hidden layer ``k``: ``d{k}p``/``d{k}n`` (crossbars to the two
@@ -73,8 +77,12 @@ def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_
     if any(w < 2 or w % 2 for w in widths):
         raise ValidationError(f"rectified_mlp: hidden widths must be even and at least 2 (two halves), "
                               f"received {widths}")
+    if hidden_bias_voltage is not None:
+        check_number(hidden_bias_voltage, "rectified_mlp: hidden_bias_voltage (V)", low=0.0, low_open=True)
     x = InputVoltageLayer(units=n_inputs, name="x")
     b = BiasVoltageLayer(units=2, name="b", bias_voltage=[bias_voltage, -bias_voltage])
+    bh = b if hidden_bias_voltage is None else BiasVoltageLayer(
+        units=2, name="bh", bias_voltage=[hidden_bias_voltage, -hidden_bias_voltage])
     h = ConcatenateLayer(name="j")([x, b])
     dense = dict(initializer=initializer, g_min=g_min, g_max=g_max, levels=levels)
     for k, width in enumerate(widths, start=1):
@@ -83,10 +91,11 @@ def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_
             d = DenseLayer(units=width // 2, name=f"d{k}{half}", **dense)(h)
             halves.append(DiodeLayer(name=f"r{k}{half}", direction=direction, bias_voltage=0.0,
                                      param={"RON": ron})(d))
-        h = ConcatenateLayer(name=f"h{k}")(halves + [b])
+        h = ConcatenateLayer(name=f"h{k}")(halves + [bh])
     h = DenseLayer(units=n_outputs, name=f"d{len(widths) + 1}", **dense)(h)
     out = CurrentLayer(name="out")(h)
-    model = Model(inputs=[x, b], outputs=[out], backend=backend, seed=seed, **model_options)
+    model = Model(inputs=[x, b] if bh is b else [x, b, bh], outputs=[out], backend=backend, seed=seed,
+                  **model_options)
     # The bias pair's rows start at g_min: no bias current at first (the reference starts its
     # biases at 0). Drawn like the others, +-bias_voltage would swamp narrow layers, whose
     # nets carry a fraction of it.
