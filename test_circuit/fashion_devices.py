@@ -10,11 +10,15 @@ Run:  python test_circuit/fashion_devices.py [--quick] [--out DIR] [--chips N] [
 2. The vanilla model programmed onto the full conductance range (every
    conductance times one factor, so that the largest is g_max: the circuit's
    ratios, hence its accuracy, stay; :func:`ebana.devices.scale_to_range`).
-   The fault-aware model: that one trained ``--fa-epochs`` more epochs
-   with a fresh stuck-at fault map (fraction ``--fa-p``, half at g_min, half at
-   g_max) in every batch (:class:`ebana.training.FaultAware`); cached in
-   ``OUT/fault_aware``.
-3. Faults: the three models on ``--chips`` chips per fault fraction in ``--ps``
+   The vanilla model remapped for faults: the output crossbar's bias rows driven by
+   their own pair at ``+-fa-bias`` V (``rectified_mlp(hidden_bias_voltage=)``, their
+   conductances times 1 V / fa-bias: the same bias currents while the outputs sit near
+   0 V), then the ``--fa-percentile`` percentile of the conductances mapped to g_max
+   (the few above clipped). The fault-aware model: that one trained ``--fa-epochs``
+   more epochs with a fresh stuck-at fault map (fraction ``--fa-p``, half at g_min,
+   half at g_max) in every batch (:class:`ebana.training.FaultAware`); cached in
+   ``OUT/fault_aware`` with its settings.
+3. Faults: the four models on ``--chips`` chips per fault fraction in ``--ps``
    (:func:`ebana.analysis.fault_study`).
 4. Drift: the vanilla model (as trained and on the full range) at 1 s, 1 hour, 1 day, 1 month, 1 year after
    programming on ``--drift-chips`` chips, PCM drift (conductance-dependent
@@ -53,7 +57,9 @@ from ebana import Model  # noqa: E402
 from ebana.analysis import drift_study, fault_study  # noqa: E402
 from ebana.analysis.device_study import summarize  # noqa: E402
 from ebana.datasets import load_fashion_mnist  # noqa: E402
+from ebana.analysis.chip_tasks import content_digest  # noqa: E402
 from ebana.devices import PowerLawDrift, StuckAtFaults, scale_to_range  # noqa: E402
+from ebana.networks import rectified_mlp  # noqa: E402
 from ebana.training import MSE, Adam, DataLoader, FaultAware, LearningRateScheduler, cosine_decay  # noqa: E402
 
 TIMES = {"1 s": 1.0, "1 hour": 3600.0, "1 day": 86400.0, "1 month": 30 * 86400.0, "1 year": 365 * 86400.0}
@@ -69,8 +75,13 @@ def parse(argv):
     p.add_argument("--epochs", type=int, default=None, help="vanilla training epochs (default 30)")
     p.add_argument("--fa-epochs", type=int, default=None, help="fault-aware epochs after the vanilla ones (3)")
     p.add_argument("--fa-p", type=float, default=0.05, help="fault fraction drawn in fault-aware training")
+    p.add_argument("--fa-bias", type=float, default=0.1,
+                   help="remapped and fault-aware models: the output crossbar's bias pair (V); on the input pair, "
+                        "+-1 V, one bias device stuck at g_max outweighs the outputs' millivolt margins")
+    p.add_argument("--fa-percentile", type=float, default=99.9,
+                   help="remapped and fault-aware models: the percentile of the conductances mapped to g_max")
     p.add_argument("--fa-lr", type=float, default=None,
-                   help="fault-aware Adam step (S), cosine to 2 %%; default 0.1 x the vanilla step x the range factor")
+                   help="fault-aware Adam step (S), cosine to 2 %%; default 0.1 x the vanilla step x its range factor")
     p.add_argument("--insitu", type=int, default=0,
                    help="also train this many faulty chips (p = --fa-p) in situ, one epoch each, from the "
                         "full-range model, each with its own fault map (default 0: none)")
@@ -107,18 +118,37 @@ def vanilla(args):
     return fm.load_run(folder)
 
 
-def fault_aware(args, base, train, test):
-    """The vanilla model trained further with a fresh fault map per batch (cached in OUT/fault_aware)."""
+def remapped(args, vanilla):
+    """The vanilla network remapped for faults (module docstring, step 2) and its range factor."""
+    d = fm.DEFAULTS["rectified"]
+    model = rectified_mlp(1568, args.hidden, 10, g_min=d["g_min"], g_max=d["g_max"], backend="native",
+                          hidden_bias_voltage=args.fa_bias)
+    weights = vanilla.get_weights()
+    last = vanilla.resistive_layers[-1].name  # the output crossbar: its last 2 rows are the bias pair's
+    weights[last] = weights[last].copy()
+    weights[last][-2:] *= float(vanilla.layer("b").bias_voltage[0]) / args.fa_bias
+    model.set_weights(weights)
+    return model, scale_to_range(model, percentile=args.fa_percentile)
+
+
+def fault_aware(args, base, factor, train, test):
+    """``base`` (the remapped model, its conductances x ``factor``) trained further with a fresh fault
+    map per batch; cached in OUT/fault_aware with the settings it was trained with."""
     folder = args.out / "fault_aware"
-    if (folder / "weights.pkl").exists():
+    settings = {k: getattr(args, k) for k in ("fa_epochs", "fa_p", "fa_bias", "fa_percentile", "fa_lr", "seed",
+                                              "train", "batch_size")}
+    settings["base"] = content_digest(base.get_weights())
+    if (folder / "weights.pkl").exists() and (folder / "settings.json").exists() \
+            and json.loads((folder / "settings.json").read_text()) == settings:
         return fm.load_run(folder)
     model = Model.from_config(base.get_config(), backend="native")
     model.set_weights(base.get_weights())
-    lr = args.fa_lr or 0.1 * fm.DEFAULTS["rectified"]["lr"] * args.range_factor
-    opt = FaultAware(Adam(lr=lr), model, StuckAtFaults(p=args.fa_p), seed=args.seed)
+    d = fm.DEFAULTS["rectified"]
+    opt = FaultAware(Adam(lr=args.fa_lr or 0.1 * d["lr"] * factor), model, StuckAtFaults(p=args.fa_p), seed=args.seed)
     loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed + 1)
     start = time.perf_counter()
-    model.fit(loader, epochs=args.fa_epochs, loss_fn=MSE(), optimizer=opt, beta=fm.DEFAULTS["rectified"]["beta"],
+    # the nudge scales with the conductances, so that it moves the nets as much as in the vanilla training
+    model.fit(loader, epochs=args.fa_epochs, loss_fn=MSE(), optimizer=opt, beta=d["beta"] * factor,
               symmetric=True, verbose=False, callbacks=[
                   LearningRateScheduler(cosine_decay(args.fa_epochs, final=0.02) if args.fa_epochs > 1
                                         else lambda epoch, scale: 1.0),
@@ -130,6 +160,7 @@ def fault_aware(args, base, train, test):
     folder.mkdir(parents=True, exist_ok=True)
     model.save_weights(folder / "weights.pkl")
     (folder / "model.json").write_text(json.dumps(model.get_config(), indent=1))
+    (folder / "settings.json").write_text(json.dumps(settings))
     return model
 
 
@@ -200,7 +231,10 @@ def run(args):
     args.range_factor = scale_to_range(full)
     print(f"full range: every conductance x {args.range_factor:.4g}")
     models["vanilla, full range"] = full
-    models["fault-aware"] = fault_aware(args, full, train, test)
+    models["vanilla, remapped"], args.remap_factor = remapped(args, models["vanilla"])
+    print(f"remapped: bias pair +-{args.fa_bias:g} V, the {args.fa_percentile:g} percentile at g_max "
+          f"(every conductance x {args.remap_factor:.4g})")
+    models["fault-aware"] = fault_aware(args, models["vanilla, remapped"], args.remap_factor, train, test)
     args.out.mkdir(parents=True, exist_ok=True)
     insitu = in_situ(args, full, train, test) if args.insitu else []
     common = dict(seed=args.seed, loss_fn=MSE(), backend="native")
@@ -224,7 +258,7 @@ def run(args):
     (args.out / "tables.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))
     settings = {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()}
-    results = {"range_factor": args.range_factor, "args": settings,
+    results = {"range_factor": args.range_factor, "remap_factor": args.remap_factor, "args": settings,
                "faults": {n: a.tolist() for n, a in faults.items()}, "times_s": times,
                "drift": {n: a.tolist() for n, a in drifts.items()}, "in_situ": insitu}
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
