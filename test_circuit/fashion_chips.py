@@ -16,7 +16,8 @@ trained by EP on Fashion-MNIST with the layered native solver:
   masks, whose gradients update the nominal conductances (Memristor-Aware Training);
 * ``multiscale``: as aconnect with the spread drawn per group from ``--train-sigmas``;
 * ``binary``, ``levels4``, ``levels16``: every device takes 2, 4 or 16 evenly spaced
-  conductances in [g_min, ``--level-g-max``] (straight-through training of latent values).
+  conductances in [g_min, ``--level-g-max``] (straight-through training of latent values);
+  binary's output crossbar has its own bias pair at ``+-binary-bias`` V.
 
 Each trained model is evaluated on the full test set over ``--chips`` simulated chips
 (chip-scope Gaussian masks, device to device; ``--workers`` processes) at each sigma in ``--sigmas``, and under
@@ -75,6 +76,10 @@ def parse(argv):
                    help="few-level models: the highest level (S; the lowest is g_min). The default spans the "
                         "conductances a clean network learns (99.9 %% of them below 5e-8 S): levels up to the "
                         "example's g_max, 1e-6 S, would leave most devices on the lowest two")
+    p.add_argument("--binary-bias", type=float, default=0.05,
+                   help="binary: the output crossbar's bias pair (V; rectified_mlp(hidden_bias_voltage=)). On the "
+                        "+-1 V input pair one binary bias device moves an output by about 10 mV, more than the "
+                        "outputs' margins of a few mV")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="processes that evaluate chips (one BLAS thread each; 1: in this process)")
     p.add_argument("--sigmas", default="0,0.1,0.2,0.3,0.5", help="chip spreads of the study")
@@ -109,6 +114,8 @@ def parse(argv):
     a.train_sigmas = tuple(float(s) for s in a.train_sigmas.split(","))
     if not SETTINGS["g_min"] < a.level_g_max <= SETTINGS["g_max"]:
         p.error(f"--level-g-max must lie in ({SETTINGS['g_min']:g}, {SETTINGS['g_max']:g}] S, received {a.level_g_max}")
+    if not a.binary_bias > 0:
+        p.error(f"--binary-bias must be > 0 V, received {a.binary_bias}")
     if a.workers < 1:
         p.error(f"--workers must be >= 1, received {a.workers}")
     return a
@@ -131,7 +138,8 @@ def build(a, name, variability=None):
     # of their levels, and binary ones over both (a lower start leaves every device off: a dead network)
     init = ("uniform", lo, hi if levels == 2 else hi / 2) if levels else ("uniform", lo, hi / 40)
     return rectified_mlp(1568, a.hidden, 10, g_min=lo, g_max=hi, initializer=init, backend="native-layered",
-                         seed=a.seed, levels=levels, variability=variability)
+                         seed=a.seed, levels=levels, variability=variability,
+                         hidden_bias_voltage=a.binary_bias if name == "binary" else None)
 
 
 def fit(a, model, data, test, epochs, lr, start_epoch=0, total=None):
@@ -160,6 +168,8 @@ def training_settings(a, name):
         settings.update(mat_epochs=a.mat_epochs)
     if name in ("binary", "levels4", "levels16"):
         settings.update(level_lr=a.level_lr, level_g_max=a.level_g_max)
+    if name == "binary":
+        settings.update(binary_bias=a.binary_bias)
     return settings
 
 
