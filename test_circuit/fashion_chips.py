@@ -14,6 +14,8 @@ trained by EP on Fashion-MNIST with the layered native solver:
   measures the choice), mask-weighted gradient (A-Connect);
 * ``mat``: clean training, then the last ``--mat-epochs`` epochs with the same
   masks, whose gradients update the nominal conductances (Memristor-Aware Training);
+  with ``--vanilla``, the example's run is the clean phase, and ``--mat-epochs`` noisy
+  epochs follow it at the learning rates of its schedule's last epochs;
 * ``multiscale``: as aconnect with the spread drawn per group from ``--train-sigmas``;
 * ``binary``, ``levels4``, ``levels16``: every device takes 2, 4 or 16 evenly spaced
   conductances in [g_min, ``--level-g-max``] (straight-through training of latent values);
@@ -66,7 +68,7 @@ def parse(argv):
     p.add_argument("--quick", action="store_true", help="1568-64-10, 2,000 training and 500 test images, "
                    "2 epochs, 5 chips: minutes (CI)")
     p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--mat-epochs", type=int, default=5, help="mat: noisy epochs at the end of --epochs")
+    p.add_argument("--mat-epochs", type=int, default=5, help="mat: noisy epochs at the end of --epochs (with --vanilla: after the example's run)")
     p.add_argument("--train-sigma", type=float, default=0.3, help="aconnect, mat: mask spread")
     p.add_argument("--train-sigmas", default="0.1,0.2,0.3,0.5", help="multiscale: spreads drawn per group")
     p.add_argument("--masks-per-batch", type=int, default=2,
@@ -166,6 +168,8 @@ def training_settings(a, name):
         settings.update(masks=repr(masks(a, name)))
     if name == "mat":
         settings.update(mat_epochs=a.mat_epochs)
+        if a.vanilla:  # its clean phase is the example's run
+            settings.update(clean=training_settings(a, "vanilla"))
     if name in ("binary", "levels4", "levels16"):
         settings.update(level_lr=a.level_lr, level_g_max=a.level_g_max)
     if name == "binary":
@@ -195,7 +199,10 @@ def trained(a, name, data, test):
     lr = a.level_lr if name in ("binary", "levels4", "levels16") else SETTINGS["lr"]
     if name == "mat":  # clean, then noisy fine-tuning of the nominal conductances
         clean_epochs = a.epochs - a.mat_epochs
-        fit(a, final, data, test, clean_epochs, lr, total=a.epochs)
+        if a.vanilla:  # the example's run is the clean phase; the noisy epochs take its schedule's last steps
+            final.set_weights(fm.load_run(a.vanilla).get_weights())
+        else:
+            fit(a, final, data, test, clean_epochs, lr, total=a.epochs)
         noisy = build(a, name, masks(a, name))
         noisy.set_weights(final.get_weights())
         fit(a, noisy, data, test, a.mat_epochs, lr, start_epoch=clean_epochs, total=a.epochs)

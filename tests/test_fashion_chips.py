@@ -48,9 +48,11 @@ def test_quick_chip_study_trains_every_model_and_writes_its_results(tmp_path):
 def test_the_vanilla_model_can_be_a_run_of_the_training_example(tmp_path):
     small = ("--train", "300", "--test", "100", "--epochs", "1", "--schedule", "none", "--ngspice-check", "0")
     run_example("fashion_mnist", *small, "--hidden", "64", "--out", tmp_path / "run", timeout=600)
-    study = ("fashion_chips", "--quick", "--models", "vanilla", "--spice-chips", "0", "--workers", "1")
+    study = ("fashion_chips", "--quick", "--models", "vanilla,mat", "--spice-chips", "0", "--workers", "1")
     stdout = run_example(*study, "--vanilla", tmp_path / "run", "--out", tmp_path / "study", timeout=600)
     assert "vanilla: training" not in stdout and "vanilla: the model of" in stdout
+    # mat's clean phase is the example's run: only its --mat-epochs noisy epochs (1 here) are trained
+    assert "mat: training" in stdout and stdout.split("mat: training")[1].count("  epoch ") == 1
     with open(tmp_path / "run" / "weights.pkl", "rb") as a, open(tmp_path / "study" / "vanilla.pkl", "rb") as b:
         assert a.read() == b.read()  # the example's conductances, judged as they were trained
     again = run_example(*study, "--vanilla", tmp_path / "run", "--out", tmp_path / "study", timeout=600)
