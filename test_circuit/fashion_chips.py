@@ -194,7 +194,8 @@ def trained(a, name, data, test):
         print(f"{name}: the cached model in {out} was trained with other settings: training again", flush=True)
     if name == "vanilla" and a.vanilla:
         return from_example_run(a, final, weights, meta)
-    print(f"{name}: training {a.epochs} epochs", flush=True)
+    print(f"{name}: training " + (f"{a.mat_epochs} noisy epochs after the example's run" if name == "mat" and a.vanilla
+                                   else f"{a.epochs} epochs"), flush=True)
     start = time.perf_counter()
     lr = a.level_lr if name in ("binary", "levels4", "levels16") else SETTINGS["lr"]
     if name == "mat":  # clean, then noisy fine-tuning of the nominal conductances

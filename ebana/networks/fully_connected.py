@@ -42,6 +42,16 @@ def clamped_mlp(n_inputs, hidden, n_outputs, clamp=0.1, gain=4.0, g_min=1e-7, g_
     return Model(inputs=[x, b], outputs=[out], backend=backend, seed=seed, **model_options)
 
 
+def _bias_pairs(bias_voltage, hidden_bias_voltage):
+    """The input bias pair ``b`` (+-bias_voltage, V) and the pair the layers after the first see:
+    ``b`` itself, or ``bh`` at +-hidden_bias_voltage (V, > 0)."""
+    b = BiasVoltageLayer(units=2, name="b", bias_voltage=[bias_voltage, -bias_voltage])
+    if hidden_bias_voltage is None:
+        return b, b
+    check_number(hidden_bias_voltage, "rectified_mlp: hidden_bias_voltage (V)", low=0.0, low_open=True)
+    return b, BiasVoltageLayer(units=2, name="bh", bias_voltage=[hidden_bias_voltage, -hidden_bias_voltage])
+
+
 def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_max=1e-6,
                   initializer=("uniform", 1e-12, 2.5e-8), ron=100.0, backend="ngspice", seed=0, levels=None,
                   hidden_bias_voltage=None, **model_options):
@@ -77,12 +87,8 @@ def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_
     if any(w < 2 or w % 2 for w in widths):
         raise ValidationError(f"rectified_mlp: hidden widths must be even and at least 2 (two halves), "
                               f"received {widths}")
-    if hidden_bias_voltage is not None:
-        check_number(hidden_bias_voltage, "rectified_mlp: hidden_bias_voltage (V)", low=0.0, low_open=True)
     x = InputVoltageLayer(units=n_inputs, name="x")
-    b = BiasVoltageLayer(units=2, name="b", bias_voltage=[bias_voltage, -bias_voltage])
-    bh = b if hidden_bias_voltage is None else BiasVoltageLayer(
-        units=2, name="bh", bias_voltage=[hidden_bias_voltage, -hidden_bias_voltage])
+    b, bh = _bias_pairs(bias_voltage, hidden_bias_voltage)
     h = ConcatenateLayer(name="j")([x, b])
     dense = dict(initializer=initializer, g_min=g_min, g_max=g_max, levels=levels)
     for k, width in enumerate(widths, start=1):
