@@ -32,8 +32,8 @@ in situ (``--insitu-epochs``, default 1) from the full-range model, each with it
 
 Writes ``OUT/results.json``, ``OUT/tables.md``, ``OUT/faults.png`` and ``OUT/drift.png``.
 The default is the full study: 30 + 3 training epochs (about 25 min on 2 cores, the first
-time only: the models are cached in OUT), then 100 chips per fault fraction and 30 per drift
-time (900 + 480 chip evaluations of about 2 s each: about 46 min);
+time only: the models are cached in OUT), then 100 chips per fault fraction and per drift
+time (1,200 + 1,600 chip evaluations, on ``--workers`` processes);
 ``--quick`` is a small CI run (32 hidden nets, 2,000 training and 500 test images,
 3 chips; under a minute).
 
@@ -43,6 +43,7 @@ time (900 + 480 chip evaluations of about 2 s each: about 46 min);
 """
 import argparse
 import json
+import os
 import pathlib
 import sys
 import time
@@ -52,6 +53,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import fashion_mnist as fm  # noqa: E402  (the training example beside this one)
+from fashion_chips import chip_workers  # noqa: E402
 
 from ebana import Model  # noqa: E402
 from ebana.analysis import drift_study, fault_study  # noqa: E402
@@ -71,7 +73,9 @@ def parse(argv):
     p.add_argument("--out", default=None, help="output folder (default results/fashion_devices[_quick])")
     p.add_argument("--vanilla", default=None, help="folder of a fashion_mnist.py run to use as the vanilla model")
     p.add_argument("--chips", type=int, default=None, help="chips per fault fraction (default 100)")
-    p.add_argument("--drift-chips", type=int, default=None, help="chips per time (default 30)")
+    p.add_argument("--drift-chips", type=int, default=None, help="chips per time (default 100)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="processes the chips run on (default: one per core; 1: in this process)")
     p.add_argument("--epochs", type=int, default=None, help="vanilla training epochs (default 30)")
     p.add_argument("--fa-epochs", type=int, default=None, help="fault-aware epochs after the vanilla ones (3)")
     p.add_argument("--fa-p", type=float, default=0.05, help="fault fraction drawn in fault-aware training")
@@ -96,11 +100,13 @@ def parse(argv):
     p.add_argument("--no-memristors", action="store_true",
                    help="skip part 3, memristors trained in situ (test_circuit/fashion_memristors.py)")
     args = p.parse_args(argv)
-    full = dict(batch_size=128, chips=100, drift_chips=30, epochs=30, fa_epochs=3, train=60000, test=10000, hidden=1024)
+    full = dict(batch_size=128, chips=100, drift_chips=100, epochs=30, fa_epochs=3, train=60000, test=10000, hidden=1024)
     quick = dict(batch_size=16, chips=3, drift_chips=3, epochs=1, fa_epochs=1, train=2000, test=500, hidden=32)
     for k, v in (quick if args.quick else full).items():
         if getattr(args, k) is None:
             setattr(args, k, v)
+    if args.workers < 1:
+        p.error(f"--workers must be >= 1, received {args.workers}")
     args.ps = [float(x) for x in args.ps.split(",")]
     args.out = pathlib.Path(args.out or ("results/fashion_devices_quick" if args.quick else "results/fashion_devices"))
     return args
@@ -221,7 +227,7 @@ def plot(out, ps, faults, times, drifts):
     fig.savefig(out / "drift.png", dpi=120)
 
 
-def run(args):
+def run(args, executor=None):
     (xi, yl), (ti, tl) = load_fashion_mnist(args.data)
     train = {"x": fm.to_inputs(xi[:args.train], "rectified"), "out": fm.targets(yl[:args.train], "rectified", 1 / 300)}
     test = {"x": fm.to_inputs(ti[:args.test], "rectified"), "out": fm.targets(tl[:args.test], "rectified", 1 / 300)}
@@ -237,7 +243,7 @@ def run(args):
     models["fault-aware"] = fault_aware(args, models["vanilla, remapped"], args.remap_factor, train, test)
     args.out.mkdir(parents=True, exist_ok=True)
     insitu = in_situ(args, full, train, test) if args.insitu else []
-    common = dict(seed=args.seed, loss_fn=MSE(), backend="native")
+    common = dict(seed=args.seed, loss_fn=MSE(), backend="native", executor=executor)
     start = time.perf_counter()
     faults = {name: fault_study(m, test, args.ps, chips=args.chips, **common) for name, m in models.items()}
     print(f"fault study: {time.perf_counter() - start:.0f} s")
@@ -281,8 +287,8 @@ def memristors(args):
 
 def main(argv=None):
     args = parse(argv)
-    with threadpool_limits(2, user_api="blas"):
-        results = run(args)
+    with threadpool_limits(2, user_api="blas"), chip_workers(args.workers) as executor:
+        results = run(args, executor)
     if not args.no_memristors:
         results["memristors"] = memristors(args)
         (args.out / "results.json").write_text(json.dumps(results, indent=1))

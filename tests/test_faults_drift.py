@@ -107,6 +107,24 @@ def test_studies_are_reproducible_and_p_zero_is_the_nominal_accuracy():
         drift_study(m, DATA, [1.0, 0.5], chips=1, loss_fn=MSE())
 
 
+def test_device_studies_on_a_process_pool_are_the_in_process_ones_bit_for_bit():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+    m = model()
+    here_f = fault_study(m, DATA, [0.0, 0.2], chips=3, seed=2, loss_fn=MSE())
+    here_d = drift_study(m, DATA, [1.0, 3.15e7], compensate=True, chips=3, seed=2, loss_fn=MSE())
+    assert len(np.unique(here_f[1])) > 1  # the faulty chips differ, so the comparison sees each chip
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        np.testing.assert_array_equal(fault_study(m, DATA, [0.0, 0.2], chips=3, seed=2, loss_fn=MSE(),
+                                                  backend="native", executor=pool), here_f)
+        np.testing.assert_array_equal(drift_study(m, DATA, [1.0, 3.15e7], compensate=True, chips=3, seed=2,
+                                                  loss_fn=MSE(), backend="native", executor=pool), here_d)
+    with ThreadPoolExecutor(1) as threads, pytest.raises(ValidationError, match="needs the backend by name"):
+        fault_study(m, DATA, [0.1], chips=1, loss_fn=MSE(), backend=m.backend, executor=threads)
+    with pytest.raises(ValidationError, match="executor must be"):
+        fault_study(m, DATA, [0.1], chips=1, loss_fn=MSE(), executor="two processes")
+
+
 def test_fault_aware_training_never_moves_a_stuck_device_and_restores_the_latent_values():
     m = model()
     before = {k: v.copy() for k, v in m.parameters().items()}

@@ -72,7 +72,7 @@ class _OneBlasThread:
                 self._limiter.restore_original_limits()
 
 
-_ONE_BLAS_THREAD = _OneBlasThread()
+ONE_BLAS_THREAD = _OneBlasThread()  # shared by every kind of chip task (masks, faults, drift)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class ChipStudy:
         """Accuracy (fraction) of chip ``c`` at ``sigmas[i]``: its chip-scope masks, then a free-phase solve
         of ``batches`` (:func:`~ebana.analysis.chips.prepare_batches`) with ``backend``."""
         var = Variability(kind=self.kind, sigma=float(self.sigmas[i]), scope="chip")
-        with _ONE_BLAS_THREAD:
+        with ONE_BLAS_THREAD:
             g = chip_conductances(model, var, chip_seed(self.seed, c))
             return chip_accuracy(model, backend, batches, g, loss_fn)
 

@@ -157,7 +157,7 @@ def _check_study(sigmas, chips, seed, kind):
     return ChipStudy(tuple(float(s) for s in sigmas), int(chips), int(seed), kind)
 
 
-def _check_scaleout(model, backend, executor, callback):
+def check_scaleout(model, backend, executor, callback):
     """The backend name each worker builds (None without ``executor``); refuses what cannot run."""
     if callback is not None and not callable(callback):
         raise ValidationError(f"callback must be callable as callback(sigma_index, chip, accuracy), "
@@ -169,7 +169,7 @@ def _check_scaleout(model, backend, executor, callback):
                               f"received {type(executor).__name__}")
     spec = getattr(model, "backend_name", None) if backend is None else backend
     if not isinstance(spec, str):
-        raise ValidationError("evaluate_robustness with executor= needs the backend by name, e.g. backend='native' "
+        raise ValidationError("a chip study with executor= needs the backend by name, e.g. backend='native' "
                               "or 'ngspice': each worker builds its own (a Backend instance stays in this process)")
     return spec
 
@@ -209,7 +209,7 @@ def evaluate_robustness(model, dataset, sigmas, chips=100, seed=0, kind="gaussia
     if loss_fn is None:
         raise ValidationError("evaluate_robustness needs loss_fn= (or call fit first, which remembers it)")
     study = _check_study(sigmas, chips, seed, kind)
-    spec = _check_scaleout(model, backend, executor, callback)
+    spec = check_scaleout(model, backend, executor, callback)
     if path is not None:
         _check_name(name)
     own_backend = backend is not None and not isinstance(backend, Backend)
