@@ -66,3 +66,26 @@ def test_small_requests_send_no_pulse():
     layer.g += 1e-12  # far below half a pulse step
     layer.clip()
     assert layer.array.pulses_sent == sent
+
+
+def test_every_conductance_a_device_shows_is_within_the_layer_bounds_and_saves(tmp_path):
+    """Device spread and large programming errors push devices below their curve: the layer's bounds
+    still hold them (down to the array's floor), so the trained weights save and load."""
+    from ebana.devices import TabulatedMemristor
+    x = InputVoltageLayer(units=4, name="x")
+    device = TabulatedMemristor([1e-6, 1.5e-6, 1.7e-6], c2c=0.5)
+    layer = MemristorDenseLayer(units=64, name="m1", device=device, variation=DeviceVariation(shift_d2d=0.3))
+    model = Model(inputs=[x], outputs=[CurrentLayer(name="out")(layer(x))], backend="native", seed=3)
+    low = []
+    for k in range(20):  # down and up again: every pulse draws a fresh programming error
+        layer.g += -1e-3 if k % 2 == 0 else 1e-3
+        layer.clip()
+        low.append(layer.g.min())
+    assert min(low) < device.curve().min() - 0.5 * device.span  # beyond the range the pulses aim at
+    assert layer.g.min() >= layer.g_min > 0 and layer.g.max() <= layer.g_max
+    assert layer.g_min == layer.array.floor
+    model.save_weights(tmp_path / "w.pkl")
+    saved = layer.g.copy()
+    layer.g[...] = layer.g_min
+    model.load_weights(tmp_path / "w.pkl")  # checked against the bounds, then written back
+    np.testing.assert_array_equal(layer.g, saved)

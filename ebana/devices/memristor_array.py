@@ -124,9 +124,15 @@ class MemristorArray:
     def conductance(self):
         """Conductances the circuit sees (S), shape ``self.shape``; always > 0."""
         g = self.k_scale * (self.scale * (self._curve[self.m] - self._curve[0]) + self.shift + self.c2c_error)
-        # A large c2c error could push a device below 0 S, which no device can be:
-        # keep a floor of 1 % of the device's starting conductance.
-        return np.maximum(g, 0.01 * self.k_scale * self.shift)
+        return np.maximum(g, self.floor)
+
+    @property
+    def floor(self):
+        """The least conductance a device shows (S): a large c2c error or a device-to-device shift
+        could push a device below 0 S, which no device can be, so every device keeps at least 1 % of
+        the curve's lowest conductance (times ``K``). A fixed number, so a crossbar's bounds can
+        cover every conductance its devices show."""
+        return 0.01 * self.k_scale * float(self._curve.min())
 
     def pulse(self, direction):
         """Send one pulse per device: ``direction`` +1 SET, -1 RESET, 0 none (int array of ``shape``).

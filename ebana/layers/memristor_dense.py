@@ -48,11 +48,15 @@ class MemristorDenseLayer(DenseLayer):
             raise ValidationError(f"MemristorDenseLayer {name!r}: max_pulses must be an integer >= 1, "
                                   f"received {max_pulses!r}")
         curve = device.curve()
-        # Bounds for checks (weights files, masks): the curve with room for device spread.
         g_lo, g_hi = k_scale * float(curve.min()), k_scale * float(curve.max())
         spread = k_scale * device.span
+        # What the pulses may aim at: the curve with room for device spread (the shadow weights of
+        # accumulate stay within it, so a request cannot wind up far beyond a device's reach).
+        self.request_range = (max(g_lo - 0.5 * spread, 0.01 * g_lo), g_hi + 0.5 * spread + g_hi)
+        # The layer's bounds (weights files, masks) hold every conductance a device can show: down to
+        # the array's floor (MemristorArray.floor), which device spread and c2c errors can reach.
         super().__init__(units, name, initializer="uniform", lr=lr, trainable=trainable,
-                         g_min=max(g_lo - 0.5 * spread, 0.01 * g_lo), g_max=g_hi + 0.5 * spread + g_hi)
+                         g_min=0.01 * g_lo, g_max=self.request_range[1])
         self.device, self.variation, self.k_scale = device, variation, float(k_scale)
         self.max_pulses, self.initial_pulses = int(max_pulses), initial_pulses
         self.accumulate = bool(accumulate)
@@ -112,13 +116,13 @@ class MemristorDenseLayer(DenseLayer):
     def _requested(self):
         """The conductances (S) the pulses aim at: ``g`` as the optimizer left it, or with
         ``accumulate`` the shadow weight moved by the optimizer's change since the last update
-        (kept within the layer's bounds ``g_min .. g_max``, so it cannot wander far beyond what a
-        device can be; a device at its curve's end gets no pulse, :meth:`clip`)."""
+        (kept within ``request_range``, the curve with room for device spread, so it cannot wander
+        far beyond what a device can be; a device at its curve's end gets no pulse, :meth:`clip`)."""
         if not self.accumulate or self._shown is None or self._shown.shape != self.g.shape:
             self._shadow = self.g.copy()
         else:
             self._shadow += self.g - self._shown
-            np.clip(self._shadow, self.g_min, self.g_max, out=self._shadow)
+            np.clip(self._shadow, *self.request_range, out=self._shadow)
         return self._shadow.copy()
 
     def training_pulses(self):
