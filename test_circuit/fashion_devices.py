@@ -33,13 +33,15 @@ in situ (``--insitu-epochs``, default 1) from the full-range model, each with it
 Writes ``OUT/results.json``, ``OUT/tables.md``, ``OUT/faults.png`` and ``OUT/drift.png``.
 The default is the full study: 30 + 3 training epochs (about 25 min on 2 cores, the first
 time only: the models are cached in OUT), then 100 chips per fault fraction and per drift
-time (1,200 + 1,600 chip evaluations, on ``--workers`` processes);
+time (1,204 + 1,606 chip solves on ``--workers`` processes; 58 min for the 3 fault-aware
+epochs and both studies with ``--vanilla`` on the 2-core machine, which other jobs shared);
 ``--quick`` is a small CI run (32 hidden nets, 2,000 training and 500 test images,
 3 chips; under a minute).
 
 5. Memristors trained in situ (``test_circuit/fashion_memristors.py``, into
    ``OUT/memristors``, cached): the measured device on 1568-256-20, 10 epochs
-   (about 9 minutes; ``--quick``: its quick run; ``--no-memristors`` skips it).
+   (about 4 min of training; ``--quick``: its quick run; ``--no-memristors`` skips
+   it). The full-size figures (1568-1024-20) come from ``fashion_memristors.py`` itself.
 """
 import argparse
 import json
