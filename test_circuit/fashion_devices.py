@@ -102,7 +102,8 @@ def parse(argv):
     p.add_argument("--no-memristors", action="store_true",
                    help="skip part 3, memristors trained in situ (test_circuit/fashion_memristors.py)")
     args = p.parse_args(argv)
-    full = dict(batch_size=128, chips=100, drift_chips=100, epochs=30, fa_epochs=3, train=60000, test=10000, hidden=1024)
+    full = dict(batch_size=128, chips=100, drift_chips=100, epochs=30, fa_epochs=3, train=60000, test=10000,
+                hidden=1024)
     quick = dict(batch_size=16, chips=3, drift_chips=3, epochs=1, fa_epochs=1, train=2000, test=500, hidden=32)
     for k, v in (quick if args.quick else full).items():
         if getattr(args, k) is None:

@@ -59,7 +59,8 @@ DEVICE_FILE = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / 
 
 
 def memristor_network(hidden, device, variation, max_pulses, seed, gain, clamp, accumulate=True):
-    """``clamped_mlp(1568, hidden, 10, clamp=clamp, gain=gain)`` with memristor crossbars (same layer names and circuit)."""
+    """``clamped_mlp(1568, hidden, 10, clamp=clamp, gain=gain)`` with memristor crossbars (same layer names
+    and circuit)."""
     x = InputVoltageLayer(units=2 * fm.N_PIXELS, name="x")
     b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0])
     crossbar = dict(device=device, variation=variation, max_pulses=max_pulses, accumulate=accumulate)

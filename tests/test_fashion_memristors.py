@@ -2,7 +2,7 @@
 
 It checks the accounting of in-situ training (pulses per device as integers, the energy from the
 measured pulse rows, the History's counts) and that Ngspice sees the devices' conductances; the
-accuracy of this short run is not judged (see docs/device_physics.md)."""
+accuracy of this short run is not judged (see docs/devices.md)."""
 import json
 
 import pytest

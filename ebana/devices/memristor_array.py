@@ -69,6 +69,24 @@ def sample_mask(distribution, d2d, shape, rng):
     return np.exp(np.sqrt(s2) * rng.standard_normal(shape) - s2 / 2)
 
 
+def device_bounds(model, k_scale=1.0):
+    """``(floor, ceiling)`` (S): every conductance a device on ``model``'s curve shows, times ``K``.
+
+    A large c2c error or device-to-device shift could push a device below 0 S, which no device
+    can be, so every device keeps at least 1 % of the curve's lowest conductance. The ceiling,
+    twice the curve's highest plus half its swing, is a guard against the far tails of the
+    spreads (an exponential shift would need a draw above 20). Fixed numbers, so a crossbar's
+    bounds (:class:`~ebana.layers.MemristorDenseLayer`) hold every conductance its devices show.
+
+    >>> from ebana.devices import ExponentialMemristor
+    >>> [float(b) for b in device_bounds(ExponentialMemristor(g_min=1e-6, g_max=2e-6))]
+    [1e-08, 4.5e-06]
+    """
+    curve = model.curve()
+    lo, hi = float(curve.min()), float(curve.max())
+    return 0.01 * k_scale * lo, k_scale * (2 * hi + 0.5 * model.span)
+
+
 @dataclass(frozen=True)
 class DeviceVariation:
     """Device-to-device variation of an array (drawn once per chip)."""
@@ -122,17 +140,9 @@ class MemristorArray:
 
     @property
     def conductance(self):
-        """Conductances the circuit sees (S), shape ``self.shape``; always > 0."""
+        """Conductances the circuit sees (S), shape ``self.shape``; always within :func:`device_bounds`."""
         g = self.k_scale * (self.scale * (self._curve[self.m] - self._curve[0]) + self.shift + self.c2c_error)
-        return np.maximum(g, self.floor)
-
-    @property
-    def floor(self):
-        """The least conductance a device shows (S): a large c2c error or a device-to-device shift
-        could push a device below 0 S, which no device can be, so every device keeps at least 1 % of
-        the curve's lowest conductance (times ``K``). A fixed number, so a crossbar's bounds can
-        cover every conductance its devices show."""
-        return 0.01 * self.k_scale * float(self._curve.min())
+        return np.clip(g, *device_bounds(self.model, self.k_scale))
 
     def pulse(self, direction):
         """Send one pulse per device: ``direction`` +1 SET, -1 RESET, 0 none (int array of ``shape``).

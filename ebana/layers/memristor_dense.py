@@ -3,7 +3,7 @@ device can reach, and every update is a train of programming pulses."""
 import numpy as np
 
 from ..devices.memristor import ExponentialMemristor, MemristorModel
-from ..devices.memristor_array import DeviceVariation, MemristorArray
+from ..devices.memristor_array import DeviceVariation, MemristorArray, device_bounds
 from ..errors import ValidationError
 from .dense import DenseLayer
 
@@ -53,10 +53,10 @@ class MemristorDenseLayer(DenseLayer):
         # What the pulses may aim at: the curve with room for device spread (the shadow weights of
         # accumulate stay within it, so a request cannot wind up far beyond a device's reach).
         self.request_range = (max(g_lo - 0.5 * spread, 0.01 * g_lo), g_hi + 0.5 * spread + g_hi)
-        # The layer's bounds (weights files, masks) hold every conductance a device can show: down to
-        # the array's floor (MemristorArray.floor), which device spread and c2c errors can reach.
-        super().__init__(units, name, initializer="uniform", lr=lr, trainable=trainable,
-                         g_min=0.01 * g_lo, g_max=self.request_range[1])
+        # The layer's bounds (weights files, masks) hold every conductance a device can show,
+        # device spread and c2c errors included.
+        g_min, g_max = device_bounds(device, k_scale)
+        super().__init__(units, name, initializer="uniform", lr=lr, trainable=trainable, g_min=g_min, g_max=g_max)
         self.device, self.variation, self.k_scale = device, variation, float(k_scale)
         self.max_pulses, self.initial_pulses = int(max_pulses), initial_pulses
         self.accumulate = bool(accumulate)
