@@ -131,6 +131,9 @@ def parse(argv):
                         "example's 1e-9 .. 2e-6 S, 'window' continuous within the device curve's conductances")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--ngspice-check", type=int, default=None, help="test images re-solved (default 500; quick 50)")
+    p.add_argument("--check-only", action="store_true",
+                   help="no training: re-solve --ngspice-check test images of the run saved in --out in Ngspice "
+                        "(its circuit as results.json records it)")
     p.add_argument("--data", default=None, help="folder of the Fashion-MNIST IDX files")
     p.add_argument("--out", default=None, help="output folder (default results/fashion_memristors[_quick])")
     p.add_argument("--seed", type=int, default=0)
@@ -148,6 +151,34 @@ def parse(argv):
     return args
 
 
+def ngspice_stage(args, model, x_test, readouts, out, result):
+    """Re-solve the first ``--ngspice-check`` test images in Ngspice with the devices' conductances
+    (``OUT/weights.pkl``: the example's check, an Ngspice copy of the model from its config) and
+    record it in ``OUT/results.json``."""
+    n_check = min(args.ngspice_check, args.test)
+    same, diff, seconds = fm.ngspice_check(model, out / "weights.pkl", x_test[:n_check], readouts[:n_check],
+                                           workers=2) if n_check else (0, 0.0, 0.0)
+    result["ngspice"] = {"images": n_check, "identical": same, "max_readout_difference_V": diff, "seconds": seconds}
+    (out / "results.json").write_text(json.dumps(result, indent=1))
+    print(f"ngspice: {same}/{n_check} predictions identical, worst readout difference {diff:.3g} V ({seconds:.0f} s)")
+    return result
+
+
+def check_only(args, device, x_test):
+    """``--check-only``: the Ngspice check of the run saved in OUT, without training."""
+    out = pathlib.Path(args.out)
+    if not (out / "weights.pkl").is_file() or not (out / "results.json").is_file():
+        raise SystemExit(f"fashion-memristors: --check-only needs a run in {out} (weights.pkl, results.json)")
+    result = json.loads((out / "results.json").read_text())
+    for key in ("hidden", "d2d", "max_pulses", "seed", "gain", "clamp"):  # the circuit the run trained
+        setattr(args, key, result["settings"][key])
+    model = memristor_network(args.hidden, device, DeviceVariation(shift_d2d=args.d2d), args.max_pulses, args.seed,
+                              args.gain, args.clamp)
+    model.load_weights(out / "weights.pkl")  # refused with the layer named when the circuit differs
+    n_check = min(args.ngspice_check, args.test)
+    return ngspice_stage(args, model, x_test, model.predict({"x": x_test[:n_check]})["out"], out, result)
+
+
 def main(argv=None):
     args = parse(argv)
     (tr, trl), (te, tel) = load_fashion_mnist(args.data)
@@ -156,6 +187,8 @@ def main(argv=None):
     if args.ideal:
         return train_ideal(args, x_train, y_train, x_test, tel[:args.test])
     device, energy = device_model(args)
+    if args.check_only:
+        return check_only(args, device, x_test)
     model = memristor_network(args.hidden, device, DeviceVariation(shift_d2d=args.d2d), args.max_pulses, args.seed,
                               args.gain, args.clamp)
     start = time.perf_counter()
@@ -184,14 +217,7 @@ def main(argv=None):
           f"max {result['pulses_per_device']['max']}; programming energy "
           + ("n/a" if energy is None else f"{result['programming_energy_J']:.3g} J ({energy:.3g} J per pulse)"),
           flush=True)
-    n_check = min(args.ngspice_check, args.test)
-    # the example's check: an Ngspice copy of the model from its config, with the devices' conductances
-    same, diff, _ = fm.ngspice_check(model, out / "weights.pkl", x_test[:n_check], readouts[:n_check],
-                                     workers=2) if n_check else (0, 0.0, 0.0)
-    result["ngspice"] = {"images": n_check, "identical": same, "max_readout_difference_V": diff}
-    (out / "results.json").write_text(json.dumps(result, indent=1))
-    print(f"ngspice: {same}/{n_check} predictions identical, worst readout difference {diff:.3g} V")
-    return result
+    return ngspice_stage(args, model, x_test, readouts, out, result)
 
 
 if __name__ == "__main__":

@@ -28,3 +28,10 @@ def test_quick_in_situ_study_counts_pulses_and_matches_ngspice(tmp_path):
         assert res["programming_energy_J"] == pytest.approx(pulses["total"] * res["pulse_energy_J"])
         assert res["pulse_energy_J"] == pytest.approx(3.82e-6, rel=0.01)
     assert "ngspice: 50/50 predictions identical" in stdout
+    # the saved run re-checked in Ngspice without training (its circuit from results.json)
+    again = run_example("fashion_memristors", "--quick", "--out", tmp_path, "--check-only", "--ngspice-check", "10",
+                        "--hidden", "64", timeout=300)
+    checked = json.loads((tmp_path / "results.json").read_text())
+    assert checked["ngspice"]["images"] == checked["ngspice"]["identical"] == 10
+    assert checked["pulses_per_device"] == pulses and checked["settings"]["hidden"] == 32
+    assert "ngspice: 10/10 predictions identical" in again
