@@ -4,9 +4,10 @@ It checks the accounting of in-situ training (pulses per device as integers, the
 measured pulse rows, the History's counts) and that Ngspice sees the devices' conductances; the
 accuracy of this short run is not judged (see docs/devices.md)."""
 import json
+import sys
 
 import pytest
-from test_examples import run_example
+from test_examples import ROOT, run_example
 from test_fashion_example import needs_data
 from test_memristor_endurance import DATA
 
@@ -35,3 +36,12 @@ def test_quick_in_situ_study_counts_pulses_and_matches_ngspice(tmp_path):
     assert checked["ngspice"]["images"] == checked["ngspice"]["identical"] == 10
     assert checked["pulses_per_device"] == pulses and checked["settings"]["hidden"] == 32
     assert "ngspice: 10/10 predictions identical" in again
+
+
+@pytest.mark.parametrize("flag, value", [("--clamp", "-0.1"), ("--gain", "nan"), ("--lr", "0")])
+def test_bad_circuit_settings_are_refused_before_anything_runs(flag, value, capsys):
+    sys.path.insert(0, str(ROOT / "test_circuit"))
+    import fashion_memristors
+    with pytest.raises(SystemExit):
+        fashion_memristors.parse([flag, value])
+    assert f"{flag} must be > 0" in capsys.readouterr().err
