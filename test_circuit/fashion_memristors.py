@@ -32,7 +32,7 @@ of its 2 V pulses times their 1 ms), and re-solves ``--ngspice-check`` test imag
 in Ngspice with the final conductances (predictions must be identical). Writes
 ``OUT/results.json``, ``OUT/history.h5`` and ``OUT/weights.pkl``.
 Default: 10 epochs on all 60,000 images (80 s per epoch on 2 cores) and 500 images re-solved in
-Ngspice (about 2.5 s each on two processes: about 21 min; ``--check-only`` re-runs the check of a
+Ngspice (about 2.2 s each on two processes: 18 min; ``--check-only`` re-runs the check of a
 saved run); ``--quick``:
 32 hidden nets, 2,000 training and 500 test images, 1 epoch (under a minute).
 """
