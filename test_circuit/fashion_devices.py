@@ -30,7 +30,8 @@ With ``--insitu N``, chips 0 .. N-1 of the fault study (p = ``--fa-p``) are also
 in situ (``--insitu-epochs``, default 1) from the full-range model, each with its own fault map
 (``FaultAware(..., fresh=False)``: the stuck devices never move); accuracy before and after.
 
-Writes ``OUT/results.json``, ``OUT/tables.md``, ``OUT/faults.png`` and ``OUT/drift.png``.
+Writes ``OUT/results.json``, ``OUT/tables.md``, ``OUT/faults.png`` and ``OUT/drift.png``
+(``--no-drift`` skips step 4 and its plot).
 The default is the full study: 30 + 3 training epochs (about 25 min on 2 cores, the first
 time only: the models are cached in OUT), then 100 chips per fault fraction and per drift
 time (1,204 + 1,606 chip solves on ``--workers`` processes; 58 min for the 3 fault-aware
@@ -99,6 +100,7 @@ def parse(argv):
     p.add_argument("--hidden", type=int, default=None)
     p.add_argument("--data", default=None, help="folder of the Fashion-MNIST IDX files")
     p.add_argument("--seed", type=int, default=0, help="study seed (chips) and fault-aware map seed")
+    p.add_argument("--no-drift", action="store_true", help="skip the drift study (part 4)")
     p.add_argument("--no-memristors", action="store_true",
                    help="skip part 3, memristors trained in situ (test_circuit/fashion_memristors.py)")
     args = p.parse_args(argv)
@@ -217,6 +219,8 @@ def plot(out, ps, faults, times, drifts):
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "faults.png", dpi=120)
+    if not drifts:  # --no-drift
+        return
     fig, ax = plt.subplots(figsize=(6, 4))
     t = np.array(list(times.values()))
     for name, acc in drifts.items():
@@ -253,17 +257,19 @@ def run(args, executor=None):
     start = time.perf_counter()
     times = TIMES
     drifts = {}
-    for name in ("vanilla", "vanilla, full range"):
+    for name in () if args.no_drift else ("vanilla", "vanilla, full range"):
         for comp in (False, True):
             drifts[f"{name}, PCM drift" + (", compensated" if comp else "")] = drift_study(
                 models[name], test, list(times.values()), compensate=comp, chips=args.drift_chips, **common)
-    drifts["vanilla, uniform drift (nu = 0.1)"] = drift_study(
-        models["vanilla"], test, list(times.values()), drift=PowerLawDrift(nu_mean=0.1, nu_std=0.0), chips=1,
-        **common)
+    if not args.no_drift:
+        drifts["vanilla, uniform drift (nu = 0.1)"] = drift_study(
+            models["vanilla"], test, list(times.values()), drift=PowerLawDrift(nu_mean=0.1, nu_std=0.0), chips=1,
+            **common)
     print(f"drift study: {time.perf_counter() - start:.0f} s")
     head = "| model | {} | median | IQR | min | max |\n|---|---|---|---|---|---|"
     table = [head.format("p")] + sum((rows(n, [f"{100 * p:g} %" for p in args.ps], a) for n, a in faults.items()), [])
-    table += ["", head.format("t")] + sum((rows(n, list(times), a) for n, a in drifts.items()), [])
+    if drifts:
+        table += ["", head.format("t")] + sum((rows(n, list(times), a) for n, a in drifts.items()), [])
     (args.out / "tables.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))
     settings = {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()}
@@ -272,7 +278,7 @@ def run(args, executor=None):
                "drift": {n: a.tolist() for n, a in drifts.items()}, "in_situ": insitu}
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     plot(args.out, args.ps, faults, times, drifts)
-    print(f"saved {args.out}/results.json, tables.md, faults.png, drift.png")
+    print(f"saved {args.out}/results.json, tables.md, faults.png" + ("" if args.no_drift else ", drift.png"))
     return results
 
 
