@@ -265,7 +265,8 @@ def run(args, executor=None):
         drifts["vanilla, uniform drift (nu = 0.1)"] = drift_study(
             models["vanilla"], test, list(times.values()), drift=PowerLawDrift(nu_mean=0.1, nu_std=0.0), chips=1,
             **common)
-    print(f"drift study: {time.perf_counter() - start:.0f} s")
+    if drifts:
+        print(f"drift study: {time.perf_counter() - start:.0f} s")
     head = "| model | {} | median | IQR | min | max |\n|---|---|---|---|---|---|"
     table = [head.format("p")] + sum((rows(n, [f"{100 * p:g} %" for p in args.ps], a) for n, a in faults.items()), [])
     if drifts:

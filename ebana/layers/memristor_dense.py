@@ -48,14 +48,13 @@ class MemristorDenseLayer(DenseLayer):
             raise ValidationError(f"MemristorDenseLayer {name!r}: max_pulses must be an integer >= 1, "
                                   f"received {max_pulses!r}")
         curve = device.curve()
-        g_lo, g_hi = k_scale * float(curve.min()), k_scale * float(curve.max())
-        spread = k_scale * device.span
-        # What the pulses may aim at: the curve with room for device spread (the shadow weights of
-        # accumulate stay within it, so a request cannot wind up far beyond a device's reach).
-        self.request_range = (max(g_lo - 0.5 * spread, 0.01 * g_lo), g_hi + 0.5 * spread + g_hi)
         # The layer's bounds (weights files, masks) hold every conductance a device can show,
         # device spread and c2c errors included.
         g_min, g_max = device_bounds(device, k_scale)
+        # What the pulses may aim at: the curve less half its swing, up to the same ceiling (the
+        # shadow weights of accumulate stay within it, so a request cannot wind up far below a device's reach).
+        g_lo = k_scale * float(curve.min())
+        self.request_range = (max(g_lo - 0.5 * k_scale * device.span, g_min), g_max)
         super().__init__(units, name, initializer="uniform", lr=lr, trainable=trainable, g_min=g_min, g_max=g_max)
         self.device, self.variation, self.k_scale = device, variation, float(k_scale)
         self.max_pulses, self.initial_pulses = int(max_pulses), initial_pulses
