@@ -80,12 +80,12 @@ def parse(argv):
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="processes the chips run on (default: one per core; 1: in this process)")
     p.add_argument("--epochs", type=int, default=None, help="vanilla training epochs (default 30)")
-    p.add_argument("--fa-epochs", type=int, default=None, help="fault-aware epochs after the vanilla ones (3)")
+    p.add_argument("--fa-epochs", type=int, default=None, help="fault-aware epochs after the vanilla ones (1)")
     p.add_argument("--fa-p", type=float, default=0.05, help="fault fraction drawn in fault-aware training")
     p.add_argument("--fa-bias", type=float, default=0.1,
                    help="remapped and fault-aware models: the output crossbar's bias pair (V); on the input pair, "
                         "+-1 V, one bias device stuck at g_max outweighs the outputs' millivolt margins")
-    p.add_argument("--fa-percentile", type=float, default=99.9,
+    p.add_argument("--fa-percentile", type=float, default=98.0,
                    help="remapped and fault-aware models: the percentile of the conductances mapped to g_max")
     p.add_argument("--fa-lr", type=float, default=None,
                    help="fault-aware Adam step (S), cosine to 2 %%; default 0.1 x the vanilla step x its range factor")
@@ -104,7 +104,7 @@ def parse(argv):
     p.add_argument("--no-memristors", action="store_true",
                    help="skip part 3, memristors trained in situ (test_circuit/fashion_memristors.py)")
     args = p.parse_args(argv)
-    full = dict(batch_size=128, chips=100, drift_chips=100, epochs=30, fa_epochs=3, train=60000, test=10000,
+    full = dict(batch_size=128, chips=100, drift_chips=100, epochs=30, fa_epochs=1, train=60000, test=10000,
                 hidden=1024)
     quick = dict(batch_size=16, chips=3, drift_chips=3, epochs=1, fa_epochs=1, train=2000, test=500, hidden=32)
     for k, v in (quick if args.quick else full).items():
