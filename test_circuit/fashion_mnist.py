@@ -1,7 +1,7 @@
 """Classify Fashion-MNIST with a deep resistive network trained by Equilibrium Propagation, then re-solve test images in Ngspice.
 
 Run:  python test_circuit/fashion_mnist.py [--config rectified|dense|local] [--train N] [--test N] [--epochs N]
-          [--hidden N] [--ngspice-check N] [--batch-size N] [--lr S] [--beta S] [--schedule S] [--flip]
+          [--hidden N[,N..]] [--ngspice-check N] [--batch-size N] [--lr S] [--beta S] [--schedule S] [--flip]
           [--out DIR] [--data DIR] [--device cuda]
 
 Data: the four IDX files of Fashion-MNIST (``apt-get install dataset-fashion-mnist``, or
@@ -14,7 +14,8 @@ Configurations (prediction = the largest readout):
   half held at V >= 0 and half at V <= 0 by one diode each to ground -> crossbar (with the
   bias pair) -> 10 output nets; MSE targets ``--target`` V (1/300 V) for the class, 0 V
   for the others (:func:`ebana.networks.rectified_mlp`, the deep resistive network of
-  Scellier's papers).
+  Scellier's papers). ``--hidden 1024,1024`` stacks hidden layers of that kind, each
+  crossbar with the bias pair.
 * ``dense``: 2x784 input sources and a bias pair -> ``--hidden`` nets clamped by two
   diode layers to +-0.1 V -> x4 amplifiers -> 10 differential output pairs, targets
   +-0.2 V (:func:`ebana.networks.clamped_mlp`).
@@ -126,7 +127,9 @@ def parse(argv):
     p.add_argument("--train", type=int, default=60000, help="training images (the first N)")
     p.add_argument("--test", type=int, default=10000, help="test images (the first N)")
     p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--hidden", type=int, default=1024, help="hidden nets (rectified, dense); sets the local size too")
+    p.add_argument("--hidden", type=widths, default=1024,
+                   help="hidden nets (rectified, dense); sets the local size too. Rectified: a comma list of "
+                        "widths for several hidden layers (1024,1024)")
     p.add_argument("--ngspice-check", type=int, default=None,
                    help="test images re-solved in Ngspice (0: none; default 1000 rectified, 100 dense, 20 local: "
                         "Ngspice needs about 0.5 s per image of the rectified network, tens of seconds for the "
@@ -164,9 +167,14 @@ def parse(argv):
     p.add_argument("--data", default=None, help="folder holding the four IDX files (default: the search path)")
     p.add_argument("--out", default=None, help="output folder (default: results/fashion_mnist_<config>)")
     args = p.parse_args(argv)
-    for name in ("train", "test", "epochs", "hidden", "batch_size", "blas_threads"):
+    for name in ("train", "test", "epochs", "batch_size", "blas_threads"):
         if getattr(args, name) < (0 if name == "epochs" else 1):
             p.error(f"--{name.replace('_', '-')} must be positive")
+    layers = args.hidden if isinstance(args.hidden, list) else [args.hidden]
+    if min(layers) < 1:
+        p.error(f"--hidden: every width must be positive, received {args.hidden}")
+    if len(layers) > 1 and args.config != "rectified":
+        p.error(f"--hidden {','.join(map(str, layers))}: several hidden layers need --config rectified")
     for name, value in DEFAULTS[args.config].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -174,9 +182,18 @@ def parse(argv):
         p.error("--ngspice-check must be >= 0 and --ngspice-workers >= 1")
     if not 0 < args.decay <= 1:
         p.error("--decay must lie in (0, 1]")
-    if args.config == "rectified" and args.hidden % 2:
-        p.error("--hidden must be even for the rectified configuration (two halves)")
+    if args.config == "rectified" and any(w % 2 for w in layers):
+        p.error("--hidden: every width must be even for the rectified configuration (two halves)")
     return args
+
+
+def widths(text):
+    """``--hidden``: one width (int) or a comma list of them (list of ints, several hidden layers)."""
+    try:
+        values = [int(w) for w in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a width or a comma list of widths, received {text!r}") from None
+    return values[0] if len(values) == 1 else values
 
 
 def targets(labels, config, target):

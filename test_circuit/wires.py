@@ -1,17 +1,26 @@
-"""8x8 digits against wire resistance: accuracy of (a) a network trained without wires and
-deployed on wired tiles, (b) the same network further trained by EP with the wires in the circuit.
+"""Accuracy against wire resistance: (a) a network trained without wires and deployed on
+wired tiles, (b) the same network further trained by EP with the wires in the circuit.
 
-Run:  python test_circuit/wires.py [--quick] [--r 0 1 2.5 5 10] [--out DIR]
+Run:  python test_circuit/wires.py [--dataset digits|fashion] [--quick] [--r 0 1 2.5 5 10] [--out DIR]
+          [--train-subset N] [--test-subset N] [--epochs N] [--wired-epochs N]
 
-Network (as test_circuit/digits.py): 128 differential inputs and a +-1 V bias
-pair -> 32 clamped hidden nets -> x4 amplifiers -> 10 differential outputs.
-Wired: the first crossbar (130 x 32) in tiles of 32 x 16 and the second
-(32 x 20) in one tile of 32 x 20; every segment ``r`` (Ohm), access
-resistances ``2 r`` (Ohm). Every solve is native: the wire-free network on
-the layered solver, the wired ones on 'native-wires' (wire nodes eliminated
-exactly, agreeing with Ngspice within 1 uV: tests/test_wires.py). (b) starts
-from the wire-free weights and trains ``--wired-epochs`` more epochs by EP
-with the wires in the circuit.
+Networks (the clamped network of test_circuit/digits.py): differential inputs and a
++-1 V bias pair -> clamped hidden nets -> x4 amplifiers -> 10 differential outputs,
+conductances in [1e-7, 2e-4] S.
+
+* ``digits`` (default): the 8x8 digits, 128 inputs -> 32 hidden nets; the first
+  crossbar (130 x 32) in tiles of 32 x 16, the second (32 x 20) in one tile.
+* ``fashion``: Fashion-MNIST averaged down to 14x14 (2x2 pixel means), 392 inputs
+  -> 64 hidden nets; the first crossbar (394 x 64) in tiles of 64 x 64 (six full
+  and one of 10 rows), the second (64 x 20) in one tile. Default: the first 6,000
+  training and 1,000 test images.
+
+Every segment is ``r`` (Ohm), every access resistance ``2 r`` (Ohm). Every solve
+is native: the wire-free network on the layered solver, the wired ones on
+'native-wires' (wire nodes eliminated exactly, agreeing with Ngspice within
+1 uV: tests/test_wires.py). (b) starts from the wire-free weights and trains
+``--wired-epochs`` more epochs by EP with the wires in the circuit (at r = 0 the
+same epochs without wires: the control).
 ``--quick``: 300 training and 100 test images, r in {0, 10} Ohm (a CI check).
 """
 import argparse
@@ -23,60 +32,105 @@ import numpy as np  # noqa: E402
 
 from ebana import (AmplificationLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer,  # noqa: E402
                    DiodeLayer, InputVoltageLayer, Model, Wires)
-from ebana.datasets import differential_split, load_digits  # noqa: E402
+from ebana.datasets import differential_split, load_digits, load_fashion_mnist, one_hot  # noqa: E402
 from ebana.training import MSE, Adam, DataLoader  # noqa: E402
 
-HIDDEN, TILE_1, TILE_2 = 32, (32, 16), (32, 20)
+# per dataset: inputs, hidden nets, the two crossbars' tiles (rows, cols), training batch,
+# wire-free and wired epochs, and default subsets (None: all)
+SETUPS = {
+    "digits": dict(inputs=128, hidden=32, tiles=((32, 16), (32, 20)), batch=8, epochs=20, wired_epochs=5,
+                   train=None, test=None),
+    "fashion": dict(inputs=392, hidden=64, tiles=((64, 64), (64, 20)), batch=32, epochs=10, wired_epochs=2,
+                    train=6000, test=1000),
+}
 
 
-def build_model(r, backend, seed=0, clamp=0.1, gain=4.0):
-    """The digits network with segments of ``r`` Ohm (access ``2 r``) in both crossbars."""
+def build_model(r, backend, setup, seed=0, clamp=0.1, gain=4.0):
+    """The clamped network of ``setup`` (a SETUPS entry) with segments of ``r`` Ohm (access ``2 r``)
+    in both crossbars."""
     def wires(tile):
         return None if r == 0 else Wires(tile=tile, r_segment=r, r_access=2 * r)
     init = ("uniform", 1e-6, 1e-4)
-    x = InputVoltageLayer(units=128, name="x")
+    tile_1, tile_2 = setup["tiles"]
+    x = InputVoltageLayer(units=setup["inputs"], name="x")
     b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0])
     h = ConcatenateLayer(name="j")([x, b])
-    h = DenseLayer(units=HIDDEN, name="d1", initializer=init, g_max=2e-4, wires=wires(TILE_1))(h)
+    h = DenseLayer(units=setup["hidden"], name="d1", initializer=init, g_max=2e-4, wires=wires(tile_1))(h)
     h = DiodeLayer(name="c1", direction="down", bias_voltage=clamp)(h)
     h = DiodeLayer(name="c2", direction="up", bias_voltage=-clamp)(h)
     h = AmplificationLayer(name="a1", param={"gain": gain})(h)
-    h = DenseLayer(units=20, name="d2", initializer=init, g_max=2e-4, wires=wires(TILE_2))(h)
+    h = DenseLayer(units=20, name="d2", initializer=init, g_max=2e-4, wires=wires(tile_2))(h)
     return Model(inputs=[x, b], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=seed)
+
+
+def fashion_14():
+    """Fashion-MNIST averaged over 2x2 pixels (14x14), as differential inputs in [-1, 1] V, and
+    +-0.2 V targets: ``(x_train, x_test, y_train, y_test, labels_train, labels_test)``."""
+    (xi, li), (ti, lt) = load_fashion_mnist()
+
+    def volts(images):
+        small = images.reshape(len(images), 14, 2, 14, 2).mean(axis=(2, 4)).reshape(len(images), -1)
+        v = 2.0 * small / 255.0 - 1.0
+        return np.hstack([v, -v])
+    return volts(xi), volts(ti), one_hot(li, 10, 0.2, -0.2), one_hot(lt, 10, 0.2, -0.2), li, lt
+
+
+def data(dataset, seed):
+    if dataset == "fashion":
+        return fashion_14()
+    pixels, labels = load_digits()
+    return differential_split(pixels, labels, 10, 0.2, seed=seed, x_min=0.0, x_max=16.0)
 
 
 def accuracy(model, x, labels):
     return float(np.mean(np.argmax(model.predict({"x": x})["out"], axis=1) == labels))
 
 
-def train(model, x, y, epochs, seed):
-    loader = DataLoader({"x": x, "out": y}, batch_size=8, shuffle=True, seed=seed)
+def train(model, x, y, epochs, seed, batch):
+    loader = DataLoader({"x": x, "out": y}, batch_size=batch, shuffle=True, seed=seed)
     model.fit(loader, epochs=epochs, loss_fn=MSE(), optimizer=Adam(lr=2e-6), beta=1e-6, symmetric=True,
               verbose=False)
 
 
-def main(argv=None):
+def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="digits", choices=list(SETUPS))
     parser.add_argument("--r", type=float, nargs="+", default=[0.0, 1.0, 2.5, 5.0, 10.0, 100.0, 1000.0],
                         help="segment resistances (Ohm)")
-    parser.add_argument("--epochs", type=int, default=20, help="wire-free training epochs")
-    parser.add_argument("--wired-epochs", type=int, default=5, help="EP epochs with the wires, for (b)")
-    parser.add_argument("--train-subset", type=int, default=None)
-    parser.add_argument("--test-subset", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=None, help="wire-free training epochs (digits 20, fashion 10)")
+    parser.add_argument("--wired-epochs", type=int, default=None,
+                        help="EP epochs with the wires, for (b) (digits 5, fashion 2)")
+    parser.add_argument("--train-subset", type=int, default=None, help="training images (fashion: 6000)")
+    parser.add_argument("--test-subset", type=int, default=None, help="test images (fashion: 1000)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="results/wires")
+    parser.add_argument("--out", default=None, help="output folder (default results/wires[_fashion])")
     args = parser.parse_args(argv)
+    setup = SETUPS[args.dataset]
     if args.quick:
         args.r, args.epochs, args.wired_epochs, args.train_subset, args.test_subset = [0.0, 10.0], 5, 1, 300, 100
-    pixels, labels = load_digits()
-    x_tr, x_te, y_tr, y_te, l_tr, l_te = differential_split(pixels, labels, 10, 0.2, seed=args.seed,
-                                                            x_min=0.0, x_max=16.0)
+    for name, key in (("epochs", "epochs"), ("wired_epochs", "wired_epochs"), ("train_subset", "train"),
+                      ("test_subset", "test")):
+        if getattr(args, name) is None:
+            setattr(args, name, setup[key])
+    for name in ("epochs", "wired_epochs", "train_subset", "test_subset"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if "epochs" in name else 1):
+            parser.error(f"--{name.replace('_', '-')} must be positive, received {value}")
+    if any(not np.isfinite(r) or r < 0 for r in args.r):
+        parser.error(f"--r: segment resistances must be finite and >= 0 Ohm, received {args.r}")
+    args.out = args.out or ("results/wires" if args.dataset == "digits" else f"results/wires_{args.dataset}")
+    return args, setup
+
+
+def main(argv=None):
+    args, setup = parse(argv)
+    x_tr, x_te, y_tr, y_te, l_tr, l_te = data(args.dataset, args.seed)
     x_tr, y_tr = x_tr[:args.train_subset], y_tr[:args.train_subset]
     x_te, l_te = x_te[:args.test_subset], l_te[:args.test_subset]
     start = time.perf_counter()
-    base = build_model(0.0, "native", args.seed)
-    train(base, x_tr, y_tr, args.epochs, args.seed)
+    base = build_model(0.0, "native", setup, args.seed)
+    train(base, x_tr, y_tr, args.epochs, args.seed, setup["batch"])
     weights = base.get_weights()
     ideal = base.predict({"x": x_te})["out"]
     print(f"wire-free training: {args.epochs} epochs on {len(x_tr)} images, "
@@ -84,13 +138,13 @@ def main(argv=None):
     rows = []
     for r in args.r:
         t0 = time.perf_counter()
-        model = build_model(r, "native", args.seed)
+        model = build_model(r, "native", setup, args.seed)
         model.set_weights(weights)
         readout = model.predict({"x": x_te})["out"]
         deployed = float(np.mean(np.argmax(readout, axis=1) == l_te))
         shift = float(np.abs(readout - ideal).max())
         # r = 0: the same extra epochs without wires (the control for (b))
-        train(model, x_tr, y_tr, args.wired_epochs, args.seed)
+        train(model, x_tr, y_tr, args.wired_epochs, args.seed, setup["batch"])
         trained = accuracy(model, x_te, l_te)
         rows.append((r, shift, deployed, trained))
         print(f"r = {r:g} Ohm: readouts moved by up to {shift:.4f} V, deployed {deployed:.3f}, "
@@ -102,7 +156,7 @@ def main(argv=None):
 
 def write_results(args, rows, n_train, n_test):
     os.makedirs(args.out, exist_ok=True)
-    lines = [f"digits, {n_train} training / {n_test} test images, wire-free epochs {args.epochs}, "
+    lines = [f"{args.dataset}, {n_train} training / {n_test} test images, wire-free epochs {args.epochs}, "
              f"wired epochs {args.wired_epochs}", "",
              "| r_segment (Ohm) | max readout change (V) | (a) trained without wires | (b) + EP with wires |",
              "|---|---|---|---|"]

@@ -260,3 +260,26 @@ def test_saved_wired_model_loads_with_its_wires(tmp_path):
     assert again.layer("d1").wires == m.layer("d1").wires
     data = inputs(5)
     np.testing.assert_array_equal(again.solve(data).v, m.solve(data).v)
+
+
+def test_each_tile_is_eliminated_on_its_own_and_the_check_bound_holds():
+    """A crossbar of 3 x 2 tiles is 6 pieces, each with only its own ports; the KCL check's
+    cheap bound (max residual x max(A_II^-1 1)) is never below the step it bounds."""
+    from ebana.backends.eliminate import WireEliminatingBackend
+    m = wired_network(WireEliminatingBackend(), Wires(tile=(2, 4), r_segment=2.0, r_access=1.0))
+    data = inputs(5, batch=4)
+    v = m.solve(data).v
+    plan = m.backend.plan(m.circuit)
+    d1 = [b for b in plan.blocks if b.owner == "d1"]
+    assert len(d1) == 6
+    assert sorted(len(b.ports) for b in d1) == [4, 4, 4, 6, 6, 6]  # 2 row lines + 2 or 4 column lines
+    inner = np.concatenate([b.inner for b in d1])
+    assert len(np.unique(inner)) == len(inner) == plan.n_inner
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        w = v.copy()
+        w[:, inner] += rng.normal(scale=1e-7, size=(len(w), len(inner)))
+        for b in d1:
+            exact = b.kcl_step(w)
+            assert np.all(b.kcl_step(w, tol=np.inf) >= exact)   # the bound, for every sample
+            np.testing.assert_array_equal(b.kcl_step(w, tol=0.0), exact)  # nothing within 0 V: solved

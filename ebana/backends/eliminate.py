@@ -14,10 +14,15 @@ pairs couple a layer's nets), and the inner voltages are recovered exactly,
 One sparse factorisation of ``A_II`` per block and conductance set, reused by
 every sample of the batch and by the EP phases that follow (the last set is
 kept). Which blocks: those a layer marked ``not_layered`` (wired crossbars);
-their inner nodes are the nodes touched by that block's resistors only.
+their inner nodes are the nodes touched by that block's resistors only. A
+block is eliminated piece by piece, one piece per connected set of inner
+nodes (a tile of a tiled crossbar): pieces share no inner node, so each
+needs only its own ports' columns of ``T`` (a crossbar of ``n`` tiles costs
+about ``n`` times less than solved as one).
 """
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
 
 from ..circuit.structure import Circuit, kept_blocks
@@ -25,11 +30,24 @@ from ..errors import SimulatorError
 from .base import Backend, OperatingPoint, Stimulus
 
 
-class WireBlock:
-    """One block's inner nodes, ports, and its Schur complement for a conductance set."""
+def pieces(c, res, touched_elsewhere):
+    """The resistors ``res`` (indices) grouped by the connected set of inner nodes (nodes not
+    ``touched_elsewhere``) they touch; resistors between two ports form one piece of their own."""
+    a, b = c.res_a[res], c.res_b[res]
+    inner_a, inner_b = ~touched_elsewhere[a], ~touched_elsewhere[b]
+    both = inner_a & inner_b
+    graph = sp.coo_matrix((np.ones(int(both.sum())), (a[both], b[both])), shape=(c.n_nodes, c.n_nodes))
+    _, label = csgraph.connected_components(graph, directed=False)
+    which = np.where(inner_a, label[a], np.where(inner_b, label[b], -1))  # -1: port to port
+    return [res[which == k] for k in np.unique(which)]
 
-    def __init__(self, c, owner, touched_elsewhere):
-        self.owner, self.res = owner, c.blocks["res"][owner]
+
+class WireBlock:
+    """One piece of a block (see :func:`pieces`): its inner nodes, ports, and its Schur
+    complement for a conductance set. ``res``: the piece's resistors (indices)."""
+
+    def __init__(self, c, owner, res, touched_elsewhere):
+        self.owner, self.res = owner, res
         a, b = c.res_a[self.res], c.res_b[self.res]
         nodes = np.unique(np.concatenate([a, b]))
         self.inner = nodes[~touched_elsewhere[nodes]]
@@ -53,21 +71,33 @@ class WireBlock:
                               np.concatenate([self.la, self.lb, self.lb, self.la]))), shape=(n, n))
         k = len(self.inner)
         a_ii, a_ip = lap[:k, :k], lap[:k, k:].toarray()
-        lu = spla.splu(a_ii)
-        t = -lu.solve(a_ip)
-        y = lap[k:, k:].toarray() + lap[k:, :k] @ t
+        lu = spla.splu(a_ii) if k else None
+        t = -lu.solve(a_ip) if k else np.zeros((0, len(self.ports)))
+        y = lap[k:, k:].toarray() + lap[k:, :k].tocsr() @ np.ascontiguousarray(t)
         # off-diagonals are <= 0 in exact arithmetic; rounding may leave -1e-20 S of the wrong sign
         pairs = np.maximum(-y[self._pq], 0.0)
         self._last = (g.copy(), pairs, t)
-        self._check = (lu, lap[:k].tocsr())
+        # A_II is a nonsingular M-matrix (every inner node reaches a port through resistors), so
+        # A_II^-1 >= 0 entrywise and |A_II^-1 r| <= A_II^-1 |r| <= max|r| * max(A_II^-1 1): a bound
+        # on the check's Newton step from the residual alone (x 1.001 against the solve's rounding)
+        reach = 1.001 * float(lu.solve(np.ones(k)).max()) if k else 0.0
+        self._check = (lu, lap[:k].tocsr(), reach)
         return pairs, t
 
-    def kcl_step(self, v):
+    def kcl_step(self, v, tol=None):
         """Largest Newton step (V) per sample that KCL at the inner nodes would still ask for,
-        from full node voltages ``v`` (B, N) and the last reduction: ``A_II^-1 (A_I. V)``."""
-        lu, rows = self._check
+        from full node voltages ``v`` (B, N) and the last reduction: ``A_II^-1 (A_I. V)``.
+        With ``tol`` (V), samples whose bound ``max|A_I. V| max(A_II^-1 1)`` is within it get
+        that bound instead (no solve); the others, and every sample without ``tol``, the step."""
+        lu, rows, reach = self._check
+        if lu is None:  # no inner node
+            return np.zeros(v.shape[0])
         residual = rows @ np.concatenate([v[:, self.inner], v[:, self.ports]], axis=1).T   # (inner, B) in A
-        return np.abs(lu.solve(residual)).max(axis=0)
+        step = np.abs(residual).max(axis=0) * reach
+        solve = np.ones(len(step), dtype=bool) if tol is None else ~(step <= tol)
+        if solve.any():
+            step[solve] = np.abs(lu.solve(np.ascontiguousarray(residual[:, solve]))).max(axis=0)
+        return step
 
 
 class WireElimination:
@@ -84,7 +114,8 @@ class WireElimination:
         for nodes in (c.res_a[~in_block], c.res_b[~in_block], c.vs_pos, c.vs_neg, c.is_node,
                       c.d_anode, c.d_cathode, c.amp_in, c.amp_out):
             touched[nodes] = True
-        self.blocks = [WireBlock(c, o, touched) for o in owners]
+        self.blocks = [WireBlock(c, o, piece, touched)
+                       for o in owners for piece in pieces(c, np.arange(c.n_res)[c.blocks["res"][o]], touched)]
         self.kept_res = np.flatnonzero(~in_block)
         inner = np.concatenate([b.inner for b in self.blocks]) if self.blocks else np.zeros(0, dtype=np.int64)
         self.present = np.setdiff1d(np.arange(c.n_nodes), inner)
@@ -100,8 +131,9 @@ class WireElimination:
         blocks = {k: dict(v) for k, v in c.blocks.items()}
         blocks["res"] = kept_blocks(c.blocks.get("res", {}), np.isin(np.arange(c.n_res), self.kept_res))
         start = len(self.kept_res)
-        for b in self.blocks:
-            blocks["res"][b.owner] = slice(start, start + len(b.pair_a))
+        for b in self.blocks:  # an owner's pieces are consecutive: its pairs are one slice
+            first = blocks["res"][b.owner].start if b.owner in blocks["res"] else start
+            blocks["res"][b.owner] = slice(first, start + len(b.pair_a))
             start += len(b.pair_a)
         pa = [new[c.res_a[self.kept_res]]] + [new[b.pair_a] for b in self.blocks]
         pb = [new[c.res_b[self.kept_res]]] + [new[b.pair_b] for b in self.blocks]
@@ -179,7 +211,7 @@ class WireEliminatingBackend(Backend):
 
     def _check(self, plan, v, samples):
         for block in plan.blocks:
-            step = block.kcl_step(v)
+            step = block.kcl_step(v, self.check_tol)
             if np.any(step > self.check_tol):
                 k = int(np.argmax(step))
                 raise SimulatorError(f"native-wires: KCL at the wire nodes of {block.owner!r} fails (a Newton "
