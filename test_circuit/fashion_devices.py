@@ -14,7 +14,7 @@ Run:  python test_circuit/fashion_devices.py [--quick] [--out DIR] [--chips N] [
    their own pair at ``+-fa-bias`` V (``rectified_mlp(hidden_bias_voltage=)``, their
    conductances times 1 V / fa-bias: the same bias currents while the outputs sit near
    0 V), then the ``--fa-percentile`` percentile of the conductances mapped to g_max
-   (the few above clipped). The fault-aware model: that one trained ``--fa-epochs``
+   (default 98: the largest 2 % clipped). The fault-aware model: that one trained ``--fa-epochs``
    more epochs with a fresh stuck-at fault map (fraction ``--fa-p``, half at g_min,
    half at g_max) in every batch (:class:`ebana.training.FaultAware`); cached in
    ``OUT/fault_aware`` with its settings.
@@ -32,10 +32,11 @@ in situ (``--insitu-epochs``, default 1) from the full-range model, each with it
 
 Writes ``OUT/results.json``, ``OUT/tables.md``, ``OUT/faults.png`` and ``OUT/drift.png``
 (``--no-drift`` skips step 4 and its plot).
-The default is the full study: 30 + 3 training epochs (about 25 min on 2 cores, the first
+The default is the full study: 30 + 1 training epochs (about 20 min on 2 cores, the first
 time only: the models are cached in OUT), then 100 chips per fault fraction and per drift
-time (1,204 + 1,606 chip solves on ``--workers`` processes; 58 min for the 3 fault-aware
-epochs and both studies with ``--vanilla`` on the 2-core machine, which other jobs shared);
+time (1,204 + 1,606 chip solves on ``--workers`` processes) and part 5: with ``--vanilla``
+3,869 s on the 2-core machine, of which the fault study 1,934 s with other jobs on the
+cores (1,225 s alone); the parts measured alone add up to about 53 min (docs/devices.md).
 ``--quick`` is a small CI run (32 hidden nets, 2,000 training and 500 test images,
 3 chips; under a minute).
 
