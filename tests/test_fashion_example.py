@@ -46,6 +46,20 @@ def test_local_configuration_has_about_the_dense_conductance_count(hidden):
     np.testing.assert_allclose(x["dense"][:, 784:], -(images.reshape(2, -1) / 255.0), rtol=1e-15)
 
 
+def test_hidden_takes_a_list_of_widths_for_deeper_rectified_networks(capsys):
+    example = _example()
+    args = example.parse(["--hidden", "8,6"])
+    assert args.hidden == [8, 6] and example.parse(["--hidden", "8"]).hidden == 8
+    model = example.build_model(args, "native")
+    assert sorted(model.get_weights()) == ["d1n", "d1p", "d2n", "d2p", "d3"]
+    for argv, message in ((["--hidden", "8,x"], "comma list of widths"), (["--hidden", "8,5"], "must be even"),
+                          (["--hidden", "8,0"], "must be positive"),
+                          (["--hidden", "8,8", "--config", "dense"], "need --config rectified")):
+        with pytest.raises(SystemExit):
+            example.parse(argv)
+        assert message in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("config", ["rectified", "local"])
 def test_flips_mirror_whole_images_in_the_input_layout(config):
     example = _example()

@@ -283,3 +283,23 @@ def test_each_tile_is_eliminated_on_its_own_and_the_check_bound_holds():
             exact = b.kcl_step(w)
             assert np.all(b.kcl_step(w, tol=np.inf) >= exact)   # the bound, for every sample
             np.testing.assert_array_equal(b.kcl_step(w, tol=0.0), exact)  # nothing within 0 V: solved
+
+
+def test_study_settings_per_dataset_and_bad_input(capsys):
+    """wires.py: each dataset's defaults, and bad settings refused before anything runs."""
+    import importlib.util
+    from conftest import ROOT
+    spec = importlib.util.spec_from_file_location("wires_example", ROOT / "test_circuit" / "wires.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    args, setup = study.parse(["--dataset", "fashion"])
+    assert (args.epochs, args.wired_epochs, args.train_subset, args.test_subset) == (10, 2, 6000, 1000)
+    assert args.out == "results/wires_fashion" and setup["tiles"][0] == (64, 64)
+    model = study.build_model(1.0, "native", setup)
+    assert model.layer("d1").wires.tile == (64, 64) and model.layer("d1").g.shape == (394, 64)
+    assert study.parse([])[0].train_subset is None  # digits: every image
+    for argv, message in ((["--r", "0", "-1"], "finite and >= 0"), (["--epochs", "-1"], "must be positive"),
+                          (["--test-subset", "0"], "must be positive")):
+        with pytest.raises(SystemExit):
+            study.parse(argv)
+        assert message in capsys.readouterr().err
