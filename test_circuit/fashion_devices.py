@@ -103,7 +103,7 @@ def parse(argv):
     p.add_argument("--seed", type=int, default=0, help="study seed (chips) and fault-aware map seed")
     p.add_argument("--no-drift", action="store_true", help="skip the drift study (part 4)")
     p.add_argument("--no-memristors", action="store_true",
-                   help="skip part 3, memristors trained in situ (test_circuit/fashion_memristors.py)")
+                   help="skip step 5, memristors trained in situ (test_circuit/fashion_memristors.py)")
     args = p.parse_args(argv)
     full = dict(batch_size=128, chips=100, drift_chips=100, epochs=30, fa_epochs=1, train=60000, test=10000,
                 hidden=1024)

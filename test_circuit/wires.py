@@ -2,7 +2,7 @@
 wired tiles, (b) the same network further trained by EP with the wires in the circuit.
 
 Run:  python test_circuit/wires.py [--dataset digits|fashion] [--quick] [--r 0 1 2.5 5 10] [--out DIR]
-          [--train-subset N] [--test-subset N] [--epochs N] [--wired-epochs N]
+          [--train-subset N] [--test-subset N] [--epochs N] [--wired-epochs N] [--data DIR]
 
 Networks (the clamped network of test_circuit/digits.py): differential inputs and a
 +-1 V bias pair -> clamped hidden nets -> x4 amplifiers -> 10 differential outputs,
@@ -63,10 +63,11 @@ def build_model(r, backend, setup, seed=0, clamp=0.1, gain=4.0):
     return Model(inputs=[x, b], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=seed)
 
 
-def fashion_14():
-    """Fashion-MNIST averaged over 2x2 pixels (14x14), as differential inputs in [-1, 1] V, and
-    +-0.2 V targets: ``(x_train, x_test, y_train, y_test, labels_train, labels_test)``."""
-    (xi, li), (ti, lt) = load_fashion_mnist()
+def fashion_14(folder=None):
+    """Fashion-MNIST (from ``folder``, or the search path) averaged over 2x2 pixels (14x14), as
+    differential inputs in [-1, 1] V, and +-0.2 V targets:
+    ``(x_train, x_test, y_train, y_test, labels_train, labels_test)``."""
+    (xi, li), (ti, lt) = load_fashion_mnist(folder)
 
     def volts(images):
         small = images.reshape(len(images), 14, 2, 14, 2).mean(axis=(2, 4)).reshape(len(images), -1)
@@ -75,9 +76,9 @@ def fashion_14():
     return volts(xi), volts(ti), one_hot(li, 10, 0.2, -0.2), one_hot(lt, 10, 0.2, -0.2), li, lt
 
 
-def data(dataset, seed):
+def data(dataset, seed, folder=None):
     if dataset == "fashion":
-        return fashion_14()
+        return fashion_14(folder)
     pixels, labels = load_digits()
     return differential_split(pixels, labels, 10, 0.2, seed=seed, x_min=0.0, x_max=16.0)
 
@@ -104,6 +105,7 @@ def parse(argv):
     parser.add_argument("--test-subset", type=int, default=None, help="test images (fashion: 1000)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", default=None, help="fashion: folder of the Fashion-MNIST IDX files")
     parser.add_argument("--out", default=None, help="output folder (default results/wires[_fashion])")
     args = parser.parse_args(argv)
     setup = SETUPS[args.dataset]
@@ -125,7 +127,7 @@ def parse(argv):
 
 def main(argv=None):
     args, setup = parse(argv)
-    x_tr, x_te, y_tr, y_te, l_tr, l_te = data(args.dataset, args.seed)
+    x_tr, x_te, y_tr, y_te, l_tr, l_te = data(args.dataset, args.seed, args.data)
     x_tr, y_tr = x_tr[:args.train_subset], y_tr[:args.train_subset]
     x_te, l_te = x_te[:args.test_subset], l_te[:args.test_subset]
     start = time.perf_counter()

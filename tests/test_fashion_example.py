@@ -50,6 +50,10 @@ def test_hidden_takes_a_list_of_widths_for_deeper_rectified_networks(capsys):
     example = _example()
     args = example.parse(["--hidden", "8,6"])
     assert args.hidden == [8, 6] and example.parse(["--hidden", "8"]).hidden == 8
+    # several hidden layers: Ngspice (very slow on them) only when asked
+    assert args.ngspice_check == 0 and args.deep_unchecked
+    assert example.parse(["--hidden", "8,6", "--ngspice-check", "5"]).ngspice_check == 5
+    assert example.parse(["--hidden", "8"]).ngspice_check == 1000
     model = example.build_model(args, "native")
     assert sorted(model.get_weights()) == ["d1n", "d1p", "d2n", "d2p", "d3"]
     for argv, message in ((["--hidden", "8,x"], "comma list of widths"), (["--hidden", "8,5"], "must be even"),
