@@ -42,6 +42,7 @@ from . import kernels
 from .clamps import ClampSolver
 from .links import bind
 from .plan import FIXED, LayeredPlan
+from .pooled import pooled_blocks
 from .precision import MixedProduct
 from .sweeps import Sweeps
 
@@ -119,6 +120,7 @@ class LayeredBackend(Backend):
         self._bound = {}   # chunk key (None when shared) -> (g as passed, a sample of it, {link id: BoundLink})
         self._norton = {}  # chunk key -> (bound, known voltages, per-group constants)
         self._mixed = {}   # chunk key -> (bound, {(link id, side): MixedProduct})
+        self._pooled = {}  # chunk key -> (per-group constants, {group: PooledBlock})
         self._final = {}   # chunk key -> net voltages (V) per group at the end of its last solve
         self._usual_sweeps = (0.0, 0)  # (mean sweeps per solve, solves counted), for _note_sweeps
         self._said_slow = False
@@ -148,7 +150,7 @@ class LayeredBackend(Backend):
         return self._prepare(circuit)[0]
 
     def close(self):
-        self._bound, self._norton, self._mixed, self._final = {}, {}, {}, {}
+        self._bound, self._norton, self._mixed, self._pooled, self._final = {}, {}, {}, {}, {}
         if self._executor is not None:
             self._executor.shutdown()
             self._executor = None
@@ -160,7 +162,7 @@ class LayeredBackend(Backend):
             dp = DiodeParams(circuit, self.gmin)
             models = {id(s): dp.subset(s.index) for g in plan.groups for s in g.diodes}
             self._cache = (circuit, plan, models, dp)
-            self._bound, self._norton, self._mixed, self._final = {}, {}, {}, {}
+            self._bound, self._norton, self._mixed, self._pooled, self._final = {}, {}, {}, {}, {}
         return self._cache[1:]
 
     def _bind(self, plan, g, rows):
@@ -233,6 +235,14 @@ class LayeredBackend(Backend):
             entry = self._mixed[key] = (bound, products)
         return entry[1]
 
+    def _blocks(self, plan, bound, consts, key):
+        """The pooled blocks (:mod:`.pooled`) for chunk ``key``, kept while its constants are
+        (the phases of an EP step share them)."""
+        entry = self._pooled.get(key)
+        if entry is None or entry[0] is not consts:
+            entry = self._pooled[key] = (consts, pooled_blocks(plan, bound, consts))
+        return entry[1]
+
     # solving -----------------------------------------------------------------
     def solve(self, circuit, stimulus, initial=None, sample_offset=0):
         plan, models, dp = self._prepare(circuit)
@@ -299,7 +309,7 @@ class LayeredBackend(Backend):
         inj = [self._injected(grp, isrc, B) for grp in plan.groups]
         v = [np.zeros((B, len(grp.nets))) if initial is None else np.array(initial[:, grp.span])
              for grp in plan.groups]
-        run = Sweeps(plan, bound, models, consts, inj, self, products)
+        run = Sweeps(plan, bound, models, consts, inj, self, products, self._blocks(plan, bound, consts, key))
         run.start(v, None if initial is None else self._final.get(key))
         steps_src = int(self.options.get("srcsteps") or 0)
         steps_gmin = int(self.options.get("gminsteps") or 0)

@@ -270,6 +270,207 @@ def gather_rows(idx, data, v, out):
                 ob[i] += data[e, i] * vb[idx[e, i]]
 
 
+@_jit
+def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, follow, xL, vP, chL, chP, mode):
+    """Solve every pool net together with the ``K`` two-sided clamped nets under it, exactly,
+    in place (:class:`~.pooled.PooledBlock`). Window ``w`` holds pool net ``pool[w]`` and the
+    clamped nets ``child[:, w]`` (``(K, W)``).
+
+    The children's constants come in window order, ``(rows, K, W)``, one row or one per
+    sample: ``inv`` (1/S) the inverse of their diagonal, ``s`` (V/V) how their clamp-off
+    voltage follows the pool's, ``inv_s`` its inverse, ``lo``/``hi`` (V) and ``ep`` their band
+    clamps (:class:`~.clamps.ClampSolver`); ``y0`` (V) their voltage with every clamp off and the
+    pool at 0 V (:func:`pool_gather`) and ``cL`` (A, ``(B, n)``, or None) their currents from the
+    rest of the circuit, pool link excluded; ``sb`` (S, ``(K, W)``) the current into the pool per volt of each child (folded
+    through the amplifiers). ``cP``, ``KP`` (A) and ``DP`` (S): the pool nets' currents from the
+    rest, known currents and diagonal.
+
+    Each child is a piecewise-linear increasing function of the pool voltage, so the pool's
+    KCL is one increasing piecewise-linear equation. One Newton step from the last voltage is
+    exact when it crosses none of the children's breakpoints, as it does for nearly every
+    window: that step is taken for all windows of a sample at once (loops over windows, which
+    the compiler vectorizes), and the few others go on one by one (:func:`_pool_settle`).
+
+    ``mode`` 0: solve the pool nets only, and bound the children's moves by ``follow`` (the
+    largest ``|s|``) times the pool's (they follow the pool and nothing else; ``cL`` must be None); 1: solve and write
+    the children too; 2: no solve, write the children for the pool voltages ``vP``.
+    ``chL``/``chP`` (or None) receive new minus old (V). Returns every sample's largest move (V).
+    """
+    B = xL.shape[0]
+    K, W = child.shape
+    moves = np.zeros(B)
+    V, F, slope, low, high = np.empty(W), np.empty(W), np.empty(W), np.empty(W), np.empty(W)
+    fed, X = np.empty((K, W)), np.empty((K, W))
+    for b in range(B):
+        r = min(b, s.shape[0] - 1)
+        Y = y0[min(b, y0.shape[0] - 1)]
+        if cL is not None:  # the children's other currents move their clamp-off voltages
+            c, ri = cL[min(b, cL.shape[0] - 1)], min(b, inv.shape[0] - 1)
+            for k in range(K):
+                for w in range(W):
+                    fed[k, w] = Y[k, w] + c[child[k, w]] * inv[ri, k, w]
+            Y = fed
+        largest = 0.0
+        for w in range(W):
+            V[w] = vP[b, pool[w]]
+        if mode != 2:
+            pc, pk, pd = min(b, cP.shape[0] - 1), min(b, KP.shape[0] - 1), min(b, DP.shape[0] - 1)
+            for w in range(W):
+                p = pool[w]
+                slope[w] = DP[pd, p]
+                F[w] = slope[w] * V[w] - (cP[pc, p] + KP[pk, p])
+                low[w], high[w] = -np.inf, np.inf
+            _pool_pass(V, Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, F, slope, low, high)
+            for w in range(W):
+                step = -F[w] / slope[w]
+                if low[w] <= step <= high[w]:  # no child crosses a breakpoint: exact
+                    V[w] += step
+                else:
+                    _pool_settle(w, V, Y, s[r], lo[r], hi[r], ep[r], sb, DP[pd, pool[w]],
+                                 cP[pc, pool[w]] + KP[pk, pool[w]])
+                p = pool[w]
+                step = V[w] - vP[b, p]
+                if chP is not None:
+                    chP[b, p] = step
+                largest = _larger(largest, abs(step))
+                vP[b, p] = V[w]
+            if mode == 0:
+                largest = _larger(largest, largest * follow)
+        if mode != 0:
+            _pool_children(V, Y, s[r], lo[r], hi[r], ep[r], X)
+            for k in range(K):
+                for w in range(W):
+                    j = child[k, w]
+                    step = X[k, w] - xL[b, j]
+                    if chL is not None:
+                        chL[b, j] = step
+                    largest = _larger(largest, abs(step))
+                    xL[b, j] = X[k, w]
+        moves[b] = largest
+    return moves
+
+
+@_jit
+def pool_gather(KL, inv, child):
+    """The children's voltages (V) with every clamp off and the pool at 0 V, in window order
+    ``(rows, K, W)``: their known currents ``KL`` (A, ``(rows, n)``) times ``inv`` (1/S,
+    ``(rows, K, W)``, or one row), gathered once per batch for :func:`pool_block`."""
+    K, W = child.shape
+    rows = max(KL.shape[0], inv.shape[0])
+    out = np.empty((rows, K, W))
+    for b in range(rows):
+        rk, ri = min(b, KL.shape[0] - 1), min(b, inv.shape[0] - 1)
+        for k in range(K):
+            for w in range(W):
+                out[b, k, w] = KL[rk, child[k, w]] * inv[ri, k, w]
+    return out
+
+
+@_jit
+def _pool_pass(V, Y, s, inv_s, lo, hi, ep, sb, F, slope, low, high):
+    """For every window at pool voltage ``V[w]``: subtract the children's currents from the
+    pool's KCL ``F`` (A) and their conductance from its ``slope`` (S), and narrow
+    ``[low, high]`` (V) to the pool moves that cross none of their breakpoints. A child's
+    voltage is ``V_off - ep (V_off - clip(V_off, lo, hi))`` with ``V_off = Y + s V``.
+    Branch-free, so that the loops over windows vectorize."""
+    K, W = Y.shape
+    for k in range(K):
+        for w in range(W):
+            sk, bottom, top, e, g = s[k, w], lo[k, w], hi[k, w], ep[k, w], sb[k, w]
+            v_off = Y[k, w] + sk * V[w]
+            inside = min(max(v_off, bottom), top)
+            F[w] -= g * (v_off - e * (v_off - inside))
+            slope[w] -= g * sk * (1.0 - e * (v_off != inside))
+            # the pool moves that bring this child onto a breakpoint (NaN when s = 0: ignored)
+            t1, t2 = (bottom - v_off) * inv_s[k, w], (top - v_off) * inv_s[k, w]
+            high[w] = min(high[w], t1 if t1 >= 0.0 else np.inf, t2 if t2 >= 0.0 else np.inf)
+            low[w] = max(low[w], t1 if t1 <= 0.0 else -np.inf, t2 if t2 <= 0.0 else -np.inf)
+
+
+@_jit
+def _pool_children(V, Y, s, lo, hi, ep, X):
+    """The children's voltages ``X`` (V) at pool voltages ``V`` (see :func:`_pool_pass`)."""
+    K, W = Y.shape
+    for k in range(K):
+        for w in range(W):
+            v_off = Y[k, w] + s[k, w] * V[w]
+            X[k, w] = v_off - ep[k, w] * (v_off - min(max(v_off, lo[k, w]), hi[k, w]))
+
+
+@_jit
+def _pool_settle(w, V, Y, s, lo, hi, ep, sb, D, E):
+    """Window ``w`` whose Newton step from ``V[w]`` would cross a breakpoint: Newton's method
+    until the segments hold, or the root between the breakpoints (:func:`_pool_root`); the
+    root goes into ``V[w]``."""
+    K = Y.shape[0]
+    y, sk, l, h, e, g, x = Y[:, w].copy(), s[:, w].copy(), lo[:, w].copy(), hi[:, w].copy(), ep[:, w].copy(), \
+        sb[:, w].copy(), np.empty(K)
+    root, last = V[w], -1
+    for _ in range(8):
+        F, slope, segments = _pool_kcl(root, y, sk, l, h, e, g, D, E, x)
+        if segments == last:
+            break
+        last = segments
+        root -= F / slope
+    else:
+        root = _pool_root(root, y, sk, l, h, e, g, D, E, x)
+    V[w] = root
+
+
+@_jit
+def _pool_kcl(V, y, s, lo, hi, ep, sb, D, E, x):
+    """A pool net's KCL at its voltage ``V``: ``D V - E - sum_k sb_k x_k`` (A), its slope (S)
+    and the clamp segments the children lie on, as one number (two bits per child: below,
+    inside, above), with each child's voltage ``x_k`` (V, written):
+    ``V_off - eps (V_off - clip(V_off, lo, hi))``, ``V_off = y + s V``."""
+    F, slope, segments = D * V - E, D, 0
+    for k in range(len(y)):
+        v_off = y[k] + s[k] * V
+        if v_off > hi[k]:
+            x[k] = v_off - ep[k] * (v_off - hi[k])
+            slope -= sb[k] * s[k] * (1.0 - ep[k])
+            segments |= 2 << (2 * k)
+        elif v_off < lo[k]:
+            x[k] = v_off - ep[k] * (v_off - lo[k])
+            slope -= sb[k] * s[k] * (1.0 - ep[k])
+            segments |= 1 << (2 * k)
+        else:
+            x[k] = v_off
+            slope -= sb[k] * s[k]
+        F -= sb[k] * x[k]
+    return F, slope, segments
+
+
+@_jit
+def _pool_root(V, y, s, lo, hi, ep, sb, D, E, x):
+    """The root of :func:`_pool_kcl` (V), where Newton's method did not settle: the KCL is
+    increasing and linear between the children's breakpoints, so find the two breakpoints
+    that bracket the root, then solve the linear piece between them. Leaves ``x`` at the root."""
+    below, above = -np.inf, np.inf
+    for k in range(len(y)):
+        if s[k] == 0.0:
+            continue
+        for i in range(2):
+            t = ((lo[k] if i == 0 else hi[k]) - y[k]) / s[k]
+            F = _pool_kcl(t, y, s, lo, hi, ep, sb, D, E, x)[0]
+            if F <= 0.0:
+                below = max(below, t)
+            else:
+                above = min(above, t)
+    if below > -np.inf and above < np.inf:
+        middle = 0.5 * (below + above)
+    elif below > -np.inf:
+        middle = below + 1.0
+    elif above < np.inf:
+        middle = above - 1.0
+    else:
+        middle = V
+    F, slope, _ = _pool_kcl(middle, y, s, lo, hi, ep, sb, D, E, x)
+    root = middle - F / slope
+    _pool_kcl(root, y, s, lo, hi, ep, sb, D, E, x)
+    return root
+
+
 def cache_is_cold():
     """True when this process will compile the kernels: none is compiled here yet and none
     has a usable entry in numba's on-disk cache (first run on a machine, or after the

@@ -20,7 +20,7 @@ from .plan import FIXED
 class Sweeps:
     """One solve: the sweeps, the scalar net solves and the residual check."""
 
-    def __init__(self, plan, bound, models, consts, inj, backend, products=None):
+    def __init__(self, plan, bound, models, consts, inj, backend, products=None, blocks=None):
         self.plan, self.bound, self.models, self.consts, self.inj = plan, bound, models, consts, inj
         self.backend = backend
         self.products = products or {}  # (link id, side) -> MixedProduct, for scaled crossbars
@@ -34,7 +34,13 @@ class Sweeps:
         self.allowed = 0.0  # Newton step (V) the rounding of this sweep's products may cause
         self.sweeps = 0  # sweeps of the last sweep_all
         self.final, self.moves = [], []  # per group: currents C (A) of its last solve, and its last move (V)
-        self.order = []  # groups in the order the last sweep visited them
+        self.order = []  # groups in the order the last sweep visited them (a pooled block's first group)
+        # pools solved with the clamped nets they average (:class:`~.pooled.PooledBlock`), keyed
+        # by the group visited; each block's other group is never visited on its own
+        self.blocks = blocks or {}
+        self.partner = {b.second: b.first for b in self.blocks.values()}
+        self.active = {}  # the blocks of the sweeps under way ({} under a gmin shunt: groups apart)
+        self.unwritten = set()  # blocks whose children the sweeps have not written (PooledBlock.finish)
 
     def start(self, v, previous):
         """Tell the products how far each group's starting voltages ``v`` lie from the end of the
@@ -48,14 +54,17 @@ class Sweeps:
             for p in products:
                 p.moved(distance)
 
-    def _drive(self, k, v):
+    def _drive(self, k, v, skip=None):
         """Diagonal D (S), current from the other groups and injections C (A; the known nodes'
         part K is added by the group solvers) and far-end diode voltages of group ``k``.
-        ``C`` may be an array that a product keeps for reuse: it is read, never written."""
+        ``C`` may be an array that a product keeps for reuse: it is read, never written.
+        ``skip``: a link left out (a pooled block's own), and then C is None when nothing is left."""
         grp = self.plan.groups[k]
         D, _, fixed_u, _ = self.consts[k]
         C = _Sum(self.inj[k], v[k].shape)
         for link, name in grp.links:
+            if link is skip:
+                continue
             other = link.b if name == "a" else link.a
             if other.group != FIXED:
                 bl = self.bound[id(link)]
@@ -71,7 +80,7 @@ class Sweeps:
                 x = bl.toward(name, other.values(v[other.group]))
                 mine.add_to(C.writable(), x if mine.identity else x / mine.gain)
         far = [u if u is not None else s.other.values(v[s.other.group]) for s, u in zip(grp.diodes, fixed_u)]
-        return D, C.result(), far
+        return D, (C.value if skip is not None else C.result()), far
 
     def _kcl(self, k, vk, D, C, far, gshunt=0.0):
         """KCL of group ``k``'s nets at ``vk``: current out minus current in (A), and its slope (S)."""
@@ -155,16 +164,24 @@ class Sweeps:
         A ``warm`` start (a nudged phase from the free solution) starts the mixing history on its
         second sweep: its sweeps usually shrink the moves 1000-fold and end on the third, before
         any mixing, whose passes over the history would cost more than they save.
+        With pooled blocks (:mod:`.pooled`) the order stays forward, so that the block, not the
+        groups after it, is recomputed rather than mixed (its nets outnumber the rest's a
+        thousandfold); a ``backward`` start then first solves the groups after the first once,
+        from the outputs back, so the nudge still reaches every layer in the first sweep.
         ``from_zero``: every net starts at 0 V, so the first sweep skips the products from
         groups it has not reached yet (through scaled crossbars, whose offsets are constants)."""
         be = self.backend
         K = len(self.plan.groups)
-        self.order = list(range(K))[::-1] if backward else list(range(K))
-        mixing = bool(be.anderson_depth) and K > 1
+        self.active = {} if gshunt else self.blocks
+        visited = [k for k in range(K) if k not in self.partner or not self.active]
+        self.order = visited[::-1] if backward and not self.active else visited
+        if backward and self.active:
+            self._sweep(v, gshunt, {}, sample_offset, visited[1:][::-1])
+        mixing = bool(be.anderson_depth) and len(visited) > 1
         mixer = Anderson(be.anderson_depth) if mixing and not warm else None
-        # the state (every group but the first visited) in one buffer, which the mixing updates
-        # in place; each sweep writes the state's moves into `residual`
-        state, residual, change = _gather(v, self.order[1:]) if mixing else (None, None, {})
+        # the state (every group but the first visited, with their blocks' partners) in one
+        # buffer, which the mixing updates in place; each sweep writes the state's moves into `residual`
+        state, residual, change = _gather(v, self._with_partners(self.order[1:])) if mixing else (None, None, {})
         previous = 0.0  # the largest move of the previous sweep (V)
         self.untouched = set(range(K)) if from_zero else set()
         for sweep in range(1, be.max_iterations + 1):
@@ -174,6 +191,7 @@ class Sweeps:
             self.sweeps = sweep
             largest = moved.max(initial=0.0)
             if _converged(largest, previous, v, self.allowed, be):
+                self._write_children(v)
                 return
             measured, previous = previous > 0, largest
             if mixer is None and mixing and measured and sweep + 1 < be.accelerate:
@@ -183,40 +201,65 @@ class Sweeps:
                     mixer = None  # plain sweeps from here on
                 elif mixer.mix(residual, state):
                     self._state_replaced()
+        self._write_children(v)
         if not quiet:
             bad = int(np.argmax(moved))
             raise SimulatorError(f"layered native solver did not converge in {be.max_iterations} sweeps "
                                  f"(last change {moved[bad]:.3g} V)", sample=sample_offset + bad)
 
-    def _sweep(self, v, gshunt, change, sample_offset):
+    def _sweep(self, v, gshunt, change, sample_offset, order=None):
         """One sweep of block Gauss-Seidel: solve each group in ``self.order`` from the latest
         voltages of the others, into ``v`` in place; return each sample's largest move (V).
 
         Keeps each group's currents and move (``final``, ``moves``) for :meth:`check_residual`,
         and tells the products a group feeds how far it moved, so they can bound their rounding.
-        ``change``: per group, where its move is written for the mixing (or no entry)."""
-        K = len(self.order)
+        ``change``: per group, where its move is written for the mixing (or no entry);
+        ``order``: the groups to visit, if not ``self.order``."""
+        K = len(self.plan.groups)
         self.final, self.moves = [None] * K, [None] * K
-        for k in self.order:
-            D, C, far = self._drive(k, v)
-            self.moves[k] = self.update_group(k, v, D, C, far, gshunt, change.get(k))
-            self.final[k] = C
-            for p in self.sourced.get(k, ()):
-                p.moved(self.moves[k])
-            self.untouched.discard(k)
-        moved = np.max(self.moves, axis=0) if K else np.zeros(0)  # no groups: no voltages either
+        for k in self.order if order is None else order:
+            block = self.active.get(k)
+            if block is None:
+                D, C, far = self._drive(k, v)
+                self.moves[k] = self.update_group(k, v, D, C, far, gshunt, change.get(k))
+                self.final[k] = C
+            else:  # the pool nets with their clamped nets, exactly; the pool link's currents are not kept
+                i, j = block.children, block.pools
+                self.final[i], self.final[j] = self._drive(i, v, block.link)[1], self._drive(j, v, block.link)[1]
+                # children that hang on their pool alone and are not mixed are written once, at the end
+                lazy = block.pendant and k == self.order[0]
+                self.moves[i] = self.moves[j] = block.update(self.final[i], self.final[j], v[i], v[j],
+                                                             change.get(i), change.get(j), children_too=not lazy)
+                if lazy:
+                    self.unwritten.add(k)
+            for g in self._with_partners([k]):
+                for p in self.sourced.get(g, ()):
+                    p.moved(self.moves[g])
+                self.untouched.discard(g)
+        moved = np.max([m for m in self.moves if m is not None], axis=0) if K else np.zeros(0)  # no groups: none
         if not np.all(np.isfinite(moved)):
             bad = int(np.argmax(~np.isfinite(moved)))
             raise SimulatorError("layered native solve produced non-finite voltages", sample=sample_offset + bad)
         return moved
 
+    def _write_children(self, v):
+        """The children of the blocks whose sweeps solved only the pools, from the final pools."""
+        for k in self.unwritten:
+            block = self.active[k]
+            block.finish(self.final[block.children], v[block.children], v[block.pools])
+        self.unwritten = set()
+
     def _state_replaced(self):
         """The mixing replaced the state (every group but the first visited) by a combination of
         past ones: the moves its products were told no longer bound how far their inputs are
         from what they last multiplied, so they recompute."""
-        for k in self.order[1:]:
+        for k in self._with_partners(self.order[1:]):
             for p in self.sourced.get(k, ()):
                 p.lost()
+
+    def _with_partners(self, groups):
+        """``groups`` with, after each, the other group of its pooled block (if one is active)."""
+        return [g for k in groups for g in ((k, self.active[k].second) if k in self.active else (k,))]
 
     def check_residual(self, v, sample_offset):
         """Every net's KCL at the final voltages, as the Newton step it would cause (V).
@@ -230,14 +273,18 @@ class Sweeps:
         """
         worst = np.zeros(v[0].shape[0] if v else 0)
         worst_amp = np.zeros_like(worst)
-        after = {k: set(self.order[i + 1:]) for i, k in enumerate(self.order)}  # solved later in the last sweep
+        # the groups solved later in the last sweep than each group (a block's two groups together)
+        after = {}
+        for i, k in enumerate(self.order):
+            for g in self._with_partners([k]):
+                after[g] = set(self._with_partners(self.order[i + 1:]))
         for k, grp in enumerate(self.plan.groups):
             D, _, fixed_u, clamps = self.consts[k]
-            C = self.final[k]
+            C, own = self._final_currents(k, v)
             drifts = []  # (side, coupling (S), uncertain (V per sample)): how far the currents C may be off
             for link, name in grp.links:
                 mine, other = (link.a, link.b) if name == "a" else (link.b, link.a)
-                if other.group == FIXED:
+                if other.group == FIXED or link is own:  # a block's own link: currents at the final voltages
                     continue
                 uncertain = self.moves[other.group] if other.group in after[k] else 0.0  # V, per sample
                 mixed = self.products.get((id(link), name))
@@ -262,6 +309,18 @@ class Sweeps:
             raise SimulatorError(f"layered native solution fails the KCL check: residual up to {worst_amp[b]:.3g} A, "
                                  f"{worst[b]:.3g} V as a Newton step (limit {self.backend.check_tol:g} V)",
                                  sample=sample_offset + b)
+
+    def _final_currents(self, k, v):
+        """The currents (A) into group ``k``'s nets that its last solve used, and the pooled
+        block link (or None) whose part is computed here, afresh, from the final voltages."""
+        block = self.active.get(self.partner.get(k, k))
+        if block is None:
+            return self.final[k], None
+        name = "a" if k == block.children else "b"
+        C = self.bound[id(block.link)].from_nets(name, v[block.pools if name == "a" else block.children])
+        if self.final[k] is not None:
+            C += self.final[k]
+        return C, block.link
 
     def branch_currents(self, v, vfix, isrc, dp):
         """Voltage-source branch currents (A, SPICE sign) from KCL at the known nodes."""

@@ -1,0 +1,122 @@
+"""A pooling net solved together with the clamped nets it averages: one block of 1 + K unknowns.
+
+``AveragePooling2DLayer`` after clamps and amplifiers joins each pool net, through fixed
+conductances, to the K amplified nets under it, and those nets to nothing else of their own
+layer. Swept as two groups, the pool and its nets pull on each other hard (a pool conductance
+of 1e-3 S through a gain of 4 outweighs a window's 98 device conductances), so plain block
+Gauss-Seidel needed 11 sweeps where the rest of the circuit needs 4 or 5, each sweep paying
+the pooling products both ways. Eliminated together instead, the block is exact in one pass
+per sweep: given the pool voltage, every child net is its band clamp's piecewise-linear
+function of it, so the pool's KCL is one increasing piecewise-linear equation
+(:func:`~.kernels.pool_block`).
+
+A pair qualifies when the pool group has no diodes, the clamped group's clamps are the usual
+two-sided band (:class:`~.clamps.ClampSolver`), the link between them is a window link of one
+output per window (conductances shared by the batch) and every net of both groups sits in
+exactly one window. Otherwise the two groups are swept apart, as before. Units: V, A, S.
+"""
+import numpy as np
+
+from .kernels import pool_block, pool_gather
+from .plan import FIXED
+from .windows import WindowLink
+
+#: the kernel keeps each window's clamp segments in one 64-bit number, two bits per child
+MAX_CHILDREN = 31
+
+
+class PooledBlock:
+    """Groups ``first`` and ``second`` of a plan, solved together through the pool link ``link``.
+
+    ``children`` is the group of clamped nets, ``pools`` the group of pool nets (one of each is
+    ``first``, the one the sweeps visit; the other, ``second``, is solved with it).
+    """
+
+    def __init__(self, link, bound, consts, pendant=False):
+        self.link, self.bound = link, bound
+        self.pendant = pendant  # the children hang on their pool alone (and known nodes)
+        self.children, self.pools = link.a.group, link.b.group
+        self.first, self.second = sorted((self.children, self.pools))
+        a_way, b_way = bound._way("a", True), bound._way("b", True)
+        # (K, W): window positions across, so the kernel's loops over windows run over contiguous memory
+        self.child = np.ascontiguousarray(a_way["a_col"].T)   # child net of each position
+        self.pool = np.ascontiguousarray(b_way["b_col"])      # (W,) pool net of each window
+        sa = a_way["G"][:, :, 0].T                            # S: pool volt -> child (folded)
+        self.sb = np.ascontiguousarray(b_way["G"][:, :, 0].T)  # S: child volt -> pool
+        clamps = consts[self.children][3]
+        # the children's constants in window order, (rows, K, W), each with one row or one per sample
+        low, high, _, eps = clamps.band
+        self.inv, self.lo, self.hi, self.ep = (np.ascontiguousarray(np.atleast_2d(x)[:, self.child])
+                                               for x in (clamps.inv_off, low, high, eps))
+        self.s = np.ascontiguousarray(sa * self.inv)
+        with np.errstate(divide="ignore"):
+            self.inv_s = 1.0 / self.s
+        self.y0 = pool_gather(np.ascontiguousarray(np.atleast_2d(clamps.K)), self.inv, self.child)
+        self.follow = float(np.abs(self.s).max(initial=0.0))  # the most a child moves per volt of its pool
+        self.DP, self.KP = (np.ascontiguousarray(x) for x in consts[self.pools][:2])
+        self._zeros = None  # one row of zeros: the pools' currents when nothing else feeds them
+
+    def update(self, C_children, C_pools, v_children, v_pools, change_children=None, change_pools=None,
+               children_too=True):
+        """Solve the block into ``v_children``, ``v_pools`` (V, in place) for the currents (A) the
+        rest of the circuit drives into each group (the pool link excluded; None: none);
+        ``change_*`` (or None) receive new minus old. Returns every sample's largest move (V).
+        ``children_too`` False: the pool nets only, the children's moves bounded (they must
+        follow from the pools alone: ``C_children`` None); :meth:`finish` writes them."""
+        if C_pools is None:
+            if self._zeros is None:
+                self._zeros = np.zeros((1, self.DP.shape[1]))
+            C_pools = self._zeros
+        return pool_block(self.y0, C_children, self.inv, self.s, self.inv_s, self.lo, self.hi, self.ep, C_pools,
+                          self.KP, self.DP, self.child, self.pool, self.sb, self.follow, v_children, v_pools,
+                          change_children, change_pools, 1 if children_too else 0)
+
+    def finish(self, C_children, v_children, v_pools):
+        """Write the children's voltages (V) for the pool voltages ``v_pools``, after sweeps
+        that solved the pools only."""
+        # mode 2 reads no pool currents: the pools' constants stand in for them
+        pool_block(self.y0, C_children, self.inv, self.s, self.inv_s, self.lo, self.hi, self.ep, self.KP, self.KP,
+                   self.DP, self.child, self.pool, self.sb, self.follow, v_children, v_pools, None, None, 2)
+
+
+def pooled_blocks(plan, bound, consts):
+    """The qualifying pairs of ``plan`` (see the module docstring) as :class:`PooledBlock`, keyed
+    by the group the sweeps visit (``first``)."""
+    blocks = {}
+    for link in candidate_links(plan):
+        bl = bound[id(link)]
+        clamps = consts[link.a.group][3]
+        if (isinstance(bl, WindowLink) and clamps is not None and clamps.band is not None
+                and consts[link.b.group][3] is None):
+            children = plan.groups[link.a.group]
+            pendant = not children.currents and all(l is link or FIXED in (l.a.group, l.b.group)
+                                                    for l, _ in children.links)
+            block = PooledBlock(link, bl, consts, pendant)
+            blocks[block.first] = block
+    return blocks
+
+
+def candidate_links(plan):
+    """The links of ``plan`` whose structure qualifies for a pooled block (made once per plan):
+    a window link of one output per window from group A's (amplified) nets to group B's nets,
+    every net of both groups in exactly one window, B without diodes, and no other link
+    between A and B."""
+    cached = plan.__dict__.get("_pooled_links")
+    if cached is None:
+        cached = plan.__dict__["_pooled_links"] = [link for link in plan.links if _qualifies(plan, link)]
+    return cached
+
+
+def _qualifies(plan, link):
+    if link.windows is None or link.windows[1] != 1 or FIXED in (link.a.group, link.b.group):
+        return False
+    children, pools = plan.groups[link.a.group], plan.groups[link.b.group]
+    if pools.diodes or not link.b.identity:
+        return False
+    between = [l for l, _ in children.links if {l.a.group, l.b.group} == {link.a.group, link.b.group}]
+    if len(between) != 1:
+        return False
+    a_idx = link.windows[0]
+    child_nets = link.a.loc[a_idx].ravel()
+    return (len(child_nets) == len(children.nets) and len(np.unique(child_nets)) == len(child_nets)
+            and a_idx.shape[0] == len(pools.nets) and a_idx.shape[1] <= MAX_CHILDREN)
