@@ -42,13 +42,15 @@ from . import kernels
 from .clamps import ClampSolver
 from .links import bind
 from .plan import FIXED, LayeredPlan
-from .pooled import pooled_blocks
+from .pooled import candidate_links, pooled_blocks
 from .precision import MixedProduct
 from .sweeps import Sweeps
 
 #: a solve is called slow (and said once) when it needs more than SLOW_FACTOR times the
 #: backend's mean sweeps and more than SLOW_SWEEPS, once SLOW_AFTER_SOLVES solves set the mean
 SLOW_FACTOR, SLOW_SWEEPS, SLOW_AFTER_SOLVES = 10.0, 200, 3
+#: threads for circuits with pooled blocks (:func:`auto_threads`)
+POOLED_THREADS = 2
 _compiling_said = False
 
 
@@ -81,8 +83,12 @@ class LayeredBackend(Backend):
         float32 where its bounded rounding error allows (:mod:`.precision`), on the
         crossbars between groups; 'double' makes every product in float64.
     threads: batches of at least ``2 * min_chunk`` samples are split over this many
-        threads, each with one BLAS thread (default 1, or ``EBANA_THREADS``: two threads
-        measured slower on the 2-core machine).
+        threads, each with one BLAS thread. Default ``EBANA_THREADS``, else by circuit
+        (:func:`auto_threads`): 1 where the time goes to crossbar products, which BLAS
+        already spreads over the cores (two threads measured slower on the 2-core
+        machine); 2 where it goes to pooled blocks (:mod:`.pooled`), compiled loops of one
+        thread each (1.5x faster there). Fixed numbers, not the machine's cores: the
+        split decides the sweeps, so the same settings give the same results everywhere.
 
     Raises :class:`~ebana.backends.layered.plan.NotLayered` for circuits without
     the structure; ``get_backend('native')`` then picks the dense solver.
@@ -100,7 +106,7 @@ class LayeredBackend(Backend):
         self.solves = 0
         self.sweeps = 0  # sweeps of the last solve, the most any chunk needed (diagnostics)
         self._cache = None  # (circuit, plan, per-set diode params)
-        self.threads = _default_threads() if threads is None else max(1, int(threads))
+        self.threads = _default_threads() if threads is None else max(1, int(threads))  # None: by circuit
         self.min_chunk = 64  # smaller chunks than this are not worth a thread
         self.anderson_depth = anderson_depth
         if precision not in ("mixed", "double"):
@@ -210,7 +216,7 @@ class LayeredBackend(Backend):
                     if term.shape[0] not in (1, K.shape[0]):  # per sample (B may be 0)
                         K = np.repeat(K, term.shape[0], axis=0)
                     mine.add_to(K, np.broadcast_to(term, (K.shape[0], len(mine.nodes))))
-            fixed_u = [s.other.values(vfix) if s.other.group == FIXED else None for s in grp.diodes]
+            fixed_u = [_known_far_ends(s.other, vfix) if s.other.group == FIXED else None for s in grp.diodes]
             clamps = ClampSolver(grp.diodes, fixed_u, D, K) if ClampSolver.eligible(grp.diodes, fixed_u) else None
             out.append((D, K, fixed_u, clamps))
         self._norton[key] = (bound, np.array(vfix, copy=True), out)
@@ -251,7 +257,7 @@ class LayeredBackend(Backend):
         B = stimulus.batch_size
         vfix = self._known_voltages(plan, stimulus.vs)
         initial = None if initial is None else np.asarray(initial)
-        chunks = self._chunks(B)
+        chunks = self._chunks(B, self.threads or auto_threads(plan))
         full = np.empty((B, circuit.n_nodes))
 
         def work(rows):
@@ -289,14 +295,15 @@ class LayeredBackend(Backend):
         self._known = (vs, plan, vfix)
         return vfix
 
-    def _chunks(self, B):
-        n = max(1, min(self.threads, B // self.min_chunk))
+    def _chunks(self, B, threads):
+        n = max(1, min(threads, B // self.min_chunk))
         edges = np.linspace(0, B, n + 1).astype(int)
         return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
     def _pool(self):
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="ebana-layered")
+            self._executor = ThreadPoolExecutor(max_workers=POOLED_THREADS if self.threads is None else self.threads,
+                                                thread_name_prefix="ebana-layered")
         return self._executor
 
     def _solve_rows(self, plan, models, g, vfix, isrc, initial, rows, offset, out):
@@ -356,10 +363,26 @@ class LayeredBackend(Backend):
                 out += beta
 
 
+def _known_far_ends(side, vfix):
+    """Voltages (V) of the known far ends of a diode set, ``(B, n)``, or ``(1, n)`` when every
+    sample holds them at the same voltages (bias nodes: one row, not B copies of it)."""
+    roots = np.unique(side.loc)
+    if len(vfix) > 1 and np.array_equal(vfix[:, roots], np.broadcast_to(vfix[:1, roots], (len(vfix), len(roots)))):
+        return side.values(vfix[:1])
+    return side.values(vfix)
+
+
+def auto_threads(plan):
+    """Threads for a circuit when none are asked: POOLED_THREADS when it has pooled blocks
+    (:func:`~.pooled.candidate_links`), else 1 (see :class:`LayeredBackend`)."""
+    return POOLED_THREADS if candidate_links(plan) else 1
+
+
 def _default_threads():
+    """``EBANA_THREADS`` as an int, or None (not set: :func:`auto_threads` decides)."""
     env = os.environ.get("EBANA_THREADS", "").strip()
     if not env:
-        return 1
+        return None
     if not env.isdigit() or int(env) < 1:
         raise ValidationError(f"EBANA_THREADS must be a positive integer, received {env!r}")
     return int(env)

@@ -341,10 +341,11 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
             for k in range(K):
                 for w in range(W):
                     j = child[k, w]
-                    step = X[k, w] - xL[b, j]
-                    if chL is not None:
-                        chL[b, j] = step
-                    largest = _larger(largest, abs(step))
+                    if mode == 1:  # mode 2 writes the solution the moves were measured on: none to measure
+                        step = X[k, w] - xL[b, j]
+                        if chL is not None:
+                            chL[b, j] = step
+                        largest = _larger(largest, abs(step))
                     xL[b, j] = X[k, w]
         moves[b] = largest
     return moves
@@ -364,6 +365,67 @@ def pool_gather(KL, inv, child):
             for w in range(W):
                 out[b, k, w] = KL[rk, child[k, w]] * inv[ri, k, w]
     return out
+
+
+@_jit
+def pool_block_residual(xL, vP, DL, KL, lowL, highL, gd, inv, eps, cP, KP, DP, extraP, parent, sa, sb, write):
+    """KCL check of a pooled block whose children hang on their pool alone, at the final
+    voltages ``xL`` (children) and ``vP`` (pools), V, in one pass; with ``write``, the children
+    are first written (V) from the pools, as the sweeps left them to (:func:`pool_block`'s
+    mode 0), and checked as written.
+
+    Children in net order: ``DL``, ``KL``, ``lowL``, ``highL``, ``gd``, ``inv`` = 1/``DL`` and
+    ``eps`` are their :class:`~.clamps.ClampSolver` band constants (``(rows, n)``, as
+    :func:`clamp_band_residual` reads them); child ``j`` hangs on pool net ``parent[j]``, with
+    ``sa[j]`` (S, folded) the current into it per volt of the pool and ``sb[j]`` (S) the
+    current into the pool per volt of it. The pool link's currents are computed here from the
+    final voltages; ``cP``, ``KP`` (A) and ``DP`` (S) are the pools' other currents (as their
+    last solve used them), known currents and diagonal, and ``extraP`` (A, ``(B, n)``, or None)
+    bounds how far ``cP`` may be off. Returns every sample's largest residual as a Newton step
+    (V) and as a current (A), over both groups; NaN stays NaN."""
+    B, n = xL.shape
+    steps, amps = np.zeros(B), np.zeros(B)
+    into_pool = np.empty(vP.shape[1])
+    for b in range(B):
+        rd, rk, ri = min(b, DL.shape[0] - 1), min(b, KL.shape[0] - 1), min(b, inv.shape[0] - 1)
+        rl, rh, re = min(b, lowL.shape[0] - 1), min(b, highL.shape[0] - 1), min(b, eps.shape[0] - 1)
+        worst_step, worst_amp, total = 0.0, 0.0, 0.0
+        into_pool[:] = 0.0
+        for j in range(n):  # the children
+            V = vP[b, parent[j]]
+            low, high = lowL[rl, j], highL[rh, j]
+            if write:  # the band clamp's solve, as ClampSolver makes it: (C + K) / D, then the clamps
+                x = (sa[j] * V + KL[rk, j]) * inv[ri, j]
+                x += eps[re, j] * (min(max(x, low), high) - x)
+                xL[b, j] = x
+            else:
+                x = xL[b, j]
+            into_pool[parent[j]] += sb[j] * x
+            f = DL[rd, j] * x
+            f -= sa[j] * V
+            f -= KL[rk, j]
+            beyond = x - min(max(x, low), high)
+            slope = DL[rd, j] + (gd if beyond != 0.0 else 0.0)
+            f = abs(f + gd * beyond)
+            if f > worst_step * slope:  # a division only where the step may be the largest
+                worst_step = f / slope
+            worst_amp = max(worst_amp, f)
+            total += f
+        pc, pk, pd = min(b, cP.shape[0] - 1), min(b, KP.shape[0] - 1), min(b, DP.shape[0] - 1)
+        for p in range(vP.shape[1]):  # the pools
+            f = DP[pd, p] * vP[b, p]
+            f -= cP[pc, p] + into_pool[p]
+            f -= KP[pk, p]
+            f = abs(f)
+            if extraP is not None:
+                f += extraP[b, p]
+            worst_step = max(worst_step, f / DP[pd, p])
+            worst_amp = max(worst_amp, f)
+            total += f
+        if total != total:
+            worst_step = worst_amp = total
+        steps[b], amps[b] = worst_step, worst_amp
+    return steps, amps
 
 
 @_jit

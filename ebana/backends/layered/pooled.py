@@ -17,7 +17,7 @@ exactly one window. Otherwise the two groups are swept apart, as before. Units: 
 """
 import numpy as np
 
-from .kernels import pool_block, pool_gather
+from .kernels import pool_block, pool_block_residual, pool_gather
 from .plan import FIXED
 from .windows import WindowLink
 
@@ -41,20 +41,21 @@ class PooledBlock:
         # (K, W): window positions across, so the kernel's loops over windows run over contiguous memory
         self.child = np.ascontiguousarray(a_way["a_col"].T)   # child net of each position
         self.pool = np.ascontiguousarray(b_way["b_col"])      # (W,) pool net of each window
-        sa = a_way["G"][:, :, 0].T                            # S: pool volt -> child (folded)
+        self.sa = np.ascontiguousarray(a_way["G"][:, :, 0].T)  # S: pool volt -> child (folded)
         self.sb = np.ascontiguousarray(b_way["G"][:, :, 0].T)  # S: child volt -> pool
-        clamps = consts[self.children][3]
+        clamps = self.clamps = consts[self.children][3]
         # the children's constants in window order, (rows, K, W), each with one row or one per sample
         low, high, _, eps = clamps.band
         self.inv, self.lo, self.hi, self.ep = (np.ascontiguousarray(np.atleast_2d(x)[:, self.child])
                                                for x in (clamps.inv_off, low, high, eps))
-        self.s = np.ascontiguousarray(sa * self.inv)
+        self.s = np.ascontiguousarray(self.sa * self.inv)
         with np.errstate(divide="ignore"):
             self.inv_s = 1.0 / self.s
         self.y0 = pool_gather(np.ascontiguousarray(np.atleast_2d(clamps.K)), self.inv, self.child)
         self.follow = float(np.abs(self.s).max(initial=0.0))  # the most a child moves per volt of its pool
         self.DP, self.KP = (np.ascontiguousarray(x) for x in consts[self.pools][:2])
         self._zeros = None  # one row of zeros: the pools' currents when nothing else feeds them
+        self._parents = None  # (pool net, conductance) of each child in net order, for check
 
     def update(self, C_children, C_pools, v_children, v_pools, change_children=None, change_pools=None,
                children_too=True):
@@ -63,13 +64,38 @@ class PooledBlock:
         ``change_*`` (or None) receive new minus old. Returns every sample's largest move (V).
         ``children_too`` False: the pool nets only, the children's moves bounded (they must
         follow from the pools alone: ``C_children`` None); :meth:`finish` writes them."""
-        if C_pools is None:
-            if self._zeros is None:
-                self._zeros = np.zeros((1, self.DP.shape[1]))
-            C_pools = self._zeros
-        return pool_block(self.y0, C_children, self.inv, self.s, self.inv_s, self.lo, self.hi, self.ep, C_pools,
+        return pool_block(self.y0, C_children, self.inv, self.s, self.inv_s, self.lo, self.hi, self.ep,
+                          self._zeros_if_none(C_pools),
                           self.KP, self.DP, self.child, self.pool, self.sb, self.follow, v_children, v_pools,
                           change_children, change_pools, 1 if children_too else 0)
+
+    def check(self, v_children, v_pools, C_pools, extra_pools, write=False):
+        """KCL check of both groups at their final voltages (V), for pendant children: the
+        pool link's currents from those voltages, the pools' other currents ``C_pools`` (A, as
+        their last solve used them, or None) off by at most ``extra_pools`` (A, ``(B, n)``, or
+        None). With ``write``, the children are first written from the pools (after sweeps
+        that solved the pools only), in the same pass. Every sample's largest residual as a
+        Newton step (V) and as a current (A)."""
+        clamps = self.clamps
+        low, high, gd, eps = clamps.band
+        rows = [np.ascontiguousarray(np.atleast_2d(x)) for x in (clamps.D, clamps.K, low, high)]
+        more = [np.ascontiguousarray(np.atleast_2d(x)) for x in (clamps.inv_off, eps)]
+        if self._parents is None:  # each child's pool net and conductances (folded), in net order
+            n = self.child.size
+            parent, sa_net, sb_net = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n)
+            parent[self.child] = np.broadcast_to(self.pool, self.child.shape)
+            sa_net[self.child], sb_net[self.child] = self.sa, self.sb
+            self._parents = (parent, sa_net, sb_net)
+        return pool_block_residual(v_children, v_pools, *rows, gd, *more, self._zeros_if_none(C_pools), self.KP,
+                                   self.DP, extra_pools, *self._parents, write)
+
+    def _zeros_if_none(self, C_pools):
+        """``C_pools`` (A), or one row of zeros when nothing but the pool link feeds the pools."""
+        if C_pools is not None:
+            return C_pools
+        if self._zeros is None:
+            self._zeros = np.zeros((1, self.DP.shape[1]))
+        return self._zeros
 
     def finish(self, C_children, v_children, v_pools):
         """Write the children's voltages (V) for the pool voltages ``v_pools``, after sweeps
