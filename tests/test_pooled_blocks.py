@@ -1,0 +1,243 @@
+"""Pooled blocks: each pool net solved with the clamped nets it averages, exactly
+(:mod:`ebana.backends.layered.pooled`, :func:`ebana.backends.layered.kernels.pool_block`).
+The block kernel against the root of its piecewise-linear equation found by bisection (its
+Newton, settle and breakpoint paths), the networks that use it against the dense native
+solver and Ngspice, the paths where it stands aside (gmin stepping, a pooled group mixed by
+Anderson), its KCL check, and the threads it asks for."""
+import numpy as np
+import pytest
+
+from ebana import (AmplificationLayer, AveragePooling2DLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer,
+                   DenseLayer, DiodeLayer, FlattenLayer, InputVoltageLayer, LocallyConnected2DLayer, Model)
+from ebana.backends import make_stimulus
+from ebana.backends.layered import kernels
+from ebana.backends.layered.backend import LayeredBackend, auto_threads
+from ebana.backends.layered.pooled import PooledBlock, candidate_links
+from ebana.networks import local_network, rectified_mlp
+from ebana.training import MSE
+from ebana.training.ep import ep_step
+from networks import finite_differences
+
+INIT = ("uniform", 1e-5, 1e-4)
+
+
+def pooled_net(backend, gain=4.0, filters=4, pool_conductance=1e-3, seed=0):
+    """(10, 10, 2) image -> 4x4/2 local layer -> two-sided clamps -> amplifiers of ``gain`` -> 2x2
+    pooling -> with a bias pair, a crossbar onto 3 differential outputs."""
+    x = InputVoltageLayer(shape=(10, 10, 2), name="x")
+    b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0])
+    h = LocallyConnected2DLayer(filters, 4, name="l1", strides=2, initializer=INIT)(x)
+    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.05)(h)
+    h = DiodeLayer(name="c2", direction="up", bias_voltage=-0.05)(h)
+    h = AmplificationLayer(name="a1", param={"gain": gain})(h)
+    h = AveragePooling2DLayer(2, name="p1", conductance=pool_conductance)(h)
+    h = ConcatenateLayer(name="j")([FlattenLayer(name="f")(h), b])
+    h = DenseLayer(units=6, name="d2", initializer=INIT)(h)
+    return Model(inputs=[x, b], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=seed)
+
+
+def _batch(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"x": rng.uniform(-1, 1, size=(n, 10, 10, 2))}, {"out": rng.normal(0, 2e-6, size=(n, 6))}
+
+
+def _solver(model):
+    solver = model.backend
+    for name in ("inner", "layered"):
+        solver = getattr(solver, name, solver)
+    return solver
+
+
+def _blocks(model):
+    solver = _solver(model)
+    return [b for _, blocks in solver._pooled.values() for b in blocks.values()]
+
+
+def test_the_plan_finds_one_pendant_block_per_pooling_after_clamps():
+    model = pooled_net("native-layered")
+    model.solve(_batch(2)[0])
+    (block,) = _blocks(model)
+    plan = _solver(model).structure(model.circuit)
+    assert [link.owner for link in candidate_links(plan)] == ["p1"]
+    assert (plan.groups[block.children].name, plan.groups[block.pools].name) == ("l1", "p1")
+    # 4x4 windows of 4 filters (64 nets) under 2x2 pools: 16 pools of 4 children
+    assert block.pendant and block.child.shape == (4, 16)
+    assert np.array_equal(np.sort(block.child.ravel()), np.arange(64))
+    # no pooling, or pooling without clamps before it: no block
+    assert not candidate_links(LayeredBackend().structure(local_network((28, 28, 2), 2, 10, pool_size=None,
+                                                                        backend="native").circuit))
+    assert not candidate_links(LayeredBackend().structure(rectified_mlp(8, 4, 2, backend="native").circuit))
+
+
+@pytest.mark.parametrize("gain, pool_conductance", [(4.0, 1e-3), (-2.0, 1e-4), (1.0, 1e-2)])
+def test_pooled_networks_agree_with_the_dense_solver_and_ngspice(gain, pool_conductance):
+    """Free and nudged, with the clamps in play; a negative gain turns the children's response
+    to their pool around (its breakpoints come in the other order)."""
+    data, nudge = _batch(5)
+    nets = {s: pooled_net(s, gain, pool_conductance=pool_conductance)
+            for s in ("native-layered", "native-dense", "ngspice")}
+    mine = [nets["native-layered"].solve(data, c) for c in (None, nudge)]
+    assert len(_blocks(nets["native-layered"])) == 1
+    for other, tol in (("native-dense", 1e-9), ("ngspice", 1e-6)):
+        for m, ref in zip(mine, (nets[other].solve(data, c) for c in (None, nudge))):
+            assert np.abs(m.v - ref.v).max() < tol, other
+    hidden = mine[0].v[:, nets["native-layered"].nodes[id(nets["native-layered"].layer("l1"))]]
+    assert (np.abs(hidden) > 0.05).any() and (np.abs(hidden) < 0.05).any()  # the clamps are in play
+
+
+def test_the_full_size_local_network_agrees_with_the_dense_solver():
+    data = {"x": np.random.default_rng(1).uniform(-1, 1, size=(3, 28, 28, 2))}
+    nudge = {"out": np.random.default_rng(2).normal(0, 1e-6, size=(3, 20))}
+    mine, dense = (local_network((28, 28, 2), 16, 10, backend=s) for s in ("native-layered", "native-dense"))
+    for c in (None, nudge):
+        assert np.abs(mine.solve(data, c).v - dense.solve(data, c).v).max() < 1e-9
+    assert _solver(mine).sweeps <= 8  # the pools no longer pull on their nets across sweeps
+
+
+def test_gmin_stepping_sweeps_the_groups_apart_and_agrees():
+    """Under a gmin shunt the block stands aside (the shunt is not in its equations)."""
+    data, nudge = _batch(3)
+    stepped = pooled_net(LayeredBackend(options={"gminsteps": 4}))
+    dense = pooled_net("native-dense")
+    for c in (None, nudge):
+        assert np.abs(stepped.solve(data, c).v - dense.solve(data, c).v).max() < 1e-9
+
+
+def deeper_pooled_net(backend):
+    """Pooling after a second local layer fed by the first one's nets: the block's children
+    have another group of nets to answer to (not pendant), and the block is not the first
+    group a sweep visits, so the mixing holds its nets: it solves and writes them each sweep."""
+    x = InputVoltageLayer(shape=(9, 9, 2), name="x")
+    h = LocallyConnected2DLayer(4, 3, name="l1", strides=2, initializer=INIT)(x)
+    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.1)(h)
+    h = DiodeLayer(name="c2", direction="up", bias_voltage=-0.1)(h)
+    h = AmplificationLayer(name="a1", param={"gain": 2.0})(h)
+    h = LocallyConnected2DLayer(4, 1, name="l2", initializer=INIT)(h)
+    h = DiodeLayer(name="c3", direction="down", bias_voltage=0.1)(h)
+    h = DiodeLayer(name="c4", direction="up", bias_voltage=-0.1)(h)
+    h = AmplificationLayer(name="a2", param={"gain": 3.0})(h)
+    h = AveragePooling2DLayer(2, name="p1", conductance=1e-4)(h)
+    h = DenseLayer(units=4, name="d3", initializer=INIT)(FlattenLayer(name="f")(h))
+    return Model(inputs=[x], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend)
+
+
+def test_a_block_whose_children_answer_to_another_layer_agrees():
+    rng = np.random.default_rng(4)
+    data, nudge = {"x": rng.uniform(-1, 1, size=(4, 9, 9, 2))}, {"out": rng.normal(0, 2e-6, size=(4, 4))}
+    mine, dense = deeper_pooled_net("native-layered"), deeper_pooled_net("native-dense")
+    free = mine.solve(data)
+    (block,) = _blocks(mine)
+    assert not block.pendant and block.first != 0
+    for c, m in ((None, free), (nudge, mine.solve(data, nudge, initial=free.v))):
+        assert np.abs(m.v - dense.solve(data, c).v).max() < 1e-9
+
+
+def _bisect_root(y, s, lo, hi, ep, sb, D, E):
+    """The pool voltage (V) where ``D V - E - sum_k sb_k x_k(V)`` vanishes, by bisection."""
+    def F(V):
+        v_off = y + s * V
+        x = v_off - ep * (v_off - np.clip(v_off, lo, hi))
+        return D * V - E - sb @ x
+    a, b = -1e3, 1e3
+    for _ in range(200):
+        m = 0.5 * (a + b)
+        a, b = (m, b) if F(m) < 0 else (a, m)
+    return 0.5 * (a + b)
+
+
+def test_the_block_kernel_finds_the_root_from_any_start():
+    """Random blocks (slopes of either sign), from pool voltages far from the root, where the
+    first Newton step crosses breakpoints: the settle path, and the breakpoint search."""
+    rng = np.random.default_rng(0)
+    B, K, W = 3, 4, 50
+    inv = rng.uniform(50, 200, size=(1, K, W))
+    sa = rng.uniform(1e-4, 2e-3, size=(K, W)) * rng.choice([-1.0, 1.0], size=(K, W))
+    sb = np.abs(sa) * 4.0
+    s = sa * inv
+    lo, hi = np.full((1, K, W), -0.1), np.full((1, K, W), 0.1)
+    ep = np.full((1, K, W), 0.999)
+    y0 = rng.normal(0, 0.3, size=(B, K, W))
+    DP = (np.abs(sb).sum(axis=0) + rng.uniform(1e-4, 1e-3, size=W))[None]
+    cP, KP = rng.normal(0, 1e-3, size=(B, W)), np.zeros((1, W))
+    child, pool = np.arange(K * W).reshape(K, W), np.arange(W)
+    xL, vP = np.zeros((B, K * W)), rng.normal(0, 5.0, size=(B, W))
+    with np.errstate(divide="ignore"):
+        inv_s = 1.0 / s
+    kernels.pool_block(y0, None, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, 0.0, xL, vP, None, None, 1)
+    for b in range(B):
+        for w in range(W):
+            want = _bisect_root(y0[b, :, w], s[0, :, w], lo[0, :, w], hi[0, :, w], ep[0, :, w], sb[:, w],
+                                DP[0, w], cP[b, w])
+            assert abs(vP[b, w] - want) < 1e-9 * max(1.0, abs(want))
+            v_off = y0[b, :, w] + s[0, :, w] * vP[b, w]
+            x = v_off - ep[0, :, w] * (v_off - np.clip(v_off, -0.1, 0.1))
+            np.testing.assert_allclose(xL[b, child[:, w]], x, rtol=1e-12, atol=1e-15)
+    # the breakpoint search alone, from a far start
+    for w in range(W):
+        args = (y0[0, :, w].copy(), s[0, :, w].copy(), lo[0, :, w].copy(), hi[0, :, w].copy(), ep[0, :, w].copy(),
+                sb[:, w].copy(), DP[0, w], cP[0, w], np.empty(K))
+        root = kernels._pool_root(100.0, *args)
+        assert abs(root - vP[0, w]) < 1e-9 * max(1.0, abs(root))
+
+
+def test_the_block_check_catches_a_wrong_child_and_a_wrong_pool():
+    model = pooled_net("native-layered")
+    op = model.solve(_batch(2)[0])
+    (block,) = _blocks(model)
+    solver = _solver(model)
+    plan = solver.structure(model.circuit)
+    v = [np.array(op.v[:, grp.span]) for grp in plan.groups]
+    # the pools' other currents: the output crossbar's, from the final outputs
+    link = next(l for l, _ in plan.groups[block.pools].links if l is not block.link)
+    side, other = ("a", link.b.group) if link.a.group == block.pools else ("b", link.a.group)
+    C = solver._bound[None][2][id(link)].from_nets(side, v[other])
+
+    def steps(children, pools):
+        return block.check(children, pools, C, None)[0]
+    assert steps(v[block.children], v[block.pools]).max() < 1e-9
+    wrong = v[block.children].copy()
+    wrong[1, 5] += 1e-6
+    assert steps(wrong, v[block.pools])[1] > 1e-8 and steps(wrong, v[block.pools])[0] < 1e-9
+    wrong = v[block.pools].copy()
+    wrong[0, 3] += 1e-6
+    assert steps(v[block.children], wrong)[0] > 1e-8
+
+
+def test_ep_gradients_through_pooled_blocks_match_finite_differences():
+    model = pooled_net("native-layered", seed=1)
+    rng = np.random.default_rng(0)
+    batch = {"x": rng.uniform(-1, 1, size=(3, 10, 10, 2)), "b": np.tile([1.0, -1.0], (3, 1)),
+             "out": rng.choice([-0.02, 0.02], size=(3, 3))}
+    names = ("l1", "d2")
+    picks = {n: [tuple(int(rng.integers(s)) for s in model.layer(n).g.shape) for _ in range(25)] for n in names}
+    fd = finite_differences(model, batch, MSE(), names, picks)
+    r = ep_step(model, batch, MSE(), beta=1e-7, symmetric=True)
+    ep = np.concatenate([r.grads[n][tuple(np.array(picks[n]).T)] for n in names])
+    cos = ep @ fd / np.linalg.norm(ep) / np.linalg.norm(fd)
+    assert cos >= 0.99, cos
+
+
+def test_pooled_circuits_split_batches_over_two_threads_unless_told(monkeypatch):
+    pooled, plain = pooled_net("native-layered"), rectified_mlp(8, 4, 2, backend="native-layered")
+    monkeypatch.delenv("EBANA_THREADS", raising=False)
+    assert auto_threads(LayeredBackend().structure(pooled.circuit)) == 2
+    assert auto_threads(LayeredBackend().structure(plain.circuit)) == 1
+    assert LayeredBackend().threads is None and LayeredBackend(threads=1).threads == 1
+    monkeypatch.setenv("EBANA_THREADS", "1")
+    assert LayeredBackend().threads == 1
+    data, _ = _batch(160)  # 2 chunks of 80 by default, one with EBANA_THREADS=1
+    one = pooled_net(LayeredBackend()).solve(data).v
+    monkeypatch.delenv("EBANA_THREADS")
+    two = pooled_net(LayeredBackend()).solve(data).v
+    assert np.abs(one - two).max() < 1e-11
+
+
+def test_a_block_is_remade_for_new_conductances():
+    model = pooled_net("native-layered")
+    data, _ = _batch(2)
+    model.solve(data)
+    (first,) = _blocks(model)
+    model.layer("l1").g *= 1.1
+    model.solve(data)
+    (second,) = _blocks(model)
+    assert isinstance(second, PooledBlock) and second is not first
