@@ -22,7 +22,8 @@ vs Ngspice (folded netlist) on the 1568-1024-20 network, free and nudged.
 
 BLAS may use every core (``--blas-threads``, default 2) for the large
 products; the layered solver splits a batch over threads with one BLAS
-thread each (``EBANA_THREADS``).
+thread each (``EBANA_THREADS``; unset: two threads for circuits with pooled blocks,
+the local networks, and one for the others, see ``LayeredBackend``).
 """
 import argparse
 import multiprocessing
