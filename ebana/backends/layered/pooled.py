@@ -33,16 +33,17 @@ class PooledBlock:
     """
 
     def __init__(self, link, bound, consts, pendant=False):
-        self.link, self.bound = link, bound
+        self.link = link
         self.pendant = pendant  # the children hang on their pool alone (and known nodes)
         self.children, self.pools = link.a.group, link.b.group
         self.first, self.second = sorted((self.children, self.pools))
-        a_way, b_way = bound._way("a", True), bound._way("b", True)
+        a_col, b_col, into_children = bound.window_weights("a")
+        into_pools = bound.window_weights("b")[2]
         # (K, W): window positions across, so the kernel's loops over windows run over contiguous memory
-        self.child = np.ascontiguousarray(a_way["a_col"].T)   # child net of each position
-        self.pool = np.ascontiguousarray(b_way["b_col"])      # (W,) pool net of each window
-        self.sa = np.ascontiguousarray(a_way["G"][:, :, 0].T)  # S: pool volt -> child (folded)
-        self.sb = np.ascontiguousarray(b_way["G"][:, :, 0].T)  # S: child volt -> pool
+        self.child = np.ascontiguousarray(a_col.T)                 # child net of each position
+        self.pool = np.ascontiguousarray(b_col)                    # (W,) pool net of each window
+        self.sa = np.ascontiguousarray(into_children[:, :, 0].T)  # S: pool volt -> child (folded)
+        self.sb = np.ascontiguousarray(into_pools[:, :, 0].T)     # S: child volt -> pool
         clamps = self.clamps = consts[self.children][3]
         # the children's constants in window order, (rows, K, W), each with one row or one per sample
         low, high, _, eps = clamps.band

@@ -86,6 +86,13 @@ class WindowLink:
         """Current (A) leaving each node of ``side`` through the link, ``(B, n_side)``."""
         return u_side * self.sums[side] - self.toward(side, u_other)
 
+    def window_weights(self, side):
+        """How this link feeds ``side``'s nets from the other group's nets: ``(a_col, b_col, G)``,
+        each window position's net on side a ``(W, K)``, each output's net on side b ``(W * F,)``,
+        and the conductances with the amplifier gains folded in (S, ``(W, K, F)``)."""
+        way = self._way(side, True)
+        return way["a_col"], way["b_col"], way["G"]
+
     # the products -------------------------------------------------------------------
     def _sides(self, side):
         return (self.link.a, self.link.b) if side == "a" else (self.link.b, self.link.a)
