@@ -110,13 +110,20 @@ def assign_with_move(v, new, change):
     for b in range(B):
         largest = 0.0
         for j in range(n):
-            step = new[b, j] - v[b, j]
-            if change is not None:
-                change[b, j] = step
-            largest = _larger(largest, abs(step))
-            v[b, j] = new[b, j]
+            largest = _write_move(v, change, b, j, new[b, j], largest)
         moves[b] = largest
     return moves
+
+
+@_jit
+def _write_move(v, change, b, j, new, largest):
+    """``v[b, j] = new`` (V); ``change[b, j]`` (unless None) receives new minus old. Returns the
+    running ``largest`` move (V) with this one."""
+    step = new - v[b, j]
+    if change is not None:
+        change[b, j] = step
+    v[b, j] = new
+    return _larger(largest, abs(step))
 
 
 @_jit
@@ -328,25 +335,17 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
                 else:
                     _pool_settle(w, V, Y, s[r], lo[r], hi[r], ep[r], sb, DP[pd, pool[w]],
                                  cP[pc, pool[w]] + KP[pk, pool[w]])
-                p = pool[w]
-                step = V[w] - vP[b, p]
-                if chP is not None:
-                    chP[b, p] = step
-                largest = _larger(largest, abs(step))
-                vP[b, p] = V[w]
+                largest = _write_move(vP, chP, b, pool[w], V[w], largest)
             if mode == 0:
                 largest = _larger(largest, largest * follow)
         if mode != 0:
             _pool_children(V, Y, s[r], lo[r], hi[r], ep[r], X)
             for k in range(K):
                 for w in range(W):
-                    j = child[k, w]
-                    if mode == 1:  # mode 2 writes the solution the moves were measured on: none to measure
-                        step = X[k, w] - xL[b, j]
-                        if chL is not None:
-                            chL[b, j] = step
-                        largest = _larger(largest, abs(step))
-                    xL[b, j] = X[k, w]
+                    if mode == 1:
+                        largest = _write_move(xL, chL, b, child[k, w], X[k, w], largest)
+                    else:  # the solution the moves were measured on: none to measure
+                        xL[b, child[k, w]] = X[k, w]
         moves[b] = largest
     return moves
 
