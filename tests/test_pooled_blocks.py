@@ -63,6 +63,8 @@ def test_the_plan_finds_one_pendant_block_per_pooling_after_clamps():
     # 4x4 windows of 4 filters (64 nets) under 2x2 pools: 16 pools of 4 children
     assert block.pendant and block.child.shape == (4, 16)
     assert np.array_equal(np.sort(block.child.ravel()), np.arange(64))
+    # the clamps' far ends are bias nodes: one row of constants for the batch, not one per sample
+    assert block.lo.shape[0] == block.hi.shape[0] == block.inv.shape[0] == 1 and block.y0.shape[0] == 2
     # no pooling, or pooling without clamps before it: no block
     assert not candidate_links(LayeredBackend().structure(local_network((28, 28, 2), 2, 10, pool_size=None,
                                                                         backend="native").circuit))
