@@ -287,10 +287,10 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
     sample: ``inv`` (1/S) the inverse of their diagonal, ``s`` (V/V) how their clamp-off
     voltage follows the pool's, ``inv_s`` its inverse, ``lo``/``hi`` (V) and ``ep`` their band
     clamps (:class:`~.clamps.ClampSolver`); ``y0`` (V) their voltage with every clamp off and the
-    pool at 0 V (:func:`pool_gather`) and ``cL`` (A, ``(B, n)``, or None) their currents from the
-    rest of the circuit, pool link excluded; ``sb`` (S, ``(K, W)``) the current into the pool per volt of each child (folded
-    through the amplifiers). ``cP``, ``KP`` (A) and ``DP`` (S): the pool nets' currents from the
-    rest, known currents and diagonal.
+    pool at 0 V (:func:`pool_gather`); ``cL`` (A, ``(B, n)``, or None) their currents from the rest
+    of the circuit, pool link excluded; ``sb`` (S, ``(K, W)``) the current into the pool per volt
+    of each child (folded). ``cP``, ``KP`` (A), ``DP`` (S): the pools' currents from the rest,
+    known currents and diagonal.
 
     Each child is a piecewise-linear increasing function of the pool voltage, so the pool's
     KCL is one increasing piecewise-linear equation. One Newton step from the last voltage is
@@ -298,10 +298,10 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
     window: that step is taken for all windows of a sample at once (loops over windows, which
     the compiler vectorizes), and the few others go on one by one (:func:`_pool_settle`).
 
-    ``mode`` 0: solve the pool nets only, and bound the children's moves by ``follow`` (the
-    largest ``|s|``) times the pool's (they follow the pool and nothing else; ``cL`` must be None); 1: solve and write
-    the children too; 2: no solve, write the children for the pool voltages ``vP``.
-    ``chL``/``chP`` (or None) receive new minus old (V). Returns every sample's largest move (V).
+    ``mode`` 0: solve the pools only, and bound the children's moves by ``follow`` (the largest
+    ``|s|``) times the pool's (they must follow the pool alone: ``cL`` None); 1: solve and write
+    the children too; 2: no solve, write the children for the pool voltages ``vP``. ``chL``/``chP``
+    (or None) receive new minus old (V). Returns every sample's largest move (V).
     """
     B = xL.shape[0]
     K, W = child.shape
@@ -312,20 +312,15 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
         r = min(b, s.shape[0] - 1)
         Y = y0[min(b, y0.shape[0] - 1)]
         if cL is not None:  # the children's other currents move their clamp-off voltages
-            c, ri = cL[min(b, cL.shape[0] - 1)], min(b, inv.shape[0] - 1)
-            for k in range(K):
-                for w in range(W):
-                    fed[k, w] = Y[k, w] + c[child[k, w]] * inv[ri, k, w]
-            Y = fed
+            Y = _pool_fed(Y, cL[min(b, cL.shape[0] - 1)], inv[min(b, inv.shape[0] - 1)], child, fed)
         largest = 0.0
         for w in range(W):
             V[w] = vP[b, pool[w]]
         if mode != 2:
-            pc, pk, pd = min(b, cP.shape[0] - 1), min(b, KP.shape[0] - 1), min(b, DP.shape[0] - 1)
-            for w in range(W):
-                p = pool[w]
-                slope[w] = DP[pd, p]
-                F[w] = slope[w] * V[w] - (cP[pc, p] + KP[pk, p])
+            pd = min(b, DP.shape[0] - 1)
+            for w in range(W):  # the pools' KCL with every child's part still to subtract
+                slope[w] = DP[pd, pool[w]]
+                F[w] = slope[w] * V[w] - _pool_current(cP, KP, b, pool[w])
                 low[w], high[w] = -np.inf, np.inf
             _pool_pass(V, Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, F, slope, low, high)
             for w in range(W):
@@ -334,20 +329,47 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
                     V[w] += step
                 else:
                     _pool_settle(w, V, Y, s[r], lo[r], hi[r], ep[r], sb, DP[pd, pool[w]],
-                                 cP[pc, pool[w]] + KP[pk, pool[w]])
+                                 _pool_current(cP, KP, b, pool[w]))
                 largest = _write_move(vP, chP, b, pool[w], V[w], largest)
             if mode == 0:
                 largest = _larger(largest, largest * follow)
         if mode != 0:
             _pool_children(V, Y, s[r], lo[r], hi[r], ep[r], X)
-            for k in range(K):
-                for w in range(W):
-                    if mode == 1:
-                        largest = _write_move(xL, chL, b, child[k, w], X[k, w], largest)
-                    else:  # the solution the moves were measured on: none to measure
-                        xL[b, child[k, w]] = X[k, w]
+            largest = _pool_write_children(X, child, xL, chL, b, largest, mode == 1)
         moves[b] = largest
     return moves
+
+
+@_jit
+def _pool_fed(Y, c, inv, child, out):
+    """``out = Y + c[child] * inv`` (V): the children's clamp-off voltages with their currents
+    ``c`` (A, net order) from outside the block; ``inv`` (1/S) in window order."""
+    K, W = child.shape
+    for k in range(K):
+        for w in range(W):
+            out[k, w] = Y[k, w] + c[child[k, w]] * inv[k, w]
+    return out
+
+
+@_jit
+def _pool_write_children(X, child, xL, chL, b, largest, measure):
+    """Write the children's voltages ``X`` (V, window order) into sample ``b`` of ``xL``; with
+    ``measure``, their moves go into ``chL`` (or None) and the running ``largest`` (V), returned;
+    without (the solution the moves were measured on), they are written alone."""
+    K, W = child.shape
+    for k in range(K):
+        for w in range(W):
+            if measure:
+                largest = _write_move(xL, chL, b, child[k, w], X[k, w], largest)
+            else:
+                xL[b, child[k, w]] = X[k, w]
+    return largest
+
+
+@_jit
+def _pool_current(cP, KP, b, p):
+    """The current (A) into pool net ``p`` of sample ``b`` from everything but its children."""
+    return cP[min(b, cP.shape[0] - 1), p] + KP[min(b, KP.shape[0] - 1), p]
 
 
 @_jit
