@@ -243,3 +243,13 @@ def test_a_block_is_remade_for_new_conductances():
     model.solve(data)
     (second,) = _blocks(model)
     assert isinstance(second, PooledBlock) and second is not first
+
+
+def test_a_pooled_solve_stopped_early_fails_the_kcl_check():
+    """Children written from their pools always satisfy their own KCL; a solve stopped early
+    (vtol 1 mV) still fails, through the pools and the outputs."""
+    from ebana.errors import SimulatorError
+    data, _ = _batch(3)
+    pooled_net(LayeredBackend()).solve(data)  # converged: passes
+    with pytest.raises(SimulatorError, match="KCL check"):
+        pooled_net(LayeredBackend(vtol=1e-3, anderson_depth=0)).solve(data)
