@@ -9,7 +9,6 @@ import pytest
 
 from ebana import (AmplificationLayer, AveragePooling2DLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer,
                    DenseLayer, DiodeLayer, FlattenLayer, InputVoltageLayer, LocallyConnected2DLayer, Model)
-from ebana.backends import make_stimulus
 from ebana.backends.layered import kernels
 from ebana.backends.layered.backend import LayeredBackend, auto_threads
 from ebana.backends.layered.pooled import PooledBlock, candidate_links
