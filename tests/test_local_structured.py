@@ -227,3 +227,10 @@ def test_per_sample_conductances_take_the_generic_path_and_agree():
     stimulus = make_stimulus(model.circuit, np.repeat(g[None], 3, axis=0), vs)
     per_sample = LayeredBackend().solve(model.circuit, stimulus).v
     assert np.abs(per_sample - shared).max() < 1e-12
+
+
+def test_consecutive_nodes_are_read_as_a_slice():
+    from ebana.layers.base import consecutive_slice
+    assert consecutive_slice(np.arange(5, 17).reshape(3, 4)) == slice(5, 17)
+    assert consecutive_slice(np.array([[5, 6], [8, 9]])) is None
+    assert consecutive_slice(np.array([3, 3, 4])) is None and consecutive_slice(np.array([], dtype=int)) is None

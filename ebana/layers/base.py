@@ -138,13 +138,22 @@ def device_index(layer, attr, xp):
     itself on the CPU, or its device copy, uploaded once and kept on the layer until
     :meth:`Layer.lower` writes a new array there."""
     nodes = getattr(layer, attr)
-    if nodes.ndim == 1 and len(nodes) and nodes[-1] - nodes[0] == len(nodes) - 1 \
-            and np.array_equal(nodes, np.arange(nodes[0], nodes[0] + len(nodes))):
-        return slice(int(nodes[0]), int(nodes[0]) + len(nodes))
+    consecutive = consecutive_slice(nodes) if nodes.ndim == 1 else None
+    if consecutive is not None:
+        return consecutive
     if xp is np:
         return nodes
     # lowered again since (a new array under attr): the new nodes are uploaded
     return upload_once(layer.__dict__.setdefault("_device_indices", {}), (attr, id(xp)), nodes, xp)
+
+
+def consecutive_slice(nodes):
+    """``nodes`` (node indices, any shape, read in C order) as a slice when they are consecutive
+    (indexing with it gives a view), else None."""
+    flat = np.asarray(nodes).reshape(-1)
+    if len(flat) and flat[-1] - flat[0] == len(flat) - 1 and np.array_equal(flat, np.arange(flat[0], flat[-1] + 1)):
+        return slice(int(flat[0]), int(flat[-1]) + 1)
+    return None
 
 
 def check_units(units, layer):

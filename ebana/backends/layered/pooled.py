@@ -56,7 +56,7 @@ class PooledBlock:
         self.follow = float(np.abs(self.s).max(initial=0.0))  # the most a child moves per volt of its pool
         self.DP, self.KP = (np.ascontiguousarray(x) for x in consts[self.pools][:2])
         self._zeros = None  # one row of zeros: the pools' currents when nothing else feeds them
-        self._parents = None  # (pool net, conductance) of each child in net order, for check
+        self._parents = None  # each child's pool net and conductances both ways, in net order (check)
 
     def update(self, C_children, C_pools, v_children, v_pools, change_children=None, change_pools=None,
                children_too=True):
@@ -64,7 +64,8 @@ class PooledBlock:
         rest of the circuit drives into each group (the pool link excluded; None: none);
         ``change_*`` (or None) receive new minus old. Returns every sample's largest move (V).
         ``children_too`` False: the pool nets only, the children's moves bounded (they must
-        follow from the pools alone: ``C_children`` None); :meth:`finish` writes them."""
+        follow from the pools alone: ``C_children`` None); :meth:`check` with ``write`` (or
+        :meth:`finish`) writes them after the last sweep."""
         return pool_block(self.y0, C_children, self.inv, self.s, self.inv_s, self.lo, self.hi, self.ep,
                           self._zeros_if_none(C_pools),
                           self.KP, self.DP, self.child, self.pool, self.sb, self.follow, v_children, v_pools,
