@@ -51,3 +51,14 @@ def test_netlist_is_deterministic_and_plain():
     for forbidden in (".control", ".include", ".lib", "shell"):
         assert forbidden not in lowered
     assert lowered.rstrip().endswith(".end") and ".op" in lowered
+
+
+def test_an_image_input_takes_one_sample_with_or_without_its_batch_axis():
+    from ebana.errors import ShapeError
+    from ebana.networks import rectified_local_network
+    model = rectified_local_network((7, 7, 2), 4, 3, kernel_size=3, strides=2, backend="native")
+    image = np.random.default_rng(0).uniform(-1, 1, size=(7, 7, 2))
+    assert model.netlist({"x": image}) == model.netlist({"x": image[None]})
+    assert "vx__97" in model.netlist({"x": image})  # the last of 98 pixel sources
+    with pytest.raises(ShapeError, match="one sample"):
+        model.netlist({"x": np.stack([image, image])})

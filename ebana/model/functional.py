@@ -329,8 +329,11 @@ class Model:
 
     # netlist -----------------------------------------------------------------
     def netlist(self, inputs, title="ebana model"):
-        """Standalone SPICE netlist (with ``.op``) for one sample of ``inputs``."""
-        size, arrays = self.check_inputs({k: np.atleast_2d(v) for k, v in inputs.items()})
+        """Standalone SPICE netlist (with ``.op``) for one sample of ``inputs`` (each with or
+        without its batch axis: ``(28, 28, 2)`` or ``(1, 28, 28, 2)`` for an image input)."""
+        shapes = {layer.name: layer.shape for layer in self.inputs}
+        size, arrays = self.check_inputs({k: np.asarray(v)[None] if np.ndim(v) == len(shapes.get(k, ())) > 1
+                                          else np.atleast_2d(v) for k, v in inputs.items()})
         if size != 1:
             raise ShapeError(f"write_netlist takes one sample, received {size}")
         vs = to_host(self.source_voltages(arrays, 1)[0])

@@ -1,5 +1,7 @@
-"""A ready-made image network: locally connected crossbars, diode clamps, amplifiers,
-average pooling and a readout crossbar (the companion of :func:`ebana.networks.clamped_mlp`)."""
+"""Ready-made image networks: locally connected crossbars, diode clamps, amplifiers,
+average pooling and a readout crossbar (the companion of :func:`ebana.networks.clamped_mlp`),
+and the rectified one (the companion of :func:`ebana.networks.rectified_mlp`)."""
+from ..errors import ValidationError
 from ..layers import (AmplificationLayer, AveragePooling2DLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer,
                       DenseLayer, DiodeLayer, FlattenLayer, InputVoltageLayer, LocallyConnected2DLayer)
 from ..model.functional import Model
@@ -37,3 +39,47 @@ def local_network(image_shape, filters, n_outputs, kernel_size=7, strides=3, poo
     h = DenseLayer(units=2 * n_outputs, name="d2", initializer=initializer, g_min=g_min, g_max=g_max)(h)
     out = CurrentLayer(name="out", fold=True)(h)
     return Model(inputs=[x, b], outputs=[out], backend=backend, seed=seed, **model_options)
+
+
+def rectified_local_network(image_shape, filters, n_outputs, kernel_size=7, strides=3, bias_voltage=1.0,
+                            g_min=1e-12, g_max=1e-6, initializer=("uniform", 1e-12, 2.5e-8), ron=100.0,
+                            backend="ngspice", seed=0, **model_options):
+    """An image of input voltages ``image_shape = (rows, cols, channels)`` (V) -> two
+    LocallyConnected2D crossbars per ``kernel_size`` window (``filters // 2`` nets each)
+    -> one diode per net to ground (a rectifier of on-resistance ``ron``, Ohm), holding
+    the first crossbar's nets at ``V >= 0`` and the second's at ``V <= 0`` -> with a
+    ``+-bias_voltage`` pair, a crossbar onto ``n_outputs`` single output nets (readout:
+    their voltages, V).
+
+    The hidden layer of :func:`ebana.networks.rectified_mlp` made local: each window of
+    the image owns its rectified nets, and nothing is shared or amplified, so the
+    circuit is positively homogeneous like the fully connected one (any voltage scale
+    works if the targets scale with it).
+
+    Layers: ``x``, ``b``; ``l1p``/``l1n`` (the windows' crossbars to the two halves),
+    ``r1p``/``r1n`` (their diodes), ``f1p``/``f1n`` (flattened), ``h1`` (the halves and
+    the bias pair), ``d2``, ``out``. Conductances (S) are bounded by ``g_min``/``g_max``;
+    the bias pair's row of ``d2`` starts at ``g_min`` (no bias current at first).
+
+    >>> model = rectified_local_network((28, 28, 2), 16, 10, backend="native")
+    >>> model.get_weights()["l1p"].shape   # (windows, pixels per window, filters of the half)
+    (64, 98, 8)
+    """
+    if filters < 2 or filters % 2:
+        raise ValidationError(f"rectified_local_network: filters must be even and at least 2 (two halves), "
+                              f"received {filters}")
+    x = InputVoltageLayer(shape=tuple(image_shape), name="x")
+    b = BiasVoltageLayer(units=2, name="b", bias_voltage=[bias_voltage, -bias_voltage])
+    conductances = dict(initializer=initializer, g_min=g_min, g_max=g_max)
+    halves = []
+    for half, direction in (("p", "up"), ("n", "down")):
+        h = LocallyConnected2DLayer(filters // 2, kernel_size, name=f"l1{half}", strides=strides,
+                                    **conductances)(x)
+        h = DiodeLayer(name=f"r1{half}", direction=direction, bias_voltage=0.0, param={"RON": ron})(h)
+        halves.append(FlattenLayer(name=f"f1{half}")(h))
+    h = ConcatenateLayer(name="h1")(halves + [b])
+    h = DenseLayer(units=n_outputs, name="d2", **conductances)(h)
+    out = CurrentLayer(name="out")(h)
+    model = Model(inputs=[x, b], outputs=[out], backend=backend, seed=seed, **model_options)
+    model.layer("d2").g[-2:] = g_min
+    return model
