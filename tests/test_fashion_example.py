@@ -64,7 +64,7 @@ def test_hidden_takes_a_list_of_widths_for_deeper_rectified_networks(capsys):
         assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("config", ["rectified", "local"])
+@pytest.mark.parametrize("config", ["rectified", "local", "rectified-local"])
 def test_flips_mirror_whole_images_in_the_input_layout(config):
     example = _example()
     images = np.random.default_rng(0).integers(0, 256, size=(64, 28, 28), dtype=np.uint8)
@@ -109,6 +109,24 @@ def test_local_short_run_agrees_with_ngspice(tmp_path):
     same, diff = _ngspice_line(stdout, 10)
     assert same == 10 and diff < 1e-6
     assert (tmp_path / "weights.pkl").exists() and (tmp_path / "history.h5").exists()
+
+
+@needs_data
+def test_rectified_local_short_run_learns_and_agrees_with_ngspice(tmp_path):
+    stdout = run_example("fashion_mnist", "--config", "rectified-local", "--filters", 8, "--train", 2000,
+                         "--test", 500, "--epochs", 1, "--batch-size", 16, "--ngspice-check", 20, "--out", tmp_path,
+                         timeout=600)
+    assert "fashion-mnist (rectified-local)" in stdout
+    assert printed_accuracy(stdout, "fashion-mnist") >= 0.4  # chance: 0.1
+    same, diff = _ngspice_line(stdout, 20)
+    assert same == 20 and diff < 1e-6
+    assert (tmp_path / "weights.pkl").exists() and (tmp_path / "history.h5").exists()
+
+
+def test_rectified_local_refuses_odd_filters(capsys):
+    with pytest.raises(SystemExit):
+        _example().parse(["--config", "rectified-local", "--filters", "7"])
+    assert "even count" in capsys.readouterr().err
 
 
 @needs_data
