@@ -66,11 +66,10 @@ N_PIXELS, N_CLASSES = 784, 10
 # reason (with 1e-7..2e-4 S the hidden layer stays nearly linear).
 DEFAULTS = {
     "rectified": dict(lr=1.5e-10, beta=5e-7, g_min=1e-12, g_max=1e-6, schedule="cosine", ngspice_check=1000),
-    # Ngspice needs seconds per image of the rectified-local network (4,096 rectified nets each on the
-    # 10 outputs), against 0.2 s for the rectified one: a 100-image check by default
-    # its window crossbars step 1/24 of the output crossbar's: a local net sums 98 conductances, not
-    # 1570, so a step moves it more (3 epochs on 12,000 images: 83.8 %, against 79.0 % with one step of
-    # 1.5e-10 S for all; see docs/fashion.md)
+    # rectified-local: its window crossbars step 1/24 of the output crossbar's: a local net sums 98
+    # conductances, not 1570, so a step moves it more (3 epochs on 12,000 images: 83.8 %, against 79.0 %
+    # with one step of 1.5e-10 S for all; docs/fashion.md). Ngspice needs 4.5 s per image of it (4,096
+    # rectified nets on the same 10 outputs), against 0.2 s for the rectified one: 100 checked by default
     "rectified-local": dict(lr=1.2e-9, local_lr=5e-11, beta=5e-7, g_min=1e-12, g_max=1e-6, schedule="cosine",
                             ngspice_check=100),
     "dense": dict(lr=5e-8, beta=1e-8, g_min=1e-9, g_max=2e-6, schedule="none", ngspice_check=100),

@@ -88,7 +88,7 @@ def test_odd_widths_are_refused():
         rectified_mlp(4, [6, 5], 2)
 
 
-@pytest.mark.parametrize("filters", [1, 5, 0])
+@pytest.mark.parametrize("filters", [1, 5, 0, 4.0, "8", True])
 def test_odd_or_too_few_filters_are_refused(filters):
     with pytest.raises(ValidationError, match="even"):
         rectified_local_network(IMAGE, filters, N_OUT, kernel_size=3, strides=2)

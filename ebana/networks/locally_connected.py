@@ -1,6 +1,8 @@
 """Ready-made image networks: locally connected crossbars, diode clamps, amplifiers,
 average pooling and a readout crossbar (the companion of :func:`ebana.networks.clamped_mlp`),
 and the rectified one (the companion of :func:`ebana.networks.rectified_mlp`)."""
+import numpy as np
+
 from ..errors import ValidationError
 from ..layers import (AmplificationLayer, AveragePooling2DLayer, BiasVoltageLayer, ConcatenateLayer, CurrentLayer,
                       DenseLayer, DiodeLayer, FlattenLayer, InputVoltageLayer, LocallyConnected2DLayer)
@@ -68,7 +70,7 @@ def rectified_local_network(image_shape, filters, n_outputs, kernel_size=7, stri
     >>> model.get_weights()["l1p"].shape   # (windows, pixels per window, filters of the half)
     (64, 98, 8)
     """
-    if filters < 2 or filters % 2:
+    if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 2 or filters % 2:
         raise ValidationError(f"rectified_local_network: filters must be even and at least 2 (two halves), "
                               f"received {filters}")
     x = InputVoltageLayer(shape=tuple(image_shape), name="x")
