@@ -20,14 +20,15 @@ from networks import finite_differences
 INIT = ("uniform", 1e-5, 1e-4)
 
 
-def pooled_net(backend, gain=4.0, filters=4, pool_conductance=1e-3, seed=0):
-    """(10, 10, 2) image -> 4x4/2 local layer -> two-sided clamps -> amplifiers of ``gain`` -> 2x2
-    pooling -> with a bias pair, a crossbar onto 3 differential outputs."""
+def pooled_net(backend, gain=4.0, filters=4, pool_conductance=1e-3, seed=0, clamps=("down", "up")):
+    """(10, 10, 2) image -> 4x4/2 local layer -> two-sided clamps (or one rectifier: ``clamps``
+    ``("down",)`` or ``("up",)``) -> amplifiers of ``gain`` -> 2x2 pooling -> with a bias pair, a
+    crossbar onto 3 differential outputs."""
     x = InputVoltageLayer(shape=(10, 10, 2), name="x")
     b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0])
     h = LocallyConnected2DLayer(filters, 4, name="l1", strides=2, initializer=INIT)(x)
-    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.05)(h)
-    h = DiodeLayer(name="c2", direction="up", bias_voltage=-0.05)(h)
+    for k, direction in enumerate(clamps, start=1):
+        h = DiodeLayer(name=f"c{k}", direction=direction, bias_voltage=0.05 if direction == "down" else -0.05)(h)
     h = AmplificationLayer(name="a1", param={"gain": gain})(h)
     h = AveragePooling2DLayer(2, name="p1", conductance=pool_conductance)(h)
     h = ConcatenateLayer(name="j")([FlattenLayer(name="f")(h), b])
@@ -70,12 +71,15 @@ def test_the_plan_finds_one_pendant_block_per_pooling_after_clamps():
     assert not candidate_links(LayeredBackend().structure(rectified_mlp(8, 4, 2, backend="native").circuit))
 
 
-@pytest.mark.parametrize("gain, pool_conductance", [(4.0, 1e-3), (-2.0, 1e-4), (1.0, 1e-2)])
-def test_pooled_networks_agree_with_the_dense_solver_and_ngspice(gain, pool_conductance):
+@pytest.mark.parametrize("gain, pool_conductance, clamps", [(4.0, 1e-3, ("down", "up")), (-2.0, 1e-4, ("down", "up")),
+                                                       (1.0, 1e-2, ("down", "up")), (4.0, 1e-3, ("down",)),
+                                                       (-2.0, 1e-3, ("up",))])
+def test_pooled_networks_agree_with_the_dense_solver_and_ngspice(gain, pool_conductance, clamps):
     """Free and nudged, with the clamps in play; a negative gain turns the children's response
-    to their pool around (its breakpoints come in the other order)."""
+    to their pool around (its breakpoints come in the other order); one rectifier per child is a
+    band with a breakpoint at infinity."""
     data, nudge = _batch(5)
-    nets = {s: pooled_net(s, gain, pool_conductance=pool_conductance)
+    nets = {s: pooled_net(s, gain, pool_conductance=pool_conductance, clamps=clamps)
             for s in ("native-layered", "native-dense", "ngspice")}
     mine = [nets["native-layered"].solve(data, c) for c in (None, nudge)]
     assert len(_blocks(nets["native-layered"])) == 1
