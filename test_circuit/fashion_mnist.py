@@ -121,12 +121,13 @@ def build_model(args, backend):
 
 
 def ngspice_check(model, weights, x, native_readouts, workers):
-    """Re-solve ``x`` in Ngspice with the trained weights; return (identical predictions, max |dV|, seconds)."""
+    """Re-solve ``x`` (the inputs ``x``, or a dict of every input layer's) in Ngspice with the trained
+    weights; return (identical predictions, max |dV|, seconds)."""
     backend = "ngspice" if workers <= 1 else f"ngspice:{workers}"
     spice = Model.from_config(model.get_config(), backend=backend)
     spice.load_weights(weights)
     start = time.perf_counter()
-    readouts = spice.predict({"x": x}, batch_size=64)["out"]
+    readouts = spice.predict(x if isinstance(x, dict) else {"x": x}, batch_size=64)["out"]
     seconds = time.perf_counter() - start
     same = int(np.sum(np.argmax(readouts, axis=1) == np.argmax(native_readouts, axis=1)))
     return same, float(np.abs(readouts - native_readouts).max()), seconds
