@@ -33,7 +33,9 @@ from ebana.training import MSE, Adam, DataLoader
 from ebana.training.artifacts import save_run
 from ebana.training.callbacks import LearningRateScheduler, cosine_decay
 
-RON = 100.0  # the diodes' on-resistance (Ohm), as in both networks
+def _same_diodes(source, name):
+    """A DiodeLayer named ``name`` with the settings (direction, bias, model) of the trained ``source``."""
+    return DiodeLayer.from_config({**source.get_config(), "name": name})
 
 
 def joined_network(rect, loc):
@@ -52,15 +54,14 @@ def joined_network(rect, loc):
     b = BiasVoltageLayer(units=2, name="b", bias_voltage=[1.0, -1.0])
     j = ConcatenateLayer(name="j")([xf, b])
     halves = []
-    for half, direction in (("p", "up"), ("n", "down")):
+    for half in ("p", "n"):
         l1 = loc.layer(f"l1{half}")
         h = LocallyConnected2DLayer(l1.filters, l1.kernel_size, name=f"l1{half}", strides=l1.strides,
                                     g_min=lo, g_max=hi)(x)
-        halves.append(FlattenLayer(name=f"f1{half}")(
-            DiodeLayer(name=f"r1{half}", direction=direction, bias_voltage=0.0, param={"RON": RON})(h)))
-    for half, direction in (("p", "up"), ("n", "down")):
+        halves.append(FlattenLayer(name=f"f1{half}")(_same_diodes(loc.layer(f"r1{half}"), f"r1{half}")(h)))
+    for half in ("p", "n"):
         h = DenseLayer(units=rect.layer(f"d1{half}").g.shape[1], name=f"d1{half}", g_min=lo, g_max=hi)(j)
-        halves.append(DiodeLayer(name=f"s1{half}", direction=direction, bias_voltage=0.0, param={"RON": RON})(h))
+        halves.append(_same_diodes(rect.layer(f"r1{half}"), f"s1{half}")(h))
     h = DenseLayer(units=single.N_CLASSES, name="d2", g_min=lo, g_max=hi)(ConcatenateLayer(name="h1")(halves + [b]))
     model = Model(inputs=[x, xf, b], outputs=[CurrentLayer(name="out")(h)], backend="native")
     for name in ("l1p", "l1n"):
