@@ -67,6 +67,46 @@ def test_hidden_takes_a_list_of_widths_for_deeper_rectified_networks(capsys):
         assert message in capsys.readouterr().err
 
 
+def test_cross_entropy_takes_labels_and_scales_the_default_beta(capsys):
+    example = _example()
+    mse, ce = example.parse([]), example.parse(["--loss", "cross-entropy"])
+    assert mse.loss == "mse" and ce.logit_scale == pytest.approx(2400)  # 8 logits per 1/300 V target swing
+    # the same nudging current for an output one swing off: beta * swing (MSE) = beta' * logit_scale
+    assert ce.beta * ce.logit_scale == pytest.approx(mse.beta * mse.target)
+    assert example.parse(["--loss", "cross-entropy", "--beta", "1e-12"]).beta == 1e-12
+    assert example.parse(["--config", "dense", "--loss", "cross-entropy"]).logit_scale == pytest.approx(20)
+    labels = np.array([3, 0, 9])
+    np.testing.assert_array_equal(example.targets(labels, "rectified", 1 / 300, "cross-entropy"), labels)
+    assert example.targets(labels, "rectified", 1 / 300)[0].tolist() == [0, 0, 0, 1 / 300, 0, 0, 0, 0, 0, 0]
+    assert example.loss_function(ce).scale == ce.logit_scale
+    with pytest.raises(SystemExit):
+        example.parse(["--loss", "cross-entropy", "--logit-scale", "0"])
+    assert "--logit-scale must be positive" in capsys.readouterr().err
+
+
+def test_best_is_the_wide_rectified_network_on_cross_entropy():
+    example = _example()
+    best = example.parse(["--config", "best"])
+    assert (best.network, best.hidden, best.loss, best.lr, best.hidden_lr) == (
+        "rectified", 2048, "cross-entropy", 6e-10, 1.5e-10)
+    assert best.ngspice_check == 1000
+    small = example.parse(["--config", "best", "--hidden", "8"])
+    model = example.build_model(small, "native")
+    assert sorted(model.get_weights()) == ["d1n", "d1p", "d2"] and model.layer("d1p").g.shape[1] == 4
+    assert model.layer("d1p").lr == 1.5e-10 and model.layer("d2").lr is None
+    assert example.to_inputs(np.zeros((1, 28, 28), np.uint8), best.network).shape == (1, 1568)
+
+
+def test_hidden_lr_steps_the_hidden_crossbars_only():
+    example = _example()
+    model = example.build_model(example.parse(["--hidden", "8", "--hidden-lr", "1e-10"]), "native")
+    assert model.layer("d1p").lr == model.layer("d1n").lr == 1e-10 and model.layer("d2").lr is None
+    args = example.parse(["--config", "rectified-local", "--filters", "2", "--local-lr", "2e-11"])
+    model = example.build_model(args, "native")
+    assert model.layer("l1p").lr == model.layer("l1n").lr == 2e-11 and model.layer("d2").lr is None
+    assert example.parse(["--config", "rectified-local"]).hidden_lr == 5e-11  # its default
+
+
 @pytest.mark.parametrize("config", ["rectified", "local", "rectified-local"])
 def test_flips_mirror_whole_images_in_the_input_layout(config):
     example = _example()
@@ -87,13 +127,14 @@ def _ngspice_line(stdout, n):
 
 
 @needs_data
-@pytest.mark.parametrize("config, batch, least", [("rectified", 16, 0.4), ("dense", 32, 0.5)])
+@pytest.mark.parametrize("config, batch, least", [("rectified", 16, 0.4), ("dense", 32, 0.5), ("best", 16, 0.4)])
 def test_short_run_learns_and_agrees_with_ngspice(tmp_path, config, batch, least):
     stdout = run_example("fashion_mnist", "--config", config, "--train", 2000, "--test", 500, "--epochs", 1,
                          "--hidden", 32, "--batch-size", batch, "--ngspice-check", 40, "--out", tmp_path, timeout=600)
     assert f"fashion-mnist ({config})" in stdout
     assert printed_accuracy(stdout, "fashion-mnist") >= least  # chance: 0.1
-    assert re.search(r"^epoch   1  loss [0-9.e+-]+ V\^2  train [0-9.]+  test [0-9.]+  \([0-9.]+ s\)", stdout,
+    unit = "" if config == "best" else r" V\^2"  # cross-entropy is unitless
+    assert re.search(rf"^epoch   1  loss [0-9.e+-]+{unit}  train [0-9.]+  test [0-9.]+  \([0-9.]+ s\)", stdout,
                      re.MULTILINE)
     same, diff = _ngspice_line(stdout, 40)
     assert same == 40 and diff < 1e-6

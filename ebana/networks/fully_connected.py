@@ -54,7 +54,7 @@ def _bias_pairs(bias_voltage, hidden_bias_voltage):
 
 def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_max=1e-6,
                   initializer=("uniform", 1e-12, 2.5e-8), ron=100.0, backend="ngspice", seed=0, levels=None,
-                  hidden_bias_voltage=None, **model_options):
+                  hidden_bias_voltage=None, hidden_lr=None, **model_options):
     """A deep resistive network without amplifiers: ``n_inputs`` sources and a
     ``+-bias_voltage`` pair -> crossbar -> hidden nets, the first half held at
     ``V >= 0`` and the second at ``V <= 0`` by one diode each to ground (a
@@ -78,6 +78,8 @@ def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_
     well below ``1/ron`` so the diodes act as ideal rectifiers. ``levels``: every
     crossbar's devices take that many evenly spaced conductances (2: binary; trained
     straight-through, see :mod:`ebana.devices.quantize`); None: continuous.
+    ``hidden_lr``: the crossbars into the hidden nets get this learning rate (S per
+    step) and the last crossbar the optimizer's; None: the optimizer's for all.
 
     >>> model = rectified_mlp(8, 16, 3, backend="native")
     >>> sorted(model.get_weights())   # crossbars to the two halves, then the output crossbar
@@ -94,7 +96,7 @@ def rectified_mlp(n_inputs, hidden, n_outputs, bias_voltage=1.0, g_min=1e-12, g_
     for k, width in enumerate(widths, start=1):
         halves = []
         for half, direction in (("p", "up"), ("n", "down")):
-            d = DenseLayer(units=width // 2, name=f"d{k}{half}", **dense)(h)
+            d = DenseLayer(units=width // 2, name=f"d{k}{half}", lr=hidden_lr, **dense)(h)
             halves.append(DiodeLayer(name=f"r{k}{half}", direction=direction, bias_voltage=0.0,
                                      param={"RON": ron})(d))
         h = ConcatenateLayer(name=f"h{k}")(halves + [bh])
