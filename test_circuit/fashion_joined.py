@@ -13,7 +13,8 @@ two weigh the same on the outputs. The bias pair's two readout rows are parallel
 same sources: their conductances add.
 
 Prints the joined circuit's test accuracy before and after ``--epochs`` epochs of EP (Adam,
-steps a tenth of the two runs' defaults, cosine schedule), then checks ``--ngspice-check`` test
+steps a tenth of the two runs' defaults, cosine schedule; the loss and beta the two runs trained
+with, read from their ``history.h5``), then checks ``--ngspice-check`` test
 images in Ngspice. Saves into ``--out``: ``weights.pkl``, ``model.json``, ``optimizer.pkl``,
 ``history.h5``, ``training.png``.
 """
@@ -29,13 +30,33 @@ import fashion_mnist as single
 from ebana import (BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer, FlattenLayer,
                    InputVoltageLayer, LocallyConnected2DLayer, Model)
 from ebana.datasets import load_fashion_mnist
-from ebana.training import MSE, Adam, DataLoader
+from ebana.training import MSE, Adam, CrossEntropy, DataLoader, History
 from ebana.training.artifacts import save_run
 from ebana.training.callbacks import LearningRateScheduler, cosine_decay
 
 def _same_diodes(source, name):
     """A DiodeLayer named ``name`` with the settings (direction, bias, model) of the trained ``source``."""
     return DiodeLayer.from_config({**source.get_config(), "name": name})
+
+
+def trained_loss(rectified, local):
+    """The loss both runs trained on, read from their ``history.h5``: ``(name, loss, beta)``
+    (name as ``fashion_mnist.py --loss`` spells it; beta in S for MSE, A for cross-entropy).
+    The joined circuit is fine-tuned on it with the rectified run's beta."""
+    found = []
+    for folder in (rectified, local):
+        settings = History.load(pathlib.Path(folder) / "history.h5").info.get("hyperparameters", {})
+        loss = settings.get("loss", {})
+        if loss.get("class") not in ("MSE", "CrossEntropy") or "beta" not in settings:
+            raise SystemExit(f"{folder}/history.h5 does not say which loss and beta the run used "
+                             f"(a run of fashion_mnist.py saves them)")
+        found.append((loss, settings["beta"]))
+    (loss, beta), (other, _) = found
+    if other.get("class") != loss.get("class") or other.get("scale") != loss.get("scale"):
+        raise SystemExit(f"--rectified trained on {loss} and --local on {other}: join runs of the same loss")
+    if loss["class"] == "CrossEntropy":
+        return "cross-entropy", CrossEntropy(scale=loss["scale"]), beta
+    return "mse", MSE(), beta
 
 
 def joined_network(rect, loc):
@@ -98,22 +119,24 @@ def main(argv=None):
 
 def run(args):
     model, k = joined_network(single.load_run(args.rectified), single.load_run(args.local))
+    loss_name, loss_fn, beta = trained_loss(args.rectified, args.local)
     (train_images, train_labels), (test_images, test_labels) = load_fashion_mnist()
     train_images, train_labels = train_images[:args.train], train_labels[:args.train]
     test_images, test_labels = test_images[:args.test], test_labels[:args.test]
 
     def inputs(images):
         return {"x": single.to_inputs(images, "rectified-local"), "xf": single.to_inputs(images, "rectified")}
-    test = {**inputs(test_images), "out": single.targets(test_labels, "rectified", 1 / 300)}
-    print(f"fashion-joined: {model.conductances().size} conductances, fully connected part scaled by {k:.3g}")
+    test = {**inputs(test_images), "out": single.targets(test_labels, "rectified", 1 / 300, loss_name)}
+    print(f"fashion-joined: {model.conductances().size} conductances, fully connected part scaled by {k:.3g}; "
+          f"EP on {loss_name} (beta {beta:.3g})")
     before = float(np.mean(np.argmax(model.predict(inputs(test_images))["out"], axis=1) == test_labels))
     print(f"joined, before EP: test accuracy {before:.4f}", flush=True)
     for name, lr in (("l1p", 5e-12), ("l1n", 5e-12), ("d1p", 1.5e-11 * k), ("d1n", 1.5e-11 * k), ("d2", 1.2e-10)):
         model.layer(name).lr = lr  # a tenth of the two runs' own steps (the scaled part's scaled with it)
     optimizer = Adam(lr=1.2e-10)
-    loader = DataLoader({**inputs(train_images), "out": single.targets(train_labels, "rectified", 1 / 300)},
+    loader = DataLoader({**inputs(train_images), "out": single.targets(train_labels, "rectified", 1 / 300, loss_name)},
                         batch_size=128, shuffle=True, seed=0)
-    history = model.fit(loader, epochs=args.epochs, loss_fn=MSE(), optimizer=optimizer, beta=5e-7,
+    history = model.fit(loader, epochs=args.epochs, loss_fn=loss_fn, optimizer=optimizer, beta=beta,
                         test_dataloader=DataLoader(test, batch_size=256), symmetric=True, verbose=False,
                         callbacks=[LearningRateScheduler(cosine_decay(max(args.epochs, 1), final=0.02)),
                                    lambda epoch, m, _: print(

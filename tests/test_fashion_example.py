@@ -187,14 +187,16 @@ def test_full_run_reaches_the_reference(tmp_path):
 
 
 @needs_data
-def test_joined_circuit_of_two_short_runs_trains_and_agrees_with_ngspice(tmp_path):
+@pytest.mark.parametrize("loss", ["mse", "cross-entropy"])
+def test_joined_circuit_of_two_short_runs_trains_and_agrees_with_ngspice(tmp_path, loss):
     rect, local, joined = tmp_path / "rect", tmp_path / "local", tmp_path / "joined"
-    common = ("--train", 600, "--test", 200, "--epochs", 1, "--ngspice-check", 0)
+    common = ("--train", 600, "--test", 200, "--epochs", 1, "--ngspice-check", 0, "--loss", loss)
     run_example("fashion_mnist", "--hidden", 16, *common, "--out", rect, timeout=600)
     run_example("fashion_mnist", "--config", "rectified-local", "--filters", 4, *common, "--out", local, timeout=600)
     stdout = run_example("fashion_joined", "--rectified", rect, "--local", local, "--train", 600, "--test", 200,
                          "--epochs", 1, "--ngspice-check", 10, "--out", joined, timeout=600)
     assert re.search(r"^joined, before EP: test accuracy 0\.\d+", stdout, re.MULTILINE)
+    assert f"EP on {loss} (beta " in stdout  # the runs' own loss
     assert printed_accuracy(stdout, "fashion-joined") >= 0.25  # chance: 0.1
     same, diff = _ngspice_line(stdout, 10)
     assert same == 10 and diff < 1e-6
@@ -210,3 +212,11 @@ def test_joined_refuses_a_folder_of_the_wrong_configuration(tmp_path):
                            "--local", str(rect), "--out", str(tmp_path / "j")], capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=600, cwd=ROOT)
     assert proc.returncode != 0 and "--local: not a run of fashion_mnist.py --config rectified-local" in proc.stderr
+    local = tmp_path / "local"  # trained on another loss than rect
+    run_example("fashion_mnist", "--config", "rectified-local", "--filters", 2, "--train", 300, "--test", 100,
+                "--epochs", 1, "--ngspice-check", 0, "--loss", "cross-entropy", "--out", local, timeout=600)
+    proc = subprocess.run([sys.executable, str(ROOT / "test_circuit" / "fashion_joined.py"), "--rectified", str(rect),
+                           "--local", str(local), "--out", str(tmp_path / "j")], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=600, cwd=ROOT)
+    assert proc.returncode != 0 and "join runs of the same loss" in proc.stderr
+    assert not (tmp_path / "j").exists()  # refused before anything is trained or written
