@@ -229,6 +229,8 @@ def parse(argv):
     args.deep_unchecked = len(layers) > 1 and args.ngspice_check is None
     if args.deep_unchecked:
         args.ngspice_check = 0
+    if args.hidden_lr is not None and not args.network.startswith("rectified"):
+        p.error(f"--hidden-lr: the {args.network} configuration has one step for all crossbars (--lr)")
     beta_given = args.beta is not None
     for name, value in DEFAULTS[args.config].items():
         if getattr(args, name) is None:

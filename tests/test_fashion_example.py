@@ -97,7 +97,7 @@ def test_best_is_the_wide_rectified_network_on_cross_entropy():
     assert example.to_inputs(np.zeros((1, 28, 28), np.uint8), best.network).shape == (1, 1568)
 
 
-def test_hidden_lr_steps_the_hidden_crossbars_only():
+def test_hidden_lr_steps_the_hidden_crossbars_only(capsys):
     example = _example()
     model = example.build_model(example.parse(["--hidden", "8", "--hidden-lr", "1e-10"]), "native")
     assert model.layer("d1p").lr == model.layer("d1n").lr == 1e-10 and model.layer("d2").lr is None
@@ -105,6 +105,9 @@ def test_hidden_lr_steps_the_hidden_crossbars_only():
     model = example.build_model(args, "native")
     assert model.layer("l1p").lr == model.layer("l1n").lr == 2e-11 and model.layer("d2").lr is None
     assert example.parse(["--config", "rectified-local"]).hidden_lr == 5e-11  # its default
+    with pytest.raises(SystemExit):
+        example.parse(["--config", "dense", "--hidden-lr", "1e-10"])
+    assert "one step for all crossbars" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("config", ["rectified", "local", "rectified-local"])
