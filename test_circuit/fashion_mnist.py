@@ -211,6 +211,9 @@ def parse(argv):
                         "OPENBLAS_NUM_THREADS says)")
     p.add_argument("--seed", type=int, default=0, help="seeds the conductances, the shuffle and the flips")
     p.add_argument("--data", default=None, help="folder holding the four IDX files (default: the search path)")
+    p.add_argument("--recheck", default=None, metavar="DIR",
+                   help="train nothing: re-solve the first --ngspice-check test images with the run saved in DIR "
+                        "(weights.pkl, model.json), natively and in Ngspice")
     p.add_argument("--out", default=None, help="output folder (default: results/fashion_mnist_<config>)")
     args = p.parse_args(argv)
     for name in ("train", "test", "epochs", "batch_size", "blas_threads"):
@@ -317,7 +320,27 @@ def main(argv=None):
     # the layered solver's input projection and gradient are large products: they use every
     # core, while the rest of the solver stays on one thread
     with threadpool_limits(args.blas_threads, user_api="blas"):
-        return run(args)
+        return recheck(args) if args.recheck else run(args)
+
+
+def recheck(args):
+    """``--recheck DIR``: re-solve the first ``--ngspice-check`` test images with the run saved in
+    ``DIR``, natively and in Ngspice (nothing is trained or written); returns their accuracy."""
+    folder = pathlib.Path(args.recheck)
+    model = load_run(folder)
+    _, (test_images, test_labels) = load_fashion_mnist(args.data)
+    n = min(args.ngspice_check, len(test_labels))
+    if n < 1:
+        raise SystemExit("--recheck: --ngspice-check must name at least one test image")
+    layout = "rectified-local" if len(model.layer("x").shape) == 3 else "rectified"
+    x = to_inputs(test_images[:n], layout, args.volts)
+    readouts = model.predict({"x": x})["out"]
+    accuracy = float(np.mean(np.argmax(readouts, axis=1) == test_labels[:n]))
+    print(f"{folder}: test accuracy {accuracy:.4f} on the first {n} test images (native)")
+    same, diff, seconds = ngspice_check(model, folder / "weights.pkl", x, readouts, args.ngspice_workers)
+    print(f"ngspice check: {same}/{n} identical predictions, largest readout difference {diff:.3g} V "
+          f"({seconds:.1f} s)")
+    return accuracy
 
 
 def run(args):

@@ -168,6 +168,13 @@ def test_rectified_local_short_run_learns_and_agrees_with_ngspice(tmp_path):
     same, diff = _ngspice_line(stdout, 20)
     assert same == 20 and diff < 1e-6
     assert (tmp_path / "weights.pkl").exists() and (tmp_path / "history.h5").exists()
+    # the saved run re-checked on other images: the image layout comes from the saved model
+    saved = (tmp_path / "weights.pkl").read_bytes()
+    stdout = run_example("fashion_mnist", "--recheck", tmp_path, "--ngspice-check", 30, timeout=600)
+    assert re.search(r"test accuracy 0\.\d+ on the first 30 test images \(native\)", stdout)
+    same, diff = _ngspice_line(stdout, 30)
+    assert same == 30 and diff < 1e-6
+    assert (tmp_path / "weights.pkl").read_bytes() == saved  # nothing written
 
 
 def test_rectified_local_refuses_odd_filters(capsys):
