@@ -84,17 +84,17 @@ def test_cross_entropy_takes_labels_and_scales_the_default_beta(capsys):
     assert "--logit-scale must be positive" in capsys.readouterr().err
 
 
-def test_best_is_the_wide_rectified_network_on_cross_entropy():
+def test_best_is_the_rectified_local_network_on_cross_entropy():
     example = _example()
     best = example.parse(["--config", "best"])
-    assert (best.network, best.hidden, best.loss, best.lr, best.hidden_lr) == (
-        "rectified", 2048, "cross-entropy", 6e-10, 1.5e-10)
-    assert best.ngspice_check == 1000
-    small = example.parse(["--config", "best", "--hidden", "8"])
-    model = example.build_model(small, "native")
-    assert sorted(model.get_weights()) == ["d1n", "d1p", "d2"] and model.layer("d1p").g.shape[1] == 4
-    assert model.layer("d1p").lr == 1.5e-10 and model.layer("d2").lr is None
-    assert example.to_inputs(np.zeros((1, 28, 28), np.uint8), best.network).shape == (1, 1568)
+    assert (best.network, best.loss, best.lr, best.hidden_lr, best.ngspice_check) == (
+        "rectified-local", "cross-entropy", 1.2e-9, 1e-10, 100)
+    model = example.build_model(example.parse(["--config", "best", "--filters", "4"]), "native")
+    assert model.layer("l1p").g.shape == (64, 98, 2) and model.layer("l1p").lr == 1e-10
+    assert model.layer("d2").lr is None
+    assert example.to_inputs(np.zeros((1, 28, 28), np.uint8), best.network).shape == (1, 28, 28, 2)
+    with pytest.raises(SystemExit):
+        example.parse(["--config", "best", "--filters", "3"])
 
 
 def test_hidden_lr_steps_the_hidden_crossbars_only(capsys):
@@ -130,14 +130,13 @@ def _ngspice_line(stdout, n):
 
 
 @needs_data
-@pytest.mark.parametrize("config, batch, least", [("rectified", 16, 0.4), ("dense", 32, 0.5), ("best", 16, 0.4)])
+@pytest.mark.parametrize("config, batch, least", [("rectified", 16, 0.4), ("dense", 32, 0.5)])
 def test_short_run_learns_and_agrees_with_ngspice(tmp_path, config, batch, least):
     stdout = run_example("fashion_mnist", "--config", config, "--train", 2000, "--test", 500, "--epochs", 1,
                          "--hidden", 32, "--batch-size", batch, "--ngspice-check", 40, "--out", tmp_path, timeout=600)
     assert f"fashion-mnist ({config})" in stdout
     assert printed_accuracy(stdout, "fashion-mnist") >= least  # chance: 0.1
-    unit = "" if config == "best" else r" V\^2"  # cross-entropy is unitless
-    assert re.search(rf"^epoch   1  loss [0-9.e+-]+{unit}  train [0-9.]+  test [0-9.]+  \([0-9.]+ s\)", stdout,
+    assert re.search(r"^epoch   1  loss [0-9.e+-]+ V\^2  train [0-9.]+  test [0-9.]+  \([0-9.]+ s\)", stdout,
                      re.MULTILINE)
     same, diff = _ngspice_line(stdout, 40)
     assert same == 40 and diff < 1e-6
@@ -159,11 +158,13 @@ def test_local_short_run_agrees_with_ngspice(tmp_path):
 
 
 @needs_data
-def test_rectified_local_short_run_learns_and_agrees_with_ngspice(tmp_path):
-    stdout = run_example("fashion_mnist", "--config", "rectified-local", "--filters", 8, "--train", 2000,
+@pytest.mark.parametrize("config, unit", [("rectified-local", " V^2"), ("best", "")])  # best: cross-entropy
+def test_rectified_local_short_run_learns_and_agrees_with_ngspice(tmp_path, config, unit):
+    stdout = run_example("fashion_mnist", "--config", config, "--filters", 8, "--train", 2000,
                          "--test", 500, "--epochs", 1, "--batch-size", 16, "--ngspice-check", 20, "--out", tmp_path,
                          timeout=600)
-    assert "fashion-mnist (rectified-local)" in stdout
+    assert f"fashion-mnist ({config})" in stdout
+    assert re.search(rf"^epoch   1  loss [0-9.e+-]+{re.escape(unit)}  train [0-9.]+  test", stdout, re.MULTILINE)
     assert printed_accuracy(stdout, "fashion-mnist") >= 0.4  # chance: 0.1
     same, diff = _ngspice_line(stdout, 20)
     assert same == 20 and diff < 1e-6
