@@ -4,7 +4,7 @@ Run:  python test_circuit/fashion_joined.py [--rectified DIR] [--local DIR] [--e
           [--ngspice-check N] [--out DIR]
 
 ``--rectified`` and ``--local`` are folders that ``fashion_mnist.py`` saved (``--config rectified``
-with one hidden layer, and ``--config rectified-local``). The joined circuit keeps both hidden
+with one hidden layer, and ``--config rectified-local`` or ``best``), trained on the same loss. The joined circuit keeps both hidden
 layers and wires both readout crossbars onto one set of 10 output nets: each output net then sits
 at the conductance-weighted mean of what the two networks would drive it to. The fully connected
 network's conductances are all scaled by ``k`` (its total readout conductance against the local
