@@ -116,7 +116,7 @@ def build_model(args, backend):
         return rectified_local_network((28, 28, 2), args.filters or 64, N_CLASSES, kernel_size=args.kernel,
                                        strides=args.strides, bias_voltage=args.volts, g_min=args.g_min,
                                        g_max=args.g_max, initializer=("uniform", args.g_min, args.g_max / 40),
-                                       local_lr=args.hidden_lr, backend=backend, seed=args.seed, **device)
+                                       hidden_lr=args.hidden_lr, backend=backend, seed=args.seed, **device)
     common = dict(clamp=args.clamp, gain=args.gain, backend=backend, seed=args.seed, **device)
     if args.network == "dense":
         # Conductances well below the clamps' 1/RON (0.01 S) even summed over 1570 inputs,
@@ -140,6 +140,13 @@ def ngspice_check(model, weights, x, native_readouts, workers):
     seconds = time.perf_counter() - start
     same = int(np.sum(np.argmax(readouts, axis=1) == np.argmax(native_readouts, axis=1)))
     return same, float(np.abs(readouts - native_readouts).max()), seconds
+
+
+def report_ngspice_check(model, weights, x, native_readouts, workers):
+    """:func:`ngspice_check`, printed as the line the tests and docs read."""
+    same, diff, seconds = ngspice_check(model, weights, x, native_readouts, workers)
+    print(f"ngspice check: {same}/{len(native_readouts)} identical predictions, largest readout difference "
+          f"{diff:.3g} V ({seconds:.1f} s)")
 
 
 def save_figures(out, images, labels, predicted, confusion, title, count=8):
@@ -336,9 +343,7 @@ def recheck(args):
     readouts = model.predict({"x": x})["out"]
     accuracy = float(np.mean(np.argmax(readouts, axis=1) == test_labels[:n]))
     print(f"{folder}: test accuracy {accuracy:.4f} on the first {n} test images (native)")
-    same, diff, seconds = ngspice_check(model, folder / "weights.pkl", x, readouts, args.ngspice_workers)
-    print(f"ngspice check: {same}/{n} identical predictions, largest readout difference {diff:.3g} V "
-          f"({seconds:.1f} s)")
+    report_ngspice_check(model, folder / "weights.pkl", x, readouts, args.ngspice_workers)
     return accuracy
 
 
@@ -387,10 +392,7 @@ def run(args):
         print("ngspice check: not run by default with several hidden layers (Ngspice is very slow on them: "
               "10 images of 1568-1024-1024-10 had not finished in 18 min); --ngspice-check N runs it")
     if n_check:
-        same, diff, seconds = ngspice_check(model, out / "weights.pkl", x_test[:n_check], readouts[:n_check],
-                                            args.ngspice_workers)
-        print(f"ngspice check: {same}/{n_check} identical predictions, largest readout difference {diff:.3g} V "
-              f"({seconds:.1f} s)")
+        report_ngspice_check(model, out / "weights.pkl", x_test[:n_check], readouts[:n_check], args.ngspice_workers)
     return accuracy
 
 

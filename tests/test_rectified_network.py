@@ -76,7 +76,7 @@ def test_ep_gradient_matches_finite_differences(kind, rng):
 
 
 def test_local_layout_bias_start_and_own_step():
-    model = rectified_local_network(IMAGE, 4, N_OUT, kernel_size=3, strides=2, local_lr=2e-11, backend="native",
+    model = rectified_local_network(IMAGE, 4, N_OUT, kernel_size=3, strides=2, hidden_lr=2e-11, backend="native",
                                     **RANGE)
     assert model.get_weights()["l1p"].shape == (9, 18, 2)   # 3 x 3 windows of 3 x 3 x 2 pixels, 2 filters
     assert np.all(model.layer("d2").g[-2:] == 1e-9)         # the bias pair starts without current

@@ -45,7 +45,7 @@ def local_network(image_shape, filters, n_outputs, kernel_size=7, strides=3, poo
 
 def rectified_local_network(image_shape, filters, n_outputs, kernel_size=7, strides=3, bias_voltage=1.0,
                             g_min=1e-12, g_max=1e-6, initializer=("uniform", 1e-12, 2.5e-8), ron=100.0,
-                            local_lr=None, backend="ngspice", seed=0, **model_options):
+                            hidden_lr=None, backend="ngspice", seed=0, **model_options):
     """An image of input voltages ``image_shape = (rows, cols, channels)`` (V) -> two
     LocallyConnected2D crossbars per ``kernel_size`` window (``filters // 2`` nets each)
     -> one diode per net to ground (a rectifier of on-resistance ``ron``, Ohm), holding
@@ -62,7 +62,7 @@ def rectified_local_network(image_shape, filters, n_outputs, kernel_size=7, stri
     ``r1p``/``r1n`` (their diodes), ``f1p``/``f1n`` (flattened), ``h1`` (the halves and
     the bias pair), ``d2``, ``out``. Conductances (S) are bounded by ``g_min``/``g_max``;
     the bias pair's row of ``d2`` starts at ``g_min`` (no bias current at first).
-    ``local_lr``: the locally connected crossbars' own learning rate (S per step; None:
+    ``hidden_lr``: the locally connected crossbars' own learning rate (S per step; None:
     the optimizer's). A local net sums a window's conductances, not the whole image's,
     so one step of a given size moves it more than a fully connected net.
 
@@ -78,7 +78,7 @@ def rectified_local_network(image_shape, filters, n_outputs, kernel_size=7, stri
     conductances = dict(initializer=initializer, g_min=g_min, g_max=g_max)
     halves = []
     for half, direction in (("p", "up"), ("n", "down")):
-        h = LocallyConnected2DLayer(filters // 2, kernel_size, name=f"l1{half}", strides=strides, lr=local_lr,
+        h = LocallyConnected2DLayer(filters // 2, kernel_size, name=f"l1{half}", strides=strides, lr=hidden_lr,
                                     **conductances)(x)
         h = DiodeLayer(name=f"r1{half}", direction=direction, bias_voltage=0.0, param={"RON": ron})(h)
         halves.append(FlattenLayer(name=f"f1{half}")(h))
