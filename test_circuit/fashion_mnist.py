@@ -131,12 +131,16 @@ def build_model(args, backend):
 
 def ngspice_check(model, weights, x, native_readouts, workers):
     """Re-solve ``x`` (the inputs ``x``, or a dict of every input layer's) in Ngspice with the trained
-    weights; return (identical predictions, max |dV|, seconds)."""
-    backend = "ngspice" if workers <= 1 else f"ngspice:{workers}"
+    weights; return (identical predictions, max |dV|, seconds).
+
+    Ngspice solves the images as the steps of DC sweeps (``ngspice-sweep``: one matrix ordering per
+    sweep instead of one per image; :mod:`ebana.backends.ngspice.sweep`), split over ``workers``."""
+    backend = "ngspice-sweep" if workers <= 1 else f"ngspice-sweep:{workers}"
     spice = Model.from_config(model.get_config(), backend=backend)
     spice.load_weights(weights)
     start = time.perf_counter()
-    readouts = spice.predict(x if isinstance(x, dict) else {"x": x}, batch_size=64)["out"]
+    data = x if isinstance(x, dict) else {"x": x}
+    readouts = spice.predict(data, batch_size=len(native_readouts))["out"]  # one batch: few sweeps
     seconds = time.perf_counter() - start
     same = int(np.sum(np.argmax(readouts, axis=1) == np.argmax(native_readouts, axis=1)))
     return same, float(np.abs(readouts - native_readouts).max()), seconds

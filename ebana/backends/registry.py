@@ -1,4 +1,4 @@
-"""The one table of solvers by name: ``'ngspice'``, ``'native'``, ``'native-layered'``, ``'native-dense'``, ``'native-wires'``.
+"""The one table of solvers by name: ``'ngspice'``, ``'ngspice-sweep'``, ``'native'``, ``'native-layered'``, ``'native-dense'``, ``'native-wires'``.
 
 Every place that turns a name into a solver reads this table: the factory
 (:func:`~ebana.backends.factory.get_backend`), the retry wrapper and the
@@ -10,7 +10,7 @@ nor the compiled kernels. A new solver family registers itself with
 Example:
     >>> from ebana.backends.registry import SOLVERS
     >>> sorted(SOLVERS)
-    ['native', 'native-dense', 'native-layered', 'native-wires', 'ngspice']
+    ['native', 'native-dense', 'native-layered', 'native-wires', 'ngspice', 'ngspice-sweep']
 """
 import importlib
 
@@ -19,6 +19,7 @@ from ..errors import ValidationError
 #: name -> ``"module:Class"`` (imported on first use) or a zero-argument factory.
 SOLVERS = {
     "ngspice": "ebana.backends.ngspice.backend:NgspiceBackend",
+    "ngspice-sweep": "ebana.backends.ngspice.sweep:NgspiceSweepBackend",
     "native": "ebana.backends.auto:AutoNativeBackend",
     "native-layered": "ebana.backends.layered.backend:LayeredBackend",
     "native-dense": "ebana.backends.dense.backend:DenseBackend",

@@ -38,12 +38,7 @@ def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, 
     vs, title="one sample")``).
     """
     g, vs, isrc = _checked_values(circuit, g, vs, isrc)
-    opts = dict(DEFAULT_OPTIONS, **(options or {}))
-    _check_free_text(title, opts)
-    lines = [f"* {title}", ".options " + " ".join(f"{k}={_f(v)}" for k, v in opts.items())]
-    lines += _linear_lines(circuit, g, vs, isrc)
-    lines += _diode_lines(circuit)
-    lines += _amplifier_lines(circuit)
+    lines = _element_lines(circuit, g, vs, isrc, title, options)
     for owner, text in circuit.spice_blocks:
         lines.append(f"* user block {owner}")
         lines.extend(text.strip().splitlines())
@@ -51,6 +46,81 @@ def render(circuit, g, vs=None, isrc=None, title="ebana circuit", options=None, 
         lines.append(analysis)
     lines.append(".end")
     return "\n".join(lines) + "\n"
+
+
+class SweepNetlist:
+    """What :func:`render_sweep` wrote: ``text``, the name of the ``sweep`` source, the number of
+    ``steps`` (samples), and ``branches``: the vector names Ngspice reports the branch current of
+    every voltage source under, in circuit order (``<name>#branch``; a swept source is a B source)."""
+
+    def __init__(self, text, sweep, steps, branches):
+        self.text, self.sweep, self.steps, self.branches = text, sweep, steps, branches
+
+    @property
+    def command(self):
+        """The Ngspice command that runs the sweep: one operating point per sample."""
+        return f"dc {self.sweep} 0 {self.steps - 1} 1"
+
+
+def render_sweep(circuit, g, vs, isrc, title="ebana circuit, one sample per sweep step", options=None):
+    """Return a :class:`SweepNetlist`: ``circuit`` with conductances ``g`` (S, shape (R,)) for a
+    batch of samples, source voltages ``vs`` (V, (B, V)) and currents ``isrc`` (A, (B, I)), written
+    so that one DC sweep solves every sample.
+
+    A sweep source steps 0, 1, ..., B-1 (integers: exact in floating point). Every source whose
+    value differs between samples becomes a B source whose value is a piecewise-linear function of
+    the sweep net, flat at x_k within a quarter step of k (see :func:`_pwl`); sources equal in every
+    sample stay independent sources. At step k the circuit is therefore exactly sample k's.
+    """
+    if circuit.spice_blocks:
+        raise ValidationError("render_sweep: the circuit holds user SPICE blocks, whose names ebana cannot "
+                              "see; solve it one operating point per sample (render)")
+    vs, isrc = np.atleast_2d(vs), np.atleast_2d(isrc)
+    g, _, _ = _checked_values(circuit, g, vs[0], isrc[0])
+    vs, isrc = check_array(vs, "source voltages (V)"), check_array(isrc, "source currents (A)")
+    if vs.shape[1:] != (circuit.n_vs,) or isrc.shape != (len(vs), circuit.n_is):
+        raise ValidationError(f"expected source voltages (B, {circuit.n_vs}) and currents (B, {circuit.n_is}), "
+                              f"received {vs.shape} and {isrc.shape}")
+    tag = _unused_prefix(circuit, "ebanasweep")
+    steps = len(vs)
+    lines = _element_lines(circuit, g, vs[0], isrc[0], title, options, swept=(tag, vs, isrc))
+    lines.append(f"v{tag} {tag} 0 dc 0")
+    lines.append(f".dc v{tag} 0 {steps - 1} 1")
+    lines.append(".end")
+    swept_vs = np.any(vs != vs[0], axis=0)
+    branches = [(f"b{tag}{n}" if swept else n) + "#branch"
+                for n, swept in zip(circuit.element_names("vs"), swept_vs)]
+    return SweepNetlist("\n".join(lines) + "\n", f"v{tag}", steps, branches)
+
+
+def _unused_prefix(circuit, prefix):
+    """``prefix`` (plus x's) such that no node is named so and no element owner starts with it:
+    names built from it cannot meet the circuit's own."""
+    owners = {o.lower() for kind in circuit.blocks.values() for o in kind}
+    owners |= {b.owner.lower() for b in circuit.diode_blocks}
+    nodes = {n.lower() for n in circuit.node_names}
+    while prefix in nodes or any(o.startswith(prefix) for o in owners):
+        prefix += "x"
+    return prefix
+
+
+def _pwl(tag, column):
+    """``pwl(v(tag), -0.25, x_0, 0.25, x_0, 0.75, x_1, 1.25, x_1, ...)``: flat within a quarter step
+    of every integer k, so that the sweep net's voltage, which Ngspice's LU solve returns to
+    rounding (k * (1 +- 1e-16)), still gives exactly x_k."""
+    points = ", ".join(f"{k - 0.25!r}, {_f(x)}, {k + 0.25!r}, {_f(x)}" for k, x in enumerate(column))
+    return f"pwl(v({tag}), {points})"
+
+
+def _element_lines(circuit, g, vs, isrc, title, options, swept=None):
+    """The title and options lines, then every element ebana made (``swept``: see :func:`_linear_lines`)."""
+    opts = dict(DEFAULT_OPTIONS, **(options or {}))
+    _check_free_text(title, opts)
+    lines = [f"* {title}", ".options " + " ".join(f"{k}={_f(v)}" for k, v in opts.items())]
+    lines += _linear_lines(circuit, g, vs, isrc, swept)
+    lines += _diode_lines(circuit)
+    lines += _amplifier_lines(circuit)
+    return lines
 
 
 def _checked_values(circuit, g, vs, isrc):
@@ -84,19 +154,27 @@ def _check_free_text(title, opts):
             raise ValidationError(f"Ngspice option name {key!r} must be letters and digits only")
 
 
-def _linear_lines(circuit, g, vs, isrc):
-    """Resistors (written as resistances, Ohm), voltage sources and current sources, in that order."""
+def _linear_lines(circuit, g, vs, isrc, swept=None):
+    """Resistors (written as resistances, Ohm), voltage sources and current sources, in that order.
+
+    ``swept = (tag, vs_batch, isrc_batch)``: sources whose value differs between the rows of the
+    batch become B sources following the sweep source ``v<tag>`` (see :func:`render_sweep`)."""
     nn = circuit.node_names
     lines = []
     names = circuit.element_names("res")
     for k in range(circuit.n_res):
         lines.append(f"{names[k]} {nn[circuit.res_a[k]]} {nn[circuit.res_b[k]]} {_f(1.0 / g[k])}")
+    tag, vs_batch, is_batch = swept or (None, vs[None, :], isrc[None, :])
     names = circuit.element_names("vs")
     for k in range(circuit.n_vs):
-        lines.append(f"{names[k]} {nn[circuit.vs_pos[k]]} {nn[circuit.vs_neg[k]]} dc {_f(vs[k])}")
+        p, n, column = nn[circuit.vs_pos[k]], nn[circuit.vs_neg[k]], vs_batch[:, k]
+        lines.append(f"b{tag}{names[k]} {p} {n} v = {_pwl(tag, column)}" if np.any(column != column[0])
+                     else f"{names[k]} {p} {n} dc {_f(vs[k])}")
     names = circuit.element_names("is")
     for k in range(circuit.n_is):
-        lines.append(f"{names[k]} 0 {nn[circuit.is_node[k]]} dc {_f(isrc[k])}")
+        node, column = nn[circuit.is_node[k]], is_batch[:, k]
+        lines.append(f"b{tag}{names[k]} 0 {node} i = {_pwl(tag, column)}" if np.any(column != column[0])
+                     else f"{names[k]} 0 {node} dc {_f(isrc[k])}")
     return lines
 
 

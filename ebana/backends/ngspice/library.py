@@ -10,6 +10,8 @@ because PySpice's ``exec_command`` guesses failure by searching the output for
 import logging
 import threading
 
+import numpy as np
+
 from ...errors import SimulatorError
 
 _LOCK = threading.Lock()
@@ -103,6 +105,22 @@ class NgspiceLibrary:
                 missing.append(k)
             else:
                 out[k] = info.v_realdata[0]
+        return missing
+
+
+    def read_vectors(self, names_bytes, out):
+        """Fill column ``out[:, k]`` with vector ``names_bytes[k]`` (one value per row of ``out``, e.g.
+        per step of a sweep); return the indices of vectors missing or of another length."""
+        get = self._lib.ngGet_Vec_Info
+        NULL = self._ffi.NULL
+        rows = out.shape[0]
+        missing = []
+        for k, name in enumerate(names_bytes):
+            info = get(name)
+            if info == NULL or info.v_length != rows or info.v_realdata == NULL:
+                missing.append(k)
+            else:
+                out[:, k] = np.frombuffer(self._ffi.buffer(info.v_realdata, rows * 8), dtype=np.float64)
         return missing
 
 
