@@ -12,6 +12,7 @@ sources' currents and the voltages of folded nodes are put back afterwards
 by Kirchhoff's current law, exactly as Ngspice would report them (to rounding).
 """
 import numpy as np
+import scipy.sparse as sp
 
 from ...circuit.structure import Circuit, kept_blocks
 from ..base import OperatingPoint, Stimulus
@@ -61,8 +62,8 @@ class FoldedCircuit:
         norton = unknown[o_end]
         self.norton_res = self.dropped_res[norton]
         self.norton_held = h_end[norton]
-        self.norton_nodes, at = np.unique(o_end[norton], return_inverse=True)
-        self.norton_sum = incidence(len(self.norton_nodes), at)       # (n_norton, len(norton_res))
+        self.norton_nodes, self.norton_at = np.unique(o_end[norton], return_inverse=True)
+        self.norton_sum = incidence(len(self.norton_nodes), self.norton_at)  # (n_norton, len(norton_res))
         self.kcl_dropped = incidence(N, a[dropped], b[dropped])       # (N, n_dropped)
         self.circuit = self._reduced(circuit)
 
@@ -109,7 +110,12 @@ class FoldedCircuit:
         g_n = g[..., self.norton_res]
         v_held = self._held_voltages(stimulus.vs)
         g_fold = scatter(self.norton_sum, np.atleast_2d(g_n))
-        i_fold = scatter(self.norton_sum, g_n * v_held[:, self.norton_held])
+        if g.ndim == 1:  # one sparse product: no (B, resistors) temporaries (GBs on an image network)
+            weights = sp.csr_matrix((g_n, (self.norton_at, self.norton_held)),
+                                    shape=(len(self.norton_nodes), self.full.n_nodes))
+            i_fold = scatter(weights, v_held)
+        else:
+            i_fold = scatter(self.norton_sum, g_n * v_held[:, self.norton_held])
         g_red = np.concatenate([g[..., self.kept_res], g_fold[0] if g.ndim == 1 else g_fold], axis=-1)
         return Stimulus(g_red, stimulus.vs[:, self.kept_vs], np.concatenate([stimulus.isrc, i_fold], axis=1))
 
@@ -120,10 +126,18 @@ class FoldedCircuit:
         v[:, self.present] = np.where(np.isin(self.present, self.held), v[:, self.present], op.v)
         i_vs = np.zeros((B, self.full.n_vs))
         i_vs[:, self.kept_vs] = op.i_vs
-        c = self.full
-        g_d = stimulus.g[..., self.dropped_res]
-        i_r = g_d * (v[:, c.res_a[self.dropped_res]] - v[:, c.res_b[self.dropped_res]])
-        leave = scatter(self.kcl_dropped, i_r)
         # the dropped resistors' currents are delivered by the sources holding their ends
-        i_vs[:, self.hold_src[self.held]] -= self.hold_sign[self.held] * leave[:, self.held]
+        i_vs[:, self.hold_src[self.held]] -= self.hold_sign[self.held] * self._leaving_held(stimulus.g, v)
         return OperatingPoint(v, i_vs)
+
+    def _leaving_held(self, g, v):
+        """Current (A) the dropped resistors draw out of each held node, ``(B, held)``."""
+        c = self.full
+        a, b = c.res_a[self.dropped_res], c.res_b[self.dropped_res]
+        g_d = g[..., self.dropped_res]
+        if g.ndim == 1:  # their conductance matrix's rows at the held nodes, times v
+            rows, cols = np.concatenate([a, a, b, b]), np.concatenate([a, b, a, b])
+            laplacian = sp.csr_matrix((np.concatenate([g_d, -g_d, -g_d, g_d]), (rows, cols)),
+                                      shape=(c.n_nodes, c.n_nodes))
+            return scatter(laplacian[self.held], v)
+        return scatter(self.kcl_dropped, g_d * (v[:, a] - v[:, b]))[:, self.held]
