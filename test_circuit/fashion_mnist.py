@@ -39,8 +39,9 @@ at random in every batch.
 
 Training is native (``--backend``), on the CPU or, with ``--device cuda``, on a GPU
 (``pip install ebana[gpu]``; the rectified and dense configurations); afterwards the first ``--ngspice-check`` test
-images (default 1000 rectified, 100 dense and rectified-local, 20 local) are re-solved in Ngspice with the
-trained conductances, and the script prints how many predictions are identical and the
+images (default 1000 rectified and rectified-local, 100 dense, 20 local) are re-solved in Ngspice with the
+trained conductances, as the steps of DC sweeps (``ngspice-sweep``: one matrix ordering per sweep
+rather than per image), and the script prints how many predictions are identical and the
 largest readout difference.
 Saves into ``--out``: ``weights.pkl``, ``model.json``, ``optimizer.pkl``,
 ``history.h5``, ``training.png``, ``confusion.png``, ``misclassified.png``.
@@ -72,10 +73,10 @@ DEFAULTS = {
     "rectified": dict(loss="mse", lr=1.5e-10, beta=5e-7, g_min=1e-12, g_max=1e-6, schedule="cosine", ngspice_check=1000),
     # rectified-local: its window crossbars step 1/24 of the output crossbar's: a local net sums 98
     # conductances, not 1570, so a step moves it more (3 epochs on 12,000 images: 83.8 %, against 79.0 %
-    # with one step of 1.5e-10 S for all; docs/fashion.md). Ngspice needs 4.5 s per image of it (4,096
-    # rectified nets on the same 10 outputs), against 0.2 s for the rectified one: 100 checked by default
+    # with one step of 1.5e-10 S for all; docs/fashion.md). One Ngspice op of it costs 3.4 s (a matrix
+    # ordering for 4,096 rectified nets on the same 10 outputs); as steps of DC sweeps, 1,000 images fit in minutes
     "rectified-local": dict(loss="mse", lr=1.2e-9, hidden_lr=5e-11, beta=5e-7, g_min=1e-12, g_max=1e-6, schedule="cosine",
-                            ngspice_check=100),
+                            ngspice_check=1000),
     "dense": dict(loss="mse", lr=5e-8, beta=1e-8, g_min=1e-9, g_max=2e-6, schedule="none", ngspice_check=100),
     "local": dict(loss="mse", lr=2e-6, beta=1e-6, g_min=1e-9, g_max=2e-6, schedule="none", ngspice_check=20),
 }
@@ -173,10 +174,9 @@ def parse(argv):
                         "widths for several hidden layers (1024,1024; then no Ngspice check unless "
                         "--ngspice-check is given)")
     p.add_argument("--ngspice-check", type=int, default=None,
-                   help="test images re-solved in Ngspice (0: none; default 1000 rectified, 100 dense and "
-                        "rectified-local, 20 local: "
-                        "Ngspice needs about 0.5 s per image of the rectified network, tens of seconds for the "
-                        "full-size local one)")
+                   help="test images re-solved in Ngspice, as the steps of DC sweeps (0: none; default 1000 "
+                        "rectified and rectified-local, 100 dense, 20 local: 1,000 images of the rectified and "
+                        "rectified-local networks take minutes, the full-size local one tens of seconds per image)")
     p.add_argument("--ngspice-workers", type=int, default=2, help="Ngspice processes for the check")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=None, help="Adam step (S; default per --config, see DEFAULTS)")
@@ -223,7 +223,7 @@ def parse(argv):
     p.add_argument("--data", default=None, help="folder holding the four IDX files (default: the search path)")
     p.add_argument("--recheck", default=None, metavar="DIR",
                    help="train nothing: re-solve the first --ngspice-check test images with the run saved in DIR "
-                        "(weights.pkl, model.json), natively and in Ngspice")
+                        "(weights.pkl, model.json; by this script or fashion_joined.py), natively and in Ngspice")
     p.add_argument("--out", default=None, help="output folder (default: results/fashion_mnist_<config>)")
     args = p.parse_args(argv)
     for name in ("train", "test", "epochs", "batch_size", "blas_threads"):
@@ -325,6 +325,13 @@ def load_run(folder, backend="native"):
     return model
 
 
+def saved_inputs(model, images, volts=1.0):
+    """The input voltages (V) of every input layer of a saved run's ``model``: an image-shaped layer
+    takes the ``(28, 28, 2)`` layout, a flat one ``[v, -v]`` (a joined run has one of each)."""
+    return {layer.name: to_inputs(images, "rectified-local" if len(layer.shape) == 3 else "rectified", volts)
+            for layer in model.inputs}
+
+
 def main(argv=None):
     args = parse(argv)
     # the layered solver's input projection and gradient are large products: they use every
@@ -342,9 +349,8 @@ def recheck(args):
     n = min(args.ngspice_check, len(test_labels))
     if n < 1:
         raise SystemExit("--recheck: --ngspice-check must name at least one test image")
-    layout = "rectified-local" if len(model.layer("x").shape) == 3 else "rectified"
-    x = to_inputs(test_images[:n], layout, args.volts)
-    readouts = model.predict({"x": x})["out"]
+    x = saved_inputs(model, test_images[:n], args.volts)
+    readouts = model.predict(x)["out"]
     accuracy = float(np.mean(np.argmax(readouts, axis=1) == test_labels[:n]))
     print(f"{folder}: test accuracy {accuracy:.4f} on the first {n} test images (native)")
     report_ngspice_check(model, folder / "weights.pkl", x, readouts, args.ngspice_workers)

@@ -88,7 +88,7 @@ def test_best_is_the_rectified_local_network_on_cross_entropy():
     example = _example()
     best = example.parse(["--config", "best"])
     assert (best.network, best.loss, best.lr, best.hidden_lr, best.ngspice_check) == (
-        "rectified-local", "cross-entropy", 1.2e-9, 1e-10, 100)
+        "rectified-local", "cross-entropy", 1.2e-9, 1e-10, 1000)
     model = example.build_model(example.parse(["--config", "best", "--filters", "4"]), "native")
     assert model.layer("l1p").g.shape == (64, 98, 2) and model.layer("l1p").lr == 1e-10
     assert model.layer("d2").lr is None
@@ -212,6 +212,11 @@ def test_joined_circuit_of_two_short_runs_trains_and_agrees_with_ngspice(tmp_pat
     same, diff = _ngspice_line(stdout, 10)
     assert same == 10 and diff < 1e-6
     assert (joined / "weights.pkl").exists() and (joined / "history.h5").exists()
+    if loss == "mse":  # --recheck takes a joined run too: one input of each layout
+        stdout = run_example("fashion_mnist", "--recheck", joined, "--ngspice-check", 12, timeout=600)
+        assert re.search(r"test accuracy 0\.\d+ on the first 12 test images \(native\)", stdout)
+        same, diff = _ngspice_line(stdout, 12)
+        assert same == 12 and diff < 1e-6
 
 
 @needs_data

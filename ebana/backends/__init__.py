@@ -4,7 +4,8 @@
   goes in and out of a solve (:class:`Stimulus`, :class:`OperatingPoint`);
 * :mod:`.registry`: solvers by name; :mod:`.factory`: the backend a user asks for;
 * one folder per solver family, with the same file names: :mod:`.ngspice`
-  (the reference), :mod:`.dense` (Newton on the whole nodal system) and
+  (the reference: one ``op`` per sample, or ``'ngspice-sweep'``, a batch as the
+  steps of one DC sweep), :mod:`.dense` (Newton on the whole nodal system) and
   :mod:`.layered` (layer by layer); :mod:`.junctions` holds the device
   equations both native solvers evaluate;
 * :mod:`.eliminate`: wired crossbars' inner nodes eliminated exactly, the rest

@@ -42,14 +42,14 @@ class NgspiceSweepBackend(NgspiceBackend):
 
     options, fold_sources: as for :class:`~ebana.backends.ngspice.backend.NgspiceBackend`.
     max_table_values: per sweep, at most this many per-sample source values (the tables of the swept
-        sources, about 25 bytes of netlist each); a larger batch is cut into several sweeps.
+        sources, about 60 bytes of netlist each); a larger batch is cut into sweeps of equal length.
 
     Attributes:
         sweeps: DC sweeps run; fallbacks: sweeps that failed and were solved one ``op`` per sample.
     """
     name = "ngspice-sweep"
 
-    def __init__(self, options=None, fold_sources=True, max_table_values=1_000_000):
+    def __init__(self, options=None, fold_sources=True, max_table_values=500_000):
         super().__init__(options, fold_sources)
         self.max_table_values = int(max_table_values)
         self.sweeps = 0
@@ -61,12 +61,12 @@ class NgspiceSweepBackend(NgspiceBackend):
             return super()._solve(circuit, stimulus, sample_offset)
         swept = int(np.sum(np.any(stimulus.vs != stimulus.vs[0], axis=0))
                     + np.sum(np.any(stimulus.isrc != stimulus.isrc[0], axis=0)))
-        step = max(2, self.max_table_values // max(1, swept))
+        per_sweep = max(2, self.max_table_values // max(1, swept))
         parts = []
-        for start in range(0, B, step):
-            part = stimulus.take(np.arange(start, min(B, start + step)))
+        for rows in np.array_split(np.arange(B), -(-B // per_sweep)):  # sweeps of equal length
+            part = stimulus.take(rows)
             solve = self._sweep if part.batch_size > 1 else super()._solve
-            parts.append(solve(circuit, part, sample_offset + start))
+            parts.append(solve(circuit, part, sample_offset + int(rows[0])))
         return OperatingPoint(np.concatenate([p.v for p in parts]), np.concatenate([p.i_vs for p in parts]))
 
     def _sweep(self, circuit, stimulus, sample_offset):
@@ -94,13 +94,13 @@ class NgspiceSweepBackend(NgspiceBackend):
             lib.command("destroy all")
             self._unload()
         self.sweeps += 1
-        self.solves += B
         if errors or missing:
             self.fallbacks += 1
             log.warning("Ngspice DC sweep over samples %d-%d failed (%s); solving them one op each",
                         sample_offset, sample_offset + B - 1, "; ".join(errors) or "vectors missing")
             log.debug("Ngspice output of the failed sweep:\n%s", text)
             return super()._solve(circuit, stimulus, sample_offset)
+        self.solves += B
         return OperatingPoint(v, i_vs)
 
     def _unload(self):
