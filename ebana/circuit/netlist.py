@@ -87,10 +87,15 @@ def render_sweep(circuit, g, vs, isrc, title="ebana circuit, one sample per swee
     lines.append(f"v{tag} {tag} 0 dc 0")
     lines.append(f".dc v{tag} 0 {steps - 1} 1")
     lines.append(".end")
-    swept_vs = np.any(vs != vs[0], axis=0)
     branches = [(f"b{tag}{n}" if swept else n) + "#branch"
-                for n, swept in zip(circuit.element_names("vs"), swept_vs)]
+                for n, swept in zip(circuit.element_names("vs"), varying(vs))]
     return SweepNetlist("\n".join(lines) + "\n", f"v{tag}", steps, branches)
+
+
+def varying(values):
+    """Which columns of a per-sample table ``values`` (B, n) differ between its rows: the sources
+    :func:`render_sweep` makes follow the sweep."""
+    return np.any(values != values[:1], axis=0)
 
 
 def _unused_prefix(circuit, prefix):
@@ -165,15 +170,15 @@ def _linear_lines(circuit, g, vs, isrc, swept=None):
     for k in range(circuit.n_res):
         lines.append(f"{names[k]} {nn[circuit.res_a[k]]} {nn[circuit.res_b[k]]} {_f(1.0 / g[k])}")
     tag, vs_batch, is_batch = swept or (None, vs[None, :], isrc[None, :])
-    names = circuit.element_names("vs")
+    names, swept_vs = circuit.element_names("vs"), varying(vs_batch)
     for k in range(circuit.n_vs):
-        p, n, column = nn[circuit.vs_pos[k]], nn[circuit.vs_neg[k]], vs_batch[:, k]
-        lines.append(f"b{tag}{names[k]} {p} {n} v = {_pwl(tag, column)}" if np.any(column != column[0])
+        p, n = nn[circuit.vs_pos[k]], nn[circuit.vs_neg[k]]
+        lines.append(f"b{tag}{names[k]} {p} {n} v = {_pwl(tag, vs_batch[:, k])}" if swept_vs[k]
                      else f"{names[k]} {p} {n} dc {_f(vs[k])}")
-    names = circuit.element_names("is")
+    names, swept_is = circuit.element_names("is"), varying(is_batch)
     for k in range(circuit.n_is):
-        node, column = nn[circuit.is_node[k]], is_batch[:, k]
-        lines.append(f"b{tag}{names[k]} 0 {node} i = {_pwl(tag, column)}" if np.any(column != column[0])
+        node = nn[circuit.is_node[k]]
+        lines.append(f"b{tag}{names[k]} 0 {node} i = {_pwl(tag, is_batch[:, k])}" if swept_is[k]
                      else f"{names[k]} 0 {node} dc {_f(isrc[k])}")
     return lines
 

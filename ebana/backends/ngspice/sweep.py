@@ -27,7 +27,7 @@ import logging
 
 import numpy as np
 
-from ...circuit.netlist import render_sweep
+from ...circuit.netlist import render_sweep, varying
 from ...errors import SimulatorError
 from ...interrupt import check as check_interrupt
 from ..base import OperatingPoint
@@ -59,8 +59,7 @@ class NgspiceSweepBackend(NgspiceBackend):
         B = stimulus.batch_size
         if B < 2 or stimulus.g.ndim == 2 or circuit.spice_blocks:
             return super()._solve(circuit, stimulus, sample_offset)
-        swept = int(np.sum(np.any(stimulus.vs != stimulus.vs[0], axis=0))
-                    + np.sum(np.any(stimulus.isrc != stimulus.isrc[0], axis=0)))
+        swept = int(varying(stimulus.vs).sum() + varying(stimulus.isrc).sum())
         per_sweep = max(2, self.max_table_values // max(1, swept))
         parts = []
         for rows in np.array_split(np.arange(B), -(-B // per_sweep)):  # sweeps of equal length
