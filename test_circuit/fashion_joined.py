@@ -101,7 +101,9 @@ def parse(argv):
     p.add_argument("--epochs", type=int, default=2, help="epochs of EP on the joined circuit")
     p.add_argument("--train", type=int, default=60000)
     p.add_argument("--test", type=int, default=10000)
-    p.add_argument("--ngspice-check", type=int, default=20, help="test images re-solved in Ngspice")
+    p.add_argument("--ngspice-check", type=int, default=1000,
+                   help="test images re-solved in Ngspice, as the steps of DC sweeps (1,000 of the full-size joined "
+                        "circuit: about 2.5 min with 2 workers)")
     p.add_argument("--ngspice-workers", type=int, default=2)
     p.add_argument("--blas-threads", type=int, default=2)
     p.add_argument("--out", default="results/fashion_joined")
