@@ -1,4 +1,5 @@
 """One Ngspice DC sweep per batch gives what one Ngspice ``op`` per sample gives."""
+import logging
 import os
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ from ebana import (BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer,
 from ebana.backends import make_stimulus
 from ebana.backends.ngspice import NgspiceBackend, NgspiceSweepBackend
 from ebana.circuit.netlist import render_sweep
-from ebana.errors import ValidationError
+from ebana.errors import SimulatorError, ValidationError
 
 
 def _stimulus(model, inputs, B, rng, currents=True):
@@ -77,6 +78,22 @@ def test_what_a_sweep_cannot_hold_is_solved_one_op_per_sample(rng):
     for s in (per_sample, stim.take([0])):
         np.testing.assert_array_equal(sweep.solve(c, s).v, NgspiceBackend().solve(c, s).v)
     assert sweep.sweeps == 0
+
+
+def test_a_failed_sweep_falls_back_to_ops_that_name_the_sample(rng, caplog):
+    """Tolerances Newton can hardly meet: the sweep fails and says so, its samples are solved one op
+    each, and the first that fails is named by its index in the caller's data (7 to 10)."""
+    model, B = xor_like("native", kind="real"), 4
+    stim = _stimulus(model, {"x": rng.uniform(-1, 1, (B, 2))}, B, rng, currents=False)
+    sweep = NgspiceSweepBackend(options={"reltol": 1e-30, "vntol": 1e-300, "abstol": 1e-300, "gminsteps": 0,
+                                         "srcsteps": 0})
+    with caplog.at_level(logging.WARNING, logger="ebana.backends.ngspice.sweep"), \
+            pytest.raises(SimulatorError, match="no operating point") as info:
+        sweep.solve(model.circuit, stim, sample_offset=7)
+    assert 7 <= info.value.sample <= 10 and str(info.value).startswith(f"sample {info.value.sample}:")
+    assert sweep.sweeps == 1 and sweep.fallbacks == 1
+    assert "DC sweep over samples 7-10 failed" in caplog.text
+    _agree(NgspiceSweepBackend().solve(model.circuit, stim), NgspiceBackend().solve(model.circuit, stim))
 
 
 def test_switching_between_sweeps_and_ops_in_one_process(rng):
