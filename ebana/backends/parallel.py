@@ -132,7 +132,8 @@ class ParallelBackend(Backend):
 
     Results are those of the serial run: bit for bit with Ngspice (a sample's
     solution does not depend on the other samples), and within the solver's
-    tolerance with the native backend (its iteration count is per batch).
+    tolerance with the native backend (its iteration count is per batch) and
+    with ``'ngspice-sweep'`` (each step of a sweep starts from the one before).
     Errors name the sample by its index in the whole batch.
 
     Example:
