@@ -126,8 +126,8 @@ def run(args):
     train_images, train_labels = train_images[:args.train], train_labels[:args.train]
     test_images, test_labels = test_images[:args.test], test_labels[:args.test]
 
-    def inputs(images):
-        return {"x": single.to_inputs(images, "rectified-local"), "xf": single.to_inputs(images, "rectified")}
+    def inputs(images):  # the image layout for the local part's input, the flat one for the other's
+        return single.saved_inputs(model, images)
     test = {**inputs(test_images), "out": single.targets(test_labels, "rectified", 1 / 300, loss_name)}
     print(f"fashion-joined: {model.conductances().size} conductances, fully connected part scaled by {k:.3g}; "
           f"EP on {loss_name} (beta {beta:.3g})")

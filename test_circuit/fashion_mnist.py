@@ -176,7 +176,7 @@ def parse(argv):
     p.add_argument("--ngspice-check", type=int, default=None,
                    help="test images re-solved in Ngspice, as the steps of DC sweeps (0: none; default 1000 "
                         "rectified and rectified-local, 100 dense, 20 local: 1,000 images of the rectified and "
-                        "rectified-local networks take minutes, the full-size local one tens of seconds per image)")
+                        "rectified-local networks take minutes, the full-size local one 1-3 s per image)")
     p.add_argument("--ngspice-workers", type=int, default=2, help="Ngspice processes for the check")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=None, help="Adam step (S; default per --config, see DEFAULTS)")
