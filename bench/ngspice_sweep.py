@@ -1,6 +1,6 @@
 """Ngspice on many samples: one ``op`` per sample against one DC sweep per batch.
 
-    PYTHONPATH=. python bench/ngspice_sweep.py            # about 2 min on 2 cores
+    PYTHONPATH=. python bench/ngspice_sweep.py            # about 1.5 min on 2 cores
     PYTHONPATH=. python bench/ngspice_sweep.py --quick    # the two small networks, ~10 s
 
 For each network it solves the free phase of the same random inputs with

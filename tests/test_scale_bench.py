@@ -27,3 +27,15 @@ def test_chip_benchmark_quick_run():
     assert out.returncode == 0, out.stderr[-2000:]
     ratios = [float(x) for x in re.findall(r"\| ([0-9.]+)x \|", out.stdout)]
     assert len(ratios) == 4 and ratios[0] == 1.0 and min(ratios) > 0, out.stdout
+
+
+def test_ngspice_sweep_benchmark_quick_run():
+    """bench/ngspice_sweep.py --quick: one op per sample against DC sweeps, the same voltages."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "ngspice_sweep.py"), "--quick"], capture_output=True,
+                         text=True, timeout=300, cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = re.findall(r"^(design 64-32-20|rectified 1568-256-10) .* ([0-9.]+)x\s+([0-9.e+-]+)\s+\(", out.stdout,
+                      re.MULTILINE)
+    assert [r[0] for r in rows] == ["design 64-32-20", "rectified 1568-256-10"], out.stdout
+    assert all(float(speedup) > 0 and float(diff) < 1e-12 for _, speedup, diff in rows), out.stdout
