@@ -126,17 +126,17 @@ def run(args):
     train_images, train_labels = train_images[:args.train], train_labels[:args.train]
     test_images, test_labels = test_images[:args.test], test_labels[:args.test]
 
-    def inputs(images):  # the image layout for the local part's input, the flat one for the other's
-        return single.saved_inputs(model, images)
-    test = {**inputs(test_images), "out": single.targets(test_labels, "rectified", 1 / 300, loss_name)}
+    # the image layout for the local part's input, the flat one for the other's
+    x_train, x_test = single.saved_inputs(model, train_images), single.saved_inputs(model, test_images)
+    test = {**x_test, "out": single.targets(test_labels, "rectified", 1 / 300, loss_name)}
     print(f"fashion-joined: {model.conductances().size} conductances, fully connected part scaled by {k:.3g}; "
           f"EP on {loss_name} (beta {beta:.3g})")
-    before = float(np.mean(np.argmax(model.predict(inputs(test_images))["out"], axis=1) == test_labels))
+    before = float(np.mean(np.argmax(model.predict(x_test)["out"], axis=1) == test_labels))
     print(f"joined, before EP: test accuracy {before:.4f}", flush=True)
     for name, lr in (("l1p", 5e-12), ("l1n", 5e-12), ("d1p", 1.5e-11 * k), ("d1n", 1.5e-11 * k), ("d2", 1.2e-10)):
-        model.layer(name).lr = lr  # a tenth of rectified-local's steps (the scaled part's scaled with it)
+        model.layer(name).lr = lr  # fixed steps, see the docstring (the scaled part's scaled with it)
     optimizer = Adam(lr=1.2e-10)
-    loader = DataLoader({**inputs(train_images), "out": single.targets(train_labels, "rectified", 1 / 300, loss_name)},
+    loader = DataLoader({**x_train, "out": single.targets(train_labels, "rectified", 1 / 300, loss_name)},
                         batch_size=128, shuffle=True, seed=0)
     history = model.fit(loader, epochs=args.epochs, loss_fn=loss_fn, optimizer=optimizer, beta=beta,
                         test_dataloader=DataLoader(test, batch_size=256), symmetric=True, verbose=False,
@@ -144,7 +144,7 @@ def run(args):
                                    lambda epoch, m, _: print(
                                        f"epoch {epoch + 1:3d}  train {m['accuracy']:.4f}  test {m['val_accuracy']:.4f}"
                                        f"  ({m['epoch_time_s']:.1f} s)", flush=True)])
-    readouts = model.predict(inputs(test_images))["out"]
+    readouts = model.predict(x_test)["out"]
     accuracy = float(np.mean(np.argmax(readouts, axis=1) == test_labels))
     print(f"fashion-joined: test accuracy {accuracy:.4f} after {args.epochs} epochs of EP on the joined circuit")
     out = pathlib.Path(args.out)
@@ -154,7 +154,7 @@ def run(args):
     save_run(out, optimizer, history, title="Fashion-MNIST, joined rectified circuits")
     n = min(args.ngspice_check, len(test_labels))
     if n:
-        first = {name: v[:n] for name, v in inputs(test_images).items()}
+        first = {name: v[:n] for name, v in x_test.items()}
         single.report_ngspice_check(model, out / "weights.pkl", first, readouts[:n], args.ngspice_workers)
     return accuracy
 

@@ -89,6 +89,7 @@ def test_best_is_the_rectified_local_network_on_cross_entropy():
     best = example.parse(["--config", "best"])
     assert (best.network, best.loss, best.lr, best.hidden_lr, best.ngspice_check, best.filters) == (
         "rectified-local", "cross-entropy", 1.2e-9, 1e-10, 1000, 80)
+    assert example.parse(["--config", "rectified-local"]).filters == 64
     model = example.build_model(example.parse(["--config", "best", "--filters", "4"]), "native")
     assert model.layer("l1p").g.shape == (64, 98, 2) and model.layer("l1p").lr == 1e-10
     assert model.layer("d2").lr is None

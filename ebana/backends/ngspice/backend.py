@@ -62,6 +62,10 @@ class NgspiceBackend(Backend):
         self._loaded = [np.full(len(g), np.nan) if g_by_alter else np.array(g, dtype=float),
                         np.full(len(vs), np.nan), np.full(len(isrc), np.nan)]
         self._g_by_alter = g_by_alter
+        self._name(circuit)
+
+    def _name(self, circuit):
+        """Cache ``circuit``'s element names and the vector names of its nodes and branches."""
         if self._named is not circuit:
             self._names = {kind: circuit.element_names(kind) for kind in ("res", "vs", "is")}
             self._node_vectors = [n.encode() for n in circuit.node_names[1:]]

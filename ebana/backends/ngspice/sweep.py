@@ -85,7 +85,8 @@ class NgspiceSweepBackend(NgspiceBackend):
             errors = lib.errors()
             v = np.zeros((B, circuit.n_nodes))
             i_vs = np.zeros((B, circuit.n_vs))
-            missing = [0] if errors else lib.read_vectors([n.encode() for n in circuit.node_names[1:]], v[:, 1:])
+            self._name(circuit)
+            missing = [0] if errors else lib.read_vectors(self._node_vectors, v[:, 1:])
             if not missing:
                 missing = lib.read_vectors([n.encode() for n in netlist.branches], i_vs)
             text = lib.output_text()
