@@ -101,14 +101,19 @@ def test_wired_layer_refuses_variability():
 
 
 @pytest.mark.parametrize("backend", ["native-dense", "native"])
-@pytest.mark.parametrize("r", [0.1, 1.0, 10.0])
-def test_native_agrees_with_ngspice(r, backend):
-    """The dense solver on the full circuit, and 'native' (wire nodes eliminated, then dense)."""
-    wires = Wires(tile=(2, 4), r_segment=r, r_access=2 * r)
+@pytest.mark.parametrize("r, r_access", [(0.1, 0.2), (1.0, 2.0), (10.0, 20.0), (1.0, 0.0), (0.0, 1.0)])
+def test_native_agrees_with_ngspice(r, r_access, backend):
+    """The dense solver on the full circuit, and 'native' (wire nodes eliminated, then dense): tiles
+    by row blocks; shorted accesses (each row line starts at its input net) split a tile's last row
+    line off as a piece of its own (sparse LU), and shorted lines are no tile of distinct nodes."""
+    wires = Wires(tile=(2, 4), r_segment=r, r_access=r_access)
     native = wired_network(backend, wires)
     ref = wired_network("ngspice", wires)
     if backend == "native":
-        assert native.solver().startswith("native-wires (72 wire nodes eliminated exactly, then native-dense")
+        pieces = {(0.0, 1.0): "0 tiles by row blocks, 6 other", (1.0, 0.0): "12 tiles by row blocks, 6 other"}
+        expected = pieces.get((r, r_access), "6 tiles by row blocks, 0 other")
+        assert f"eliminated exactly: {expected} pieces by sparse LU; then native-dense" in native.solver()
+        assert native.solver().startswith("native-wires (")
         assert "DenseLayer 'd1' has wire resistance" in native.solver()
     data = inputs(5)
     currents = {"out": np.random.default_rng(2).normal(0, 1e-4, size=(6, 2))}
@@ -121,6 +126,23 @@ def test_native_agrees_with_ngspice(r, backend):
     assert np.any(hidden > 0.3) and np.any(hidden < -0.3), c1
     plain = wired_network("native", None).solve(data, currents).v
     assert np.abs(plain[:, ref.layer("d1").output_nodes] - hidden).max() > 1e-5
+
+
+@pytest.mark.parametrize("r", [1.0, 10.0])
+def test_one_large_tile_by_row_blocks_agrees_with_ngspice(r):
+    """A 16 x 16 tile (16 row blocks of 16 columns: 512 wire nodes) at devices up to 1e-3 S."""
+    wires = Wires(tile=(16, 16), r_segment=r, r_access=2 * r)
+    native = wired_network("native", wires, n_in=15, hidden=16)
+    ref = wired_network("ngspice", wires, n_in=15, hidden=16)
+    assert "512 wire nodes eliminated exactly: 1 tiles by row blocks, 0 other" in native.solver()
+    data = inputs(15, batch=4)
+    currents = {"out": np.random.default_rng(3).normal(0, 1e-4, size=(4, 2))}
+    a, b = native.solve(data, currents), ref.solve(data, currents)
+    assert np.abs(a.v - b.v).max() < 1e-6
+    assert np.abs(a.i_vs - b.i_vs).max() < 1e-9
+    d1 = ref.layer("d1")
+    along_rows = np.abs(a.v[:, d1.wired.row_nodes] - a.v[:, d1.input_nodes[:, None]])
+    assert along_rows.max() > 1e-3   # the wires matter: row lines lose millivolts along the tile
 
 
 def test_per_sample_conductances_are_reduced_per_sample():

@@ -9,7 +9,8 @@
   :mod:`.layered` (layer by layer); :mod:`.junctions` holds the device
   equations both native solvers evaluate;
 * :mod:`.eliminate`: wired crossbars' inner nodes eliminated exactly, the rest
-  solved densely (``'native-wires'``);
+  solved densely (``'native-wires'``); :mod:`.tile_factor` factors a tile's
+  wire nodes by blocks along its rows;
 * wrappers: :mod:`.auto` (layered, wires or dense, per circuit), :mod:`.retry`,
   :mod:`.parallel`.
 """

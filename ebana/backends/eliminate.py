@@ -9,25 +9,27 @@ see; ``Y`` is again a resistor network (zero row sums, off-diagonals <= 0), so
 the block becomes one resistor ``-Y_pq`` between every pair of ports. The
 small circuit that results is solved by the native solver (dense Newton: port
 pairs couple a layer's nets), and the inner voltages are recovered exactly,
-``V_I = T V_P`` with ``T = -A_II^-1 A_IP``.
+``V_I = -A_II^-1 A_IP V_P``.
 
-One sparse factorisation of ``A_II`` per block and conductance set, reused by
-every sample of the batch and by the EP phases that follow (the last set is
-kept). Which blocks: those a layer marked ``not_layered`` (wired crossbars);
-their inner nodes are the nodes touched by that block's resistors only. A
-block is eliminated piece by piece, one piece per connected set of inner
-nodes (a tile of a tiled crossbar): pieces share no inner node, so each
-needs only its own ports' columns of ``T`` (a crossbar of ``n`` tiles costs
-about ``n`` times less than solved as one).
+One factorisation of ``A_II`` per block and conductance set, reused by every
+sample of the batch and by the EP phases that follow (the last set is kept):
+for a tile, the row-block LU of :mod:`ebana.backends.tile_factor` (dense
+blocks along the tile's rows; its Schur complement only touches the ports'
+own rows), for anything else a sparse LU. Which blocks: those a layer marked
+``not_layered`` (wired crossbars); their inner nodes are the nodes touched by
+that block's resistors only. A block is eliminated piece by piece, one piece
+per connected set of inner nodes (a tile of a tiled crossbar): pieces share
+no inner node, so each needs only its own ports (a crossbar of ``n`` tiles
+costs about ``n`` times less than solved as one).
 """
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
-import scipy.sparse.linalg as spla
 
 from ..circuit.structure import Circuit, kept_blocks
 from ..errors import SimulatorError
 from .base import Backend, OperatingPoint, Stimulus
+from .tile_factor import factorize
 
 
 def pieces(c, res, touched_elsewhere):
@@ -42,16 +44,50 @@ def pieces(c, res, touched_elsewhere):
     return [res[which == k] for k in np.unique(which)]
 
 
+def tile_groups(grid, inner):
+    """Row groups of one tile for :class:`~ebana.backends.tile_factor.RowBlockFactor`: per tile
+    row, its row line's inner nodes (in line order) and its column-line inner nodes, as
+    positions in ``inner`` (circuit nodes of the piece); None when ``grid`` does not cover
+    ``inner`` exactly once (a shorted line repeats its node: not a tile of distinct nodes) or
+    a row has no column-line node (a row line cut off by shorted accesses: a chain alone)."""
+    rows, cols = grid
+    where = {int(node): k for k, node in enumerate(inner)}
+    groups, seen = [], 0
+    for r, c in zip(rows, cols):
+        chain = [where[int(x)] for x in r if int(x) in where]
+        column = [where[int(x)] for x in c if int(x) in where]
+        if chain or column:
+            groups.append((chain, column))
+            seen += len(chain) + len(column)
+    flat = [k for chain, column in groups for k in chain + column]
+    tile = seen == len(inner) and len(set(flat)) == seen and all(column for _, column in groups)
+    return groups if tile else None
+
+
 class WireBlock:
     """One piece of a block (see :func:`pieces`): its inner nodes, ports, and its Schur
-    complement for a conductance set. ``res``: the piece's resistors (indices)."""
+    complement for a conductance set. ``res``: the piece's resistors (indices); ``grids``:
+    the owner's tiles, ``(row_nodes, col_nodes)`` each (``Circuit.line_grids``). When the
+    piece is one of them, its inner nodes are numbered row lines first, then column lines,
+    and ``A_II`` gets the row-block factor."""
 
-    def __init__(self, c, owner, res, touched_elsewhere):
+    def __init__(self, c, owner, res, touched_elsewhere, grids=()):
         self.owner, self.res = owner, res
         a, b = c.res_a[self.res], c.res_b[self.res]
         nodes = np.unique(np.concatenate([a, b]))
         self.inner = nodes[~touched_elsewhere[nodes]]
         self.ports = nodes[touched_elsewhere[nodes]]
+        grid = next((t for t in grids if len(self.inner) and (np.isin(self.inner[0], t[0]) or
+                                                               np.isin(self.inner[0], t[1]))), None)
+        self.groups = tile_groups(grid, self.inner) if grid is not None else None
+        if self.groups is not None:  # number the inner nodes in the factor's order
+            order = np.array([k for chain, _ in self.groups for k in chain]
+                             + [k for _, column in self.groups for k in column], dtype=np.int64)
+            self.inner = self.inner[order]
+            cut = np.cumsum([0] + [len(chain) for chain, _ in self.groups])
+            start = cut[-1] + np.cumsum([0] + [len(column) for _, column in self.groups])
+            self.groups = [(np.arange(cut[i], cut[i + 1]), np.arange(start[i], start[i + 1]))
+                           for i in range(len(self.groups))]
         local = np.full(c.n_nodes, -1, dtype=np.int64)
         local[self.inner] = np.arange(len(self.inner))
         local[self.ports] = len(self.inner) + np.arange(len(self.ports))
@@ -59,44 +95,54 @@ class WireBlock:
         pq = np.triu_indices(len(self.ports), 1)
         self.pair_a, self.pair_b = self.ports[pq[0]], self.ports[pq[1]]
         self._pq = pq
-        self._last = None  # (g, pair conductances, T)
+        self._last = None  # (g, pair conductances, factor)
 
     def reduce(self, g):
-        """Port-pair conductances (S) for the block's conductances ``g`` (S), and ``T``."""
+        """Port-pair conductances (S) for the block's conductances ``g`` (S), and the factor of
+        ``A_II`` (:mod:`ebana.backends.tile_factor`; None without inner nodes)."""
         if self._last is not None and np.array_equal(self._last[0], g):
             return self._last[1], self._last[2]
         n = len(self.inner) + len(self.ports)
-        lap = sp.csc_matrix((np.concatenate([g, g, -g, -g]),
+        lap = sp.csr_matrix((np.concatenate([g, g, -g, -g]),
                              (np.concatenate([self.la, self.lb, self.la, self.lb]),
                               np.concatenate([self.la, self.lb, self.lb, self.la]))), shape=(n, n))
         k = len(self.inner)
-        a_ii, a_ip = lap[:k, :k], lap[:k, k:].toarray()
-        lu = spla.splu(a_ii) if k else None
-        t = -lu.solve(a_ip) if k else np.zeros((0, len(self.ports)))
-        y = lap[k:, k:].toarray() + lap[k:, :k].tocsr() @ np.ascontiguousarray(t)
+        a_ip = lap[:k, k:].tocsr()
+        factor = factorize(lap[:k, :k], self.groups) if k else None
+        y = lap[k:, k:].toarray()
+        if k:
+            schur = factor.schur(a_ip)  # A_PI A_II^-1 A_IP (A is symmetric: A_PI = A_IP^T)
+            y -= schur if schur is not None else a_ip.T @ factor.solve(a_ip.toarray())
         # off-diagonals are <= 0 in exact arithmetic; rounding may leave -1e-20 S of the wrong sign
         pairs = np.maximum(-y[self._pq], 0.0)
-        self._last = (g.copy(), pairs, t)
+        self._last = (g.copy(), pairs, factor)
         # A_II is a nonsingular M-matrix (every inner node reaches a port through resistors), so
         # A_II^-1 >= 0 entrywise and |A_II^-1 r| <= A_II^-1 |r| <= max|r| * max(A_II^-1 1): a bound
         # on the check's Newton step from the residual alone (x 1.001 against the solve's rounding)
-        reach = 1.001 * float(lu.solve(np.ones(k)).max()) if k else 0.0
-        self._check = (lu, lap[:k].tocsr(), reach)
-        return pairs, t
+        reach = 1.001 * float(factor.solve(np.ones(k)).max()) if k else 0.0
+        self._check = (factor, lap[:k], a_ip, reach)
+        return pairs, factor
+
+    def inner_voltages(self, v_ports, factor):
+        """Inner node voltages (V), ``(B, inner)``, from the ports' ``v_ports`` (V), ``(B, ports)``:
+        ``V_I = -A_II^-1 A_IP V_P`` with the ``factor`` of :meth:`reduce`."""
+        if factor is None:
+            return np.zeros((v_ports.shape[0], 0))
+        return factor.solve(-(self._check[2] @ np.ascontiguousarray(v_ports.T))).T
 
     def kcl_step(self, v, tol=None):
         """Largest Newton step (V) per sample that KCL at the inner nodes would still ask for,
         from full node voltages ``v`` (B, N) and the last reduction: ``A_II^-1 (A_I. V)``.
         With ``tol`` (V), samples whose bound ``max|A_I. V| max(A_II^-1 1)`` is within it get
         that bound instead (no solve); the others, and every sample without ``tol``, the step."""
-        lu, rows, reach = self._check
-        if lu is None:  # no inner node
+        factor, rows, _, reach = self._check
+        if factor is None:  # no inner node
             return np.zeros(v.shape[0])
         residual = rows @ np.concatenate([v[:, self.inner], v[:, self.ports]], axis=1).T   # (inner, B) in A
         step = np.abs(residual).max(axis=0) * reach
         solve = np.ones(len(step), dtype=bool) if tol is None else ~(step <= tol)
         if solve.any():
-            step[solve] = np.abs(lu.solve(np.ascontiguousarray(residual[:, solve]))).max(axis=0)
+            step[solve] = np.abs(factor.solve(np.ascontiguousarray(residual[:, solve]))).max(axis=0)
         return step
 
 
@@ -114,7 +160,7 @@ class WireElimination:
         for nodes in (c.res_a[~in_block], c.res_b[~in_block], c.vs_pos, c.vs_neg, c.is_node,
                       c.d_anode, c.d_cathode, c.amp_in, c.amp_out):
             touched[nodes] = True
-        self.blocks = [WireBlock(c, o, piece, touched)
+        self.blocks = [WireBlock(c, o, piece, touched, c.line_grids.get(o, ()))
                        for o in owners for piece in pieces(c, np.arange(c.n_res)[c.blocks["res"][o]], touched)]
         self.kept_res = np.flatnonzero(~in_block)
         inner = np.concatenate([b.inner for b in self.blocks]) if self.blocks else np.zeros(0, dtype=np.int64)
@@ -146,20 +192,20 @@ class WireElimination:
             spice_blocks=[], blocks=blocks)
 
     def reduce_g(self, g):
-        """Reduced conductances (S) for one full conductance vector ``g`` (S), and each block's ``T``."""
-        parts, ts = [g[self.kept_res]], []
+        """Reduced conductances (S) for one full conductance vector ``g`` (S), and each block's factor."""
+        parts, factors = [g[self.kept_res]], []
         for b in self.blocks:
-            pairs, t = b.reduce(g[b.res])
+            pairs, factor = b.reduce(g[b.res])
             parts.append(pairs)
-            ts.append(t)
-        return np.concatenate(parts), ts
+            factors.append(factor)
+        return np.concatenate(parts), factors
 
-    def expand_v(self, v_red, ts):
-        """Full node voltages (V) from the reduced ones: inner nodes by ``V_I = T V_P``."""
+    def expand_v(self, v_red, factors):
+        """Full node voltages (V) from the reduced ones: inner nodes by ``V_I = -A_II^-1 A_IP V_P``."""
         v = np.zeros((v_red.shape[0], self.full.n_nodes))
         v[:, self.present] = v_red
-        for b, t in zip(self.blocks, ts):
-            v[:, b.inner] = v[:, b.ports] @ t.T
+        for b, factor in zip(self.blocks, factors):
+            v[:, b.inner] = b.inner_voltages(v[:, b.ports], factor)
         return v
 
 
@@ -187,8 +233,10 @@ class WireEliminatingBackend(Backend):
 
     def which(self, circuit):
         plan = self.plan(circuit)
-        return (f"{self.name} ({plan.n_inner} wire nodes eliminated exactly, then "
-                f"{self.inner.which(plan.circuit)})")
+        tiles = sum(b.groups is not None for b in plan.blocks)
+        others = sum(b.groups is None and len(b.inner) > 0 for b in plan.blocks)
+        return (f"{self.name} ({plan.n_inner} wire nodes eliminated exactly: {tiles} tiles by row blocks, "
+                f"{others} other pieces by sparse LU; then {self.inner.which(plan.circuit)})")
 
     def solve(self, circuit, stimulus, initial=None, sample_offset=0):
         plan = self.plan(circuit)
@@ -200,11 +248,11 @@ class WireEliminatingBackend(Backend):
         v = np.zeros((stimulus.batch_size, circuit.n_nodes))
         i_vs = np.zeros((stimulus.batch_size, circuit.n_vs))
         for rows, g_rows in groups:
-            g_red, ts = plan.reduce_g(g_rows)
+            g_red, factors = plan.reduce_g(g_rows)
             start = None if initial is None else initial[rows][:, plan.present]
             op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
                                   initial=start, sample_offset=sample_offset + int(rows[0]))
-            v[rows] = plan.expand_v(op.v, ts)
+            v[rows] = plan.expand_v(op.v, factors)
             self._check(plan, v[rows], sample_offset + rows)
             i_vs[rows] = op.i_vs  # sources touch ports only: their currents are the reduced circuit's
         return OperatingPoint(v, i_vs)

@@ -56,6 +56,9 @@ class Circuit:
     not_layered: dict = field(default_factory=dict)
     """``owner -> reason`` for layers whose elements break the layered structure on purpose
     (e.g. wire resistance): the layered solver refuses the circuit with that reason."""
+    line_grids: dict = field(default_factory=dict)
+    """``owner -> [(row_nodes, col_nodes), ...]``: per tile of a wired crossbar, the nodes of
+    each device's two ends, ``(rows, cols)`` (:meth:`ebana.layers.wires.WiredCrossbar.tile_grids`)."""
 
     @property
     def n_nodes(self):
@@ -113,6 +116,7 @@ class CircuitBuilder:
         self._diode_blocks = []
         self._spice_blocks = []
         self._not_layered = {}
+        self._line_grids = {}
 
     # nodes ---------------------------------------------------------------
     def nodes(self, owner, count, suffix=""):
@@ -192,6 +196,11 @@ class CircuitBuilder:
         """Record that ``owner``'s elements break the layered structure, and why (a sentence)."""
         self._not_layered[check_name(owner)] = str(reason)
 
+    def line_grids(self, owner, tiles):
+        """Record the tiles of ``owner``'s wired crossbar: ``(row_nodes, col_nodes)`` per tile."""
+        self._line_grids[check_name(owner)] = [(np.asarray(r, dtype=np.int64), np.asarray(c, dtype=np.int64))
+                                               for r, c in tiles]
+
     # result --------------------------------------------------------------
     def build(self):
         def cols(kind, n, dtypes):
@@ -212,7 +221,8 @@ class CircuitBuilder:
             d_anode=d_a, d_cathode=d_c, diode_blocks=list(self._diode_blocks),
             amp_in=amp_in, amp_out=amp_out, amp_gain=amp_gain, amp_shift=amp_shift,
             spice_blocks=list(self._spice_blocks),
-            blocks={k: dict(v) for k, v in self._blocks.items()}, not_layered=dict(self._not_layered))
+            blocks={k: dict(v) for k, v in self._blocks.items()}, not_layered=dict(self._not_layered),
+            line_grids=dict(self._line_grids))
 
 
 def kept_blocks(blocks, keep):

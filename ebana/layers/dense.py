@@ -90,6 +90,7 @@ class DenseLayer(TrainableConductances, Layer):
         # devices first, in C order of g, then the wire segments (conductances() appends theirs)
         builder.resistors(self.name, np.concatenate([w.row_nodes.ravel(), w.wire_a]),
                           np.concatenate([w.col_nodes.ravel(), w.wire_b]))
+        builder.line_grids(self.name, w.tile_grids())
         builder.not_layered(self.name, f"DenseLayer {self.name!r} has wire resistance: its row and column "
                             "line nodes join its inputs and outputs (the layered solver has no wire method)")
         return out

@@ -94,12 +94,23 @@ class WiredCrossbar:
 
     row_nodes, col_nodes: ``(n_in, units)`` circuit nodes of each device's two ends.
     wire_a, wire_b: ends of every wire resistor; wire_g: their conductances (S).
+    tile: ``(rows, cols)``, the most devices a tile holds.
     """
     row_nodes: np.ndarray
     col_nodes: np.ndarray
     wire_a: np.ndarray
     wire_b: np.ndarray
     wire_g: np.ndarray
+    tile: tuple
+
+    def tile_grids(self):
+        """Per tile, ``(row_nodes, col_nodes)`` of its devices: row ``i`` of a tile is its
+        row line, from the input's end; column ``j`` its column line, ending (last row) at
+        the output net. Solvers order the wire nodes by them (:mod:`ebana.backends.tile_factor`)."""
+        n_in, units = self.row_nodes.shape
+        rows, cols = self.tile
+        return [(self.row_nodes[p0:p0 + rows, q0:q0 + cols], self.col_nodes[p0:p0 + rows, q0:q0 + cols])
+                for p0 in range(0, n_in, rows) for q0 in range(0, units, cols)]
 
 
 class _Lines:
@@ -155,7 +166,7 @@ def lower_wired(builder, name, input_nodes, out_nodes, wires):
     def place(local):  # local numbers -> circuit nodes (fresh numbers are -1 - k)
         return np.where(local < 0, fresh[np.maximum(-1 - local, 0)] if len(fresh) else 0, local)
     return WiredCrossbar(place(row_nodes), place(col_nodes), place(a), place(b),
-                         np.asarray(lines.g, dtype=float))
+                         np.asarray(lines.g, dtype=float), (rows, cols))
 
 
 def wired_ep_gradient(row_nodes, col_nodes, v_low, v_high, span, per_sample=False):

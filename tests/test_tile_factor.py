@@ -1,0 +1,100 @@
+"""The row-block factor of a wired tile (ebana/backends/tile_factor.py) against a general sparse LU:
+solves and port Schur complements on tiles of several shapes and wire resistances, in any node
+order, and the pattern checks that send everything else to the sparse LU."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from ebana.backends.tile_factor import RowBlockFactor, SparseLU, factorize
+
+
+def tile_matrix(rows, cols, r_segment, r_access, g):
+    """Inner nodal matrix (S) of one tile: a[i, j] = i * cols + j, b[i, j] = rows * cols + i * cols + j;
+    row line i from its input (through r_access) at j = 0, column line j to its output at i = rows - 1;
+    device (i, j) of conductance g[i, j] between a[i, j] and b[i, j]. Also the port columns A_IP
+    (rows input ports, then cols output ports) and the row groups."""
+    n = 2 * rows * cols
+    a = sp.lil_matrix((n, n))
+    ports = sp.lil_matrix((n, rows + cols))
+
+    def resistor(p, q, conductance):
+        a[p, p] += conductance
+        a[q, q] += conductance
+        a[p, q] -= conductance
+        a[q, p] -= conductance
+
+    node_a = lambda i, j: i * cols + j                      # noqa: E731
+    node_b = lambda i, j: rows * cols + i * cols + j        # noqa: E731
+    for i in range(rows):
+        a[node_a(i, 0), node_a(i, 0)] += 1 / r_access
+        ports[node_a(i, 0), i] = -1 / r_access
+        for j in range(cols - 1):
+            resistor(node_a(i, j), node_a(i, j + 1), 1 / r_segment)
+    for j in range(cols):
+        a[node_b(rows - 1, j), node_b(rows - 1, j)] += 1 / r_access
+        ports[node_b(rows - 1, j), rows + j] = -1 / r_access
+        for i in range(rows - 1):
+            resistor(node_b(i, j), node_b(i + 1, j), 1 / r_segment)
+    for i in range(rows):
+        for j in range(cols):
+            resistor(node_a(i, j), node_b(i, j), g[i, j])
+    groups = [(np.array([node_a(i, j) for j in range(cols)]), np.array([node_b(i, j) for j in range(cols)]))
+              for i in range(rows)]
+    return a.tocsr(), ports.tocsr(), groups
+
+
+@pytest.mark.parametrize("rows, cols, r", [(3, 4, 1.0), (8, 5, 0.1), (5, 9, 10.0), (1, 6, 1.0), (6, 1, 2.5),
+                                           (16, 16, 1.0)])
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_row_block_factor_matches_sparse_lu(rows, cols, r, shuffled):
+    rng = np.random.default_rng(rows * 100 + cols)
+    a, ports, groups = tile_matrix(rows, cols, r, 2 * r, rng.uniform(1e-7, 1e-3, (rows, cols)))
+    if shuffled:  # any node order: the factor permutes to rows
+        perm = rng.permutation(a.shape[0])
+        where = np.argsort(perm)
+        a, ports, groups = a[perm][:, perm], ports[perm], [(where[c], where[b]) for c, b in groups]
+    factor, reference = factorize(a, groups), SparseLU(a)
+    assert isinstance(factor, RowBlockFactor)
+    f = rng.normal(size=(a.shape[0], 3))
+    x = factor.solve(f)
+    assert np.abs(a @ x - f).max() < 1e-12 * max(1.0, np.abs(f).max() / r)
+    np.testing.assert_allclose(x, reference.solve(f), rtol=0, atol=1e-11 * r)
+    np.testing.assert_allclose(factor.solve(f[:, 0]), x[:, 0], rtol=0, atol=1e-13 * r)
+    z = factor.schur(ports)
+    np.testing.assert_allclose(z, reference.schur(ports), rtol=0, atol=1e-12 / r)
+    np.testing.assert_array_equal(z, z.T)
+
+
+def test_patterns_that_are_not_a_tile_go_to_the_sparse_lu():
+    rng = np.random.default_rng(0)
+    a, ports, groups = tile_matrix(4, 3, 1.0, 2.0, rng.uniform(1e-7, 1e-3, (4, 3)))
+    assert RowBlockFactor.build(a, groups) is not None
+    assert RowBlockFactor.build(a, groups[:-1]) is None                      # a node left out
+    assert RowBlockFactor.build(a, groups + [groups[0]]) is None             # a node twice
+    assert RowBlockFactor.build(a, [(c[::-1][[1, 0, 2]], b) for c, b in groups]) is None  # not chain order
+    extra = a.tolil()
+    extra[0, 11] = extra[11, 0] = -1e-3                                      # a chain node to another row
+    extra[0, 0] += 1e-3
+    extra[11, 11] += 1e-3
+    assert RowBlockFactor.build(extra.tocsr(), groups) is None
+    assert isinstance(factorize(extra.tocsr(), groups), SparseLU)
+    far = a.tolil()                                                          # columns two rows apart
+    b0, b2 = groups[0][1][0], groups[2][1][0]
+    far[b0, b2] = far[b2, b0] = -1e-3
+    assert RowBlockFactor.build(far.tocsr(), groups) is None
+    # a port column touching two rows has no row-by-row Schur complement: None (the caller solves)
+    factor = RowBlockFactor.build(a, groups)
+    two = ports.tolil()
+    two[groups[2][0][0], 0] = -0.1
+    assert factor.schur(two.tocsr()) is None
+
+
+def test_wider_conductance_range_stays_exact():
+    """Devices up to 1e-3 S on 10 Ohm segments (the issue's extremes) and tiny ones at 0.1 Ohm."""
+    rng = np.random.default_rng(5)
+    for r, low, high in ((10.0, 1e-4, 1e-3), (0.1, 1e-9, 1e-7)):
+        a, ports, groups = tile_matrix(32, 32, r, 2 * r, rng.uniform(low, high, (32, 32)))
+        factor = RowBlockFactor.build(a, groups)
+        f = rng.normal(size=(a.shape[0], 2))
+        assert np.abs(a @ factor.solve(f) - f).max() < 1e-11 * max(1.0, 1 / r)
+        np.testing.assert_allclose(factor.schur(ports), SparseLU(a).schur(ports), rtol=1e-12, atol=1e-15 / r)
