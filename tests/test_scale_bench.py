@@ -39,3 +39,17 @@ def test_ngspice_sweep_benchmark_quick_run():
                       re.MULTILINE)
     assert [r[0] for r in rows] == ["design 64-32-20", "rectified 1568-256-10"], out.stdout
     assert all(float(speedup) > 0 and float(diff) < 1e-12 for _, speedup, diff in rows), out.stdout
+
+
+def test_wires_benchmark_small_run():
+    """bench/wires.py on a 16 x 16 tile: wired and wire-free steps, the row-block reduction and
+    the same reduction by a sparse LU, in one run."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "wires.py"), "--tiles", "16", "--batch", "8",
+                          "--repeats", "1"], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    row = [line for line in out.stdout.splitlines() if line.startswith("| 16 x 16 |")]
+    assert len(row) == 1, out.stdout
+    nodes, plain, wired, ratio, reduction, by_lu = (float(x) for x in row[0].strip("| ").split(" | ")[1:])
+    assert nodes == 512 and min(plain, wired, reduction, by_lu) > 0 and ratio > 1
+    assert "1 tiles by row blocks" in out.stderr

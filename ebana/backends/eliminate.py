@@ -29,7 +29,7 @@ import scipy.sparse.csgraph as csgraph
 from ..circuit.structure import Circuit, kept_blocks
 from ..errors import SimulatorError
 from .base import Backend, OperatingPoint, Stimulus
-from .tile_factor import factorize
+from .tile_factor import RowBlockFactor, factorize
 
 
 def pieces(c, res, touched_elsewhere):
@@ -92,6 +92,14 @@ class WireBlock:
         local[self.inner] = np.arange(len(self.inner))
         local[self.ports] = len(self.inner) + np.arange(len(self.ports))
         self.la, self.lb = local[a], local[b]
+        if self.groups is not None:  # the piece fixes A_II's pattern: checked once, here
+            k = len(self.inner)
+            inner = (self.la < k) & (self.lb < k)
+            ends = np.concatenate([self.la[inner], self.lb[inner], np.arange(k)])
+            other = np.concatenate([self.lb[inner], self.la[inner], np.arange(k)])
+            if not RowBlockFactor.fits(sp.csr_matrix((np.ones(len(ends)), (ends, other)), shape=(k, k)),
+                                       self.groups):
+                self.groups = None
         pq = np.triu_indices(len(self.ports), 1)
         self.pair_a, self.pair_b = self.ports[pq[0]], self.ports[pq[1]]
         self._pq = pq
@@ -108,7 +116,7 @@ class WireBlock:
                               np.concatenate([self.la, self.lb, self.lb, self.la]))), shape=(n, n))
         k = len(self.inner)
         a_ip = lap[:k, k:].tocsr()
-        factor = factorize(lap[:k, :k], self.groups) if k else None
+        factor = factorize(lap[:k, :k], self.groups, checked=True) if k else None
         y = lap[k:, k:].toarray()
         if k:
             schur = factor.schur(a_ip)  # A_PI A_II^-1 A_IP (A is symmetric: A_PI = A_IP^T)

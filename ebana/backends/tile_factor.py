@@ -66,14 +66,18 @@ class RowBlockFactor:
     kind = "row-block LU"
 
     @classmethod
-    def build(cls, a, groups):
-        a = sp.csr_matrix(a)
-        n = a.shape[0]
-        chains = [np.asarray(c, dtype=np.int64) for c, _ in groups]
-        columns = [np.asarray(b, dtype=np.int64) for _, b in groups]
-        if n == 0 or not groups or not _fits(a, chains, columns):
+    def build(cls, a, groups, check=True):
+        """The factor of ``a`` (S) for ``groups``, or None when ``a`` does not have the pattern.
+        ``check=False`` skips the pattern check: for a matrix whose pattern already passed it."""
+        if check and not cls.fits(a, groups):
             return None
-        return cls(a, chains, columns)
+        return cls(sp.csr_matrix(a), *_split(groups))
+
+    @staticmethod
+    def fits(a, groups):
+        """True when ``a`` (square, sparse, symmetric) has the pattern this factor needs for ``groups``."""
+        a = sp.csr_matrix(a)
+        return bool(a.shape[0] and groups and _fits(a, *_split(groups)))
 
     def __init__(self, a, chains, columns):
         self.n = a.shape[0]
@@ -94,7 +98,6 @@ class RowBlockFactor:
                                      np.concatenate([aa.diagonal(1), [0.0]]))
         self.a_ab = _diagonal_or_sparse(p[:na, na:])
         self.a_ba = _diagonal_or_sparse(p[na:, :na])
-        bb = p[na:, na:].tocsr()
         # each chain's dense inverse, all at once: the stacked chains against stacked identities
         width = max(len(c) for c in chains)
         eye = np.zeros((na, width))
@@ -103,10 +106,18 @@ class RowBlockFactor:
         stacked = _thomas_solve(*self.thomas, eye)
         self.chain_inverse = [stacked[self._chain(i), :len(chains[i])] for i in range(len(chains))]
         # block LU of M along the rows: S_i^-1, and F_i = S_(i-1)^-1 L_i^T for the back sweep
+        b_group, b_start = self.group[na:], self.cuts[self.group[na:]]
+        bb = _BlockEntries(p[na:, na:], b_group, b_start, b_group, b_start, len(columns))
         self.inverse, self.links, self.back = [], [], []
+        if isinstance(self.a_ab, np.ndarray) and bb.aligned_diagonals(np.diff(self.cuts)):
+            self._factor_aligned(p[na:, na:], len(columns))
+            return
+        devices = None if isinstance(self.a_ab, np.ndarray) else _BlockEntries(
+            p[:na, na:], self.group[:na], self.chain_cuts[self.group[:na]], b_group, b_start, len(columns))
         for i in range(len(columns)):
-            s = bb[self._column(i), self._column(i)].toarray() - self._through_chain(i, p)
-            link = _diagonal_or_sparse(bb[self._column(i), self._column(i - 1)]) if i else None
+            size = len(columns[i])
+            s = bb.block(i, i, (size, size)) - self._through_chain(i, devices)
+            link = _diagonal_or_dense(bb.block(i, i - 1, (size, len(columns[i - 1])))) if i else None
             if i:
                 back = _times(link, self.inverse[-1].T).T          # S_(i-1)^-1 L_i^T
                 s -= _times(link, back)
@@ -114,20 +125,39 @@ class RowBlockFactor:
             self.inverse.append(_spd_inverse(s))
             self.links.append(link)
 
+    def _factor_aligned(self, bb, rows):
+        """The block LU when every row has ``cols`` columns, one device per chain node aligned with
+        them, and the column lines couple each node to its own column in the rows next to it only
+        (every tile with distinct line nodes): ``M_i`` and ``S_i`` from vectors, compiled."""
+        cols = self.cuts[1]
+        own = bb.diagonal().reshape(rows, cols)
+        links = np.zeros((rows, cols))
+        links[1:] = bb.diagonal(-cols).reshape(rows - 1, cols)      # row i-1 -> row i, column by column
+        devices = self.a_ab.reshape(rows, cols)
+        previous = np.zeros((cols, cols))
+        for i in range(rows):
+            s = _aligned_block(own[i], devices[i], self.chain_inverse[i], links[i], previous)
+            if i:
+                self.back.append(previous * links[i][None, :])      # S_(i-1)^-1 L_i^T
+            previous = _spd_inverse(s)
+            self.inverse.append(previous)
+            self.links.append(links[i] if i else None)
+
     def _chain(self, i):
         return slice(self.chain_cuts[i], self.chain_cuts[i + 1])
 
     def _column(self, i):
         return slice(self.cuts[i], self.cuts[i + 1])
 
-    def _through_chain(self, i, p):
-        """``A_ba(i) A_aa(i)^-1 A_ab(i)``: what row ``i``'s columns see through its chain (S)."""
+    def _through_chain(self, i, devices):
+        """``A_ba(i) A_aa(i)^-1 A_ab(i)``: what row ``i``'s columns see through its chain (S);
+        ``devices``: the entries of ``A_ab`` by row, None when it is an aligned diagonal."""
         inverse = self.chain_inverse[i]
-        if isinstance(self.a_ab, np.ndarray):   # one device per chain node, aligned with the columns
+        if devices is None:   # one device per chain node, aligned with the columns
             d = self.a_ab[self._chain(i)]
             return d[:, None] * inverse * d[None, :]
-        devices = p[self._chain(i), self.n_a + self.cuts[i]:self.n_a + self.cuts[i + 1]].toarray()
-        return devices.T @ inverse @ devices
+        block = devices.block(i, i, (len(inverse), self.cuts[i + 1] - self.cuts[i]))
+        return block.T @ inverse @ block
 
     def solve(self, f):
         """``A^-1 f`` for ``f`` of shape ``(n,)`` or ``(n, k)``, C-contiguous."""
@@ -178,13 +208,21 @@ class RowBlockFactor:
         col_group[col_group < 0] = 0                      # an empty column: zeros wherever it goes
         by_group = np.argsort(col_group, kind="stable")
         starts = np.searchsorted(col_group[by_group], np.arange(len(self.inverse) + 1))
-        e = sp.csc_matrix(e)[:, by_group]
+        place = np.empty(m, dtype=np.int64)
+        place[by_group] = np.arange(m)                    # each column's place in group order
+        col_start = np.arange(m) - (place - starts[col_group])  # column - its place within its group
+        groups = len(self.inverse)
+        part_a = _BlockEntries(e[:na], self.group[:na], self.chain_cuts[self.group[:na]], col_group,
+                               col_start, groups)
+        part_b = _BlockEntries(e[na:], self.group[na:], self.cuts[self.group[na:]], col_group,
+                               col_start, groups)
         z_ports = np.zeros((m, m))
         g = []                                            # G at each row, its own columns only
-        for i in range(len(self.inverse)):
+        for i in range(groups):
             cols = slice(starts[i], starts[i + 1])
-            e_a = e[self._chain(i), cols].toarray()
-            e_b = e[na + self.cuts[i]:na + self.cuts[i + 1], cols].toarray()
+            width = starts[i + 1] - starts[i]
+            e_a = part_a.block(i, i, (self.chain_cuts[i + 1] - self.chain_cuts[i], width))
+            e_b = part_b.block(i, i, (self.cuts[i + 1] - self.cuts[i], width))
             through = self.chain_inverse[i] @ e_a          # A_aa(i)^-1 E_a
             z_ports[cols, cols] = e_a.T @ through
             g.append(e_b - _times(_rows(self.a_ba, self._column(i), self._chain(i)), through))
@@ -206,6 +244,53 @@ class RowBlockFactor:
         return out
 
 
+def _split(groups):
+    """``groups`` as two lists of index arrays: the chains, the columns."""
+    return ([np.asarray(c, dtype=np.int64) for c, _ in groups],
+            [np.asarray(b, dtype=np.int64) for _, b in groups])
+
+
+class _BlockEntries:
+    """A sparse matrix's entries sorted by row group, to cut dense blocks without sparse slicing.
+    ``row_group``/``col_group``: each row's and column's group; ``row_start``/``col_start``: the
+    index where that group starts (an entry's place in its block is its index minus it)."""
+
+    def __init__(self, m, row_group, row_start, col_group, col_start, groups):
+        coo = sp.coo_matrix(m)
+        coo.sum_duplicates()
+        rg = row_group[coo.row]
+        order = np.argsort(rg, kind="stable")
+        self.col_group = col_group[coo.col][order]
+        self.row, self.col = (coo.row - row_start[coo.row])[order], (coo.col - col_start[coo.col])[order]
+        self.value = coo.data[order]
+        self.bounds = np.searchsorted(rg[order], np.arange(groups + 1))
+
+    def aligned_diagonals(self, sizes):
+        """True when all groups have one size and every entry sits on the diagonal of its block
+        (its own group's, or a neighbour's: ``|i - j| <= 1``)."""
+        return bool(len(set(sizes.tolist())) == 1 and np.all(self.row == self.col)
+                    and np.all(np.abs(np.repeat(np.arange(len(self.bounds) - 1), np.diff(self.bounds))
+                                      - self.col_group) <= 1))
+
+    def block(self, i, j, shape):
+        """The dense block of row group ``i`` and column group ``j``, of ``shape``."""
+        out = np.zeros(shape)
+        if j >= 0:
+            rows = slice(self.bounds[i], self.bounds[i + 1])
+            keep = self.col_group[rows] == j
+            out[self.row[rows][keep], self.col[rows][keep]] = self.value[rows][keep]
+        return out
+
+
+def _diagonal_or_dense(block):
+    """A dense square ``block`` as its diagonal (a vector) when nothing lies off it."""
+    if block.shape[0] == block.shape[1]:
+        diagonal = np.diagonal(block).copy()
+        if np.count_nonzero(block) == np.count_nonzero(diagonal):
+            return diagonal
+    return block
+
+
 def _rows(m, rows, cols):
     """The block ``rows x cols`` of ``m`` from :func:`_diagonal_or_sparse` (aligned when diagonal)."""
     return m[rows] if isinstance(m, np.ndarray) else m[rows, cols]
@@ -215,13 +300,37 @@ def _spd_inverse(s):
     """The inverse of a symmetric positive definite ``s`` (Cholesky; a general inverse if it fails)."""
     if s.shape[0] == 0:
         return s.copy()
-    c, info = sla.lapack.dpotrf(s, lower=False)
+    c, info = sla.lapack.dpotrf(s, lower=False, clean=False)
     if info == 0:
         inverse, info = sla.lapack.dpotri(c, lower=False)
     if info != 0:
         return np.linalg.inv(s)
-    upper = np.triu(inverse)
-    return upper + np.triu(upper, 1).T
+    return _mirror_upper(inverse)
+
+
+@_jit
+def _mirror_upper(x):
+    """``x`` with its lower triangle set from its upper one (in place), C-contiguous."""
+    n = x.shape[0]
+    out = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            out[i, j] = x[i, j]
+            out[j, i] = x[i, j]
+    return out
+
+
+@_jit
+def _aligned_block(own, devices, chain_inverse, link, previous):
+    """``S_i = diag(own) - diag(d) C_i^-1 diag(d) - diag(l) S_(i-1)^-1 diag(l)`` (S): row ``i``'s
+    column-line block after its chain and the rows before it are eliminated."""
+    n = own.shape[0]
+    s = np.empty((n, n))
+    for r in range(n):
+        for c in range(n):
+            s[r, c] = -devices[r] * chain_inverse[r, c] * devices[c] - link[r] * previous[r, c] * link[c]
+        s[r, r] += own[r]
+    return s
 
 
 def _diagonal_or_sparse(m):
@@ -235,7 +344,7 @@ def _diagonal_or_sparse(m):
 
 
 def _times(m, x):
-    """``m @ x`` for ``m`` from :func:`_diagonal_or_sparse` and a dense ``x`` (rows, k)."""
+    """``m @ x`` for ``m`` a diagonal (vector), a sparse or a dense matrix and a dense ``x`` (rows, k)."""
     return m[:, None] * x if isinstance(m, np.ndarray) else m @ x
 
 
@@ -291,8 +400,9 @@ def _fits(a, chains, columns):
     return bool(ok.all())
 
 
-def factorize(a, groups=None):
+def factorize(a, groups=None, checked=False):
     """A factor of the square sparse matrix ``a`` with ``solve(f) = a^-1 f``: the row-block LU
-    when ``groups`` (see :class:`RowBlockFactor`) describe its pattern, else a sparse LU."""
-    factor = RowBlockFactor.build(a, groups) if groups else None
+    when ``groups`` (see :class:`RowBlockFactor`) describe its pattern, else a sparse LU.
+    ``checked``: the pattern of ``a`` already passed the check with these groups."""
+    factor = RowBlockFactor.build(a, groups, check=not checked) if groups else None
     return factor if factor is not None else SparseLU(a)
