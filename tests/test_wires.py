@@ -271,7 +271,7 @@ def test_wire_kcl_check_catches_a_wrong_inner_voltage():
     step = block.kcl_step(v)
     assert step[2] > 1e-7 and step[:2].max() < 1e-12
     with pytest.raises(SimulatorError, match="sample 7.*KCL at the wire nodes of 'd1'"):
-        m.backend._check(plan, v, np.arange(5, 8))
+        m.backend._check(plan, [b.kcl_step(v, m.backend.check_tol) for b in plan.blocks], np.arange(5, 8))
 
 
 def test_saved_wired_model_loads_with_its_wires(tmp_path):
@@ -325,3 +325,46 @@ def test_study_settings_per_dataset_and_bad_input(capsys):
         with pytest.raises(SystemExit):
             study.parse(argv)
         assert message in capsys.readouterr().err
+
+
+def memristor_wired(backend, wires, seed=4):
+    """``wired_network``'s circuit with a memristor crossbar (0.1 uS to 1 mS curve) carrying ``wires``."""
+    from ebana.devices import ExponentialMemristor
+    from ebana.layers.memristor_dense import MemristorDenseLayer
+    x = InputVoltageLayer(units=5, name="x")
+    b = BiasVoltageLayer(units=1, name="b", bias_voltage=0.5)
+    h = ConcatenateLayer(name="j")([x, b])
+    h = MemristorDenseLayer(units=6, name="d1", device=ExponentialMemristor(1e-7, 1e-3, 50), wires=wires)(h)
+    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.3)(h)
+    h = DiodeLayer(name="c2", direction="up", bias_voltage=-0.3)(h)
+    h = DenseLayer(units=2, name="d2", g_min=1e-7, g_max=1e-3, initializer=("uniform", 1e-5, 1e-3))(h)
+    return Model(inputs=[x], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=seed)
+
+
+def test_memristor_crossbar_with_wires():
+    """MemristorDenseLayer takes wires like DenseLayer: tiles checked, the same circuit in Ngspice
+    and natively (within 1 uV), rebuilt from its config with them, and trained by pulses through
+    them (the devices move, the wire segments do not)."""
+    from ebana.layers.memristor_dense import MemristorDenseLayer
+    from ebana.training import SGD
+    with pytest.raises(ValidationError, match="MemristorDenseLayer 'm'.*tile .* is larger than the crossbar"):
+        x = InputVoltageLayer(units=3, name="x")
+        m = MemristorDenseLayer(units=2, name="m", wires=Wires(tile=(4, 2), r_segment=1.0))(x)
+        Model(inputs=[x], outputs=[CurrentLayer(name="out")(m)])
+    wires = Wires(tile=(2, 4), r_segment=2.0, r_access=4.0)
+    native, ref = memristor_wired("native", wires), memristor_wired("ngspice", wires)
+    assert "tiles by row blocks" in native.solver()
+    data = inputs(5)
+    currents = {"out": np.random.default_rng(2).normal(0, 1e-4, size=(6, 2))}
+    a, b = native.solve(data, currents), ref.solve(data, currents)
+    assert np.abs(a.v - b.v).max() < 1e-6
+    plain = memristor_wired("native", None).solve(data, currents).v
+    assert np.abs(plain[:, ref.layer("d1").output_nodes] - a.v[:, ref.layer("d1").output_nodes]).max() > 1e-5
+    again = Model.from_config(native.get_config(), backend="native")   # a device model is no file data
+    assert again.layer("d1").wires == wires and again.circuit.n_nodes == native.circuit.n_nodes
+    d1 = native.layer("d1")
+    wire_g, devices = d1.wired.wire_g.copy(), d1.g.copy()
+    native.compile(optimizer=SGD(lr=1e-2), loss=MSE(), beta=1e-6)
+    native.fit({"x": data["x"], "out": np.full((6, 1), 0.1)}, epochs=1, batch_size=3, verbose=0)
+    assert np.any(d1.g != devices) and d1.array.pulse_count.sum() > d1.initial_pulses_sent.sum()
+    np.testing.assert_array_equal(d1.conductances()[devices.size:], wire_g)

@@ -22,6 +22,8 @@ per connected set of inner nodes (a tile of a tiled crossbar): pieces share
 no inner node, so each needs only its own ports (a crossbar of ``n`` tiles
 costs about ``n`` times less than solved as one).
 """
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
@@ -62,6 +64,16 @@ def tile_groups(grid, inner):
     flat = [k for chain, column in groups for k in chain + column]
     tile = seen == len(inner) and len(set(flat)) == seen and all(column for _, column in groups)
     return groups if tile else None
+
+
+@dataclass
+class _Check:
+    """What the KCL check at a piece's inner nodes needs from its last reduction: the factor of
+    ``A_II``, ``A_II`` and ``A_IP`` (S, sparse), and ``max(A_II^-1 1)`` (Ohm) for the bound."""
+    factor: object
+    a_ii: object
+    a_ip: object
+    reach: float
 
 
 class WireBlock:
@@ -115,8 +127,8 @@ class WireBlock:
                              (np.concatenate([self.la, self.lb, self.la, self.lb]),
                               np.concatenate([self.la, self.lb, self.lb, self.la]))), shape=(n, n))
         k = len(self.inner)
-        a_ip = lap[:k, k:].tocsr()
-        factor = factorize(lap[:k, :k], self.groups, checked=True) if k else None
+        a_ii, a_ip = lap[:k, :k], lap[:k, k:].tocsr()
+        factor = factorize(a_ii, self.groups, checked=True) if k else None
         y = lap[k:, k:].toarray()
         if k:
             schur = factor.schur(a_ip)  # A_PI A_II^-1 A_IP (A is symmetric: A_PI = A_IP^T)
@@ -128,29 +140,35 @@ class WireBlock:
         # A_II^-1 >= 0 entrywise and |A_II^-1 r| <= A_II^-1 |r| <= max|r| * max(A_II^-1 1): a bound
         # on the check's Newton step from the residual alone (x 1.001 against the solve's rounding)
         reach = 1.001 * float(factor.solve(np.ones(k)).max()) if k else 0.0
-        self._check = (factor, lap[:k], a_ip, reach)
+        self._check = _Check(factor, a_ii, a_ip, reach)
         return pairs, factor
 
-    def inner_voltages(self, v_ports, factor):
+    def inner_voltages(self, v_ports, factor, tol=None):
         """Inner node voltages (V), ``(B, inner)``, from the ports' ``v_ports`` (V), ``(B, ports)``:
-        ``V_I = -A_II^-1 A_IP V_P`` with the ``factor`` of :meth:`reduce`."""
+        ``V_I = -A_II^-1 A_IP V_P`` with the ``factor`` of :meth:`reduce`; and the KCL check's
+        step (V) per sample for them (see :meth:`kcl_step`), from the same arrays."""
         if factor is None:
-            return np.zeros((v_ports.shape[0], 0))
-        return factor.solve(-(self._check[2] @ np.ascontiguousarray(v_ports.T))).T
+            return np.zeros((v_ports.shape[0], 0)), np.zeros(v_ports.shape[0])
+        f = -(self._check.a_ip @ np.ascontiguousarray(v_ports.T))     # (inner, B), A
+        x = factor.solve(f)
+        return x.T, self._newton_step(self._check.a_ii @ x - f, tol)
 
     def kcl_step(self, v, tol=None):
         """Largest Newton step (V) per sample that KCL at the inner nodes would still ask for,
         from full node voltages ``v`` (B, N) and the last reduction: ``A_II^-1 (A_I. V)``.
         With ``tol`` (V), samples whose bound ``max|A_I. V| max(A_II^-1 1)`` is within it get
         that bound instead (no solve); the others, and every sample without ``tol``, the step."""
-        factor, rows, _, reach = self._check
-        if factor is None:  # no inner node
+        if self._check.factor is None:  # no inner node
             return np.zeros(v.shape[0])
-        residual = rows @ np.concatenate([v[:, self.inner], v[:, self.ports]], axis=1).T   # (inner, B) in A
-        step = np.abs(residual).max(axis=0) * reach
+        residual = self._check.a_ii @ v[:, self.inner].T + self._check.a_ip @ v[:, self.ports].T
+        return self._newton_step(residual, tol)
+
+    def _newton_step(self, residual, tol):
+        """:meth:`kcl_step` from the KCL residual ``(inner, B)`` (A) at the inner nodes."""
+        step = np.abs(residual).max(axis=0) * self._check.reach
         solve = np.ones(len(step), dtype=bool) if tol is None else ~(step <= tol)
         if solve.any():
-            step[solve] = np.abs(factor.solve(np.ascontiguousarray(residual[:, solve]))).max(axis=0)
+            step[solve] = np.abs(self._check.factor.solve(np.ascontiguousarray(residual[:, solve]))).max(axis=0)
         return step
 
 
@@ -208,13 +226,16 @@ class WireElimination:
             factors.append(factor)
         return np.concatenate(parts), factors
 
-    def expand_v(self, v_red, factors):
-        """Full node voltages (V) from the reduced ones: inner nodes by ``V_I = -A_II^-1 A_IP V_P``."""
-        v = np.zeros((v_red.shape[0], self.full.n_nodes))
+    def expand_v(self, v_red, factors, tol=None):
+        """Full node voltages (V) from the reduced ones: inner nodes by ``V_I = -A_II^-1 A_IP V_P``;
+        and each block's KCL check step (V) per sample (:meth:`WireBlock.kcl_step`, ``tol``)."""
+        v = np.empty((v_red.shape[0], self.full.n_nodes))  # every node is present or some block's inner
         v[:, self.present] = v_red
+        steps = []
         for b, factor in zip(self.blocks, factors):
-            v[:, b.inner] = b.inner_voltages(v[:, b.ports], factor)
-        return v
+            v[:, b.inner], step = b.inner_voltages(v[:, b.ports], factor, tol)
+            steps.append(step)
+        return v, steps
 
 
 class WireEliminatingBackend(Backend):
@@ -260,14 +281,14 @@ class WireEliminatingBackend(Backend):
             start = None if initial is None else initial[rows][:, plan.present]
             op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
                                   initial=start, sample_offset=sample_offset + int(rows[0]))
-            v[rows] = plan.expand_v(op.v, factors)
-            self._check(plan, v[rows], sample_offset + rows)
+            v[rows], steps = plan.expand_v(op.v, factors, self.check_tol)
+            self._check(plan, steps, sample_offset + rows)
             i_vs[rows] = op.i_vs  # sources touch ports only: their currents are the reduced circuit's
         return OperatingPoint(v, i_vs)
 
-    def _check(self, plan, v, samples):
-        for block in plan.blocks:
-            step = block.kcl_step(v, self.check_tol)
+    def _check(self, plan, steps, samples):
+        """Raise for the first block whose KCL step (V, per sample of ``samples``) exceeds check_tol."""
+        for block, step in zip(plan.blocks, steps):
             if np.any(step > self.check_tol):
                 k = int(np.argmax(step))
                 raise SimulatorError(f"native-wires: KCL at the wire nodes of {block.owner!r} fails (a Newton "

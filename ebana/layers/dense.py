@@ -56,6 +56,11 @@ class DenseLayer(TrainableConductances, Layer):
         self.wires = Wires.of(wires, self.describe())
         self.wired = None  # the WiredCrossbar written by lower() when the wires are not ideal
 
+    def _check_wires(self, input_units):
+        """Refuse a tile larger than this crossbar (before anything is built)."""
+        if self.wires is not None:
+            self.wires.check_fits(input_units, self.out_units, self.describe())
+
     @property
     def has_wires(self):
         """True when the circuit holds this layer's wire resistors (``wires`` set and not ideal)."""
@@ -72,8 +77,7 @@ class DenseLayer(TrainableConductances, Layer):
         return (input_units, self.out_units)
 
     def build(self, input_units, rng):
-        if self.wires is not None:
-            self.wires.check_fits(input_units, self.out_units, self.describe())
+        self._check_wires(input_units)
         if self.g is None:
             self.g = initial_conductances(self.initializer, (input_units, self.out_units),
                                           self.g_min, self.g_max, rng, self.describe())

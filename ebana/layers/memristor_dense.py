@@ -27,6 +27,9 @@ class MemristorDenseLayer(DenseLayer):
         max_pulses: pulses per device per update (int >= 1).
         initial_pulses: ``'random'`` (uniform positions on the curve) or an int position.
         accumulate: keep the requested conductances between updates (see :meth:`clip`).
+        wires: None, or a :class:`~ebana.layers.wires.Wires` (or its dict): tiles and line
+            resistance (Ohm), as for DenseLayer; the pulses program the devices, the wires
+            stay fixed resistors.
 
     >>> from ebana import InputVoltageLayer
     >>> from ebana.devices import ExponentialMemristor
@@ -36,7 +39,7 @@ class MemristorDenseLayer(DenseLayer):
     """
 
     def __init__(self, units, name, device=None, variation=None, k_scale=1.0, max_pulses=4,
-                 initial_pulses="random", lr=None, trainable=True, accumulate=False):
+                 initial_pulses="random", lr=None, trainable=True, accumulate=False, wires=None):
         device = ExponentialMemristor(g_min=1e-7, g_max=1e-4, n_pulses=100, nonlinearity=1.0) \
             if device is None else device
         if not isinstance(device, MemristorModel):
@@ -55,7 +58,8 @@ class MemristorDenseLayer(DenseLayer):
         # shadow weights of accumulate stay within it, so a request cannot wind up far below a device's reach).
         g_lo = k_scale * float(curve.min())
         self.request_range = (max(g_lo - 0.5 * k_scale * device.span, g_min), g_max)
-        super().__init__(units, name, initializer="uniform", lr=lr, trainable=trainable, g_min=g_min, g_max=g_max)
+        super().__init__(units, name, initializer="uniform", lr=lr, trainable=trainable, g_min=g_min, g_max=g_max,
+                         wires=wires)
         self.device, self.variation, self.k_scale = device, variation, float(k_scale)
         self.max_pulses, self.initial_pulses = int(max_pulses), initial_pulses
         self.accumulate = bool(accumulate)
@@ -63,6 +67,7 @@ class MemristorDenseLayer(DenseLayer):
         self.array = None
 
     def build(self, input_units, rng):
+        self._check_wires(input_units)
         if self.array is None:
             shape = (input_units, self.out_units)
             self.array = MemristorArray(self.device, shape, self.variation, self.k_scale,
@@ -152,4 +157,5 @@ class MemristorDenseLayer(DenseLayer):
         return {"units": self.out_units, "name": self.name, "device": self.device, "variation": self.variation,
                 "k_scale": self.k_scale, "max_pulses": self.max_pulses, "initial_pulses": self.initial_pulses,
                 "accumulate": self.accumulate,
-                "lr": self.lr, "trainable": self.trainable}
+                "lr": self.lr, "trainable": self.trainable,
+                "wires": None if self.wires is None else self.wires.config()}
