@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python bench/wires.py              # tiles of 64 x 64 and 128 x 128
     PYTHONPATH=. python bench/wires.py --tiles 64   # one size
+    PYTHONPATH=. python bench/wires.py --ngspice    # agreement with Ngspice instead (about 7 min)
 
 Network per tile size T: T - 2 differential inputs and a +-1 V bias pair ->
 one T x T tile (crossbar d1, segments 1 Ohm, access 2 Ohm) -> T clamped nets
@@ -11,7 +12,9 @@ same without wires (the native layered solver runs it); the wired one runs on
 the median of ``--repeats`` EP steps of batch ``--batch``; the wired step
 includes its reduction (one per conductance set: once per EP step in training),
 which is also shown alone, and the same reduction by a general sparse LU (SuperLU) instead of
-the row-block factor of ebana/backends/tile_factor.py, in the same run.
+the row-block factor of ebana/backends/tile_factor.py, in the same run. Conductances: the
+network's initial ones (1e-6 to 1e-4 S). ``--ngspice`` checks the wired solve against Ngspice
+instead, with devices up to 1e-3 S and segments of 0.1, 1 and 10 Ohm (see :func:`agreement`).
 """
 import argparse
 import sys
@@ -25,18 +28,44 @@ from ebana.training import MSE
 from ebana.training.ep import ep_step
 
 
-def network(tile, wired):
-    model = clamped_mlp(tile - 2, tile, 10, backend="native", seed=0)
+def network(tile, wired, r=1.0, backend="native", g_d1=None):
+    """The benchmark network of tile size ``tile``; ``wired``: its first crossbar one tile with
+    segments of ``r`` and accesses of ``2 r`` (Ohm); ``g_d1``: that crossbar's conductances (S)."""
+    model = clamped_mlp(tile - 2, tile, 10, backend=backend, seed=0, g_max=1e-3)
+    if g_d1 is not None:
+        model.layer("d1").g[...] = g_d1
     if not wired:
         return model
     cfg = model.get_config()
     for layer in cfg["layers"]:
         if layer["config"]["name"] == "d1":
-            layer["config"]["wires"] = Wires(tile=(tile, tile), r_segment=1.0, r_access=2.0).config()
+            layer["config"]["wires"] = Wires(tile=(tile, tile), r_segment=r, r_access=2 * r).config()
     from ebana import Model
-    wired_model = Model.from_config(cfg, backend="native")
+    wired_model = Model.from_config(cfg, backend=backend)
     wired_model.set_weights(model.get_weights())
     return wired_model
+
+
+def agreement(tile, r, n=2):
+    """Largest node-voltage difference (V) between native-wires and Ngspice on ``n`` samples, free
+    and nudged, with the first crossbar's devices uniform in [1e-5, 1e-3] S; the share of hidden
+    nets past the clamps (their diodes conduct) and Ngspice's seconds. Each Ngspice batch shares
+    its conductances, so it runs as one DC sweep (one matrix ordering for the batch)."""
+    rng = np.random.default_rng(tile)
+    g = rng.uniform(1e-5, 1e-3, size=(tile, tile))
+    native, ref = (network(tile, True, r, backend, g) for backend in ("native", "ngspice-sweep"))
+    # inputs of one sign per sample (a bright or a dark image) and growing amplitude: the first
+    # sample's hidden nets stay inside the clamps (+-0.1 V), the last one's pass them; each
+    # sample free, then nudged
+    amplitude = rng.choice([-1.0, 1.0], size=(n, 1)) * np.linspace(0.1, 0.4, n)[:, None]
+    x = np.tile(amplitude * rng.uniform(0, 1, size=(n, tile - 2)), (2, 1))
+    currents = {"out": np.concatenate([np.zeros((n, 20)), rng.normal(0, 1e-5, size=(n, 20))])}
+    t0 = time.perf_counter()
+    v_ref = ref.solve({"x": x}, currents).v
+    spent = time.perf_counter() - t0
+    v = native.solve({"x": x}, currents).v
+    hidden = v[:, native.layer("d1").output_nodes]
+    return float(np.abs(v - v_ref).max()), float(np.mean(np.abs(hidden) > 0.1)), spent
 
 
 def step_time(model, batch, repeats):
@@ -65,7 +94,17 @@ def main(argv=None):
     parser.add_argument("--tiles", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ngspice", action="store_true",
+                        help="only agreement with Ngspice per tile and r in (0.1, 1, 10) Ohm (128 x 128: about 6 min)")
     args = parser.parse_args(argv)
+    if args.ngspice:
+        print("| tile | r_segment (Ohm) | max |native - Ngspice| (V) | hidden nets past the clamps | Ngspice (s) |")
+        print("|---|---|---|---|---|")
+        for tile in args.tiles:
+            for r in (0.1, 1.0, 10.0):
+                worst, clamped, spent = agreement(tile, r)
+                print(f"| {tile} x {tile} | {r:g} | {worst:.1e} | {clamped:.0%} | {spent:.1f} |", flush=True)
+        return
     rng = np.random.default_rng(0)
     print("| tile | wire nodes | wire-free step (ms) | wired step (ms) | ratio | reduction alone (ms) "
           "| reduction by sparse LU (ms) |")

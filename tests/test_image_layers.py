@@ -173,3 +173,22 @@ def test_a_layer_is_still_used_once():
     layer(x)
     with pytest.raises(GraphError, match="already connected"):
         layer(x)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 30])
+def test_local_gradient_by_chunks_of_windows_is_the_per_sample_sum(monkeypatch, chunk_bytes):
+    """The batch-summed EP gradient of a local layer, computed a few windows at a time (down to
+    one), equals its per-sample gradients summed, with moving inputs and 'same' padding too."""
+    import ebana.layers.locally_connected as lc
+    monkeypatch.setattr(lc, "_CHUNK_BYTES", chunk_bytes)
+    x = InputVoltageLayer(shape=(6, 7, 2), name="x")
+    layer = LocallyConnected2DLayer(3, 3, name="l1", strides=(2, 1), padding="same")
+    model = Model(inputs=[x], outputs=[CurrentLayer(name="out")(layer(x))], backend="native")
+    rng = np.random.default_rng(4)
+    v_low = rng.normal(size=(5, model.circuit.n_nodes))
+    v_high = v_low + rng.normal(scale=1e-3, size=v_low.shape)   # every node moves, inputs too
+    v_low[:, 0] = v_high[:, 0] = 0.0                              # ground
+    total = layer.ep_gradient(v_low, v_high, 2e-3)
+    expected = layer.ep_gradient(v_low, v_high, 2e-3, per_sample=True).sum(axis=0)
+    assert total.shape == layer.g.shape
+    np.testing.assert_allclose(total, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())

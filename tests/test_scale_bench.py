@@ -53,3 +53,10 @@ def test_wires_benchmark_small_run():
     nodes, plain, wired, ratio, reduction, by_lu = (float(x) for x in row[0].strip("| ").split(" | ")[1:])
     assert nodes == 512 and min(plain, wired, reduction, by_lu) > 0 and ratio > 1
     assert "1 tiles by row blocks" in out.stderr
+    agreement = subprocess.run([sys.executable, str(ROOT / "bench" / "wires.py"), "--ngspice", "--tiles", "8"],
+                               capture_output=True, text=True, timeout=300, cwd=ROOT,
+                               env=dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1"))
+    assert agreement.returncode == 0, agreement.stderr[-2000:]
+    rows = [line.strip("| ").split(" | ") for line in agreement.stdout.splitlines() if line.startswith("| 8 x 8 |")]
+    assert [float(r[1]) for r in rows] == [0.1, 1.0, 10.0], agreement.stdout
+    assert max(float(r[2]) for r in rows) < 1e-9 and min(float(r[3].rstrip("%")) for r in rows) > 0

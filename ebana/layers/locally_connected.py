@@ -103,29 +103,29 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
         On a device the node arrays are uploaded once (:func:`~.base.device_index`)."""
         xp = array_namespace(v_low, v_high)
 
-        def gather(v, attr):
-            nodes = getattr(self, attr)
+        def gather(v, attr, windows=slice(None)):
+            nodes = getattr(self, attr)[windows]
             consecutive = consecutive_slice(nodes)
             if consecutive is not None:  # a view, no copy
                 return v[:, consecutive].reshape((v.shape[0],) + nodes.shape)
-            index = nodes.reshape(-1) if xp is np else device_index(self, attr, xp).reshape(-1)
+            index = nodes.reshape(-1) if xp is np else device_index(self, attr, xp)[windows].reshape(-1)
             # take along axis 1 keeps C order (v[:, nodes] with a 2-D index: 4x slower)
             return xp.take(v, index, axis=1).reshape((v.shape[0],) + nodes.shape)
-        lo_a, hi_a = gather(v_low, "a_nodes"), gather(v_high, "a_nodes")
-        lo_b, hi_b = gather(v_low, "b_nodes"), gather(v_high, "b_nodes")
-        da, sa = hi_a - lo_a, hi_a + lo_a   # (B, W, K)
-        db, sb = hi_b - lo_b, hi_b + lo_b   # (B, W, F)
         if per_sample:
-            return (da[..., None] - db[:, :, None, :]) * (sa[..., None] - sb[:, :, None, :]) / (2.0 * span)
-        # sum_b (da - db)(sa - sb): per-window matrix products over the batch, never (B, W, K, F)
-        to_wkb = (1, 2, 0)
-        to_wbf = (1, 0, 2)
-        total = xp.matmul(sa.transpose(to_wkb), db.transpose(to_wbf))   # (W, K, F)
-        total *= -1.0
-        total += xp.einsum("bwf,bwf->wf", db, sb)[:, None, :]
-        if bool(xp.any(da)):  # inputs held by sources do not move between phases: half the products
-            total += xp.einsum("bwk,bwk->wk", da, sa)[:, :, None]
-            total -= xp.matmul(da.transpose(to_wkb), sb.transpose(to_wbf))
+            hi_a, lo_a = gather(v_high, "a_nodes"), gather(v_low, "a_nodes")
+            hi_b, lo_b = gather(v_high, "b_nodes"), gather(v_low, "b_nodes")
+            d = (hi_a - lo_a)[..., None] - (hi_b - lo_b)[:, :, None, :]
+            return d * ((hi_a + lo_a)[..., None] - (hi_b + lo_b)[:, :, None, :]) / (2.0 * span)
+        # sum_b (da - db)(sa - sb): per-window matrix products over the batch, never (B, W, K, F);
+        # a few windows at a time, so that no temporary is large enough for the allocator to map
+        # fresh pages (their first touch cost more than the products themselves)
+        n_windows, per_window = self.a_nodes.shape
+        chunk = max(1, _CHUNK_BYTES // (8 * v_low.shape[0] * (per_window + self.filters)))
+        total = xp.empty(self.g.shape)
+        for start in range(0, n_windows, chunk):
+            w = slice(start, min(start + chunk, n_windows))
+            total[w] = _window_gradient(xp, gather(v_low, "a_nodes", w), gather(v_high, "a_nodes", w),
+                                        gather(v_low, "b_nodes", w), gather(v_high, "b_nodes", w))
         total /= 2.0 * span
         return total
 
@@ -133,3 +133,21 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
         return {"filters": self.filters, "kernel_size": list(self.kernel_size), "name": self.name,
                 "strides": list(self.strides), "padding": self.padding, **self._conductance_config()}
 
+
+#: the most bytes of the batch's voltages one chunk of windows of an EP gradient gathers
+_CHUNK_BYTES = 4 << 20
+
+
+def _window_gradient(xp, lo_a, hi_a, lo_b, hi_b):
+    """``sum_b (d_high**2 - d_low**2)`` per conductance of some windows, ``(W, K, F)``, from the
+    phases' voltages (V) at the windows' inputs ``(B, W, K)`` and outputs ``(B, W, F)``."""
+    da, sa = hi_a - lo_a, hi_a + lo_a
+    db, sb = hi_b - lo_b, hi_b + lo_b
+    to_wkb, to_wbf = (1, 2, 0), (1, 0, 2)
+    total = xp.matmul(sa.transpose(to_wkb), db.transpose(to_wbf))   # (W, K, F)
+    total *= -1.0
+    total += xp.einsum("bwf,bwf->wf", db, sb)[:, None, :]
+    if bool(xp.any(da)):  # inputs held by sources do not move between phases: half the products
+        total += xp.einsum("bwk,bwk->wk", da, sa)[:, :, None]
+        total -= xp.matmul(da.transpose(to_wkb), sb.transpose(to_wbf))
+    return total
