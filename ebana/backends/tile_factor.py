@@ -61,8 +61,9 @@ class RowBlockFactor:
     Build it with :meth:`build`, which returns None when the matrix does not have the
     pattern: ``groups`` is a list, one per tile row in line order, of ``(chain, column)``
     index arrays into the matrix: the row line's nodes in chain order, and the row's
-    column-line nodes. Solves are fastest when the indices run ``chain 0, chain 1, ...,
-    column 0, column 1, ...`` (then the matrix is not permuted at all)."""
+    column-line nodes, as many in every row, in the same column order. Solves are fastest
+    when the indices run ``chain 0, chain 1, ..., column 0, column 1, ...`` (then the matrix
+    is not permuted at all)."""
     kind = "row-block LU"
 
     @classmethod
@@ -86,11 +87,13 @@ class RowBlockFactor:
         order = np.concatenate([order_a, order_b])
         self.order = None if np.array_equal(order, np.arange(self.n)) else order
         p = a if self.order is None else a[order][:, order]
-        self.cuts = np.cumsum([0] + [len(b) for b in columns])
+        rows, cols = len(columns), len(columns[0])
+        self.cols = cols
+        self.cuts = cols * np.arange(rows + 1)
         self.chain_cuts = np.cumsum([0] + [len(c) for c in chains])
         # the row group of every (permuted) index, chains first
-        self.group = np.concatenate([np.repeat(np.arange(len(chains)), np.diff(self.chain_cuts)),
-                                     np.repeat(np.arange(len(columns)), np.diff(self.cuts))])
+        self.group = np.concatenate([np.repeat(np.arange(rows), np.diff(self.chain_cuts)),
+                                     np.repeat(np.arange(rows), cols)])
         # every row's chain as one tridiagonal matrix (chains do not touch: 0 between them),
         # factored once (Thomas: no pivoting, the chain matrix is diagonally dominant)
         aa = p[:na, :na]
@@ -101,47 +104,24 @@ class RowBlockFactor:
         # each chain's dense inverse, all at once: the stacked chains against stacked identities
         width = max(len(c) for c in chains)
         eye = np.zeros((na, width))
-        for i in range(len(chains)):
+        for i in range(rows):
             eye[self._chain(i)] = np.eye(len(chains[i]), width)
         stacked = _thomas_solve(*self.thomas, eye)
-        self.chain_inverse = [stacked[self._chain(i), :len(chains[i])] for i in range(len(chains))]
-        # block LU of M along the rows: S_i^-1, and F_i = S_(i-1)^-1 L_i^T for the back sweep
-        b_group, b_start = self.group[na:], self.cuts[self.group[na:]]
-        bb = _BlockEntries(p[na:, na:], b_group, b_start, b_group, b_start, len(columns))
-        self.inverse, self.links, self.back = [], [], []
-        if isinstance(self.a_ab, np.ndarray) and bb.aligned_diagonals(np.diff(self.cuts)):
-            self._factor_aligned(p[na:, na:], len(columns))
-            return
-        devices = None if isinstance(self.a_ab, np.ndarray) else _BlockEntries(
-            p[:na, na:], self.group[:na], self.chain_cuts[self.group[:na]], b_group, b_start, len(columns))
-        for i in range(len(columns)):
-            size = len(columns[i])
-            s = bb.block(i, i, (size, size)) - self._through_chain(i, devices)
-            link = _diagonal_or_dense(bb.block(i, i - 1, (size, len(columns[i - 1])))) if i else None
-            if i:
-                back = _times(link, self.inverse[-1].T).T          # S_(i-1)^-1 L_i^T
-                s -= _times(link, back)
-                self.back.append(np.ascontiguousarray(back))
-            self.inverse.append(_spd_inverse(s))
-            self.links.append(link)
-
-    def _factor_aligned(self, bb, rows):
-        """The block LU when every row has ``cols`` columns, one device per chain node aligned with
-        them, and the column lines couple each node to its own column in the rows next to it only
-        (every tile with distinct line nodes): ``M_i`` and ``S_i`` from vectors, compiled."""
-        cols = self.cuts[1]
+        self.chain_inverse = [stacked[self._chain(i), :len(chains[i])] for i in range(rows)]
+        # block LU of M along the rows: S_i^-1 (rows, cols, cols), with M_i's own part and the
+        # column segments from row i-1 to row i as vectors (the pattern puts them on diagonals)
+        bb = p[na:, na:]
         own = bb.diagonal().reshape(rows, cols)
-        links = np.zeros((rows, cols))
-        links[1:] = bb.diagonal(-cols).reshape(rows - 1, cols)      # row i-1 -> row i, column by column
-        devices = self.a_ab.reshape(rows, cols)
+        self.links = np.zeros((rows, cols))
+        self.links[1:] = bb.diagonal(-cols).reshape(rows - 1, cols)
+        devices = None if isinstance(self.a_ab, np.ndarray) else _BlockEntries(
+            p[:na, na:], self.group[:na], self.chain_cuts[self.group[:na]], self.group[na:],
+            self.cuts[self.group[na:]], rows)
+        self.inverse = np.empty((rows, cols, cols))
         previous = np.zeros((cols, cols))
         for i in range(rows):
-            s = _aligned_block(own[i], devices[i], self.chain_inverse[i], links[i], previous)
-            if i:
-                self.back.append(previous * links[i][None, :])      # S_(i-1)^-1 L_i^T
-            previous = _spd_inverse(s)
-            self.inverse.append(previous)
-            self.links.append(links[i] if i else None)
+            previous = self.inverse[i] = _spd_inverse(
+                _row_block(own[i], self._through_chain(i, devices), self.links[i], previous))
 
     def _chain(self, i):
         return slice(self.chain_cuts[i], self.chain_cuts[i + 1])
@@ -156,7 +136,7 @@ class RowBlockFactor:
         if devices is None:   # one device per chain node, aligned with the columns
             d = self.a_ab[self._chain(i)]
             return d[:, None] * inverse * d[None, :]
-        block = devices.block(i, i, (len(inverse), self.cuts[i + 1] - self.cuts[i]))
+        block = devices.block(i, i, (len(inverse), self.cols))
         return block.T @ inverse @ block
 
     def solve(self, f):
@@ -169,15 +149,7 @@ class RowBlockFactor:
         na = self.n_a
         f_a = np.ascontiguousarray(f[:na])
         x_b = f[na:] - _times(self.a_ba, _thomas_solve(*self.thomas, f_a))
-        spare = np.empty((max(np.diff(self.cuts)), x_b.shape[1]))
-        for i, inverse in enumerate(self.inverse):  # forward, in place: z_i = S_i^-1 (f'_i - L_i z_(i-1))
-            rows = x_b[self._column(i)]
-            if i:
-                rows -= _times(self.links[i], x_b[self._column(i - 1)])
-            rows[...] = np.matmul(inverse, rows, out=spare[:len(rows)])
-        for i in range(len(self.inverse) - 1, 0, -1):  # back, in place: x_(i-1) = z_(i-1) - F_i x_i
-            x_b[self._column(i - 1)] -= np.matmul(self.back[i - 1], x_b[self._column(i)],
-                                                  out=spare[:self.cuts[i] - self.cuts[i - 1]])
+        _block_sweeps(self.inverse, self.links, x_b)
         out = np.empty_like(f)
         out[na:] = x_b
         out[:na] = _thomas_solve(*self.thomas, f_a - _times(self.a_ab, x_b))
@@ -207,11 +179,11 @@ class RowBlockFactor:
             return None
         col_group[col_group < 0] = 0                      # an empty column: zeros wherever it goes
         by_group = np.argsort(col_group, kind="stable")
-        starts = np.searchsorted(col_group[by_group], np.arange(len(self.inverse) + 1))
+        groups = len(self.inverse)
+        starts = np.searchsorted(col_group[by_group], np.arange(groups + 1))
         place = np.empty(m, dtype=np.int64)
         place[by_group] = np.arange(m)                    # each column's place in group order
         col_start = np.arange(m) - (place - starts[col_group])  # column - its place within its group
-        groups = len(self.inverse)
         part_a = _BlockEntries(e[:na], self.group[:na], self.chain_cuts[self.group[:na]], col_group,
                                col_start, groups)
         part_b = _BlockEntries(e[na:], self.group[na:], self.cuts[self.group[na:]], col_group,
@@ -220,20 +192,19 @@ class RowBlockFactor:
         g = []                                            # G at each row, its own columns only
         for i in range(groups):
             cols = slice(starts[i], starts[i + 1])
-            width = starts[i + 1] - starts[i]
-            e_a = part_a.block(i, i, (self.chain_cuts[i + 1] - self.chain_cuts[i], width))
-            e_b = part_b.block(i, i, (self.cuts[i + 1] - self.cuts[i], width))
+            e_a = part_a.block(i, i, (self.chain_cuts[i + 1] - self.chain_cuts[i], starts[i + 1] - starts[i]))
+            e_b = part_b.block(i, i, (self.cols, starts[i + 1] - starts[i]))
             through = self.chain_inverse[i] @ e_a          # A_aa(i)^-1 E_a
             z_ports[cols, cols] = e_a.T @ through
             g.append(e_b - _times(_rows(self.a_ba, self._column(i), self._chain(i)), through))
         z = []                                            # forward: columns of rows <= i
-        for i, inverse in enumerate(self.inverse):
-            rhs = g[i] if not i else np.concatenate([-_times(self.links[i], z[-1]), g[i]], axis=1)
-            z.append(inverse @ rhs)
-        x = z[-1]                                         # back: columns of rows <= i - 1
-        for i in range(len(z) - 1, -1, -1):
-            if i < len(z) - 1:
-                x = z[i] - self.back[i] @ x[:, :starts[i + 1]]
+        for i in range(groups):
+            rhs = g[i] if not i else np.concatenate([-self.links[i][:, None] * z[-1], g[i]], axis=1)
+            z.append(self.inverse[i] @ rhs)
+        x = z[-1]                                         # back: columns of rows <= i
+        for i in range(groups - 1, -1, -1):
+            if i < groups - 1:                            # x_i = z_i - S_i^-1 L_(i+1)^T x_(i+1)
+                x = z[i] - self.inverse[i] @ (self.links[i + 1][:, None] * x[:, :starts[i + 1]])
             cols = slice(starts[i], starts[i + 1])
             block = g[i].T @ x                            # (cols of row i) x (cols of rows <= i)
             z_ports[cols, :starts[i + 1]] += block
@@ -242,6 +213,30 @@ class RowBlockFactor:
         out = np.empty_like(z_ports)
         out[np.ix_(by_group, by_group)] = z_ports
         return out
+
+
+@_jit
+def _block_sweeps(inverse, links, x):
+    """The block-tridiagonal solve of the column lines, in place on ``x`` ``(rows * cols, k)``:
+    forward ``z_i = S_i^-1 (x_i - l_i z_(i-1))``, back ``x_i = z_i - S_i^-1 (l_(i+1) x_(i+1))``
+    (``l``: the column segments between rows, S)."""
+    rows, cols = links.shape
+    k = x.shape[1]
+    scaled = np.empty((cols, k))
+    for i in range(rows):
+        block = x[i * cols:(i + 1) * cols]
+        if i:
+            before = x[(i - 1) * cols:i * cols]
+            for r in range(cols):
+                for c in range(k):
+                    block[r, c] -= links[i, r] * before[r, c]
+        block[:, :] = np.dot(inverse[i], block)
+    for i in range(rows - 1, 0, -1):
+        block = x[i * cols:(i + 1) * cols]
+        for r in range(cols):
+            for c in range(k):
+                scaled[r, c] = links[i, r] * block[r, c]
+        x[(i - 1) * cols:i * cols] -= np.dot(inverse[i - 1], scaled)
 
 
 def _split(groups):
@@ -265,13 +260,6 @@ class _BlockEntries:
         self.value = coo.data[order]
         self.bounds = np.searchsorted(rg[order], np.arange(groups + 1))
 
-    def aligned_diagonals(self, sizes):
-        """True when all groups have one size and every entry sits on the diagonal of its block
-        (its own group's, or a neighbour's: ``|i - j| <= 1``)."""
-        return bool(len(set(sizes.tolist())) == 1 and np.all(self.row == self.col)
-                    and np.all(np.abs(np.repeat(np.arange(len(self.bounds) - 1), np.diff(self.bounds))
-                                      - self.col_group) <= 1))
-
     def block(self, i, j, shape):
         """The dense block of row group ``i`` and column group ``j``, of ``shape``."""
         out = np.zeros(shape)
@@ -280,15 +268,6 @@ class _BlockEntries:
             keep = self.col_group[rows] == j
             out[self.row[rows][keep], self.col[rows][keep]] = self.value[rows][keep]
         return out
-
-
-def _diagonal_or_dense(block):
-    """A dense square ``block`` as its diagonal (a vector) when nothing lies off it."""
-    if block.shape[0] == block.shape[1]:
-        diagonal = np.diagonal(block).copy()
-        if np.count_nonzero(block) == np.count_nonzero(diagonal):
-            return diagonal
-    return block
 
 
 def _rows(m, rows, cols):
@@ -321,14 +300,14 @@ def _mirror_upper(x):
 
 
 @_jit
-def _aligned_block(own, devices, chain_inverse, link, previous):
-    """``S_i = diag(own) - diag(d) C_i^-1 diag(d) - diag(l) S_(i-1)^-1 diag(l)`` (S): row ``i``'s
+def _row_block(own, through_chain, link, previous):
+    """``S_i = diag(own) - A_ba(i) A_aa(i)^-1 A_ab(i) - diag(l) S_(i-1)^-1 diag(l)`` (S): row ``i``'s
     column-line block after its chain and the rows before it are eliminated."""
     n = own.shape[0]
     s = np.empty((n, n))
     for r in range(n):
         for c in range(n):
-            s[r, c] = -devices[r] * chain_inverse[r, c] * devices[c] - link[r] * previous[r, c] * link[c]
+            s[r, c] = -through_chain[r, c] - link[r] * previous[r, c] * link[c]
         s[r, r] += own[r]
     return s
 
@@ -382,7 +361,7 @@ def _fits(a, chains, columns):
     group, kind, place = np.full(n, -1), np.zeros(n, dtype=np.int8), np.zeros(n, dtype=np.int64)
     seen = np.zeros(n, dtype=np.int64)
     for i, (c, b) in enumerate(zip(chains, columns)):
-        if len(b) == 0:   # a row without column-line nodes: not a tile row
+        if len(b) == 0 or len(b) != len(columns[0]):   # every tile row has its column-line nodes
             return False
         for idx, k in ((c, 0), (b, 1)):
             if len(idx) and (idx.min() < 0 or idx.max() >= n):
@@ -395,8 +374,10 @@ def _fits(a, chains, columns):
     r, c = coo.row, coo.col
     same = group[r] == group[c]
     chain_pair = (kind[r] == 0) & (kind[c] == 0)
+    # column-line nodes: to themselves, and to the same column in the rows next to them only
     ok = np.where(chain_pair, same & (np.abs(place[r] - place[c]) <= 1),
-                  np.where((kind[r] == 1) & (kind[c] == 1), np.abs(group[r] - group[c]) <= 1, same))
+                  np.where((kind[r] == 1) & (kind[c] == 1),
+                           (np.abs(group[r] - group[c]) <= 1) & (place[r] == place[c]), same))
     return bool(ok.all())
 
 

@@ -8,7 +8,7 @@ from ..errors import ValidationError
 from .base import Layer, check_units, device_index
 from .conductance import TrainableConductances
 from .initializers import initial_conductances
-from .wires import Wires, lower_wired, wired_ep_gradient
+from .wires import Wires, device_drops, lower_wired, wired_ep_gradient
 
 
 class DenseLayer(TrainableConductances, Layer):
@@ -112,7 +112,7 @@ class DenseLayer(TrainableConductances, Layer):
     def drops(self, v):
         """Voltage drops (V) across every conductance, ``(B, n_in, units)``, from node voltages ``v``."""
         if self.wired is not None:
-            return v[:, self.wired.row_nodes] - v[:, self.wired.col_nodes]
+            return device_drops(self.wired.row_nodes, self.wired.col_nodes, v)
         return v[:, self.input_nodes][:, :, None] - v[:, self.output_nodes][:, None, :]
 
     def ep_gradient(self, v_low, v_high, span, per_sample=False):

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..backends.arrays import array_namespace
 from ..errors import ValidationError
 from ..validation import check_number
 
@@ -173,7 +174,14 @@ def wired_ep_gradient(row_nodes, col_nodes, v_low, v_high, span, per_sample=Fals
     """EP estimate of dL/dG (per S) of each device between its line nodes:
     ``(dV_high**2 - dV_low**2) / (2 * span)``, batch-summed, or ``(B, n_in, units)``
     when ``per_sample``. The wires are fixed resistors: they shape the voltages, not the rule."""
-    d_high = v_high[:, row_nodes] - v_high[:, col_nodes]
-    d_low = v_low[:, row_nodes] - v_low[:, col_nodes]
+    d_high, d_low = device_drops(row_nodes, col_nodes, v_high), device_drops(row_nodes, col_nodes, v_low)
     per = (d_high - d_low) * (d_high + d_low) / (2.0 * span)
     return per if per_sample else per.sum(axis=0)
+
+
+def device_drops(row_nodes, col_nodes, v):
+    """Voltage (V) across each device between its line nodes, ``(B,) + row_nodes.shape``, from node
+    voltages ``v`` ``(B, N)`` (``take`` along the nodes: a 2-D fancy index is several times slower)."""
+    xp = array_namespace(v)
+    shape = (v.shape[0],) + row_nodes.shape
+    return (xp.take(v, row_nodes.ravel(), axis=1) - xp.take(v, col_nodes.ravel(), axis=1)).reshape(shape)
