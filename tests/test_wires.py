@@ -369,3 +369,61 @@ def test_memristor_crossbar_with_wires():
     native.fit({"x": data["x"], "out": np.full((6, 1), 0.1)}, epochs=1, batch_size=3, verbose=0)
     assert np.any(d1.g != devices) and d1.array.pulse_count.sum() > d1.initial_pulses_sent.sum()
     np.testing.assert_array_equal(d1.conductances()[devices.size:], wire_g)
+
+
+def local_wired(backend, wires, padding="valid", seed=5, g_range=(1e-5, 1e-3)):
+    """A 5x5x2 image -> LocallyConnected2DLayer (3x3 windows, stride 2, 2 filters; ``wires``) ->
+    clamps at +-0.2 V -> 2 differential outputs."""
+    from ebana import FlattenLayer, LocallyConnected2DLayer
+    x = InputVoltageLayer(shape=(5, 5, 2), name="x")
+    h = LocallyConnected2DLayer(2, 3, name="l1", strides=2, padding=padding, g_max=1e-3,
+                                initializer=("uniform",) + g_range, wires=wires)(x)
+    h = DiodeLayer(name="c1", direction="down", bias_voltage=0.2)(h)
+    h = DiodeLayer(name="c2", direction="up", bias_voltage=-0.2)(h)
+    h = DenseLayer(units=2, name="d2", g_max=1e-3, initializer=("uniform", 1e-5, 1e-4))(FlattenLayer(name="f")(h))
+    return Model(inputs=[x], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=seed)
+
+
+@pytest.mark.parametrize("padding, tile, r", [("valid", None, 1.0), ("valid", (3, 2), 10.0), ("same", (9, 2), 2.0)])
+def test_local_layer_with_wires_agrees_with_ngspice(padding, tile, r):
+    """Every window's crossbar on its own tiled lines (padded positions: row lines from ground)."""
+    wires = Wires(tile=tile, r_segment=r, r_access=2 * r)
+    native, ref = local_wired("native", wires, padding), local_wired("ngspice", wires, padding)
+    assert "has wire resistance" in native.solver() and "tiles by row blocks" in native.solver()
+    windows, per_window = native.layer("l1").windows.shape
+    rows, cols = tile or (per_window, 2)
+    assert native.layer("l1").wired.row_nodes.shape == (windows, per_window, 2)
+    assert len(native.circuit.line_grids["l1"]) == windows * -(-per_window // rows) * -(-2 // cols)
+    data = {"x": np.random.default_rng(1).uniform(-1, 1, size=(4, 5, 5, 2))}
+    currents = {"out": np.random.default_rng(2).normal(0, 1e-4, size=(4, 2))}
+    a, b = native.solve(data, currents), ref.solve(data, currents)
+    assert np.abs(a.v - b.v).max() < 1e-6 and np.abs(a.i_vs - b.i_vs).max() < 1e-9
+    hidden = a.v[:, native.layer("l1").output_nodes]
+    assert np.any(np.abs(hidden) > 0.2)                                   # clamps conduct
+    plain = local_wired("native", None, padding).solve(data, currents).v
+    assert np.abs(plain[:, native.layer("l1").output_nodes] - hidden).max() > 1e-5
+
+
+def test_local_layer_ep_gradient_through_the_wires():
+    """EP through a wired local layer (200 Ohm segments on 1e-4..1e-3 S devices) against finite differences."""
+    model = local_wired("native", Wires(r_segment=200.0, r_access=100.0), g_range=(1e-4, 1e-3))
+    batch = {"x": np.random.default_rng(3).uniform(-1, 1, size=(3, 5, 5, 2)),
+             "out": np.array([[0.1], [-0.1], [0.05]]) * np.ones((3, 1))}
+    loss = MSE()
+    fd = networks.finite_differences(model, batch, loss, ("l1",))
+    ep = ep_step(model, batch, loss, beta=1e-6, symmetric=True).grads["l1"].ravel()
+    assert ep @ fd / np.linalg.norm(ep) / np.linalg.norm(fd) >= 0.99
+
+
+def test_local_layer_wires_are_checked_and_kept(tmp_path):
+    from ebana import LocallyConnected2DLayer, load_model
+    x = InputVoltageLayer(shape=(5, 5, 2), name="x")
+    with pytest.raises(ValidationError, match="LocallyConnected2DLayer 'l1'.*tile .* is larger than the crossbar"):
+        layer = LocallyConnected2DLayer(2, 3, name="l1", wires=Wires(tile=(19, 2), r_segment=1.0))
+        Model(inputs=[x], outputs=[CurrentLayer(name="out")(layer(x))])
+    model = local_wired("native", Wires(tile=(6, 1), r_segment=3.0, r_access=1.0))
+    model.save(tmp_path / "local")
+    again = load_model(tmp_path / "local", backend="native")
+    assert again.layer("l1").wires == model.layer("l1").wires
+    data = {"x": np.random.default_rng(1).uniform(-1, 1, size=(2, 5, 5, 2))}
+    np.testing.assert_array_equal(again.solve(data).v, model.solve(data).v)

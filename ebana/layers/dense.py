@@ -4,14 +4,13 @@ import dataclasses
 import numpy as np
 
 from ..backends.arrays import array_namespace
-from ..errors import ValidationError
 from .base import Layer, check_units, device_index
 from .conductance import TrainableConductances
 from .initializers import initial_conductances
-from .wires import Wires, device_drops, lower_wired, wired_ep_gradient
+from .wires import WiredLayer, device_drops, wired_ep_gradient
 
 
-class DenseLayer(TrainableConductances, Layer):
+class DenseLayer(WiredLayer, TrainableConductances, Layer):
     """Crossbar of ``n_in x units`` conductances ``G`` (S) onto ``units`` new nets.
 
     The output voltage of unit ``j`` is the conductance-weighted mean of the
@@ -53,18 +52,7 @@ class DenseLayer(TrainableConductances, Layer):
         super().__init__(name)
         self.out_units = check_units(units, f"DenseLayer {name!r}")
         self._set_conductance_options(initializer, lr, trainable, g_min, g_max, variability, levels)
-        self.wires = Wires.of(wires, self.describe())
-        self.wired = None  # the WiredCrossbar written by lower() when the wires are not ideal
-
-    def _check_wires(self, input_units):
-        """Refuse a tile larger than this crossbar (before anything is built)."""
-        if self.wires is not None:
-            self.wires.check_fits(input_units, self.out_units, self.describe())
-
-    @property
-    def has_wires(self):
-        """True when the circuit holds this layer's wire resistors (``wires`` set and not ideal)."""
-        return self.wires is not None and not self.wires.ideal
+        self._set_wires(wires)
 
     def _check_parents(self, parents, many):
         if len(parents) != 1:
@@ -77,7 +65,7 @@ class DenseLayer(TrainableConductances, Layer):
         return (input_units, self.out_units)
 
     def build(self, input_units, rng):
-        self._check_wires(input_units)
+        self._check_wires(input_units, self.out_units)
         if self.g is None:
             self.g = initial_conductances(self.initializer, (input_units, self.out_units),
                                           self.g_min, self.g_max, rng, self.describe())
@@ -90,24 +78,8 @@ class DenseLayer(TrainableConductances, Layer):
             self.wired = None
             builder.resistors(self.name, input_nodes[:, None], out[None, :])
             return out
-        w = self.wired = lower_wired(builder, self.name, self.input_nodes, out, self.wires)
-        # devices first, in C order of g, then the wire segments (conductances() appends theirs)
-        builder.resistors(self.name, np.concatenate([w.row_nodes.ravel(), w.wire_a]),
-                          np.concatenate([w.col_nodes.ravel(), w.wire_b]))
-        builder.line_grids(self.name, w.tile_grids())
-        builder.not_layered(self.name, f"DenseLayer {self.name!r} has wire resistance: its row and column "
-                            "line nodes join its inputs and outputs (the layered solver has no wire method)")
+        self._lower_wires(builder, self.input_nodes, out)
         return out
-
-    def conductances(self):
-        g = super().conductances()
-        return g if self.wired is None else np.concatenate([g, self.wired.wire_g])  # wires: CPU only
-
-    def attach_noise(self, variability, seed, chip_seed=0):
-        if variability is not None and self.has_wires:
-            raise ValidationError(f"{self.describe()}: variability with wires is not supported yet "
-                                  "(the noise masks cover the devices, the circuit holds the wires too)")
-        return super().attach_noise(variability, seed, chip_seed)
 
     def drops(self, v):
         """Voltage drops (V) across every conductance, ``(B, n_in, units)``, from node voltages ``v``."""
@@ -160,8 +132,7 @@ class DenseLayer(TrainableConductances, Layer):
         return {"units": self.out_units, "name": self.name, "initializer": init, "lr": self.lr,
                 "trainable": self.trainable, "g_min": self.g_min, "g_max": self.g_max,
                 "variability": None if self.variability is None else dataclasses.asdict(self.variability),
-                "levels": None if self.quantizer is None else self.quantizer.levels,
-                "wires": None if self.wires is None else self.wires.config()}
+                "levels": None if self.quantizer is None else self.quantizer.levels, **self._wires_config()}
 
 
 def _batch_sum(pairs, single):

@@ -7,9 +7,10 @@ from .base import Layer, check_units, consecutive_slice, device_index
 from .conductance import TrainableConductances
 from .initializers import initial_conductances
 from .patches import image_dims, output_size, pair_of_ints, window_indices
+from .wires import WiredLayer, device_drops, wired_ep_gradient
 
 
-class LocallyConnected2DLayer(TrainableConductances, Layer):
+class LocallyConnected2DLayer(WiredLayer, TrainableConductances, Layer):
     """Each ``kernel_size`` window of the input image drives ``filters`` new nets through its
     own crossbar of conductances (S); no two windows share a conductance.
 
@@ -34,6 +35,9 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
             beyond the image is a 0 V pixel, i.e. its resistor goes to ground.
         initializer, lr, trainable, g_min, g_max (S), variability, levels: as for
             :class:`~ebana.layers.DenseLayer`.
+        wires: None, or a :class:`~ebana.layers.wires.Wires` (or its dict): every window's
+            crossbar (``kr * kc * channels`` row lines from its input nets, ``filters``
+            column lines to its output nets) tiled and wired as DenseLayer's crossbar.
 
     >>> from ebana import InputVoltageLayer
     >>> x = InputVoltageLayer(shape=(28, 28, 2), name="x")
@@ -42,7 +46,7 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
     """
 
     def __init__(self, filters, kernel_size, name, strides=1, padding="valid", initializer="uniform", lr=None,
-                 trainable=True, g_min=1e-7, g_max=1e-4, variability=None, levels=None):
+                 trainable=True, g_min=1e-7, g_max=1e-4, variability=None, levels=None, wires=None):
         super().__init__(name)
         who = self.describe()
         self.filters = check_units(filters, f"{who} (filters)")
@@ -52,6 +56,7 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
             raise ValidationError(f"{who}: padding must be 'valid' or 'same', received {padding!r}")
         self.padding = padding
         self._set_conductance_options(initializer, lr, trainable, g_min, g_max, variability, levels)
+        self._set_wires(wires)
         self.in_dims = None
 
     def _output_units(self, parent_units):
@@ -77,6 +82,7 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
         return (out_r * out_c, self.kernel_size[0] * self.kernel_size[1] * self.in_dims[2], self.filters)
 
     def build(self, input_units, rng):
+        self._check_wires(self.windows.shape[1], self.filters)
         if self.g is None:
             n_windows, per_window = self.windows.shape
             self.g = initial_conductances(self.initializer, (n_windows, per_window, self.filters),
@@ -89,18 +95,26 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
         # (window, position, filter) in C order: the order of g; padding (-1) -> ground (node 0)
         self.a_nodes = np.concatenate([[0], np.asarray(input_nodes)])[windows + 1]   # (W, K)
         self.b_nodes = out.reshape(windows.shape[0], self.filters)       # (W, F)
-        builder.resistors(self.name, self.a_nodes[:, :, None], self.b_nodes[:, None, :])
         self.input_nodes, self.output_nodes = np.asarray(input_nodes), out
+        if self.has_wires:   # each window's crossbar on its own tiled lines
+            self._lower_wires(builder, self.a_nodes, self.b_nodes)
+        else:
+            self.wired = None
+            builder.resistors(self.name, self.a_nodes[:, :, None], self.b_nodes[:, None, :])
         return out
 
     def drops(self, v):
         """Voltage drops (V) across every conductance, ``(B, W, K, F)``, from node voltages ``v``."""
+        if self.wired is not None:
+            return device_drops(self.wired.row_nodes, self.wired.col_nodes, v)
         return v[:, self.a_nodes][:, :, :, None] - v[:, self.b_nodes][:, :, None, :]
 
     def ep_gradient(self, v_low, v_high, span, per_sample=False):
         """EP estimate of dL/dG, ``(dV_high**2 - dV_low**2) / (2 * span)`` (see DenseLayer),
         shaped like ``g`` and summed over the batch, or ``(B, *g.shape)`` when ``per_sample``.
         On a device the node arrays are uploaded once (:func:`~.base.device_index`)."""
+        if self.wired is not None:  # each device between its own line nodes
+            return wired_ep_gradient(self.wired.row_nodes, self.wired.col_nodes, v_low, v_high, span, per_sample)
         xp = array_namespace(v_low, v_high)
 
         def gather(v, attr, windows=slice(None)):
@@ -131,7 +145,8 @@ class LocallyConnected2DLayer(TrainableConductances, Layer):
 
     def get_config(self):
         return {"filters": self.filters, "kernel_size": list(self.kernel_size), "name": self.name,
-                "strides": list(self.strides), "padding": self.padding, **self._conductance_config()}
+                "strides": list(self.strides), "padding": self.padding, **self._conductance_config(),
+                **self._wires_config()}
 
 
 #: the most bytes of the batch's voltages one chunk of windows of an EP gradient gathers

@@ -67,7 +67,7 @@ class MemristorDenseLayer(DenseLayer):
         self.array = None
 
     def build(self, input_units, rng):
-        self._check_wires(input_units)
+        self._check_wires(input_units, self.out_units)
         if self.array is None:
             shape = (input_units, self.out_units)
             self.array = MemristorArray(self.device, shape, self.variation, self.k_scale,
@@ -157,5 +157,4 @@ class MemristorDenseLayer(DenseLayer):
         return {"units": self.out_units, "name": self.name, "device": self.device, "variation": self.variation,
                 "k_scale": self.k_scale, "max_pulses": self.max_pulses, "initial_pulses": self.initial_pulses,
                 "accumulate": self.accumulate,
-                "lr": self.lr, "trainable": self.trainable,
-                "wires": None if self.wires is None else self.wires.config()}
+                "lr": self.lr, "trainable": self.trainable, **self._wires_config()}

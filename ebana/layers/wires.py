@@ -93,7 +93,8 @@ class Wires:
 class WiredCrossbar:
     """What :func:`lower_wired` wrote: device ends and wire resistors.
 
-    row_nodes, col_nodes: ``(n_in, units)`` circuit nodes of each device's two ends.
+    row_nodes, col_nodes: ``(n_in, units)`` circuit nodes of each device's two ends (a stack
+        of crossbars: ``(W, n_in, units)``).
     wire_a, wire_b: ends of every wire resistor; wire_g: their conductances (S).
     tile: ``(rows, cols)``, the most devices a tile holds.
     """
@@ -108,10 +109,55 @@ class WiredCrossbar:
         """Per tile, ``(row_nodes, col_nodes)`` of its devices: row ``i`` of a tile is its
         row line, from the input's end; column ``j`` its column line, ending (last row) at
         the output net. Solvers order the wire nodes by them (:mod:`ebana.backends.tile_factor`)."""
-        n_in, units = self.row_nodes.shape
         rows, cols = self.tile
-        return [(self.row_nodes[p0:p0 + rows, q0:q0 + cols], self.col_nodes[p0:p0 + rows, q0:q0 + cols])
+        row_stack, col_stack = self.row_nodes.reshape((-1,) + self.row_nodes.shape[-2:]), \
+            self.col_nodes.reshape((-1,) + self.col_nodes.shape[-2:])
+        n_in, units = row_stack.shape[1:]
+        return [(r[p0:p0 + rows, q0:q0 + cols], c[p0:p0 + rows, q0:q0 + cols]) for r, c in zip(row_stack, col_stack)
                 for p0 in range(0, n_in, rows) for q0 in range(0, units, cols)]
+
+
+class WiredLayer:
+    """Mixin of crossbar layers that take ``wires`` (DenseLayer, LocallyConnected2DLayer): the
+    setting, its checks, and the lowering of the devices between their line nodes. Call
+    :meth:`_set_wires` in ``__init__``; ``self.wired`` holds the lines once lowered."""
+
+    def _set_wires(self, wires):
+        self.wires = Wires.of(wires, self.describe())
+        self.wired = None  # the WiredCrossbar written by lower() when the wires are not ideal
+
+    @property
+    def has_wires(self):
+        """True when the circuit holds this layer's wire resistors (``wires`` set and not ideal)."""
+        return self.wires is not None and not self.wires.ideal
+
+    def _check_wires(self, n_in, units):
+        """Refuse a tile larger than the layer's crossbar (``n_in x units``) before anything is built."""
+        if self.wires is not None:
+            self.wires.check_fits(n_in, units, self.describe())
+
+    def _lower_wires(self, builder, input_nodes, out_nodes):
+        """Lower the tiled lines and the devices between their line nodes (in C order of ``g``, then
+        the segments) for crossbar(s) ``input_nodes`` x ``out_nodes`` (see :func:`lower_wired`)."""
+        w = self.wired = lower_wired(builder, self.name, input_nodes, out_nodes, self.wires)
+        builder.resistors(self.name, np.concatenate([w.row_nodes.ravel(), w.wire_a]),
+                          np.concatenate([w.col_nodes.ravel(), w.wire_b]))
+        builder.line_grids(self.name, w.tile_grids())
+        builder.not_layered(self.name, f"{self.describe()} has wire resistance: its row and column line "
+                            "nodes join its inputs and outputs (the layered solver has no wire method)")
+
+    def conductances(self):
+        g = super().conductances()
+        return g if self.wired is None else np.concatenate([g, self.wired.wire_g])  # wires: CPU only
+
+    def attach_noise(self, variability, seed, chip_seed=0):
+        if variability is not None and self.has_wires:
+            raise ValidationError(f"{self.describe()}: variability with wires is not supported yet "
+                                  "(the noise masks cover the devices, the circuit holds the wires too)")
+        return super().attach_noise(variability, seed, chip_seed)
+
+    def _wires_config(self):
+        return {"wires": None if self.wires is None else self.wires.config()}
 
 
 class _Lines:
@@ -147,25 +193,32 @@ class _Lines:
 
 def lower_wired(builder, name, input_nodes, out_nodes, wires):
     """Write the row and column lines of layer ``name``'s tiles into ``builder``; return a
-    :class:`WiredCrossbar` (the caller adds the device resistors between its node grids)."""
-    n_in, units = len(input_nodes), len(out_nodes)
+    :class:`WiredCrossbar` (the caller adds the device resistors between its node grids).
+    ``input_nodes`` ``(n_in,)`` and ``out_nodes`` ``(units,)`` describe one crossbar; with a
+    leading axis, ``(W, n_in)`` and ``(W, units)``, W crossbars (a local layer's windows),
+    each tiled on its own, and the grids get that leading axis too."""
+    inputs, outputs = np.atleast_2d(input_nodes), np.atleast_2d(out_nodes)
+    n_in, units = inputs.shape[1], outputs.shape[1]
     rows, cols = wires.tile if wires.tile is not None else (n_in, units)
     lines = _Lines(wires)
-    row_nodes = np.zeros((n_in, units), dtype=np.int64)
-    col_nodes = np.zeros((n_in, units), dtype=np.int64)
-    for q0 in range(0, units, cols):          # row lines: from the input, along the tile's columns
-        width = min(cols, units - q0)
-        for i in range(n_in):
-            row_nodes[i, q0:q0 + width] = lines.line(input_nodes[i], width)
-    for p0 in range(0, n_in, rows):           # column lines: from the output net, up the tile's rows
-        height = min(rows, n_in - p0)
-        for j in range(units):
-            col_nodes[p0:p0 + height, j] = lines.line(out_nodes[j], height)[::-1]
+    row_nodes = np.zeros((len(inputs), n_in, units), dtype=np.int64)
+    col_nodes = np.zeros((len(inputs), n_in, units), dtype=np.int64)
+    for w, (ins, outs) in enumerate(zip(inputs, outputs)):
+        for q0 in range(0, units, cols):      # row lines: from the input, along the tile's columns
+            width = min(cols, units - q0)
+            for i in range(n_in):
+                row_nodes[w, i, q0:q0 + width] = lines.line(ins[i], width)
+        for p0 in range(0, n_in, rows):       # column lines: from the output net, up the tile's rows
+            height = min(rows, n_in - p0)
+            for j in range(units):
+                col_nodes[w, p0:p0 + height, j] = lines.line(outs[j], height)[::-1]
     fresh = builder.nodes(name, lines.count, suffix="w")
     a, b = np.asarray(lines.a, dtype=np.int64), np.asarray(lines.b, dtype=np.int64)
 
     def place(local):  # local numbers -> circuit nodes (fresh numbers are -1 - k)
         return np.where(local < 0, fresh[np.maximum(-1 - local, 0)] if len(fresh) else 0, local)
+    if np.ndim(input_nodes) == 1:
+        row_nodes, col_nodes = row_nodes[0], col_nodes[0]
     return WiredCrossbar(place(row_nodes), place(col_nodes), place(a), place(b),
                          np.asarray(lines.g, dtype=float), (rows, cols))
 
