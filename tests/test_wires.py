@@ -70,7 +70,8 @@ def test_lowering_counts_and_shorts():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"r_segment": -1.0}, "r_segment"), ({"r_access": float("nan")}, "r_access"),
-    ({"tile": (0, 2)}, "at least 1"), ({"tile": (2,)}, "two ints"), ({"tile": "ab"}, "two ints")])
+    ({"tile": (0, 2)}, "at least 1"), ({"tile": (2,)}, "two ints"), ({"tile": "ab"}, "two ints"),
+    ({"r_segment": 1e-9}, "below 1e-06 Ohm.*use 0 for a short")])
 def test_bad_wire_settings_are_refused(kwargs, match):
     with pytest.raises(ValidationError, match=match):
         Wires(**kwargs)
