@@ -428,3 +428,12 @@ def test_local_layer_wires_are_checked_and_kept(tmp_path):
     assert again.layer("l1").wires == model.layer("l1").wires
     data = {"x": np.random.default_rng(1).uniform(-1, 1, size=(2, 5, 5, 2))}
     np.testing.assert_array_equal(again.solve(data).v, model.solve(data).v)
+
+
+def test_chip_studies_refuse_wired_layers():
+    """Chip studies draw masks, faults and drift on the devices only: a wired layer is refused by name."""
+    from ebana.analysis.chips import chip_conductances
+    from ebana.devices import Variability
+    model = wired_network("native", Wires(tile=(2, 4), r_segment=1.0, r_access=2.0))
+    with pytest.raises(ValidationError, match="DenseLayer 'd1' has wire resistance: chip studies"):
+        chip_conductances(model, Variability(), 0)
