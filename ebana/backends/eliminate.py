@@ -78,19 +78,18 @@ class _Check:
 
 class WireBlock:
     """One piece of a block (see :func:`pieces`): its inner nodes, ports, and its Schur
-    complement for a conductance set. ``res``: the piece's resistors (indices); ``grids``:
-    the owner's tiles, ``(row_nodes, col_nodes)`` each (``Circuit.line_grids``). When the
-    piece is one of them, its inner nodes are numbered row lines first, then column lines,
-    and ``A_II`` gets the row-block factor."""
+    complement for a conductance set. ``res``: the piece's resistors (indices); ``tile_of``:
+    a node's tile ``(row_nodes, col_nodes)`` of the owner (``Circuit.line_grids``) or None.
+    When the piece is such a tile, its inner nodes are numbered row lines first, then column
+    lines, and ``A_II`` gets the row-block factor."""
 
-    def __init__(self, c, owner, res, touched_elsewhere, grids=()):
+    def __init__(self, c, owner, res, touched_elsewhere, tile_of=lambda node: None):
         self.owner, self.res = owner, res
         a, b = c.res_a[self.res], c.res_b[self.res]
         nodes = np.unique(np.concatenate([a, b]))
         self.inner = nodes[~touched_elsewhere[nodes]]
         self.ports = nodes[touched_elsewhere[nodes]]
-        grid = next((t for t in grids if len(self.inner) and (np.isin(self.inner[0], t[0]) or
-                                                               np.isin(self.inner[0], t[1]))), None)
+        grid = tile_of(self.inner[0]) if len(self.inner) else None
         self.groups = tile_groups(grid, self.inner) if grid is not None else None
         if self.groups is not None:  # number the inner nodes in the factor's order
             order = np.array([k for chain, _ in self.groups for k in chain]
@@ -172,6 +171,16 @@ class WireBlock:
         return step
 
 
+def _tile_lookup(c, owner):
+    """A function from a wire node of ``owner`` to its tile ``(row_nodes, col_nodes)`` (None: no tile)."""
+    grids = c.line_grids.get(owner, [])
+    tile = np.full(c.n_nodes, -1, dtype=np.int64)
+    for k, (rows, cols) in enumerate(grids):  # a tile's own wire nodes are in no other tile
+        tile[rows.ravel()] = k
+        tile[cols.ravel()] = k
+    return lambda node: grids[tile[node]] if tile[node] >= 0 else None
+
+
 class WireElimination:
     """The reduced circuit of ``circuit`` (every marked block's inner nodes eliminated) and the maps."""
 
@@ -186,7 +195,8 @@ class WireElimination:
         for nodes in (c.res_a[~in_block], c.res_b[~in_block], c.vs_pos, c.vs_neg, c.is_node,
                       c.d_anode, c.d_cathode, c.amp_in, c.amp_out):
             touched[nodes] = True
-        self.blocks = [WireBlock(c, o, piece, touched, c.line_grids.get(o, ()))
+        tile_of = {o: _tile_lookup(c, o) for o in owners}
+        self.blocks = [WireBlock(c, o, piece, touched, tile_of[o])
                        for o in owners for piece in pieces(c, np.arange(c.n_res)[c.blocks["res"][o]], touched)]
         self.kept_res = np.flatnonzero(~in_block)
         inner = np.concatenate([b.inner for b in self.blocks]) if self.blocks else np.zeros(0, dtype=np.int64)
