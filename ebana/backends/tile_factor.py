@@ -136,7 +136,7 @@ class RowBlockFactor:
         if devices is None:   # one device per chain node, aligned with the columns
             d = self.a_ab[self._chain(i)]
             return d[:, None] * inverse * d[None, :]
-        block = devices.block(i, i, (len(inverse), self.cols))
+        block = devices.block(i, (len(inverse), self.cols))
         return block.T @ inverse @ block
 
     def solve(self, f):
@@ -192,8 +192,8 @@ class RowBlockFactor:
         g = []                                            # G at each row, its own columns only
         for i in range(groups):
             cols = slice(starts[i], starts[i + 1])
-            e_a = part_a.block(i, i, (self.chain_cuts[i + 1] - self.chain_cuts[i], starts[i + 1] - starts[i]))
-            e_b = part_b.block(i, i, (self.cols, starts[i + 1] - starts[i]))
+            e_a = part_a.block(i, (self.chain_cuts[i + 1] - self.chain_cuts[i], starts[i + 1] - starts[i]))
+            e_b = part_b.block(i, (self.cols, starts[i + 1] - starts[i]))
             through = self.chain_inverse[i] @ e_a          # A_aa(i)^-1 E_a
             z_ports[cols, cols] = e_a.T @ through
             g.append(e_b - _times(_rows(self.a_ba, self._column(i), self._chain(i)), through))
@@ -246,7 +246,8 @@ def _split(groups):
 
 
 class _BlockEntries:
-    """A sparse matrix's entries sorted by row group, to cut dense blocks without sparse slicing.
+    """A sparse matrix's entries sorted by row group, to cut its diagonal blocks (a group's rows
+    and the same group's columns) without sparse slicing.
     ``row_group``/``col_group``: each row's and column's group; ``row_start``/``col_start``: the
     index where that group starts (an entry's place in its block is its index minus it)."""
 
@@ -260,13 +261,12 @@ class _BlockEntries:
         self.value = coo.data[order]
         self.bounds = np.searchsorted(rg[order], np.arange(groups + 1))
 
-    def block(self, i, j, shape):
-        """The dense block of row group ``i`` and column group ``j``, of ``shape``."""
+    def block(self, i, shape):
+        """The dense block of row group ``i`` and column group ``i``, of ``shape``."""
         out = np.zeros(shape)
-        if j >= 0:
-            rows = slice(self.bounds[i], self.bounds[i + 1])
-            keep = self.col_group[rows] == j
-            out[self.row[rows][keep], self.col[rows][keep]] = self.value[rows][keep]
+        rows = slice(self.bounds[i], self.bounds[i + 1])
+        keep = self.col_group[rows] == i
+        out[self.row[rows][keep], self.col[rows][keep]] = self.value[rows][keep]
         return out
 
 
