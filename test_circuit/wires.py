@@ -1,8 +1,9 @@
 """Accuracy against wire resistance: (a) a network trained without wires and deployed on
 wired tiles, (b) the same network further trained by EP with the wires in the circuit.
 
-Run:  python test_circuit/wires.py [--dataset digits|fashion] [--quick] [--r 0 1 2.5 5 10] [--out DIR]
-          [--train-subset N] [--test-subset N] [--epochs N] [--wired-epochs N] [--data DIR]
+Run:  python test_circuit/wires.py [--dataset digits|fashion|fashion28] [--quick] [--r 0 1 2.5 5 10]
+          [--out DIR] [--train-subset N] [--test-subset N] [--epochs N] [--wired-epochs N] [--data DIR]
+          [--ngspice-check N]
 
 Networks (the clamped network of test_circuit/digits.py): differential inputs and a
 +-1 V bias pair -> clamped hidden nets -> x4 amplifiers -> 10 differential outputs,
@@ -14,6 +15,9 @@ conductances in [1e-7, 2e-4] S.
   -> 64 hidden nets; the first crossbar (394 x 64) in tiles of 64 x 64 (six full
   and one of 10 rows), the second (64 x 20) in one tile. Default: the first 6,000
   training and 1,000 test images.
+* ``fashion28``: the same at the full 28x28 resolution, 1568 inputs -> 64 hidden nets;
+  the first crossbar (1570 x 64) in 25 tiles of 64 x 64 (24 full and one of 34 rows),
+  203,520 wire nodes in all. The same defaults.
 
 Every segment is ``r`` (Ohm), every access resistance ``2 r`` (Ohm). Every solve
 is native: the wire-free network on the layered solver, the wired ones on
@@ -22,6 +26,9 @@ is native: the wire-free network on the layered solver, the wired ones on
 ``--wired-epochs`` more epochs by EP with the wires in the circuit (at r = 0 the
 same epochs without wires: the control).
 ``--quick``: 300 training and 100 test images, r in {0, 10} Ohm (a CI check).
+Each r's trained conductances (b) go to ``OUT/weights_r{r}.pkl`` (``Model.load_weights``);
+``--ngspice-check N`` re-solves the first N test images with the last wired network in
+Ngspice (its full netlist, every segment a resistor) and compares the predictions.
 """
 import argparse
 import os
@@ -42,6 +49,8 @@ SETUPS = {
                    train=None, test=None),
     "fashion": dict(inputs=392, hidden=64, tiles=((64, 64), (64, 20)), batch=32, epochs=10, wired_epochs=2,
                     train=6000, test=1000),
+    "fashion28": dict(inputs=1568, hidden=64, tiles=((64, 64), (64, 20)), batch=32, epochs=10, wired_epochs=2,
+                      train=6000, test=1000),
 }
 
 
@@ -63,22 +72,23 @@ def build_model(r, backend, setup, seed=0, clamp=0.1, gain=4.0):
     return Model(inputs=[x, b], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=seed)
 
 
-def fashion_14(folder=None):
-    """Fashion-MNIST (from ``folder``, or the search path) averaged over 2x2 pixels (14x14), as
-    differential inputs in [-1, 1] V, and +-0.2 V targets:
+def fashion(folder=None, pool=2):
+    """Fashion-MNIST (from ``folder``, or the search path) averaged over ``pool x pool`` pixels
+    (2: 14x14; 1: the full 28x28), as differential inputs in [-1, 1] V, and +-0.2 V targets:
     ``(x_train, x_test, y_train, y_test, labels_train, labels_test)``."""
     (xi, li), (ti, lt) = load_fashion_mnist(folder)
+    side = 28 // pool
 
     def volts(images):
-        small = images.reshape(len(images), 14, 2, 14, 2).mean(axis=(2, 4)).reshape(len(images), -1)
+        small = images.reshape(len(images), side, pool, side, pool).mean(axis=(2, 4)).reshape(len(images), -1)
         v = 2.0 * small / 255.0 - 1.0
         return np.hstack([v, -v])
     return volts(xi), volts(ti), one_hot(li, 10, 0.2, -0.2), one_hot(lt, 10, 0.2, -0.2), li, lt
 
 
 def data(dataset, seed, folder=None):
-    if dataset == "fashion":
-        return fashion_14(folder)
+    if dataset.startswith("fashion"):
+        return fashion(folder, pool=1 if dataset == "fashion28" else 2)
     pixels, labels = load_digits()
     return differential_split(pixels, labels, 10, 0.2, seed=seed, x_min=0.0, x_max=16.0)
 
@@ -105,8 +115,11 @@ def parse(argv):
     parser.add_argument("--test-subset", type=int, default=None, help="test images (fashion: 1000)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data", default=None, help="fashion: folder of the Fashion-MNIST IDX files")
+    parser.add_argument("--data", default=None, help="fashion, fashion28: folder of the Fashion-MNIST IDX files")
     parser.add_argument("--out", default=None, help="output folder (default results/wires[_fashion])")
+    parser.add_argument("--ngspice-check", type=int, default=0, metavar="N",
+                        help="re-solve the first N test images in Ngspice with the last wired network trained "
+                             "(its full netlist, every segment a resistor) and compare predictions")
     args = parser.parse_args(argv)
     setup = SETUPS[args.dataset]
     if args.quick:
@@ -115,6 +128,8 @@ def parse(argv):
                       ("test_subset", "test")):
         if getattr(args, name) is None:
             setattr(args, name, setup[key])
+    if args.ngspice_check < 0:
+        parser.error(f"--ngspice-check must be >= 0, received {args.ngspice_check}")
     for name in ("epochs", "wired_epochs", "train_subset", "test_subset"):
         value = getattr(args, name)
         if value is not None and value < (0 if "epochs" in name else 1):
@@ -137,7 +152,8 @@ def main(argv=None):
     ideal = base.predict({"x": x_te})["out"]
     print(f"wire-free training: {args.epochs} epochs on {len(x_tr)} images, "
           f"{time.perf_counter() - start:.0f} s", flush=True)
-    rows = []
+    rows, last = [], None
+    os.makedirs(args.out, exist_ok=True)
     for r in args.r:
         t0 = time.perf_counter()
         model = build_model(r, "native", setup, args.seed)
@@ -148,12 +164,28 @@ def main(argv=None):
         # r = 0: the same extra epochs without wires (the control for (b))
         train(model, x_tr, y_tr, args.wired_epochs, args.seed, setup["batch"])
         trained = accuracy(model, x_te, l_te)
+        model.save_weights(os.path.join(args.out, f"weights_r{r:g}.pkl"))  # (b)'s conductances, S
         rows.append((r, shift, deployed, trained))
+        last = (r, model) if r > 0 else last
         print(f"r = {r:g} Ohm: readouts moved by up to {shift:.4f} V, deployed {deployed:.3f}, "
               f"trained with wires {trained:.3f} "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
     write_results(args, rows, len(x_tr), len(x_te))
+    if args.ngspice_check and last is not None:
+        ngspice_check(last[1], setup, last[0], x_te[:args.ngspice_check], args.seed)
     return rows
+
+
+def ngspice_check(model, setup, r, x, seed):
+    """The trained wired ``model`` against Ngspice on inputs ``x``: the same network with the same
+    conductances as a full netlist (every wire segment a resistor), solved as one DC sweep."""
+    t0 = time.perf_counter()
+    ref = build_model(r, "ngspice-sweep", setup, seed)
+    ref.set_weights(model.get_weights())
+    mine, theirs = (m.predict({"x": x})["out"] for m in (model, ref))
+    same = int(np.sum(np.argmax(mine, axis=1) == np.argmax(theirs, axis=1)))
+    print(f"Ngspice check at r = {r:g} Ohm: {same}/{len(x)} identical predictions, largest readout difference "
+          f"{np.abs(mine - theirs).max():.2e} V ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
 def write_results(args, rows, n_train, n_test):

@@ -248,9 +248,10 @@ def test_layered_solver_refuses_wires_with_the_reason():
 
 
 def test_study_quick(tmp_path):
-    """test_circuit/wires.py --quick (about 10 s): table and plot, the wires move the readouts."""
+    """test_circuit/wires.py --quick (about 10 s): table and plot, the wires move the readouts, the trained
+    wired network agrees with Ngspice on 3 test images."""
     from test_examples import run_example
-    stdout = run_example("wires", "--quick", "--out", tmp_path, timeout=300)
+    stdout = run_example("wires", "--quick", "--ngspice-check", "3", "--out", tmp_path, timeout=300)
     rows = {float(m[0]): [float(x) for x in m[1:]]
             for m in (line.strip("| ").split(" | ") for line in stdout.splitlines() if line.startswith("| ")
                       and not line.startswith("| r_"))}
@@ -258,6 +259,8 @@ def test_study_quick(tmp_path):
     assert rows[0.0][0] == 0.0 and rows[10.0][0] > 0.01   # max readout change (V)
     assert rows[0.0][1] >= 0.7                             # chance: 0.1
     assert (tmp_path / "wires.md").exists() and (tmp_path / "wires.png").exists()
+    assert (tmp_path / "weights_r10.pkl").exists()                 # (b)'s trained conductances
+    assert "Ngspice check at r = 10 Ohm: 3/3 identical predictions" in stdout
 
 
 def test_wire_kcl_check_catches_a_wrong_inner_voltage():
@@ -322,6 +325,10 @@ def test_study_settings_per_dataset_and_bad_input(capsys):
     model = study.build_model(1.0, "native", setup)
     assert model.layer("d1").wires.tile == (64, 64) and model.layer("d1").g.shape == (394, 64)
     assert study.parse([])[0].train_subset is None  # digits: every image
+    args, setup = study.parse(["--dataset", "fashion28"])
+    assert setup["inputs"] == 1568 and args.train_subset == 6000 and args.out == "results/wires_fashion28"
+    with pytest.raises(SystemExit):
+        study.parse(["--ngspice-check", "-1"])
     for argv, message in ((["--r", "0", "-1"], "finite and >= 0"), (["--epochs", "-1"], "must be positive"),
                           (["--test-subset", "0"], "must be positive")):
         with pytest.raises(SystemExit):
