@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/wires.py              # tiles of 64 x 64 and 128 x 128
     PYTHONPATH=. python bench/wires.py --tiles 64   # one size
-    PYTHONPATH=. python bench/wires.py --ngspice    # agreement with Ngspice instead (about 7 min)
+    PYTHONPATH=. python bench/wires.py --ngspice    # agreement with Ngspice instead (about 5 min)
 
 Network per tile size T: T - 2 differential inputs and a +-1 V bias pair ->
 one T x T tile (crossbar d1, segments 1 Ohm, access 2 Ohm) -> T clamped nets
@@ -95,7 +95,7 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ngspice", action="store_true",
-                        help="only agreement with Ngspice per tile and r in (0.1, 1, 10) Ohm (128 x 128: about 6 min)")
+                        help="only agreement with Ngspice per tile and r in (0.1, 1, 10) Ohm (about 5 min for 64 and 128)")
     args = parser.parse_args(argv)
     if args.ngspice:
         print("| tile | r_segment (Ohm) | max |native - Ngspice| (V) | hidden nets past the clamps | Ngspice (s) |")

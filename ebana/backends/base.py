@@ -58,6 +58,10 @@ class Stimulus:
         return Stimulus(g, self.vs[rows], self.isrc[rows])
 
 
+#: Largest conductance (S) a circuit element may have (``make_stimulus`` refuses more).
+MAX_CONDUCTANCE = 1e6
+
+
 def make_stimulus(circuit, g, vs=None, isrc=None, batch_size=None):
     """Check shapes and values and return a :class:`Stimulus` for ``circuit``.
 
@@ -65,7 +69,7 @@ def make_stimulus(circuit, g, vs=None, isrc=None, batch_size=None):
     ``vs`` and ``isrc`` are made on the device of ``g`` and ``vs``, and each check reads
     one scalar back."""
     xp = array_namespace(g, vs, isrc)
-    g = check_array(g, "conductances (S)", 0, 1e6, low_open=True,
+    g = check_array(g, "conductances (S)", 0, MAX_CONDUCTANCE, low_open=True,
                     hint=" (a zero conductance is an open circuit: leave the element out instead)")
     if vs is None:
         b = batch_size or (g.shape[0] if g.ndim == 2 else 1)

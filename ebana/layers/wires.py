@@ -25,14 +25,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..backends.arrays import array_namespace
+from ..backends.base import MAX_CONDUCTANCE
 from ..errors import ValidationError
 from ..validation import check_number
 
 #: Largest wire resistance accepted (Ohm): beyond it a "wire" is an open circuit, not a wire.
 MAX_WIRE_OHM = 1e9
-#: Smallest non-zero wire resistance accepted (Ohm): a circuit element conducts at most 1e6 S
-#: (``ebana.backends.base.make_stimulus``); below it, 0 (a short) is the wire meant.
-MIN_WIRE_OHM = 1e-6
+#: Smallest non-zero wire resistance accepted (Ohm): a circuit element conducts at most
+#: ``MAX_CONDUCTANCE`` S; below it, 0 (a short) is the wire meant.
+MIN_WIRE_OHM = 1.0 / MAX_CONDUCTANCE
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Wires:
             value = check_number(getattr(self, field), f"Wires: {field} (Ohm)", 0.0, MAX_WIRE_OHM)
             if 0.0 < value < MIN_WIRE_OHM:
                 raise ValidationError(f"Wires: {field} = {value:g} Ohm is below {MIN_WIRE_OHM:g} Ohm, a conductance "
-                                      "above the 1e6 S a circuit element may have; use 0 for a short")
+                                      f"above the {MAX_CONDUCTANCE:g} S a circuit element may have; use 0 for a short")
             object.__setattr__(self, field, value)
         if self.tile is not None:
             tile = self.tile
