@@ -135,7 +135,7 @@ class DenseBackend(Backend):
             if n_diodes:
                 i_d, g_d = dp.evaluate(vd)
                 rhs = rhs_lin - plan.dio.fixed_rhs(g_d, v) - scatter(plan.dio_rows, i_d - g_d * vd)
-                return lin.solve(rhs, g_d)
+                return lin.solve(rhs, g_d, None if dp.any_exponential else (dp.g_off, dp.g_off + dp.g_delta))
             return lin.solve(rhs_lin)
         except np.linalg.LinAlgError:
             raise SimulatorError("singular circuit matrix (a node with no DC path to a source?)",

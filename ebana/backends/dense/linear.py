@@ -11,6 +11,7 @@ only the block of diode-coupled unknowns: on the design network 32 of 52.
 import numpy as np
 import scipy.sparse as sp
 
+from .low_rank import LowRankDiodes, incidence
 from .plan import scatter
 
 
@@ -30,6 +31,7 @@ class LinearSystem:
         self.fixed = (res.fixed @ sp.diags(g[res.fx_elem]) @ res.fx_select).tocsr()  # (M, N)
         self.laplacian = (plan.kcl_res @ sp.diags(g) @ plan.kcl_res.T).tocsr()     # (N, N)
         self._schur = self._reduce(plan)
+        self._low_rank = None  # LowRankDiodes of the diode block, made on the first solve that allows it
 
     def matches(self, plan, g):
         return self.plan is plan and self.shared and g.ndim == 1 and np.array_equal(self.g, g)
@@ -64,8 +66,10 @@ class LinearSystem:
         return np.asarray(self.plan.kcl_res @ currents).T
 
     # solving ------------------------------------------------------------------
-    def solve(self, rhs, g_d=None):
-        """Unknowns ``(B, M)`` of the system plus diode companion conductances ``g_d`` (S, (B, D))."""
+    def solve(self, rhs, g_d=None, levels=None):
+        """Unknowns ``(B, M)`` of the system plus diode companion conductances ``g_d`` (S, (B, D)).
+        ``levels``: every diode's two conductances (off, on; S) when all are piecewise linear,
+        which lets the diode block be solved as low-rank updates of a shared one (:mod:`.low_rank`)."""
         plan = self.plan
         if g_d is None:
             if self.J.ndim == 2:
@@ -77,9 +81,23 @@ class LinearSystem:
         nl, lin = plan.dio_unknowns, plan.lin_unknowns
         r_l = rhs[:, lin]
         K = len(nl)
-        J_n = S + np.asarray(plan.dio_block_jac @ g_d.T).T.reshape(-1, K, K)
         x = np.empty_like(rhs)
-        x_n = np.linalg.solve(J_n, (rhs[:, nl] - r_l @ W.T)[..., None])[..., 0]
+        rhs_n = rhs[:, nl] - r_l @ W.T
+        low_rank = self._low_rank_solver(S, levels)
+        if low_rank is not None:
+            x_n = low_rank.solve(rhs_n, g_d)
+        else:
+            J_n = S + np.asarray(plan.dio_block_jac @ g_d.T).T.reshape(-1, K, K)
+            x_n = np.linalg.solve(J_n, rhs_n[..., None])[..., 0]
         x[:, nl] = x_n
         x[:, lin] = r_l @ inv.T - x_n @ P.T
         return x
+
+    def _low_rank_solver(self, S, levels):
+        """The :class:`LowRankDiodes` of this system's diode block, or None where it does not apply."""
+        if not LowRankDiodes.applies(len(S), levels):
+            return None
+        if self._low_rank is None:
+            U = incidence(self.plan.dio_block_jac, len(S))
+            self._low_rank = False if U is None else LowRankDiodes(S, U, levels, self.plan.dio_block_jac)
+        return self._low_rank or None
