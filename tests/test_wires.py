@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ebana import BiasVoltageLayer, ConcatenateLayer, CurrentLayer, DenseLayer, DiodeLayer, InputVoltageLayer, Model
-from ebana.errors import ValidationError
+from ebana.errors import SimulatorError, ValidationError
 from ebana.layers.wires import Wires
 from ebana.training import MSE
 from ebana.training.ep import ep_step
@@ -310,6 +310,37 @@ def test_each_tile_is_eliminated_on_its_own_and_the_check_bound_holds():
             exact = b.kcl_step(w)
             assert np.all(b.kcl_step(w, tol=np.inf) >= exact)   # the bound, for every sample
             np.testing.assert_array_equal(b.kcl_step(w, tol=0.0), exact)  # nothing within 0 V: solved
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threads_split_the_batch_and_the_tiles_to_rounding(threads, monkeypatch):
+    """'native-wires' in several threads (the inner voltages by chunks of the batch, the six
+    tiles' reductions side by side) gives the one-thread voltages to rounding, and its KCL
+    check still names the right sample."""
+    from ebana.backends import eliminate
+    from ebana.backends.eliminate import WireEliminatingBackend
+    monkeypatch.setattr(eliminate, "MIN_CHUNK", 4)
+    wires = Wires(tile=(2, 4), r_segment=2.0, r_access=1.0)
+    data = inputs(5, batch=13)
+    one = wired_network(WireEliminatingBackend(threads=1), wires).solve(data).v
+    split = wired_network(WireEliminatingBackend(threads=threads), wires)
+    assert split.backend._split(13)[0] == ([slice(0, 6), slice(6, 13)] if threads == 2 else
+                                           [slice(0, 4), slice(4, 8), slice(8, 13)])
+    np.testing.assert_allclose(split.solve(data).v, one, rtol=0, atol=1e-14)
+    original = eliminate.WireBlock.inner_voltages
+
+    last = {2: (7, 3), 3: (5, 1)}[threads]  # the last chunk's size, and sample 9's place in it
+
+    def wrong_in_sample_9(block, v_ports, factor, tol=None):  # a solve gone wrong in one chunk
+        v, step = original(block, v_ports, factor, tol)
+        if len(v) == last[0]:
+            step = step.copy()
+            step[last[1]] = 1.0
+        return v, step
+    monkeypatch.setattr(eliminate.WireBlock, "inner_voltages", wrong_in_sample_9)
+    with pytest.raises(SimulatorError, match="KCL at the wire nodes") as info:
+        split.solve(data)
+    assert info.value.sample == 9
 
 
 def test_study_settings_per_dataset_and_bad_input(capsys):

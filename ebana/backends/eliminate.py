@@ -22,6 +22,7 @@ per connected set of inner nodes (a tile of a tiled crossbar): pieces share
 no inner node, so each needs only its own ports (a crossbar of ``n`` tiles
 costs about ``n`` times less than solved as one).
 """
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +31,12 @@ import scipy.sparse.csgraph as csgraph
 
 from ..circuit.structure import Circuit, kept_blocks
 from ..errors import SimulatorError
-from .base import Backend, OperatingPoint, Stimulus
+from .base import Backend, OperatingPoint, Stimulus, default_threads, one_blas_thread
 from .tile_factor import RowBlockFactor, factorize
+
+#: threads for the inner voltages (see :class:`WireEliminatingBackend`), and the fewest
+#: samples a thread is given
+WIRE_THREADS, MIN_CHUNK = 2, 16
 
 
 def pieces(c, res, touched_elsewhere):
@@ -227,24 +232,27 @@ class WireElimination:
             amp_in=new[c.amp_in], amp_out=new[c.amp_out], amp_gain=c.amp_gain, amp_shift=c.amp_shift,
             spice_blocks=[], blocks=blocks)
 
-    def reduce_g(self, g):
-        """Reduced conductances (S) for one full conductance vector ``g`` (S), and each block's factor."""
-        parts, factors = [g[self.kept_res]], []
-        for b in self.blocks:
-            pairs, factor = b.reduce(g[b.res])
-            parts.append(pairs)
-            factors.append(factor)
-        return np.concatenate(parts), factors
+    def reduce_g(self, g, run=map):
+        """Reduced conductances (S) for one full conductance vector ``g`` (S), and each block's
+        factor. ``run`` maps the blocks' reductions (a thread pool's ``map``: blocks share nothing)."""
+        reduced = list(run(lambda b: b.reduce(g[b.res]), self.blocks))
+        return np.concatenate([g[self.kept_res]] + [pairs for pairs, _ in reduced]), [f for _, f in reduced]
 
-    def expand_v(self, v_red, factors, tol=None):
+    def expand_v(self, v_red, factors, tol=None, chunks=None, run=map):
         """Full node voltages (V) from the reduced ones: inner nodes by ``V_I = -A_II^-1 A_IP V_P``;
-        and each block's KCL check step (V) per sample (:meth:`WireBlock.kcl_step`, ``tol``)."""
-        v = np.empty((v_red.shape[0], self.full.n_nodes))  # every node is present or some block's inner
-        v[:, self.present] = v_red
-        steps = []
-        for b, factor in zip(self.blocks, factors):
-            v[:, b.inner], step = b.inner_voltages(v[:, b.ports], factor, tol)
-            steps.append(step)
+        and each block's KCL check step (V) per sample (:meth:`WireBlock.kcl_step`, ``tol``).
+        ``chunks``: slices of the batch, each expanded by one call that ``run`` maps (e.g. a
+        thread pool's ``map``: every sample's voltages are its own; a split changes them by
+        rounding only)."""
+        B = v_red.shape[0]
+        v = np.empty((B, self.full.n_nodes))  # every node is present or some block's inner
+        steps = np.empty((len(self.blocks), B))
+
+        def expand(rows):
+            v[rows, self.present] = v_red[rows]
+            for k, (b, factor) in enumerate(zip(self.blocks, factors)):
+                v[rows, b.inner], steps[k, rows] = b.inner_voltages(v[rows, b.ports], factor, tol)
+        list(run(expand, chunks or [slice(0, B)]))
         return v, steps
 
 
@@ -252,13 +260,23 @@ class WireEliminatingBackend(Backend):
     """Solve a wired circuit exactly on its reduced circuit (see the module docstring);
     ``inner``: the solver of the reduced circuit (default: the native dense Newton solver).
     ``check_tol``: largest KCL residual at the inner nodes accepted, as the Newton step it
-    would cause (V); a sample above it raises SimulatorError naming it."""
+    would cause (V); a sample above it raises SimulatorError naming it.
+    ``threads``: the inner voltages of batches of at least ``2 * MIN_CHUNK`` samples are
+    found in this many threads, each with one BLAS thread; the whole solve runs with one
+    BLAS thread (its products are ``tile x tile`` blocks, which two BLAS threads made
+    slower: 587 against 418 ms per EP step of a 128 x 128 tile on the 2-core machine).
+    Default ``EBANA_THREADS``, else 2: a fixed number, not the machine's cores, since the
+    split moves the voltages by rounding (about 1e-16 V), so the same settings give the same
+    results everywhere. Wired crossbars of several tiles are reduced tile by tile in the same
+    threads."""
     name = "native-wires"
 
-    def __init__(self, inner=None, check_tol=1e-9):
+    def __init__(self, inner=None, check_tol=1e-9, threads=None):
         from .dense.backend import DenseBackend
         self.inner = inner if inner is not None else DenseBackend()
         self.check_tol = float(check_tol)
+        self.threads = (default_threads() or WIRE_THREADS) if threads is None else max(1, int(threads))
+        self._executor = None
         self._plan = None  # (circuit, WireElimination)
 
     @property
@@ -278,6 +296,10 @@ class WireEliminatingBackend(Backend):
                 f"{others} other pieces by sparse LU; then {self.inner.which(plan.circuit)})")
 
     def solve(self, circuit, stimulus, initial=None, sample_offset=0):
+        with one_blas_thread():
+            return self._solve(circuit, stimulus, initial, sample_offset)
+
+    def _solve(self, circuit, stimulus, initial, sample_offset):
         plan = self.plan(circuit)
         g = stimulus.g
         if g.ndim == 1 or all(np.array_equal(g[0], row) for row in g[1:]):
@@ -287,11 +309,11 @@ class WireEliminatingBackend(Backend):
         v = np.zeros((stimulus.batch_size, circuit.n_nodes))
         i_vs = np.zeros((stimulus.batch_size, circuit.n_vs))
         for rows, g_rows in groups:
-            g_red, factors = plan.reduce_g(g_rows)
+            g_red, factors = plan.reduce_g(g_rows, map if len(plan.blocks) < 2 else self._map())
             start = None if initial is None else initial[rows][:, plan.present]
             op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
                                   initial=start, sample_offset=sample_offset + int(rows[0]))
-            v[rows], steps = plan.expand_v(op.v, factors, self.check_tol)
+            v[rows], steps = plan.expand_v(op.v, factors, self.check_tol, *self._split(len(rows)))
             self._check(plan, steps, sample_offset + rows)
             i_vs[rows] = op.i_vs  # sources touch ports only: their currents are the reduced circuit's
         return OperatingPoint(v, i_vs)
@@ -305,5 +327,24 @@ class WireEliminatingBackend(Backend):
                                      f"step of {step[k]:.3g} V remains, above check_tol = {self.check_tol:g} V)",
                                      sample=int(samples[k]))
 
+    def _split(self, B):
+        """The batch's chunks and the function that maps over them (a thread pool's, for several)."""
+        n = max(1, min(self.threads, B // MIN_CHUNK))
+        if n == 1:
+            return None, map
+        edges = np.linspace(0, B, n + 1).astype(int)
+        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])], self._map()
+
+    def _map(self):
+        """``map`` over this backend's threads (the built-in one for a single thread)."""
+        if self.threads == 1:
+            return map
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="ebana-wires")
+        return self._executor.map
+
     def close(self):
         self.inner.close()
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None

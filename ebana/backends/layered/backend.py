@@ -25,17 +25,15 @@ Cost per sweep: a few batched products per crossbar plus elementwise work per
 net. Voltage-source branch currents are computed only when read
 (``OperatingPoint.i_vs``): they cost one more product per crossbar from the sources.
 """
-import os
 import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ...circuit.netlist import DEFAULT_OPTIONS
 from ...errors import ValidationError
-from ..base import Backend, OperatingPoint
+from ..base import Backend, OperatingPoint, default_threads, one_blas_thread
 from ..heap import keep_freed_memory
 from ..junctions import DiodeParams
 from . import kernels
@@ -106,7 +104,7 @@ class LayeredBackend(Backend):
         self.solves = 0
         self.sweeps = 0  # sweeps of the last solve, the most any chunk needed (diagnostics)
         self._cache = None  # (circuit, plan, per-set diode params)
-        self.threads = _default_threads() if threads is None else max(1, int(threads))  # None: by circuit
+        self.threads = default_threads() if threads is None else max(1, int(threads))  # None: by circuit
         self.min_chunk = 64  # smaller chunks than this are not worth a thread
         self.anderson_depth = anderson_depth
         if precision not in ("mixed", "double"):
@@ -268,7 +266,7 @@ class LayeredBackend(Backend):
         if len(chunks) == 1:
             runs = [work(chunks[0])]
         else:  # one BLAS thread per chunk: the chunks themselves keep the cores busy
-            with threadpool_limits(limits=1, user_api="blas"):
+            with one_blas_thread():
                 futures = [self._pool().submit(work, rows) for rows in chunks]
                 outcomes = [_outcome(f) for f in futures]
             failed = [o for o in outcomes if isinstance(o, BaseException)]
@@ -376,16 +374,6 @@ def auto_threads(plan):
     """Threads for a circuit when none are asked: POOLED_THREADS when it has pooled blocks
     (:func:`~.pooled.candidate_links`), else 1 (see :class:`LayeredBackend`)."""
     return POOLED_THREADS if candidate_links(plan) else 1
-
-
-def _default_threads():
-    """``EBANA_THREADS`` as an int, or None (not set: :func:`auto_threads` decides)."""
-    env = os.environ.get("EBANA_THREADS", "").strip()
-    if not env:
-        return None
-    if not env.isdigit() or int(env) < 1:
-        raise ValidationError(f"EBANA_THREADS must be a positive integer, received {env!r}")
-    return int(env)
 
 
 def _outcome(future):
