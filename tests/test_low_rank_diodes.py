@@ -84,11 +84,12 @@ def test_a_base_that_cannot_be_inverted_falls_back_to_direct_solves(rng):
 
 
 def test_dense_newton_with_low_rank_blocks_matches_the_direct_path(rng, monkeypatch):
-    """32 clamped hidden nets (K = 32) in the native dense solver, inputs large enough that
-    some samples pass the clamps: the same voltages with the low-rank blocks as without."""
+    """32 clamped hidden nets (K = 32, made eligible) in the native dense solver, inputs large
+    enough that some samples pass the clamps: the same voltages with the low-rank blocks as without."""
     level = np.linspace(-3.0, 3.0, 48)[:, None]  # V: the hidden nets follow, past +-0.7 V + VTH
     data = {k: level + 0.5 * x for k, x in mlp_inputs(48, rng).items()}
     currents = {"out": rng.normal(0, 1e-6, size=(48, 20))}
+    monkeypatch.setattr(low_rank, "MIN_BLOCK", 16)
     seen = []
     solve = LowRankDiodes.solve
     monkeypatch.setattr(LowRankDiodes, "solve", lambda self, rhs, g_d: seen.append(g_d) or solve(self, rhs, g_d))

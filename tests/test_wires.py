@@ -314,9 +314,8 @@ def test_each_tile_is_eliminated_on_its_own_and_the_check_bound_holds():
 
 @pytest.mark.parametrize("threads", [2, 3])
 def test_threads_split_the_batch_and_the_tiles_to_rounding(threads, monkeypatch):
-    """'native-wires' in several threads (the inner voltages by chunks of the batch, the six
-    tiles' reductions side by side) gives the one-thread voltages to rounding, and its KCL
-    check still names the right sample."""
+    """'native-wires' in several threads (the inner voltages by chunks of the batch) gives the
+    one-thread voltages to rounding, and its KCL check still names the right sample."""
     from ebana.backends import eliminate
     from ebana.backends.eliminate import WireEliminatingBackend
     monkeypatch.setattr(eliminate, "MIN_CHUNK", 4)

@@ -232,10 +232,9 @@ class WireElimination:
             amp_in=new[c.amp_in], amp_out=new[c.amp_out], amp_gain=c.amp_gain, amp_shift=c.amp_shift,
             spice_blocks=[], blocks=blocks)
 
-    def reduce_g(self, g, run=map):
-        """Reduced conductances (S) for one full conductance vector ``g`` (S), and each block's
-        factor. ``run`` maps the blocks' reductions (a thread pool's ``map``: blocks share nothing)."""
-        reduced = list(run(lambda b: b.reduce(g[b.res]), self.blocks))
+    def reduce_g(self, g):
+        """Reduced conductances (S) for one full conductance vector ``g`` (S), and each block's factor."""
+        reduced = [b.reduce(g[b.res]) for b in self.blocks]
         return np.concatenate([g[self.kept_res]] + [pairs for pairs, _ in reduced]), [f for _, f in reduced]
 
     def expand_v(self, v_red, factors, tol=None, chunks=None, run=map):
@@ -267,8 +266,8 @@ class WireEliminatingBackend(Backend):
     slower: 587 against 418 ms per EP step of a 128 x 128 tile on the 2-core machine).
     Default ``EBANA_THREADS``, else 2: a fixed number, not the machine's cores, since the
     split moves the voltages by rounding (about 1e-16 V), so the same settings give the same
-    results everywhere. Wired crossbars of several tiles are reduced tile by tile in the same
-    threads."""
+    results everywhere. (Reducing the tiles side by side in threads measured no faster: the
+    reduction's Python share holds the lock.)"""
     name = "native-wires"
 
     def __init__(self, inner=None, check_tol=1e-9, threads=None):
@@ -309,7 +308,7 @@ class WireEliminatingBackend(Backend):
         v = np.zeros((stimulus.batch_size, circuit.n_nodes))
         i_vs = np.zeros((stimulus.batch_size, circuit.n_vs))
         for rows, g_rows in groups:
-            g_red, factors = plan.reduce_g(g_rows, map if len(plan.blocks) < 2 else self._map())
+            g_red, factors = plan.reduce_g(g_rows)
             start = None if initial is None else initial[rows][:, plan.present]
             op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
                                   initial=start, sample_offset=sample_offset + int(rows[0]))
@@ -333,15 +332,9 @@ class WireEliminatingBackend(Backend):
         if n == 1:
             return None, map
         edges = np.linspace(0, B, n + 1).astype(int)
-        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])], self._map()
-
-    def _map(self):
-        """``map`` over this backend's threads (the built-in one for a single thread)."""
-        if self.threads == 1:
-            return map
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="ebana-wires")
-        return self._executor.map
+        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])], self._executor.map
 
     def close(self):
         self.inner.close()
