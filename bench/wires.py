@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from ebana import Wires
-from ebana.backends.base import one_blas_thread
+from ebana.backends.threads import one_blas_thread
 from ebana.networks import clamped_mlp
 from ebana.training import MSE
 from ebana.training.ep import ep_step

@@ -192,3 +192,21 @@ def test_local_gradient_by_chunks_of_windows_is_the_per_sample_sum(monkeypatch, 
     expected = layer.ep_gradient(v_low, v_high, 2e-3, per_sample=True).sum(axis=0)
     assert total.shape == layer.g.shape
     np.testing.assert_allclose(total, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+
+
+def test_local_gradient_in_threads_is_the_same_to_the_bit(monkeypatch):
+    """The chunks of windows run in ebana's threads (ebana.backends.threads.thread_map); each
+    window's sum is its own, so one thread or three give the same bits."""
+    import ebana.layers.locally_connected as lc
+    monkeypatch.setattr(lc, "_CHUNK_BYTES", 2000)
+    x = InputVoltageLayer(shape=(8, 8, 2), name="x")
+    layer = LocallyConnected2DLayer(4, 3, name="l1")
+    model = Model(inputs=[x], outputs=[CurrentLayer(name="out")(layer(x))], backend="native")
+    rng = np.random.default_rng(5)
+    v_low = rng.normal(size=(6, model.circuit.n_nodes))
+    v_high = v_low + rng.normal(scale=1e-3, size=v_low.shape)
+    results = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("EBANA_THREADS", threads)
+        results.append(layer.ep_gradient(v_low, v_high, 2e-3))
+    np.testing.assert_array_equal(results[0], results[1])

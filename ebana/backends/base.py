@@ -1,10 +1,9 @@
 """The backend interface: a circuit plus a batch in, an operating point out."""
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ShapeError, ValidationError
+from ..errors import ShapeError
 from ..validation import check_array
 from .arrays import array_namespace
 
@@ -127,29 +126,3 @@ class Backend:
 
     def close(self):
         """Release resources (processes, libraries)."""
-
-
-def default_threads():
-    """``EBANA_THREADS`` as an int, or None (not set: each solver decides, see
-    :func:`~ebana.backends.layered.backend.auto_threads`)."""
-    env = os.environ.get("EBANA_THREADS", "").strip()
-    if not env:
-        return None
-    if not env.isdigit() or int(env) < 1:
-        raise ValidationError(f"EBANA_THREADS must be a positive integer, received {env!r}")
-    return int(env)
-
-
-_blas_controller = None
-
-
-def one_blas_thread():
-    """A context in which BLAS runs one thread (for solvers that split work over threads of
-    their own, or whose products are too small for two). The controller is made once:
-    ``threadpool_limits`` scans the loaded libraries on every call, about 1 ms."""
-    global _blas_controller
-    if _blas_controller is None:
-        import scipy.linalg  # noqa: F401 - SciPy's BLAS loaded first, so that the controller sees it
-        from threadpoolctl import ThreadpoolController
-        _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=1, user_api="blas")

@@ -31,7 +31,8 @@ import scipy.sparse.csgraph as csgraph
 
 from ..circuit.structure import Circuit, kept_blocks
 from ..errors import SimulatorError
-from .base import Backend, OperatingPoint, Stimulus, default_threads, one_blas_thread
+from .base import Backend, OperatingPoint, Stimulus
+from .threads import default_threads, one_blas_thread
 from .tile_factor import RowBlockFactor, factorize
 
 #: threads for the inner voltages (see :class:`WireEliminatingBackend`), and the fewest

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..backends.arrays import array_namespace
+from ..backends.threads import thread_map
 from ..errors import ValidationError
 from .base import Layer, check_units, consecutive_slice, device_index
 from .conductance import TrainableConductances
@@ -133,13 +134,22 @@ class LocallyConnected2DLayer(WiredLayer, TrainableConductances, Layer):
         # sum_b (da - db)(sa - sb): per-window matrix products over the batch, never (B, W, K, F);
         # a few windows at a time, so that no temporary is large enough for the allocator to map
         # fresh pages (their first touch cost more than the products themselves)
+        # (on the CPU, the chunks run in ebana's threads: their products are too small for two
+        # BLAS threads, and every window's sum is its own, so the result does not depend on them)
         n_windows, per_window = self.a_nodes.shape
         chunk = max(1, _CHUNK_BYTES // (8 * v_low.shape[0] * (per_window + self.filters)))
         total = xp.empty(self.g.shape)
-        for start in range(0, n_windows, chunk):
+
+        def windows(start):
             w = slice(start, min(start + chunk, n_windows))
             total[w] = _window_gradient(xp, gather(v_low, "a_nodes", w), gather(v_high, "a_nodes", w),
                                         gather(v_low, "b_nodes", w), gather(v_high, "b_nodes", w))
+        starts = range(0, n_windows, chunk)
+        if xp is np:
+            thread_map(windows, starts)
+        else:
+            for start in starts:
+                windows(start)
         total /= 2.0 * span
         return total
 

@@ -33,9 +33,10 @@ import numpy as np
 
 from ...circuit.netlist import DEFAULT_OPTIONS
 from ...errors import ValidationError
-from ..base import Backend, OperatingPoint, default_threads, one_blas_thread
+from ..base import Backend, OperatingPoint
 from ..heap import keep_freed_memory
 from ..junctions import DiodeParams
+from ..threads import default_threads, one_blas_thread
 from . import kernels
 from .clamps import ClampSolver
 from .links import bind
