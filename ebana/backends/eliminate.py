@@ -22,7 +22,6 @@ per connected set of inner nodes (a tile of a tiled crossbar): pieces share
 no inner node, so each needs only its own ports (a crossbar of ``n`` tiles
 costs about ``n`` times less than solved as one).
 """
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +31,7 @@ import scipy.sparse.csgraph as csgraph
 from ..circuit.structure import Circuit, kept_blocks
 from ..errors import SimulatorError
 from .base import Backend, OperatingPoint, Stimulus
-from .threads import default_threads, one_blas_thread
+from .threads import default_threads, one_blas_thread, thread_map
 from .tile_factor import RowBlockFactor, factorize
 
 #: threads for the inner voltages (see :class:`WireEliminatingBackend`), and the fewest
@@ -238,12 +237,12 @@ class WireElimination:
         reduced = [b.reduce(g[b.res]) for b in self.blocks]
         return np.concatenate([g[self.kept_res]] + [pairs for pairs, _ in reduced]), [f for _, f in reduced]
 
-    def expand_v(self, v_red, factors, tol=None, chunks=None, run=map):
+    def expand_v(self, v_red, factors, tol=None, chunks=None):
         """Full node voltages (V) from the reduced ones: inner nodes by ``V_I = -A_II^-1 A_IP V_P``;
         and each block's KCL check step (V) per sample (:meth:`WireBlock.kcl_step`, ``tol``).
-        ``chunks``: slices of the batch, each expanded by one call that ``run`` maps (e.g. a
-        thread pool's ``map``: every sample's voltages are its own; a split changes them by
-        rounding only)."""
+        ``chunks``: slices of the batch, expanded in ebana's threads
+        (:func:`~ebana.backends.threads.thread_map`; every sample's voltages are its own, and a
+        split changes them by rounding only)."""
         B = v_red.shape[0]
         v = np.empty((B, self.full.n_nodes))  # every node is present or some block's inner
         steps = np.empty((len(self.blocks), B))
@@ -252,7 +251,7 @@ class WireElimination:
             v[rows, self.present] = v_red[rows]
             for k, (b, factor) in enumerate(zip(self.blocks, factors)):
                 v[rows, b.inner], steps[k, rows] = b.inner_voltages(v[rows, b.ports], factor, tol)
-        list(run(expand, chunks or [slice(0, B)]))
+        thread_map(expand, chunks or [slice(0, B)])
         return v, steps
 
 
@@ -262,7 +261,8 @@ class WireEliminatingBackend(Backend):
     ``check_tol``: largest KCL residual at the inner nodes accepted, as the Newton step it
     would cause (V); a sample above it raises SimulatorError naming it.
     ``threads``: the inner voltages of batches of at least ``2 * MIN_CHUNK`` samples are
-    found in this many threads, each with one BLAS thread; the whole solve runs with one
+    found in this many chunks, run in ebana's threads (:func:`~.threads.thread_map`, each
+    with one BLAS thread); the whole solve runs with one
     BLAS thread (its products are ``tile x tile`` blocks, which two BLAS threads made
     slower: 587 against 418 ms per EP step of a 128 x 128 tile on the 2-core machine).
     Default ``EBANA_THREADS``, else 2: a fixed number, not the machine's cores, since the
@@ -276,7 +276,6 @@ class WireEliminatingBackend(Backend):
         self.inner = inner if inner is not None else DenseBackend()
         self.check_tol = float(check_tol)
         self.threads = (default_threads() or WIRE_THREADS) if threads is None else max(1, int(threads))
-        self._executor = None
         self._plan = None  # (circuit, WireElimination)
 
     @property
@@ -313,7 +312,7 @@ class WireEliminatingBackend(Backend):
             start = None if initial is None else initial[rows][:, plan.present]
             op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
                                   initial=start, sample_offset=sample_offset + int(rows[0]))
-            v[rows], steps = plan.expand_v(op.v, factors, self.check_tol, *self._split(len(rows)))
+            v[rows], steps = plan.expand_v(op.v, factors, self.check_tol, self._split(len(rows)))
             self._check(plan, steps, sample_offset + rows)
             i_vs[rows] = op.i_vs  # sources touch ports only: their currents are the reduced circuit's
         return OperatingPoint(v, i_vs)
@@ -328,17 +327,10 @@ class WireEliminatingBackend(Backend):
                                      sample=int(samples[k]))
 
     def _split(self, B):
-        """The batch's chunks and the function that maps over them (a thread pool's, for several)."""
+        """The batch's chunks (slices): ``threads`` of them, each of at least ``MIN_CHUNK`` samples."""
         n = max(1, min(self.threads, B // MIN_CHUNK))
-        if n == 1:
-            return None, map
         edges = np.linspace(0, B, n + 1).astype(int)
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="ebana-wires")
-        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])], self._executor.map
+        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
     def close(self):
         self.inner.close()
-        if self._executor is not None:
-            self._executor.shutdown()
-            self._executor = None

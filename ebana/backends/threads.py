@@ -5,7 +5,9 @@ own default), not the machine's cores: where a split changes the rounding, the s
 then give the same results on every machine. Each thread runs BLAS on one thread, so the
 threads themselves keep the cores busy.
 """
+import importlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import ValidationError
@@ -15,6 +17,7 @@ SHARED_THREADS = 2
 
 _blas_controller = None
 _shared = None  # (threads, ThreadPoolExecutor) of thread_map
+_inside = threading.local()  # .pool: True in the pool's own threads
 
 
 def default_threads():
@@ -34,8 +37,8 @@ def one_blas_thread():
     scans the loaded libraries on every call, about 1 ms."""
     global _blas_controller
     if _blas_controller is None:
-        import scipy.linalg  # noqa: F401 - SciPy's BLAS loaded first, so that the controller sees it
         from threadpoolctl import ThreadpoolController
+        importlib.import_module("scipy.linalg")  # SciPy's BLAS loaded first, so that the controller sees it
         _blas_controller = ThreadpoolController()
     return _blas_controller.limit(limits=1, user_api="blas")
 
@@ -48,9 +51,14 @@ def thread_map(fn, items):
     global _shared
     items = list(items)
     threads = default_threads() or SHARED_THREADS
-    if len(items) < 2 or threads == 1:
+    # inside one of the pool's own threads, inline: waiting on the pool from it could deadlock
+    if len(items) < 2 or threads == 1 or getattr(_inside, "pool", False):
         return [fn(item) for item in items]
     if _shared is None or _shared[0] != threads:
         _shared = (threads, ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ebana"))
+
+    def marked(item):
+        _inside.pool = True
+        return fn(item)
     with one_blas_thread():
-        return list(_shared[1].map(fn, items))
+        return list(_shared[1].map(marked, items))

@@ -127,7 +127,10 @@ class LowRankDiodes:
         with np.errstate(divide="ignore"):
             C[:, np.arange(width), np.arange(width)] += np.where(valid, 1.0 / np.take_along_axis(delta, order, 1), 1.0)
         w = np.where(valid, np.take_along_axis(projected, order, axis=1), 0.0)
-        z = np.linalg.solve(C, w[..., None])[..., 0]
+        try:
+            z = np.linalg.solve(C, w[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # a singular capacitance matrix: NaN, so the residual check sends them direct
+            z = np.full(w.shape, np.nan)
         return np.einsum("kni,ni->nk", P[:, order], z) if n else np.zeros((0, len(P)))
 
     def _residual(self, rhs, g_d, x):

@@ -1,0 +1,50 @@
+"""ebana's own threads (ebana/backends/threads.py): EBANA_THREADS, and the shared pool's map."""
+import threading
+
+import pytest
+
+from ebana.backends import threads
+from ebana.errors import ValidationError
+
+
+def test_thread_map_keeps_order_and_uses_the_pool(monkeypatch):
+    monkeypatch.delenv("EBANA_THREADS", raising=False)
+    names = []
+
+    def square(x):
+        names.append(threading.current_thread().name)
+        return x * x
+    assert threads.thread_map(square, range(9)) == [x * x for x in range(9)]
+    assert all(n.startswith("ebana") for n in names)
+    names.clear()
+    assert threads.thread_map(square, [3]) == [9]            # one item: in this thread
+    assert names == [threading.current_thread().name]
+    monkeypatch.setenv("EBANA_THREADS", "1")
+    names.clear()
+    assert threads.thread_map(square, range(4)) == [0, 1, 4, 9]  # one thread: in this thread
+    assert set(names) == {threading.current_thread().name}
+
+
+def test_thread_map_inside_its_own_pool_runs_inline(monkeypatch):
+    """A pool thread that maps again would wait on a pool its siblings fill: it runs inline."""
+    monkeypatch.setenv("EBANA_THREADS", "2")
+    out = threads.thread_map(lambda x: threads.thread_map(lambda y: x * y, range(3)), range(4))
+    assert out == [[x * y for y in range(3)] for x in range(4)]
+
+
+def test_thread_map_passes_errors_on(monkeypatch):
+    monkeypatch.delenv("EBANA_THREADS", raising=False)
+
+    def fail_on_two(x):
+        if x == 2:
+            raise ValueError("two")
+        return x
+    with pytest.raises(ValueError, match="two"):
+        threads.thread_map(fail_on_two, range(4))
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_bad_ebana_threads_is_refused(monkeypatch, value):
+    monkeypatch.setenv("EBANA_THREADS", value)
+    with pytest.raises(ValidationError, match="EBANA_THREADS must be a positive integer"):
+        threads.default_threads()
