@@ -300,22 +300,26 @@ class WireEliminatingBackend(Backend):
 
     def _solve(self, circuit, stimulus, initial, sample_offset):
         plan = self.plan(circuit)
-        g = stimulus.g
+        g, B = stimulus.g, stimulus.batch_size
         if g.ndim == 1 or all(np.array_equal(g[0], row) for row in g[1:]):
-            groups = [(np.arange(stimulus.batch_size), g if g.ndim == 1 else g[0])]
+            groups = [(slice(0, B), g if g.ndim == 1 else g[0])]
         else:  # per-sample conductances: one reduction per sample
-            groups = [(np.array([k]), g[k]) for k in range(stimulus.batch_size)]
-        v = np.zeros((stimulus.batch_size, circuit.n_nodes))
-        i_vs = np.zeros((stimulus.batch_size, circuit.n_vs))
-        for rows, g_rows in groups:
-            g_red, factors = plan.reduce_g(g_rows)
-            start = None if initial is None else initial[rows][:, plan.present]
-            op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
-                                  initial=start, sample_offset=sample_offset + int(rows[0]))
-            v[rows], steps = plan.expand_v(op.v, factors, self.check_tol, self._split(len(rows)))
-            self._check(plan, steps, sample_offset + rows)
-            i_vs[rows] = op.i_vs  # sources touch ports only: their currents are the reduced circuit's
-        return OperatingPoint(v, i_vs)
+            groups = [(slice(k, k + 1), g[k]) for k in range(B)]
+        parts = [self._solve_rows(plan, stimulus, initial, sample_offset, rows, g_rows) for rows, g_rows in groups]
+        if len(parts) == 1:  # the batch's arrays as they are: no copy of every node's voltage
+            return OperatingPoint(*parts[0])
+        return OperatingPoint(np.concatenate([v for v, _ in parts]), np.concatenate([i for _, i in parts]))
+
+    def _solve_rows(self, plan, stimulus, initial, sample_offset, rows, g_rows):
+        """Node voltages (V) and source currents (A) of the samples ``rows`` (a slice), which
+        share the conductances ``g_rows`` (S)."""
+        g_red, factors = plan.reduce_g(g_rows)
+        start = None if initial is None else initial[rows][:, plan.present]
+        op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
+                              initial=start, sample_offset=sample_offset + rows.start)
+        v, steps = plan.expand_v(op.v, factors, self.check_tol, self._split(rows.stop - rows.start))
+        self._check(plan, steps, sample_offset + np.arange(rows.start, rows.stop))
+        return v, op.i_vs  # sources touch ports only: their currents are the reduced circuit's
 
     def _check(self, plan, steps, samples):
         """Raise for the first block whose KCL step (V, per sample of ``samples``) exceeds check_tol."""
