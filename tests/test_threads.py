@@ -1,5 +1,6 @@
 """ebana's own threads (ebana/backends/threads.py): EBANA_THREADS, and the shared pool's map."""
 import threading
+import time
 
 import pytest
 
@@ -32,15 +33,21 @@ def test_thread_map_inside_its_own_pool_runs_inline(monkeypatch):
     assert out == [[x * y for y in range(3)] for x in range(4)]
 
 
-def test_thread_map_passes_errors_on(monkeypatch):
+def test_thread_map_finishes_every_item_then_raises_the_first_failure(monkeypatch):
+    """No item still runs (and writes) when the caller gets the error: the layered solver's
+    retries would race with it. The error raised is the first in item order."""
     monkeypatch.delenv("EBANA_THREADS", raising=False)
+    done = []
 
-    def fail_on_two(x):
-        if x == 2:
-            raise ValueError("two")
+    def work(x):
+        if x in (0, 2):
+            raise ValueError(f"item {x}")
+        time.sleep(0.2)
+        done.append(x)
         return x
-    with pytest.raises(ValueError, match="two"):
-        threads.thread_map(fail_on_two, range(4))
+    with pytest.raises(ValueError, match="item 0"):
+        threads.thread_map(work, range(4), threads=3)
+    assert sorted(done) == [1, 3]
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])

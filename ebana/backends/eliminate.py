@@ -251,7 +251,8 @@ class WireElimination:
             v[rows, self.present] = v_red[rows]
             for k, (b, factor) in enumerate(zip(self.blocks, factors)):
                 v[rows, b.inner], steps[k, rows] = b.inner_voltages(v[rows, b.ports], factor, tol)
-        thread_map(expand, chunks or [slice(0, B)])
+        chunks = chunks or [slice(0, B)]
+        thread_map(expand, chunks, threads=len(chunks))
         return v, steps
 
 

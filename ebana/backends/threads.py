@@ -8,16 +8,16 @@ threads themselves keep the cores busy.
 import importlib
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from ..errors import ValidationError
 
-#: threads of the shared pool (:func:`thread_map`) when ``EBANA_THREADS`` is not set
+#: threads of :func:`thread_map`'s pool when neither the caller nor ``EBANA_THREADS`` says
 SHARED_THREADS = 2
 
 _blas_controller = None
-_shared = None  # (threads, ThreadPoolExecutor) of thread_map
-_inside = threading.local()  # .pool: True in the pool's own threads
+_pools = {}  # threads -> ThreadPoolExecutor, for thread_map
+_inside = threading.local()  # .pool: True in the pools' own threads
 
 
 def default_threads():
@@ -43,22 +43,25 @@ def one_blas_thread():
     return _blas_controller.limit(limits=1, user_api="blas")
 
 
-def thread_map(fn, items):
-    """``list(map(fn, items))`` in a process-wide pool of ``EBANA_THREADS`` (else
-    ``SHARED_THREADS``) threads, each with one BLAS thread; in this thread when there is one
-    item or one thread. ``fn`` must release Python's lock for most of its work (BLAS, numpy
-    ufuncs, compiled kernels) and write nothing another item writes."""
-    global _shared
+def thread_map(fn, items, threads=None):
+    """``[fn(item) for item in items]`` in a process-wide pool of ``threads`` threads (default
+    ``EBANA_THREADS``, else ``SHARED_THREADS``), each with one BLAS thread; in this thread when
+    there is one item or one thread. Every item is done before it returns or raises (the
+    first failure in item order): none still writes when the caller goes on. ``fn`` must
+    release Python's lock for most of its work (BLAS, numpy ufuncs, compiled kernels) and
+    write nothing another item writes."""
     items = list(items)
-    threads = default_threads() or SHARED_THREADS
-    # inside one of the pool's own threads, inline: waiting on the pool from it could deadlock
+    threads = threads or default_threads() or SHARED_THREADS
+    # inside one of the pools' own threads, inline: waiting on a pool from it could deadlock
     if len(items) < 2 or threads == 1 or getattr(_inside, "pool", False):
         return [fn(item) for item in items]
-    if _shared is None or _shared[0] != threads:
-        _shared = (threads, ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ebana"))
+    if threads not in _pools:
+        _pools[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ebana")
 
     def marked(item):
         _inside.pool = True
         return fn(item)
     with one_blas_thread():
-        return list(_shared[1].map(marked, items))
+        futures = [_pools[threads].submit(marked, item) for item in items]
+        wait(futures)
+    return [f.result() for f in futures]

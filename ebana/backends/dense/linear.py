@@ -11,7 +11,7 @@ only the block of diode-coupled unknowns: on the design network 32 of 52.
 import numpy as np
 import scipy.sparse as sp
 
-from .low_rank import LowRankDiodes, incidence
+from .low_rank import LowRankDiodes, incidence, solve_directly
 from .plan import scatter
 
 
@@ -80,15 +80,10 @@ class LinearSystem:
         inv, W, P, S = self._schur
         nl, lin = plan.dio_unknowns, plan.lin_unknowns
         r_l = rhs[:, lin]
-        K = len(nl)
         x = np.empty_like(rhs)
         rhs_n = rhs[:, nl] - r_l @ W.T
         low_rank = self._low_rank_solver(S, levels)
-        if low_rank is not None:
-            x_n = low_rank.solve(rhs_n, g_d)
-        else:
-            J_n = S + np.asarray(plan.dio_block_jac @ g_d.T).T.reshape(-1, K, K)
-            x_n = np.linalg.solve(J_n, rhs_n[..., None])[..., 0]
+        x_n = low_rank.solve(rhs_n, g_d) if low_rank is not None else solve_directly(S, plan.dio_block_jac, rhs_n, g_d)
         x[:, nl] = x_n
         x[:, lin] = r_l @ inv.T - x_n @ P.T
         return x

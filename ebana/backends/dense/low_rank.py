@@ -143,5 +143,11 @@ class LowRankDiodes:
         return ~(np.abs(residual).max(axis=1) <= RELATIVE_RESIDUAL * scale)
 
     def _direct(self, rhs, g_d):
-        J = self.S + np.asarray(self.block_jacobian @ g_d.T).T.reshape(-1, *self.S.shape)
-        return np.linalg.solve(J, rhs[..., None])[..., 0]
+        return solve_directly(self.S, self.block_jacobian, rhs, g_d)
+
+
+def solve_directly(S, block_jacobian, rhs, g_d):
+    """``(S + U diag(g_d) U^T)^-1 rhs`` per sample by one LU each: ``S`` ``(K, K)`` (S), the
+    diodes' stamps ``block_jacobian`` (sparse ``(K*K, D)``), ``rhs`` ``(B, K)`` (A), ``g_d`` (S, ``(B, D)``)."""
+    J = S + np.asarray(block_jacobian @ g_d.T).T.reshape(-1, *S.shape)
+    return np.linalg.solve(J, rhs[..., None])[..., 0]

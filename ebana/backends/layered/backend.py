@@ -27,7 +27,6 @@ net. Voltage-source branch currents are computed only when read
 """
 import sys
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -36,7 +35,7 @@ from ...errors import ValidationError
 from ..base import Backend, OperatingPoint
 from ..heap import keep_freed_memory
 from ..junctions import DiodeParams
-from ..threads import default_threads, one_blas_thread
+from ..threads import default_threads, thread_map
 from . import kernels
 from .clamps import ClampSolver
 from .links import bind
@@ -120,7 +119,6 @@ class LayeredBackend(Backend):
         self.min_mixed_width = 128  # crossbars narrower than this on either side stay float64
         self.accelerate = 100  # Anderson mixing may run up to this sweep of a solve
         self.backward_when_warm = True  # warm starts (nudged phases) sweep from the outputs back
-        self._executor = None
         self._known = None  # (source values as passed, plan, known node voltages)
         self._bound = {}   # chunk key (None when shared) -> (g as passed, a sample of it, {link id: BoundLink})
         self._norton = {}  # chunk key -> (bound, known voltages, per-group constants)
@@ -156,9 +154,6 @@ class LayeredBackend(Backend):
 
     def close(self):
         self._bound, self._norton, self._mixed, self._pooled, self._final = {}, {}, {}, {}, {}
-        if self._executor is not None:
-            self._executor.shutdown()
-            self._executor = None
 
     # preparation (cached) ----------------------------------------------------
     def _prepare(self, circuit):
@@ -264,16 +259,9 @@ class LayeredBackend(Backend):
                                     None if initial is None else initial[rows], rows, sample_offset + rows.start,
                                     full[rows])
 
-        if len(chunks) == 1:
-            runs = [work(chunks[0])]
-        else:  # one BLAS thread per chunk: the chunks themselves keep the cores busy
-            with one_blas_thread():
-                futures = [self._pool().submit(work, rows) for rows in chunks]
-                outcomes = [_outcome(f) for f in futures]
-            failed = [o for o in outcomes if isinstance(o, BaseException)]
-            if failed:
-                raise min(failed, key=lambda e: getattr(e, "sample", None) or 0)
-            runs = outcomes
+        # one thread per chunk, each with one BLAS thread: the chunks themselves keep the cores
+        # busy; a failure is the first chunk's in sample order, raised once every chunk is done
+        runs = thread_map(work, chunks, threads=len(chunks))
         self.solves += B
         self.sweeps = max(run.sweeps for run in runs)
         self._note_sweeps(B)
@@ -298,12 +286,6 @@ class LayeredBackend(Backend):
         n = max(1, min(threads, B // self.min_chunk))
         edges = np.linspace(0, B, n + 1).astype(int)
         return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
-
-    def _pool(self):
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=POOLED_THREADS if self.threads is None else self.threads,
-                                                thread_name_prefix="ebana-layered")
-        return self._executor
 
     def _solve_rows(self, plan, models, g, vfix, isrc, initial, rows, offset, out):
         """Solve the samples ``rows`` of the batch into ``out`` (node voltages, V); return the run."""
@@ -375,10 +357,3 @@ def auto_threads(plan):
     """Threads for a circuit when none are asked: POOLED_THREADS when it has pooled blocks
     (:func:`~.pooled.candidate_links`), else 1 (see :class:`LayeredBackend`)."""
     return POOLED_THREADS if candidate_links(plan) else 1
-
-
-def _outcome(future):
-    try:
-        return future.result()
-    except BaseException as e:  # noqa: BLE001 - re-raised by the caller, lowest sample first
-        return e
