@@ -66,6 +66,23 @@ def test_batch_split_over_threads_is_identical(rng):
         np.testing.assert_allclose(one.i_vs, two.i_vs, rtol=1e-9, atol=1e-18)
 
 
+def test_chunks_of_a_batch_share_one_binding_and_keep_their_constants_across_phases(rng):
+    """Shared conductances are bound once for every chunk, before the threads: each chunk's
+    per-batch constants (the input crossbar's product) are then made in the first phase only.
+    Bound by each thread, the last binding would win, and the other chunks' constants would be
+    made again in every phase."""
+    model, n_in = random_layered_network(np.random.default_rng(3), "native-layered")
+    data = {"x": rng.uniform(-1, 1, size=(200, n_in))}
+    stim = make_stimulus(model.circuit, model.conductances(), model.source_voltages(data, 200))
+    backend = LayeredBackend(threads=2)
+    backend.solve(model.circuit, stim)
+    shared = backend._bound[None][2]
+    constants = {key: entry[2] for key, entry in backend._norton.items()}
+    assert len(constants) == 2 and all(entry[0] is shared for entry in backend._norton.values())
+    backend.solve(model.circuit, stim)  # the next phase: same conductances, same sources
+    assert all(backend._norton[key][2] is made for key, made in constants.items())
+
+
 def _two_nets_joined():
     """A crossbar layer whose two nets are also joined by a resistor: not layered."""
     b = CircuitBuilder()
