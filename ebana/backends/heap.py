@@ -15,10 +15,11 @@ so mmap is also turned off for blocks above it (``M_MMAP_MAX`` 0): an EP step
 of that network 1.63 -> 1.46 ms per sample at batch 128 (means of three runs
 each, alternated; the same peak RSS, about 700 MB), and three epochs of its
 training on 12,800 images 24.5 against 26.5 s each, peak RSS 1,802 against
-1,777 MB, the same trained numbers. It changes the whole process's allocator, and memory freed after a
-peak stays with the process (the peak itself does not grow), so it is done
-once, when a native backend is made, and ``EBANA_KEEP_FREED_MEMORY=0`` turns
-it off. Elsewhere than glibc it does nothing.
+1,777 MB, the same trained numbers. It changes the whole process's
+allocator, and memory freed after a peak stays with the process (the peak
+itself does not grow), so it is done once, when a native backend is made,
+and ``EBANA_KEEP_FREED_MEMORY=0`` turns it off. Elsewhere than glibc it does
+nothing.
 """
 import ctypes
 import os

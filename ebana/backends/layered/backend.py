@@ -252,7 +252,7 @@ class LayeredBackend(Backend):
         vfix = self._known_voltages(plan, stimulus.vs)
         initial = None if initial is None else np.asarray(initial)
         chunks = self._chunks(B, self.threads or auto_threads(plan))
-        if g.ndim == 1 and len(chunks) > 1:
+        if g.ndim == 1:
             # shared conductances bind once for every chunk: here, before the threads, which would
             # each bind and keep only the last; the others' constants would then miss their cache
             # in the next phase and be made again (the local network's projection: 30 ms a phase)
