@@ -55,3 +55,16 @@ def test_bad_ebana_threads_is_refused(monkeypatch, value):
     monkeypatch.setenv("EBANA_THREADS", value)
     with pytest.raises(ValidationError, match="EBANA_THREADS must be a positive integer"):
         threads.default_threads()
+
+
+@pytest.mark.parametrize("size, n_threads, min_chunk, sizes", [
+    (200, 2, 64, [100, 100]),   # two chunks of at least 64
+    (100, 2, 64, [100]),        # too small for two: one
+    (13, 3, 4, [4, 4, 5]),      # consecutive, every sample once
+    (0, 2, 64, [0]),            # an empty batch: one empty chunk
+])
+def test_batch_chunks_cover_the_batch_in_order(size, n_threads, min_chunk, sizes):
+    chunks = threads.batch_chunks(size, n_threads, min_chunk)
+    assert [c.stop - c.start for c in chunks] == sizes
+    assert chunks[0].start == 0 and chunks[-1].stop == size
+    assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:]))

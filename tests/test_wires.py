@@ -318,13 +318,14 @@ def test_threads_split_the_batch_and_the_tiles_to_rounding(threads, monkeypatch)
     one-thread voltages to rounding, and its KCL check still names the right sample."""
     from ebana.backends import eliminate
     from ebana.backends.eliminate import WireEliminatingBackend
+    from ebana.backends.threads import batch_chunks
     monkeypatch.setattr(eliminate, "MIN_CHUNK", 4)
     wires = Wires(tile=(2, 4), r_segment=2.0, r_access=1.0)
     data = inputs(5, batch=13)
     one = wired_network(WireEliminatingBackend(threads=1), wires).solve(data).v
     split = wired_network(WireEliminatingBackend(threads=threads), wires)
-    assert split.backend._split(13) == ([slice(0, 6), slice(6, 13)] if threads == 2 else
-                                        [slice(0, 4), slice(4, 8), slice(8, 13)])
+    assert batch_chunks(13, split.backend.threads, eliminate.MIN_CHUNK) == (
+        [slice(0, 6), slice(6, 13)] if threads == 2 else [slice(0, 4), slice(4, 8), slice(8, 13)])
     np.testing.assert_allclose(split.solve(data).v, one, rtol=0, atol=1e-14)
     original = eliminate.WireBlock.inner_voltages
 

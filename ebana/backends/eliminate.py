@@ -31,7 +31,7 @@ import scipy.sparse.csgraph as csgraph
 from ..circuit.structure import Circuit, kept_blocks
 from ..errors import SimulatorError
 from .base import Backend, OperatingPoint, Stimulus
-from .threads import default_threads, one_blas_thread, thread_map
+from .threads import batch_chunks, default_threads, one_blas_thread, thread_map
 from .tile_factor import RowBlockFactor, factorize
 
 #: threads for the inner voltages (see :class:`WireEliminatingBackend`), and the fewest
@@ -318,7 +318,8 @@ class WireEliminatingBackend(Backend):
         start = None if initial is None else initial[rows][:, plan.present]
         op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
                               initial=start, sample_offset=sample_offset + rows.start)
-        v, steps = plan.expand_v(op.v, factors, self.check_tol, self._split(rows.stop - rows.start))
+        chunks = batch_chunks(rows.stop - rows.start, self.threads, MIN_CHUNK)
+        v, steps = plan.expand_v(op.v, factors, self.check_tol, chunks)
         self._check(plan, steps, sample_offset + np.arange(rows.start, rows.stop))
         return v, op.i_vs  # sources touch ports only: their currents are the reduced circuit's
 
@@ -330,12 +331,6 @@ class WireEliminatingBackend(Backend):
                 raise SimulatorError(f"native-wires: KCL at the wire nodes of {block.owner!r} fails (a Newton "
                                      f"step of {step[k]:.3g} V remains, above check_tol = {self.check_tol:g} V)",
                                      sample=int(samples[k]))
-
-    def _split(self, B):
-        """The batch's chunks (slices): ``threads`` of them, each of at least ``MIN_CHUNK`` samples."""
-        n = max(1, min(self.threads, B // MIN_CHUNK))
-        edges = np.linspace(0, B, n + 1).astype(int)
-        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
     def close(self):
         self.inner.close()

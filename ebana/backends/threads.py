@@ -10,6 +10,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
+import numpy as np
+
 from ..errors import ValidationError
 
 #: threads of :func:`thread_map`'s pool when neither the caller nor ``EBANA_THREADS`` says
@@ -29,6 +31,14 @@ def default_threads():
     if not env.isdigit() or int(env) < 1:
         raise ValidationError(f"EBANA_THREADS must be a positive integer, received {env!r}")
     return int(env)
+
+
+def batch_chunks(size, threads, min_chunk):
+    """A batch of ``size`` samples as consecutive slices, one per thread (at most ``threads``),
+    each of at least ``min_chunk`` samples (one slice when the batch is smaller)."""
+    n = max(1, min(threads, size // min_chunk))
+    edges = np.linspace(0, size, n + 1).astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
 def one_blas_thread():

@@ -35,7 +35,7 @@ from ...errors import ValidationError
 from ..base import Backend, OperatingPoint
 from ..heap import keep_freed_memory
 from ..junctions import DiodeParams
-from ..threads import default_threads, thread_map
+from ..threads import batch_chunks, default_threads, thread_map
 from . import kernels
 from .clamps import ClampSolver
 from .links import bind
@@ -251,7 +251,7 @@ class LayeredBackend(Backend):
         B = stimulus.batch_size
         vfix = self._known_voltages(plan, stimulus.vs)
         initial = None if initial is None else np.asarray(initial)
-        chunks = self._chunks(B, self.threads or auto_threads(plan))
+        chunks = batch_chunks(B, self.threads or auto_threads(plan), self.min_chunk)
         if g.ndim == 1:
             # shared conductances bind once for every chunk: here, before the threads, which would
             # each bind and keep only the last; the others' constants would then miss their cache
@@ -286,11 +286,6 @@ class LayeredBackend(Backend):
             vfix[:, dst] = vs[:, src] if sign == 1.0 else vs[:, src] * sign
         self._known = (vs, plan, vfix)
         return vfix
-
-    def _chunks(self, B, threads):
-        n = max(1, min(threads, B // self.min_chunk))
-        edges = np.linspace(0, B, n + 1).astype(int)
-        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
     def _solve_rows(self, plan, models, g, vfix, isrc, initial, rows, offset, out):
         """Solve the samples ``rows`` of the batch into ``out`` (node voltages, V); return the run."""
