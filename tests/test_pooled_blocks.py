@@ -185,6 +185,42 @@ def test_the_block_kernel_finds_the_root_from_any_start():
         assert abs(root - vP[0, w]) < 1e-9 * max(1.0, abs(root))
 
 
+def _random_block(rng, B, K, W):
+    """A block kernel's arguments with slopes of either sign (children in window order)."""
+    inv = rng.uniform(50, 200, size=(1, K, W))
+    sa = rng.uniform(1e-4, 2e-3, size=(K, W)) * rng.choice([-1.0, 1.0], size=(K, W))
+    sb = np.abs(sa) * 4.0
+    s = sa * inv
+    with np.errstate(divide="ignore"):
+        inv_s = 1.0 / s
+    return dict(y0=rng.normal(0, 0.3, size=(B, K, W)), inv=inv, s=s, inv_s=inv_s, lo=np.full((1, K, W), -0.1),
+                hi=np.full((1, K, W), 0.1), ep=np.full((1, K, W), 0.999), cP=rng.normal(0, 1e-3, size=(B, W)),
+                KP=np.zeros((1, W)), DP=(sb.sum(axis=0) + rng.uniform(1e-4, 1e-3, size=W))[None],
+                child=np.arange(K * W).reshape(K, W), pool=np.arange(W), sb=sb)
+
+
+@pytest.mark.parametrize("crossing", [1, 3, 40, 200])
+def test_the_block_kernel_is_exact_whether_few_or_many_windows_cross_a_breakpoint(crossing):
+    """From the root for all windows but ``crossing`` of 200, started far away: few go one by
+    one (settle), many take vectorized Newton passes first (a cold start); every pool lands on
+    its root either way, and the windows started at their root stay there."""
+    rng = np.random.default_rng(crossing)
+    B, K, W = 2, 4, 200
+    a = _random_block(rng, B, K, W)
+    roots = np.array([[_bisect_root(a["y0"][b, :, w], a["s"][0, :, w], a["lo"][0, :, w], a["hi"][0, :, w],
+                                    a["ep"][0, :, w], a["sb"][:, w], a["DP"][0, w], a["cP"][b, w])
+                       for w in range(W)] for b in range(B)])
+    vP = roots.copy()
+    far = rng.choice(W, size=crossing, replace=False)
+    vP[:, far] += rng.choice([-1.0, 1.0], size=(B, crossing)) * rng.uniform(2.0, 5.0, size=(B, crossing))
+    xL = np.zeros((B, K * W))
+    kernels.pool_block(a["y0"], None, a["inv"], a["s"], a["inv_s"], a["lo"], a["hi"], a["ep"], a["cP"], a["KP"],
+                       a["DP"], a["child"], a["pool"], a["sb"], 0.0, xL, vP, None, None, 1)
+    np.testing.assert_allclose(vP, roots, rtol=1e-9, atol=1e-9)
+    near = np.setdiff1d(np.arange(W), far)
+    np.testing.assert_allclose(vP[:, near], roots[:, near], rtol=1e-12, atol=1e-13)
+
+
 def test_the_block_check_catches_a_wrong_child_and_a_wrong_pool():
     model = pooled_net("native-layered")
     op = model.solve(_batch(2)[0])

@@ -277,6 +277,12 @@ def gather_rows(idx, data, v, out):
                 ob[i] += data[e, i] * vb[idx[e, i]]
 
 
+#: vectorized Newton passes over a sample's windows before the windows still crossing breakpoints
+#: are settled one by one; another pass is taken while more than 1 / POOL_PASS_SHARE of them cross
+#: (a pass over all windows costs about as much as settling that share one by one)
+MAX_POOL_PASSES, POOL_PASS_SHARE = 3, 32
+
+
 @_jit
 def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, follow, xL, vP, chL, chP, mode):
     """Solve every pool net together with the ``K`` two-sided clamped nets under it, exactly,
@@ -295,8 +301,11 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
     Each child is a piecewise-linear increasing function of the pool voltage, so the pool's
     KCL is one increasing piecewise-linear equation. One Newton step from the last voltage is
     exact when it crosses none of the children's breakpoints, as it does for nearly every
-    window: that step is taken for all windows of a sample at once (loops over windows, which
-    the compiler vectorizes), and the few others go on one by one (:func:`_pool_settle`).
+    window once the sweeps are under way: that step is taken for all windows of a sample at
+    once (loops over windows, which the compiler vectorizes), and the few others go on one by
+    one (:func:`_pool_settle`). From a cold start (every net at 0 V, a trained network) a
+    sixth of the windows may cross: those take their Newton step and all windows another
+    vectorized pass, up to ``MAX_POOL_PASSES``, before the rest settle one by one.
 
     ``mode`` 0: solve the pools only, and bound the children's moves by ``follow`` (the largest
     ``|s|``) times the pool's (they must follow the pool alone: ``cL`` None); 1: solve and write
@@ -307,7 +316,7 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
     K, W = child.shape
     moves = np.zeros(B)
     V, F, slope, low, high = np.empty(W), np.empty(W), np.empty(W), np.empty(W), np.empty(W)
-    fed, X = np.empty((K, W)), np.empty((K, W))
+    fed, X, done = np.empty((K, W)), np.empty((K, W)), np.empty(W, dtype=np.bool_)
     for b in range(B):
         r = min(b, s.shape[0] - 1)
         Y = y0[min(b, y0.shape[0] - 1)]
@@ -318,16 +327,33 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
             V[w] = vP[b, pool[w]]
         if mode != 2:
             pd = min(b, DP.shape[0] - 1)
-            for w in range(W):  # the pools' KCL with every child's part still to subtract
-                slope[w] = DP[pd, pool[w]]
-                F[w] = slope[w] * V[w] - _pool_current(cP, KP, b, pool[w])
-                low[w], high[w] = -np.inf, np.inf
-            _pool_pass(V, Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, F, slope, low, high)
+            done[:] = False
+            for passes in range(MAX_POOL_PASSES):
+                for w in range(W):  # the pools' KCL with every child's part still to subtract
+                    slope[w] = DP[pd, pool[w]]
+                    F[w] = slope[w] * V[w] - _pool_current(cP, KP, b, pool[w])
+                    low[w], high[w] = -np.inf, np.inf
+                _pool_pass(V, Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, F, slope, low, high)
+                pending = 0
+                for w in range(W):
+                    if done[w]:
+                        continue
+                    step = -F[w] / slope[w]
+                    if low[w] <= step <= high[w]:  # no child crosses a breakpoint: exact
+                        V[w] += step
+                        done[w] = True
+                    else:
+                        pending += 1
+                # Many windows whose step crosses a breakpoint (a cold start): a Newton step for
+                # each and another pass over all windows, vectorized, costs less than settling
+                # them one by one; few: settled one by one below
+                if pending * POOL_PASS_SHARE <= W or passes + 1 == MAX_POOL_PASSES:
+                    break
+                for w in range(W):
+                    if not done[w]:
+                        V[w] -= F[w] / slope[w]
             for w in range(W):
-                step = -F[w] / slope[w]
-                if low[w] <= step <= high[w]:  # no child crosses a breakpoint: exact
-                    V[w] += step
-                else:
+                if not done[w]:
                     _pool_settle(w, V, Y, s[r], lo[r], hi[r], ep[r], sb, DP[pd, pool[w]],
                                  _pool_current(cP, KP, b, pool[w]))
                 largest = _write_move(vP, chP, b, pool[w], V[w], largest)
