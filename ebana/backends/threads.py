@@ -33,6 +33,12 @@ def default_threads():
     return int(env)
 
 
+def pool_threads():
+    """Threads of :func:`thread_map`'s pool when the caller names none: ``EBANA_THREADS``, else
+    ``SHARED_THREADS``."""
+    return default_threads() or SHARED_THREADS
+
+
 def batch_chunks(size, threads, min_chunk):
     """A batch of ``size`` samples as consecutive slices, one per thread (at most ``threads``),
     each of at least ``min_chunk`` samples (one slice when the batch is smaller)."""
@@ -61,7 +67,7 @@ def thread_map(fn, items, threads=None):
     release Python's lock for most of its work (BLAS, numpy ufuncs, compiled kernels) and
     write nothing another item writes."""
     items = list(items)
-    threads = threads or default_threads() or SHARED_THREADS
+    threads = threads or pool_threads()
     # inside one of the pools' own threads, inline: waiting on a pool from it could deadlock
     if len(items) < 2 or threads == 1 or getattr(_inside, "pool", False):
         return [fn(item) for item in items]

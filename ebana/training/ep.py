@@ -12,6 +12,7 @@ import numpy as np
 
 from ..backends import Stimulus, make_stimulus
 from ..backends.arrays import array_namespace
+from ..backends.threads import batch_chunks, pool_threads, thread_map
 from ..errors import ShapeError, ValidationError
 from ..validation import check_number
 
@@ -118,9 +119,7 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
     if symmetric:
         # Start the -beta phase from the +beta phase reflected about the free one: for
         # piecewise-linear clamps that keep their regions it is the solution already.
-        reflected = array_namespace(free.v).multiply(free.v, 2.0)
-        reflected -= plus.v
-        minus = phases.solve({k: -c for k, c in currents.items()}, initial=reflected)
+        minus = phases.solve({k: -c for k, c in currents.items()}, initial=_reflected(free.v, plus.v))
         low, high, span = minus, plus, 2.0 * beta
     else:
         low, high, span = free, plus, beta
@@ -133,6 +132,21 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
             grads[layer.name] = model.ep_scales[layer.name] * layer.ep_gradient_from_phases(
                 low, high, span, per_sample=per_sample)
     return StepResult(loss, readouts, grads, free.v, plus.v)
+
+
+def _reflected(center, point):
+    """``2 center - point`` (V): the -beta phase's start. On the CPU the rows go to
+    :func:`~ebana.backends.threads.thread_map`'s threads (the voltages of an image network are
+    39 MB at batch 128: 10 ms in one thread)."""
+    xp = array_namespace(center)
+    out = xp.empty_like(center)
+
+    def part(rows):
+        xp.multiply(center[rows], 2.0, out=out[rows])
+        xp.subtract(out[rows], point[rows], out=out[rows])
+    chunks = batch_chunks(len(center), pool_threads(), 8) if xp is np else [slice(None)]
+    thread_map(part, chunks)
+    return out
 
 
 def noisy_ep_step(model, batch, loss_fn, beta, symmetric=False, epoch=0):
