@@ -182,3 +182,37 @@ def test_step_validation():
         Adam(beta1=1.0)
     with pytest.raises(ValidationError):
         SGD(lr=-1.0)
+
+
+@pytest.mark.parametrize("size", [7, 300_001])
+def test_adams_fused_pass_is_the_array_arithmetic_bit_for_bit(size):
+    """The compiled pass (ebana/training/host_kernels.py), in one thread for a small array and
+    split over threads for a large one, against Adam's step written as NumPy expressions."""
+    from ebana.training.host_kernels import adam_step_host
+    rng = np.random.default_rng(size)
+    m, v, p = rng.normal(0, 1e-3, size), rng.uniform(0, 1e-6, size), rng.uniform(1e-9, 1e-6, size)
+    m_ref, v_ref, p_ref = m.copy(), v.copy(), p.copy()
+    g = rng.normal(0, 1e-3, size)
+    b1, b2, eps, c1, c2, rate = 0.9, 0.999, 1e-8, 1 - 0.9 ** 3, 1 - 0.999 ** 3, 1e-9
+    adam_step_host(g, b1, 1 - b1, b2, 1 - b2, 1 / np.sqrt(c2), eps, 1 / c1, m, v, p, rate)
+    m_ref = m_ref * b1 + (1 - b1) * g
+    v_ref = v_ref * b2 + (g * g) * (1 - b2)
+    p_ref -= rate * (m_ref / (np.sqrt(v_ref) * (1 / np.sqrt(c2)) + eps) * (1 / c1))
+    for got, want in ((m, m_ref), (v, v_ref), (p, p_ref)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_adams_fused_pass_refuses_an_array_it_would_copy():
+    from ebana.training.host_kernels import adam_step_host
+    a = np.zeros((4, 6))[:, ::2]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        adam_step_host(a, 0.9, 0.1, 0.999, 0.001, 1.0, 1e-8, 1.0, a, a, a, 1e-9)
+
+
+def test_adam_steps_a_parameter_view_in_place():
+    """A parameter that is a strided view of a layer's array still changes in place."""
+    base = np.full((4, 6), 1e-6)
+    view = base[:, ::2]
+    Adam(lr=1e-9).step({"w": view}, {"w": np.ones((4, 3))})
+    np.testing.assert_allclose(base[:, ::2], 1e-6 - 1e-9)
+    np.testing.assert_array_equal(base[:, 1::2], 1e-6)

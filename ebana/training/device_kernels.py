@@ -3,9 +3,9 @@
 On a GPU a training step at batch 128 is bound by how many operations are
 launched from Python; Adam's update of one parameter array is a dozen of them.
 :func:`adam_update` makes it one kernel doing the same arithmetic, operation for
-operation and correctly rounded (no fused multiply-add), as the array expressions
-of :meth:`ebana.training.optimizers.Adam._update`; elsewhere it returns None and
-those expressions run.
+operation and correctly rounded (no fused multiply-add), as the CPU's compiled pass
+(:func:`ebana.training.host_kernels.adam_step_host`), so that the two give the same
+conductances bit for bit.
 """
 
 _ADAM = """
@@ -21,7 +21,7 @@ _KERNELS = {}
 def adam_update(xp):
     """A kernel ``f(g, b1, one_minus_b1, b2, one_minus_b2, inv_sqrt_c2, eps, inv_c1, m, v, direction)`` that
     updates the moments ``m``, ``v`` in place and writes the step direction into ``direction``, or None
-    when ``xp`` is not CuPy."""
+    when ``xp`` is not CuPy (on the CPU: :func:`~.host_kernels.adam_step_host`)."""
     if getattr(xp, "__name__", "") != "cupy":
         return None
     if "adam" not in _KERNELS:

