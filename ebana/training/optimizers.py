@@ -372,10 +372,26 @@ class Adam(Optimizer):
             p[...] = q
 
     def _update(self, name, grad):
-        """The step direction on a device: one kernel (:func:`~.device_kernels.adam_update`)."""
+        """The step direction on a device: one kernel on a GPU (:func:`~.device_kernels.adam_update`),
+        else array expressions of the same arithmetic."""
         xp = array_namespace(grad)
         m, v = (self._moment(slot, name, grad) for slot in ("m", "v"))
-        grad = xp.ascontiguousarray(grad)
-        out = xp.empty_like(grad)
-        adam_update(xp)(grad, *self._constants(), m, v, out)
+        b1, one_minus_b1, b2, one_minus_b2, inv_sqrt_c2, eps, inv_c1 = self._constants()
+        fused = adam_update(xp)
+        if fused is not None:
+            out = xp.empty_like(grad)
+            fused(xp.ascontiguousarray(grad), b1, one_minus_b1, b2, one_minus_b2, inv_sqrt_c2, eps, inv_c1, m, v, out)
+            return out
+        # in place, two temporaries
+        m *= b1
+        m += one_minus_b1 * grad
+        v *= b2
+        sq = xp.square(grad)
+        sq *= one_minus_b2
+        v += sq
+        out = xp.sqrt(v, out=sq)
+        out *= inv_sqrt_c2
+        out += eps
+        xp.divide(m, out, out=out)
+        out *= inv_c1
         return out
