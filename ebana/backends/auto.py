@@ -139,6 +139,9 @@ class AutoNativeBackend(Backend):
     def options(self, value):
         self.layered.options = dict(value)
 
+    def own_threads(self, circuit):
+        return self.solver_for(circuit).own_threads(circuit)
+
     def close(self):
         self.layered.close()
         self.dense.close()

@@ -126,3 +126,10 @@ class Backend:
 
     def close(self):
         """Release resources (processes, libraries)."""
+
+    def own_threads(self, circuit):
+        """Threads of ebana's own pool (:func:`~ebana.backends.threads.thread_map`) that solves of
+        ``circuit`` run in; 1: they run in the caller's thread, where BLAS may use several (a
+        wrapper answers for what it wraps)."""
+        inner = getattr(self, "inner", None)
+        return inner.own_threads(circuit) if isinstance(inner, Backend) else 1

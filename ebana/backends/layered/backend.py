@@ -152,6 +152,9 @@ class LayeredBackend(Backend):
         """The circuit's :class:`LayeredPlan` (raises NotLayered)."""
         return self._prepare(circuit)[0]
 
+    def own_threads(self, circuit):
+        return self.threads or auto_threads(self.structure(circuit))
+
     def close(self):
         self._bound, self._norton, self._mixed, self._pooled, self._final = {}, {}, {}, {}, {}
 
@@ -208,7 +211,9 @@ class LayeredBackend(Backend):
                 if other.group == FIXED or np.any(k != 0):
                     term = np.atleast_2d(k if mine.identity else k / mine.alpha)
                     if term.shape[0] not in (1, K.shape[0]):  # per sample (B may be 0)
-                        K = np.repeat(K, term.shape[0], axis=0)
+                        # a broadcast copy, not np.repeat: that one holds Python's lock for its
+                        # 8 MB (the other chunk's thread waits)
+                        K = np.broadcast_to(K, (term.shape[0], n)).copy()
                     mine.add_to(K, np.broadcast_to(term, (K.shape[0], len(mine.nodes))))
             fixed_u = [_known_far_ends(s.other, vfix) if s.other.group == FIXED else None for s in grp.diodes]
             clamps = ClampSolver(grp.diodes, fixed_u, D, K) if ClampSolver.eligible(grp.diodes, fixed_u) else None
