@@ -12,7 +12,7 @@ import numpy as np
 
 from ..backends import Stimulus, make_stimulus
 from ..backends.arrays import array_namespace
-from ..backends.threads import batch_chunks, pool_threads, thread_map
+from ..backends.threads import batch_chunks, blas_beside, pool_threads, thread_map
 from ..errors import ShapeError, ValidationError
 from ..validation import check_number
 
@@ -107,6 +107,11 @@ def ep_step(model, batch, loss_fn, beta, symmetric=False, g=None):
     gradients are then with respect to those values, per sample for
     ``(B, R)`` or a callable.
     """
+    with blas_beside(model.backend, model.circuit):
+        return _ep_step(model, batch, loss_fn, beta, symmetric, g)
+
+
+def _ep_step(model, batch, loss_fn, beta, symmetric, g):
     beta = check_number(beta, "beta (S)", 0, low_open=True)
     size, arrays = model.check_inputs(batch)
     targets = targets_of(model, batch, size)

@@ -7,7 +7,6 @@ resumes it from a checkpoint and runs :meth:`~TrainingRun.train_epoch` and
 :meth:`~TrainingRun.end_epoch` once per epoch. :func:`evaluate` lives in
 :mod:`.evaluate` and is imported here for older code.
 """
-import contextlib
 import os
 import time
 import warnings
@@ -15,7 +14,6 @@ import warnings
 import numpy as np
 
 from ..backends.arrays import array_namespace, to_host
-from ..backends.threads import one_blas_thread
 from ..errors import SimulatorError, ValidationError
 from ..interrupt import check as check_interrupt
 from ..interrupt import deferred_sigint
@@ -46,27 +44,16 @@ def train_step(model, batch, loss_fn, optimizer, beta, symmetric=False, epoch=0)
     Learning rates: :func:`~.learning_rates.learning_rates`.
     """
     noise = getattr(model, "noise", None)
-    with blas_beside(model):
-        if noise is not None and noise.active:
-            result = noisy_ep_step(model, batch, loss_fn, beta, symmetric=symmetric, epoch=epoch)
-        else:
-            result = ep_step(model, batch, loss_fn, beta, symmetric=symmetric)
-        params = model.parameters()
-        optimizer.step(params, {k: result.grads[k] for k in params}, learning_rates(model, optimizer))
+    if noise is not None and noise.active:
+        result = noisy_ep_step(model, batch, loss_fn, beta, symmetric=symmetric, epoch=epoch)
+    else:
+        result = ep_step(model, batch, loss_fn, beta, symmetric=symmetric)
+    params = model.parameters()
+    optimizer.step(params, {k: result.grads[k] for k in params}, learning_rates(model, optimizer))
     for layer in model.layers:
         if layer.parameters():
             layer.clip()
     return result
-
-
-def blas_beside(model):
-    """One BLAS thread for a training step whose solves run in ebana's own threads, else BLAS as set.
-
-    OpenBLAS's idle threads spin for about 0.1 s (2**28 cycles) after every call that used
-    them. A gradient product on several BLAS threads then left one spinning through the next
-    free phase, taking a core from the solver's threads on a 2-core machine: the local image
-    network's free phase took 100 ms instead of 69 (its step 216 instead of 178 ms)."""
-    return one_blas_thread() if model.backend.own_threads(model.circuit) > 1 else contextlib.nullcontext()
 
 
 def fit(model, train_data, epochs, loss_fn, optimizer, beta, test_data=None, callbacks=(),
