@@ -199,26 +199,30 @@ def _random_block(rng, B, K, W):
                 child=np.arange(K * W).reshape(K, W), pool=np.arange(W), sb=sb)
 
 
-@pytest.mark.parametrize("crossing", [1, 3, 40, 200])
-def test_the_block_kernel_is_exact_whether_few_or_many_windows_cross_a_breakpoint(crossing):
+@pytest.mark.parametrize("crossing, shuffled", [(1, False), (3, False), (40, False), (200, False), (40, True)])
+def test_the_block_kernel_is_exact_whether_few_or_many_windows_cross_a_breakpoint(crossing, shuffled):
     """From the root for all windows but ``crossing`` of 200, started far away: few go one by
     one (settle), many take vectorized Newton passes first (a cold start); every pool lands on
-    its root either way, and the windows started at their root stay there."""
+    its root either way, and the windows started at their root stay there. ``shuffled``: pool
+    nets in another order than their windows (the kernel's indexed loops)."""
     rng = np.random.default_rng(crossing)
     B, K, W = 2, 4, 200
     a = _random_block(rng, B, K, W)
+    pool = rng.permutation(W) if shuffled else np.arange(W)
+    a["pool"], a["cP"], a["DP"] = pool, a["cP"][:, np.argsort(pool)], a["DP"][:, np.argsort(pool)]
     roots = np.array([[_bisect_root(a["y0"][b, :, w], a["s"][0, :, w], a["lo"][0, :, w], a["hi"][0, :, w],
-                                    a["ep"][0, :, w], a["sb"][:, w], a["DP"][0, w], a["cP"][b, w])
+                                    a["ep"][0, :, w], a["sb"][:, w], a["DP"][0, pool[w]], a["cP"][b, pool[w]])
                        for w in range(W)] for b in range(B)])
-    vP = roots.copy()
+    vP = np.empty((B, W))
+    vP[:, pool] = roots
     far = rng.choice(W, size=crossing, replace=False)
-    vP[:, far] += rng.choice([-1.0, 1.0], size=(B, crossing)) * rng.uniform(2.0, 5.0, size=(B, crossing))
+    vP[:, pool[far]] += rng.choice([-1.0, 1.0], size=(B, crossing)) * rng.uniform(2.0, 5.0, size=(B, crossing))
     xL = np.zeros((B, K * W))
     kernels.pool_block(a["y0"], None, a["inv"], a["s"], a["inv_s"], a["lo"], a["hi"], a["ep"], a["cP"], a["KP"],
                        a["DP"], a["child"], a["pool"], a["sb"], 0.0, xL, vP, None, None, 1)
-    np.testing.assert_allclose(vP, roots, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(vP[:, pool], roots, rtol=1e-9, atol=1e-9)
     near = np.setdiff1d(np.arange(W), far)
-    np.testing.assert_allclose(vP[:, near], roots[:, near], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(vP[:, pool[near]], roots[:, near], rtol=1e-12, atol=1e-13)
 
 
 def test_the_block_check_catches_a_wrong_child_and_a_wrong_pool():

@@ -317,33 +317,45 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
     moves = np.zeros(B)
     V, F, slope, low, high = np.empty(W), np.empty(W), np.empty(W), np.empty(W), np.empty(W)
     fed, X, done = np.empty((K, W)), np.empty((K, W)), np.empty(W, dtype=np.bool_)
+    in_order = True  # pool net w of window w: contiguous loops
+    for w in range(W):
+        in_order = in_order and pool[w] == w
     for b in range(B):
         r = min(b, s.shape[0] - 1)
         Y = y0[min(b, y0.shape[0] - 1)]
         if cL is not None:  # the children's other currents move their clamp-off voltages
             Y = _pool_fed(Y, cL[min(b, cL.shape[0] - 1)], inv[min(b, inv.shape[0] - 1)], child, fed)
         largest = 0.0
-        for w in range(W):
-            V[w] = vP[b, pool[w]]
+        vb = vP[b]
+        if in_order:
+            V[:] = vb[:W]
+        else:
+            for w in range(W):
+                V[w] = vb[pool[w]]
         if mode != 2:
             pd = min(b, DP.shape[0] - 1)
+            D_row, c_row, k_row = DP[pd], cP[min(b, cP.shape[0] - 1)], KP[min(b, KP.shape[0] - 1)]
             done[:] = False
             for passes in range(MAX_POOL_PASSES):
-                for w in range(W):  # the pools' KCL with every child's part still to subtract
-                    slope[w] = DP[pd, pool[w]]
-                    F[w] = slope[w] * V[w] - _pool_current(cP, KP, b, pool[w])
-                    low[w], high[w] = -np.inf, np.inf
+                if in_order:
+                    for w in range(W):  # the pools' KCL with every child's part still to subtract
+                        slope[w] = D_row[w]
+                        F[w] = slope[w] * V[w] - (c_row[w] + k_row[w])
+                        low[w], high[w] = -np.inf, np.inf
+                else:
+                    for w in range(W):
+                        p = pool[w]
+                        slope[w] = D_row[p]
+                        F[w] = slope[w] * V[w] - (c_row[p] + k_row[p])
+                        low[w], high[w] = -np.inf, np.inf
                 _pool_pass(V, Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, F, slope, low, high)
                 pending = 0
-                for w in range(W):
-                    if done[w]:
-                        continue
+                for w in range(W):  # branch-free, so that it vectorizes
                     step = -F[w] / slope[w]
-                    if low[w] <= step <= high[w]:  # no child crosses a breakpoint: exact
-                        V[w] += step
-                        done[w] = True
-                    else:
-                        pending += 1
+                    exact = (low[w] <= step) & (step <= high[w]) & ~done[w]  # no child crosses a breakpoint
+                    V[w] = V[w] + step if exact else V[w]
+                    done[w] = done[w] | exact
+                    pending += ~done[w]
                 # Many windows whose step crosses a breakpoint (a cold start): a Newton step for
                 # each and another pass over all windows, vectorized, costs less than settling
                 # them one by one; few: settled one by one below
@@ -352,11 +364,19 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
                 for w in range(W):
                     if not done[w]:
                         V[w] -= F[w] / slope[w]
-            for w in range(W):
-                if not done[w]:
-                    _pool_settle(w, V, Y, s[r], lo[r], hi[r], ep[r], sb, DP[pd, pool[w]],
-                                 _pool_current(cP, KP, b, pool[w]))
-                largest = _write_move(vP, chP, b, pool[w], V[w], largest)
+            if pending:
+                for w in range(W):
+                    if not done[w]:
+                        _pool_settle(w, V, Y, s[r], lo[r], hi[r], ep[r], sb, DP[pd, pool[w]],
+                                     _pool_current(cP, KP, b, pool[w]))
+            if in_order and chP is None:
+                for w in range(W):
+                    step = V[w] - vb[w]
+                    vb[w] = V[w]
+                    largest = _larger(largest, abs(step))
+            else:
+                for w in range(W):
+                    largest = _write_move(vP, chP, b, pool[w], V[w], largest)
             if mode == 0:
                 largest = _larger(largest, largest * follow)
         if mode != 0:
