@@ -363,7 +363,7 @@ class Adam(Optimizer):
         if array_namespace(p) is not np:
             return super()._apply(name, p, grad, rate)
         # one pass over memory: on 1.7 M conductances per batch the array expressions took a
-        # dozen (19 ms a step here, 7 now)
+        # dozen (19 ms a step here, 6-9 now)
         grad = np.ascontiguousarray(grad)
         m, v = (self._moment(slot, name, grad) for slot in ("m", "v"))
         q = p if p.flags.c_contiguous else np.ascontiguousarray(p)  # a view it cannot write through: a copy

@@ -333,42 +333,9 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
             for w in range(W):
                 V[w] = vb[pool[w]]
         if mode != 2:
-            pd = min(b, DP.shape[0] - 1)
-            D_row, c_row, k_row = DP[pd], cP[min(b, cP.shape[0] - 1)], KP[min(b, KP.shape[0] - 1)]
-            done[:] = False
-            for passes in range(MAX_POOL_PASSES):
-                if in_order:
-                    for w in range(W):  # the pools' KCL with every child's part still to subtract
-                        slope[w] = D_row[w]
-                        F[w] = slope[w] * V[w] - (c_row[w] + k_row[w])
-                        low[w], high[w] = -np.inf, np.inf
-                else:
-                    for w in range(W):
-                        p = pool[w]
-                        slope[w] = D_row[p]
-                        F[w] = slope[w] * V[w] - (c_row[p] + k_row[p])
-                        low[w], high[w] = -np.inf, np.inf
-                _pool_pass(V, Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, F, slope, low, high)
-                pending = 0
-                for w in range(W):  # branch-free, so that it vectorizes
-                    step = -F[w] / slope[w]
-                    exact = (low[w] <= step) & (step <= high[w]) & ~done[w]  # no child crosses a breakpoint
-                    V[w] = V[w] + step if exact else V[w]
-                    done[w] = done[w] | exact
-                    pending += ~done[w]
-                # Many windows whose step crosses a breakpoint (a cold start): a Newton step for
-                # each and another pass over all windows, vectorized, costs less than settling
-                # them one by one; few: settled one by one below
-                if pending * POOL_PASS_SHARE <= W or passes + 1 == MAX_POOL_PASSES:
-                    break
-                for w in range(W):
-                    if not done[w]:
-                        V[w] -= F[w] / slope[w]
-            if pending:
-                for w in range(W):
-                    if not done[w]:
-                        _pool_settle(w, V, Y, s[r], lo[r], hi[r], ep[r], sb, DP[pd, pool[w]],
-                                     _pool_current(cP, KP, b, pool[w]))
+            D_row, c_row, k_row = DP[min(b, DP.shape[0] - 1)], cP[min(b, cP.shape[0] - 1)], KP[min(b, KP.shape[0] - 1)]
+            _pool_newton(V, Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, D_row, c_row, k_row, pool, in_order,
+                         F, slope, low, high, done)
             if in_order and chP is None:
                 for w in range(W):
                     step = V[w] - vb[w]
@@ -384,6 +351,43 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
             largest = _pool_write_children(X, child, xL, chL, b, largest, mode == 1)
         moves[b] = largest
     return moves
+
+
+@_jit
+def _pool_newton(V, Y, s, inv_s, lo, hi, ep, sb, D, c, k, pool, in_order, F, slope, low, high, done):
+    """One sample of :func:`pool_block`: every window's pool voltage ``V`` (V, window order) moved
+    to its root, in place. ``D`` (S), ``c`` and ``k`` (A): the pools' diagonal, currents from the
+    rest and known currents, in pool net order; the other arrays are scratch of ``W``."""
+    W = V.shape[0]
+    done[:] = False
+    pending = 0
+    for passes in range(MAX_POOL_PASSES):
+        for w in range(W):  # the pools' KCL with every child's part still to subtract
+            p = w if in_order else pool[w]  # one branch the compiler takes out of the loop
+            slope[w] = D[p]
+            F[w] = slope[w] * V[w] - (c[p] + k[p])
+            low[w], high[w] = -np.inf, np.inf
+        _pool_pass(V, Y, s, inv_s, lo, hi, ep, sb, F, slope, low, high)
+        pending = 0
+        for w in range(W):  # branch-free, so that it vectorizes
+            step = -F[w] / slope[w]
+            exact = (low[w] <= step) & (step <= high[w]) & ~done[w]  # no child crosses a breakpoint
+            V[w] = V[w] + step if exact else V[w]
+            done[w] = done[w] | exact
+            pending += ~done[w]
+        # Many windows whose step crosses a breakpoint (a cold start): a Newton step for each
+        # and another pass over all windows, vectorized, costs less than settling them one by
+        # one; few: settled one by one below
+        if pending * POOL_PASS_SHARE <= W or passes + 1 == MAX_POOL_PASSES:
+            break
+        for w in range(W):
+            if not done[w]:
+                V[w] -= F[w] / slope[w]
+    if pending:
+        for w in range(W):
+            if not done[w]:
+                p = pool[w]
+                _pool_settle(w, V, Y, s, lo, hi, ep, sb, D[p], c[p] + k[p])
 
 
 @_jit
@@ -410,12 +414,6 @@ def _pool_write_children(X, child, xL, chL, b, largest, measure):
             else:
                 xL[b, child[k, w]] = X[k, w]
     return largest
-
-
-@_jit
-def _pool_current(cP, KP, b, p):
-    """The current (A) into pool net ``p`` of sample ``b`` from everything but its children."""
-    return cP[min(b, cP.shape[0] - 1), p] + KP[min(b, KP.shape[0] - 1), p]
 
 
 @_jit
