@@ -326,24 +326,13 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
         if cL is not None:  # the children's other currents move their clamp-off voltages
             Y = _pool_fed(Y, cL[min(b, cL.shape[0] - 1)], inv[min(b, inv.shape[0] - 1)], child, fed)
         largest = 0.0
-        vb = vP[b]
-        if in_order:
-            V[:] = vb[:W]
-        else:
-            for w in range(W):
-                V[w] = vb[pool[w]]
+        for w in range(W):
+            V[w] = vP[b, w if in_order else pool[w]]
         if mode != 2:
             D_row, c_row, k_row = DP[min(b, DP.shape[0] - 1)], cP[min(b, cP.shape[0] - 1)], KP[min(b, KP.shape[0] - 1)]
             _pool_newton(V, Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, D_row, c_row, k_row, pool, in_order,
                          F, slope, low, high, done)
-            if in_order and chP is None:
-                for w in range(W):
-                    step = V[w] - vb[w]
-                    vb[w] = V[w]
-                    largest = _larger(largest, abs(step))
-            else:
-                for w in range(W):
-                    largest = _write_move(vP, chP, b, pool[w], V[w], largest)
+            largest = _pool_write_pools(V, vP, chP, b, pool, in_order)
             if mode == 0:
                 largest = _larger(largest, largest * follow)
         if mode != 0:
@@ -388,6 +377,23 @@ def _pool_newton(V, Y, s, inv_s, lo, hi, ep, sb, D, c, k, pool, in_order, F, slo
             if not done[w]:
                 p = pool[w]
                 _pool_settle(w, V, Y, s, lo, hi, ep, sb, D[p], c[p] + k[p])
+
+
+@_jit
+def _pool_write_pools(V, vP, chP, b, pool, in_order):
+    """Write the pool voltages ``V`` (V, window order) into sample ``b`` of ``vP``; ``chP`` (or
+    None) receives their moves. Returns the largest move (V)."""
+    largest = 0.0
+    if in_order and chP is None:  # contiguous, so that it vectorizes
+        vb = vP[b]
+        for w in range(V.shape[0]):
+            step = V[w] - vb[w]
+            vb[w] = V[w]
+            largest = _larger(largest, abs(step))
+        return largest
+    for w in range(V.shape[0]):
+        largest = _write_move(vP, chP, b, pool[w], V[w], largest)
+    return largest
 
 
 @_jit
