@@ -168,7 +168,8 @@ def test_the_block_kernel_finds_the_root_from_any_start():
     xL, vP = np.zeros((B, K * W)), rng.normal(0, 5.0, size=(B, W))
     with np.errstate(divide="ignore"):
         inv_s = 1.0 / s
-    kernels.pool_block(y0, None, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, 0.0, xL, vP, None, None, 1)
+    kernels.pool_block(y0, None, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, 0.0, xL, vP, None, None, 1,
+                       np.empty((B, 6, W)), np.zeros(B, dtype=bool))
     for b in range(B):
         for w in range(W):
             want = _bisect_root(y0[b, :, w], s[0, :, w], lo[0, :, w], hi[0, :, w], ep[0, :, w], sb[:, w],
@@ -219,7 +220,8 @@ def test_the_block_kernel_is_exact_whether_few_or_many_windows_cross_a_breakpoin
     vP[:, pool[far]] += rng.choice([-1.0, 1.0], size=(B, crossing)) * rng.uniform(2.0, 5.0, size=(B, crossing))
     xL = np.zeros((B, K * W))
     kernels.pool_block(a["y0"], None, a["inv"], a["s"], a["inv_s"], a["lo"], a["hi"], a["ep"], a["cP"], a["KP"],
-                       a["DP"], a["child"], a["pool"], a["sb"], 0.0, xL, vP, None, None, 1)
+                       a["DP"], a["child"], a["pool"], a["sb"], 0.0, xL, vP, None, None, 1,
+                       np.empty((B, 6, W)), np.zeros(B, dtype=bool))
     np.testing.assert_allclose(vP[:, pool], roots, rtol=1e-9, atol=1e-9)
     near = np.setdiff1d(np.arange(W), far)
     np.testing.assert_allclose(vP[:, pool[near]], roots[:, near], rtol=1e-12, atol=1e-13)

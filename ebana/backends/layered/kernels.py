@@ -284,7 +284,8 @@ MAX_POOL_PASSES, POOL_PASS_SHARE = 3, 32
 
 
 @_jit
-def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, follow, xL, vP, chL, chP, mode):
+def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, follow, xL, vP, chL, chP, mode,
+               anchor, anchored):
     """Solve every pool net together with the ``K`` two-sided clamped nets under it, exactly,
     in place (:class:`~.pooled.PooledBlock`). Window ``w`` holds pool net ``pool[w]`` and the
     clamped nets ``child[:, w]`` (``(K, W)``).
@@ -307,11 +308,12 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
     sixth of the windows may cross: those take their Newton step and all windows another
     vectorized pass, up to ``MAX_POOL_PASSES``, before the rest settle one by one.
 
+    ``anchor``, ``anchored``: each sample's last exact pass (:func:`_pool_from_anchor`).
+
     ``mode`` 0: solve the pools only, and bound the children's moves by ``follow`` (the largest
     ``|s|``) times the pool's (they must follow the pool alone: ``cL`` None); 1: solve and write
     the children too; 2: no solve, write the children for the pool voltages ``vP``. ``chL``/``chP``
-    (or None) receive new minus old (V). Returns every sample's largest move (V).
-    """
+    (or None) receive new minus old (V). Returns every sample's largest move (V)."""
     B = xL.shape[0]
     K, W = child.shape
     moves = np.zeros(B)
@@ -330,8 +332,10 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
             V[w] = vP[b, w if in_order else pool[w]]
         if mode != 2:
             D_row, c_row, k_row = DP[min(b, DP.shape[0] - 1)], cP[min(b, cP.shape[0] - 1)], KP[min(b, KP.shape[0] - 1)]
-            _pool_newton(V, Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, D_row, c_row, k_row, pool, in_order,
-                         F, slope, low, high, done)
+            if not (cL is None and anchored[b] and _pool_from_anchor(V, c_row, k_row, pool, in_order, anchor[b], F)):
+                crossing = _pool_newton(V, Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, D_row, c_row, k_row, pool,
+                                        in_order, F, slope, low, high, done, anchor[b])
+                anchored[b] = cL is None and crossing == 0
             largest = _pool_write_pools(V, vP, chP, b, pool, in_order)
             if mode == 0:
                 largest = _larger(largest, largest * follow)
@@ -343,14 +347,17 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
 
 
 @_jit
-def _pool_newton(V, Y, s, inv_s, lo, hi, ep, sb, D, c, k, pool, in_order, F, slope, low, high, done):
+def _pool_newton(V, Y, s, inv_s, lo, hi, ep, sb, D, c, k, pool, in_order, F, slope, low, high, done, anchor):
     """One sample of :func:`pool_block`: every window's pool voltage ``V`` (V, window order) moved
     to its root, in place. ``D`` (S), ``c`` and ``k`` (A): the pools' diagonal, currents from the
-    rest and known currents, in pool net order; the other arrays are scratch of ``W``."""
+    rest and known currents, in pool net order; the other arrays are scratch of ``W``. The last
+    pass goes into ``anchor`` (``(6, W)``, see :func:`_pool_from_anchor`); returns how many windows
+    its steps left crossing (settled one by one): 0 when the anchor holds."""
     W = V.shape[0]
     done[:] = False
     pending = 0
     for passes in range(MAX_POOL_PASSES):
+        anchor[0] = V
         for w in range(W):  # the pools' KCL with every child's part still to subtract
             p = w if in_order else pool[w]  # one branch the compiler takes out of the loop
             slope[w] = D[p]
@@ -372,11 +379,41 @@ def _pool_newton(V, Y, s, inv_s, lo, hi, ep, sb, D, c, k, pool, in_order, F, slo
         for w in range(W):
             if not done[w]:
                 V[w] -= F[w] / slope[w]
+    for w in range(W):
+        p = w if in_order else pool[w]
+        anchor[1, w], anchor[2, w] = -F[w] / slope[w], 1.0 / slope[w]
+        anchor[3, w], anchor[4, w], anchor[5, w] = low[w], high[w], c[p] + k[p]
     if pending:
         for w in range(W):
             if not done[w]:
                 p = pool[w]
                 _pool_settle(w, V, Y, s, lo, hi, ep, sb, D[p], c[p] + k[p])
+    return pending
+
+
+@_jit
+def _pool_from_anchor(V, c, k, pool, in_order, anchor, X):
+    """Every window's pool voltage ``V`` (V, window order) moved to its root for the currents
+    ``c`` + ``k`` (A, pool net order) by its anchor's linear piece, in place, when each root lies
+    within the piece; else ``V`` is left as it was and False returned. ``X``: scratch of ``W``.
+
+    A sample's anchor (``(6, W)``: pool voltage, Newton step, inverse slope, the moves that cross
+    no breakpoint and the currents, as :func:`_pool_newton`'s last pass saw them) is kept when
+    every window's step in that pass was exact (``anchored``). The pool's KCL is increasing and
+    linear within those moves, so the root of that linear piece, for any currents, is the root
+    of the KCL when it lies inside them: a pass over the windows instead of one over every child,
+    as in the sweeps of a nudged phase. Only without ``cL`` (the children's constants then stay
+    as they were)."""
+    aV, a0, ainv, aLo, aHi, aE = anchor[0], anchor[1], anchor[2], anchor[3], anchor[4], anchor[5]
+    ok = True
+    for w in range(V.shape[0]):  # branch-free, so that it vectorizes
+        p = w if in_order else pool[w]
+        t = a0[w] + ((c[p] + k[p]) - aE[w]) * ainv[w]  # the root's move from the anchor
+        ok = ok & (aLo[w] <= t) & (t <= aHi[w])
+        X[w] = aV[w] + t
+    if ok:
+        V[:] = X
+    return ok
 
 
 @_jit

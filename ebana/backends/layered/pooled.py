@@ -57,6 +57,9 @@ class PooledBlock:
         self.DP, self.KP = (np.ascontiguousarray(x) for x in consts[self.pools][:2])
         self._zeros = None  # one row of zeros: the pools' currents when nothing else feeds them
         self._parents = None  # each child's pool net and conductances both ways, in net order (check)
+        # per sample, the last pass that was exact for every window (kernels.pool_block): the
+        # solves after it, within its linear pieces, are one step from it
+        self._anchor, self._anchored = None, None
 
     def update(self, C_children, C_pools, v_children, v_pools, change_children=None, change_pools=None,
                children_too=True):
@@ -66,10 +69,13 @@ class PooledBlock:
         ``children_too`` False: the pool nets only, the children's moves bounded (they must
         follow from the pools alone: ``C_children`` None); :meth:`check` with ``write`` (or
         :meth:`finish`) writes them after the last sweep."""
+        B, W = v_pools.shape[0], self.pool.size
+        if self._anchor is None or self._anchor.shape[0] != B:  # each sample's last exact pass
+            self._anchor, self._anchored = np.empty((B, 6, W)), np.zeros(B, dtype=np.bool_)
         return pool_block(self.y0, C_children, self.inv, self.s, self.inv_s, self.lo, self.hi, self.ep,
                           self._zeros_if_none(C_pools),
                           self.KP, self.DP, self.child, self.pool, self.sb, self.follow, v_children, v_pools,
-                          change_children, change_pools, 1 if children_too else 0)
+                          change_children, change_pools, 1 if children_too else 0, self._anchor, self._anchored)
 
     def check(self, v_children, v_pools, C_pools, extra_pools, write=False):
         """KCL check of both groups at their final voltages (V), for pendant children: the
@@ -104,7 +110,8 @@ class PooledBlock:
         that solved the pools only."""
         # mode 2 reads no pool currents: the pools' constants stand in for them
         pool_block(self.y0, C_children, self.inv, self.s, self.inv_s, self.lo, self.hi, self.ep, self.KP, self.KP,
-                   self.DP, self.child, self.pool, self.sb, self.follow, v_children, v_pools, None, None, 2)
+                   self.DP, self.child, self.pool, self.sb, self.follow, v_children, v_pools, None, None, 2,
+                   np.empty((0, 6, 0)), np.zeros(0, dtype=np.bool_))
 
 
 def pooled_blocks(plan, bound, consts):
