@@ -227,6 +227,36 @@ def test_the_block_kernel_is_exact_whether_few_or_many_windows_cross_a_breakpoin
     np.testing.assert_allclose(vP[:, pool[near]], roots[:, near], rtol=1e-12, atol=1e-13)
 
 
+def test_a_block_solve_from_its_anchor_is_the_full_solve():
+    """After a pass whose every step was exact, a solve for new currents takes one step from it
+    (the anchor): the same pools as a full solve when they stay on the anchor's linear pieces,
+    and the full solve again when the new currents move them across a breakpoint."""
+    rng = np.random.default_rng(7)
+    B, K, W = 3, 4, 200
+    a = _random_block(rng, B, K, W)
+    args = [a[k] for k in ("y0",)] + [None] + [a[k] for k in ("inv", "s", "inv_s", "lo", "hi", "ep")]
+    after = [a["KP"], a["DP"], a["child"], a["pool"], a["sb"], 0.0]
+
+    def solve(cP, vP, anchor, anchored):
+        xL = np.zeros((B, K * W))
+        kernels.pool_block(*args, cP, *after, xL, vP, None, None, 1, anchor, anchored)
+        return vP, xL
+    anchor, anchored = np.empty((B, 6, W)), np.zeros(B, dtype=bool)
+    vP = rng.normal(0, 5.0, size=(B, W))
+    solve(a["cP"], vP, anchor, anchored)      # from far away: some windows settle, no anchor
+    solve(a["cP"], vP, anchor, anchored)      # from the root: every step exact, anchored
+    assert anchored.all()
+    for scale, moved in ((1e-9, False), (1e-2, True)):
+        cP = a["cP"] + rng.normal(0, scale, size=(B, W))
+        kept_anchor, kept = anchor.copy(), anchored.copy()
+        v_anchor, x_anchor = solve(cP, vP.copy(), kept_anchor, kept)
+        v_full, x_full = solve(cP, vP.copy(), np.empty((B, 6, W)), np.zeros(B, dtype=bool))
+        np.testing.assert_allclose(v_anchor, v_full, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(x_anchor, x_full, rtol=1e-12, atol=1e-15)
+        # a small change keeps the anchor (the solve did not pass over the children again)
+        assert np.array_equal(kept_anchor, anchor) != moved
+
+
 def test_the_block_check_catches_a_wrong_child_and_a_wrong_pool():
     model = pooled_net("native-layered")
     op = model.solve(_batch(2)[0])
