@@ -147,7 +147,8 @@ class Model:
 
     def source_voltages(self, arrays, batch_size):
         """Voltage-source values (V), (B, V): nominal values with the inputs filled in (on the model's device)."""
-        vs = self.xp.repeat(self._uploaded("vs_value", self.circuit.vs_value)[None, :], batch_size, axis=0)
+        # a broadcast copy: np.repeat of one row is several times slower (and holds Python's lock)
+        vs = self.xp.broadcast_to(self._uploaded("vs_value", self.circuit.vs_value), (batch_size, self.circuit.n_vs)).copy()
         for layer in self._bias_layers:  # bias voltages may have been trained since compiling
             vs[:, layer.vs_slice] = layer.source_values()
         for name, a in arrays.items():
