@@ -255,6 +255,19 @@ def test_a_block_solve_from_its_anchor_is_the_full_solve():
         np.testing.assert_allclose(x_anchor, x_full, rtol=1e-12, atol=1e-15)
         # a small change keeps the anchor (the solve did not pass over the children again)
         assert np.array_equal(kept_anchor, anchor) != moved
+    # two windows pushed off their pieces: settled one by one and anchored afresh, the others
+    # from their anchors; then a small change, from the anchors so kept
+    kept_anchor, kept = anchor.copy(), anchored.copy()
+    for nudge in (1e-2, 1e-9):
+        cP = a["cP"].copy()
+        cP[:, :2] += nudge
+        v_anchor, x_anchor = solve(cP, vP.copy(), kept_anchor, kept)
+        v_full, x_full = solve(cP, vP.copy(), np.empty((B, 6, W)), np.zeros(B, dtype=bool))
+        np.testing.assert_allclose(v_anchor, v_full, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(x_anchor, x_full, rtol=1e-12, atol=1e-15)
+        assert kept.all()
+        changed = np.flatnonzero(np.any(kept_anchor != anchor, axis=(0, 1)))
+        assert set(changed) <= {0, 1} and len(changed) > 0  # only the pushed windows re-anchored
 
 
 def test_the_block_check_catches_a_wrong_child_and_a_wrong_pool():

@@ -332,10 +332,10 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
             V[w] = vP[b, w if in_order else pool[w]]
         if mode != 2:
             D_row, c_row, k_row = DP[min(b, DP.shape[0] - 1)], cP[min(b, cP.shape[0] - 1)], KP[min(b, KP.shape[0] - 1)]
-            if not (cL is None and anchored[b] and _pool_from_anchor(V, c_row, k_row, pool, in_order, anchor[b], F)):
-                crossing = _pool_newton(V, Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, D_row, c_row, k_row, pool,
-                                        in_order, F, slope, low, high, done, anchor[b])
-                anchored[b] = cL is None and crossing == 0
+            sample = (Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, D_row, c_row, k_row, pool, in_order)
+            if not (cL is None and anchored[b] and _pool_from_anchor(V, sample, anchor[b], F, done)):
+                _pool_newton(V, sample, F, slope, low, high, done, anchor[b])
+                anchored[b] = cL is None
             largest = _pool_write_pools(V, vP, chP, b, pool, in_order)
             if mode == 0:
                 largest = _larger(largest, largest * follow)
@@ -347,12 +347,14 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
 
 
 @_jit
-def _pool_newton(V, Y, s, inv_s, lo, hi, ep, sb, D, c, k, pool, in_order, F, slope, low, high, done, anchor):
+def _pool_newton(V, sample, F, slope, low, high, done, anchor):
     """One sample of :func:`pool_block`: every window's pool voltage ``V`` (V, window order) moved
-    to its root, in place. ``D`` (S), ``c`` and ``k`` (A): the pools' diagonal, currents from the
-    rest and known currents, in pool net order; the other arrays are scratch of ``W``. The last
-    pass goes into ``anchor`` (``(6, W)``, see :func:`_pool_from_anchor`); returns how many windows
-    its steps left crossing (settled one by one): 0 when the anchor holds."""
+    to its root, in place, and the sample's anchor (``(6, W)``, see :func:`_pool_from_anchor`)
+    made: the last pass, and for the windows it left crossing (settled one by one) their own.
+    ``sample``: the block's constants for the sample (:func:`pool_block`); ``D`` (S), ``c`` and
+    ``k`` (A) in it are the pools' diagonal, currents from the rest and known currents, in pool
+    net order; the other arrays are scratch of ``W``."""
+    Y, s, inv_s, lo, hi, ep, sb, D, c, k, pool, in_order = sample
     W = V.shape[0]
     done[:] = False
     pending = 0
@@ -386,34 +388,66 @@ def _pool_newton(V, Y, s, inv_s, lo, hi, ep, sb, D, c, k, pool, in_order, F, slo
     if pending:
         for w in range(W):
             if not done[w]:
-                p = pool[w]
-                _pool_settle(w, V, Y, s, lo, hi, ep, sb, D[p], c[p] + k[p])
-    return pending
+                _pool_settle_anchored(w, V, sample, anchor)
 
 
 @_jit
-def _pool_from_anchor(V, c, k, pool, in_order, anchor, X):
-    """Every window's pool voltage ``V`` (V, window order) moved to its root for the currents
-    ``c`` + ``k`` (A, pool net order) by its anchor's linear piece, in place, when each root lies
-    within the piece; else ``V`` is left as it was and False returned. ``X``: scratch of ``W``.
+def _pool_settle_anchored(w, V, sample, anchor):
+    """Window ``w`` settled one by one (:func:`_pool_settle`), and its anchor made at its root:
+    the KCL's Newton step, inverse slope and breakpoint-free moves there, for its currents."""
+    Y, s, inv_s, lo, hi, ep, sb, D, c, k, pool, in_order = sample
+    p = w if in_order else pool[w]
+    E = c[p] + k[p]
+    _pool_settle(w, V, Y, s, lo, hi, ep, sb, D[p], E)
+    root = V[w]
+    F, slope, low, high = D[p] * root - E, D[p], -np.inf, np.inf
+    for kk in range(Y.shape[0]):  # as _pool_pass, for one window
+        sk, bottom, top, e, g = s[kk, w], lo[kk, w], hi[kk, w], ep[kk, w], sb[kk, w]
+        v_off = Y[kk, w] + sk * root
+        inside = min(max(v_off, bottom), top)
+        F -= g * (v_off - e * (v_off - inside))
+        slope -= g * sk * (1.0 - e * (v_off != inside))
+        t1, t2 = (bottom - v_off) * inv_s[kk, w], (top - v_off) * inv_s[kk, w]
+        high = min(high, t1 if t1 >= 0.0 else np.inf, t2 if t2 >= 0.0 else np.inf)
+        low = max(low, t1 if t1 <= 0.0 else -np.inf, t2 if t2 <= 0.0 else -np.inf)
+    anchor[0, w], anchor[1, w], anchor[2, w] = root, -F / slope, 1.0 / slope
+    anchor[3, w], anchor[4, w], anchor[5, w] = low, high, E
+
+
+@_jit
+def _pool_from_anchor(V, sample, anchor, X, off):
+    """Every window's pool voltage ``V`` (V, window order) moved to its root for the sample's
+    currents by its anchor's linear piece, in place, the windows whose root lies off the piece
+    settled one by one and anchored afresh (:func:`_pool_settle_anchored`); False, and ``V`` left
+    as it was, when more than 1 / POOL_PASS_SHARE of them do (a full pass is then cheaper).
+    ``sample``: as for :func:`_pool_newton`; ``X``, ``off``: scratch of ``W``.
 
     A sample's anchor (``(6, W)``: pool voltage, Newton step, inverse slope, the moves that cross
-    no breakpoint and the currents, as :func:`_pool_newton`'s last pass saw them) is kept when
-    every window's step in that pass was exact (``anchored``). The pool's KCL is increasing and
+    no breakpoint and the currents, as :func:`_pool_newton`'s last pass saw them, or the window's
+    own after a settle) is kept per sample (``anchored``). The pool's KCL is increasing and
     linear within those moves, so the root of that linear piece, for any currents, is the root
     of the KCL when it lies inside them: a pass over the windows instead of one over every child,
     as in the sweeps of a nudged phase. Only without ``cL`` (the children's constants then stay
     as they were)."""
+    c, k, pool, in_order = sample[8], sample[9], sample[10], sample[11]
     aV, a0, ainv, aLo, aHi, aE = anchor[0], anchor[1], anchor[2], anchor[3], anchor[4], anchor[5]
-    ok = True
-    for w in range(V.shape[0]):  # branch-free, so that it vectorizes
+    W = V.shape[0]
+    missed = 0
+    for w in range(W):  # branch-free, so that it vectorizes
         p = w if in_order else pool[w]
         t = a0[w] + ((c[p] + k[p]) - aE[w]) * ainv[w]  # the root's move from the anchor
-        ok = ok & (aLo[w] <= t) & (t <= aHi[w])
+        off[w] = not ((aLo[w] <= t) & (t <= aHi[w]))  # NaN: off
+        missed += off[w]
         X[w] = aV[w] + t
-    if ok:
-        V[:] = X
-    return ok
+    if missed * POOL_PASS_SHARE > W:
+        return False
+    if missed:
+        for w in range(W):
+            if off[w]:
+                X[w] = V[w]
+                _pool_settle_anchored(w, X, sample, anchor)
+    V[:] = X
+    return True
 
 
 @_jit
