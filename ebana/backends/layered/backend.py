@@ -198,6 +198,7 @@ class LayeredBackend(Backend):
             n = len(grp.nets)
             # K keeps one row until a term differs by sample: the sweeps then read (1, n), not (B, n)
             D, K = np.zeros((B if per_sample else 1, n)), np.zeros((1, n))
+            untouched = True  # K is still that row of zeros
             for link, name in grp.links:
                 bl = bound[id(link)]
                 mine, other = (link.a, link.b) if name == "a" else (link.b, link.a)
@@ -211,10 +212,14 @@ class LayeredBackend(Backend):
                 if other.group == FIXED or np.any(k != 0):
                     term = np.atleast_2d(k if mine.identity else k / mine.alpha)
                     if term.shape[0] not in (1, K.shape[0]):  # per sample (B may be 0)
+                        if untouched and mine.full:  # zeros plus a fresh term on every net: the term
+                            K, untouched = term, False
+                            continue
                         # a broadcast copy, not np.repeat: that one holds Python's lock for its
                         # 8 MB (the other chunk's thread waits)
                         K = np.broadcast_to(K, (term.shape[0], n)).copy()
                     mine.add_to(K, np.broadcast_to(term, (K.shape[0], len(mine.nodes))))
+                    untouched = False
             fixed_u = [_known_far_ends(s.other, vfix) if s.other.group == FIXED else None for s in grp.diodes]
             clamps = ClampSolver(grp.diodes, fixed_u, D, K) if ClampSolver.eligible(grp.diodes, fixed_u) else None
             out.append((D, K, fixed_u, clamps))
