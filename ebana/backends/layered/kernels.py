@@ -399,19 +399,10 @@ def _pool_settle_anchored(w, V, sample, anchor):
     p = w if in_order else pool[w]
     E = c[p] + k[p]
     _pool_settle(w, V, Y, s, lo, hi, ep, sb, D[p], E)
-    root = V[w]
-    F, slope, low, high = D[p] * root - E, D[p], -np.inf, np.inf
-    for kk in range(Y.shape[0]):  # as _pool_pass, for one window
-        sk, bottom, top, e, g = s[kk, w], lo[kk, w], hi[kk, w], ep[kk, w], sb[kk, w]
-        v_off = Y[kk, w] + sk * root
-        inside = min(max(v_off, bottom), top)
-        F -= g * (v_off - e * (v_off - inside))
-        slope -= g * sk * (1.0 - e * (v_off != inside))
-        t1, t2 = (bottom - v_off) * inv_s[kk, w], (top - v_off) * inv_s[kk, w]
-        high = min(high, t1 if t1 >= 0.0 else np.inf, t2 if t2 >= 0.0 else np.inf)
-        low = max(low, t1 if t1 <= 0.0 else -np.inf, t2 if t2 <= 0.0 else -np.inf)
-    anchor[0, w], anchor[1, w], anchor[2, w] = root, -F / slope, 1.0 / slope
-    anchor[3, w], anchor[4, w], anchor[5, w] = low, high, E
+    # the window's pass at its root, with the anchor's rows as its KCL, slope and moves
+    anchor[0, w], anchor[1, w], anchor[2, w], anchor[3, w], anchor[4, w] = V[w], D[p] * V[w] - E, D[p], -np.inf, np.inf
+    _pool_pass(anchor[0], Y, s, inv_s, lo, hi, ep, sb, anchor[1], anchor[2], anchor[3], anchor[4], w, w + 1)
+    anchor[1, w], anchor[2, w], anchor[5, w] = -anchor[1, w] / anchor[2, w], 1.0 / anchor[2, w], E
 
 
 @_jit
@@ -571,15 +562,16 @@ def pool_block_residual(xL, vP, DL, KL, lowL, highL, gd, inv, eps, cP, KP, DP, e
 
 
 @_jit
-def _pool_pass(V, Y, s, inv_s, lo, hi, ep, sb, F, slope, low, high):
-    """For every window at pool voltage ``V[w]``: subtract the children's currents from the
-    pool's KCL ``F`` (A) and their conductance from its ``slope`` (S), and narrow
-    ``[low, high]`` (V) to the pool moves that cross none of their breakpoints. A child's
-    voltage is ``V_off - ep (V_off - clip(V_off, lo, hi))`` with ``V_off = Y + s V``.
-    Branch-free, so that the loops over windows vectorize."""
+def _pool_pass(V, Y, s, inv_s, lo, hi, ep, sb, F, slope, low, high, w0=0, w1=-1):
+    """For every window ``w`` (from ``w0`` up to ``w1``, -1: all) at pool voltage ``V[w]``:
+    subtract the children's currents from the pool's KCL ``F`` (A) and their conductance from
+    its ``slope`` (S), and narrow ``[low, high]`` (V) to the pool moves that cross none of their
+    breakpoints. A child's voltage is ``V_off - ep (V_off - clip(V_off, lo, hi))`` with
+    ``V_off = Y + s V``. Branch-free, so that the loops over windows vectorize."""
     K, W = Y.shape
+    end = W if w1 < 0 else w1
     for k in range(K):
-        for w in range(W):
+        for w in range(w0, end):
             sk, bottom, top, e, g = s[k, w], lo[k, w], hi[k, w], ep[k, w], sb[k, w]
             v_off = Y[k, w] + sk * V[w]
             inside = min(max(v_off, bottom), top)
