@@ -90,6 +90,20 @@ def test_pooled_networks_agree_with_the_dense_solver_and_ngspice(gain, pool_cond
     assert (np.abs(hidden) > 0.05).any() and (np.abs(hidden) < 0.05).any()  # the clamps are in play
 
 
+def test_the_phases_of_an_ep_step_agree_with_the_dense_solver_from_their_anchors():
+    """An EP step's phases, as ep_step solves them: the nudged ones warm (from the free
+    solution, and the -beta one from its reflection), their block solves one step from the
+    anchors the free phase left; every phase within 1e-9 V of the dense solver's."""
+    data, nudge = _batch(6, seed=3)
+    mine, dense = pooled_net("native-layered"), pooled_net("native-dense")
+    free = mine.solve(data)
+    plus = mine.solve(data, nudge, initial=free.v)
+    minus = mine.solve(data, {"out": -nudge["out"]}, initial=2 * free.v - plus.v)
+    assert _blocks(mine)[0]._anchored.all()
+    for got, currents in ((free, None), (plus, nudge), (minus, {"out": -nudge["out"]})):
+        assert np.abs(got.v - dense.solve(data, currents).v).max() < 1e-9
+
+
 def test_the_full_size_local_network_agrees_with_the_dense_solver():
     data = {"x": np.random.default_rng(1).uniform(-1, 1, size=(3, 28, 28, 2))}
     nudge = {"out": np.random.default_rng(2).normal(0, 1e-6, size=(3, 20))}
