@@ -8,7 +8,9 @@ Gauss-Seidel needed 11 sweeps where the rest of the circuit needs 4 or 5, each s
 the pooling products both ways. Eliminated together instead, the block is exact in one pass
 per sweep: given the pool voltage, every child net is its band clamp's piecewise-linear
 function of it, so the pool's KCL is one increasing piecewise-linear equation
-(:func:`~.kernels.pool_block`).
+(:func:`~.kernels.pool_block`). Once a pass has been exact for every window of a sample, the
+solves after it (later sweeps, the nudged phases) take one step from it per window, a pass
+over the pools rather than over their children (:func:`~.kernels._pool_from_anchor`).
 
 A pair qualifies when the pool group has no diodes, the clamped group's clamps are the usual
 two-sided band (:class:`~.clamps.ClampSolver`), the link between them is a window link of one
