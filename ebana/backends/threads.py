@@ -83,13 +83,15 @@ def thread_map(fn, items, threads=None):
     # inside one of the pools' own threads, inline: waiting on a pool from it could deadlock
     if len(items) < 2 or threads == 1 or getattr(_inside, "pool", False):
         return [fn(item) for item in items]
-    if threads not in _pools:
-        _pools[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ebana")
+    # setdefault keeps one pool when two threads of the caller's get here first at once (an
+    # executor starts no thread before its first task, so the other one costs nothing)
+    pool = _pools.get(threads) or _pools.setdefault(threads, ThreadPoolExecutor(max_workers=threads,
+                                                                                thread_name_prefix="ebana"))
 
     def marked(item):
         _inside.pool = True
         return fn(item)
     with one_blas_thread():
-        futures = [_pools[threads].submit(marked, item) for item in items]
+        futures = [pool.submit(marked, item) for item in items]
         wait(futures)
     return [f.result() for f in futures]
