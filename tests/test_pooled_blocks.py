@@ -4,6 +4,8 @@ The block kernel against the root of its piecewise-linear equation found by bise
 Newton, settle and breakpoint paths), the networks that use it against the dense native
 solver and Ngspice, the paths where it stands aside (gmin stepping, a pooled group mixed by
 Anderson), its KCL check, and the threads it asks for."""
+import copy
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from ebana import (AmplificationLayer, AveragePooling2DLayer, BiasVoltageLayer, 
                    DenseLayer, DiodeLayer, FlattenLayer, InputVoltageLayer, LocallyConnected2DLayer, Model)
 from ebana.backends.layered import kernels
 from ebana.backends.layered.backend import LayeredBackend, auto_threads
-from ebana.backends.layered.pooled import PooledBlock, candidate_links
+from ebana.backends.layered.pooled import PooledBlock, candidate_links, check_order
 from ebana.networks import local_network, rectified_mlp
 from ebana.training import MSE
 from ebana.training.ep import ep_step
@@ -305,6 +307,64 @@ def test_the_block_check_catches_a_wrong_child_and_a_wrong_pool():
     wrong = v[block.pools].copy()
     wrong[0, 3] += 1e-6
     assert steps(v[block.children], wrong)[0] > 1e-8
+
+
+def _reference_check(block, x, vP, C, write):
+    """The block check's (Newton step, current) per sample, in net order with plain NumPy."""
+    c = block.clamps
+    low, high, gd, eps = (np.broadcast_to(np.atleast_2d(a), x.shape) if np.ndim(a) else a for a in c.band)
+    D, K = (np.broadcast_to(np.atleast_2d(a), x.shape) for a in (c.D, c.K))
+    parent, sa, sb = (np.empty(x.shape[1], t) for t in (np.int64, float, float))
+    parent[block.child], sa[block.child], sb[block.child] = np.broadcast_to(block.pool, block.child.shape), block.sa, block.sb
+    V = vP[:, parent]
+    if write:
+        y = (sa * V + K) * (1.0 / D)
+        x = y + eps * (np.clip(y, low, high) - y)
+    beyond = x - np.clip(x, low, high)
+    f = np.abs(D * x - sa * V - K + gd * beyond)
+    into = np.zeros_like(vP)
+    np.add.at(into.T, parent, (sb * x).T)
+    fp = np.abs(block.DP * vP - (C + into) - block.KP)
+    step = np.maximum((f / (D + gd * (beyond != 0))).max(1), (fp / block.DP).max(1))
+    return step, np.maximum(f.max(1), fp.max(1)), x
+
+
+def _shuffled_windows(block, seed=0):
+    """The same block with its windows in another order (pool net w no longer window w's)."""
+    other = copy.copy(block)
+    order = np.random.default_rng(seed).permutation(block.pool.size)
+    for name in ("child", "pool", "sa", "sb", "D", "lo", "hi", "inv", "ep"):
+        setattr(other, name, np.ascontiguousarray(getattr(block, name)[..., order]))
+    other._check_order = None
+    return other
+
+
+@pytest.mark.parametrize("write", [False, True])
+def test_the_block_check_agrees_with_plain_numpy_in_any_window_order(write):
+    model = pooled_net("native-layered", filters=8)
+    op = model.solve(_batch(3)[0])
+    (block,) = _blocks(model)
+    solver = _solver(model)
+    plan = solver.structure(model.circuit)
+    v = [np.array(op.v[:, grp.span]) for grp in plan.groups]
+    link = next(l for l, _ in plan.groups[block.pools].links if l is not block.link)
+    side, other = ("a", link.b.group) if link.a.group == block.pools else ("b", link.a.group)
+    C = solver._bound[None][2][id(link)].from_nets(side, v[other])
+    children, pools = v[block.children], v[block.pools].copy()
+    pools[1] += 1e-7 * np.arange(pools.shape[1])  # off the solution: residuals well above rounding
+    shuffled = _shuffled_windows(block)
+    assert block.check(children.copy(), pools, C, None)[0].max() > 0 and check_order(block.child, block.pool)[1] > 1
+    assert check_order(shuffled.child, shuffled.pool)[1] == 1 and check_order(shuffled.child, shuffled.pool)[2] is not None
+    step, amp, x = _reference_check(block, children, pools, C, write)
+    for b in (block, shuffled):
+        written = children.copy()
+        got_step, got_amp = b.check(written, pools, C, None, write=write)
+        np.testing.assert_allclose(got_step, step, rtol=1e-12)
+        np.testing.assert_allclose(got_amp, amp, rtol=1e-12)
+        np.testing.assert_array_equal(written, x)
+    children = children.copy()
+    children[2, 7] = np.nan
+    assert np.isnan(block.check(children, pools, C, None)[0][2])
 
 
 def test_ep_gradients_through_pooled_blocks_match_finite_differences():

@@ -500,65 +500,85 @@ def pool_gather(KL, inv, child):
     return out
 
 
-@_jit
-def pool_block_residual(xL, vP, DL, KL, lowL, highL, gd, inv, eps, cP, KP, DP, extraP, parent, sa, sb, write):
-    """KCL check of a pooled block whose children hang on their pool alone, at the final
-    voltages ``xL`` (children) and ``vP`` (pools), V, in one pass; with ``write``, the children
-    are first written (V) from the pools, as the sweeps left them to (:func:`pool_block`'s
-    mode 0), and checked as written.
+#: kernels whose divisions follow IEEE (x / 0 is inf or NaN) instead of raising: Python's
+#: check of every divisor keeps a loop from vectorizing
+_jit_ieee = numba.njit(cache=True, nogil=True, error_model="numpy")
+#: the same, compiled into its caller: a call per run of children kept the caller's loops apart
+_jit_ieee_inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
-    Children in net order: ``DL``, ``KL``, ``lowL``, ``highL``, ``gd``, ``inv`` = 1/``DL`` and
-    ``eps`` are their :class:`~.clamps.ClampSolver` band constants (``(rows, n)``, as
-    :func:`clamp_band_residual` reads them); child ``j`` hangs on pool net ``parent[j]``, with
-    ``sa[j]`` (S, folded) the current into it per volt of the pool and ``sb[j]`` (S) the
-    current into the pool per volt of it. The pool link's currents are computed here from the
-    final voltages; ``cP``, ``KP`` (A) and ``DP`` (S) are the pools' other currents (as their
-    last solve used them), known currents and diagonal, and ``extraP`` (A, ``(B, n)``, or None)
-    bounds how far ``cP`` may be off. Returns every sample's largest residual as a Newton step
-    (V) and as a current (A), over both groups; NaN stays NaN."""
-    B, n = xL.shape
+
+@_jit_ieee
+def pool_block_residual(xL, vP, DL, KL, lowL, highL, gd, inv, eps, cP, KP, DP, extraP, sa, sb, first, run, write):
+    """KCL check of a pooled block whose children hang on their pool alone, at the final
+    voltages ``xL`` (children, net order) and ``vP`` (pools, window order), V, in one pass;
+    with ``write``, the children are first written (V) from the pools, as the sweeps left
+    them to (:func:`pool_block`'s mode 0), and checked as written.
+
+    Children are visited in window order ``(K, W)``: child ``k`` of window ``w`` is net
+    ``first[k, w // run] + w % run`` (runs of consecutive nets, so that the loops vectorize;
+    ``run`` 1 fits any order). ``DL``, ``lowL``, ``highL``, ``inv`` = 1/``DL`` and ``eps`` are
+    their :class:`~.clamps.ClampSolver` band constants in window order ``(rows, K, W)`` (``gd``
+    scalar), ``KL`` their known currents in net order ``(rows, n)``; ``sa[k, w]`` (S, folded)
+    is the current into the child per volt of its pool, ``sb[k, w]`` (S) the current into the
+    pool per volt of it. The pool link's currents are computed here from the final voltages;
+    ``cP``, ``KP`` (A) and ``DP`` (S) are the pools' other currents (as their last solve used
+    them), known currents and diagonal, and ``extraP`` (A, ``(B, W)``, or None) bounds how far
+    ``cP`` may be off, all in window order. Returns every sample's largest residual as a
+    Newton step (V) and as a current (A), over both groups; a NaN anywhere gives NaN."""
+    B, (K, W) = xL.shape[0], sa.shape
     steps, amps = np.zeros(B), np.zeros(B)
-    into_pool = np.empty(vP.shape[1])
+    step, amp = np.empty((K + 1, W)), np.empty((K + 1, W))  # per sample, then reduced
+    into_pool = np.empty(W)
     for b in range(B):
         rd, rk, ri = min(b, DL.shape[0] - 1), min(b, KL.shape[0] - 1), min(b, inv.shape[0] - 1)
         rl, rh, re = min(b, lowL.shape[0] - 1), min(b, highL.shape[0] - 1), min(b, eps.shape[0] - 1)
-        worst_step, worst_amp, total = 0.0, 0.0, 0.0
         into_pool[:] = 0.0
-        for j in range(n):  # the children
-            V = vP[b, parent[j]]
-            low, high = lowL[rl, j], highL[rh, j]
-            if write:  # the band clamp's solve, as ClampSolver makes it: (C + K) / D, then the clamps
-                x = (sa[j] * V + KL[rk, j]) * inv[ri, j]
-                x += eps[re, j] * (min(max(x, low), high) - x)
-                xL[b, j] = x
-            else:
-                x = xL[b, j]
-            into_pool[parent[j]] += sb[j] * x
-            f = DL[rd, j] * x
-            f -= sa[j] * V
-            f -= KL[rk, j]
-            beyond = x - min(max(x, low), high)
-            slope = DL[rd, j] + (gd if beyond != 0.0 else 0.0)
-            f = abs(f + gd * beyond)
-            if f > worst_step * slope:  # a division only where the step may be the largest
-                worst_step = f / slope
-            worst_amp = max(worst_amp, f)
-            total += f
+        for k in range(K):
+            for r in range(W // run):
+                net, w = first[k, r], r * run
+                _check_children(xL[b, net:net + run], KL[rk, net:net + run], vP[b, w:w + run], sa[k, w:w + run],
+                                sb[k, w:w + run], DL[rd, k, w:w + run], lowL[rl, k, w:w + run],
+                                highL[rh, k, w:w + run], inv[ri, k, w:w + run], eps[re, k, w:w + run], gd, write,
+                                into_pool[w:w + run], step[k, w:w + run], amp[k, w:w + run])
         pc, pk, pd = min(b, cP.shape[0] - 1), min(b, KP.shape[0] - 1), min(b, DP.shape[0] - 1)
-        for p in range(vP.shape[1]):  # the pools
-            f = DP[pd, p] * vP[b, p]
-            f -= cP[pc, p] + into_pool[p]
-            f -= KP[pk, p]
-            f = abs(f)
-            if extraP is not None:
-                f += extraP[b, p]
-            worst_step = max(worst_step, f / DP[pd, p])
-            worst_amp = max(worst_amp, f)
-            total += f
-        if total != total:
-            worst_step = worst_amp = total
-        steps[b], amps[b] = worst_step, worst_amp
+        for w in range(W):  # the pools
+            f = DP[pd, w] * vP[b, w] - (cP[pc, w] + into_pool[w]) - KP[pk, w]
+            amp[K, w] = max(f, -f)
+        if extraP is not None:
+            for w in range(W):
+                amp[K, w] += extraP[b, w]
+        for w in range(W):
+            step[K, w] = amp[K, w] / DP[pd, w]
+        steps[b], amps[b] = _largest(step.ravel()), _largest(amp.ravel())
     return steps, amps
+
+
+@_jit_ieee_inline
+def _check_children(x, Kc, V, sa, sb, D, low, high, inv, eps, gd, write, into_pool, step, amp):
+    """:func:`pool_block_residual` over one run of children (arrays of the run's length)."""
+    if write:  # the band clamp's solve, as ClampSolver makes it: (C + K) / D, then the clamps
+        for i in range(x.size):
+            y = (sa[i] * V[i] + Kc[i]) * inv[i]
+            x[i] = y + eps[i] * (min(max(y, low[i]), high[i]) - y)
+    for i in range(x.size):
+        into_pool[i] += sb[i] * x[i]
+        beyond = x[i] - min(max(x[i], low[i]), high[i])
+        f = D[i] * x[i] - sa[i] * V[i] - Kc[i] + gd * beyond
+        f = max(f, -f)
+        amp[i] = f
+        step[i] = f / (D[i] + gd * (beyond != 0.0))
+
+
+@_jit
+def _largest(sizes):
+    """The largest of non-negative sizes, a NaN (of either sign) larger than all: compared as
+    integers with the sign bit cleared, where IEEE orders non-negative floats as their bits,
+    and which vectorizes (a float maximum that keeps NaN does not)."""
+    bits = sizes.view(np.int64)
+    top = np.int64(0)
+    for j in range(bits.size):
+        top = max(top, bits[j] & np.int64(0x7FFFFFFFFFFFFFFF))
+    return np.array([top]).view(np.float64)[0]
 
 
 @_jit

@@ -49,8 +49,8 @@ class PooledBlock:
         clamps = self.clamps = consts[self.children][3]
         # the children's constants in window order, (rows, K, W), each with one row or one per sample
         low, high, _, eps = clamps.band
-        self.inv, self.lo, self.hi, self.ep = (np.ascontiguousarray(np.atleast_2d(x)[:, self.child])
-                                               for x in (clamps.inv_off, low, high, eps))
+        self.inv, self.lo, self.hi, self.ep, self.D = (np.ascontiguousarray(np.atleast_2d(x)[:, self.child])
+                                                       for x in (clamps.inv_off, low, high, eps, clamps.D))
         self.s = np.ascontiguousarray(self.sa * self.inv)
         with np.errstate(divide="ignore"):
             self.inv_s = 1.0 / self.s
@@ -58,7 +58,7 @@ class PooledBlock:
         self.follow = float(np.abs(self.s).max(initial=0.0))  # the most a child moves per volt of its pool
         self.DP, self.KP = (np.ascontiguousarray(x) for x in consts[self.pools][:2])
         self._zeros = None  # one row of zeros: the pools' currents when nothing else feeds them
-        self._parents = None  # each child's pool net and conductances both ways, in net order (check)
+        self._check_order = None  # how the check visits the children and pools (check_order)
         # per sample, the last pass that was exact for every window (kernels.pool_block): the
         # solves after it, within its linear pieces, are one step from it
         self._anchor, self._anchored = None, None
@@ -86,18 +86,15 @@ class PooledBlock:
         None). With ``write``, the children are first written from the pools (after sweeps
         that solved the pools only), in the same pass. Every sample's largest residual as a
         Newton step (V) and as a current (A)."""
-        clamps = self.clamps
-        low, high, gd, eps = clamps.band
-        rows = [np.ascontiguousarray(np.atleast_2d(x)) for x in (clamps.D, clamps.K, low, high)]
-        more = [np.ascontiguousarray(np.atleast_2d(x)) for x in (clamps.inv_off, eps)]
-        if self._parents is None:  # each child's pool net and conductances (folded), in net order
-            n = self.child.size
-            parent, sa_net, sb_net = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n)
-            parent[self.child] = np.broadcast_to(self.pool, self.child.shape)
-            sa_net[self.child], sb_net[self.child] = self.sa, self.sb
-            self._parents = (parent, sa_net, sb_net)
-        return pool_block_residual(v_children, v_pools, *rows, gd, *more, self._zeros_if_none(C_pools), self.KP,
-                                   self.DP, extra_pools, *self._parents, write)
+        if self._check_order is None:
+            self._check_order = check_order(self.child, self.pool)
+        first, run, pools = self._check_order
+        # the pools' arrays in window order, where pool net w is not window w's
+        in_windows = [x if pools is None or x is None else np.ascontiguousarray(x[:, pools])
+                      for x in (v_pools, self._zeros_if_none(C_pools), self.KP, self.DP, extra_pools)]
+        return pool_block_residual(v_children, in_windows[0], self.D, np.atleast_2d(self.clamps.K), self.lo, self.hi,
+                                   self.clamps.band[2], self.inv, self.ep, *in_windows[1:], self.sa, self.sb, first,
+                                   run, write)
 
     def _zeros_if_none(self, C_pools):
         """``C_pools`` (A), or one row of zeros when nothing but the pool link feeds the pools."""
@@ -114,6 +111,22 @@ class PooledBlock:
         pool_block(self.y0, C_children, self.inv, self.s, self.inv_s, self.lo, self.hi, self.ep, self.KP, self.KP,
                    self.DP, self.child, self.pool, self.sb, self.follow, v_children, v_pools, None, None, 2,
                    np.empty((0, 6, 0)), np.zeros(0, dtype=np.bool_))
+
+
+def check_order(child, pool):
+    """How :func:`~.kernels.pool_block_residual` visits a block's children and pools: child
+    ``k`` of window ``w`` (net ``child[k, w]``) is net ``first[k, w // run] + w % run``, with
+    ``run`` the longest power of two (up to 1024) that divides the windows and holds for every
+    ``k``; ``pools``: the pool nets in window order, or None when pool net ``w`` is window ``w``'s."""
+    K, W = child.shape
+    run = 1
+    while run < 1024 and W % (2 * run) == 0:
+        runs = child.reshape(K, W // (2 * run), 2 * run)
+        if not (runs == runs[:, :, :1] + np.arange(2 * run)).all():
+            break
+        run *= 2
+    first = np.ascontiguousarray(child.reshape(K, W // run, run)[:, :, 0])
+    return first, run, None if (pool == np.arange(W)).all() else pool
 
 
 def pooled_blocks(plan, bound, consts):
