@@ -22,6 +22,11 @@ import numpy as np
 # cache: compiled once per machine (a few seconds), not in every process; nogil: callable
 # from the solver's chunk threads at once
 _jit = numba.njit(cache=True, nogil=True)
+#: kernels whose divisions follow IEEE (x / 0 is inf or NaN) instead of raising: Python's
+#: check of every divisor keeps a loop from vectorizing
+_jit_ieee = numba.njit(cache=True, nogil=True, error_model="numpy")
+#: the same, compiled into its caller: a call per run of children kept the caller's loops apart
+_jit_ieee_inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
 
 @_jit
@@ -346,7 +351,7 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
     return moves
 
 
-@_jit
+@_jit_ieee
 def _pool_newton(V, sample, F, slope, low, high, done, anchor):
     """One sample of :func:`pool_block`: every window's pool voltage ``V`` (V, window order) moved
     to its root, in place, and the sample's anchor (``(6, W)``, see :func:`_pool_from_anchor`)
@@ -498,13 +503,6 @@ def pool_gather(KL, inv, child):
             for w in range(W):
                 out[b, k, w] = KL[rk, child[k, w]] * inv[ri, k, w]
     return out
-
-
-#: kernels whose divisions follow IEEE (x / 0 is inf or NaN) instead of raising: Python's
-#: check of every divisor keeps a loop from vectorizing
-_jit_ieee = numba.njit(cache=True, nogil=True, error_model="numpy")
-#: the same, compiled into its caller: a call per run of children kept the caller's loops apart
-_jit_ieee_inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
 
 @_jit_ieee
