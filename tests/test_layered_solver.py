@@ -4,11 +4,13 @@ import pytest
 from networks import mlp_64_32_20, mlp_inputs, random_layered_network
 
 from ebana.backends import make_stimulus
+from ebana.backends.arrays import Reflection
 from ebana.backends.auto import AutoNativeBackend
 from ebana.backends.layered.backend import LayeredBackend
 from ebana.backends.layered.plan import NotLayered
 from ebana.circuit import CircuitBuilder
 from ebana.circuit.elements import BehavioralDiode
+from ebana.errors import ShapeError
 
 
 def _phases(models, data, n_out, rng):
@@ -81,6 +83,30 @@ def test_chunks_of_a_batch_share_one_binding_and_keep_their_constants_across_pha
     assert len(constants) == 2 and all(entry[0] is shared for entry in backend._norton.values())
     backend.solve(model.circuit, stim)  # the next phase: same conductances, same sources
     assert all(backend._norton[key][2] is made for key, made in constants.items())
+
+
+def test_a_reflected_start_made_per_chunk_is_the_array_it_stands_for(rng):
+    """The -beta phase's start, ``2 free - plus``, left unmade (:class:`Reflection`): the layered
+    solver makes the columns each chunk reads and gives the same voltages, bit for bit, as from
+    the whole array, which any other reader gets from ``np.asarray``."""
+    center, point = rng.normal(size=(5, 7)), rng.normal(size=(5, 7))
+    r = Reflection(center, point)
+    whole = np.asarray(r)
+    np.testing.assert_array_equal(whole, 2.0 * center - point)
+    np.testing.assert_array_equal(r[1:4][:, 2:5], whole[1:4, 2:5])
+    np.testing.assert_array_equal(r[np.array([0, 3])][:, [1, 6]], whole[[0, 3]][:, [1, 6]])
+    with pytest.raises(ShapeError, match="reflection"):
+        Reflection(center, point[:, :3])
+    model, n_in = random_layered_network(np.random.default_rng(3), "native-layered")
+    data = {"x": rng.uniform(-1, 1, size=(200, n_in))}
+    stim = make_stimulus(model.circuit, model.conductances(), model.source_voltages(data, 200))
+    backend = LayeredBackend(threads=2)
+    free = backend.solve(model.circuit, stim).v
+    plus = free + 1e-4 * rng.normal(size=free.shape)
+    lazy = backend.solve(model.circuit, stim, initial=Reflection(free, plus))
+    made = backend.solve(model.circuit, stim, initial=2.0 * free - plus)
+    np.testing.assert_array_equal(lazy.v, made.v)
+    assert backend.sweeps >= 1
 
 
 def _two_nets_joined():

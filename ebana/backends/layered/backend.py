@@ -32,6 +32,7 @@ import numpy as np
 
 from ...circuit.netlist import DEFAULT_OPTIONS
 from ...errors import ValidationError
+from ..arrays import Reflection
 from ..base import Backend, OperatingPoint
 from ..heap import keep_freed_memory
 from ..junctions import DiodeParams
@@ -205,8 +206,10 @@ class LayeredBackend(Backend):
                 s = bl.sums[name]
                 mine.add_to(D, np.broadcast_to(s, (D.shape[0], len(mine.nodes))))
                 k = -mine.beta * s
-                if other.group == FIXED:
-                    k = k + bl.toward(name, other.values(vfix))
+                if other.group == FIXED:  # added into the fresh product: no second (B, n) array
+                    toward = bl.toward(name, other.values(vfix))
+                    toward += k
+                    k = toward
                 elif bl.folded:
                     k = k + bl.offset[name] * mine.alpha  # divided by alpha below
                 if other.group == FIXED or np.any(k != 0):
@@ -260,7 +263,8 @@ class LayeredBackend(Backend):
         g = np.asarray(stimulus.g, dtype=float)
         B = stimulus.batch_size
         vfix = self._known_voltages(plan, stimulus.vs)
-        initial = None if initial is None else np.asarray(initial)
+        if initial is not None and not isinstance(initial, Reflection):  # a reflection is made per chunk and group
+            initial = np.asarray(initial)
         chunks = batch_chunks(B, self.threads or auto_threads(plan), self.min_chunk)
         if g.ndim == 1:
             # shared conductances bind once for every chunk: here, before the threads, which would
@@ -305,7 +309,7 @@ class LayeredBackend(Backend):
         consts = self._constants(plan, bound, vfix, key)
         products = self._products(plan, bound, consts, key)
         inj = [self._injected(grp, isrc, B) for grp in plan.groups]
-        v = [np.zeros((B, len(grp.nets))) if initial is None else np.array(initial[:, grp.span])
+        v = [np.zeros((B, len(grp.nets))) if initial is None else _columns_of(initial, grp.span)
              for grp in plan.groups]
         run = Sweeps(plan, bound, models, consts, inj, self, products, self._blocks(plan, bound, consts, key))
         run.start(v, None if initial is None else self._final.get(key))
@@ -352,6 +356,11 @@ class LayeredBackend(Backend):
                 np.multiply(x, alpha, out=out)
             if not (np.isscalar(beta) and beta == 0.0):
                 out += beta
+
+
+def _columns_of(initial, columns):
+    """A new array of the starting guess's ``columns`` (V), from an array or an unmade reflection."""
+    return initial[:, columns] if isinstance(initial, Reflection) else np.array(initial[:, columns])
 
 
 def _known_far_ends(side, vfix):
