@@ -210,3 +210,16 @@ def test_local_gradient_in_threads_is_the_same_to_the_bit(monkeypatch):
         monkeypatch.setenv("EBANA_THREADS", threads)
         results.append(layer.ep_gradient(v_low, v_high, 2e-3))
     np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_local_gradient_of_held_inputs_is_the_general_formula_to_the_bit():
+    """Inputs held by sources take one product, doubled: the same bits as the general formula
+    with ``da = 0`` and ``sa = 2 a`` (doubling is exact)."""
+    from ebana.layers.locally_connected import _window_gradient
+    rng = np.random.default_rng(6)
+    a = rng.normal(size=(7, 3, 5))                       # (B, W, K)
+    lo_b = rng.normal(size=(7, 3, 4))                    # (B, W, F)
+    hi_b = lo_b + rng.normal(scale=1e-4, size=lo_b.shape)
+    held = _window_gradient(np, None, a, lo_b, hi_b)
+    np.testing.assert_array_equal(held, _window_gradient(np, a.copy(), a, lo_b, hi_b))
+    assert np.abs(held).max() > 0

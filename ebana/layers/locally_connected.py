@@ -139,10 +139,14 @@ class LocallyConnected2DLayer(WiredLayer, TrainableConductances, Layer):
         n_windows, per_window = self.a_nodes.shape
         chunk = max(1, _CHUNK_BYTES // (8 * v_low.shape[0] * (per_window + self.filters)))
         total = xp.empty(self.g.shape)
+        # inputs held by sources (the usual first layer) are the same in both phases: their
+        # windows are gathered from one phase, and half the products go (checked once, here)
+        inputs = device_index(self, "input_nodes", xp)
+        held = bool(xp.array_equal(v_low[:, inputs], v_high[:, inputs]))
 
         def windows(start):
             w = slice(start, min(start + chunk, n_windows))
-            total[w] = _window_gradient(xp, gather(v_low, "a_nodes", w), gather(v_high, "a_nodes", w),
+            total[w] = _window_gradient(xp, None if held else gather(v_low, "a_nodes", w), gather(v_high, "a_nodes", w),
                                         gather(v_low, "b_nodes", w), gather(v_high, "b_nodes", w))
         starts = range(0, n_windows, chunk)
         if xp is np:
@@ -165,14 +169,19 @@ _CHUNK_BYTES = 4 << 20
 
 def _window_gradient(xp, lo_a, hi_a, lo_b, hi_b):
     """``sum_b (d_high**2 - d_low**2)`` per conductance of some windows, ``(W, K, F)``, from the
-    phases' voltages (V) at the windows' inputs ``(B, W, K)`` and outputs ``(B, W, F)``."""
-    da, sa = hi_a - lo_a, hi_a + lo_a
+    phases' voltages (V) at the windows' inputs ``(B, W, K)`` and outputs ``(B, W, F)``;
+    ``lo_a`` None: the inputs are ``hi_a`` in both phases."""
     db, sb = hi_b - lo_b, hi_b + lo_b
     to_wkb, to_wbf = (1, 2, 0), (1, 0, 2)
-    total = xp.matmul(sa.transpose(to_wkb), db.transpose(to_wbf))   # (W, K, F)
+    if lo_a is None:  # da = 0 and sa = 2 a: one product, doubled (exactly, as sa's would be)
+        total = xp.matmul(hi_a.transpose(to_wkb), db.transpose(to_wbf))   # (W, K, F)
+        total *= -2.0
+        total += xp.einsum("bwf,bwf->wf", db, sb)[:, None, :]
+        return total
+    da, sa = hi_a - lo_a, hi_a + lo_a
+    total = xp.matmul(sa.transpose(to_wkb), db.transpose(to_wbf))
     total *= -1.0
     total += xp.einsum("bwf,bwf->wf", db, sb)[:, None, :]
-    if bool(xp.any(da)):  # inputs held by sources do not move between phases: half the products
-        total += xp.einsum("bwk,bwk->wk", da, sa)[:, :, None]
-        total -= xp.matmul(da.transpose(to_wkb), sb.transpose(to_wbf))
+    total += xp.einsum("bwk,bwk->wk", da, sa)[:, :, None]
+    total -= xp.matmul(da.transpose(to_wkb), sb.transpose(to_wbf))
     return total
