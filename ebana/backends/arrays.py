@@ -175,11 +175,11 @@ class Reflection:
         return Reflection(self.center[index], self.point[index])
 
     def __array__(self, dtype=None, copy=None):
-        from .threads import batch_chunks, pool_threads, thread_map
+        from .threads import in_pieces
         out = np.empty(self.shape)
 
         def part(rows):
             np.multiply(self.center[rows], 2.0, out=out[rows])
             out[rows] -= self.point[rows]
-        thread_map(part, batch_chunks(len(self), pool_threads(), 8))
+        in_pieces(part, len(self), 8)
         return out if dtype is None else out.astype(dtype, copy=False)

@@ -4,6 +4,7 @@ import dataclasses
 import numpy as np
 
 from ..backends.arrays import array_namespace
+from ..backends.threads import in_pieces
 from .base import Layer, check_units, device_index
 from .conductance import TrainableConductances
 from .initializers import initial_conductances
@@ -115,14 +116,24 @@ class DenseLayer(WiredLayer, TrainableConductances, Layer):
             total += (dc * sc).sum(axis=0)[None, :]
             total /= 2.0 * span
             return total
-        da, sa = a_h - a_l, a_h + a_l
         if per_sample:
+            da, sa = a_h - a_l, a_h + a_l
             return (da[:, :, None] - dc[:, None, :]) * (sa[:, :, None] - sc[:, None, :]) / (2.0 * span)
-        # in place on one (n_in, units) array: each temporary of that size is a pass over memory
-        total = _batch_sum([(da, sc), (sa, dc)], single)
-        total -= (da * sa).sum(axis=0)[:, None]
-        total -= (dc * sc).sum(axis=0)[None, :]
-        total /= -2.0 * span
+        total = xp.empty((a_h.shape[1], dc.shape[1]))
+        dcsc = (dc * sc).sum(axis=0)[None, :]
+
+        def rows(nets):  # the rows of some input nets: each row depends on its own net only
+            da, sa = a_h[:, nets] - a_l[:, nets], a_h[:, nets] + a_l[:, nets]
+            # in place on one array: each temporary of that size is a pass over memory
+            part = _batch_sum([(da, sc), (sa, dc)], single)
+            part -= (da * sa).sum(axis=0)[:, None]
+            part -= dcsc
+            part /= -2.0 * span
+            total[nets] = part
+        if xp is np:  # a wide layer's rows in the solver's threads (the pooled network's 4,098: 9 -> 5 ms)
+            in_pieces(rows, total.shape[0], MIN_THREADED_ROWS)
+        else:
+            rows(slice(None))
         return total
 
     def get_config(self):
@@ -133,6 +144,11 @@ class DenseLayer(WiredLayer, TrainableConductances, Layer):
                 "trainable": self.trainable, "g_min": self.g_min, "g_max": self.g_max,
                 "variability": None if self.variability is None else dataclasses.asdict(self.variability),
                 "levels": None if self.quantizer is None else self.quantizer.levels, **self._wires_config()}
+
+
+#: input nets per thread below which a gradient's rows stay in the caller's thread (BLAS's own
+#: threads then share its products)
+MIN_THREADED_ROWS = 1024
 
 
 def _batch_sum(pairs, single):

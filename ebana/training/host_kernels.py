@@ -12,11 +12,7 @@ direction``: the same conductances bit for bit on both.
 import numba
 import numpy as np
 
-from ..backends.threads import batch_chunks, pool_threads, thread_map
-
-#: arrays with fewer entries than this are updated in the caller's thread (a thread hand-off
-#: costs tens of microseconds)
-MIN_SPLIT = 1 << 17
+from ..backends.threads import in_pieces
 
 
 @numba.njit(cache=True, nogil=True)
@@ -40,4 +36,4 @@ def adam_step_host(g, b1, one_minus_b1, b2, one_minus_b2, inv_sqrt_c2, eps, inv_
 
     def part(rows):
         _adam_pass(g[rows], *scalars, m[rows], v[rows], p[rows], rate)
-    thread_map(part, batch_chunks(g.shape[0], pool_threads(), MIN_SPLIT))
+    in_pieces(part, g.shape[0])
