@@ -94,7 +94,7 @@ def check_array(values, what, low=-math.inf, high=math.inf, low_open=False, hint
         return _check_device_array(values, what, low, high, low_open, hint)
     a = real_array(values, what)
     if a.size > 4096:  # large arrays (1.6 M conductances): two reductions instead of three masks
-        lo, hi = _min_max(a)  # NaN propagates into both
+        lo, hi = a.min(), a.max()  # NaN propagates into both
         if np.isfinite(lo) and np.isfinite(hi) and (lo > low if low_open else lo >= low) and hi <= high:
             return a
     bad = ~np.isfinite(a)
@@ -107,15 +107,6 @@ def check_array(values, what, low=-math.inf, high=math.inf, low_open=False, hint
         raise ValidationError(f"{what} must lie in {'(' if low_open else '['}{low}, {high}]; "
                               f"entry {idx} is {float(a[idx])!r}{hint}")
     return a
-
-
-def _min_max(a):
-    """The smallest and largest entry; a large C-contiguous array's in the solver's threads."""
-    if a.ndim == 1 or a.flags.c_contiguous:
-        # imported here: ebana.backends imports this module
-        from .backends.threads import min_max
-        return min_max(a.reshape(-1))
-    return a.min(), a.max()
 
 
 def _is_device_array(values):

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from ebana.backends import threads
-from ebana.backends.threads import concatenate_in_pieces, min_max
 from ebana.errors import ValidationError
 
 
@@ -70,36 +69,6 @@ def test_batch_chunks_cover_the_batch_in_order(size, n_threads, min_chunk, sizes
     assert [c.stop - c.start for c in chunks] == sizes
     assert chunks[0].start == 0 and chunks[-1].stop == size
     assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:]))
-
-
-@pytest.mark.parametrize("sizes", [[5, 0, 3], [300_001, 7, 150_000]])
-def test_concatenate_in_pieces_is_numpy_concatenate(monkeypatch, sizes):
-    """Pieces that start and end inside the parts, in two threads, give np.concatenate's array."""
-    monkeypatch.setenv("EBANA_THREADS", "2")
-    rng = np.random.default_rng(len(sizes))
-    parts = [rng.normal(size=n) for n in sizes]
-    np.testing.assert_array_equal(concatenate_in_pieces(parts), np.concatenate(parts))
-
-
-def test_min_max_in_pieces_and_a_nan_anywhere(monkeypatch):
-    monkeypatch.setenv("EBANA_THREADS", "2")
-    a = np.random.default_rng(0).uniform(1e-9, 1e-6, 400_001)
-    assert min_max(a) == (a.min(), a.max())
-    a[390_000] = np.nan
-    assert all(np.isnan(x) for x in min_max(a))
-
-
-def test_clipping_a_large_layer_in_pieces_changes_it_in_place(monkeypatch):
-    """TrainableConductances.clip splits a large array over the pool's threads, in place."""
-    from ebana import DenseLayer
-    monkeypatch.setenv("EBANA_THREADS", "2")
-    layer = DenseLayer(units=300, name="d", g_min=1e-7, g_max=1e-5)
-    layer.g = np.random.default_rng(1).uniform(0, 2e-5, (1100, 300))
-    before = layer.g
-    expected = np.clip(layer.g, 1e-7, 1e-5)
-    layer.clip()
-    assert layer.g is before
-    np.testing.assert_array_equal(layer.g, expected)
 
 
 def test_a_wide_dense_gradient_in_pieces_is_one_piece_to_the_bit(monkeypatch):

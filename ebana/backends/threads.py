@@ -54,32 +54,11 @@ MIN_PIECE = 1 << 17
 
 def in_pieces(fn, size, min_piece=MIN_PIECE):
     """``[fn(piece) for piece in ...]`` over consecutive slices covering ``range(size)``, in
-    :func:`thread_map`'s threads: for passes over large arrays (1.7 M conductances) that
-    would otherwise leave a core idle. One slice, in this thread, below ``2 * min_piece``.
+    :func:`thread_map`'s threads: for work on large arrays that would otherwise leave a core
+    idle (compiled passes, BLAS products; a plain NumPy pass over memory measured no faster in
+    two threads on the 2-core machine). One slice, in this thread, below ``2 * min_piece``.
     ``fn`` writes only its own piece, as for :func:`thread_map`."""
     return thread_map(fn, batch_chunks(size, pool_threads(), min_piece))
-
-
-def concatenate_in_pieces(parts):
-    """``np.concatenate`` of 1-D float arrays, copied in :func:`in_pieces` (a model's 1.7 M
-    conductances: 13.6 MB, about 3 ms in one thread, each step)."""
-    sizes = [p.size for p in parts]
-    starts = np.cumsum([0] + sizes)
-    out = np.empty(int(starts[-1]), dtype=np.result_type(*parts) if parts else float)
-
-    def piece(rows):
-        for part, first in zip(parts, starts[:-1]):
-            lo, hi = max(rows.start, first), min(rows.stop, first + part.size)
-            if lo < hi:
-                out[lo:hi] = part[lo - first:hi - first]
-    in_pieces(piece, out.size)
-    return out
-
-
-def min_max(a):
-    """``(a.min(), a.max())`` of a 1-D array, the pieces in :func:`in_pieces`; a NaN gives NaN in both."""
-    found = np.array(in_pieces(lambda rows: (a[rows].min(), a[rows].max()), a.size))
-    return found[:, 0].min(), found[:, 1].max()
 
 
 def one_blas_thread():

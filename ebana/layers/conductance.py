@@ -9,7 +9,6 @@ import dataclasses
 import numpy as np
 
 from ..backends.arrays import array_namespace
-from ..backends.threads import in_pieces
 from ..devices import LayerNoise, Quantizer, Variability
 from ..errors import ValidationError
 from ..validation import check_number
@@ -65,12 +64,7 @@ class TrainableConductances:
 
     def clip(self):
         """Keep every conductance within ``[g_min, g_max]`` (in place, on the device ``g`` lives on)."""
-        xp = array_namespace(self.g)
-        if xp is not np or not self.g.flags.c_contiguous:
-            xp.clip(self.g, self.g_min, self.g_max, out=self.g)
-            return
-        flat = self.g.reshape(-1)  # a view: the pieces are clipped in place in the solver's threads
-        in_pieces(lambda rows: np.clip(flat[rows], self.g_min, self.g_max, out=flat[rows]), flat.size)
+        array_namespace(self.g).clip(self.g, self.g_min, self.g_max, out=self.g)
 
     def _conductance_config(self):
         init = self.initializer

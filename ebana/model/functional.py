@@ -6,7 +6,6 @@ from ..analysis.robustness import evaluate_robustness
 from ..backends import make_stimulus
 from ..backends.arrays import check_device, namespace, to_device, to_host, upload_once
 from ..backends.factory import backend_with_retries
-from ..backends.threads import concatenate_in_pieces
 from ..circuit import CircuitBuilder, render
 from ..errors import GraphError, ShapeError, ValidationError
 from ..interrupt import deferred_sigint
@@ -127,10 +126,7 @@ class Model:
         """All conductances (S) in circuit order, shape (R,)."""
         if not self.resistive_layers:
             return self.xp.zeros(0)
-        parts = [l.conductances() for l in self.resistive_layers]
-        if self.xp is not np:
-            return self.xp.concatenate(parts)
-        return concatenate_in_pieces(parts)
+        return self.xp.concatenate([l.conductances() for l in self.resistive_layers])
 
     def _uploaded(self, name, host):
         """``host`` (an array of the circuit) on the model's device: uploaded once per array."""
