@@ -185,7 +185,7 @@ def test_the_block_kernel_finds_the_root_from_any_start():
     with np.errstate(divide="ignore"):
         inv_s = 1.0 / s
     kernels.pool_block(y0, None, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, 0.0, xL, vP, None, None, 1,
-                       np.empty((B, 6, W)), np.zeros(B, dtype=bool))
+                       np.empty((B, kernels.ANCHOR_ROWS, W)), np.zeros(B, dtype=bool))
     for b in range(B):
         for w in range(W):
             want = _bisect_root(y0[b, :, w], s[0, :, w], lo[0, :, w], hi[0, :, w], ep[0, :, w], sb[:, w],
@@ -237,7 +237,7 @@ def test_the_block_kernel_is_exact_whether_few_or_many_windows_cross_a_breakpoin
     xL = np.zeros((B, K * W))
     kernels.pool_block(a["y0"], None, a["inv"], a["s"], a["inv_s"], a["lo"], a["hi"], a["ep"], a["cP"], a["KP"],
                        a["DP"], a["child"], a["pool"], a["sb"], 0.0, xL, vP, None, None, 1,
-                       np.empty((B, 6, W)), np.zeros(B, dtype=bool))
+                       np.empty((B, kernels.ANCHOR_ROWS, W)), np.zeros(B, dtype=bool))
     np.testing.assert_allclose(vP[:, pool], roots, rtol=1e-9, atol=1e-9)
     near = np.setdiff1d(np.arange(W), far)
     np.testing.assert_allclose(vP[:, pool[near]], roots[:, near], rtol=1e-12, atol=1e-13)
@@ -257,7 +257,7 @@ def test_a_block_solve_from_its_anchor_is_the_full_solve():
         xL = np.zeros((B, K * W))
         kernels.pool_block(*args, cP, *after, xL, vP, None, None, 1, anchor, anchored)
         return vP, xL
-    anchor, anchored = np.empty((B, 6, W)), np.zeros(B, dtype=bool)
+    anchor, anchored = np.empty((B, kernels.ANCHOR_ROWS, W)), np.zeros(B, dtype=bool)
     vP = rng.normal(0, 5.0, size=(B, W))
     solve(a["cP"], vP, anchor, anchored)      # from far away: some windows settle, no anchor
     solve(a["cP"], vP, anchor, anchored)      # from the root: every step exact, anchored
@@ -266,7 +266,7 @@ def test_a_block_solve_from_its_anchor_is_the_full_solve():
         cP = a["cP"] + rng.normal(0, scale, size=(B, W))
         kept_anchor, kept = anchor.copy(), anchored.copy()
         v_anchor, x_anchor = solve(cP, vP.copy(), kept_anchor, kept)
-        v_full, x_full = solve(cP, vP.copy(), np.empty((B, 6, W)), np.zeros(B, dtype=bool))
+        v_full, x_full = solve(cP, vP.copy(), np.empty((B, kernels.ANCHOR_ROWS, W)), np.zeros(B, dtype=bool))
         np.testing.assert_allclose(v_anchor, v_full, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(x_anchor, x_full, rtol=1e-12, atol=1e-15)
         # a small change keeps the anchor (the solve did not pass over the children again)
@@ -278,7 +278,7 @@ def test_a_block_solve_from_its_anchor_is_the_full_solve():
         cP = a["cP"].copy()
         cP[:, :2] += nudge
         v_anchor, x_anchor = solve(cP, vP.copy(), kept_anchor, kept)
-        v_full, x_full = solve(cP, vP.copy(), np.empty((B, 6, W)), np.zeros(B, dtype=bool))
+        v_full, x_full = solve(cP, vP.copy(), np.empty((B, kernels.ANCHOR_ROWS, W)), np.zeros(B, dtype=bool))
         np.testing.assert_allclose(v_anchor, v_full, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(x_anchor, x_full, rtol=1e-12, atol=1e-15)
         assert kept.all()

@@ -286,6 +286,8 @@ def gather_rows(idx, data, v, out):
 #: are settled one by one; another pass is taken while more than 1 / POOL_PASS_SHARE of them cross
 #: (a pass over all windows costs about as much as settling that share one by one)
 MAX_POOL_PASSES, POOL_PASS_SHARE = 3, 32
+#: rows of a sample's anchor per window (:func:`_anchor_at`)
+ANCHOR_ROWS = 4
 
 
 @_jit
@@ -324,6 +326,7 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
     moves = np.zeros(B)
     V, F, slope, low, high = np.empty(W), np.empty(W), np.empty(W), np.empty(W), np.empty(W)
     fed, X, done = np.empty((K, W)), np.empty((K, W)), np.empty(W, dtype=np.bool_)
+    V_pass = np.empty(W)  # a pass's pool voltages, or the roots from the anchors (not F: settles write F)
     in_order = True  # pool net w of window w: contiguous loops
     for w in range(W):
         in_order = in_order and pool[w] == w
@@ -337,9 +340,10 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
             V[w] = vP[b, w if in_order else pool[w]]
         if mode != 2:
             D_row, c_row, k_row = DP[min(b, DP.shape[0] - 1)], cP[min(b, cP.shape[0] - 1)], KP[min(b, KP.shape[0] - 1)]
-            sample = (Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, D_row, c_row, k_row, pool, in_order)
-            if not (cL is None and anchored[b] and _pool_from_anchor(V, sample, anchor[b], F, done)):
-                _pool_newton(V, sample, F, slope, low, high, done, anchor[b])
+            sample = (Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, D_row, c_row, k_row, pool, in_order, F, slope, low,
+                      high)
+            if not (cL is None and anchored[b] and _pool_from_anchor(V, sample, anchor[b], V_pass, done)):
+                _pool_newton(V, sample, F, slope, low, high, done, anchor[b], V_pass)
                 anchored[b] = cL is None
             largest = _pool_write_pools(V, vP, chP, b, pool, in_order)
             if mode == 0:
@@ -352,19 +356,19 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
 
 
 @_jit_ieee
-def _pool_newton(V, sample, F, slope, low, high, done, anchor):
+def _pool_newton(V, sample, F, slope, low, high, done, anchor, V_pass):
     """One sample of :func:`pool_block`: every window's pool voltage ``V`` (V, window order) moved
-    to its root, in place, and the sample's anchor (``(6, W)``, see :func:`_pool_from_anchor`)
+    to its root, in place, and the sample's anchor (``(ANCHOR_ROWS, W)``, :func:`_anchor_at`)
     made: the last pass, and for the windows it left crossing (settled one by one) their own.
     ``sample``: the block's constants for the sample (:func:`pool_block`); ``D`` (S), ``c`` and
     ``k`` (A) in it are the pools' diagonal, currents from the rest and known currents, in pool
     net order; the other arrays are scratch of ``W``."""
-    Y, s, inv_s, lo, hi, ep, sb, D, c, k, pool, in_order = sample
+    Y, s, inv_s, lo, hi, ep, sb, D, c, k, pool, in_order = sample[:12]
     W = V.shape[0]
     done[:] = False
     pending = 0
     for passes in range(MAX_POOL_PASSES):
-        anchor[0] = V
+        V_pass[:] = V
         for w in range(W):  # the pools' KCL with every child's part still to subtract
             p = w if in_order else pool[w]  # one branch the compiler takes out of the loop
             slope[w] = D[p]
@@ -386,10 +390,9 @@ def _pool_newton(V, sample, F, slope, low, high, done, anchor):
         for w in range(W):
             if not done[w]:
                 V[w] -= F[w] / slope[w]
-    for w in range(W):
+    for w in range(W):  # branch-free, so that it vectorizes
         p = w if in_order else pool[w]
-        anchor[1, w], anchor[2, w] = -F[w] / slope[w], 1.0 / slope[w]
-        anchor[3, w], anchor[4, w], anchor[5, w] = low[w], high[w], c[p] + k[p]
+        _anchor_at(anchor, w, V_pass[w], F[w], slope[w], low[w], high[w], c[p] + k[p])
     if pending:
         for w in range(W):
             if not done[w]:
@@ -400,14 +403,26 @@ def _pool_newton(V, sample, F, slope, low, high, done, anchor):
 def _pool_settle_anchored(w, V, sample, anchor):
     """Window ``w`` settled one by one (:func:`_pool_settle`), and its anchor made at its root:
     the KCL's Newton step, inverse slope and breakpoint-free moves there, for its currents."""
-    Y, s, inv_s, lo, hi, ep, sb, D, c, k, pool, in_order = sample
+    Y, s, inv_s, lo, hi, ep, sb, D, c, k, pool, in_order, F, slope, low, high = sample
     p = w if in_order else pool[w]
     E = c[p] + k[p]
     _pool_settle(w, V, Y, s, lo, hi, ep, sb, D[p], E)
-    # the window's pass at its root, with the anchor's rows as its KCL, slope and moves
-    anchor[0, w], anchor[1, w], anchor[2, w], anchor[3, w], anchor[4, w] = V[w], D[p] * V[w] - E, D[p], -np.inf, np.inf
-    _pool_pass(anchor[0], Y, s, inv_s, lo, hi, ep, sb, anchor[1], anchor[2], anchor[3], anchor[4], w, w + 1)
-    anchor[1, w], anchor[2, w], anchor[5, w] = -anchor[1, w] / anchor[2, w], 1.0 / anchor[2, w], E
+    # the window's pass at its root, into the scratch rows of window w
+    F[w], slope[w], low[w], high[w] = D[p] * V[w] - E, D[p], -np.inf, np.inf
+    _pool_pass(V, Y, s, inv_s, lo, hi, ep, sb, F, slope, low, high, w, w + 1)
+    _anchor_at(anchor, w, V[w], F[w], slope[w], low[w], high[w], E)
+
+
+@_jit_ieee
+def _anchor_at(anchor, w, V, F, slope, low, high, E):
+    """Window ``w``'s anchor from a pass at pool voltage ``V`` (V) that found the KCL ``F`` (A),
+    its ``slope`` (S) and the moves ``[low, high]`` (V) that cross no breakpoint, for the
+    currents ``E`` (A): on that linear piece the root for currents ``E'`` is
+    ``anchor[0] + E' anchor[1]``, exact while it lies within ``[anchor[2], anchor[3]]``."""
+    inv = 1.0 / slope
+    anchor[0, w] = (V - F * inv) - E * inv
+    anchor[1, w] = inv
+    anchor[2, w], anchor[3, w] = V + low, V + high
 
 
 @_jit
@@ -418,23 +433,22 @@ def _pool_from_anchor(V, sample, anchor, X, off):
     as it was, when more than 1 / POOL_PASS_SHARE of them do (a full pass is then cheaper).
     ``sample``: as for :func:`_pool_newton`; ``X``, ``off``: scratch of ``W``.
 
-    A sample's anchor (``(6, W)``: pool voltage, Newton step, inverse slope, the moves that cross
-    no breakpoint and the currents, as :func:`_pool_newton`'s last pass saw them, or the window's
-    own after a settle) is kept per sample (``anchored``). The pool's KCL is increasing and
-    linear within those moves, so the root of that linear piece, for any currents, is the root
-    of the KCL when it lies inside them: a pass over the windows instead of one over every child,
-    as in the sweeps of a nudged phase. Only without ``cL`` (the children's constants then stay
-    as they were)."""
+    A sample's anchor (``(ANCHOR_ROWS, W)``, :func:`_anchor_at`: each window's root as a linear
+    function of its currents, and the pool voltages between which that line holds) is made from
+    :func:`_pool_newton`'s last pass, or the window's own after a settle, and kept per sample
+    (``anchored``). The pool's KCL is increasing and linear between those voltages, so the
+    line's root for any currents is the root of the KCL when it lies between them: a pass over
+    the windows instead of one over every child, as in the sweeps of a nudged phase. Only
+    without ``cL`` (the children's constants then stay as they were)."""
     c, k, pool, in_order = sample[8], sample[9], sample[10], sample[11]
-    aV, a0, ainv, aLo, aHi, aE = anchor[0], anchor[1], anchor[2], anchor[3], anchor[4], anchor[5]
+    root, inv, bottom, top = anchor[0], anchor[1], anchor[2], anchor[3]
     W = V.shape[0]
     missed = 0
     for w in range(W):  # branch-free, so that it vectorizes
         p = w if in_order else pool[w]
-        t = a0[w] + ((c[p] + k[p]) - aE[w]) * ainv[w]  # the root's move from the anchor
-        off[w] = not ((aLo[w] <= t) & (t <= aHi[w]))  # NaN: off
+        X[w] = root[w] + (c[p] + k[p]) * inv[w]
+        off[w] = not ((bottom[w] <= X[w]) & (X[w] <= top[w]))  # NaN: off
         missed += off[w]
-        X[w] = aV[w] + t
     if missed * POOL_PASS_SHARE > W:
         return False
     if missed:

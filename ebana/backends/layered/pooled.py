@@ -19,7 +19,7 @@ exactly one window. Otherwise the two groups are swept apart, as before. Units: 
 """
 import numpy as np
 
-from .kernels import pool_block, pool_block_residual, pool_gather
+from .kernels import ANCHOR_ROWS, pool_block, pool_block_residual, pool_gather
 from .plan import FIXED
 from .windows import WindowLink
 
@@ -73,7 +73,7 @@ class PooledBlock:
         :meth:`finish`) writes them after the last sweep."""
         B, W = v_pools.shape[0], self.pool.size
         if self._anchor is None or self._anchor.shape[0] != B:  # each sample's last exact pass
-            self._anchor, self._anchored = np.empty((B, 6, W)), np.zeros(B, dtype=np.bool_)
+            self._anchor, self._anchored = np.empty((B, ANCHOR_ROWS, W)), np.zeros(B, dtype=np.bool_)
         return pool_block(self.y0, C_children, self.inv, self.s, self.inv_s, self.lo, self.hi, self.ep,
                           self._zeros_if_none(C_pools),
                           self.KP, self.DP, self.child, self.pool, self.sb, self.follow, v_children, v_pools,
@@ -110,7 +110,7 @@ class PooledBlock:
         # mode 2 reads no pool currents: the pools' constants stand in for them
         pool_block(self.y0, C_children, self.inv, self.s, self.inv_s, self.lo, self.hi, self.ep, self.KP, self.KP,
                    self.DP, self.child, self.pool, self.sb, self.follow, v_children, v_pools, None, None, 2,
-                   np.empty((0, 6, 0)), np.zeros(0, dtype=np.bool_))
+                   np.empty((0, ANCHOR_ROWS, 0)), np.zeros(0, dtype=np.bool_))
 
 
 def check_order(child, pool):
