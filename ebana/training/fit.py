@@ -221,9 +221,11 @@ class TrainingRun:
             check_interrupt()  # after the previous step and its checkpoint, before this one
             result = self.step(batch, epoch, k, partial)
             if result is not None:
-                last = result
+                if self.record_voltages:  # else the step's node voltages are not kept through the next one
+                    last = result
                 if hasattr(bar, "set_postfix"):  # a bar on a terminal: one read per batch
                     bar.set_postfix(loss=f"{float(array_namespace(result.loss).mean(result.loss)):.4g}")
+            result = None
             if self.checkpoint is not None and self.checkpoint_every and (k + 1) % self.checkpoint_every == 0 \
                     and k + 1 < len(loader):
                 save_checkpoint(self.checkpoint, self.model, self.optimizer, history, loader_state,
