@@ -286,17 +286,22 @@ def test_a_block_solve_from_its_anchor_is_the_full_solve():
         assert set(changed) <= {0, 1} and len(changed) > 0  # only the pushed windows re-anchored
 
 
-def test_the_block_check_catches_a_wrong_child_and_a_wrong_pool():
-    model = pooled_net("native-layered")
-    op = model.solve(_batch(2)[0])
+def _solved_block(batch, **net):
+    """A pooled network's block after a solve of ``batch`` samples: the block, each group's
+    voltages (V) and the pools' other currents (A: the output crossbar's, from the final outputs)."""
+    model = pooled_net("native-layered", **net)
+    op = model.solve(_batch(batch)[0])
     (block,) = _blocks(model)
     solver = _solver(model)
     plan = solver.structure(model.circuit)
     v = [np.array(op.v[:, grp.span]) for grp in plan.groups]
-    # the pools' other currents: the output crossbar's, from the final outputs
     link = next(l for l, _ in plan.groups[block.pools].links if l is not block.link)
     side, other = ("a", link.b.group) if link.a.group == block.pools else ("b", link.a.group)
-    C = solver._bound[None][2][id(link)].from_nets(side, v[other])
+    return block, v, solver._bound[None][2][id(link)].from_nets(side, v[other])
+
+
+def test_the_block_check_catches_a_wrong_child_and_a_wrong_pool():
+    block, v, C = _solved_block(2)
 
     def steps(children, pools):
         return block.check(children, pools, C, None)[0]
@@ -341,15 +346,7 @@ def _shuffled_windows(block, seed=0):
 
 @pytest.mark.parametrize("write", [False, True])
 def test_the_block_check_agrees_with_plain_numpy_in_any_window_order(write):
-    model = pooled_net("native-layered", filters=8)
-    op = model.solve(_batch(3)[0])
-    (block,) = _blocks(model)
-    solver = _solver(model)
-    plan = solver.structure(model.circuit)
-    v = [np.array(op.v[:, grp.span]) for grp in plan.groups]
-    link = next(l for l, _ in plan.groups[block.pools].links if l is not block.link)
-    side, other = ("a", link.b.group) if link.a.group == block.pools else ("b", link.a.group)
-    C = solver._bound[None][2][id(link)].from_nets(side, v[other])
+    block, v, C = _solved_block(3, filters=8)
     children, pools = v[block.children], v[block.pools].copy()
     pools[1] += 1e-7 * np.arange(pools.shape[1])  # off the solution: residuals well above rounding
     shuffled = _shuffled_windows(block)

@@ -321,12 +321,11 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
     ``|s|``) times the pool's (they must follow the pool alone: ``cL`` None); 1: solve and write
     the children too; 2: no solve, write the children for the pool voltages ``vP``. ``chL``/``chP``
     (or None) receive new minus old (V). Returns every sample's largest move (V)."""
-    B = xL.shape[0]
-    K, W = child.shape
+    B, (K, W) = xL.shape[0], child.shape
     moves = np.zeros(B)
-    V, F, slope, low, high = np.empty(W), np.empty(W), np.empty(W), np.empty(W), np.empty(W)
+    # V_pass: a pass's pool voltages, or the roots from the anchors (not F: a settle writes F)
+    V, V_pass, F, slope, low, high = np.empty(W), np.empty(W), np.empty(W), np.empty(W), np.empty(W), np.empty(W)
     fed, X, done = np.empty((K, W)), np.empty((K, W)), np.empty(W, dtype=np.bool_)
-    V_pass = np.empty(W)  # a pass's pool voltages, or the roots from the anchors (not F: settles write F)
     in_order = True  # pool net w of window w: contiguous loops
     for w in range(W):
         in_order = in_order and pool[w] == w
@@ -339,9 +338,8 @@ def pool_block(y0, cL, inv, s, inv_s, lo, hi, ep, cP, KP, DP, child, pool, sb, f
         for w in range(W):
             V[w] = vP[b, w if in_order else pool[w]]
         if mode != 2:
-            D_row, c_row, k_row = DP[min(b, DP.shape[0] - 1)], cP[min(b, cP.shape[0] - 1)], KP[min(b, KP.shape[0] - 1)]
-            sample = (Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, D_row, c_row, k_row, pool, in_order, F, slope, low,
-                      high)
+            rows = (DP[min(b, DP.shape[0] - 1)], cP[min(b, cP.shape[0] - 1)], KP[min(b, KP.shape[0] - 1)])
+            sample = (Y, s[r], inv_s[r], lo[r], hi[r], ep[r], sb, *rows, pool, in_order, F, slope, low, high)
             if not (cL is None and anchored[b] and _pool_from_anchor(V, sample, anchor[b], V_pass, done)):
                 _pool_newton(V, sample, F, slope, low, high, done, anchor[b], V_pass)
                 anchored[b] = cL is None
