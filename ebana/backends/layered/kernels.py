@@ -388,7 +388,7 @@ def _pool_newton(V, sample, F, slope, low, high, done, anchor, V_pass):
         for w in range(W):
             if not done[w]:
                 V[w] -= F[w] / slope[w]
-    for w in range(W):  # branch-free, so that it vectorizes
+    for w in range(W):
         p = w if in_order else pool[w]
         _anchor_at(anchor, w, V_pass[w], F[w], slope[w], low[w], high[w], c[p] + k[p])
     if pending:
