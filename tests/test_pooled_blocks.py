@@ -340,7 +340,8 @@ def _shuffled_windows(block, seed=0):
     order = np.random.default_rng(seed).permutation(block.pool.size)
     for name in ("child", "pool", "sa", "sb", "D", "lo", "hi", "inv", "ep"):
         setattr(other, name, np.ascontiguousarray(getattr(block, name)[..., order]))
-    other._check_order = None
+    other.link = copy.copy(block.link)  # its own layout, found afresh
+    other.link.__dict__.pop("_check_order", None)
     return other
 
 

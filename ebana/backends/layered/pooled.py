@@ -58,7 +58,6 @@ class PooledBlock:
         self.follow = float(np.abs(self.s).max(initial=0.0))  # the most a child moves per volt of its pool
         self.DP, self.KP = (np.ascontiguousarray(x) for x in consts[self.pools][:2])
         self._zeros = None  # one row of zeros: the pools' currents when nothing else feeds them
-        self._check_order = None  # how the check visits the children and pools (check_order)
         # per sample, the last pass that was exact for every window (kernels.pool_block): the
         # solves after it, within its linear pieces, are one step from it
         self._anchor, self._anchored = None, None
@@ -86,9 +85,11 @@ class PooledBlock:
         None). With ``write``, the children are first written from the pools (after sweeps
         that solved the pools only), in the same pass. Every sample's largest residual as a
         Newton step (V) and as a current (A)."""
-        if self._check_order is None:
-            self._check_order = check_order(self.child, self.pool)
-        first, run, pools = self._check_order
+        # the windows' layout is the link's, whatever its conductances: found once per link
+        layout = self.link.__dict__.get("_check_order")
+        if layout is None:
+            layout = self.link.__dict__["_check_order"] = check_order(self.child, self.pool)
+        first, run, pools = layout
         # the pools' arrays in window order, where pool net w is not window w's
         in_windows = [x if pools is None or x is None else np.ascontiguousarray(x[:, pools])
                       for x in (v_pools, self._zeros_if_none(C_pools), self.KP, self.DP, extra_pools)]
