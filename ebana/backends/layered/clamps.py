@@ -60,7 +60,9 @@ class ClampSolver:
             extra_c = extra_c + g_off * u
             self.parts.append((sign, bp, g_delta, g_delta * bp))
         self.D = D + extra_g          # conductance with every clamp off (S)
-        self.K = K + extra_c          # current from known nodes, clamps' off part included (A)
+        # current from known nodes (A) and the clamps' off part (A, one row or one per sample)
+        self.known, self.extra_c = K, np.atleast_2d(extra_c)
+        self._K = None
         self.inv_off = 1.0 / self.D   # multiplications are cheaper than divisions in the sweeps
         self.inv_on = [1.0 / (self.D + p[2]) for p in self.parts]
         signs = sorted(p[0] for p in self.parts)
@@ -76,6 +78,15 @@ class ClampSolver:
             beyond = np.full_like(bp, -sign * np.inf)
             low, high = (beyond, bp) if sign > 0 else (bp, beyond)
             self.band = (low, high, gd, gd / (self.D + gd))
+
+    @property
+    def K(self):
+        """Current from known nodes, the clamps' off part included (A), made when first asked: a
+        pooled block (:mod:`.pooled`) reads ``known`` and ``extra_c`` apart and never needs the
+        sum, a (B, n) array per batch (8 MB at 64 samples of the local image network)."""
+        if self._K is None:
+            self._K = self.known + self.extra_c
+        return self._K
 
     def update(self, C, v, change=None):
         """The nets' voltages for the current ``C`` (A; K excluded), written into ``v`` (V) in

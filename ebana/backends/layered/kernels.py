@@ -502,23 +502,25 @@ def _pool_write_children(X, child, xL, chL, b, largest, measure):
 
 
 @_jit
-def pool_gather(KL, inv, child):
+def pool_gather(KL, XL, inv, child):
     """The children's voltages (V) with every clamp off and the pool at 0 V, in window order
-    ``(rows, K, W)``: their known currents ``KL`` (A, ``(rows, n)``) times ``inv`` (1/S,
-    ``(rows, K, W)``, or one row), gathered once per batch for :func:`pool_block`."""
+    ``(rows, K, W)``: their known currents ``KL + XL`` (A, ``(rows, n)`` each, the clamps' off
+    part apart) times ``inv`` (1/S, ``(rows, K, W)``, or one row), gathered once per batch for
+    :func:`pool_block`."""
     K, W = child.shape
-    rows = max(KL.shape[0], inv.shape[0])
+    rows = max(KL.shape[0], XL.shape[0], inv.shape[0])
     out = np.empty((rows, K, W))
     for b in range(rows):
-        rk, ri = min(b, KL.shape[0] - 1), min(b, inv.shape[0] - 1)
+        rk, rx, ri = min(b, KL.shape[0] - 1), min(b, XL.shape[0] - 1), min(b, inv.shape[0] - 1)
         for k in range(K):
             for w in range(W):
-                out[b, k, w] = KL[rk, child[k, w]] * inv[ri, k, w]
+                out[b, k, w] = (KL[rk, child[k, w]] + XL[rx, child[k, w]]) * inv[ri, k, w]
     return out
 
 
 @_jit_ieee
-def pool_block_residual(xL, vP, DL, KL, lowL, highL, gd, inv, eps, cP, KP, DP, extraP, sa, sb, first, run, write):
+def pool_block_residual(xL, vP, DL, KL, XL, lowL, highL, gd, inv, eps, cP, KP, DP, extraP, sa, sb, first, run,
+                        write):
     """KCL check of a pooled block whose children hang on their pool alone, at the final
     voltages ``xL`` (children, net order) and ``vP`` (pools, window order), V, in one pass;
     with ``write``, the children are first written (V) from the pools, as the sweeps left
@@ -528,7 +530,8 @@ def pool_block_residual(xL, vP, DL, KL, lowL, highL, gd, inv, eps, cP, KP, DP, e
     ``first[k, w // run] + w % run`` (runs of consecutive nets, so that the loops vectorize;
     ``run`` 1 fits any order). ``DL``, ``lowL``, ``highL``, ``inv`` = 1/``DL`` and ``eps`` are
     their :class:`~.clamps.ClampSolver` band constants in window order ``(rows, K, W)`` (``gd``
-    scalar), ``KL`` their known currents in net order ``(rows, n)``; ``sa[k, w]`` (S, folded)
+    scalar), ``KL + XL`` their known currents in net order (``(rows, n)`` each, the clamps' off
+    part ``XL`` apart); ``sa[k, w]`` (S, folded)
     is the current into the child per volt of its pool, ``sb[k, w]`` (S) the current into the
     pool per volt of it. The pool link's currents are computed here from the final voltages;
     ``cP``, ``KP`` (A) and ``DP`` (S) are the pools' other currents (as their last solve used
@@ -542,14 +545,16 @@ def pool_block_residual(xL, vP, DL, KL, lowL, highL, gd, inv, eps, cP, KP, DP, e
     for b in range(B):
         rd, rk, ri = min(b, DL.shape[0] - 1), min(b, KL.shape[0] - 1), min(b, inv.shape[0] - 1)
         rl, rh, re = min(b, lowL.shape[0] - 1), min(b, highL.shape[0] - 1), min(b, eps.shape[0] - 1)
+        rx = min(b, XL.shape[0] - 1)
         into_pool[:] = 0.0
         for k in range(K):
             for r in range(W // run):
                 net, w = first[k, r], r * run
-                _check_children(xL[b, net:net + run], KL[rk, net:net + run], vP[b, w:w + run], sa[k, w:w + run],
-                                sb[k, w:w + run], DL[rd, k, w:w + run], lowL[rl, k, w:w + run],
-                                highL[rh, k, w:w + run], inv[ri, k, w:w + run], eps[re, k, w:w + run], gd, write,
-                                into_pool[w:w + run], step[k, w:w + run], amp[k, w:w + run])
+                _check_children(xL[b, net:net + run], KL[rk, net:net + run], XL[rx, net:net + run],
+                                vP[b, w:w + run], sa[k, w:w + run], sb[k, w:w + run], DL[rd, k, w:w + run],
+                                lowL[rl, k, w:w + run], highL[rh, k, w:w + run], inv[ri, k, w:w + run],
+                                eps[re, k, w:w + run], gd, write, into_pool[w:w + run], step[k, w:w + run],
+                                amp[k, w:w + run])
         pc, pk, pd = min(b, cP.shape[0] - 1), min(b, KP.shape[0] - 1), min(b, DP.shape[0] - 1)
         for w in range(W):  # the pools
             f = DP[pd, w] * vP[b, w] - (cP[pc, w] + into_pool[w]) - KP[pk, w]
@@ -564,16 +569,16 @@ def pool_block_residual(xL, vP, DL, KL, lowL, highL, gd, inv, eps, cP, KP, DP, e
 
 
 @_jit_ieee_inline
-def _check_children(x, Kc, V, sa, sb, D, low, high, inv, eps, gd, write, into_pool, step, amp):
+def _check_children(x, Kc, Xc, V, sa, sb, D, low, high, inv, eps, gd, write, into_pool, step, amp):
     """:func:`pool_block_residual` over one run of children (arrays of the run's length)."""
     if write:  # the band clamp's solve, as ClampSolver makes it: (C + K) / D, then the clamps
         for i in range(x.size):
-            y = (sa[i] * V[i] + Kc[i]) * inv[i]
+            y = (sa[i] * V[i] + (Kc[i] + Xc[i])) * inv[i]
             x[i] = y + eps[i] * (min(max(y, low[i]), high[i]) - y)
     for i in range(x.size):
         into_pool[i] += sb[i] * x[i]
         beyond = x[i] - min(max(x[i], low[i]), high[i])
-        f = D[i] * x[i] - sa[i] * V[i] - Kc[i] + gd * beyond
+        f = D[i] * x[i] - sa[i] * V[i] - (Kc[i] + Xc[i]) + gd * beyond
         f = max(f, -f)
         amp[i] = f
         step[i] = f / (D[i] + gd * (beyond != 0.0))

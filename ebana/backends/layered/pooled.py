@@ -54,7 +54,7 @@ class PooledBlock:
         self.s = np.ascontiguousarray(self.sa * self.inv)
         with np.errstate(divide="ignore"):
             self.inv_s = 1.0 / self.s
-        self.y0 = pool_gather(np.ascontiguousarray(np.atleast_2d(clamps.K)), self.inv, self.child)
+        self.y0 = pool_gather(*self._known_currents(), self.inv, self.child)
         self.follow = float(np.abs(self.s).max(initial=0.0))  # the most a child moves per volt of its pool
         self.DP, self.KP = (np.ascontiguousarray(x) for x in consts[self.pools][:2])
         self._zeros = None  # one row of zeros: the pools' currents when nothing else feeds them
@@ -93,9 +93,15 @@ class PooledBlock:
         # the pools' arrays in window order, where pool net w is not window w's
         in_windows = [x if pools is None or x is None else np.ascontiguousarray(x[:, pools])
                       for x in (v_pools, self._zeros_if_none(C_pools), self.KP, self.DP, extra_pools)]
-        return pool_block_residual(v_children, in_windows[0], self.D, np.atleast_2d(self.clamps.K), self.lo, self.hi,
+        return pool_block_residual(v_children, in_windows[0], self.D, *self._known_currents(), self.lo, self.hi,
                                    self.clamps.band[2], self.inv, self.ep, *in_windows[1:], self.sa, self.sb, first,
                                    run, write)
+
+    def _known_currents(self):
+        """The children's currents from known nodes and their clamps' off part (A, ``(rows, n)``
+        each, net order), apart: their sum is taken where it is read."""
+        return (np.ascontiguousarray(np.atleast_2d(self.clamps.known)),
+                np.ascontiguousarray(self.clamps.extra_c))
 
     def _zeros_if_none(self, C_pools):
         """``C_pools`` (A), or one row of zeros when nothing but the pool link feeds the pools."""
