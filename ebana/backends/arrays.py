@@ -155,8 +155,8 @@ class Reflection:
     (``r[rows, nodes]``) it gives a new array of those. A backend that reads node ranges
     in its own threads (the layered solver: each chunk reads its groups' nets, about half the
     nodes of an image network) so never makes the whole array; any other gets it whole from
-    ``np.asarray``, made by rows in :func:`~.threads.thread_map`'s threads (39 MB at batch 128:
-    10 ms in one thread)."""
+    ``np.asarray``, made by rows in :func:`~.threads.thread_map`'s threads (39 MB at batch 128
+    of the local image network)."""
 
     def __init__(self, center, point):
         if center.shape != point.shape:

@@ -55,8 +55,10 @@ MIN_PIECE = 1 << 17
 def in_pieces(fn, size, min_piece=MIN_PIECE):
     """``[fn(piece) for piece in ...]`` over consecutive slices covering ``range(size)``, in
     :func:`thread_map`'s threads: for work on large arrays that would otherwise leave a core
-    idle (compiled passes, BLAS products; a plain NumPy pass over memory measured no faster in
-    two threads on the 2-core machine). One slice, in this thread, below ``2 * min_piece``.
+    idle (compiled passes, BLAS products). Single NumPy passes over memory may gain nothing: the
+    model's conductance vector, its range check and the clip each measured slower in two
+    threads with cold caches on the 2-core machine. One slice, in this thread, below
+    ``2 * min_piece``.
     ``fn`` writes only its own piece, as for :func:`thread_map`."""
     return thread_map(fn, batch_chunks(size, pool_threads(), min_piece))
 

@@ -148,7 +148,8 @@ class Model:
     def source_voltages(self, arrays, batch_size):
         """Voltage-source values (V), (B, V): nominal values with the inputs filled in (on the model's device)."""
         # a broadcast copy: np.repeat of one row is several times slower (and holds Python's lock)
-        vs = self.xp.broadcast_to(self._uploaded("vs_value", self.circuit.vs_value), (batch_size, self.circuit.n_vs)).copy()
+        nominal = self._uploaded("vs_value", self.circuit.vs_value)
+        vs = self.xp.broadcast_to(nominal, (batch_size, self.circuit.n_vs)).copy()
         for layer in self._bias_layers:  # bias voltages may have been trained since compiling
             vs[:, layer.vs_slice] = layer.source_values()
         for name, a in arrays.items():
