@@ -353,8 +353,8 @@ def test_the_block_check_agrees_with_plain_numpy_in_any_window_order(write):
     pools[1] += 1e-7 * np.arange(pools.shape[1])  # off the solution: residuals well above rounding
     shuffled = _shuffled_windows(block)
     assert block.check(children.copy(), pools, C, None)[0].max() > 0 and check_order(block.child, block.pool)[1] > 1
-    _, run, pools = check_order(shuffled.child, shuffled.pool)
-    assert run == 1 and pools is not None
+    _, run, pool_order = check_order(shuffled.child, shuffled.pool)
+    assert run == 1 and pool_order is not None
     step, amp, x = _reference_check(block, children, pools, C, write)
     for b in (block, shuffled):
         written = children.copy()
