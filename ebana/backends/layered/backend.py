@@ -75,9 +75,11 @@ class LayeredBackend(Backend):
         step it would cause (V); larger raises SimulatorError for the sample.
     options: ``gminsteps`` / ``srcsteps`` (ints) turn on gmin or source stepping,
         as the retry ladder asks (:mod:`.retry`).
-    anderson_depth: past sweeps Anderson's mixing combines (0: plain sweeps). 4: as many sweeps
-        as 5 on image-sized networks with cheaper mixing; over 40 random layered networks fewer
-        sweeps than 3 or 5 (6 fewer still, at more cost per sweep).
+    anderson_depth: past sweeps Anderson's mixing combines (0: plain sweeps, and no Newton
+        step on outputs either). 4: as many sweeps as 5 on image-sized networks with cheaper
+        mixing; over 40 random layered networks fewer sweeps than 3 or 5 (6 fewer still, at
+        more cost per sweep). A few outputs fed by a pooled block take Newton's step instead
+        (:mod:`.newton`), with this mixing to fall back on.
     precision: 'mixed' (default) multiplies the change of the nets since an exact product in
         float32 where its bounded rounding error allows (:mod:`.precision`), on the
         crossbars between groups; 'double' makes every product in float64.

@@ -85,17 +85,21 @@ class PooledBlock:
         None). With ``write``, the children are first written from the pools (after sweeps
         that solved the pools only), in the same pass. Every sample's largest residual as a
         Newton step (V) and as a current (A)."""
-        # the windows' layout is the link's, whatever its conductances: found once per link
-        layout = self.link.__dict__.get("_check_order")
-        if layout is None:
-            layout = self.link.__dict__["_check_order"] = check_order(self.child, self.pool)
-        first, run, pools = layout
+        first, run, pools = self.check_order()
         # the pools' arrays in window order, where pool net w is not window w's
         in_windows = [x if pools is None or x is None else np.ascontiguousarray(x[:, pools])
                       for x in (v_pools, self._zeros_if_none(C_pools), self.KP, self.DP, extra_pools)]
         return pool_block_residual(v_children, in_windows[0], self.D, *self._known_currents(), self.lo, self.hi,
                                    self.clamps.band[2], self.inv, self.ep, *in_windows[1:], self.sa, self.sb, first,
                                    run, write)
+
+    def check_order(self):
+        """:func:`check_order` of the block's windows; their layout is the link's, whatever its
+        conductances: found once per link."""
+        layout = self.link.__dict__.get("_check_order")
+        if layout is None:
+            layout = self.link.__dict__["_check_order"] = check_order(self.child, self.pool)
+        return layout
 
     def _known_currents(self):
         """The children's currents from known nodes and their clamps' off part (A, ``(rows, n)``

@@ -14,6 +14,7 @@ from ...errors import SimulatorError
 from .anderson import Anderson
 from .kernels import assign_with_move, largest_difference
 from .links import add_drift
+from .newton import output_newton
 from .plan import FIXED
 
 
@@ -180,15 +181,19 @@ class Sweeps:
         if backward and self.active:
             self._sweep(v, gshunt, {}, sample_offset, visited[1:][::-1])
         mixing = bool(be.anderson_depth) and len(visited) > 1
-        mixer = Anderson(be.anderson_depth) if mixing and not warm else None
         # the state (every group but the first visited, with their blocks' partners) in one
         # buffer, which the mixing updates in place; each sweep writes the state's moves into `residual`
         state, residual, change = _gather(v, self._with_partners(self.order[1:])) if mixing else (None, None, {})
+        # a few outputs fed by a pooled block: Newton's step on them instead (:mod:`.newton`)
+        mixer = output_newton(self, self.order, v, Anderson(be.anderson_depth)) if mixing else None
+        if mixer is None and mixing and not warm:
+            mixer = Anderson(be.anderson_depth)
         previous = 0.0  # the largest move of the previous sweep (V)
         self.untouched = set(range(K)) if from_zero else set()
         for sweep in range(1, be.max_iterations + 1):
             # far from the solution, products may round by a sliver of the last move
-            self.allowed = 0.0 if warm else be.rounding_share * previous
+            # (none where no product rounds: the next sweep need not be one held to the tolerance)
+            self.allowed = 0.0 if warm or not self.products else be.rounding_share * previous
             moved = self._sweep(v, gshunt, change, sample_offset)
             self.sweeps = sweep
             largest = moved.max(initial=0.0)
@@ -206,7 +211,7 @@ class Sweeps:
                 if sweep >= be.accelerate:
                     mixer = None  # plain sweeps from here on
                 elif mixer.mix(residual, state):
-                    self._state_replaced()
+                    self._state_replaced(getattr(mixer, "also_moves", ()))
         self._write_children(v)
         if not quiet:
             bad = int(np.argmax(moved))
@@ -258,11 +263,11 @@ class Sweeps:
             block.finish(self.final[block.children], v[block.children], v[block.pools])
         self.unwritten = set()
 
-    def _state_replaced(self):
+    def _state_replaced(self, also=()):
         """The mixing replaced the state (every group but the first visited) by a combination of
-        past ones: the moves its products were told no longer bound how far their inputs are
-        from what they last multiplied, so they recompute."""
-        for k in self._with_partners(self.order[1:]):
+        past ones, and moved the groups ``also``: the moves their products were told no longer
+        bound how far their inputs are from what they last multiplied, so they recompute."""
+        for k in self._with_partners(self.order[1:]) + list(also):
             for p in self.sourced.get(k, ()):
                 p.lost()
 

@@ -1,0 +1,149 @@
+"""A Newton step on a few output nets fed by a pooled block, in place of Anderson's mixing.
+
+In the local image network the sweeps alternate between two parts: a pooled block
+(:mod:`.pooled`: 4,096 pool nets, each with its clamped children) and the 20 output nets that
+read the pools through one crossbar. Swept in turn, the two converge linearly, each sweep
+shrinking the error about tenfold: a free phase took 9 sweeps, a nudged one 5, at 3 ms each
+per chunk of 64 samples. Yet the sweeps' state is the outputs alone (the block is recomputed
+from them in every sweep), and once the block's pools are anchored (each pool's root a linear
+function of its currents while no child crosses a breakpoint,
+:func:`~.kernels._pool_from_anchor`), one sweep is an affine map of the outputs:
+
+    v_o' = Phi(v_o) = D_o^-1 (Om^T (root + inv * (Pm^T v_o + k)) + c_o),
+
+with ``Pm``, ``Om`` the crossbar seen from each side (:meth:`~.links.BoundLink.from_nets`) and
+``inv`` the anchors' inverse slopes. Its fixed point is one small solve per sample away:
+``(I - A) y = f`` with ``A = D_o^-1 Om^T diag(inv) Pm^T`` (``n_o x n_o``) and ``f`` the last
+sweep's move of the outputs; the outputs then move by ``y``, and the pools by what their
+anchors say that move does to them, so that the next sweep, on the same pieces, moves nothing.
+A window whose root leaves its piece is re-anchored by that sweep, which then moves, and the
+outputs jump again. ``A`` costs one product over the pools per sample (``B x W x n_o (n_o + 1)
+/ 2`` multiply-adds, 1.8 ms at 64 samples), made for every jump. A free phase now takes 3
+sweeps (the cold one, then two after jumps), a nudged one 2.
+
+The sweeps still decide convergence and the KCL check still judges the result: a jump can
+only change how fast a solve ends, not where. Should a jump not shrink the next sweep's move
+by half, Anderson's mixing takes over for the rest of the solve. Units: V, A, S.
+"""
+import threading
+
+import numpy as np
+
+from .plan import FIXED
+
+#: output nets above which the per-sample matrices would cost more than the sweeps they save
+MAX_OUTPUTS = 64
+#: a jump that leaves more than this share of the move before it: no more jumps
+GIVE_UP = 0.5
+_pairs_lock = threading.Lock()
+
+
+def output_newton(sweeps, order, v, fallback):
+    """An :class:`OutputNewton` for the sweeps' visiting ``order`` and voltages ``v`` (V, per
+    group, updated in place), with the mixer ``fallback`` to take over if its jumps stop
+    contracting, when it qualifies, else None: a pendant pooled block visited first, its pool
+    net ``w`` window ``w``'s (as pooling layers make them), then one linear group of at most
+    ``MAX_OUTPUTS`` nets joined to nothing but the block's pools (one crossbar, folded, shared by
+    the batch) and known nodes; the pools joined to nothing but it."""
+    if len(order) != 2 or order[0] not in sweeps.active:
+        return None
+    block, out = sweeps.active[order[0]], order[1]
+    groups = sweeps.plan.groups
+    if not block.pendant or block.check_order()[2] is not None or groups[out].diodes \
+            or sweeps.consts[out][3] is not None or len(groups[out].nets) > MAX_OUTPUTS:
+        return None
+    outer = [link for link, _ in groups[block.pools].links if link is not block.link]
+    if len(outer) != 1 or {outer[0].a.group, outer[0].b.group} != {block.pools, out}:
+        return None
+    link = outer[0]
+    if any(l is not link and FIXED not in (l.a.group, l.b.group) for l, _ in groups[out].links):
+        return None
+    bl = sweeps.bound[id(link)]
+    if not bl.folded or bl.per_sample:
+        return None
+    return OutputNewton(sweeps, block, out, link, v, fallback)
+
+
+class OutputNewton:
+    """Newton's step on the outputs of :func:`output_newton`'s layout, as a mixer of the sweeps'
+    state (:meth:`mix`, the interface of :class:`~.anderson.Anderson`)."""
+
+    def __init__(self, sweeps, block, out, link, v, fallback):
+        self.sweeps, self.block, self.out, self.v, self.fallback = sweeps, block, out, v, fallback
+        self.also_moves = (block.pools,)  # groups outside the state that a jump moves
+        bl = sweeps.bound[id(link)]
+        pside = "a" if link.a.group == block.pools else "b"
+        # c_pools = v_out @ Pm, C_out = v_pools @ Om (A, divided by alpha), as from_nets makes them
+        self.Pm = bl.scaled["a"].T if pside == "a" else bl.scaled["b"]
+        self.Om = bl.scaled["b"] if pside == "a" else bl.scaled["a"].T
+        self.symmetric = bl.scaled["a"] is bl.scaled["b"]
+        self.pairs = _pairs(bl, self.Pm, self.Om, self.symmetric)
+        self.last = None  # every sample's largest output move before the last jump (V)
+        self.given_up = False
+
+    def mix(self, f, g):
+        """Jump the outputs ``g`` (V, ``(B, n_o)``: the last sweep's image, in place) to the fixed
+        point of the anchored sweep; ``f`` is that sweep's move of them. The pools follow by
+        their anchors. Returns whether it moved anything. After a jump that did not contract,
+        the ``fallback`` mixer (Anderson's) takes over."""
+        size = np.abs(f).max(axis=1, initial=0.0)
+        if self.last is not None and np.any(size > GIVE_UP * self.last):
+            self.given_up = True
+        if self.given_up:
+            return self.fallback.mix(f, g)
+        self.last = size
+        block = self.block
+        if block._anchored is None or not block._anchored.any():
+            return False
+        try:
+            y = np.linalg.solve(np.eye(f.shape[1]) - self._matrix(), f[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:  # a singular matrix: the sweeps go on without jumps
+            self.given_up = True
+            return self.fallback.mix(f, g)
+        kept = ~block._anchored | ~np.isfinite(y).all(axis=1)  # these samples keep the sweep's image
+        # the pools move along their anchors' lines (window order) by the change of their currents
+        y[kept] = 0.0
+        dp = y @ self.Pm
+        dp *= block._anchor[:, 1, :]
+        self.v[block.pools] += dp
+        y[kept] = f[kept]
+        g += y - f
+        return True
+
+    def _matrix(self):
+        """``A`` (``(B, n_o, n_o)``): how one anchored sweep moves the outputs per volt of theirs,
+        for the block's anchors as they are (made afresh for every jump: updating it for the
+        windows re-anchored since the last took as long, 1.8 ms at 64 samples)."""
+        inv = self.block._anchor[:, 1, :]
+        prod = inv @ self.pairs.T
+        n = self.Pm.shape[0]
+        A = np.empty((inv.shape[0], n, n))
+        if self.symmetric:
+            iu = np.triu_indices(n)
+            A[:, iu[0], iu[1]] = prod
+            A[:, iu[1], iu[0]] = prod
+        else:
+            A[:] = prod.reshape(-1, n, n)
+        A /= np.atleast_2d(self.sweeps.consts[self.out][0])[:, :, None]  # the outputs' diagonal (S)
+        return A
+
+
+def _pairs(bl, Pm, Om, symmetric):
+    """Per window, the products ``Om[w, o] Pm[o', w]`` of its pool net ``w`` (``(pairs, W)``; the
+    upper triangle, row by row, when the crossbar is the same both ways), made once per bound
+    crossbar ``bl`` (the chunks' threads share them: the first makes them, the other waits)."""
+    with _pairs_lock:
+        cached = bl.__dict__.get("_newton_pairs")
+        if cached is not None:
+            return cached
+        # rows of the matrix by rows of W: contiguous writes (columns of (W, pairs) took 4 ms)
+        O, P = np.ascontiguousarray(Om.T), np.ascontiguousarray(Pm)  # (n_o, W): pool net w is window w
+        n, W = O.shape
+        pairs = np.empty((n * (n + 1) // 2 if symmetric else n * n, W))
+        start = 0
+        for i in range(n):  # row i of the matrix: columns i.. (upper triangle) or all
+            first = i if symmetric else 0
+            np.multiply(O[i], P[first:], out=pairs[start:start + n - first])
+            start += n - first
+        bl.__dict__["_newton_pairs"] = pairs
+        return pairs

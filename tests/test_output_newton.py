@@ -1,0 +1,87 @@
+"""The outputs' Newton step after a pooled block (:mod:`ebana.backends.layered.newton`): where
+it applies, that its solves agree with the dense solver in every phase of an EP step, that it
+takes fewer sweeps than Anderson's mixing, and that a bad jump hands over to Anderson without
+changing the result."""
+import numpy as np
+import pytest
+
+from ebana.backends.layered import newton, sweeps
+from ebana.backends.layered.backend import LayeredBackend
+from test_pooled_blocks import _batch, _solver, deeper_pooled_net, pooled_net
+
+
+def _without_newton(monkeypatch):
+    monkeypatch.setattr(sweeps, "output_newton", lambda *args: None)
+
+
+def _phases(model, data, nudge):
+    """Free, +nudge from it, -nudge from the reflection: voltages (V) and sweeps of each."""
+    out = []
+
+    def solve(currents=None, initial=None):
+        v = model.solve(data, currents, initial=initial).v
+        out.append((v, getattr(_solver(model), "sweeps", None)))  # the dense solver has no sweeps
+        return v
+    free = solve()
+    plus = solve(nudge, free)
+    solve({"out": -nudge["out"]}, 2 * free - plus)
+    return out
+
+
+def _jumps(monkeypatch):
+    """Count the jumps and the hand-overs to Anderson's mixing."""
+    counts = {"jumps": 0, "given_up": 0}
+    mix = newton.OutputNewton.mix
+
+    def counted(self, f, g):
+        before = self.given_up
+        moved = mix(self, f, g)
+        counts["jumps"] += moved and not self.given_up
+        counts["given_up"] += self.given_up and not before
+        return moved
+    monkeypatch.setattr(newton.OutputNewton, "mix", counted)
+    return counts
+
+
+@pytest.mark.parametrize("gain", [4.0, -2.0])
+def test_the_outputs_jump_and_every_phase_agrees_with_the_dense_solver(monkeypatch, gain):
+    counts = _jumps(monkeypatch)
+    data, nudge = _batch(8, seed=5)
+    mine = _phases(pooled_net("native-layered", gain), data, nudge)
+    dense = _phases(pooled_net("native-dense", gain), data, nudge)
+    assert counts["jumps"] >= 2 and counts["given_up"] == 0
+    for (v, _), (ref, _) in zip(mine, dense):
+        assert np.abs(v - ref).max() < 1e-9
+    _without_newton(monkeypatch)
+    plain = _phases(pooled_net("native-layered", gain), data, nudge)
+    # the free phase: the cold sweep and one after each of two jumps, against 7 with Anderson's
+    # mixing; the +nudge phase one sweep and one after its jump, against 5
+    assert [s for _, s in mine][:2] == [3, 2]
+    assert [s for _, s in plain][:2] > [4, 3]
+
+
+def test_a_jump_that_does_not_contract_hands_over_to_anderson(monkeypatch):
+    """A wrong matrix (the outputs as if they did not feed back at all) gives jumps that miss:
+    Anderson's mixing takes over and the solve ends where the dense solver's does."""
+    counts = _jumps(monkeypatch)
+    monkeypatch.setattr(newton.OutputNewton, "_matrix", lambda self: np.zeros((8, 6, 6)) - 0.9 * np.eye(6))
+    data, nudge = _batch(8, seed=5)
+    got = pooled_net("native-layered").solve(data).v
+    assert counts["given_up"] == 1
+    assert np.abs(got - pooled_net("native-dense").solve(data).v).max() < 1e-9
+
+
+def test_the_step_applies_only_to_outputs_fed_by_a_pendant_block_alone(monkeypatch):
+    made = []
+    qualify = newton.output_newton
+    monkeypatch.setattr(sweeps, "output_newton", lambda *args: made.append(qualify(*args)) or made[-1])
+    data, _ = _batch(2)
+    pooled_net("native-layered").solve(data)
+    assert isinstance(made[-1], newton.OutputNewton)
+    # a block whose children answer to another local layer: not pendant, not visited first
+    deeper_pooled_net("native-layered").solve({"x": np.random.default_rng(4).uniform(-1, 1, size=(2, 9, 9, 2))})
+    assert made[-1] is None
+    # no mixing asked for: plain sweeps, no jumps either
+    made.clear()
+    pooled_net(LayeredBackend(anderson_depth=0)).solve(data)
+    assert made == []
