@@ -184,15 +184,11 @@ class Sweeps:
         # the state (every group but the first visited, with their blocks' partners) in one
         # buffer, which the mixing updates in place; each sweep writes the state's moves into `residual`
         state, residual, change = _gather(v, self._with_partners(self.order[1:])) if mixing else (None, None, {})
-        # a few outputs fed by a pooled block: Newton's step on them instead (:mod:`.newton`)
-        mixer = output_newton(self, self.order, v, Anderson(be.anderson_depth)) if mixing else None
-        if mixer is None and mixing and not warm:
-            mixer = Anderson(be.anderson_depth)
+        mixer = self._first_mixer(v, warm) if mixing else None
         previous = 0.0  # the largest move of the previous sweep (V)
         self.untouched = set(range(K)) if from_zero else set()
         for sweep in range(1, be.max_iterations + 1):
-            # far from the solution, products may round by a sliver of the last move
-            # (none where no product rounds: the next sweep need not be one held to the tolerance)
+            # far from the solution, products may round by a sliver of the last move (if any rounds)
             self.allowed = 0.0 if warm or not self.products else be.rounding_share * previous
             moved = self._sweep(v, gshunt, change, sample_offset)
             self.sweeps = sweep
@@ -217,6 +213,14 @@ class Sweeps:
             bad = int(np.argmax(moved))
             raise SimulatorError(f"layered native solver did not converge in {be.max_iterations} sweeps "
                                  f"(last change {moved[bad]:.3g} V)", sample=sample_offset + bad)
+
+    def _first_mixer(self, v, warm):
+        """The mixer from the first sweep: Newton's step for a few outputs fed by a pooled block
+        (:mod:`.newton`), else Anderson's mixing, which a warm start begins on its second sweep
+        (None)."""
+        depth = self.backend.anderson_depth
+        newton = output_newton(self, self.order, v, Anderson(depth))
+        return newton if newton is not None or warm else Anderson(depth)
 
     def _sweep(self, v, gshunt, change, sample_offset, order=None):
         """One sweep of block Gauss-Seidel: solve each group in ``self.order`` from the latest
