@@ -214,6 +214,15 @@ class Sweeps:
             raise SimulatorError(f"layered native solver did not converge in {be.max_iterations} sweeps "
                                  f"(last change {moved[bad]:.3g} V)", sample=sample_offset + bad)
 
+    def unread_starts(self):
+        """Groups whose starting voltages no sweep reads: the clamped nets of a pendant pooled
+        block visited first (the sweeps solve its pools alone, and the check writes those nets
+        from the final pools before it reads them, :meth:`sweep_all`), when no product reads
+        them either. Not under a gmin shunt, which sweeps the groups apart."""
+        visited = [k for k in range(len(self.plan.groups)) if k not in self.partner]
+        return {b.children for b in self.blocks.values()
+                if b.pendant and visited and b.first == visited[0] and b.children not in self.sourced}
+
     def _first_mixer(self, v, warm):
         """The mixer from the first sweep: Newton's step for a few outputs fed by a pooled block
         (:mod:`.newton`), else Anderson's mixing, which a warm start begins on its second sweep
