@@ -441,3 +441,19 @@ def test_a_pooled_solve_stopped_early_fails_the_kcl_check():
     pooled_net(LayeredBackend()).solve(data)  # converged: passes
     with pytest.raises(SimulatorError, match="KCL check"):
         pooled_net(LayeredBackend(vtol=1e-3, anderson_depth=0)).solve(data)
+
+
+def test_clamped_nets_no_sweep_reads_keep_their_array_across_phases():
+    """A pendant block's clamped nets start a phase from their chunk's last array, as it is (the
+    check writes them from the final pools first); the phases still agree with the dense solver."""
+    data, nudge = _batch(4, seed=7)
+    mine, dense = pooled_net("native-layered"), pooled_net("native-dense")
+    free = mine.solve(data)
+    solver = _solver(mine)
+    (key,) = solver._final
+    (block,) = _blocks(mine)
+    kept = solver._final[key][block.children]
+    plus = mine.solve(data, nudge, initial=free.v)
+    assert solver._final[key][block.children] is kept
+    assert np.abs(plus.v - dense.solve(data, nudge).v).max() < 1e-9
+    assert np.abs(free.v - dense.solve(data).v).max() < 1e-9  # the free result is its own array
