@@ -84,7 +84,7 @@ class OutputNewton:
     def mix(self, f, g):
         """Jump the outputs ``g`` (V, ``(B, n_o)``: the last sweep's image, in place) to the fixed
         point of the anchored sweep; ``f`` is that sweep's move of them. The pools follow by
-        their anchors. Returns whether it moved anything. After a jump that did not contract,
+        their anchors. Returns whether it jumped (or the fallback mixed). After a jump that did not contract,
         the ``fallback`` mixer (Anderson's) takes over."""
         size = np.abs(f).max(axis=1, initial=0.0)
         if self.last is not None and np.any(size > GIVE_UP * self.last):
@@ -93,18 +93,18 @@ class OutputNewton:
             return self.fallback.mix(f, g)
         self.last = size
         block = self.block
-        if block._anchored is None or not block._anchored.any():
+        if block.anchored is None or not block.anchored.any():
             return False
         try:
             y = np.linalg.solve(np.eye(f.shape[1]) - self._matrix(), f[:, :, None])[:, :, 0]
         except np.linalg.LinAlgError:  # a singular matrix: the sweeps go on without jumps
             self.given_up = True
             return self.fallback.mix(f, g)
-        kept = ~block._anchored | ~np.isfinite(y).all(axis=1)  # these samples keep the sweep's image
+        kept = ~block.anchored | ~np.isfinite(y).all(axis=1)  # these samples keep the sweep's image
         # the pools move along their anchors' lines (window order) by the change of their currents
         y[kept] = 0.0
         dp = y @ self.Pm
-        dp *= block._anchor[:, 1, :]
+        dp *= block.anchor_slopes()
         self.v[block.pools] += dp
         y[kept] = f[kept]
         g += y - f
@@ -114,7 +114,7 @@ class OutputNewton:
         """``A`` (``(B, n_o, n_o)``): how one anchored sweep moves the outputs per volt of theirs,
         for the block's anchors as they are (made afresh for every jump: updating it for the
         windows re-anchored since the last took as long, 1.8 ms at 64 samples)."""
-        inv = self.block._anchor[:, 1, :]
+        inv = self.block.anchor_slopes()
         prod = inv @ self.pairs.T
         n = self.Pm.shape[0]
         A = np.empty((inv.shape[0], n, n))

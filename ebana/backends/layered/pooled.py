@@ -93,6 +93,17 @@ class PooledBlock:
                                    self.clamps.band[2], self.inv, self.ep, *in_windows[1:], self.sa, self.sb, first,
                                    run, write)
 
+    @property
+    def anchored(self):
+        """Per sample, whether its anchor holds the last exact pass (``(B,)`` bool), or None
+        before the first solve."""
+        return self._anchored
+
+    def anchor_slopes(self):
+        """Each window's root per ampere of its currents on its anchored piece (1/S, ``(B, W)``,
+        a view): :func:`~.kernels._anchor_at`'s inverse slope."""
+        return self._anchor[:, 1, :]
+
     def check_order(self):
         """:func:`check_order` of the block's windows; their layout is the link's, whatever its
         conductances: found once per link."""

@@ -218,7 +218,8 @@ class Sweeps:
         """Groups whose starting voltages no sweep reads: the clamped nets of a pendant pooled
         block visited first (the sweeps solve its pools alone, and the check writes those nets
         from the final pools before it reads them, :meth:`sweep_all`), when no product reads
-        them either. Not under a gmin shunt, which sweeps the groups apart."""
+        them either. Only for sweeps without gmin or source stepping, which sweep the groups
+        apart (the caller's to know: :meth:`~.backend.LayeredBackend._starts`)."""
         visited = [k for k in range(len(self.plan.groups)) if k not in self.partner]
         return {b.children for b in self.blocks.values()
                 if b.pendant and visited and b.first == visited[0] and b.children not in self.sourced}
