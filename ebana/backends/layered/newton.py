@@ -84,8 +84,8 @@ class OutputNewton:
     def mix(self, f, g):
         """Jump the outputs ``g`` (V, ``(B, n_o)``: the last sweep's image, in place) to the fixed
         point of the anchored sweep; ``f`` is that sweep's move of them. The pools follow by
-        their anchors. Returns whether it jumped (or the fallback mixed). After a jump that did not contract,
-        the ``fallback`` mixer (Anderson's) takes over."""
+        their anchors. Returns whether it jumped (or the fallback mixed). After a jump that did
+        not contract, the ``fallback`` mixer (Anderson's) takes over."""
         size = np.abs(f).max(axis=1, initial=0.0)
         if self.last is not None and np.any(size > GIVE_UP * self.last):
             self.given_up = True
