@@ -7,6 +7,8 @@ import pytest
 
 from ebana.backends.layered import newton, sweeps
 from ebana.backends.layered.backend import LayeredBackend
+from ebana.training import MSE
+from ebana.training.ep import Phases, ep_step
 from test_pooled_blocks import _batch, _solver, deeper_pooled_net, pooled_net
 
 
@@ -85,3 +87,33 @@ def test_the_step_applies_only_to_outputs_fed_by_a_pendant_block_alone(monkeypat
     made.clear()
     pooled_net(LayeredBackend(anderson_depth=0)).solve(data)
     assert made == []
+
+
+def test_a_nudged_phase_jumps_on_the_free_phase_s_last_matrix(monkeypatch):
+    """In an EP step the free phase makes a matrix for each of its jumps; the nudged phases,
+    warm from it on the same block, jump on the last of them (their nudge keeps most anchors)
+    and still end in 2 sweeps, at the dense solver's voltages. A cold solve on a block that
+    holds a matrix makes its own."""
+    made, counts = [], []
+    matrix, solve = newton.OutputNewton._matrix, Phases.solve
+    monkeypatch.setattr(newton.OutputNewton, "_matrix", lambda self: made.append(1) or matrix(self))
+
+    def counted(self, *args, **kwargs):
+        made.clear()
+        out = solve(self, *args, **kwargs)
+        counts.append((len(made), getattr(_solver(self.model), "sweeps", None)))
+        return out
+    monkeypatch.setattr(Phases, "solve", counted)
+    data, _ = _batch(8, seed=5)
+    data["out"] = np.random.default_rng(6).choice([-0.1, 0.1], size=(8, 3))
+    model = pooled_net("native-layered")
+    step = ep_step(model, data, MSE(), 1e-5, symmetric=True)
+    assert counts[:2] == [(2, 3), (0, 2)] and counts[2][0] == 0
+    dense = ep_step(pooled_net("native-dense"), data, MSE(), 1e-5, symmetric=True)
+    assert np.abs(step.v_nudged - dense.v_nudged).max() < 1e-9
+    counts.clear()
+    size, arrays = model.check_inputs(data)
+    phases = Phases(model, arrays, size, model.conductances())
+    phases.solve()
+    phases.solve()  # cold again, on the block whose last matrix the first left
+    assert counts == [(2, 3), (2, 3)]

@@ -457,3 +457,21 @@ def test_clamped_nets_no_sweep_reads_keep_their_array_across_phases():
     assert solver._final[key][block.children] is kept
     assert np.abs(plus.v - dense.solve(data, nudge).v).max() < 1e-9
     assert np.abs(free.v - dense.solve(data).v).max() < 1e-9  # the free result is its own array
+
+
+def test_a_new_batch_s_block_takes_the_last_one_s_buffers_and_solves_as_a_fresh_one():
+    """The block of the next batch (new constants) fills the replaced block's buffers rather than
+    fresh memory; it solves exactly as a backend that never saw the first batch."""
+    first, second = _batch(4, seed=8)[0], _batch(4, seed=9)[0]
+    mine = pooled_net("native-layered")
+    mine.solve(first)
+    (old,) = _blocks(mine)
+    buffers = old.y0, old._anchor
+    got = mine.solve(second).v
+    (new,) = _blocks(mine)
+    assert new is not old and (new.y0, new._anchor) == buffers
+    assert np.array_equal(got, pooled_net("native-layered").solve(second).v)
+    # a batch of another size gets its own
+    mine.solve(_batch(3, seed=10)[0])
+    (third,) = [b for b in _blocks(mine) if b.y0.shape[0] == 3]
+    assert third.y0 is not buffers[0] and third._anchor is not buffers[1]

@@ -255,7 +255,8 @@ class LayeredBackend(Backend):
         (the phases of an EP step share them)."""
         entry = self._pooled.get(key)
         if entry is None or entry[0] is not consts:
-            entry = self._pooled[key] = (consts, pooled_blocks(plan, bound, consts))
+            replaced = None if entry is None else entry[1]  # the last batch's: their buffers are reused
+            entry = self._pooled[key] = (consts, pooled_blocks(plan, bound, consts, replaced))
         return entry[1]
 
     # solving -----------------------------------------------------------------

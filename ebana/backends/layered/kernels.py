@@ -502,19 +502,23 @@ def _pool_write_children(X, child, xL, chL, b, largest, measure):
 
 
 @_jit
-def pool_gather(KL, XL, inv, child):
+def pool_gather(KL, XL, inv, first, run, out):
     """The children's voltages (V) with every clamp off and the pool at 0 V, in window order
-    ``(rows, K, W)``: their known currents ``KL + XL`` (A, ``(rows, n)`` each, the clamps' off
-    part apart) times ``inv`` (1/S, ``(rows, K, W)``, or one row), gathered once per batch for
-    :func:`pool_block`."""
-    K, W = child.shape
-    rows = max(KL.shape[0], XL.shape[0], inv.shape[0])
-    out = np.empty((rows, K, W))
-    for b in range(rows):
+    ``(rows, K, W)``, into ``out``: their known currents ``KL + XL`` (A, ``(rows, n)`` each,
+    net order, the clamps' off part apart) times ``inv`` (1/S, ``(rows, K, W)``, or one row),
+    gathered once per batch for :func:`pool_block`. Child ``k`` of window ``w`` is net
+    ``first[k, w // run] + w % run`` (:func:`~.pooled.check_order`): runs of consecutive
+    nets, copied by loops that vectorize."""
+    K, W = inv.shape[1], inv.shape[2]
+    for b in range(out.shape[0]):
         rk, rx, ri = min(b, KL.shape[0] - 1), min(b, XL.shape[0] - 1), min(b, inv.shape[0] - 1)
         for k in range(K):
-            for w in range(W):
-                out[b, k, w] = (KL[rk, child[k, w]] + XL[rx, child[k, w]]) * inv[ri, k, w]
+            for r in range(W // run):
+                net, w = first[k, r], r * run
+                known, off, scale, dst = KL[rk, net:net + run], XL[rx, net:net + run], inv[ri, k, w:w + run], \
+                    out[b, k, w:w + run]
+                for i in range(run):
+                    dst[i] = (known[i] + off[i]) * scale[i]
     return out
 
 

@@ -18,8 +18,9 @@ sweep's move of the outputs; the outputs then move by ``y``, and the pools by wh
 anchors say that move does to them, so that the next sweep, on the same pieces, moves nothing.
 A window whose root leaves its piece is re-anchored by that sweep, which then moves, and the
 outputs jump again. ``A`` costs one product over the pools per sample (``B x W x n_o (n_o + 1)
-/ 2`` multiply-adds, 1.8 ms at 64 samples), made for every jump. A free phase now takes 3
-sweeps (the cold one, then two after jumps), a nudged one 2.
+/ 2`` multiply-adds, 1.8 ms at 64 samples), made for every jump of a free phase; a nudged
+phase's jump takes the free phase's last (the nudge keeps most anchors, and the sweeps judge
+the jump). A free phase now takes 3 sweeps (the cold one, then two after jumps), a nudged one 2.
 
 The sweeps still decide convergence and the KCL check still judges the result: a jump can
 only change how fast a solve ends, not where. Should a jump not shrink the next sweep's move
@@ -38,10 +39,11 @@ GIVE_UP = 0.5
 _pairs_lock = threading.Lock()
 
 
-def output_newton(sweeps, order, v, fallback):
+def output_newton(sweeps, order, v, fallback, warm=False):
     """An :class:`OutputNewton` for the sweeps' visiting ``order`` and voltages ``v`` (V, per
     group, updated in place), with the mixer ``fallback`` to take over if its jumps stop
-    contracting, when it qualifies, else None: a pendant pooled block visited first, its pool
+    contracting, when it qualifies, else None (``warm``: the solve starts from the block's last
+    one, see :meth:`OutputNewton._jump_matrix`): a pendant pooled block visited first, its pool
     net ``w`` window ``w``'s (as pooling layers make them), then one linear group of at most
     ``MAX_OUTPUTS`` nets joined to nothing but the block's pools (one crossbar, folded, shared by
     the batch) and known nodes; the pools joined to nothing but it."""
@@ -61,14 +63,14 @@ def output_newton(sweeps, order, v, fallback):
     bl = sweeps.bound[id(link)]
     if not bl.folded or bl.per_sample:
         return None
-    return OutputNewton(sweeps, block, out, link, v, fallback)
+    return OutputNewton(sweeps, block, out, link, v, fallback, warm)
 
 
 class OutputNewton:
     """Newton's step on the outputs of :func:`output_newton`'s layout, as a mixer of the sweeps'
     state (:meth:`mix`, the interface of :class:`~.anderson.Anderson`)."""
 
-    def __init__(self, sweeps, block, out, link, v, fallback):
+    def __init__(self, sweeps, block, out, link, v, fallback, warm=False):
         self.sweeps, self.block, self.out, self.v, self.fallback = sweeps, block, out, v, fallback
         self.also_moves = (block.pools,)  # groups outside the state that a jump moves
         bl = sweeps.bound[id(link)]
@@ -79,6 +81,7 @@ class OutputNewton:
         self.symmetric = bl.scaled["a"] is bl.scaled["b"]
         self.pairs = _pairs(bl, self.Pm, self.Om, self.symmetric)
         self.last = None  # every sample's largest output move before the last jump (V)
+        self.inherited = block.newton_matrix if warm else None  # the last solve's, for the first jump
         self.given_up = False
 
     def mix(self, f, g):
@@ -96,7 +99,7 @@ class OutputNewton:
         if block.anchored is None or not block.anchored.any():
             return False
         try:
-            y = np.linalg.solve(np.eye(f.shape[1]) - self._matrix(), f[:, :, None])[:, :, 0]
+            y = np.linalg.solve(np.eye(f.shape[1]) - self._jump_matrix(), f[:, :, None])[:, :, 0]
         except np.linalg.LinAlgError:  # a singular matrix: the sweeps go on without jumps
             self.given_up = True
             return self.fallback.mix(f, g)
@@ -109,6 +112,16 @@ class OutputNewton:
         y[kept] = f[kept]
         g += y - f
         return True
+
+    def _jump_matrix(self):
+        """``A`` for this jump: the first jump of a warm solve (a nudged phase from the free
+        one) takes the last matrix made on the block, whose anchors the nudge mostly keeps;
+        every other jump makes it afresh for the anchors as they are (a free phase's second
+        jump on its first jump's matrix needed a fourth sweep)."""
+        A, self.inherited = self.inherited, None
+        if A is None or A.shape[0] != self.v[self.out].shape[0]:
+            A = self.block.newton_matrix = self._matrix()
+        return A
 
     def _matrix(self):
         """``A`` (``(B, n_o, n_o)``): how one anchored sweep moves the outputs per volt of theirs,

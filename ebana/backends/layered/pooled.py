@@ -34,7 +34,7 @@ class PooledBlock:
     ``first``, the one the sweeps visit; the other, ``second``, is solved with it).
     """
 
-    def __init__(self, link, bound, consts, pendant=False):
+    def __init__(self, link, bound, consts, pendant=False, recycle=None):
         self.link = link
         self.pendant = pendant  # the children hang on their pool alone (and known nodes)
         self.children, self.pools = link.a.group, link.b.group
@@ -54,13 +54,22 @@ class PooledBlock:
         self.s = np.ascontiguousarray(self.sa * self.inv)
         with np.errstate(divide="ignore"):
             self.inv_s = 1.0 / self.s
-        self.y0 = pool_gather(*self._known_currents(), self.inv, self.child)
+        # the last batch's block (``recycle``, or None) lends its buffers: 17 MB each at 128
+        # samples, whose fresh pages cost more to fault in than the passes that fill them
+        old = recycle if recycle is not None and recycle.first == self.first else None
+        known = self._known_currents()
+        first, run = self.check_order()[:2]
+        shape = (max(known[0].shape[0], known[1].shape[0], self.inv.shape[0]),) + self.inv.shape[1:]
+        self.y0 = pool_gather(*known, self.inv, first, run, _buffer(None if old is None else old.y0, shape))
         self.follow = float(np.abs(self.s).max(initial=0.0))  # the most a child moves per volt of its pool
         self.DP, self.KP = (np.ascontiguousarray(x) for x in consts[self.pools][:2])
         self._zeros = None  # one row of zeros: the pools' currents when nothing else feeds them
         # per sample, the last pass that was exact for every window (kernels.pool_block): the
         # solves after it, within its linear pieces, are one step from it
         self._anchor, self._anchored = None, None
+        self._spare_anchor = None if old is None else old._anchor
+        #: the last Newton matrix made on the block's anchors (:mod:`.newton`), or None
+        self.newton_matrix = None
 
     def update(self, C_children, C_pools, v_children, v_pools, change_children=None, change_pools=None,
                children_too=True):
@@ -72,7 +81,8 @@ class PooledBlock:
         :meth:`finish`) writes them after the last sweep."""
         B, W = v_pools.shape[0], self.pool.size
         if self._anchor is None or self._anchor.shape[0] != B:  # each sample's last exact pass
-            self._anchor, self._anchored = np.empty((B, ANCHOR_ROWS, W)), np.zeros(B, dtype=np.bool_)
+            self._anchor = _buffer(self._spare_anchor, (B, ANCHOR_ROWS, W))
+            self._anchored, self._spare_anchor = np.zeros(B, dtype=np.bool_), None
         return pool_block(self.y0, C_children, self.inv, self.s, self.inv_s, self.lo, self.hi, self.ep,
                           self._zeros_if_none(C_pools),
                           self.KP, self.DP, self.child, self.pool, self.sb, self.follow, v_children, v_pools,
@@ -135,6 +145,12 @@ class PooledBlock:
                    np.empty((0, ANCHOR_ROWS, 0)), np.zeros(0, dtype=np.bool_))
 
 
+def _buffer(spare, shape):
+    """``spare`` (an array no one else uses any more, or None) when it has ``shape``, else a
+    new array of it; float64, contents undefined."""
+    return spare if spare is not None and spare.shape == shape else np.empty(shape)
+
+
 def check_order(child, pool):
     """How :func:`~.kernels.pool_block_residual` visits a block's children and pools: child
     ``k`` of window ``w`` (net ``child[k, w]``) is net ``first[k, w // run] + w % run``, with
@@ -151,9 +167,10 @@ def check_order(child, pool):
     return first, run, None if (pool == np.arange(W)).all() else pool
 
 
-def pooled_blocks(plan, bound, consts):
+def pooled_blocks(plan, bound, consts, recycle=None):
     """The qualifying pairs of ``plan`` (see the module docstring) as :class:`PooledBlock`, keyed
-    by the group the sweeps visit (``first``)."""
+    by the group the sweeps visit (``first``); ``recycle``: the blocks they replace (the last
+    batch's, which no one uses any more), whose buffers they take."""
     blocks = {}
     for link in candidate_links(plan):
         bl = bound[id(link)]
@@ -163,7 +180,7 @@ def pooled_blocks(plan, bound, consts):
             children = plan.groups[link.a.group]
             pendant = not children.currents and all(l is link or FIXED in (l.a.group, l.b.group)
                                                     for l, _ in children.links)
-            block = PooledBlock(link, bl, consts, pendant)
+            block = PooledBlock(link, bl, consts, pendant, (recycle or {}).get(min(link.a.group, link.b.group)))
             blocks[block.first] = block
     return blocks
 

@@ -229,7 +229,7 @@ class Sweeps:
         (:mod:`.newton`), else Anderson's mixing, which a warm start begins on its second sweep
         (None)."""
         depth = self.backend.anderson_depth
-        newton = output_newton(self, self.order, v, Anderson(depth))
+        newton = output_newton(self, self.order, v, Anderson(depth), warm)
         return newton if newton is not None or warm else Anderson(depth)
 
     def _sweep(self, v, gshunt, change, sample_offset, order=None):
