@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ebana.backends.layered import newton, sweeps
+from ebana.backends.layered.kernels import update_slope_products
 from ebana.backends.layered.backend import LayeredBackend
 from ebana.training import MSE
 from ebana.training.ep import Phases, ep_step
@@ -117,3 +118,23 @@ def test_a_nudged_phase_jumps_on_the_free_phase_s_last_matrix(monkeypatch):
     phases.solve()
     phases.solve()  # cold again, on the block whose last matrix the first left
     assert counts == [(2, 3), (2, 3)]
+
+
+def test_the_slope_products_follow_the_changed_windows_or_are_made_afresh():
+    """``update_slope_products`` brings the products to the new slopes window by window: equal
+    to a fresh product within rounding; a sample with too many changed windows, or a
+    non-finite change, is flagged for a fresh product and left as it was."""
+    rng = np.random.default_rng(3)
+    B, W, P = 4, 64, 21
+    pairs_t, seen = rng.normal(size=(W, P)), rng.uniform(1.0, 2.0, size=(B, W))
+    prod = seen @ pairs_t
+    slopes = seen.copy()
+    slopes[0, [3, 40]] = 5.0                         # two windows re-anchored
+    slopes[1, :20] += 1.0                            # more than most=8: a fresh product
+    slopes[2, 7] = np.nan                            # an unanchored sample's garbage
+    before = prod.copy()
+    redo = update_slope_products(prod, seen, slopes, pairs_t, 8)
+    assert redo.tolist() == [False, True, True, False]
+    assert np.allclose(prod[0], slopes[0] @ pairs_t, rtol=1e-12, atol=1e-12) and not np.allclose(prod[0], before[0])
+    assert np.array_equal(seen[0], slopes[0])
+    assert np.array_equal(prod[1:], before[1:])  # flagged rows untouched, an unchanged one too

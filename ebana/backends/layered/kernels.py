@@ -522,6 +522,34 @@ def pool_gather(KL, XL, inv, first, run, out):
     return out
 
 
+@_jit
+def update_slope_products(prod, seen, slopes, pairs_t, most):
+    """Bring ``prod = seen @ pairs_t`` (``(B, P)``) to ``slopes @ pairs_t`` in place, a window
+    at a time, for the windows whose slope (``(B, W)``) differs from ``seen`` (then updated to
+    it); ``pairs_t`` is ``(W, P)``. A sample with more than ``most`` such windows, or a
+    non-finite change, is left to a fresh product: returned as True (``(B,)`` bool), its row
+    and ``seen`` untouched."""
+    B, W = slopes.shape
+    redo = np.zeros(B, dtype=np.bool_)
+    for b in range(B):
+        changed, finite = 0, True
+        for w in range(W):
+            d = slopes[b, w] - seen[b, w]
+            changed += d != 0.0
+            finite &= d - d == 0.0  # NaN and inf differences give NaN
+        if changed > most or not finite:
+            redo[b] = True
+            continue
+        if changed:
+            for w in range(W):
+                d = slopes[b, w] - seen[b, w]
+                if d != 0.0:
+                    for j in range(prod.shape[1]):
+                        prod[b, j] += d * pairs_t[w, j]
+                    seen[b, w] = slopes[b, w]
+    return redo
+
+
 @_jit_ieee
 def pool_block_residual(xL, vP, DL, KL, XL, lowL, highL, gd, inv, eps, cP, KP, DP, extraP, sa, sb, first, run,
                         write):

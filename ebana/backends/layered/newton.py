@@ -18,9 +18,11 @@ sweep's move of the outputs; the outputs then move by ``y``, and the pools by wh
 anchors say that move does to them, so that the next sweep, on the same pieces, moves nothing.
 A window whose root leaves its piece is re-anchored by that sweep, which then moves, and the
 outputs jump again. ``A`` costs one product over the pools per sample (``B x W x n_o (n_o + 1)
-/ 2`` multiply-adds, 1.8 ms at 64 samples), made for every jump of a free phase; a nudged
-phase's jump takes the free phase's last (the nudge keeps most anchors, and the sweeps judge
-the jump). A free phase now takes 3 sweeps (the cold one, then two after jumps), a nudged one 2.
+/ 2`` multiply-adds, 1.8 ms at 64 samples) for a block's first jump; later jumps update that
+product for the windows re-anchored since (:meth:`OutputNewton._slope_products`), and a
+nudged phase's first jump takes the free phase's last matrix as it is (the nudge keeps most
+anchors, and the sweeps judge the jump). A free phase now takes 3 sweeps (the cold one, then
+two after jumps), a nudged one 2.
 
 The sweeps still decide convergence and the KCL check still judges the result: a jump can
 only change how fast a solve ends, not where. Should a jump not shrink the next sweep's move
@@ -30,12 +32,16 @@ import threading
 
 import numpy as np
 
+from .kernels import update_slope_products
 from .plan import FIXED
 
 #: output nets above which the per-sample matrices would cost more than the sweeps they save
 MAX_OUTPUTS = 64
 #: a jump that leaves more than this share of the move before it: no more jumps
 GIVE_UP = 0.5
+#: a sample whose slopes changed in more than 1 / FRESH_SHARE of the windows since the last
+#: matrix gets a fresh product rather than one update per window
+FRESH_SHARE = 16
 _pairs_lock = threading.Lock()
 
 
@@ -125,12 +131,10 @@ class OutputNewton:
 
     def _matrix(self):
         """``A`` (``(B, n_o, n_o)``): how one anchored sweep moves the outputs per volt of theirs,
-        for the block's anchors as they are (made afresh for every jump: updating it for the
-        windows re-anchored since the last took as long, 1.8 ms at 64 samples)."""
-        inv = self.block.anchor_slopes()
-        prod = inv @ self.pairs.T
+        for the block's anchors as they are."""
+        prod = self._slope_products()
         n = self.Pm.shape[0]
-        A = np.empty((inv.shape[0], n, n))
+        A = np.empty((prod.shape[0], n, n))
         if self.symmetric:
             iu = np.triu_indices(n)
             A[:, iu[0], iu[1]] = prod
@@ -141,10 +145,30 @@ class OutputNewton:
         return A
 
 
+    def _slope_products(self):
+        """The anchors' slopes times the window pairs, ``(B, pairs)``: one product over the pools
+        per block (6 ms at 128 samples), then updated for the windows whose slope changed since
+        (a window re-anchored on another piece: 0.4 % between a free phase's jumps), except in
+        a sample where more than 1 / FRESH_SHARE of them did (a product is then cheaper)."""
+        block, (pairs, pairs_t) = self.block, self.pairs
+        slopes = block.anchor_slopes()
+        kept = block.newton_products
+        if kept is None or kept[0].shape[0] != slopes.shape[0]:
+            block.newton_products = kept = (slopes @ pairs.T, slopes.copy())
+            return kept[0]
+        prod, seen = kept
+        redo = update_slope_products(prod, seen, slopes, pairs_t, slopes.shape[1] // FRESH_SHARE)
+        if redo.any():
+            prod[redo] = slopes[redo] @ pairs.T
+            seen[redo] = slopes[redo]
+        return prod
+
+
 def _pairs(bl, Pm, Om, symmetric):
     """Per window, the products ``Om[w, o] Pm[o', w]`` of its pool net ``w`` (``(pairs, W)``; the
-    upper triangle, row by row, when the crossbar is the same both ways), made once per bound
-    crossbar ``bl`` (the chunks' threads share them: the first makes them, the other waits)."""
+    upper triangle, row by row, when the crossbar is the same both ways), and the same as
+    ``(W, pairs)``, made once per bound crossbar ``bl`` (the chunks' threads share them: the
+    first makes them, the other waits)."""
     with _pairs_lock:
         cached = bl.__dict__.get("_newton_pairs")
         if cached is not None:
@@ -158,5 +182,5 @@ def _pairs(bl, Pm, Om, symmetric):
             first = i if symmetric else 0
             np.multiply(O[i], P[first:], out=pairs[start:start + n - first])
             start += n - first
-        bl.__dict__["_newton_pairs"] = pairs
-        return pairs
+        cached = bl.__dict__["_newton_pairs"] = (pairs, np.ascontiguousarray(pairs.T))
+        return cached
