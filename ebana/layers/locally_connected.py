@@ -6,6 +6,7 @@ from ..backends.threads import thread_map
 from ..errors import ValidationError
 from .base import Layer, check_units, consecutive_slice, device_index
 from .conductance import TrainableConductances
+from .gradient_kernels import difference_and_sums
 from .initializers import initial_conductances
 from .patches import image_dims, output_size, pair_of_ints, window_indices
 from .wires import WiredLayer, device_drops, wired_ep_gradient
@@ -171,13 +172,14 @@ def _window_gradient(xp, lo_a, hi_a, lo_b, hi_b):
     """``sum_b (d_high**2 - d_low**2)`` per conductance of some windows, ``(W, K, F)``, from the
     phases' voltages (V) at the windows' inputs ``(B, W, K)`` and outputs ``(B, W, F)``;
     ``lo_a`` None: the inputs are ``hi_a`` in both phases."""
-    db, sb = hi_b - lo_b, hi_b + lo_b
     to_wkb, to_wbf = (1, 2, 0), (1, 0, 2)
     if lo_a is None:  # da = 0 and sa = 2 a: one product, doubled (exactly, as sa's would be)
+        db, sums = _difference_and_sums(xp, hi_b, lo_b)
         total = xp.matmul(hi_a.transpose(to_wkb), db.transpose(to_wbf))   # (W, K, F)
         total *= -2.0
-        total += xp.einsum("bwf,bwf->wf", db, sb)[:, None, :]
+        total += sums[:, None, :]
         return total
+    db, sb = hi_b - lo_b, hi_b + lo_b
     da, sa = hi_a - lo_a, hi_a + lo_a
     total = xp.matmul(sa.transpose(to_wkb), db.transpose(to_wbf))
     total *= -1.0
@@ -185,3 +187,14 @@ def _window_gradient(xp, lo_a, hi_a, lo_b, hi_b):
     total += xp.einsum("bwk,bwk->wk", da, sa)[:, :, None]
     total -= xp.matmul(da.transpose(to_wkb), sb.transpose(to_wbf))
     return total
+
+
+def _difference_and_sums(xp, high, low):
+    """``high - low`` (V, ``(B, W, F)``) and ``sum_b (high - low)(high + low)`` (V^2, ``(W, F)``)
+    of the phases' voltages at some windows' outputs: one compiled pass on the CPU."""
+    if xp is np:
+        difference, sums = np.empty(high.shape), np.zeros(high.shape[1:])
+        difference_and_sums(high, low, difference, sums)
+        return difference, sums
+    difference = high - low
+    return difference, xp.einsum("bwf,bwf->wf", difference, high + low)
