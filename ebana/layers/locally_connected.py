@@ -6,7 +6,7 @@ from ..backends.threads import thread_map
 from ..errors import ValidationError
 from .base import Layer, check_units, consecutive_slice, device_index
 from .conductance import TrainableConductances
-from .gradient_kernels import difference_and_sums
+from .gradient_kernels import phase_sums
 from .initializers import initial_conductances
 from .patches import image_dims, output_size, pair_of_ints, window_indices
 from .wires import WiredLayer, device_drops, wired_ep_gradient
@@ -193,8 +193,9 @@ def _difference_and_sums(xp, high, low):
     """``high - low`` (V, ``(B, W, F)``) and ``sum_b (high - low)(high + low)`` (V^2, ``(W, F)``)
     of the phases' voltages at some windows' outputs: one compiled pass on the CPU."""
     if xp is np:
-        difference, sums = np.empty(high.shape), np.zeros(high.shape[1:])
-        difference_and_sums(high, low, difference, sums)
-        return difference, sums
+        B, W, F = high.shape
+        difference, sums = np.empty((B, W * F)), np.zeros(W * F)
+        phase_sums(high.reshape(B, W * F), low.reshape(B, W * F), difference, None, sums)
+        return difference.reshape(B, W, F), sums.reshape(W, F)
     difference = high - low
     return difference, xp.einsum("bwf,bwf->wf", difference, high + low)
