@@ -3,7 +3,7 @@ expressions, on views of node voltages as the layers pass them."""
 import numpy as np
 import pytest
 
-from ebana.layers.gradient_kernels import phase_sums
+from ebana.layers.gradient_kernels import in_sample_order, phase_sums
 
 
 @pytest.mark.parametrize("with_total", [True, False])
@@ -17,3 +17,12 @@ def test_phase_sums_are_numpy_s_difference_sum_and_batch_sums(with_total):
     if with_total:
         assert np.array_equal(total, high + low)
     np.testing.assert_allclose(sums, 1.0 + ((high - low) * (high + low)).sum(axis=0), rtol=1e-14)
+
+
+def test_only_arrays_numpy_sums_in_sample_order_go_to_the_kernel():
+    """A fancy-indexed copy of some nets comes out column-major, and NumPy sums its columns
+    pairwise: the kernel's sample order would differ in the last bit (the device test's
+    conductances, trained through NumPy's expressions, must equal the CPU's bit for bit)."""
+    v = np.random.default_rng(1).normal(size=(64, 12))
+    assert in_sample_order(v[:, 2:9], v.take([5, 1, 3], axis=1))
+    assert not in_sample_order(v[:, [5, 1, 3]]) and not in_sample_order(v[:, 2:9], v.T)

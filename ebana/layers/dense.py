@@ -7,7 +7,7 @@ from ..backends.arrays import array_namespace
 from ..backends.threads import in_pieces
 from .base import Layer, check_units, device_index
 from .conductance import TrainableConductances
-from .gradient_kernels import phase_sums
+from .gradient_kernels import in_sample_order, phase_sums
 from .initializers import initial_conductances
 from .wires import WiredLayer, device_drops, wired_ep_gradient
 
@@ -169,8 +169,8 @@ def _batch_sum(pairs, single):
 
 def _phase_sums(xp, high, low):
     """``high - low``, ``high + low`` (V, ``(B, n)``) and ``sum_b (high - low)(high + low)`` (V^2,
-    ``(n,)``) of two phases' voltages: one compiled pass on the CPU."""
-    if xp is np:
+    ``(n,)``) of two phases' voltages: one compiled pass where it sums as NumPy would."""
+    if xp is np and in_sample_order(high, low):
         difference, total, sums = np.empty(high.shape), np.empty(high.shape), np.zeros(high.shape[1])
         phase_sums(high, low, difference, total, sums)
         return difference, total, sums

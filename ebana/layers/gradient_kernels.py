@@ -5,10 +5,22 @@ An EP gradient from two phases needs, at each side of a crossbar, the phases' di
 and the batch sum of ``(high - low)(high + low)`` per net. As NumPy expressions that is a
 pass over the voltages for each, with a fresh ``(B, n)`` temporary each: for the full-size
 local network's 256-sample step, 14 ms of its local layer's gradient and 7 ms of its output
-crossbar's. Compiled, it is one pass (6 ms and 2 ms). Sums run over the batch in sample
-order, as NumPy's reductions may not: they can round differently in the last bit. Units: V.
+crossbar's. Compiled, it is one pass (6 ms and 2 ms). Units: V.
+
+Sums run over the batch in sample order. NumPy sums a batch axis in that order too when each
+sample's values are contiguous (its rows: node-voltage views and ``take`` along the nets);
+a fancy-indexed copy comes out column-major, and NumPy sums those columns pairwise. Only the
+first kind is handed to the kernel (:func:`in_sample_order`): training on a device, whose
+NumPy-style arrays take the expressions, must give the CPU's conductances bit for bit.
 """
 import numba
+import numpy as np
+
+
+def in_sample_order(*arrays):
+    """True when every array is a NumPy array whose last axis is contiguous: NumPy's sums over
+    its first axis then run in sample order, as :func:`phase_sums`' do."""
+    return all(isinstance(a, np.ndarray) and a.strides[-1] == a.itemsize for a in arrays)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -6,7 +6,7 @@ from ..backends.threads import thread_map
 from ..errors import ValidationError
 from .base import Layer, check_units, consecutive_slice, device_index
 from .conductance import TrainableConductances
-from .gradient_kernels import phase_sums
+from .gradient_kernels import in_sample_order, phase_sums
 from .initializers import initial_conductances
 from .patches import image_dims, output_size, pair_of_ints, window_indices
 from .wires import WiredLayer, device_drops, wired_ep_gradient
@@ -191,9 +191,10 @@ def _window_gradient(xp, lo_a, hi_a, lo_b, hi_b):
 
 def _difference_and_sums(xp, high, low):
     """``high - low`` (V, ``(B, W, F)``) and ``sum_b (high - low)(high + low)`` (V^2, ``(W, F)``)
-    of the phases' voltages at some windows' outputs: one compiled pass on the CPU."""
-    if xp is np:
-        B, W, F = high.shape
+    of the phases' voltages at some windows' outputs: one compiled pass where it sums as NumPy
+    would."""
+    B, W, F = high.shape
+    if xp is np and in_sample_order(high, low):
         difference, sums = np.empty((B, W * F)), np.zeros(W * F)
         phase_sums(high.reshape(B, W * F), low.reshape(B, W * F), difference, None, sums)
         return difference.reshape(B, W, F), sums.reshape(W, F)
