@@ -4,8 +4,8 @@ An EP gradient from two phases needs, at each side of a crossbar, the phases' di
 ``high - low`` (for the products with the other side), sometimes their sum ``high + low``,
 and the batch sum of ``(high - low)(high + low)`` per net. As NumPy expressions that is a
 pass over the voltages for each, with a fresh ``(B, n)`` temporary each: for the full-size
-local network's 256-sample step, 14 ms of its local layer's gradient and 7 ms of its output
-crossbar's. Compiled, it is one pass (6 ms and 2 ms). Units: V.
+local network's 256-sample step in one thread, 14 ms of its local layer's gradient and about
+3.6 ms of its output crossbar's. Compiled, it is one pass (6 ms and 1.6 ms). Units: V.
 
 Sums run over the batch in sample order. NumPy sums a batch axis in that order too when each
 sample's values are contiguous (its rows: node-voltage views and ``take`` along the nets);

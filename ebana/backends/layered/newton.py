@@ -144,11 +144,10 @@ class OutputNewton:
         A /= np.atleast_2d(self.sweeps.consts[self.out][0])[:, :, None]  # the outputs' diagonal (S)
         return A
 
-
     def _slope_products(self):
         """The anchors' slopes times the window pairs, ``(B, pairs)``: one product over the pools
         per block (6 ms at 128 samples), then updated for the windows whose slope changed since
-        (a window re-anchored on another piece: 0.4 % between a free phase's jumps), except in
+        (a window re-anchored on another piece: 0.2 % between a free phase's jumps), except in
         a sample where more than 1 / FRESH_SHARE of them did (a product is then cheaper)."""
         block, (pairs, pairs_t) = self.block, self.pairs
         slopes = block.anchor_slopes()
