@@ -60,3 +60,17 @@ def test_wires_benchmark_small_run():
     rows = [line.strip("| ").split(" | ") for line in agreement.stdout.splitlines() if line.startswith("| 8 x 8 |")]
     assert [float(r[1]) for r in rows] == [0.1, 1.0, 10.0], agreement.stdout
     assert max(float(r[2]) for r in rows) < 1e-9 and min(float(r[3].rstrip("%")) for r in rows) > 0
+
+
+def test_local_step_split_quick_run():
+    """bench/local_split.py --quick: every part of the local network's step timed, and the parts
+    (those in the solver's threads once per thread) together within the step."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "local_split.py"), "--quick", "--steps", "2"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = dict(re.findall(r"^\| (?:\*\*)?([^|*]+?)(?:\*\*)? \| (?:\*\*)?([0-9.]+)", out.stdout, re.M))
+    parts = [float(v) for k, v in rows.items() if not k.startswith(("the ", "  of which"))]
+    assert len(parts) == 7 and all(p > 0 for p in parts), out.stdout
+    assert sum(parts) <= float(rows["the step"]), out.stdout
+    assert "KCL checks + input projection + gradients" in out.stdout
