@@ -18,6 +18,7 @@ the input projection and the gradients alone are shown against it. Units: ms per
 import argparse
 import collections
 import contextlib
+import importlib
 import pathlib
 import sys
 import threading
@@ -30,7 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import scale  # noqa: E402  (bench/scale.py: the network, its data and its floor)
 
-#: (label, module, class or None, attribute, runs in the solver's threads)
+#: (label, module, class, method, whether it runs in the solver's threads)
 PARTS = [
     ("input projection (local crossbar)", "ebana.backends.layered.windows", "WindowLink", "_multiply", True),
     ("pooled blocks made (gather)", "ebana.backends.layered.backend", "LayeredBackend", "_blocks", True),
@@ -46,7 +47,6 @@ PARTS = [
 @contextlib.contextmanager
 def timed(parts, totals):
     """Wrap each part's method so that its time (s) adds to ``totals[label]``; restore them after."""
-    import importlib
     lock, saved = threading.Lock(), []
     for label, module, cls, attr, _ in parts:
         owner = getattr(importlib.import_module(module), cls)
@@ -70,7 +70,8 @@ def timed(parts, totals):
 
 
 def split(filters, batch, steps, blas_threads=2):
-    """ms per step of each part, of the step, and the floor; the solver's threads."""
+    """ms per step of each part (mean over ``steps``), of the step (median) and of the floor;
+    the solver's threads."""
     from threadpoolctl import threadpool_limits
 
     from ebana.training import MSE
@@ -102,7 +103,7 @@ def main(argv=None):
     filters, batch = (4, 64) if a.quick else (256, 256)
     parts, step, floor, threads = split(filters, batch, a.steps)
     print(f"local 28x28x2, 7x7/3, {filters} filters, 2x2 pool; batch {batch}; {threads} solver threads; "
-          f"median of {a.steps} steps\n")
+          f"parts: mean of {a.steps} steps, the step: their median\n")
     print("| part | ms per step | x floor |")
     print("|---|---:|---:|")
     for label, _, _, _, inside in PARTS:
