@@ -87,7 +87,7 @@ class OutputNewton:
         self.symmetric = bl.scaled["a"] is bl.scaled["b"]
         self.pairs = _pairs(bl, self.Pm, self.Om, self.symmetric)
         self.last = None  # every sample's largest output move before the last jump (V)
-        self.inherited = block.newton_matrix if warm else None  # the last solve's, for the first jump
+        self.inherit = warm  # the first jump takes the last solve's matrix
         self.given_up = False
 
     def mix(self, f, g):
@@ -124,15 +124,18 @@ class OutputNewton:
         one) takes the last matrix made on the block, whose anchors the nudge mostly keeps;
         every other jump makes it afresh for the anchors as they are (a free phase's second
         jump on its first jump's matrix needed a fourth sweep)."""
-        A, self.inherited = self.inherited, None
-        if A is None or A.shape[0] != self.v[self.out].shape[0]:
-            A = self.block.newton_matrix = self._matrix()
-        return A
+        kept, inherit, self.inherit = self.block.newton_products, self.inherit, False
+        if inherit and kept is not None and kept[0].shape[0] == self.v[self.out].shape[0]:
+            return self._assemble(kept[0])  # the products the last matrix was made from, as they are
+        return self._matrix()
 
     def _matrix(self):
         """``A`` (``(B, n_o, n_o)``): how one anchored sweep moves the outputs per volt of theirs,
         for the block's anchors as they are."""
-        prod = self._slope_products()
+        return self._assemble(self._slope_products())
+
+    def _assemble(self, prod):
+        """``A`` from the slope products ``prod`` (:meth:`_slope_products`)."""
         n = self.Pm.shape[0]
         A = np.empty((prod.shape[0], n, n))
         if self.symmetric:

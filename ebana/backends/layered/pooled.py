@@ -68,9 +68,9 @@ class PooledBlock:
         # solves after it, within its linear pieces, are one step from it
         self._anchor, self._anchored = None, None
         self._spare_anchor = None if old is None else old._anchor
-        #: the last Newton matrix made on the block's anchors (:mod:`.newton`), and the slope
-        #: products it came from with the slopes they were made for; None before the first
-        self.newton_matrix = self.newton_products = None
+        #: the slope products of the last Newton matrix made on the block's anchors, with the
+        #: slopes they were made for (:mod:`.newton`); None before the first
+        self.newton_products = None
 
     def update(self, C_children, C_pools, v_children, v_pools, change_children=None, change_pools=None,
                children_too=True):
