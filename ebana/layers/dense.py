@@ -7,7 +7,7 @@ from ..backends.arrays import array_namespace
 from ..backends.threads import in_pieces
 from .base import Layer, check_units, device_index
 from .conductance import TrainableConductances
-from .gradient_kernels import in_sample_order, phase_sums
+from .gradient_kernels import phase_terms
 from .initializers import initial_conductances
 from .wires import WiredLayer, device_drops, wired_ep_gradient
 
@@ -124,7 +124,7 @@ class DenseLayer(WiredLayer, TrainableConductances, Layer):
         dcsc = (dc * sc).sum(axis=0)[None, :]
 
         def rows(nets):  # the rows of some input nets: each row depends on its own net only
-            da, sa, dsa = _phase_sums(xp, a_h[:, nets], a_l[:, nets])
+            da, sa, dsa = phase_terms(xp, a_h[:, nets], a_l[:, nets])
             # in place on one array: each temporary of that size is a pass over memory
             part = _batch_sum([(da, sc), (sa, dc)], single)
             part -= dsa[:, None]
@@ -165,17 +165,6 @@ def _batch_sum(pairs, single):
     for x, y in pairs[1:]:
         total += x.T @ y
     return total
-
-
-def _phase_sums(xp, high, low):
-    """``high - low``, ``high + low`` (V, ``(B, n)``) and ``sum_b (high - low)(high + low)`` (V^2,
-    ``(n,)``) of two phases' voltages: one compiled pass where it sums as NumPy would."""
-    if xp is np and in_sample_order(high, low):
-        difference, total, sums = np.empty(high.shape), np.empty(high.shape), np.zeros(high.shape[1])
-        phase_sums(high, low, difference, total, sums)
-        return difference, total, sums
-    difference, total = high - low, high + low
-    return difference, total, (difference * total).sum(axis=0)
 
 
 def _as_slice(nodes):

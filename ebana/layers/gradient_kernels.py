@@ -10,7 +10,7 @@ local network's 256-sample step in one thread, 14 ms of its local layer's gradie
 Sums run over the batch in sample order. NumPy sums a batch axis in that order too when each
 sample's values are contiguous (its rows: node-voltage views and ``take`` along the nets);
 a fancy-indexed copy comes out column-major, and NumPy sums those columns pairwise. Only the
-first kind is handed to the kernel (:func:`in_sample_order`): training on a device, whose
+first kind is handed to the kernel (:func:`phase_terms`, :func:`in_sample_order`): training on a device, whose
 NumPy-style arrays take the expressions, must give the CPU's conductances bit for bit.
 """
 import numba
@@ -37,3 +37,17 @@ def phase_sums(high, low, difference, total, sums):
             if total is not None:
                 total[b, i] = s
             sums[i] += d * s
+
+
+def phase_terms(xp, high, low, with_total=True):
+    """``high - low``, ``high + low`` (or None without ``with_total``), V, ``(B, n)``, and
+    ``sum_b (high - low)(high + low)`` (V^2, ``(n,)``) of two phases' voltages ``high``, ``low``
+    (``(B, n)``, namespace ``xp``): :func:`phase_sums` where it sums as NumPy would, NumPy's
+    (or the device's) expressions elsewhere."""
+    if xp is np and in_sample_order(high, low):
+        difference, sums = np.empty(high.shape), np.zeros(high.shape[1])
+        total = np.empty(high.shape) if with_total else None
+        phase_sums(high, low, difference, total, sums)
+        return difference, total, sums
+    difference, total = high - low, high + low
+    return difference, total if with_total else None, (difference * total).sum(axis=0)

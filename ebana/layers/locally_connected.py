@@ -6,7 +6,7 @@ from ..backends.threads import thread_map
 from ..errors import ValidationError
 from .base import Layer, check_units, consecutive_slice, device_index
 from .conductance import TrainableConductances
-from .gradient_kernels import in_sample_order, phase_sums
+from .gradient_kernels import phase_terms
 from .initializers import initial_conductances
 from .patches import image_dims, output_size, pair_of_ints, window_indices
 from .wires import WiredLayer, device_drops, wired_ep_gradient
@@ -174,7 +174,9 @@ def _window_gradient(xp, lo_a, hi_a, lo_b, hi_b):
     ``lo_a`` None: the inputs are ``hi_a`` in both phases."""
     to_wkb, to_wbf = (1, 2, 0), (1, 0, 2)
     if lo_a is None:  # da = 0 and sa = 2 a: one product, doubled (exactly, as sa's would be)
-        db, sums = _difference_and_sums(xp, hi_b, lo_b)
+        B, W, F = hi_b.shape
+        db, _, sums = phase_terms(xp, hi_b.reshape(B, W * F), lo_b.reshape(B, W * F), with_total=False)
+        db, sums = db.reshape(B, W, F), sums.reshape(W, F)
         total = xp.matmul(hi_a.transpose(to_wkb), db.transpose(to_wbf))   # (W, K, F)
         total *= -2.0
         total += sums[:, None, :]
@@ -187,16 +189,3 @@ def _window_gradient(xp, lo_a, hi_a, lo_b, hi_b):
     total += xp.einsum("bwk,bwk->wk", da, sa)[:, :, None]
     total -= xp.matmul(da.transpose(to_wkb), sb.transpose(to_wbf))
     return total
-
-
-def _difference_and_sums(xp, high, low):
-    """``high - low`` (V, ``(B, W, F)``) and ``sum_b (high - low)(high + low)`` (V^2, ``(W, F)``)
-    of the phases' voltages at some windows' outputs: one compiled pass where it sums as NumPy
-    would."""
-    B, W, F = high.shape
-    if xp is np and in_sample_order(high, low):
-        difference, sums = np.empty((B, W * F)), np.zeros(W * F)
-        phase_sums(high.reshape(B, W * F), low.reshape(B, W * F), difference, None, sums)
-        return difference.reshape(B, W, F), sums.reshape(W, F)
-    difference = high - low
-    return difference, xp.einsum("bwf,bwf->wf", difference, high + low)

@@ -54,9 +54,10 @@ class PooledBlock:
         self.s = np.ascontiguousarray(self.sa * self.inv)
         with np.errstate(divide="ignore"):
             self.inv_s = 1.0 / self.s
-        # the last batch's block (``recycle``, or None) lends its buffers: 17 MB each at 128
-        # samples, whose fresh pages cost more to fault in than the passes that fill them
-        old = recycle if recycle is not None and recycle.first == self.first else None
+        # the block it replaces (the last batch's, in ``recycle``: blocks by ``first``) lends its
+        # buffers: 17 MB each at 128 samples, whose fresh pages cost more to fault in than the
+        # passes that fill them
+        old = (recycle or {}).get(self.first)
         known = self._known_currents()
         first, run = self.check_order()[:2]
         shape = (max(known[0].shape[0], known[1].shape[0], self.inv.shape[0]),) + self.inv.shape[1:]
@@ -181,7 +182,7 @@ def pooled_blocks(plan, bound, consts, recycle=None):
             children = plan.groups[link.a.group]
             pendant = not children.currents and all(l is link or FIXED in (l.a.group, l.b.group)
                                                     for l, _ in children.links)
-            block = PooledBlock(link, bl, consts, pendant, (recycle or {}).get(min(link.a.group, link.b.group)))
+            block = PooledBlock(link, bl, consts, pendant, recycle)
             blocks[block.first] = block
     return blocks
 
