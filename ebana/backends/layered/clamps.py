@@ -34,7 +34,7 @@ Units: V, A, S.
 """
 import numpy as np
 
-from .kernels import assign_with_move, clamp_band, clamp_band_residual
+from .kernels import assign_with_move, clamp_band, clamp_band_residual, clamp_piece_slopes
 from .links import add_drift
 
 
@@ -69,6 +69,9 @@ class ClampSolver:
         self.one_pass = len(self.parts) == 1 or (
             signs == [-1.0, 1.0] and np.all(self._part(-1.0)[1] <= self._part(1.0)[1]))
         self._wide_cache = None
+        #: the slope products of the last Newton matrix made on this group's clamps, with the
+        #: slopes they were made for (:mod:`.clamp_newton`: a chunk's phases share them); None before
+        self.newton_products = None
         self.band = None  # (bp_low, bp_high, gdelta, eps) for a two-sided clamp of one diode
         if self.one_pass and len(self.parts) == 2 and self.parts[0][2] == self.parts[1][2]:
             gd = self.parts[0][2]
@@ -96,6 +99,13 @@ class ClampSolver:
             K, inv_off, low, high, eps, _ = self._wide(v.shape)
             return clamp_band(C, K, inv_off, low, high, eps, v, change)
         return assign_with_move(v, self._solve(C, v), change)
+
+    def piece_slopes(self, v):
+        """Each net's voltage per ampere of the current into it, on the piece of its band clamp
+        its voltage ``v`` (V, ``(B, n)``) lies on (V/A): ``1 / D`` inside the band, ``1 / (D +
+        g_on)`` past it (the band case only: :mod:`.clamp_newton`)."""
+        _, inv_off, low, high, eps, _ = self._wide(v.shape)
+        return clamp_piece_slopes(v, inv_off, low, high, eps)
 
     def _wide(self, shape):
         """``K, inv_off, low, high, eps, D`` of the band case broadcast to ``shape`` (stride-0

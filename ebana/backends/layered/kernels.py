@@ -550,6 +550,38 @@ def update_slope_products(prod, seen, slopes, pairs_t, most):
     return redo
 
 
+@_jit
+def clamp_piece_slopes(x, inv_off, low, high, eps):
+    """Each band-clamped net's voltage per ampere of its currents on the piece its voltage ``x``
+    (V, ``(B, n)``) lies on (V/A): ``inv_off`` inside ``[low, high]``, ``(1 - eps) inv_off``
+    past it; the constants broadcast to ``(B, n)``, as :func:`clamp_band` takes them."""
+    B, n = x.shape
+    out = np.empty((B, n))
+    for b in range(B):
+        for j in range(n):
+            past = (x[b, j] < low[b, j]) | (x[b, j] > high[b, j])
+            out[b, j] = inv_off[b, j] * (1.0 - eps[b, j] * past)
+    return out
+
+
+@_jit
+def follow_pieces(v, y, P, slopes):
+    """Move nets along their pieces, in place: ``v[b, j] += slopes[b, j] * (y @ P)[b, j]``, for
+    a move ``y`` (V, ``(B, m)``) of the ``m`` nets whose currents reach them through ``P``
+    (S, ``(m, n)``); ``v`` may be a view of columns."""
+    B, n = v.shape
+    m = y.shape[1]
+    row = np.empty(n)
+    for b in range(B):
+        row[:] = 0.0
+        for o in range(m):
+            yo = y[b, o]
+            for j in range(n):
+                row[j] += yo * P[o, j]
+        for j in range(n):
+            v[b, j] += slopes[b, j] * row[j]
+
+
 @_jit_ieee
 def pool_block_residual(xL, vP, DL, KL, XL, lowL, highL, gd, inv, eps, cP, KP, DP, extraP, sa, sb, first, run,
                         write):

@@ -72,52 +72,98 @@ def output_newton(sweeps, order, v, fallback, warm=False):
     return OutputNewton(sweeps, block, out, link, v, fallback, warm)
 
 
-class OutputNewton:
-    """Newton's step on the outputs of :func:`output_newton`'s layout, as a mixer of the sweeps'
-    state (:meth:`mix`, the interface of :class:`~.anderson.Anderson`)."""
+class OutputJump:
+    """Newton's step on ``n`` output nets that a sweep computes from groups which themselves
+    follow the outputs alone, as a mixer of the sweeps' state (:meth:`mix`, the interface of
+    :class:`~.anderson.Anderson`). A subclass says which samples it can jump
+    (:meth:`_anchored`), makes the matrix ``A`` of one sweep's linear map of the outputs
+    (:meth:`_jump_matrix`, from the slope products :meth:`_assemble` takes) and moves the groups
+    that follow the outputs along their pieces (:meth:`_follow`). ``Pm`` and ``Om`` are the
+    crossbars seen from each side (``c = v_out @ Pm`` into the followers, ``C = v @ Om`` into
+    the outputs), ``symmetric`` when they are one matrix."""
+
+    def __init__(self, sweeps, out, v, fallback, Pm, symmetric):
+        self.sweeps, self.out, self.v, self.fallback = sweeps, out, v, fallback
+        self.n = Pm.shape[0]
+        self.symmetric = symmetric
+        self.last = None  # every sample's largest output move before the last jump (V)
+        self.given_up = False
+
+    def mix(self, f, g):
+        """Jump the outputs to the fixed point of the sweep on the pieces it ended on; ``f`` and
+        ``g`` are the last sweep's move and image of the state (V, ``(B, n_state)``, ``g`` in
+        place). After a jump that did not contract, the ``fallback`` mixer (Anderson's) takes
+        over. Returns whether it jumped (or the fallback mixed)."""
+        f_out = self._output_move(f)
+        size = np.abs(f_out).max(axis=1, initial=0.0)
+        if self.last is not None and np.any(size > GIVE_UP * self.last):
+            self.given_up = True
+        if self.given_up:
+            return self.fallback.mix(f, g)
+        self.last = size
+        anchored = self._anchored()
+        if anchored is None or not anchored.any():
+            return False
+        try:
+            y = np.linalg.solve(np.eye(self.n) - self._jump_matrix(), f_out[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:  # a singular matrix: the sweeps go on without jumps
+            self.given_up = True
+            return self.fallback.mix(f, g)
+        kept = ~anchored | ~np.isfinite(y).all(axis=1)  # these samples keep the sweep's image
+        y[kept] = 0.0
+        self._follow(y)
+        self._move_outputs(y, f_out, g, kept)
+        return True
+
+    def _output_move(self, f):
+        """The outputs' part of the state's move ``f``: its last ``n`` columns (V)."""
+        return f[:, f.shape[1] - self.n:]
+
+    def _move_outputs(self, y, f_out, g, kept):
+        """Put the outputs, the last ``n`` columns of the image ``g`` (V, in place), where the
+        jump ``y`` says (the last sweep's start plus ``y``); ``kept`` samples stay as swept."""
+        y[kept] = f_out[kept]
+        g[:, g.shape[1] - self.n:] += y - f_out
+
+    def _assemble(self, prod):
+        """``A`` (``(B, n, n)``: how one sweep on the same pieces moves the outputs per volt of
+        theirs) from the slope products ``prod`` (``(B, pairs)``, :func:`_pairs`' order)."""
+        n = self.n
+        A = np.empty((prod.shape[0], n, n))
+        if self.symmetric:
+            iu = np.triu_indices(n)
+            A[:, iu[0], iu[1]] = prod
+            A[:, iu[1], iu[0]] = prod
+        else:
+            A[:] = prod.reshape(-1, n, n)
+        A /= np.atleast_2d(self.sweeps.consts[self.out][0])[:, :, None]  # the outputs' diagonal (S)
+        return A
+
+
+class OutputNewton(OutputJump):
+    """:class:`OutputJump` for :func:`output_newton`'s layout: the outputs fed by a pendant
+    pooled block, whose pools follow them along their anchors."""
 
     def __init__(self, sweeps, block, out, link, v, fallback, warm=False):
-        self.sweeps, self.block, self.out, self.v, self.fallback = sweeps, block, out, v, fallback
+        self.block = block
         self.also_moves = (block.pools,)  # groups outside the state that a jump moves
         bl = sweeps.bound[id(link)]
         pside = "a" if link.a.group == block.pools else "b"
         # c_pools = v_out @ Pm, C_out = v_pools @ Om (A, divided by alpha), as from_nets makes them
         self.Pm = bl.scaled["a"].T if pside == "a" else bl.scaled["b"]
         self.Om = bl.scaled["b"] if pside == "a" else bl.scaled["a"].T
-        self.symmetric = bl.scaled["a"] is bl.scaled["b"]
+        super().__init__(sweeps, out, v, fallback, self.Pm, bl.scaled["a"] is bl.scaled["b"])
         self.pairs = _pairs(bl, self.Pm, self.Om, self.symmetric)
-        self.last = None  # every sample's largest output move before the last jump (V)
         self.inherit = warm  # the first jump takes the last solve's matrix
-        self.given_up = False
 
-    def mix(self, f, g):
-        """Jump the outputs ``g`` (V, ``(B, n_o)``: the last sweep's image, in place) to the fixed
-        point of the anchored sweep; ``f`` is that sweep's move of them. The pools follow by
-        their anchors. Returns whether it jumped (or the fallback mixed). After a jump that did
-        not contract, the ``fallback`` mixer (Anderson's) takes over."""
-        size = np.abs(f).max(axis=1, initial=0.0)
-        if self.last is not None and np.any(size > GIVE_UP * self.last):
-            self.given_up = True
-        if self.given_up:
-            return self.fallback.mix(f, g)
-        self.last = size
-        block = self.block
-        if block.anchored is None or not block.anchored.any():
-            return False
-        try:
-            y = np.linalg.solve(np.eye(f.shape[1]) - self._jump_matrix(), f[:, :, None])[:, :, 0]
-        except np.linalg.LinAlgError:  # a singular matrix: the sweeps go on without jumps
-            self.given_up = True
-            return self.fallback.mix(f, g)
-        kept = ~block.anchored | ~np.isfinite(y).all(axis=1)  # these samples keep the sweep's image
-        # the pools move along their anchors' lines (window order) by the change of their currents
-        y[kept] = 0.0
+    def _anchored(self):
+        return self.block.anchored
+
+    def _follow(self, y):
+        """The pools along their anchors' lines (window order), by the change of their currents."""
         dp = y @ self.Pm
-        dp *= block.anchor_slopes()
-        self.v[block.pools] += dp
-        y[kept] = f[kept]
-        g += y - f
-        return True
+        dp *= self.block.anchor_slopes()
+        self.v[self.block.pools] += dp
 
     def _jump_matrix(self):
         """``A`` for this jump: the first jump of a warm solve (a nudged phase from the free
@@ -134,36 +180,28 @@ class OutputNewton:
         for the block's anchors as they are."""
         return self._assemble(self._slope_products())
 
-    def _assemble(self, prod):
-        """``A`` from the slope products ``prod`` (:meth:`_slope_products`)."""
-        n = self.Pm.shape[0]
-        A = np.empty((prod.shape[0], n, n))
-        if self.symmetric:
-            iu = np.triu_indices(n)
-            A[:, iu[0], iu[1]] = prod
-            A[:, iu[1], iu[0]] = prod
-        else:
-            A[:] = prod.reshape(-1, n, n)
-        A /= np.atleast_2d(self.sweeps.consts[self.out][0])[:, :, None]  # the outputs' diagonal (S)
-        return A
-
     def _slope_products(self):
-        """The anchors' slopes times the window pairs, ``(B, pairs)``: one product over the pools
-        per block (6 ms at 128 samples), then updated for the windows whose slope changed since
-        (a window re-anchored on another piece: 0.2 % between a free phase's jumps), except in
-        a sample where more than 1 / FRESH_SHARE of them did (a product is then cheaper)."""
-        block, (pairs, pairs_t) = self.block, self.pairs
-        slopes = block.anchor_slopes()
-        kept = block.newton_products
-        if kept is None or kept[0].shape[0] != slopes.shape[0]:
-            block.newton_products = kept = (slopes @ pairs.T, slopes.copy())
-            return kept[0]
-        prod, seen = kept
-        redo = update_slope_products(prod, seen, slopes, pairs_t, slopes.shape[1] // FRESH_SHARE)
-        if redo.any():
-            prod[redo] = slopes[redo] @ pairs.T
-            seen[redo] = slopes[redo]
-        return prod
+        """The anchors' slopes times the window pairs, ``(B, pairs)`` (:func:`kept_slope_products`,
+        kept on the block: a fresh product over the pools is 6 ms at 128 samples, and 0.2 % of
+        the windows are re-anchored between a free phase's jumps)."""
+        return kept_slope_products(self.block, self.block.anchor_slopes(), self.pairs)
+
+
+def kept_slope_products(holder, slopes, pairs):
+    """``slopes @ pairs.T`` (``(B, pairs)``; ``pairs`` as :func:`_pairs` gives them), kept as
+    ``holder.newton_products`` with the slopes it was made for: one product the first time,
+    then updated for the entries whose slope changed since, except in a sample where more than
+    1 / FRESH_SHARE of them did (a product is then cheaper)."""
+    (pairs, pairs_t), kept = pairs, holder.newton_products
+    if kept is None or kept[0].shape[0] != slopes.shape[0]:
+        holder.newton_products = kept = (slopes @ pairs.T, slopes.copy())
+        return kept[0]
+    prod, seen = kept
+    redo = update_slope_products(prod, seen, slopes, pairs_t, slopes.shape[1] // FRESH_SHARE)
+    if redo.any():
+        prod[redo] = slopes[redo] @ pairs.T
+        seen[redo] = slopes[redo]
+    return prod
 
 
 def _pairs(bl, Pm, Om, symmetric):

@@ -14,6 +14,7 @@ from ...errors import SimulatorError
 from .anderson import Anderson
 from .kernels import assign_with_move, largest_difference
 from .links import add_drift
+from .clamp_newton import clamp_newton
 from .newton import output_newton
 from .plan import FIXED
 
@@ -184,7 +185,7 @@ class Sweeps:
         # the state (every group but the first visited, with their blocks' partners) in one
         # buffer, which the mixing updates in place; each sweep writes the state's moves into `residual`
         state, residual, change = _gather(v, self._with_partners(self.order[1:])) if mixing else (None, None, {})
-        mixer = self._first_mixer(v, warm) if mixing else None
+        mixer = self._first_mixer(v, warm, gshunt) if mixing else None
         previous = 0.0  # the largest move of the previous sweep (V)
         self.untouched = set(range(K)) if from_zero else set()
         for sweep in range(1, be.max_iterations + 1):
@@ -224,12 +225,14 @@ class Sweeps:
         return {b.children for b in self.blocks.values()
                 if b.pendant and visited and b.first == visited[0] and b.children not in self.sourced}
 
-    def _first_mixer(self, v, warm):
+    def _first_mixer(self, v, warm, gshunt=0.0):
         """The mixer from the first sweep: Newton's step for a few outputs fed by a pooled block
-        (:mod:`.newton`), else Anderson's mixing, which a warm start begins on its second sweep
-        (None)."""
+        (:mod:`.newton`) or by clamped groups (:mod:`.clamp_newton`), else Anderson's mixing,
+        which a warm start begins on its second sweep (None)."""
         depth = self.backend.anderson_depth
         newton = output_newton(self, self.order, v, Anderson(depth), warm)
+        if newton is None:
+            newton = clamp_newton(self, self.order, v, Anderson(depth), gshunt)
         return newton if newton is not None or warm else Anderson(depth)
 
     def _sweep(self, v, gshunt, change, sample_offset, order=None):
