@@ -31,7 +31,7 @@ mixing takes over for the rest of the solve. Units: V, A, S.
 import numpy as np
 
 from .kernels import follow_pieces
-from .newton import MAX_OUTPUTS, OutputJump, _pairs, kept_slope_products
+from .newton import MAX_OUTPUTS, OutputJump, kept_slope_products, output_pairs
 from .plan import FIXED
 
 
@@ -88,7 +88,7 @@ class ClampNewton(OutputJump):
             # c_h = v_out @ Pm, C_out = v_h @ Om (A, divided by alpha), as from_nets makes them
             Pm = bl.scaled["a"].T if hside == "a" else bl.scaled["b"]
             Om = bl.scaled["b"] if hside == "a" else bl.scaled["a"].T
-            self.sides.append((h, np.ascontiguousarray(Pm), Om, _pairs(bl, Pm, Om, symmetric)))
+            self.sides.append((h, np.ascontiguousarray(Pm), Om, output_pairs(bl, Pm, Om, symmetric)))
         super().__init__(sweeps, out, v, fallback, Pm, symmetric)
         # the groups a jump moves outside the mixing state: the one visited first
         self.also_moves = (followers[0],) if forward else (out,)

@@ -26,7 +26,10 @@ two after jumps), a nudged one 2.
 
 The sweeps still decide convergence and the KCL check still judges the result: a jump can
 only change how fast a solve ends, not where. Should a jump not shrink the next sweep's move
-by half, Anderson's mixing takes over for the rest of the solve. Units: V, A, S.
+by half, Anderson's mixing takes over for the rest of the solve.
+
+The step itself, for any outputs whose feeding nets follow them alone, is :class:`OutputJump`;
+:mod:`.clamp_newton` takes it to the outputs of one rectified hidden layer. Units: V, A, S.
 """
 import threading
 
@@ -127,7 +130,7 @@ class OutputJump:
 
     def _assemble(self, prod):
         """``A`` (``(B, n, n)``: how one sweep on the same pieces moves the outputs per volt of
-        theirs) from the slope products ``prod`` (``(B, pairs)``, :func:`_pairs`' order)."""
+        theirs) from the slope products ``prod`` (``(B, pairs)``, :func:`output_pairs`' order)."""
         n = self.n
         A = np.empty((prod.shape[0], n, n))
         if self.symmetric:
@@ -153,7 +156,7 @@ class OutputNewton(OutputJump):
         self.Pm = bl.scaled["a"].T if pside == "a" else bl.scaled["b"]
         self.Om = bl.scaled["b"] if pside == "a" else bl.scaled["a"].T
         super().__init__(sweeps, out, v, fallback, self.Pm, bl.scaled["a"] is bl.scaled["b"])
-        self.pairs = _pairs(bl, self.Pm, self.Om, self.symmetric)
+        self.pairs = output_pairs(bl, self.Pm, self.Om, self.symmetric)
         self.inherit = warm  # the first jump takes the last solve's matrix
 
     def _anchored(self):
@@ -188,7 +191,7 @@ class OutputNewton(OutputJump):
 
 
 def kept_slope_products(holder, slopes, pairs):
-    """``slopes @ pairs.T`` (``(B, pairs)``; ``pairs`` as :func:`_pairs` gives them), kept as
+    """``slopes @ pairs.T`` (``(B, pairs)``; ``pairs`` as :func:`output_pairs` gives them), kept as
     ``holder.newton_products`` with the slopes it was made for: one product the first time,
     then updated for the entries whose slope changed since, except in a sample where more than
     1 / FRESH_SHARE of them did (a product is then cheaper)."""
@@ -204,11 +207,11 @@ def kept_slope_products(holder, slopes, pairs):
     return prod
 
 
-def _pairs(bl, Pm, Om, symmetric):
-    """Per window, the products ``Om[w, o] Pm[o', w]`` of its pool net ``w`` (``(pairs, W)``; the
-    upper triangle, row by row, when the crossbar is the same both ways), and the same as
-    ``(W, pairs)``, made once per bound crossbar ``bl`` (the chunks' threads share them: the
-    first makes them, the other waits)."""
+def output_pairs(bl, Pm, Om, symmetric):
+    """Per net ``w`` fed by the outputs (a pool net, window ``w``'s, or a clamped net), the
+    products ``Om[w, o] Pm[o', w]`` (``(pairs, W)``; the upper triangle, row by row, when the
+    crossbar is the same both ways), and the same as ``(W, pairs)``, made once per bound
+    crossbar ``bl`` (the chunks' threads share them: the first makes them, the other waits)."""
     with _pairs_lock:
         cached = bl.__dict__.get("_newton_pairs")
         if cached is not None:
