@@ -110,7 +110,7 @@ class ClampNewton(OutputJump):
         return move / np.atleast_2d(self.sweeps.consts[self.out][0])
 
     def _move_outputs(self, y, f_out, g, kept):
-        """Cold: the outputs in the state (:meth:`OutputJump._move_outputs`); warm: the outputs,
+        """Cold: the outputs in the state (as ``OutputJump`` moves them); warm: the outputs,
         outside the state, from where the last sweep put them by ``y`` (0 for ``kept``)."""
         if self.forward:
             super()._move_outputs(y, f_out, g, kept)

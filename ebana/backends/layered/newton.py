@@ -79,9 +79,9 @@ class OutputJump:
     """Newton's step on ``n`` output nets that a sweep computes from groups which themselves
     follow the outputs alone, as a mixer of the sweeps' state (:meth:`mix`, the interface of
     :class:`~.anderson.Anderson`). A subclass says which samples it can jump
-    (:meth:`_anchored`), makes the matrix ``A`` of one sweep's linear map of the outputs
-    (:meth:`_jump_matrix`, from the slope products :meth:`_assemble` takes) and moves the groups
-    that follow the outputs along their pieces (:meth:`_follow`). ``Pm`` and ``Om`` are the
+    (``_anchored``), makes the matrix ``A`` of one sweep's linear map of the outputs
+    (``_jump_matrix``, from the slope products ``_assemble`` takes) and moves the groups
+    that follow the outputs along their pieces (``_follow``). ``Pm`` and ``Om`` are the
     crossbars seen from each side (``c = v_out @ Pm`` into the followers, ``C = v @ Om`` into
     the outputs), ``symmetric`` when they are one matrix."""
 
