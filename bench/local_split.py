@@ -36,7 +36,7 @@ PARTS = [
     ("input projection (local crossbar)", "ebana.backends.layered.windows", "WindowLink", "_multiply", True),
     ("pooled blocks made (gather)", "ebana.backends.layered.backend", "LayeredBackend", "_blocks", True),
     ("sweeps (blocks, products, Newton)", "ebana.backends.layered.sweeps", "Sweeps", "sweep_all", True),
-    ("  of which Newton's steps", "ebana.backends.layered.newton", "OutputNewton", "mix", True),
+    ("  of which Newton's steps", "ebana.backends.layered.newton", "OutputJump", "mix", True),
     ("KCL checks", "ebana.backends.layered.sweeps", "Sweeps", "check_residual", True),
     ("node voltages written", "ebana.backends.layered.backend", "LayeredBackend", "_node_voltages", True),
     ("gradient, local layer", "ebana.layers.locally_connected", "LocallyConnected2DLayer", "ep_gradient", False),

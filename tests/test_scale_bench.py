@@ -74,3 +74,20 @@ def test_local_step_split_quick_run():
     assert len(parts) == 7 and all(p > 0 for p in parts), out.stdout
     assert sum(parts) <= float(rows["the step"]), out.stdout
     assert "KCL checks + input projection + gradients" in out.stdout
+
+
+def test_rectified_newton_quick_run():
+    """bench/rectified_newton.py --quick: both small networks timed with Newton's step and with
+    Anderson's mixing, and the step takes fewer sweeps in each phase it jumps in."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "rectified_newton.py"), "--quick", "--steps", "1"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = re.findall(r"^\| (rectified[^|]*) \| \d \| ([0-9.]+) \| ([0-9/]+) \| ([0-9.]+) \| ([0-9/]+) \|",
+                      out.stdout, re.M)
+    assert len(rows) == 4, out.stdout
+    for _, off, off_sweeps, on, on_sweeps in rows:
+        assert float(off) > 0 and float(on) > 0
+        mixing, newton = ([int(s) for s in x.split("/")] for x in (off_sweeps, on_sweeps))
+        assert len(newton) == 3 and sum(newton) < sum(mixing), out.stdout
+    assert out.stdout.count("**") == 4  # a median ratio per network

@@ -31,7 +31,7 @@ mixing takes over for the rest of the solve. Units: V, A, S.
 import numpy as np
 
 from .kernels import follow_pieces
-from .newton import MAX_OUTPUTS, OutputJump, kept_slope_products, output_pairs
+from .newton import MAX_OUTPUTS, OutputJump, crossbar_sides, kept_slope_products, output_pairs
 from .plan import FIXED
 
 
@@ -83,11 +83,7 @@ class ClampNewton(OutputJump):
         self.sides = []  # per follower: (group, Pm, Om, its nets' pairs: (pairs, n_h) and (n_h, pairs))
         for h, link in zip(followers, links):
             bl = sweeps.bound[id(link)]
-            hside = "a" if link.a.group == h else "b"
-            symmetric = bl.scaled["a"] is bl.scaled["b"]  # the same for every link (clamp_newton)
-            # c_h = v_out @ Pm, C_out = v_h @ Om (A, divided by alpha), as from_nets makes them
-            Pm = bl.scaled["a"].T if hside == "a" else bl.scaled["b"]
-            Om = bl.scaled["b"] if hside == "a" else bl.scaled["a"].T
+            Pm, Om, symmetric = crossbar_sides(bl, link, h)  # symmetric for every link or none
             self.sides.append((h, np.ascontiguousarray(Pm), Om, output_pairs(bl, Pm, Om, symmetric)))
         super().__init__(sweeps, out, v, fallback, Pm, symmetric)
         # the groups a jump moves outside the mixing state: the one visited first

@@ -151,12 +151,9 @@ class OutputNewton(OutputJump):
         self.block = block
         self.also_moves = (block.pools,)  # groups outside the state that a jump moves
         bl = sweeps.bound[id(link)]
-        pside = "a" if link.a.group == block.pools else "b"
-        # c_pools = v_out @ Pm, C_out = v_pools @ Om (A, divided by alpha), as from_nets makes them
-        self.Pm = bl.scaled["a"].T if pside == "a" else bl.scaled["b"]
-        self.Om = bl.scaled["b"] if pside == "a" else bl.scaled["a"].T
-        super().__init__(sweeps, out, v, fallback, self.Pm, bl.scaled["a"] is bl.scaled["b"])
-        self.pairs = output_pairs(bl, self.Pm, self.Om, self.symmetric)
+        self.Pm, self.Om, symmetric = crossbar_sides(bl, link, block.pools)
+        super().__init__(sweeps, out, v, fallback, self.Pm, symmetric)
+        self.pairs = output_pairs(bl, self.Pm, self.Om, symmetric)
         self.inherit = warm  # the first jump takes the last solve's matrix
 
     def _anchored(self):
@@ -205,6 +202,15 @@ def kept_slope_products(holder, slopes, pairs):
         prod[redo] = slopes[redo] @ pairs.T
         seen[redo] = slopes[redo]
     return prod
+
+
+def crossbar_sides(bl, link, fed):
+    """The folded crossbar ``bl`` of ``link`` between the outputs and the group ``fed``, seen from
+    each side: ``Pm`` (``c_fed = v_out @ Pm``) and ``Om`` (``C_out = v_fed @ Om``; A, divided by
+    alpha, as :meth:`~.links.BoundLink.from_nets` makes them), and whether they are one matrix."""
+    if link.a.group == fed:
+        return bl.scaled["a"].T, bl.scaled["b"], bl.scaled["a"] is bl.scaled["b"]
+    return bl.scaled["b"], bl.scaled["a"].T, bl.scaled["a"] is bl.scaled["b"]
 
 
 def output_pairs(bl, Pm, Om, symmetric):

@@ -12,9 +12,9 @@ import numpy as np
 
 from ...errors import SimulatorError
 from .anderson import Anderson
+from .clamp_newton import clamp_newton
 from .kernels import assign_with_move, largest_difference
 from .links import add_drift
-from .clamp_newton import clamp_newton
 from .newton import output_newton
 from .plan import FIXED
 
