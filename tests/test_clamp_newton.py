@@ -12,6 +12,7 @@ from ebana.backends.layered.kernels import clamp_piece_slopes, follow_pieces
 from ebana.networks import rectified_local_network, rectified_mlp
 from ebana.training import MSE
 from ebana.training.ep import ep_step
+from test_output_newton import _phases
 from test_pooled_blocks import _solver, pooled_net
 
 #: conductances large enough that many hidden nets sit past their diode's breakpoint
@@ -30,20 +31,6 @@ def _data(model, n=12, seed=3):
     rng = np.random.default_rng(seed)
     shape = (n, 40) if model.layer("x").shape == (40,) else (n, 10, 10, 2)
     return {"x": rng.uniform(-1, 1, size=shape)}, {"out": rng.normal(0, 1e-6, size=(n, 4))}
-
-
-def _phases(model, data, nudge):
-    """Free, +nudge from it, -nudge from the reflection: voltages (V) and sweeps of each."""
-    out = []
-
-    def solve(currents=None, initial=None):
-        v = model.solve(data, currents, initial=initial).v
-        out.append((v, getattr(_solver(model), "sweeps", None)))  # the dense solver has no sweeps
-        return v
-    free = solve()
-    plus = solve(nudge, free)
-    solve({"out": -nudge["out"]}, 2 * free - plus)
-    return out
 
 
 def _made(monkeypatch):
