@@ -8,9 +8,9 @@ For ``rectified_mlp(1568, 1024, 10)`` (test_circuit/fashion_mnist.py's default) 
 step (free, +beta and -beta phases and the gradients; batch 128, the examples' batch; the
 layered solver's own threads, 2 BLAS threads) with the outputs' Newton step
 (:mod:`ebana.backends.layered.clamp_newton`, the default) and with Anderson's mixing in its
-place, each in a fresh process, alternated over ``--rounds``: the machine's speed wanders, so
-the two are compared round by round. Prints the median ms per step of each round, the sweeps
-of each phase and the ratio.
+place, alternated step by step (the machine's speed wanders), in a fresh process per round
+(``--rounds``). Prints the median ms per step of each round, the sweeps of each phase and the
+ratio.
 """
 import argparse
 import multiprocessing
@@ -36,16 +36,15 @@ def build(kind, size):
     return rectified_mlp(1568, [size], 10, backend="native-layered")
 
 
-def measure(kind, size, newton, batch, steps):
-    """Child process: median ms of ``steps`` EP steps (after a warm-up step) and the sweeps of
-    each phase, with the outputs' Newton step or (``newton`` False) Anderson's mixing."""
+def measure(kind, size, batch, steps):
+    """Child process: median ms of ``steps`` EP steps with Anderson's mixing and of ``steps``
+    with the outputs' Newton step, alternated step by step (after a warm-up step of each), and
+    the sweeps of each phase of the last step of each."""
     from threadpoolctl import threadpool_limits
 
-    from ebana.backends.layered import sweeps
+    from ebana.backends.layered import clamp_newton, sweeps
     from ebana.training import MSE
     from ebana.training.ep import ep_step
-    if not newton:
-        sweeps.clamp_newton = lambda *args: None  # Anderson's mixing, as before the step
     counted, solve_all = [], sweeps.Sweeps.sweep_all
 
     def counting(self, *args, **kwargs):
@@ -60,35 +59,38 @@ def measure(kind, size, newton, batch, steps):
         np.concatenate([pixels.reshape(batch, -1), -pixels.reshape(batch, -1)], axis=1)
     data = {"x": x, "out": np.where(rng.random((batch, 10)) < 0.1, 1 / 300, 0.0)}  # V
     first = model.layer("l1p" if kind == "local" else "d1p")
-    times = []
+    times, phases = {False: [], True: []}, {}
     with threadpool_limits(2, user_api="blas"):
-        for step in range(steps + 1):
+        for step in range(2 * steps + 2):
+            newton = bool(step % 2)
+            # Anderson's mixing, as before the step, or the step
+            sweeps.clamp_newton = clamp_newton.clamp_newton if newton else (lambda *args: None)
             first.g *= 1.0 + 1e-4 * (step + 1)  # a new weight state, as after an update
             counted.clear()
             start = time.perf_counter()
             ep_step(model, data, MSE(), BETA, symmetric=True)
-            times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times[1:])), list(counted)
+            times[newton].append(time.perf_counter() - start)
+            phases[newton] = list(counted)
+    return {k: (1e3 * float(np.median(t[1:])), phases[k]) for k, t in times.items()}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small networks, batch 32, 2 rounds")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--steps", type=int, default=10)
     a = p.parse_args(argv)
     networks, batch, rounds = (QUICK, 32, 2) if a.quick else (NETWORKS, 128, a.rounds)
     context = multiprocessing.get_context("spawn")  # a fresh process: its own caches and threads
-    print(f"symmetric EP step, batch {batch}; median of {a.steps} steps per round, each in a fresh process\n")
+    print(f"symmetric EP step, batch {batch}; a round: a fresh process, {a.steps} steps each way, alternated "
+          "step by step (medians)\n")
     print("| network | round | Anderson's mixing (ms) | sweeps | Newton's step (ms) | sweeps | ratio |")
     print("|---|---:|---:|---|---:|---|---:|")
     for name, (kind, size) in networks.items():
         ratios = []
         for r in range(rounds):
-            results = {}
-            for newton in (False, True):
-                with ProcessPoolExecutor(1, mp_context=context) as pool:
-                    results[newton] = pool.submit(measure, kind, size, newton, batch, a.steps).result()
+            with ProcessPoolExecutor(1, mp_context=context) as pool:
+                results = pool.submit(measure, kind, size, batch, a.steps).result()
             (off, off_sweeps), (on, on_sweeps) = results[False], results[True]
             ratios.append(off / on)
             print(f"| {name} | {r + 1} | {off:.1f} | {'/'.join(map(str, off_sweeps))} | {on:.1f} | "
