@@ -1,12 +1,14 @@
-"""Newton's step on the outputs of one rectified hidden layer, against Anderson's mixing.
+"""Newton's step on the outputs of one rectified (or clamped) hidden layer, against Anderson's mixing.
 
     PYTHONPATH=. python bench/rectified_newton.py           # about 2 minutes
     PYTHONPATH=. python bench/rectified_newton.py --quick   # small networks, about 30 s (CI)
 
-For ``rectified_mlp(1568, 1024, 10)`` (test_circuit/fashion_mnist.py's default) and
-``rectified_local_network((28, 28, 2), 80, 10)`` (its ``--config best``), times a symmetric EP
-step (free, +beta and -beta phases and the gradients; batch 128, the examples' batch; the
-layered solver's own threads, 2 BLAS threads) with the outputs' Newton step
+For ``rectified_mlp(1568, 1024, 10)`` (test_circuit/fashion_mnist.py's default),
+``rectified_local_network((28, 28, 2), 80, 10)`` (its ``--config best``) and
+``clamped_mlp(1568, 1024, 10)`` (its ``--config dense``: two-sided clamps, x4 amplifiers, 10
+output pairs), times a symmetric EP step (free, +beta and -beta phases and the gradients;
+batch 128, the examples' batch; the layered solver's own threads, 2 BLAS threads) with the
+outputs' Newton step
 (:mod:`ebana.backends.layered.clamp_newton`, the default) and with Anderson's mixing in its
 place, alternated step by step (the machine's speed wanders), in a fresh process per round
 (``--rounds``). Prints the median ms per step of each round, the sweeps of each phase and the
@@ -25,15 +27,16 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 BETA = 5e-7  # S: the rectified configurations' nudge
-NETWORKS = {"rectified 1568-1024-10": ("mlp", 1024), "rectified-local 7x7/3, 80 filters": ("local", 80)}
+NETWORKS = {"rectified 1568-1024-10": ("mlp", 1024), "rectified-local 7x7/3, 80 filters": ("local", 80),
+            "clamped 1568-1024-20": ("clamped", 1024)}
 QUICK = {"rectified 1568-64-10": ("mlp", 64), "rectified-local 7x7/3, 8 filters": ("local", 8)}
 
 
 def build(kind, size):
-    from ebana.networks import rectified_local_network, rectified_mlp
+    from ebana.networks import clamped_mlp, rectified_local_network, rectified_mlp
     if kind == "local":
         return rectified_local_network((28, 28, 2), size, 10, backend="native-layered")
-    return rectified_mlp(1568, [size], 10, backend="native-layered")
+    return (clamped_mlp if kind == "clamped" else rectified_mlp)(1568, [size], 10, backend="native-layered")
 
 
 def measure(kind, size, batch, steps):
@@ -57,8 +60,9 @@ def measure(kind, size, batch, steps):
     pixels = rng.uniform(0, 1, size=(batch, 28, 28))  # random 'images': pixel, minus pixel
     x = np.stack([pixels, -pixels], axis=-1) if kind == "local" else \
         np.concatenate([pixels.reshape(batch, -1), -pixels.reshape(batch, -1)], axis=1)
-    data = {"x": x, "out": np.where(rng.random((batch, 10)) < 0.1, 1 / 300, 0.0)}  # V
-    first = model.layer("l1p" if kind == "local" else "d1p")
+    target = (0.2, -0.2) if kind == "clamped" else (1 / 300, 0.0)  # V: the examples' targets
+    data = {"x": x, "out": np.where(rng.random((batch, 10)) < 0.1, *target)}
+    first = model.layer({"local": "l1p", "clamped": "d1"}.get(kind, "d1p"))
     times, phases = {False: [], True: []}, {}
     with threadpool_limits(2, user_api="blas"):
         for step in range(2 * steps + 2):

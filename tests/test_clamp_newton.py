@@ -1,4 +1,4 @@
-"""The outputs' Newton step after one rectified hidden layer
+"""The outputs' Newton step after one rectified (or two-sided clamped) hidden layer
 (:mod:`ebana.backends.layered.clamp_newton`): where it applies, that every phase of an EP step
 ends where the dense solver's does in fewer sweeps than Anderson's mixing takes, that the
 nudged phases (swept from the outputs back) jump too, and that a bad jump hands over to
@@ -9,7 +9,7 @@ import pytest
 from ebana.backends.layered import clamp_newton, newton, sweeps
 from ebana.backends.layered.backend import LayeredBackend
 from ebana.backends.layered.kernels import clamp_piece_slopes, follow_pieces
-from ebana.networks import rectified_local_network, rectified_mlp
+from ebana.networks import clamped_mlp, rectified_local_network, rectified_mlp
 from ebana.training import MSE
 from ebana.training.ep import ep_step
 from test_output_newton import _phases
@@ -23,14 +23,20 @@ def _mlp(backend, hidden=(24,)):
     return rectified_mlp(40, list(hidden), 4, backend=backend, **STRONG)
 
 
+def _clamped(backend):
+    """Two-sided clamps and x4 amplifiers: the crossbar to the outputs differs both ways."""
+    return clamped_mlp(40, [24], 4, backend=backend)
+
+
 def _local(backend):
     return rectified_local_network((10, 10, 2), 8, 4, kernel_size=4, strides=3, backend=backend, **STRONG)
 
 
-def _data(model, n=12, seed=3):
+def _data(model, n=12, seed=3, nets=4):
+    """Inputs (V) and a nudge (A) for each of the ``nets`` output nets."""
     rng = np.random.default_rng(seed)
     shape = (n, 40) if model.layer("x").shape == (40,) else (n, 10, 10, 2)
-    return {"x": rng.uniform(-1, 1, size=shape)}, {"out": rng.normal(0, 1e-6, size=(n, 4))}
+    return {"x": rng.uniform(-1, 1, size=shape)}, {"out": rng.normal(0, 1e-6, size=(n, nets))}
 
 
 def _made(monkeypatch):
@@ -41,13 +47,13 @@ def _made(monkeypatch):
     return made
 
 
-@pytest.mark.parametrize("network", [_mlp, _local])
-def test_every_phase_jumps_and_agrees_with_the_dense_solver_in_fewer_sweeps(monkeypatch, network):
+@pytest.mark.parametrize("network, nets", [(_mlp, 4), (_local, 4), (_clamped, 8)])  # _clamped: 4 pairs
+def test_every_phase_jumps_and_agrees_with_the_dense_solver_in_fewer_sweeps(monkeypatch, network, nets):
     made = _made(monkeypatch)
     jumps = []
     mix = newton.OutputJump.mix
     monkeypatch.setattr(newton.OutputJump, "mix", lambda self, f, g: jumps.append(self.given_up) or mix(self, f, g))
-    data, nudge = _data(network("native-layered"))
+    data, nudge = _data(network("native-layered"), nets=nets)
     mine = _phases(network("native-layered"), data, nudge)
     dense = _phases(network("native-dense"), data, nudge)
     for (v, _), (ref, _) in zip(mine, dense):
