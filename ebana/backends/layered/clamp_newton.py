@@ -34,6 +34,12 @@ from .kernels import follow_pieces
 from .newton import MAX_OUTPUTS, OutputJump, crossbar_sides, kept_slope_products, output_pairs
 from .plan import FIXED
 
+#: the most slope products per output net: a fresh matrix costs ``pairs`` multiply-adds per
+#: hidden net and a sweep's two products ``2 n_o``, and the step saves about three sweeps a
+#: phase. Measured at batch 128 (bench/rectified_newton.py): 10 outputs, 55 pairs, 1.03-1.11x
+#: faster; 20 amplified outputs (the crossbar differs both ways), 400 pairs, 0.87-0.92x.
+PAIRS_PER_OUTPUT = 6
+
 
 def clamp_newton(sweeps, order, v, fallback, gshunt=0.0):
     """A :class:`ClampNewton` for the sweeps' visiting ``order`` and voltages ``v`` (V, per
@@ -42,7 +48,8 @@ def clamp_newton(sweeps, order, v, fallback, gshunt=0.0):
     group of at most ``MAX_OUTPUTS`` nets visited first or last, every other group a band clamp
     per net (:class:`~.clamps.ClampSolver`) joined to nothing but those outputs (one crossbar,
     folded, shared by the batch, the same matrix both ways for all or for none) and known
-    nodes, and the outputs to nothing else."""
+    nodes, and the outputs to nothing else; and at most ``PAIRS_PER_OUTPUT`` slope products
+    per output net (10 outputs of a rectified layer qualify, 20 behind amplifiers do not)."""
     if gshunt or sweeps.active or len(order) < 2:
         return None
     for out, followers, forward in ((order[-1], order[:-1], True), (order[0], order[1:], False)):
@@ -70,7 +77,11 @@ def _follower_links(sweeps, out, followers):
         links.append(own[0])
     theirs = {id(link) for link, _ in groups[out].links if FIXED not in (link.a.group, link.b.group)}
     one_way = {sweeps.bound[id(link)].scaled["a"] is sweeps.bound[id(link)].scaled["b"] for link in links}
-    return links if theirs == {id(link) for link in links} and len(one_way) == 1 else None
+    n = len(groups[out].nets)
+    pairs = n * (n + 1) // 2 if one_way == {True} else n * n
+    if theirs != {id(link) for link in links} or len(one_way) != 1 or pairs > PAIRS_PER_OUTPUT * n:
+        return None
+    return links
 
 
 class ClampNewton(OutputJump):
