@@ -15,6 +15,9 @@ which is also shown alone, and the same reduction by a general sparse LU (SuperL
 the row-block factor of ebana/backends/tile_factor.py, in the same run. Conductances: the
 network's initial ones (1e-6 to 1e-4 S). ``--ngspice`` checks the wired solve against Ngspice
 instead, with devices up to 1e-3 S and segments of 0.1, 1 and 10 Ohm (see :func:`agreement`).
+The last two columns: the dense products alone that the row-block factor's solves and
+reduction need in the same EP step (:func:`products_floor`), and their time as a multiple of
+the wire-free step: the floor of that method here, against the issue's 10x target.
 """
 import argparse
 import sys
@@ -92,6 +95,32 @@ def reduction_time(plan, g, repeats=3):
     return float(np.median(times))
 
 
+def products_floor(tile, batch, repeats=3):
+    """Median time (s) of the dense products that the row-block factor's exact solve of one
+    ``tile x tile`` tile needs in an EP step, with nothing else, one BLAS thread: for each of
+    the three phases a forward and a back sweep over the tile's rows, each a ``(T x T) @ (T x
+    batch)`` product with a row's inverse block (``2 T^3`` multiply-adds per sample); for the
+    conductance set, ``T`` inverses of ``T x T`` symmetric positive definite blocks (Cholesky,
+    then its inverse) and the port Schur complement's ``T^4`` multiply-adds as ``T`` products
+    ``(T x T) @ (T x T)``. The floor of that method on this machine, not of every method."""
+    from scipy.linalg import lapack
+    rng = np.random.default_rng(0)
+    blocks = [np.eye(tile) * tile + (lambda m: m + m.T)(rng.random((tile, tile))) for _ in range(tile)]
+    x, ports = rng.random((tile, batch)), rng.random((tile, tile))
+    times = []
+    with one_blas_thread():
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(3 * 2):  # three phases, a forward and a back sweep each
+                for block in blocks:
+                    block @ x
+            for block in blocks:
+                lapack.dpotri(lapack.dpotrf(block)[0])
+                block @ ports
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiles", type=int, nargs="+", default=[64, 128])
@@ -110,8 +139,8 @@ def main(argv=None):
         return
     rng = np.random.default_rng(0)
     print("| tile | wire nodes | wire-free step (ms) | wired step (ms) | ratio | reduction alone (ms) "
-          "| reduction by sparse LU (ms) |")
-    print("|---|---|---|---|---|---|---|")
+          "| reduction by sparse LU (ms) | the factor's products alone (ms) | their ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for tile in args.tiles:
         plain, wired = network(tile, False), network(tile, True)
         x = rng.uniform(-1, 1, size=(args.batch, tile - 2))
@@ -128,8 +157,10 @@ def main(argv=None):
         t_lu = reduction_time(plan, wired.conductances())
         for b, kept in zip(plan.blocks, groups):
             b.groups = kept
+        t_floor = products_floor(tile, args.batch)
         print(f"| {tile} x {tile} | {plan.n_inner} | {1e3 * t_plain:.1f} | {1e3 * t_wired:.1f} | "
-              f"{t_wired / t_plain:.1f} | {1e3 * t_red:.1f} | {1e3 * t_lu:.1f} |", flush=True)
+              f"{t_wired / t_plain:.1f} | {1e3 * t_red:.1f} | {1e3 * t_lu:.1f} | {1e3 * t_floor:.1f} | "
+              f"{t_floor / t_plain:.1f} |", flush=True)
         print(f"  ({plain.solver()}; {wired.solver().split('): ')[0]})", file=sys.stderr)
 
 

@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 
@@ -42,16 +44,18 @@ def test_ngspice_sweep_benchmark_quick_run():
 
 
 def test_wires_benchmark_small_run():
-    """bench/wires.py on a 16 x 16 tile: wired and wire-free steps, the row-block reduction and
-    the same reduction by a sparse LU, in one run."""
+    """bench/wires.py on a 16 x 16 tile: wired and wire-free steps, the row-block reduction, the
+    same reduction by a sparse LU and the row-block method's products alone, in one run."""
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "wires.py"), "--tiles", "16", "--batch", "8",
                           "--repeats", "1"], capture_output=True, text=True, timeout=300, cwd=ROOT,
                          env=dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1"))
     assert out.returncode == 0, out.stderr[-2000:]
     row = [line for line in out.stdout.splitlines() if line.startswith("| 16 x 16 |")]
     assert len(row) == 1, out.stdout
-    nodes, plain, wired, ratio, reduction, by_lu = (float(x) for x in row[0].strip("| ").split(" | ")[1:])
-    assert nodes == 512 and min(plain, wired, reduction, by_lu) > 0 and ratio > 1
+    nodes, plain, wired, ratio, reduction, by_lu, floor, floor_ratio = (
+        float(x) for x in row[0].strip("| ").split(" | ")[1:])
+    assert nodes == 512 and min(plain, wired, reduction, by_lu, floor) > 0 and ratio > 1
+    assert floor_ratio == pytest.approx(floor / plain, rel=0.06, abs=0.06)  # printed to one decimal
     assert "1 tiles by row blocks" in out.stderr
     agreement = subprocess.run([sys.executable, str(ROOT / "bench" / "wires.py"), "--ngspice", "--tiles", "8"],
                                capture_output=True, text=True, timeout=300, cwd=ROOT,
