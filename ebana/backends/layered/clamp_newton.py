@@ -17,12 +17,15 @@ their pieces by what the jump does to their currents, so that the next sweep, on
 pieces, moves nothing; a net that leaves its piece is re-solved by that sweep, which then
 moves, and the outputs jump again.
 
-Anderson's mixing took 5 sweeps a phase on these networks, and mixed a state that held a
-whole hidden half (2,560 nets a sample in ``best``). Sweeps visit the outputs last in a cold
-solve (their move is the state's last columns) and first in a warm one (the nudged phases
-sweep from the outputs back): then the state is the hidden nets, and the outputs' move is
-what the hidden nets' move does to them, ``f = D_o^-1 sum_h Om_h^T df_h``; the outputs
-themselves jump outside the state.
+Anderson's mixing took 5/5/3 sweeps (free, +beta, -beta) on the first and 7/5/4 on
+``best``, and mixed a state that held a whole hidden half (2,560 nets a sample in ``best``);
+with the step they take 3/2/2, and an EP step of ``best`` about 1.3x less time
+(bench/rectified_newton.py). Sweeps visit the outputs last in a cold solve (their move is
+the state's last columns) and first in a warm one (the nudged phases sweep from the outputs
+back): then the state is the hidden nets, and the outputs' move is what the hidden nets'
+move does to them, ``f = D_o^-1 sum_h Om_h^T df_h``; the outputs themselves jump outside
+the state. A clamped layer behind amplifiers qualifies too, with few enough outputs
+(``PAIRS_PER_OUTPUT``).
 
 The sweeps still decide convergence and the KCL check still judges the result: a jump only
 changes how fast a solve ends. Should a jump not shrink the next move by half, Anderson's
