@@ -1,7 +1,7 @@
 """Newton's step on the outputs of one rectified (or clamped) hidden layer, against Anderson's mixing.
 
-    PYTHONPATH=. python bench/rectified_newton.py           # about 2 minutes
-    PYTHONPATH=. python bench/rectified_newton.py --quick   # small networks, about 30 s (CI)
+    PYTHONPATH=. python bench/rectified_newton.py           # about 30 s
+    PYTHONPATH=. python bench/rectified_newton.py --quick   # small networks, under 10 s (CI)
 
 For ``rectified_mlp(1568, 1024, 10)`` (test_circuit/fashion_mnist.py's default) and
 ``rectified_local_network((28, 28, 2), 80, 10)`` (its ``--config best``), times a symmetric EP

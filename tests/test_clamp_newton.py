@@ -123,9 +123,9 @@ def test_the_nudged_phases_update_the_free_phase_s_products(monkeypatch):
     products = []
     matmul = newton.kept_slope_products
 
-    def counted(holder, slopes, pairs):
+    def counted(holder, slopes, pairs, pairs_t):
         products.append(holder.newton_products is None)
-        return matmul(holder, slopes, pairs)
+        return matmul(holder, slopes, pairs, pairs_t)
     monkeypatch.setattr(clamp_newton, "kept_slope_products", counted)
     model = _mlp("native-layered")
     data, _ = _data(model)

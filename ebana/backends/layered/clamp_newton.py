@@ -94,12 +94,13 @@ class ClampNewton(OutputJump):
 
     def __init__(self, sweeps, out, followers, links, v, fallback, forward):
         self.forward = forward
-        self.sides = []  # per follower: (group, Pm, Om, its nets' pairs: (pairs, n_h) and (n_h, pairs))
+        self.sides = []  # per follower: (group, Pm contiguous, Om, its nets' pairs (pairs, n_h), (n_h, pairs))
         for h, link in zip(followers, links):
             bl = sweeps.bound[id(link)]
             Pm, Om, symmetric = crossbar_sides(bl, link, h)  # symmetric for every link or none
-            self.sides.append((h, np.ascontiguousarray(Pm), Om, output_pairs(bl, Pm, Om, symmetric)))
-        super().__init__(sweeps, out, v, fallback, Pm, symmetric)
+            pairs, pairs_t, P = output_pairs(bl, Pm, Om, symmetric)
+            self.sides.append((h, P, Om, pairs, pairs_t))
+        super().__init__(sweeps, out, v, fallback, symmetric)
         # the groups a jump moves outside the mixing state: the one visited first
         self.also_moves = (followers[0],) if forward else (out,)
         # a warm solve's state is the followers side by side, in visiting order
@@ -116,7 +117,7 @@ class ClampNewton(OutputJump):
         the state do to the outputs (warm), ``D_o^-1 sum_h df_h @ Om_h`` (V)."""
         if self.forward:
             return super()._output_move(f)
-        move = sum(f[:, slice(*self.columns[h])] @ Om for h, _, Om, _ in self.sides)
+        move = sum(f[:, slice(*self.columns[h])] @ Om for h, _, Om, _, _ in self.sides)
         return move / np.atleast_2d(self.sweeps.consts[self.out][0])
 
     def _move_outputs(self, y, f_out, g, kept):
@@ -131,15 +132,16 @@ class ClampNewton(OutputJump):
         """``A`` for the clamps' pieces as the last sweep left them, from each follower's slope
         products: ``B x n_h x pairs`` multiply-adds in a chunk's first jump, then updated for
         the nets whose piece changed (:func:`~.newton.kept_slope_products`)."""
-        self.slopes = [self.sweeps.consts[h][3].piece_slopes(self.v[h]) for h, _, _, _ in self.sides]
+        self.slopes = [self.sweeps.consts[h][3].piece_slopes(self.v[h]) for h, *_ in self.sides]
         prod = None
-        for s, (h, _, _, pairs) in zip(self.slopes, self.sides):
-            part = kept_slope_products(self.sweeps.consts[h][3], s, pairs)  # the chunk's phases share them
+        for s, (h, _, _, pairs, pairs_t) in zip(self.slopes, self.sides):
+            # kept on the half's clamps: the chunk's phases share them
+            part = kept_slope_products(self.sweeps.consts[h][3], s, pairs, pairs_t)
             prod = part.copy() if prod is None else np.add(prod, part, out=prod)
         return self._assemble(prod)
 
     def _follow(self, y):
         """Each follower along its pieces by the change of its currents (V; in the state, for the
         groups in it)."""
-        for s, (h, Pm, _, _) in zip(self.slopes, self.sides):
+        for s, (h, Pm, *_) in zip(self.slopes, self.sides):
             follow_pieces(self.v[h], y, Pm, s)

@@ -81,13 +81,13 @@ class OutputJump:
     :class:`~.anderson.Anderson`). A subclass says which samples it can jump
     (``_anchored``), makes the matrix ``A`` of one sweep's linear map of the outputs
     (``_jump_matrix``, from the slope products ``_assemble`` takes) and moves the groups
-    that follow the outputs along their pieces (``_follow``). ``Pm`` and ``Om`` are the
-    crossbars seen from each side (``c = v_out @ Pm`` into the followers, ``C = v @ Om`` into
-    the outputs), ``symmetric`` when they are one matrix."""
+    that follow the outputs along their pieces (``_follow``). ``symmetric``: the crossbar to
+    the outputs is the same matrix both ways (:func:`crossbar_sides`), so the products are
+    the upper triangle's."""
 
-    def __init__(self, sweeps, out, v, fallback, Pm, symmetric):
+    def __init__(self, sweeps, out, v, fallback, symmetric):
         self.sweeps, self.out, self.v, self.fallback = sweeps, out, v, fallback
-        self.n = Pm.shape[0]
+        self.n = len(sweeps.plan.groups[out].nets)
         self.symmetric = symmetric
         self.last = None  # every sample's largest output move before the last jump (V)
         self.given_up = False
@@ -151,9 +151,9 @@ class OutputNewton(OutputJump):
         self.block = block
         self.also_moves = (block.pools,)  # groups outside the state that a jump moves
         bl = sweeps.bound[id(link)]
-        self.Pm, self.Om, symmetric = crossbar_sides(bl, link, block.pools)
-        super().__init__(sweeps, out, v, fallback, self.Pm, symmetric)
-        self.pairs = output_pairs(bl, self.Pm, self.Om, symmetric)
+        self.Pm, Om, symmetric = crossbar_sides(bl, link, block.pools)
+        super().__init__(sweeps, out, v, fallback, symmetric)
+        self.pairs, self.pairs_t, _ = output_pairs(bl, self.Pm, Om, symmetric)
         self.inherit = warm  # the first jump takes the last solve's matrix
 
     def _anchored(self):
@@ -184,15 +184,16 @@ class OutputNewton(OutputJump):
         """The anchors' slopes times the window pairs, ``(B, pairs)`` (:func:`kept_slope_products`,
         kept on the block: a fresh product over the pools is 6 ms at 128 samples, and 0.2 % of
         the windows are re-anchored between a free phase's jumps)."""
-        return kept_slope_products(self.block, self.block.anchor_slopes(), self.pairs)
+        return kept_slope_products(self.block, self.block.anchor_slopes(), self.pairs, self.pairs_t)
 
 
-def kept_slope_products(holder, slopes, pairs):
-    """``slopes @ pairs.T`` (``(B, pairs)``; ``pairs`` as :func:`output_pairs` gives them), kept as
-    ``holder.newton_products`` with the slopes it was made for: one product the first time,
-    then updated for the entries whose slope changed since, except in a sample where more than
-    1 / FRESH_SHARE of them did (a product is then cheaper)."""
-    (pairs, pairs_t), kept = pairs, holder.newton_products
+def kept_slope_products(holder, slopes, pairs, pairs_t):
+    """``slopes @ pairs.T`` (``(B, pairs)``; ``pairs`` and its transpose ``pairs_t`` as
+    :func:`output_pairs` gives them), kept as ``holder.newton_products`` with the slopes it
+    was made for: one product the first time, then updated for the entries whose slope
+    changed since, except in a sample where more than 1 / FRESH_SHARE of them did (a product
+    is then cheaper)."""
+    kept = holder.newton_products
     if kept is None or kept[0].shape[0] != slopes.shape[0]:
         holder.newton_products = kept = (slopes @ pairs.T, slopes.copy())
         return kept[0]
@@ -216,8 +217,9 @@ def crossbar_sides(bl, link, fed):
 def output_pairs(bl, Pm, Om, symmetric):
     """Per net ``w`` fed by the outputs (a pool net, window ``w``'s, or a clamped net), the
     products ``Om[w, o] Pm[o', w]`` (``(pairs, W)``; the upper triangle, row by row, when the
-    crossbar is the same both ways), and the same as ``(W, pairs)``, made once per bound
-    crossbar ``bl`` (the chunks' threads share them: the first makes them, the other waits)."""
+    crossbar is the same both ways), the same as ``(W, pairs)``, and ``Pm`` contiguous (for
+    :func:`~.kernels.follow_pieces`), made once per bound crossbar ``bl`` (the chunks' threads
+    share them: the first makes them, the other waits)."""
     with _pairs_lock:
         cached = bl.__dict__.get("_newton_pairs")
         if cached is not None:
@@ -231,5 +233,5 @@ def output_pairs(bl, Pm, Om, symmetric):
             first = i if symmetric else 0
             np.multiply(O[i], P[first:], out=pairs[start:start + n - first])
             start += n - first
-        cached = bl.__dict__["_newton_pairs"] = (pairs, np.ascontiguousarray(pairs.T))
+        cached = bl.__dict__["_newton_pairs"] = (pairs, np.ascontiguousarray(pairs.T), P)
         return cached
