@@ -98,3 +98,33 @@ def test_wider_conductance_range_stays_exact():
         f = rng.normal(size=(a.shape[0], 2))
         assert np.abs(a @ factor.solve(f) - f).max() < 1e-11 * max(1.0, 1 / r)
         np.testing.assert_allclose(factor.schur(ports), SparseLU(a).schur(ports), rtol=1e-12, atol=1e-15 / r)
+
+
+def test_compiled_tile_path_matches_the_general_one(monkeypatch):
+    """The usual tile (one device per chain node) takes the compiled block LU and port blocks; the
+    general path (Python, per row) gives the same inverses and Schur complement to rounding."""
+    from ebana.backends import tile_factor
+    rng = np.random.default_rng(5)
+    a, ports, groups = tile_matrix(12, 7, 1.0, 2.0, rng.uniform(1e-7, 1e-3, (12, 7)))
+    fast = factorize(a, groups)
+    assert fast.aligned and fast.chain_inverse_stack is not None
+
+    def refuse(*args):
+        raise np.linalg.LinAlgError("forced")
+    monkeypatch.setattr(tile_factor, "_aligned_block_lu", refuse)
+    slow = factorize(a, groups)
+    slow.aligned = False  # the Schur complement's general path too
+    np.testing.assert_allclose(fast.inverse, slow.inverse, rtol=1e-13, atol=0)
+    z_fast, z_slow = fast.schur(ports), slow.schur(ports)
+    np.testing.assert_allclose(z_fast, z_slow, rtol=0, atol=1e-13 * np.abs(z_slow).max())
+
+
+def test_inverse_of_a_block_that_is_not_positive_definite():
+    from ebana.backends.tile_factor import _inverse, _spd_inverse
+    spd = np.array([[4.0, 1.0], [1.0, 3.0]])
+    np.testing.assert_allclose(_spd_inverse(spd), np.linalg.inv(spd), rtol=1e-15)
+    assert np.array_equal(_spd_inverse(spd), _spd_inverse(spd).T)
+    indefinite = np.array([[1.0, 2.0], [2.0, 1.0]])
+    with pytest.raises(np.linalg.LinAlgError):
+        _spd_inverse(indefinite)
+    np.testing.assert_allclose(_inverse(indefinite), np.linalg.inv(indefinite), rtol=1e-15)

@@ -232,9 +232,11 @@ class WireElimination:
             amp_in=new[c.amp_in], amp_out=new[c.amp_out], amp_gain=c.amp_gain, amp_shift=c.amp_shift,
             spice_blocks=[], blocks=blocks)
 
-    def reduce_g(self, g):
-        """Reduced conductances (S) for one full conductance vector ``g`` (S), and each block's factor."""
-        reduced = [b.reduce(g[b.res]) for b in self.blocks]
+    def reduce_g(self, g, threads=1):
+        """Reduced conductances (S) for one full conductance vector ``g`` (S), and each block's
+        factor; the blocks in ebana's ``threads`` (:func:`~ebana.backends.threads.thread_map`: a
+        tile's factor and port sweeps are compiled and release Python's lock)."""
+        reduced = thread_map(lambda b: b.reduce(g[b.res]), self.blocks, threads=threads)
         return np.concatenate([g[self.kept_res]] + [pairs for pairs, _ in reduced]), [f for _, f in reduced]
 
     def expand_v(self, v_red, factors, tol=None, chunks=None):
@@ -268,8 +270,9 @@ class WireEliminatingBackend(Backend):
     slower: 587 against 418 ms per EP step of a 128 x 128 tile on the 2-core machine).
     Default ``EBANA_THREADS``, else 2: a fixed number, not the machine's cores, since the
     split moves the voltages by rounding (about 1e-16 V), so the same settings give the same
-    results everywhere. (Reducing the tiles side by side in threads measured no faster: the
-    reduction's Python share holds the lock.)"""
+    results everywhere. A crossbar's tiles are reduced side by side in as many threads: a
+    tile's factor and port sweeps are compiled and release Python's lock (each tile's
+    reduction is its own, so this changes no result)."""
     name = "native-wires"
 
     def __init__(self, inner=None, check_tol=1e-9, threads=None):
@@ -314,7 +317,7 @@ class WireEliminatingBackend(Backend):
     def _solve_rows(self, plan, stimulus, initial, sample_offset, rows, g_rows):
         """Node voltages (V) and source currents (A) of the samples ``rows`` (a slice), which
         share the conductances ``g_rows`` (S)."""
-        g_red, factors = plan.reduce_g(g_rows)
+        g_red, factors = plan.reduce_g(g_rows, self.threads)
         start = None if initial is None else initial[rows][:, plan.present]
         op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
                               initial=start, sample_offset=sample_offset + rows.start)

@@ -14,7 +14,10 @@ tridiagonal matrix with dense diagonal blocks ``M_i = A_bb(i) - A_ba(i) A_aa(i)^
 Block LU along the rows (Thomas' algorithm on blocks) factors it with one dense inverse per
 row, ``S_i = M_i - L_i S_(i-1)^-1 L_i^T`` (``L_i``: the segments from row ``i - 1`` to row
 ``i``): about ``rows * cols^3`` multiply-adds, all dense BLAS. A solve then costs
-``2 * rows * cols^2`` multiply-adds per right-hand side, plus two tridiagonal solves. A
+``2 * rows * cols^2`` multiply-adds per right-hand side, plus two tridiagonal solves. For
+the usual tile (one device per chain node, aligned with the columns) the loop over the rows
+and the port Schur complement's sweeps are compiled, so a tile's reduction releases
+Python's lock and tiles are reduced side by side (:mod:`ebana.backends.eliminate`). A
 general sparse LU of the same two-layer grid fills in far more (``tile = 128``: 1.8 M
 non-zeros, and ten times the time; see docs/wires.md).
 
@@ -29,7 +32,6 @@ that is not a tile). Units: S for the matrix, whatever the right-hand side carri
 """
 import numba
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
@@ -117,11 +119,24 @@ class RowBlockFactor:
         devices = None if isinstance(self.a_ab, np.ndarray) else _BlockEntries(
             p[:na, na:], self.group[:na], self.chain_cuts[self.group[:na]], self.group[na:],
             self.cuts[self.group[na:]], rows)
-        self.inverse = np.empty((rows, cols, cols))
-        previous = np.zeros((cols, cols))
-        for i in range(rows):
-            previous = self.inverse[i] = _spd_inverse(
-                _row_block(own[i], self._through_chain(i, devices), self.links[i], previous))
+        # the usual tile (one device per chain node, every chain a row of the columns): compiled
+        # in one pass over the rows, without Python's lock (tiles may be reduced side by side)
+        self.aligned = devices is None and all(len(c) == cols for c in chains)
+        #: the chains' inverses as one ``(rows, cols, cols)`` array, for the usual tile (else None)
+        self.chain_inverse_stack = stacked.reshape(rows, cols, cols) if self.aligned else None
+        self.inverse = None
+        if self.aligned:
+            try:
+                self.inverse = _aligned_block_lu(own, self.a_ab.reshape(rows, cols), self.chain_inverse_stack,
+                                                 self.links)
+            except np.linalg.LinAlgError:  # a block not positive definite (rounding): row by row below
+                self.inverse = None
+        if self.inverse is None:
+            self.inverse = np.empty((rows, cols, cols))
+            previous = np.zeros((cols, cols))
+            for i in range(rows):
+                previous = self.inverse[i] = _inverse(
+                    _row_block(own[i], self._through_chain(i, devices), self.links[i], previous))
 
     def _chain(self, i):
         return slice(self.chain_cuts[i], self.chain_cuts[i + 1])
@@ -188,27 +203,21 @@ class RowBlockFactor:
                                col_start, groups)
         part_b = _BlockEntries(e[na:], self.group[na:], self.cuts[self.group[na:]], col_group,
                                col_start, groups)
-        z_ports = np.zeros((m, m))
-        g = []                                            # G at each row, its own columns only
-        for i in range(groups):
-            cols = slice(starts[i], starts[i + 1])
-            e_a = part_a.block(i, (self.chain_cuts[i + 1] - self.chain_cuts[i], starts[i + 1] - starts[i]))
-            e_b = part_b.block(i, (self.cols, starts[i + 1] - starts[i]))
-            through = self.chain_inverse[i] @ e_a          # A_aa(i)^-1 E_a
-            z_ports[cols, cols] = e_a.T @ through
-            g.append(e_b - _times(_rows(self.a_ba, self._column(i), self._chain(i)), through))
-        z = []                                            # forward: columns of rows <= i
-        for i in range(groups):
-            rhs = g[i] if not i else np.concatenate([-self.links[i][:, None] * z[-1], g[i]], axis=1)
-            z.append(self.inverse[i] @ rhs)
-        x = z[-1]                                         # back: columns of rows <= i
-        for i in range(groups - 1, -1, -1):
-            if i < groups - 1:                            # x_i = z_i - S_i^-1 L_(i+1)^T x_(i+1)
-                x = z[i] - self.inverse[i] @ (self.links[i + 1][:, None] * x[:, :starts[i + 1]])
-            cols = slice(starts[i], starts[i + 1])
-            block = g[i].T @ x                            # (cols of row i) x (cols of rows <= i)
-            z_ports[cols, :starts[i + 1]] += block
-            z_ports[:starts[i], cols] += block[:, :starts[i]].T
+        # G at each row, its own columns only (a row's columns are no other row's: one array), and
+        # each row's own block E_a^T A_aa(i)^-1 E_a
+        z_ports, g = np.zeros((m, m)), np.zeros((self.cols, m))
+        if self.aligned:
+            _aligned_port_blocks(self.chain_inverse_stack, self.a_ba.reshape(groups, self.cols), starts,
+                                 part_a.arrays(), part_b.arrays(), z_ports, g)
+        else:
+            for i in range(groups):
+                cols = slice(starts[i], starts[i + 1])
+                e_a = part_a.block(i, (self.chain_cuts[i + 1] - self.chain_cuts[i], starts[i + 1] - starts[i]))
+                e_b = part_b.block(i, (self.cols, starts[i + 1] - starts[i]))
+                through = self.chain_inverse[i] @ e_a          # A_aa(i)^-1 E_a
+                z_ports[cols, cols] = e_a.T @ through
+                g[:, cols] = e_b - _times(_rows(self.a_ba, self._column(i), self._chain(i)), through)
+        _port_sweeps(self.inverse, self.links, starts, g, z_ports)
         z_ports = 0.5 * (z_ports + z_ports.T)             # a row's own block was computed whole
         out = np.empty_like(z_ports)
         out[np.ix_(by_group, by_group)] = z_ports
@@ -261,6 +270,10 @@ class _BlockEntries:
         self.value = coo.data[order]
         self.bounds = np.searchsorted(rg[order], np.arange(groups + 1))
 
+    def arrays(self):
+        """``(bounds, row, col, value)``: the entries by row group, for the compiled kernels."""
+        return self.bounds, self.row, self.col, self.value
+
     def block(self, i, shape):
         """The dense block of row group ``i`` and column group ``i``, of ``shape``."""
         out = np.zeros(shape)
@@ -275,16 +288,119 @@ def _rows(m, rows, cols):
     return m[rows] if isinstance(m, np.ndarray) else m[rows, cols]
 
 
-def _spd_inverse(s):
-    """The inverse of a symmetric positive definite ``s`` (Cholesky; a general inverse if it fails)."""
-    if s.shape[0] == 0:
-        return s.copy()
-    c, info = sla.lapack.dpotrf(s, lower=False, clean=False)
-    if info == 0:
-        inverse, info = sla.lapack.dpotri(c, lower=False)
-    if info != 0:
+def _inverse(s):
+    """The inverse of ``s``: :func:`_spd_inverse`, or a general inverse when ``s`` is not
+    positive definite (rounding)."""
+    try:
+        return _spd_inverse(s)
+    except np.linalg.LinAlgError:
         return np.linalg.inv(s)
-    return _mirror_upper(inverse)
+
+
+@_jit
+def _spd_inverse(s):
+    """The inverse of a symmetric positive definite ``s``, symmetric to the bit: Cholesky
+    ``s = l l^T`` (LinAlgError when ``s`` is not positive definite), ``w = l^-1`` by rows,
+    ``w^T w`` by BLAS, its upper triangle mirrored. Compiled: no Python lock."""
+    n = s.shape[0]
+    low = np.linalg.cholesky(s)
+    w = np.zeros((n, n))
+    for i in range(n):  # row i of l^-1 from the rows above it
+        row = w[i]
+        for k in range(i):
+            f = low[i, k]
+            above = w[k]
+            for j in range(k + 1):
+                row[j] -= f * above[j]
+        row[i] += 1.0
+        pivot = 1.0 / low[i, i]
+        for j in range(i + 1):
+            row[j] *= pivot
+    return _mirror_upper(np.dot(np.ascontiguousarray(w.T), w))
+
+
+@_jit
+def _aligned_block_lu(own, d, chain_inverse, links):
+    """The block LU's inverses ``S_i^-1`` (1/S, ``(rows, cols, cols)``) of the usual tile: one
+    device per chain node, aligned with the columns (``d``: their conductances, S, ``(rows,
+    cols)``); ``chain_inverse`` (1/S) the chains' inverses, ``own`` (S) the column-line
+    nodes' diagonal, ``links`` (S) the column segments from the row before."""
+    rows, cols = own.shape
+    inverse = np.empty((rows, cols, cols))
+    previous = np.zeros((cols, cols))
+    for i in range(rows):
+        through = np.empty((cols, cols))  # A_ba(i) A_aa(i)^-1 A_ab(i), as _through_chain makes it
+        for r in range(cols):
+            for c in range(cols):
+                through[r, c] = d[i, r] * chain_inverse[i, r, c] * d[i, c]
+        inverse[i] = _spd_inverse(_row_block(own[i], through, links[i], previous))
+        previous = inverse[i]
+    return inverse
+
+
+@_jit
+def _aligned_port_blocks(chain_inverse, d, starts, part_a, part_b, z_ports, g):
+    """For the usual tile (see :func:`_aligned_block_lu`), each row's ports into ``z_ports``
+    (their own block ``E_a^T A_aa(i)^-1 E_a``, S) and ``g`` (``G = E_b - A_ba A_aa^-1 E_a``
+    at the row's own columns), from the port incidence's entries by row
+    (:meth:`_BlockEntries.arrays`: bounds, row and column within the row's block, value)."""
+    rows, cols = d.shape
+    a_bounds, a_row, a_col, a_value = part_a
+    b_bounds, b_row, b_col, b_value = part_b
+    for i in range(rows):
+        c0, c1 = starts[i], starts[i + 1]
+        through = np.zeros((cols, c1 - c0))  # A_aa(i)^-1 E_a
+        for e in range(a_bounds[i], a_bounds[i + 1]):
+            for r in range(cols):
+                through[r, a_col[e]] += chain_inverse[i, r, a_row[e]] * a_value[e]
+        for e in range(a_bounds[i], a_bounds[i + 1]):
+            for c in range(c1 - c0):
+                z_ports[c0 + a_col[e], c0 + c] += a_value[e] * through[a_row[e], c]
+        for r in range(cols):
+            for c in range(c1 - c0):
+                g[r, c0 + c] = -(d[i, r] * through[r, c])
+        for e in range(b_bounds[i], b_bounds[i + 1]):
+            g[b_row[e], c0 + b_col[e]] += b_value[e]
+
+
+@_jit
+def _port_sweeps(inverse, links, starts, g, z_ports):
+    """Add ``G^T M^-1 G`` into ``z_ports`` (S, ports in row order), by the block LU's sweeps
+    (:meth:`RowBlockFactor.schur`): row ``i``'s columns (``starts[i]`` to ``starts[i + 1]`` of
+    ``g``) enter the forward sweep at row ``i`` and leave the back sweep there."""
+    rows, cols = links.shape
+    m = starts[rows]
+    offsets = np.zeros(rows + 1, dtype=np.int64)  # forward results z_i (cols x starts[i + 1]), one buffer
+    for i in range(rows):
+        offsets[i + 1] = offsets[i] + cols * starts[i + 1]
+    z = np.empty(offsets[rows])
+    for i in range(rows):  # forward: z_i = S_i^-1 (G_i - L_i z_(i-1)), the columns of rows <= i
+        before, width = starts[i], starts[i + 1]
+        rhs = np.empty((cols, width))
+        for r in range(cols):
+            for c in range(before):
+                rhs[r, c] = -links[i, r] * z[offsets[i - 1] + r * before + c]
+            for c in range(before, width):
+                rhs[r, c] = g[r, c]
+        if width:
+            z[offsets[i]:offsets[i + 1]] = np.dot(inverse[i], rhs).ravel()
+    x = z[offsets[rows - 1]:offsets[rows]].reshape((cols, m)).copy()
+    for i in range(rows - 1, -1, -1):  # back: x_i = z_i - S_i^-1 L_(i+1) x_(i+1), the same columns
+        before, width = starts[i], starts[i + 1]
+        if not width:
+            continue
+        if i < rows - 1:
+            scaled = np.empty((cols, width))
+            for r in range(cols):
+                for c in range(width):
+                    scaled[r, c] = links[i + 1, r] * x[r, c]
+            x = z[offsets[i]:offsets[i + 1]].reshape((cols, width)) - np.dot(inverse[i], scaled)
+        block = np.dot(np.ascontiguousarray(g[:, before:width].T), x)  # (row i's columns) x (rows <= i)
+        for a in range(width - before):
+            for c in range(width):
+                z_ports[before + a, c] += block[a, c]
+            for c in range(before):
+                z_ports[c, before + a] += block[a, c]
 
 
 @_jit
