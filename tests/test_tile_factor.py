@@ -128,3 +128,23 @@ def test_inverse_of_a_block_that_is_not_positive_definite():
     with pytest.raises(np.linalg.LinAlgError):
         _spd_inverse(indefinite)
     np.testing.assert_allclose(_inverse(indefinite), np.linalg.inv(indefinite), rtol=1e-15)
+
+
+def test_factor_from_the_pattern_of_an_earlier_matrix():
+    """A wired block reduces every conductance set of one pattern: the factor and the port layout
+    found for the first serve the next, to the bit of a factor built afresh."""
+    rng = np.random.default_rng(9)
+    a, ports, groups = tile_matrix(10, 6, 1.0, 2.0, rng.uniform(1e-7, 1e-3, (10, 6)))
+    first = factorize(a, groups)
+    layout, port_layout = RowBlockFactor.layout_of(a, first), first.port_layout(ports)
+    assert layout is not None and port_layout is not None
+    b, ports_b, _ = tile_matrix(10, 6, 1.5, 3.0, rng.uniform(1e-7, 1e-3, (10, 6)))  # same pattern
+    again, fresh = factorize(b, layout=layout), factorize(b, groups)
+    np.testing.assert_array_equal(again.inverse, fresh.inverse)
+    f = rng.normal(size=(b.shape[0], 2))
+    np.testing.assert_array_equal(again.solve(f), fresh.solve(f))
+    np.testing.assert_array_equal(again.schur(ports_b, port_layout), fresh.schur(ports_b))
+    shuffled = np.random.default_rng(1).permutation(a.shape[0])  # not in the factor's order: no layout
+    where = np.argsort(shuffled)
+    moved = factorize(a[shuffled][:, shuffled], [(where[c], where[k]) for c, k in groups])
+    assert RowBlockFactor.layout_of(a[shuffled][:, shuffled], moved) is None

@@ -30,6 +30,8 @@ backend's KCL check verifies every solution it returns all the same.
 groups given, and a general sparse LU otherwise (shorted lines, a tile of one row, a piece
 that is not a tile). Units: S for the matrix, whatever the right-hand side carries.
 """
+from dataclasses import dataclass
+
 import numba
 import numpy as np
 import scipy.sparse as sp
@@ -103,13 +105,6 @@ class RowBlockFactor:
                                      np.concatenate([aa.diagonal(1), [0.0]]))
         self.a_ab = _diagonal_or_sparse(p[:na, na:])
         self.a_ba = _diagonal_or_sparse(p[na:, :na])
-        # each chain's dense inverse, all at once: the stacked chains against stacked identities
-        width = max(len(c) for c in chains)
-        eye = np.zeros((na, width))
-        for i in range(rows):
-            eye[self._chain(i)] = np.eye(len(chains[i]), width)
-        stacked = _thomas_solve(*self.thomas, eye)
-        self.chain_inverse = [stacked[self._chain(i), :len(chains[i])] for i in range(rows)]
         # block LU of M along the rows: S_i^-1 (rows, cols, cols), with M_i's own part and the
         # column segments from row i-1 to row i as vectors (the pattern puts them on diagonals)
         bb = p[na:, na:]
@@ -119,9 +114,22 @@ class RowBlockFactor:
         devices = None if isinstance(self.a_ab, np.ndarray) else _BlockEntries(
             p[:na, na:], self.group[:na], self.chain_cuts[self.group[:na]], self.group[na:],
             self.cuts[self.group[na:]], rows)
+        self._factor_rows(own, devices)
+
+    def _factor_rows(self, own, devices):
+        """The chains' inverses and the block LU's ``S_i^-1``, from the column-line nodes'
+        diagonal ``own`` (S, ``(rows, cols)``) and ``devices`` (``A_ab`` by row, None when it is
+        an aligned diagonal)."""
+        rows, cols, na = len(own), self.cols, self.n_a
+        lengths = np.diff(self.chain_cuts)
+        # each chain's dense inverse, all at once: the stacked chains against stacked identities
+        eye = np.zeros((na, int(lengths.max(initial=0))))
+        eye[np.arange(na), np.arange(na) - np.repeat(self.chain_cuts[:-1], lengths)] = 1.0
+        stacked = _thomas_solve(*self.thomas, eye)
+        self.chain_inverse = [stacked[self._chain(i), :lengths[i]] for i in range(rows)]
         # the usual tile (one device per chain node, every chain a row of the columns): compiled
         # in one pass over the rows, without Python's lock (tiles may be reduced side by side)
-        self.aligned = devices is None and all(len(c) == cols for c in chains)
+        self.aligned = devices is None and bool(np.all(lengths == cols))
         #: the chains' inverses as one ``(rows, cols, cols)`` array, for the usual tile (else None)
         self.chain_inverse_stack = stacked.reshape(rows, cols, cols) if self.aligned else None
         self.inverse = None
@@ -137,6 +145,29 @@ class RowBlockFactor:
             for i in range(rows):
                 previous = self.inverse[i] = _inverse(
                     _row_block(own[i], self._through_chain(i, devices), self.links[i], previous))
+
+    @classmethod
+    def from_layout(cls, a, layout):
+        """The factor of ``a`` (CSR, S) of the pattern ``layout`` was made for
+        (:meth:`layout_of`), from gathers of its entries: no sparse slicing."""
+        self = cls.__new__(cls)
+        self.n, self.n_a, self.cols, self.cuts, self.chain_cuts, self.group = layout.shape
+        self.order = None
+        entries = np.append(a.data, 0.0)  # the last: every entry the pattern lacks
+        lower, diag, upper, self.a_ab, self.a_ba, own, links = (entries[p] for p in layout.positions)
+        self.thomas = _thomas_factor(lower, diag, upper)
+        self.links = links.reshape(-1, self.cols)
+        self._factor_rows(own.reshape(-1, self.cols), None)
+        return self
+
+    @staticmethod
+    def layout_of(a, factor):
+        """What :meth:`from_layout` needs to factor any matrix of ``a``'s pattern (CSR, sorted
+        indices) as ``factor`` (made from ``a``) did: the positions of the entries it reads.
+        None unless ``factor`` is the usual tile in factor order (the others are built anew)."""
+        if not factor.aligned or factor.order is not None:
+            return None
+        return _TileLayout(a, factor)
 
     def _chain(self, i):
         return slice(self.chain_cuts[i], self.chain_cuts[i + 1])
@@ -174,10 +205,11 @@ class RowBlockFactor:
             out = unordered
         return out[:, 0].copy() if vector else out
 
-    def schur(self, e):
+    def schur(self, e, ports=None):
         """``E^T A^-1 E`` (dense ``(m, m)``) for a sparse ``E`` of shape ``(n, m)`` whose every
         column touches one row group only (a port's access node: the chain's first node, or a
-        column line's end); None when a column touches two groups.
+        column line's end); None when a column touches two groups. ``ports``: the
+        :meth:`port_layout` of an earlier ``E`` of the same pattern (CSR, same entry order).
 
         Block elimination again: ``E^T A^-1 E = E_a^T A_aa^-1 E_a + G^T M^-1 G`` with
         ``G = E_b - A_ba A_aa^-1 E_a``, whose columns live in one group each. Sorted by group,
@@ -186,6 +218,37 @@ class RowBlockFactor:
         e = sp.csr_matrix(e)
         if self.order is not None:
             e = e[self.order]
+        ports = ports if ports is not None else self.port_layout(e)
+        if ports is None:
+            return None
+        m, starts, part_a, part_b = ports.m, ports.starts, ports.part_a, ports.part_b
+        groups = len(self.inverse)
+        values_a, values_b = part_a.values(e.data[:ports.split]), part_b.values(e.data[ports.split:])
+        # G at each row, its own columns only (a row's columns are no other row's: one array), and
+        # each row's own block E_a^T A_aa(i)^-1 E_a
+        z_ports, g = np.zeros((m, m)), np.zeros((self.cols, m))
+        if self.aligned:
+            _aligned_port_blocks(self.chain_inverse_stack, self.a_ba.reshape(groups, self.cols), starts,
+                                 part_a.arrays(values_a), part_b.arrays(values_b), z_ports, g)
+        else:
+            for i in range(groups):
+                cols = slice(starts[i], starts[i + 1])
+                e_a = part_a.block(i, (self.chain_cuts[i + 1] - self.chain_cuts[i], starts[i + 1] - starts[i]),
+                                   values_a)
+                e_b = part_b.block(i, (self.cols, starts[i + 1] - starts[i]), values_b)
+                through = self.chain_inverse[i] @ e_a          # A_aa(i)^-1 E_a
+                z_ports[cols, cols] = e_a.T @ through
+                g[:, cols] = e_b - _times(_rows(self.a_ba, self._column(i), self._chain(i)), through)
+        _port_sweeps(self.inverse, self.links, starts, g, z_ports)
+        z_ports = 0.5 * (z_ports + z_ports.T)             # a row's own block was computed whole
+        out = np.empty_like(z_ports)
+        out[np.ix_(ports.by_group, ports.by_group)] = z_ports
+        return out
+
+    def port_layout(self, e):
+        """How :meth:`schur` sorts the ports of ``E`` (CSR, canonical, rows in this factor's
+        order) by row group: from its pattern alone, so kept for every ``E`` of that pattern;
+        None when a column touches two groups."""
         m, na = e.shape[1], self.n_a
         coo = e.tocoo()
         col_group = np.full(m, -1)
@@ -203,25 +266,20 @@ class RowBlockFactor:
                                col_start, groups)
         part_b = _BlockEntries(e[na:], self.group[na:], self.cuts[self.group[na:]], col_group,
                                col_start, groups)
-        # G at each row, its own columns only (a row's columns are no other row's: one array), and
-        # each row's own block E_a^T A_aa(i)^-1 E_a
-        z_ports, g = np.zeros((m, m)), np.zeros((self.cols, m))
-        if self.aligned:
-            _aligned_port_blocks(self.chain_inverse_stack, self.a_ba.reshape(groups, self.cols), starts,
-                                 part_a.arrays(), part_b.arrays(), z_ports, g)
-        else:
-            for i in range(groups):
-                cols = slice(starts[i], starts[i + 1])
-                e_a = part_a.block(i, (self.chain_cuts[i + 1] - self.chain_cuts[i], starts[i + 1] - starts[i]))
-                e_b = part_b.block(i, (self.cols, starts[i + 1] - starts[i]))
-                through = self.chain_inverse[i] @ e_a          # A_aa(i)^-1 E_a
-                z_ports[cols, cols] = e_a.T @ through
-                g[:, cols] = e_b - _times(_rows(self.a_ba, self._column(i), self._chain(i)), through)
-        _port_sweeps(self.inverse, self.links, starts, g, z_ports)
-        z_ports = 0.5 * (z_ports + z_ports.T)             # a row's own block was computed whole
-        out = np.empty_like(z_ports)
-        out[np.ix_(by_group, by_group)] = z_ports
-        return out
+        return _Ports(m, starts, by_group, part_a, part_b, int(e.indptr[na]))
+
+
+@dataclass
+class _Ports:
+    """:meth:`RowBlockFactor.port_layout`: the number of ports, where each row group's columns
+    start (in group order), the columns in group order, ``E``'s entries by row group on the
+    chains and on the column lines, and where the latter's entries start in ``E``'s."""
+    m: int
+    starts: np.ndarray
+    by_group: np.ndarray
+    part_a: object
+    part_b: object
+    split: int
 
 
 @_jit
@@ -264,23 +322,50 @@ class _BlockEntries:
         coo = sp.coo_matrix(m)
         coo.sum_duplicates()
         rg = row_group[coo.row]
-        order = np.argsort(rg, kind="stable")
+        self.order = order = np.argsort(rg, kind="stable")
         self.col_group = col_group[coo.col][order]
         self.row, self.col = (coo.row - row_start[coo.row])[order], (coo.col - col_start[coo.col])[order]
         self.value = coo.data[order]
         self.bounds = np.searchsorted(rg[order], np.arange(groups + 1))
 
-    def arrays(self):
-        """``(bounds, row, col, value)``: the entries by row group, for the compiled kernels."""
-        return self.bounds, self.row, self.col, self.value
+    def values(self, data):
+        """The entries of a matrix of the same pattern (its CSR ``data``, canonical), sorted as here."""
+        return data[self.order]
 
-    def block(self, i, shape):
-        """The dense block of row group ``i`` and column group ``i``, of ``shape``."""
+    def arrays(self, values=None):
+        """``(bounds, row, col, value)``: the entries by row group (``values``: another matrix's
+        of the same pattern, :meth:`values`), for the compiled kernels."""
+        return self.bounds, self.row, self.col, self.value if values is None else values
+
+    def block(self, i, shape, values=None):
+        """The dense block of row group ``i`` and column group ``i``, of ``shape`` (``values``: as
+        in :meth:`arrays`)."""
+        values = self.value if values is None else values
         out = np.zeros(shape)
         rows = slice(self.bounds[i], self.bounds[i + 1])
         keep = self.col_group[rows] == i
-        out[self.row[rows][keep], self.col[rows][keep]] = self.value[rows][keep]
+        out[self.row[rows][keep], self.col[rows][keep]] = values[rows][keep]
         return out
+
+
+class _TileLayout:
+    """Where :meth:`RowBlockFactor.from_layout` finds what it reads in a CSR matrix's entries,
+    for the usual tile in factor order (``factor``, made from ``a``): the chains' three
+    diagonals, the devices both ways, the column-line nodes' diagonal and the column segments
+    to the row before. A position past the entries stands for an entry the pattern lacks (0)."""
+
+    def __init__(self, a, factor):
+        n, na, cols = factor.n, factor.n_a, factor.cols
+        self.shape = (n, na, cols, factor.cuts, factor.chain_cuts, factor.group)
+        keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(a.indptr)) * n + a.indices
+        p, q = np.arange(na), np.arange(n - na)
+
+        def at(rows, columns):
+            wanted = rows * n + columns
+            found = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+            return np.where((keys[found] == wanted) & (columns >= 0) & (columns < n), found, len(keys))
+        self.positions = (at(p, p - 1), at(p, p), at(p, p + 1), at(p, na + p), at(na + p, p),
+                          at(na + q, na + q), np.where(q >= cols, at(na + q, na + q - cols), len(keys)))
 
 
 def _rows(m, rows, cols):
@@ -497,9 +582,13 @@ def _fits(a, chains, columns):
     return bool(ok.all())
 
 
-def factorize(a, groups=None, checked=False):
+def factorize(a, groups=None, checked=False, layout=None):
     """A factor of the square sparse matrix ``a`` with ``solve(f) = a^-1 f``: the row-block LU
     when ``groups`` (see :class:`RowBlockFactor`) describe its pattern, else a sparse LU.
-    ``checked``: the pattern of ``a`` already passed the check with these groups."""
+    ``checked``: the pattern of ``a`` already passed the check with these groups; ``layout``:
+    :meth:`RowBlockFactor.layout_of` an earlier matrix of ``a``'s pattern (CSR with sorted
+    indices, the same entries in the same order), by which the factor reads ``a``'s entries."""
+    if layout is not None:
+        return RowBlockFactor.from_layout(a, layout)
     factor = RowBlockFactor.build(a, groups, check=not checked) if groups else None
     return factor if factor is not None else SparseLU(a)
