@@ -162,9 +162,10 @@ class WireBlock:
             return self._last[1], self._last[2]
         k = len(self.inner)
         a_ii, a_ip, y = self._laplacian.blocks(g)
-        factor = factorize(a_ii, self.groups, checked=True, layout=self._layout) if k else None
+        layout = self._layout if self.groups is not None else None  # no groups: the sparse LU
+        factor = factorize(a_ii, self.groups, checked=True, layout=layout) if k else None
         if k:
-            if self._layout is None and isinstance(factor, RowBlockFactor):  # the pattern's, found once
+            if layout is None and isinstance(factor, RowBlockFactor):  # the pattern's, found once
                 self._layout = RowBlockFactor.layout_of(a_ii, factor)
                 self._ports = factor.port_layout(a_ip) if self._layout is not None else None
             # A_PI A_II^-1 A_IP (A is symmetric: A_PI = A_IP^T)
