@@ -475,3 +475,25 @@ def test_chip_studies_refuse_wired_layers():
     model = wired_network("native", Wires(tile=(2, 4), r_segment=1.0, r_access=2.0))
     with pytest.raises(ValidationError, match="DenseLayer 'd1' has wire resistance: chip studies"):
         chip_conductances(model, Variability(), 0)
+
+
+def test_block_laplacian_from_its_pattern_equals_the_sparse_one():
+    """A block's nodal matrix is summed into a pattern found once: parallel resistors, resistors
+    between two ports and inner-to-port resistors all land where a sparse matrix built afresh puts them."""
+    import scipy.sparse as sp
+
+    from ebana.backends.eliminate import _Laplacian
+    rng = np.random.default_rng(3)
+    n, k = 9, 6  # inner nodes 0..5, ports 6..8
+    la = np.array([0, 1, 2, 3, 4, 5, 0, 1, 6, 2, 7], dtype=np.int64)
+    lb = np.array([1, 2, 3, 4, 5, 6, 1, 7, 8, 8, 8], dtype=np.int64)  # (0, 1) twice; (6, 8), (7, 8): port to port
+    lap = _Laplacian(la, lb, n, k)
+    for _ in range(2):  # the pattern serves every conductance set
+        g = rng.uniform(1e-6, 1.0, len(la))
+        full = sp.csr_matrix((np.concatenate([g, g, -g, -g]), (np.concatenate([la, lb, la, lb]),
+                                                                np.concatenate([la, lb, lb, la]))), shape=(n, n))
+        ii, ip, pp = lap.blocks(g)
+        np.testing.assert_allclose(ii.toarray(), full[:k, :k].toarray(), rtol=1e-15, atol=0)
+        np.testing.assert_allclose(ip.toarray(), full[:k, k:].toarray(), rtol=1e-15, atol=0)
+        np.testing.assert_allclose(pp, full[k:, k:].toarray(), rtol=1e-15, atol=0)
+        assert ii.has_sorted_indices and ip.has_sorted_indices

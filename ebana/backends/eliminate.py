@@ -89,15 +89,16 @@ class _Laplacian:
             shape = (k if name != "pp" else n - k, k if name == "ii" else n - k)
             indptr = np.searchsorted(r[keep] - r0, np.arange(shape[0] + 1))
             self.parts[name] = (keep, (c[keep] - c0).astype(np.int32), indptr.astype(np.int32), shape)
+        self.pp_rows = r[self.parts["pp"][0]] - k  # A_PP is returned dense
 
     def blocks(self, g):
         """``A_II``, ``A_IP`` (CSR) and ``A_PP`` (dense), S, for the resistors' conductances ``g`` (S)."""
         data = np.bincount(self.slot, weights=np.concatenate([g, g, -g, -g]), minlength=self.size)
         ii, ip = (sp.csr_matrix((data[keep], indices, indptr), shape=shape)
                   for keep, indices, indptr, shape in (self.parts["ii"], self.parts["ip"]))
-        keep, indices, indptr, shape = self.parts["pp"]
+        keep, indices, _, shape = self.parts["pp"]
         pp = np.zeros(shape)
-        pp[np.repeat(np.arange(shape[0]), np.diff(indptr)), indices] = data[keep]
+        pp[self.pp_rows, indices] = data[keep]
         return ii, ip, pp
 
 
@@ -169,7 +170,7 @@ class WireBlock:
                 self._layout = RowBlockFactor.layout_of(a_ii, factor)
                 self._ports = factor.port_layout(a_ip) if self._layout is not None else None
             # A_PI A_II^-1 A_IP (A is symmetric: A_PI = A_IP^T)
-            schur = factor.schur(a_ip, self._ports) if isinstance(factor, RowBlockFactor) else factor.schur(a_ip)
+            schur = factor.schur(a_ip, self._ports)
             y -= schur if schur is not None else a_ip.T @ factor.solve(a_ip.toarray())
         # off-diagonals are <= 0 in exact arithmetic; rounding may leave -1e-20 S of the wrong sign
         pairs = np.maximum(-y[self._pq], 0.0)

@@ -53,8 +53,9 @@ class SparseLU:
         f = np.asarray(f, dtype=float)
         return np.ascontiguousarray(self._lu.solve(f)) if self._lu is not None else np.zeros_like(f)
 
-    def schur(self, e):
-        """``E^T A^-1 E`` (dense ``(m, m)``) for a sparse ``E`` of shape ``(n, m)``."""
+    def schur(self, e, ports=None):
+        """``E^T A^-1 E`` (dense ``(m, m)``) for a sparse ``E`` of shape ``(n, m)`` (``ports``:
+        unused, as :meth:`RowBlockFactor.schur` takes it)."""
         e = sp.csr_matrix(e)
         return np.asarray(e.T @ self.solve(e.toarray())) if self.n else np.zeros((e.shape[1],) * 2)
 
