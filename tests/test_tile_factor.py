@@ -148,3 +148,15 @@ def test_factor_from_the_pattern_of_an_earlier_matrix():
     where = np.argsort(shuffled)
     moved = factorize(a[shuffled][:, shuffled], [(where[c], where[k]) for c, k in groups])
     assert RowBlockFactor.layout_of(a[shuffled][:, shuffled], moved) is None
+
+
+@pytest.mark.parametrize("kept_rows", [[0, 3], [2], []])
+def test_schur_with_rows_that_have_no_port(kept_rows):
+    """Ports on some rows only (a row line whose input is another tile's, say): the sweeps pass rows
+    without columns of their own, and the Schur complement still matches the sparse LU's."""
+    rng = np.random.default_rng(11)
+    rows, cols = 5, 4
+    a, ports, groups = tile_matrix(rows, cols, 1.0, 2.0, rng.uniform(1e-7, 1e-3, (rows, cols)))
+    ports = ports[:, list(kept_rows) + list(range(rows, rows + cols))]
+    factor = factorize(a, groups)
+    np.testing.assert_allclose(factor.schur(ports), SparseLU(a).schur(ports), rtol=0, atol=1e-12)
