@@ -32,6 +32,7 @@ from ..circuit.structure import Circuit, kept_blocks
 from ..errors import SimulatorError
 from .base import Backend, OperatingPoint, Stimulus
 from .threads import batch_chunks, default_threads, one_blas_thread, thread_map
+from .tile_expand import expand_tile
 from .tile_factor import RowBlockFactor, factorize
 
 #: threads for the inner voltages (see :class:`WireEliminatingBackend`), and the fewest
@@ -182,6 +183,19 @@ class WireBlock:
         self._check = _Check(factor, a_ii, a_ip, reach)
         return pairs, factor
 
+    def expand_into(self, v, rows, factor, tol=None):
+        """Write the inner node voltages (V) of the samples ``rows`` (a slice) into the node
+        voltages ``v`` (V, ``(B, N)``), from their ports' there (:meth:`inner_voltages`); return
+        the KCL check's step (V) per sample. The usual tile in its factor's order takes one
+        compiled pass (:func:`~ebana.backends.tile_expand.expand_tile`)."""
+        arrays = factor.tile_arrays() if isinstance(factor, RowBlockFactor) else None
+        if arrays is None:
+            v[rows, self.inner], step = self.inner_voltages(v[rows, self.ports], factor, tol)
+            return step
+        residual, largest = expand_tile(v, rows.start, rows.stop, self.ports, self.inner,
+                                        _csr(self._check.a_ip), _csr(self._check.a_ii), *arrays)
+        return self._newton_step(residual, tol, largest)
+
     def inner_voltages(self, v_ports, factor, tol=None):
         """Inner node voltages (V), ``(B, inner)``, from the ports' ``v_ports`` (V), ``(B, ports)``:
         ``V_I = -A_II^-1 A_IP V_P`` with the ``factor`` of :meth:`reduce`; and the KCL check's
@@ -202,13 +216,19 @@ class WireBlock:
         residual = self._check.a_ii @ v[:, self.inner].T + self._check.a_ip @ v[:, self.ports].T
         return self._newton_step(residual, tol)
 
-    def _newton_step(self, residual, tol):
-        """:meth:`kcl_step` from the KCL residual ``(inner, B)`` (A) at the inner nodes."""
-        step = np.abs(residual).max(axis=0) * self._check.reach
+    def _newton_step(self, residual, tol, largest=None):
+        """:meth:`kcl_step` from the KCL residual ``(inner, B)`` (A) at the inner nodes (and its
+        largest size per sample, when known)."""
+        step = (np.abs(residual).max(axis=0) if largest is None else largest) * self._check.reach
         solve = np.ones(len(step), dtype=bool) if tol is None else ~(step <= tol)
         if solve.any():
             step[solve] = np.abs(self._check.factor.solve(np.ascontiguousarray(residual[:, solve]))).max(axis=0)
         return step
+
+
+def _csr(m):
+    """A CSR matrix's ``(data, indices, indptr)``, for the compiled kernels."""
+    return m.data, m.indices, m.indptr
 
 
 def _tile_lookup(c, owner):
@@ -287,7 +307,7 @@ class WireElimination:
         def expand(rows):
             v[rows, self.present] = v_red[rows]
             for k, (b, factor) in enumerate(zip(self.blocks, factors)):
-                v[rows, b.inner], steps[k, rows] = b.inner_voltages(v[rows, b.ports], factor, tol)
+                steps[k, rows] = b.expand_into(v, rows, factor, tol)
         chunks = chunks or [slice(0, B)]
         thread_map(expand, chunks, threads=len(chunks))
         return v, steps

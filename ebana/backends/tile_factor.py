@@ -48,6 +48,13 @@ class SparseLU:
         self.n = a.shape[0]
         self._lu = spla.splu(sp.csc_matrix(a)) if self.n else None
 
+    def tile_arrays(self):
+        """``(thomas, a_ab, a_ba, inverse, links)`` for the compiled solves of
+        :mod:`ebana.backends.tile_expand`, or None unless this is the usual tile in factor order."""
+        if not self.aligned or self.order is not None:
+            return None
+        return self.thomas, self.a_ab, self.a_ba, self.inverse, self.links
+
     def solve(self, f):
         """``A^-1 f`` for ``f`` of shape ``(n,)`` or ``(n, k)``, C-contiguous."""
         f = np.asarray(f, dtype=float)
@@ -185,6 +192,13 @@ class RowBlockFactor:
             return d[:, None] * inverse * d[None, :]
         block = devices.block(i, (len(inverse), self.cols))
         return block.T @ inverse @ block
+
+    def tile_arrays(self):
+        """``(thomas, a_ab, a_ba, inverse, links)`` for the compiled solves of
+        :mod:`ebana.backends.tile_expand`, or None unless this is the usual tile in factor order."""
+        if not self.aligned or self.order is not None:
+            return None
+        return self.thomas, self.a_ab, self.a_ba, self.inverse, self.links
 
     def solve(self, f):
         """``A^-1 f`` for ``f`` of shape ``(n,)`` or ``(n, k)``, C-contiguous."""
