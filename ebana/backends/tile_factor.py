@@ -159,7 +159,7 @@ class RowBlockFactor:
         """The factor of ``a`` (CSR, S) of the pattern ``layout`` was made for
         (:meth:`layout_of`), from gathers of its entries: no sparse slicing."""
         self = cls.__new__(cls)
-        self.n, self.n_a, self.cols, self.cuts, self.chain_cuts, self.group = layout.shape
+        self.n, self.n_a, self.cols, self.cuts, self.chain_cuts, self.group = layout.fixed
         self.order = None
         entries = np.append(a.data, 0.0)  # the last: every entry the pattern lacks
         lower, diag, upper, self.a_ab, self.a_ba, own, links = (entries[p] for p in layout.positions)
@@ -371,7 +371,7 @@ class _TileLayout:
 
     def __init__(self, a, factor):
         n, na, cols = factor.n, factor.n_a, factor.cols
-        self.shape = (n, na, cols, factor.cuts, factor.chain_cuts, factor.group)
+        self.fixed = (n, na, cols, factor.cuts, factor.chain_cuts, factor.group)  # what the pattern fixes
         keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(a.indptr)) * n + a.indices
         p, q = np.arange(na), np.arange(n - na)
 
