@@ -160,3 +160,17 @@ def test_schur_with_rows_that_have_no_port(kept_rows):
     ports = ports[:, list(kept_rows) + list(range(rows, rows + cols))]
     factor = factorize(a, groups)
     np.testing.assert_allclose(factor.schur(ports), SparseLU(a).schur(ports), rtol=0, atol=1e-12)
+
+
+def test_schur_of_ports_with_duplicate_entries():
+    """A port incidence given with an entry split in two (not canonical) sums like the sparse LU's."""
+    rng = np.random.default_rng(12)
+    a, ports, groups = tile_matrix(4, 3, 1.0, 2.0, rng.uniform(1e-7, 1e-3, (4, 3)))
+    ports = sp.csr_matrix(ports)
+    counts = np.diff(ports.indptr)
+    # every entry twice, halves, in each row's entries: CSR arrays as given, not summed
+    data = np.concatenate([np.tile(ports.data[p:q] / 2, 2) for p, q in zip(ports.indptr[:-1], ports.indptr[1:])])
+    indices = np.concatenate([np.tile(ports.indices[p:q], 2) for p, q in zip(ports.indptr[:-1], ports.indptr[1:])])
+    split = sp.csr_matrix((data, indices, np.concatenate([[0], np.cumsum(2 * counts)])), shape=ports.shape)
+    assert split.nnz == 2 * ports.nnz
+    np.testing.assert_allclose(factorize(a, groups).schur(split), SparseLU(a).schur(ports), rtol=0, atol=1e-12)

@@ -173,9 +173,7 @@ class RowBlockFactor:
         """What :meth:`from_layout` needs to factor any matrix of ``a``'s pattern (CSR, sorted
         indices) as ``factor`` (made from ``a``) did: the positions of the entries it reads.
         None unless ``factor`` is the usual tile in factor order (the others are built anew)."""
-        if not factor.aligned or factor.order is not None:
-            return None
-        return _TileLayout(a, factor)
+        return _TileLayout(a, factor) if factor.tile_arrays() is not None else None
 
     def _chain(self, i):
         return slice(self.chain_cuts[i], self.chain_cuts[i + 1])
@@ -233,6 +231,7 @@ class RowBlockFactor:
         e = sp.csr_matrix(e)
         if self.order is not None:
             e = e[self.order]
+        e.sum_duplicates()  # canonical, as port_layout's entry order assumes (a no-op when it is)
         ports = ports if ports is not None else self.port_layout(e)
         if ports is None:
             return None
