@@ -120,14 +120,27 @@ def test_compiled_tile_path_matches_the_general_one(monkeypatch):
 
 
 def test_inverse_of_a_block_that_is_not_positive_definite():
-    from ebana.backends.tile_factor import _inverse, _spd_inverse
+    from ebana.backends.lapack import spd_inverse
+    from ebana.backends.tile_factor import _inverse
     spd = np.array([[4.0, 1.0], [1.0, 3.0]])
-    np.testing.assert_allclose(_spd_inverse(spd), np.linalg.inv(spd), rtol=1e-15)
-    assert np.array_equal(_spd_inverse(spd), _spd_inverse(spd).T)
+    np.testing.assert_allclose(spd_inverse(spd), np.linalg.inv(spd), rtol=1e-15)
+    assert np.array_equal(spd_inverse(spd), spd_inverse(spd).T)
     indefinite = np.array([[1.0, 2.0], [2.0, 1.0]])
     with pytest.raises(np.linalg.LinAlgError):
-        _spd_inverse(indefinite)
+        spd_inverse(indefinite)
     np.testing.assert_allclose(_inverse(indefinite), np.linalg.inv(indefinite), rtol=1e-15)
+
+
+def test_lapack_inverse_of_a_block_larger_than_lapacks_own_blocks():
+    """dpotrf/dpotri work in blocks of 64 or so: a 150 x 150 block, against NumPy's inverse; the
+    input is left as it was, and the inverse is symmetric to the bit."""
+    from ebana.backends.lapack import spd_inverse
+    m = np.random.default_rng(3).random((150, 150))
+    spd = m @ m.T + 150 * np.eye(150)
+    kept = spd.copy()
+    inverse = spd_inverse(spd)
+    assert np.array_equal(spd, kept) and np.array_equal(inverse, inverse.T)
+    np.testing.assert_allclose(inverse, np.linalg.inv(spd), rtol=1e-12, atol=1e-12 * np.abs(inverse).max())
 
 
 def test_factor_from_the_pattern_of_an_earlier_matrix():
