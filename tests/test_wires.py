@@ -312,30 +312,36 @@ def test_each_tile_is_eliminated_on_its_own_and_the_check_bound_holds():
             np.testing.assert_array_equal(b.kcl_step(w, tol=0.0), exact)  # nothing within 0 V: solved
 
 
-@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("threads", [2, 3, 8])
 def test_threads_split_the_batch_and_the_tiles_to_rounding(threads, monkeypatch):
-    """'native-wires' in several threads (the inner voltages by chunks of the batch) gives the
-    one-thread voltages to rounding, and its KCL check still names the right sample."""
+    """'native-wires' in several threads gives the one-thread voltages to rounding, and its KCL
+    check still names the right sample. The inner voltages are found by blocks when there are
+    at least as many as threads (six tiles here), else by chunks of the batch (8 threads)."""
     from ebana.backends import eliminate
     from ebana.backends.eliminate import WireEliminatingBackend
-    from ebana.backends.threads import batch_chunks
     monkeypatch.setattr(eliminate, "MIN_CHUNK", 4)
     wires = Wires(tile=(2, 4), r_segment=2.0, r_access=1.0)
     data = inputs(5, batch=13)
     one = wired_network(WireEliminatingBackend(threads=1), wires).solve(data).v
     split = wired_network(WireEliminatingBackend(threads=threads), wires)
-    assert batch_chunks(13, split.backend.threads, eliminate.MIN_CHUNK) == (
-        [slice(0, 6), slice(6, 13)] if threads == 2 else [slice(0, 4), slice(4, 8), slice(8, 13)])
-    np.testing.assert_allclose(split.solve(data).v, one, rtol=0, atol=1e-14)
+    plan = split.backend.plan(split.circuit)
+    assert len(plan.blocks) == 6
+    seen = []
     original = eliminate.WireBlock.expand_into
 
-    last = {2: (7, 3), 3: (5, 1)}[threads]  # the last chunk's size, and sample 9's place in it
+    def recorded(block, v, rows, factor, tol=None):
+        seen.append((rows.start, rows.stop))
+        return original(block, v, rows, factor, tol)
+    monkeypatch.setattr(eliminate.WireBlock, "expand_into", recorded)
+    np.testing.assert_allclose(split.solve(data).v, one, rtol=0, atol=1e-14)
+    assert sorted(set(seen)) == ([(0, 13)] if threads <= 6 else [(0, 4), (4, 8), (8, 13)])
+    assert len(seen) == 6 * len(set(seen))  # every block, every part of the batch
 
-    def wrong_in_sample_9(block, v, rows, factor, tol=None):  # a solve gone wrong in one chunk
+    def wrong_in_sample_9(block, v, rows, factor, tol=None):  # a solve gone wrong in one block
         step = original(block, v, rows, factor, tol)
-        if rows.stop - rows.start == last[0]:
+        if block is plan.blocks[3] and rows.start <= 9 < rows.stop:
             step = step.copy()
-            step[last[1]] = 1.0
+            step[9 - rows.start] = 1.0
         return step
     monkeypatch.setattr(eliminate.WireBlock, "expand_into", wrong_in_sample_9)
     with pytest.raises(SimulatorError, match="KCL at the wire nodes") as info:
@@ -521,4 +527,10 @@ def test_compiled_tile_expansion_matches_the_numpy_one():
         np.testing.assert_array_equal(w[rows][:, b.inner], x)
         np.testing.assert_array_equal(step, reference)
         assert np.isnan(w[:2][:, b.inner]).all()  # other samples untouched
+        w[4, b.ports[0]] = np.nan  # a port voltage gone bad in one sample: its check says so
+        step = b.expand_into(w, rows, factor, tol=0.0)
+        assert np.isnan(step[2]) and np.isfinite(np.delete(step, 2)).all()
+        with pytest.raises(SimulatorError, match="KCL at the wire nodes") as info:
+            model.backend._check(plan, [step], np.arange(2, 6))
+        assert info.value.sample == 4
     assert compiled >= 2

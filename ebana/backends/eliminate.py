@@ -261,6 +261,8 @@ class WireElimination:
         self.kept_res = np.flatnonzero(~in_block)
         inner = np.concatenate([b.inner for b in self.blocks]) if self.blocks else np.zeros(0, dtype=np.int64)
         self.present = np.setdiff1d(np.arange(c.n_nodes), inner)
+        # the order blocks are expanded in: largest first, so that the threads finish together
+        self._largest_first = sorted(range(len(self.blocks)), key=lambda k: -len(self.blocks[k].inner))
         self.circuit = self._reduced(c)
 
     @property
@@ -294,22 +296,28 @@ class WireElimination:
         reduced = thread_map(lambda b: b.reduce(g[b.res]), self.blocks, threads=threads)
         return np.concatenate([g[self.kept_res]] + [pairs for pairs, _ in reduced]), [f for _, f in reduced]
 
-    def expand_v(self, v_red, factors, tol=None, chunks=None):
+    def expand_v(self, v_red, factors, tol=None, threads=1):
         """Full node voltages (V) from the reduced ones: inner nodes by ``V_I = -A_II^-1 A_IP V_P``;
         and each block's KCL check step (V) per sample (:meth:`WireBlock.kcl_step`, ``tol``).
-        ``chunks``: slices of the batch, expanded in ebana's threads
-        (:func:`~ebana.backends.threads.thread_map`; every sample's voltages are its own, and a
-        split changes them by rounding only)."""
+        In ebana's ``threads`` (:func:`~ebana.backends.threads.thread_map`): by blocks, each
+        with the whole batch, when there are at least as many blocks as threads (a block's
+        factor is then read once per phase: 26 tiles of 64 x 64 at 32 samples took 69 against
+        114 ms in two chunks of the batch); else by chunks of the batch of at least
+        ``MIN_CHUNK`` samples. Every sample's voltages are its own, and a split changes them by
+        rounding only."""
         B = v_red.shape[0]
         v = np.empty((B, self.full.n_nodes))  # every node is present or some block's inner
         steps = np.empty((len(self.blocks), B))
+        v[:, self.present] = v_red
+        if len(self.blocks) >= threads:
+            chunks = [slice(0, B)]
+        else:
+            chunks = batch_chunks(B, threads, MIN_CHUNK)
 
-        def expand(rows):
-            v[rows, self.present] = v_red[rows]
-            for k, (b, factor) in enumerate(zip(self.blocks, factors)):
-                steps[k, rows] = b.expand_into(v, rows, factor, tol)
-        chunks = chunks or [slice(0, B)]
-        thread_map(expand, chunks, threads=len(chunks))
+        def expand(item):
+            k, rows = item
+            steps[k, rows] = self.blocks[k].expand_into(v, rows, factors[k], tol)
+        thread_map(expand, [(k, rows) for k in self._largest_first for rows in chunks], threads=threads)
         return v, steps
 
 
@@ -318,9 +326,10 @@ class WireEliminatingBackend(Backend):
     ``inner``: the solver of the reduced circuit (default: the native dense Newton solver).
     ``check_tol``: largest KCL residual at the inner nodes accepted, as the Newton step it
     would cause (V); a sample above it raises SimulatorError naming it.
-    ``threads``: the inner voltages of batches of at least ``2 * MIN_CHUNK`` samples are
-    found in this many chunks, run in ebana's threads (:func:`~.threads.thread_map`, each
-    with one BLAS thread); the whole solve runs with one
+    ``threads``: the inner voltages are found in this many of ebana's threads
+    (:func:`~.threads.thread_map`, each with one BLAS thread), by blocks when there are
+    enough of them, else by chunks of the batch (:meth:`WireElimination.expand_v`); the
+    whole solve runs with one
     BLAS thread (its products are ``tile x tile`` blocks, which two BLAS threads made
     slower: 587 against 418 ms per EP step of a 128 x 128 tile on the 2-core machine).
     Default ``EBANA_THREADS``, else 2: a fixed number, not the machine's cores, since the
@@ -376,16 +385,17 @@ class WireEliminatingBackend(Backend):
         start = None if initial is None else initial[rows][:, plan.present]
         op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
                               initial=start, sample_offset=sample_offset + rows.start)
-        chunks = batch_chunks(rows.stop - rows.start, self.threads, MIN_CHUNK)
-        v, steps = plan.expand_v(op.v, factors, self.check_tol, chunks)
+        v, steps = plan.expand_v(op.v, factors, self.check_tol, self.threads)
         self._check(plan, steps, sample_offset + np.arange(rows.start, rows.stop))
         return v, op.i_vs  # sources touch ports only: their currents are the reduced circuit's
 
     def _check(self, plan, steps, samples):
-        """Raise for the first block whose KCL step (V, per sample of ``samples``) exceeds check_tol."""
+        """Raise for the first block whose KCL step (V, per sample of ``samples``) exceeds check_tol
+        or is not a number (naming the first such sample)."""
         for block, step in zip(plan.blocks, steps):
-            if np.any(step > self.check_tol):
-                k = int(np.argmax(step))
+            failed = ~(step <= self.check_tol)  # a NaN step fails too (it compares False)
+            if failed.any():
+                k = int(np.argmax(failed))
                 raise SimulatorError(f"native-wires: KCL at the wire nodes of {block.owner!r} fails (a Newton "
                                      f"step of {step[k]:.3g} V remains, above check_tol = {self.check_tol:g} V)",
                                      sample=int(samples[k]))

@@ -53,6 +53,7 @@ def expand_tile(v, start, stop, ports, inner, a_ip, a_ii, thomas, a_ab, a_ba, in
     x[:na] = _thomas_solve(lower, inv_pivot, ratio, rhs)
     ii_data, ii_indices, ii_indptr = a_ii
     residual, largest, acc = np.empty((n, B)), np.zeros(B), np.empty(B)
+    nan = np.zeros(B, dtype=np.bool_)  # kept apart, so that the loop below stays branch-free
     for i in range(n):  # A_II V_I - f, entry by entry as the sparse product sums them
         acc[:] = 0.0
         for e in range(ii_indptr[i], ii_indptr[i + 1]):
@@ -63,8 +64,11 @@ def expand_tile(v, start, stop, ports, inner, a_ip, a_ii, thomas, a_ab, a_ba, in
             r = acc[b] - f[i, b]
             residual[i, b] = r
             size = abs(r)
-            if largest[b] == largest[b] and not size <= largest[b]:  # NaN sticks
-                largest[b] = size
+            nan[b] |= r != r
+            largest[b] = size if size > largest[b] else largest[b]
+    for b in range(B):
+        if nan[b]:
+            largest[b] = np.nan
     for j in range(n):
         node = inner[j]
         for b in range(B):
