@@ -534,3 +534,20 @@ def test_compiled_tile_expansion_matches_the_numpy_one():
             model.backend._check(plan, [step], np.arange(2, 6))
         assert info.value.sample == 4
     assert compiled >= 2
+
+
+def test_wired_gradient_in_one_pass_equals_the_numpy_expression():
+    """The batch-summed wired EP gradient in one compiled pass (device_phase_sums) equals, to the
+    bit, NumPy's gathers of the devices' drops, their products and the sum over the batch; a
+    per-sample gradient and phases not stored sample by sample take the expression."""
+    from ebana.layers.wires import device_drops, wired_ep_gradient
+    rng = np.random.default_rng(5)
+    v_low, v_high = rng.normal(size=(2, 9, 40))
+    row_nodes, col_nodes = rng.integers(0, 40, size=(2, 6, 7))
+    d_high, d_low = device_drops(row_nodes, col_nodes, v_high), device_drops(row_nodes, col_nodes, v_low)
+    per = (d_high - d_low) * (d_high + d_low) / (2.0 * 3e-7)
+    fused = wired_ep_gradient(row_nodes, col_nodes, v_low, v_high, 3e-7)
+    assert fused.shape == (6, 7) and np.array_equal(fused, per.sum(axis=0))
+    np.testing.assert_array_equal(wired_ep_gradient(row_nodes, col_nodes, v_low, v_high, 3e-7, per_sample=True), per)
+    strided = wired_ep_gradient(row_nodes, col_nodes, np.asfortranarray(v_low), np.asfortranarray(v_high), 3e-7)
+    np.testing.assert_allclose(strided, fused, rtol=1e-12, atol=0)
