@@ -9,7 +9,6 @@ are then eliminated once (Schur complement), so a Newton iteration factors
 only the block of diode-coupled unknowns: on the design network 32 of 52.
 """
 import numpy as np
-import scipy.sparse as sp
 
 from .low_rank import LowRankDiodes, incidence, solve_directly
 from .plan import scatter
@@ -28,8 +27,9 @@ class LinearSystem:
             self._schur = None
             return
         self.J = res.jacobian(g[None, :], M)[0] + plan.C
-        self.fixed = (res.fixed @ sp.diags(g[res.fx_elem]) @ res.fx_select).tocsr()  # (M, N)
-        self.laplacian = (plan.kcl_res @ sp.diags(g) @ plan.kcl_res.T).tocsr()     # (N, N)
+        fixed, laplacian = plan.shared_products()  # SciPy's products, their patterns found once
+        self.fixed = fixed(g[res.fx_elem])   # (M, N): fixed @ diag(g[fx_elem]) @ fx_select
+        self.laplacian = laplacian(g)        # (N, N): kcl_res diag(g) kcl_res^T
         self._schur = self._reduce(plan)
         self._low_rank = None  # LowRankDiodes of the diode block, made on the first solve that allows it
 

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...errors import GraphError, UnsupportedElementError
+from .weighted_product import WeightedProduct
 
 
 @dataclass
@@ -104,6 +105,18 @@ class Plan:
         self._constraint_matrix(circuit)
         self._kcl_matrices(circuit)
         self._diode_block()
+        self._products = None  # shared_products(), made on first use
+
+    def shared_products(self):
+        """The resistors' two products that a shared conductance vector ``g`` (S) weights, as
+        :class:`~ebana.backends.dense.weighted_product.WeightedProduct`: what the known nodes
+        push into the unknowns' rows (``fixed @ diag(g[fx_elem]) @ fx_select``) and the
+        Laplacian ``kcl_res diag(g) kcl_res^T``. Their patterns are found once per circuit."""
+        if self._products is None:
+            res = self.res
+            self._products = (WeightedProduct(res.fixed, res.fx_select),
+                              WeightedProduct(self.kcl_res, self.kcl_res.T))
+        return self._products
 
     def _diode_block(self):
         """Unknowns that diodes stamp into (the rest are linear and get eliminated
