@@ -141,6 +141,7 @@ def test_lapack_inverse_of_a_block_larger_than_lapacks_own_blocks():
     inverse = spd_inverse(spd)
     assert np.array_equal(spd, kept) and np.array_equal(inverse, inverse.T)
     np.testing.assert_allclose(inverse, np.linalg.inv(spd), rtol=1e-12, atol=1e-12 * np.abs(inverse).max())
+    assert spd_inverse(np.zeros((0, 0))).shape == (0, 0)  # LAPACK would refuse lda = 0
 
 
 def test_factor_from_the_pattern_of_an_earlier_matrix():

@@ -53,3 +53,40 @@ def test_entries_other_than_unit_and_cancelling_patterns_are_refused():
     # (1, 1) . (1, -1): the only entry is 1 - 1 = 0 with unit weights
     with pytest.raises(ValueError, match="cancel"):
         WeightedProduct(sp.csr_matrix(np.array([[1.0, 1.0]])), sp.csr_matrix(np.array([[1.0], [-1.0]])))
+
+
+def test_a_resistor_on_one_node_falls_back_to_scipys_products():
+    """A resistor with both ends on one node leaves a 0 in the incidence matrix: the patterns are
+    refused, and the solver makes SciPy's products as before: the same matrices, and the
+    operating point of the circuit without that resistor (it carries no current)."""
+    import dataclasses
+
+    from ebana.backends import make_stimulus
+    from ebana.backends.dense.backend import DenseBackend
+    from ebana.backends.dense.linear import LinearSystem
+    from ebana.backends.dense.plan import Plan
+    from ebana.networks import clamped_mlp
+    model = clamped_mlp(4, 3, 2, backend="native", seed=0)
+    c = model.circuit
+    node = int(c.res_a[0])
+    looped = dataclasses.replace(c, res_a=np.append(c.res_a, node), res_b=np.append(c.res_b, node))
+    plan = Plan(looped)
+    g = np.append(model.conductances(), 1e-3)
+    system = LinearSystem(plan, g)
+    np.testing.assert_array_equal(system.laplacian.toarray(),
+                                  scipy_product(plan.kcl_res, g, plan.kcl_res.T).toarray())
+    x = np.random.default_rng(2).uniform(-1, 1, size=(3, 4))
+    vs = model.source_voltages({"x": x}, 3)
+    with_loop = DenseBackend().solve(looped, make_stimulus(looped, g, vs))
+    without = DenseBackend().solve(c, make_stimulus(c, g[:-1], vs))
+    np.testing.assert_allclose(with_loop.v, without.v, rtol=0, atol=1e-15)
+
+
+def test_products_share_a_read_only_pattern():
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 6, 20)
+    k = incidence(6, a, (a + rng.integers(1, 6, 20)) % 6)  # never both ends on one node
+    product = WeightedProduct(k, k.T)
+    m = product(rng.uniform(size=20))
+    with pytest.raises(ValueError):
+        m.indices[0] = 1

@@ -6,7 +6,8 @@ LAPACK's ``dpotrf`` then ``dpotri`` cost ``n^3``, blocked (a 128 x 128 block: 20
 289 us on the 2-core machine). The routines are SciPy's (``scipy.linalg.cython_lapack``,
 the LAPACK NumPy and numba already load), registered with LLVM under names of ebana's own:
 a kernel that calls them by name is cached like the others, where a ctypes pointer would
-make numba compile it afresh in every process.
+make numba compile it afresh in every process. (numba's cache keys a kernel on its own
+file only: after editing this one, clear the ``__pycache__`` of the kernels that call it.)
 """
 import llvmlite.binding as llvm
 import numba
@@ -28,9 +29,12 @@ def spd_inverse(s):
     """The inverse of a symmetric positive definite ``s`` (square, C-contiguous), symmetric to
     the bit: its Cholesky factor (``dpotrf``), the inverse from it (``dpotri``), the triangle
     LAPACK wrote mirrored. Raises ``np.linalg.LinAlgError`` when ``s`` is not positive
-    definite (or the factor is singular). Compiled: no Python lock."""
+    definite (or the factor is singular); a NaN in ``s`` gives NaNs (the callers' checks
+    see them). Compiled: no Python lock."""
     n = s.shape[0]
     a = s.copy()
+    if n == 0:  # LAPACK asks lda >= 1
+        return a
     uplo = np.array([_LOWER_IN_FORTRAN], dtype=np.int8)
     size = np.array([n], dtype=np.int32)
     info = np.zeros(1, dtype=np.int32)

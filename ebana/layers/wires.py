@@ -235,7 +235,9 @@ def wired_ep_gradient(row_nodes, col_nodes, v_low, v_high, span, per_sample=Fals
     """EP estimate of dL/dG (per S) of each device between its line nodes:
     ``(dV_high**2 - dV_low**2) / (2 * span)``, batch-summed, or ``(B, n_in, units)``
     when ``per_sample``. The wires are fixed resistors: they shape the voltages, not the rule."""
-    if not per_sample and in_sample_order(v_high, v_low):  # one compiled pass, the same sums
+    # one compiled pass, the same sums: NumPy sums a batch axis in sample order when there is
+    # more than one device (one device's (B,) run it sums pairwise) and the phases are NumPy's
+    if not per_sample and row_nodes.size > 1 and in_sample_order(v_high, v_low):
         sums = np.zeros(row_nodes.size)
         device_phase_sums(v_high, v_low, row_nodes.ravel(), col_nodes.ravel(), 2.0 * span, sums)
         return sums.reshape(row_nodes.shape)

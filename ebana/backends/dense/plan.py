@@ -111,11 +111,16 @@ class Plan:
         """The resistors' two products that a shared conductance vector ``g`` (S) weights, as
         :class:`~ebana.backends.dense.weighted_product.WeightedProduct`: what the known nodes
         push into the unknowns' rows (``fixed @ diag(g[fx_elem]) @ fx_select``) and the
-        Laplacian ``kcl_res diag(g) kcl_res^T``. Their patterns are found once per circuit."""
+        Laplacian ``kcl_res diag(g) kcl_res^T``. Their patterns are found once per circuit; a
+        circuit they do not fit (a resistor with both ends on one node leaves a 0 in
+        ``kcl_res``) gets SciPy's products made afresh each time."""
         if self._products is None:
             res = self.res
-            self._products = (WeightedProduct(res.fixed, res.fx_select),
-                              WeightedProduct(self.kcl_res, self.kcl_res.T))
+            pairs = ((res.fixed, res.fx_select), (self.kcl_res, self.kcl_res.T))
+            try:
+                self._products = tuple(WeightedProduct(a, b) for a, b in pairs)
+            except ValueError:
+                self._products = tuple(lambda w, a=a, b=b: (a @ sp.diags(w) @ b).tocsr() for a, b in pairs)
         return self._products
 
     def _diode_block(self):

@@ -35,6 +35,8 @@ class WeightedProduct:
         self.shape = (a.shape[0], b.shape[1])
         pattern = a @ b
         self.indices, self.indptr = pattern.indices.copy(), pattern.indptr.copy()
+        # every product shares them: read-only, so that no in-place change of one corrupts the rest
+        self.indices.flags.writeable = self.indptr.flags.writeable = False
         # every term A[i, k] B[k, j] w[k]: A's entry p, B's entry q, its entry (i, j) in the result
         counts = np.diff(b.indptr)[a.indices]
         p = np.repeat(np.arange(a.nnz), counts)
