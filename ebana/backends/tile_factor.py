@@ -391,8 +391,8 @@ def _rows(m, rows, cols):
 
 
 def _inverse(s):
-    """The inverse of ``s``: :func:`~ebana.backends.lapack.spd_inverse`, or a general inverse when ``s`` is not
-    positive definite (rounding)."""
+    """The inverse of ``s``: :func:`~ebana.backends.lapack.spd_inverse`, or a general inverse
+    when ``s`` is not positive definite (rounding)."""
     try:
         return spd_inverse(s)
     except np.linalg.LinAlgError:
