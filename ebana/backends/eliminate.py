@@ -303,9 +303,8 @@ class WireElimination:
         with the whole batch, when there are at least as many blocks as threads (a block's
         factor is then read once per phase: the 28x28 wires study's 26 tiles of 64 x 64 at 32
         samples took 49.5 against 65.8 ms a phase in two chunks of the batch); else by chunks
-        of the batch of at least
-        ``MIN_CHUNK`` samples. Every sample's voltages are its own, and a split changes them by
-        rounding only."""
+        of the batch of at least ``MIN_CHUNK`` samples. Every sample's voltages are its own,
+        and a split changes them by rounding only."""
         B = v_red.shape[0]
         v = np.empty((B, self.full.n_nodes))  # every node is present or some block's inner
         steps = np.empty((len(self.blocks), B))
