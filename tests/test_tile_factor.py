@@ -78,6 +78,7 @@ def test_patterns_that_are_not_a_tile_go_to_the_sparse_lu():
     extra[11, 11] += 1e-3
     assert RowBlockFactor.build(extra.tocsr(), groups) is None
     assert isinstance(factorize(extra.tocsr(), groups), SparseLU)
+    assert factorize(extra.tocsr(), groups).tile_arrays() is None  # the compiled expansion is not for it
     far = a.tolil()                                                          # columns two rows apart
     b0, b2 = groups[0][1][0], groups[2][1][0]
     far[b0, b2] = far[b2, b0] = -1e-3

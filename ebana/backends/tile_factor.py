@@ -51,11 +51,8 @@ class SparseLU:
         self._lu = spla.splu(sp.csc_matrix(a)) if self.n else None
 
     def tile_arrays(self):
-        """``(thomas, a_ab, a_ba, inverse, links)`` for the compiled solves of
-        :mod:`ebana.backends.tile_expand`, or None unless this is the usual tile in factor order."""
-        if not self.aligned or self.order is not None:
-            return None
-        return self.thomas, self.a_ab, self.a_ba, self.inverse, self.links
+        """None: a sparse LU has none of the usual tile's arrays (:meth:`RowBlockFactor.tile_arrays`)."""
+        return None
 
     def solve(self, f):
         """``A^-1 f`` for ``f`` of shape ``(n,)`` or ``(n, k)``, C-contiguous."""
