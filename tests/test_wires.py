@@ -15,9 +15,10 @@ from ebana.training import MSE
 from ebana.training.ep import ep_step
 
 
-def wired_network(backend, wires, n_in=5, hidden=6, seed=0, g_max=1e-3):
+def wired_network(backend, wires, n_in=5, hidden=6, seed=0, g_max=1e-3, variability=None):
     """``n_in`` inputs + bias -> ``hidden`` nets clamped at +-0.3 V (active for inputs of
-    +-1.5 V) -> 2 differential outputs; the first crossbar carries ``wires``."""
+    +-1.5 V) -> 2 differential outputs; the first crossbar carries ``wires``; ``variability``:
+    the model's default (every crossbar's)."""
     x = InputVoltageLayer(units=n_in, name="x")
     b = BiasVoltageLayer(units=1, name="b", bias_voltage=0.5)
     h = ConcatenateLayer(name="j")([x, b])
@@ -27,7 +28,7 @@ def wired_network(backend, wires, n_in=5, hidden=6, seed=0, g_max=1e-3):
     h = DiodeLayer(name="c2", direction="up", bias_voltage=-0.3)(h)
     h = DenseLayer(units=2, name="d2", g_min=1e-7, g_max=g_max, initializer=("uniform", 1e-5, g_max))(h)
     out = CurrentLayer(name="out", fold=True)(h)
-    return Model(inputs=[x], outputs=[out], backend=backend, seed=seed)
+    return Model(inputs=[x], outputs=[out], backend=backend, seed=seed, variability=variability)
 
 
 def inputs(n_in, batch=6, seed=1):
@@ -93,12 +94,28 @@ def test_wires_round_trip_through_the_config():
     assert DenseLayer.from_config(DenseLayer(units=3, name="d2").get_config()).wires is None
 
 
-def test_wired_layer_refuses_variability():
+def test_variability_on_a_wired_layer_varies_its_devices_and_solves_as_ngspice_does():
+    """Noise-aware EP on a wired crossbar: the masks act on the devices, the wire segments keep their
+    conductance in every sample, and the native phases are Ngspice's for the masked circuit."""
     from ebana.devices import Variability
-    with pytest.raises(ValidationError, match="DenseLayer 'd1': variability with wires"):
-        x = InputVoltageLayer(units=2, name="x")
-        h = DenseLayer(units=2, name="d1", wires=Wires(r_segment=1.0), variability=Variability(sigma=0.1))(x)
-        Model(inputs=[x], outputs=[CurrentLayer(name="out")(DenseLayer(units=2, name="d2")(h))])
+    from ebana.training.ep import noisy_ep_step
+    wires = Wires(tile=(2, 4), r_segment=1.0, r_access=2.0)
+    model = wired_network("native", wires, variability=Variability(sigma=0.3))
+    d1 = model.layer("d1")
+    n_dev, n_wires = d1.g.size, len(d1.wired.wire_g)
+    data = inputs(5, batch=4)
+    batch = dict(data, out=np.random.default_rng(2).uniform(-0.2, 0.2, size=(4, 1)))
+    result = noisy_ep_step(model, batch, MSE(), 1e-6, symmetric=True)
+    g = model.noise.effective()  # the step's per-sample masks ('sample' scope: kept until the next step)
+    assert g.shape == (4, model.conductances().size)
+    assert np.array_equal(g[:, n_dev:n_dev + n_wires], np.broadcast_to(d1.wired.wire_g, (4, n_wires)))
+    devices = g[:, :n_dev]
+    assert np.array_equal(devices, d1.noise.effective().reshape(4, -1))
+    assert not np.allclose(devices, d1.g.ravel())  # the devices do vary
+    assert result.grads["d1"].shape == d1.g.shape and np.isfinite(result.grads["d1"]).all()
+    ref = wired_network("ngspice", wires)
+    ref.set_weights(model.get_weights())
+    assert np.abs(ref.solve(data, g=g).v - result.v_free).max() < 1e-6
 
 
 @pytest.mark.parametrize("backend", ["native-dense", "native"])
@@ -194,7 +211,7 @@ def test_standalone_netlist_solves_the_wire_network(tmp_path):
 BATCH = {"x": np.array([[0, 0], [0, 1], [1, 0], [1, 1.0]]), "out": np.array([[-0.05], [0.05], [0.05], [-0.05]])}
 
 
-def small_wired(backend):
+def small_wired(backend, variability=None):
     x = InputVoltageLayer(units=2, name="x")
     b = BiasVoltageLayer(units=1, name="b", bias_voltage=1.0)
     h = ConcatenateLayer(name="j")([x, b])
@@ -204,7 +221,8 @@ def small_wired(backend):
     h = DiodeLayer(name="c1", direction="down", bias_voltage=0.45)(h)
     h = DiodeLayer(name="c2", direction="up", bias_voltage=0.35)(h)
     h = DenseLayer(units=2, name="d2", initializer=("uniform", 1e-5, 1e-4))(h)
-    return Model(inputs=[x], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=3)
+    return Model(inputs=[x], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=3,
+                 variability=variability)
 
 
 @pytest.mark.parametrize("backend_name", ["ngspice", "native", "native-dense"])
@@ -222,6 +240,40 @@ def test_ep_gradient_through_the_wires(backend_name):
     low, high = (model.solve(BATCH, {"out": c}).v for c in nudges(model, loss))
     naive = _wire_free_rule(d1, low, high, 2e-6)
     assert np.linalg.norm(naive.ravel() - ep[:d1.g.size]) > 0.01 * np.linalg.norm(ep[:d1.g.size])
+
+
+def test_ep_gradient_through_the_wires_of_a_varied_chip():
+    """Chip-scope masks (lognormal: never clipped) on a wired network: the EP gradient of the
+    masked circuit, mapped to the nominal conductances by the masks, equals central finite
+    differences of the masked circuit's loss in those conductances (to 1e-4 relative); the
+    masks matter (the nominal circuit's gradient is off by half its size)."""
+    from ebana.devices import Variability
+    from ebana.training.ep import noisy_ep_step
+    model = small_wired("native", variability=Variability(kind="lognormal", sigma=0.3, scope="chip"))
+    loss, size = MSE(), len(BATCH["x"])
+
+    def total():
+        model.noise.begin_step(size)  # the chip's masks on the current nominal conductances
+        v = model.solve(BATCH, g=model.noise.effective()[0]).v
+        return loss(model.readouts(v)["out"], BATCH["out"])[0].sum()
+    fd = []
+    for name in ("d1", "d2"):
+        g = model.layer(name).g
+        for idx in np.ndindex(g.shape):
+            old, h = g[idx], 1e-4 * g[idx]
+            g[idx] = old + h
+            up = total()
+            g[idx] = old - h
+            down = total()
+            g[idx] = old
+            fd.append((up - down) / (2 * h))
+    fd = np.array(fd)
+    grads = noisy_ep_step(model, BATCH, loss, 1e-6, symmetric=True).grads
+    ep = np.concatenate([grads[k].ravel() for k in ("d1", "d2")])
+    assert np.linalg.norm(ep - fd) <= 1e-4 * np.linalg.norm(fd)  # measured: 7e-10
+    nominal = ep_step(model, BATCH, loss, beta=1e-6, symmetric=True).grads
+    plain = np.concatenate([nominal[k].ravel() for k in ("d1", "d2")])
+    assert np.linalg.norm(plain - ep) > 0.05 * np.linalg.norm(ep)
 
 
 def nudges(model, loss, beta=1e-6):
@@ -474,13 +526,40 @@ def test_local_layer_wires_are_checked_and_kept(tmp_path):
     np.testing.assert_array_equal(again.solve(data).v, model.solve(data).v)
 
 
-def test_chip_studies_refuse_wired_layers():
-    """Chip studies draw masks, faults and drift on the devices only: a wired layer is refused by name."""
-    from ebana.analysis.chips import chip_conductances
-    from ebana.devices import Variability
-    model = wired_network("native", Wires(tile=(2, 4), r_segment=1.0, r_access=2.0))
-    with pytest.raises(ValidationError, match="DenseLayer 'd1' has wire resistance: chip studies"):
-        chip_conductances(model, Variability(), 0)
+def test_chip_studies_vary_the_devices_of_wired_layers_and_keep_their_wires():
+    """Chip masks, stuck-at faults, drift and read noise act on a wired crossbar's devices exactly as
+    on the wire-free one's (the same draws), the wire segments are put back unchanged (never
+    stuck, drifted or rescaled), and the chip's circuit solves natively as in Ngspice."""
+    from ebana.analysis.chips import chip_accuracy, chip_conductances, prepare_batches, read_noise_accuracy
+    from ebana.devices import PowerLawDrift, StuckAtFaults, Variability
+    from ebana.devices.chip import ChipDevices
+    from ebana.errors import ShapeError
+    wires = Wires(tile=(2, 4), r_segment=1.0, r_access=2.0)
+    model, plain = wired_network("native", wires), wired_network("native", None)
+    plain.set_weights(model.get_weights())
+    n_dev, wire_g = model.layer("d1").g.size, model.layer("d1").wired.wire_g
+
+    def with_wires(g):  # a wire-free model's vector with the wired layer's segments in place
+        return np.concatenate([g[:n_dev], wire_g, g[n_dev:]])
+    variability = Variability(kind="gaussian", sigma=0.3, scope="chip")
+    g_chip = chip_conductances(model, variability, 7)
+    assert np.array_equal(g_chip, with_wires(chip_conductances(plain, variability, 7)))
+    chip = ChipDevices(faults=StuckAtFaults(p=0.2), drift=PowerLawDrift(), seed=3)
+    twin = ChipDevices(faults=StuckAtFaults(p=0.2), drift=PowerLawDrift(), seed=3)
+    drifted = chip.conductances(model, t=3600.0, compensate=True)
+    assert np.array_equal(drifted, with_wires(twin.conductances(plain, t=3600.0, compensate=True)))
+    data = inputs(5, batch=4)
+    ref = wired_network("ngspice", wires)
+    ref.set_weights(model.get_weights())
+    for g in (g_chip, drifted):
+        assert np.abs(model.solve(data, g=g).v - ref.solve(data, g=g).v).max() < 1e-6
+    batch = dict(data, out=np.where(np.random.default_rng(3).random((4, 1)) < 0.5, 0.2, -0.2))
+    batches = prepare_batches(model, batch, 4)
+    noiseless = Variability(kind="gaussian", sigma=0.0, scope="read", gradient="straight_through")
+    assert read_noise_accuracy(model, model.backend, batches, g_chip, MSE(), noiseless, 0) == \
+        chip_accuracy(model, model.backend, batches, g_chip, MSE())
+    with pytest.raises(ShapeError, match=f"g must hold the {g_chip.size} conductances"):
+        read_noise_accuracy(model, model.backend, batches, g_chip[:-1], MSE(), noiseless, 0)
 
 
 def test_block_laplacian_from_its_pattern_equals_the_sparse_one():

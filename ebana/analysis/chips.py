@@ -31,7 +31,7 @@ def chip_conductances(model, variability, chip):
     for layer in model.resistive_layers:
         g, (g_min, g_max) = device_conductances(layer)
         masks = vm.chip_masks(g.shape, chip, key=layer.name, g_max=g_max, g=g)
-        parts.append(vm.apply(g, masks, g_min).ravel())
+        parts.append(layer.conductances_with(vm.apply(g, masks, g_min).ravel()))  # a crossbar's wires: as built
     return np.concatenate(parts)
 
 
@@ -62,8 +62,9 @@ def chip_accuracy(model, backend, batches, g, loss_fn):
 
 def read_noise_accuracy(model, backend, batches, g, loss_fn, variability, seed, group=100):
     """Free-phase accuracy (fraction) over ``batches`` when every read sees fresh noise: the
-    conductances ``g`` (S, ``(R,)``: a chip's, or the nominal ones) times a mask of
-    ``variability`` drawn afresh for every ``group`` samples (cycle-to-cycle noise).
+    conductances ``g`` (S, ``(R,)`` in circuit order: a chip's, or the nominal ones), the
+    devices' times a mask of ``variability`` drawn afresh for every ``group`` samples
+    (cycle-to-cycle noise); a wired crossbar's segments are kept as they are.
 
     A sample's draw is shared with the other samples of its group, so each group is one
     batched solve with one conductance vector (matrix products); every sample still sees a
@@ -80,18 +81,17 @@ def read_noise_accuracy(model, backend, batches, g, loss_fn, variability, seed, 
     layers, start = [], 0
     for layer in model.resistive_layers:  # the layout of chip_conductances: layer after layer
         devices, (g_min, g_max) = device_conductances(layer)
-        size = devices.size
-        layers.append((slice(start, start + size), g_min, g_max))
-        start += size
+        layers.append((slice(start, start + devices.size), g_min, g_max))  # a crossbar's wires follow: kept
+        start += layer.conductances().size
     g = np.asarray(g, dtype=float)
     if g.shape != (start,):
-        raise ShapeError(f"read_noise_accuracy: g must hold the {start} device conductances (S) of the model's "
-                         f"layers, received shape {g.shape}")
+        raise ShapeError(f"read_noise_accuracy: g must hold the {start} conductances (S) of the model's circuit "
+                         f"(chip_conductances' layout), received shape {g.shape}")
     correct, count = 0.0, 0
     for vs, isrc, targets, n in batches:
         for a in range(0, n, group):
             b = min(a + group, n)
-            read = np.empty_like(g)
+            read = g.copy()
             for span, g_min, g_max in layers:
                 masks = vm.sample_masks(g[span].shape, 1, rng, g_max=g_max, g=g[span])[0]
                 read[span] = vm.apply(g[span], masks, g_min)

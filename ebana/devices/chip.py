@@ -32,11 +32,8 @@ from .faults import FaultMap, StuckAtFaults
 def device_conductances(layer):
     """The conductances (S) of ``layer``'s devices as the circuit holds them (quantised where the
     layer quantises), and their bounds ``(g_min, g_max)`` (S): what every chip study draws its
-    faults, drift or masks on. A layer with wire resistance is refused: its circuit also holds the
-    wire segments, which no chip study models yet (the studies would build a vector short of them)."""
-    if getattr(layer, "has_wires", False):
-        raise ValidationError(f"{layer.describe()} has wire resistance: chip studies (variability, faults, "
-                              "drift) cover the devices only and do not support wired layers yet")
+    faults, drift or masks on. A wired crossbar's segments are not devices: the studies put them
+    back unchanged (:meth:`~ebana.layers.base.Layer.conductances_with`)."""
     g = np.asarray(layer.circuit_g() if hasattr(layer, "circuit_g") else layer.conductances(), dtype=float)
     return g, _bounds(layer, g)
 
@@ -102,7 +99,8 @@ class ChipDevices:
         """
         pairs = self.layer_conductances(model, t)
         scale = global_compensation([p[0] for p in pairs], [p[1] for p in pairs]) if compensate else 1.0
-        return np.concatenate([scale * p[1].ravel() for p in pairs])
+        return np.concatenate([layer.conductances_with(scale * p[1].ravel())  # wires neither stick nor drift
+                               for layer, p in zip(model.resistive_layers, pairs)])
 
     # -- saving ------------------------------------------------------------
     def to_dict(self):

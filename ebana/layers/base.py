@@ -96,6 +96,12 @@ class Layer:
         """Conductances (S) of this layer's resistors in circuit order, or None."""
         return None
 
+    def conductances_with(self, devices):
+        """:meth:`conductances` with the devices' conductances ``devices`` (S, ``(..., n_devices)``:
+        masked, faulty or drifted, per sample or per chip) in place of the layer's own. Here they
+        are all its resistors; a wired crossbar appends its wire segments (fixed metal)."""
+        return devices
+
     def epoch_metrics(self):
         """Figures this layer adds to each epoch of a History (name -> number), e.g. a memristor
         crossbar's pulse counts; empty for most layers."""

@@ -33,8 +33,8 @@ class DenseLayer(WiredLayer, TrainableConductances, Layer):
         wires: None (ideal wires), or a :class:`~ebana.layers.wires.Wires` (or its dict):
             the crossbar is cut into tiles whose row and column lines have
             ``r_segment`` (Ohm) between cross-points and ``r_access`` (Ohm) at
-            their ends; every segment is a resistor of the circuit. Wired layers
-            take no variability yet.
+            their ends; every segment is a resistor of the circuit. Variability,
+            faults and drift act on the devices; the segments stay as built.
 
     The EP gradient's batch sums are matrix products; for crossbars at least
     ``single_precision_width`` wide on both sides they run in float32 (twice as

@@ -155,14 +155,16 @@ class WiredLayer:
                             "nodes join its inputs and outputs (the layered solver has no wire method)")
 
     def conductances(self):
-        g = super().conductances()
-        return g if self.wired is None else np.concatenate([g, self.wired.wire_g])  # wires: CPU only
+        return self.conductances_with(super().conductances())
 
-    def attach_noise(self, variability, seed, chip_seed=0):
-        if variability is not None and self.has_wires:
-            raise ValidationError(f"{self.describe()}: variability with wires is not supported yet "
-                                  "(the noise masks cover the devices, the circuit holds the wires too)")
-        return super().attach_noise(variability, seed, chip_seed)
+    def conductances_with(self, devices):
+        """The devices' conductances ``devices`` (S, ``(..., n_devices)``) followed by the wire
+        segments' (S), as the circuit orders them. Variability, faults and drift act on the
+        devices; the wires are metal and keep their resistance (on every chip and sample)."""
+        if self.wired is None:
+            return devices
+        wires = np.broadcast_to(self.wired.wire_g, np.shape(devices)[:-1] + self.wired.wire_g.shape)
+        return np.concatenate([devices, wires], axis=-1)  # wires: CPU only
 
     def _wires_config(self):
         return {"wires": None if self.wires is None else self.wires.config()}

@@ -134,8 +134,8 @@ class ModelNoise:
             raise ValidationError("ModelNoise.effective() called before begin_step(batch)")
         parts = []
         for layer in self.layers:
-            if getattr(layer, "noise", None) is not None:
-                g = layer.noise.effective().reshape(self._batch, -1)
+            if getattr(layer, "noise", None) is not None:  # the devices vary; a crossbar's wires do not
+                g = layer.conductances_with(layer.noise.effective().reshape(self._batch, -1))
             else:
                 g = np.broadcast_to(layer.conductances(), (self._batch, layer.conductances().size))
             parts.append(g)
