@@ -54,9 +54,9 @@ SETUPS = {
 }
 
 
-def build_model(r, backend, setup, seed=0, clamp=0.1, gain=4.0):
+def build_model(r, backend, setup, seed=0, clamp=0.1, gain=4.0, variability=None):
     """The clamped network of ``setup`` (a SETUPS entry) with segments of ``r`` Ohm (access ``2 r``)
-    in both crossbars."""
+    in both crossbars; ``variability``: the devices' (both crossbars), for noise-aware training."""
     def wires(tile):
         return None if r == 0 else Wires(tile=tile, r_segment=r, r_access=2 * r)
     init = ("uniform", 1e-6, 1e-4)
@@ -69,7 +69,8 @@ def build_model(r, backend, setup, seed=0, clamp=0.1, gain=4.0):
     h = DiodeLayer(name="c2", direction="up", bias_voltage=-clamp)(h)
     h = AmplificationLayer(name="a1", param={"gain": gain})(h)
     h = DenseLayer(units=20, name="d2", initializer=init, g_max=2e-4, wires=wires(tile_2))(h)
-    return Model(inputs=[x, b], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=seed)
+    return Model(inputs=[x, b], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=seed,
+                 variability=variability)
 
 
 def fashion(folder=None, pool=2):

@@ -315,6 +315,37 @@ def test_study_quick(tmp_path):
     assert "Ngspice check at r = 10 Ohm: 3/3 identical predictions" in stdout
 
 
+def test_chips_study_quick(tmp_path):
+    """test_circuit/wires_chips.py --quick (about 20 s): every (r, sigma) row for the three models, the
+    wires and the chips move the accuracy, Ngspice gives the same accuracy on a chip; a second run with
+    the same settings reuses the trained conductances (and gives the same table); other settings train
+    into a folder of their own, the first one kept."""
+    from test_examples import run_example
+    first = run_example("wires_chips", "--quick", "--ngspice-chips", "1", "--out", tmp_path, timeout=300)
+
+    def table(stdout):
+        return {tuple(float(x) for x in cells[:2]): cells[2:] for cells in
+                (line.strip("| ").split(" | ") for line in stdout.splitlines() if line.startswith("| ")
+                 and not line.startswith("| r_"))}
+    rows = table(first)
+    assert sorted(rows) == [(0.0, 0.0), (0.0, 0.3), (100.0, 0.0), (100.0, 0.3)]
+    assert all(len(cells) == 3 for cells in rows.values())
+    median = {key: [float(c.split()[0]) for c in cells] for key, cells in rows.items()}
+    assert median[(0.0, 0.0)][0] >= 70.0                            # chance: 10 %
+    assert median[(100.0, 0.0)][0] < median[(0.0, 0.0)][0]         # 100 Ohm segments cost the deployed network
+    assert "1 identical accuracies" in first
+    for name in ("wires_chips.md", "wires_chips.png", "results.h5"):
+        assert (tmp_path / name).exists(), name
+    (models,) = tmp_path.glob("models_*")
+    for name in ("base.pkl", "b_r100.pkl", "c_r100.pkl", "settings.json"):
+        assert (models / name).exists(), name
+    stamp = (models / "c_r100.pkl").stat().st_mtime_ns
+    again = run_example("wires_chips", "--quick", "--out", tmp_path, timeout=300)
+    assert table(again) == rows and (models / "c_r100.pkl").stat().st_mtime_ns == stamp
+    run_example("wires_chips", "--quick", "--masks-per-batch", "1", "--out", tmp_path, timeout=300)
+    assert len(list(tmp_path.glob("models_*"))) == 2 and (models / "c_r100.pkl").stat().st_mtime_ns == stamp
+
+
 def test_wire_kcl_check_catches_a_wrong_inner_voltage():
     from ebana.backends.eliminate import WireEliminatingBackend
     from ebana.errors import SimulatorError
