@@ -107,8 +107,8 @@ def main(argv=None):
     x_tr, x_te, y_tr, y_te, _, _ = wires.data("digits", args.seed)
     x_tr, y_tr = x_tr[:args.train_subset], y_tr[:args.train_subset]
     test = {"x": x_te[:args.test_subset], "out": y_te[:args.test_subset]}
-    cache = Cache(args.out, {k: getattr(args, k) for k in ("epochs", "wired_epochs", "train_sigma", "masks_per_batch", "seed",
-                                                             "train_subset", "test_subset")})
+    settings = ("epochs", "wired_epochs", "train_sigma", "masks_per_batch", "seed", "train_subset", "test_subset")
+    cache = Cache(args.out, {k: getattr(args, k) for k in settings})
     batch = setup["batch"]
     start = time.perf_counter()
     base, _ = cache.trained("base", wires.build_model(0.0, "native", setup, args.seed),
@@ -137,8 +137,9 @@ def main(argv=None):
                 f"{LABELS[n]} median {100 * summaries[n][float(s)]['median']:.1f} % (worst "
                 f"{100 * summaries[n][float(s)]['min']:.1f} %)" for n in MODELS), flush=True)
         print(f"r = {r:g} Ohm: {time.perf_counter() - t0:.0f} s", flush=True)
-        last = models["c"]
-    check = ngspice_check(last, test, args) if args.ngspice_chips else None
+        if r == max(args.r):
+            checked = models["c"]
+    check = ngspice_check(checked, test, args) if args.ngspice_chips else None
     write_results(args, rows, results, check, len(x_tr), len(test["x"]))
     print(f"total {time.perf_counter() - start:.0f} s")
     return rows
@@ -184,8 +185,8 @@ def write_results(args, rows, results, check, n_train, n_test):
             (line,) = ax.plot(res.sigmas, np.median(acc, axis=1), style, label=LABELS[name])
             ax.fill_between(res.sigmas, acc.min(axis=1), acc.max(axis=1), color=line.get_color(), alpha=0.15)
         ax.set_title(f"r = {r:g} Ohm / segment")
-        ax.set_xlabel("chip spread sigma (band: worst to best chip)")
-    axes[0][0].set_ylabel("test accuracy over chips (%)")
+        ax.set_xlabel("chip spread sigma")
+    axes[0][0].set_ylabel("test accuracy (%): median,\nband from worst to best chip")
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(os.path.join(args.out, "wires_chips.png"), dpi=120)
