@@ -1,33 +1,39 @@
 """Wire resistance and device variability together: accuracy over simulated chips whose
 crossbars have both IR drop and device-to-device spread.
 
-Run:  python test_circuit/wires_chips.py [--quick] [--r 0 10 100] [--sigmas 0 0.1 0.2 0.3]
-          [--chips 50] [--train-sigma 0.3] [--masks-per-batch G] [--epochs 20] [--wired-epochs 5]
-          [--ngspice-chips N] [--out DIR]
+Run:  python test_circuit/wires_chips.py [--dataset digits|fashion|fashion28] [--quick]
+          [--r 0 10 100] [--sigmas 0 0.1 0.2 0.3] [--chips 50] [--train-sigma 0.3]
+          [--masks-per-batch G] [--epochs N] [--wired-epochs N] [--train-subset N]
+          [--test-subset N] [--ngspice-chips N] [--data DIR] [--out DIR]
 
-The 8x8 digits network of test_circuit/wires.py: 128 differential inputs and a +-1 V bias
-pair -> 32 clamped hidden nets -> x4 amplifiers -> 10 differential outputs; the first crossbar
-(130 x 32) in tiles of 32 x 16, the second (32 x 20) in one tile; every segment ``r`` Ohm,
-every access ``2 r`` Ohm. Trained once without wires (``--epochs``), then for every r:
+The networks of test_circuit/wires.py: ``digits`` (default), the 8x8 digits, 128 differential
+inputs and a +-1 V bias pair -> 32 clamped hidden nets -> x4 amplifiers -> 10 differential
+outputs, the first crossbar (130 x 32) in tiles of 32 x 16, the second (32 x 20) in one tile;
+``fashion``, Fashion-MNIST at 14x14, 392 inputs -> 64 hidden nets in tiles of 64 x 64 (first
+6,000 training and 1,000 test images); ``fashion28``, the same at 28x28 in 25 tiles. Every
+segment ``r`` Ohm, every access ``2 r`` Ohm. Trained once without wires (``--epochs``: digits
+20, fashion 10), then for every r:
 
 * (a) deployed: the wire-free network on the wired tiles;
-* (b) + EP with wires: ``--wired-epochs`` more epochs by EP with the wires in the circuit;
-* (c) + noise-aware EP with wires: the same epochs with a fresh Gaussian mask of spread
-  ``--train-sigma`` on every device for every sample (``--masks-per-batch G``: G masks a
-  batch, each one reduction of the wired tiles instead of one per sample: faster, and here
-  less robust), the wires as built.
+* (b) + EP with wires: ``--wired-epochs`` more epochs (digits 5, fashion 2) by EP with the
+  wires in the circuit;
+* (c) + noise-aware EP with wires: the same epochs with fresh Gaussian masks of spread
+  ``--train-sigma`` on every device, the wires as built: one mask per sample for digits,
+  ``--masks-per-batch G`` masks a batch (default 2 for fashion; 0: one per sample). Each
+  distinct mask is one reduction of the wired tiles per phase.
 
 At r = 0 (b) and (c) train the same epochs without wires (the controls). Each model is judged
 on ``--chips`` chips per sigma: chip-scope Gaussian masks on the devices of both crossbars
 (``Model.evaluate_robustness``), the wire segments as built (metal does not vary), over the
-359 test images. ``--ngspice-chips N`` re-solves the first N chips of (c) at the largest r and
+test images (digits: all 359). ``--ngspice-chips N`` re-solves the first N chips of (c) at the largest r and
 sigma in Ngspice (every segment a resistor; each chip one DC sweep over the test images) and
 compares the accuracies. Every model's accuracies per chip go to ``OUT/results.h5``
 (``RobustnessResult.load(path, "c_r100")``), the table to ``OUT/wires_chips.md`` and the
 plot to ``OUT/wires_chips.png``. The trained conductances are kept in ``OUT/models_<digest>/``
 (``base.pkl``, ``b_r{r}.pkl``, ``c_r{r}.pkl``; the settings that made them in
-``settings.json``) and reused by a run with the same settings. ``--quick``: 300 training and 100 test images, r in
-{0, 100}, sigmas {0, 0.3}, 3 chips (a CI check).
+``settings.json``) and reused by a run with the same settings. ``--quick``: 300 training and
+100 test images, r in {0, 100}, sigmas {0, 0.3}, 3 chips (a CI check). Output: ``--out``,
+default ``results/wires_chips`` (``_fashion``, ``_fashion28`` for those).
 """
 import argparse
 import hashlib
@@ -48,22 +54,32 @@ LABELS = {"a": "(a) deployed", "b": "(b) + EP with wires", "c": "(c) + noise-awa
 
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="digits", choices=list(wires.SETUPS))
+    p.add_argument("--data", default=None, help="fashion, fashion28: folder of the Fashion-MNIST IDX files")
     p.add_argument("--r", type=float, nargs="+", default=[0.0, 10.0, 100.0], help="segment resistances (Ohm)")
     p.add_argument("--sigmas", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3],
                    help="chip spreads (Gaussian masks, relative)")
     p.add_argument("--chips", type=int, default=50, help="chips per sigma")
     p.add_argument("--train-sigma", type=float, default=0.3, help="spread of (c)'s training masks")
     p.add_argument("--masks-per-batch", type=int, default=None,
-                   help="(c): distinct training masks per batch (default: one per sample)")
-    p.add_argument("--epochs", type=int, default=20, help="wire-free training epochs")
-    p.add_argument("--wired-epochs", type=int, default=5, help="epochs of (b) and (c)")
+                   help="(c): distinct training masks per batch, 0: one per sample (default: digits 0, fashion 2)")
+    p.add_argument("--epochs", type=int, default=None, help="wire-free training epochs (digits 20, fashion 10)")
+    p.add_argument("--wired-epochs", type=int, default=None, help="epochs of (b) and (c) (digits 5, fashion 2)")
     p.add_argument("--ngspice-chips", type=int, default=0, help="chips of (c) re-solved in Ngspice")
     p.add_argument("--train-subset", type=int, default=None)
     p.add_argument("--test-subset", type=int, default=None)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="results/wires_chips")
+    p.add_argument("--out", default=None)
     args = p.parse_args(argv)
+    setup = wires.SETUPS[args.dataset]
+    for name, key in (("epochs", "epochs"), ("wired_epochs", "wired_epochs"), ("train_subset", "train"),
+                      ("test_subset", "test")):
+        if getattr(args, name) is None:
+            setattr(args, name, setup[key])
+    if args.masks_per_batch is None:
+        args.masks_per_batch = 0 if args.dataset == "digits" else 2
+    args.out = args.out or "results/wires_chips" + ("" if args.dataset == "digits" else f"_{args.dataset}")
     if args.quick:
         args.r, args.sigmas, args.chips, args.epochs, args.wired_epochs = [0.0, 100.0], [0.0, 0.3], 3, 5, 1
         args.train_subset, args.test_subset = 300, 100
@@ -73,9 +89,9 @@ def parse(argv):
         p.error(f"--sigmas, --train-sigma: spreads must be finite and >= 0, received {args.sigmas}, {args.train_sigma}")
     for name in ("chips", "epochs", "wired_epochs", "train_subset", "test_subset", "ngspice_chips", "masks_per_batch"):
         value = getattr(args, name)
-        if value is not None and value < (0 if "epochs" in name or name == "ngspice_chips" else 1):
+        if value is not None and value < (1 if name in ("chips", "train_subset", "test_subset") else 0):
             p.error(f"--{name.replace('_', '-')} must be positive, received {value}")
-    return args
+    return args, setup
 
 
 class Cache:
@@ -102,19 +118,20 @@ class Cache:
 
 
 def main(argv=None):
-    args = parse(argv)
-    setup = wires.SETUPS["digits"]
-    x_tr, x_te, y_tr, y_te, _, _ = wires.data("digits", args.seed)
+    args, setup = parse(argv)
+    x_tr, x_te, y_tr, y_te, _, _ = wires.data(args.dataset, args.seed, args.data)
     x_tr, y_tr = x_tr[:args.train_subset], y_tr[:args.train_subset]
     test = {"x": x_te[:args.test_subset], "out": y_te[:args.test_subset]}
-    settings = ("epochs", "wired_epochs", "train_sigma", "masks_per_batch", "seed", "train_subset", "test_subset")
+    settings = ("dataset", "epochs", "wired_epochs", "train_sigma", "masks_per_batch", "seed", "train_subset",
+                "test_subset")
     cache = Cache(args.out, {k: getattr(args, k) for k in settings})
     batch = setup["batch"]
     start = time.perf_counter()
     base, _ = cache.trained("base", wires.build_model(0.0, "native", setup, args.seed),
                             lambda m: wires.train(m, x_tr, y_tr, args.epochs, args.seed, batch))
     print(f"wire-free network: {time.perf_counter() - start:.0f} s", flush=True)
-    noise = Variability(kind="gaussian", sigma=args.train_sigma, scope="sample", masks_per_batch=args.masks_per_batch)
+    noise = Variability(kind="gaussian", sigma=args.train_sigma, scope="sample",
+                        masks_per_batch=args.masks_per_batch or None)  # 0: one mask per sample
     results, rows = {}, []
     for r in args.r:
         t0 = time.perf_counter()
@@ -161,8 +178,9 @@ def ngspice_check(model, test, args):
 
 
 def write_results(args, rows, results, check, n_train, n_test):
-    lines = [f"8x8 digits, {n_train} training / {n_test} test images, wire-free epochs {args.epochs}, "
-             f"wired epochs {args.wired_epochs}, (c)'s training masks sigma {args.train_sigma:g}, "
+    masks = "one per sample" if not args.masks_per_batch else f"{args.masks_per_batch} per batch"
+    lines = [f"{args.dataset}, {n_train} training / {n_test} test images, wire-free epochs {args.epochs}, "
+             f"wired epochs {args.wired_epochs}, (c)'s training masks sigma {args.train_sigma:g} ({masks}), "
              f"{args.chips} chips per sigma; accuracy median (worst chip), %", "",
              "| r_segment (Ohm) | chip sigma | " + " | ".join(LABELS[n] for n in MODELS) + " |",
              "|---|---|---|---|---|"]

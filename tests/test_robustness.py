@@ -95,7 +95,7 @@ def test_read_noise_is_drawn_per_group_reproducibly_and_vanishes_at_zero_sigma()
 
 @pytest.mark.parametrize("bad, match", [(dict(group=0), "group"), (dict(group=2.5), "group"),
                                         (dict(variability=Variability(sigma=0.1, scope="chip")), "scope 'read'"),
-                                        (dict(g=np.ones(3)), "device conductances")])
+                                        (dict(g=np.ones(3)), "g must hold the 20 conductances")])
 def test_read_noise_arguments_are_checked(bad, match):
     from ebana.analysis.chips import prepare_batches, read_noise_accuracy
     model = network()
