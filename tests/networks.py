@@ -125,13 +125,15 @@ def image_inputs(n, rng, rows=6, cols=6):
     return np.stack([v, -v], axis=-1)
 
 
-def finite_differences(model, batch, loss, names, picks=None):
+def finite_differences(model, batch, loss, names, picks=None, solve=None):
     """Central finite differences of the batch's summed loss with respect to the parameters of
     the layers ``names`` (conductances: step 1e-4 relative; bias voltages: 1e-4 V), flattened
     in order: the reference the EP gradient tests compare against. ``picks``: per layer name,
-    the indices to differentiate (default: every parameter)."""
+    the indices to differentiate (default: every parameter). ``solve(model, batch)``: the node
+    voltages (V) the loss is read from (default ``model.solve(batch).v``)."""
     def total():
-        return loss(model.readouts(model.solve(batch).v)["out"], batch["out"])[0].sum()
+        v = model.solve(batch).v if solve is None else solve(model, batch)
+        return loss(model.readouts(v)["out"], batch["out"])[0].sum()
     out = []
     for name in names:
         layer = model.layer(name)
