@@ -4,7 +4,7 @@ crossbars have both IR drop and device-to-device spread.
 Run:  python test_circuit/wires_chips.py [--dataset digits|fashion|fashion28] [--quick]
           [--r 0 10 100] [--sigmas 0 0.1 0.2 0.3] [--chips 50] [--train-sigma 0.3]
           [--masks-per-batch G] [--epochs N] [--wired-epochs N] [--train-subset N]
-          [--test-subset N] [--ngspice-chips N] [--data DIR] [--out DIR]
+          [--test-subset N] [--ngspice-chips N] [--ngspice-images N] [--data DIR] [--out DIR]
 
 The networks of test_circuit/wires.py: ``digits`` (default), the 8x8 digits, 128 differential
 inputs and a +-1 V bias pair -> 32 clamped hidden nets -> x4 amplifiers -> 10 differential
@@ -26,8 +26,9 @@ At r = 0 (b) and (c) train the same epochs without wires (the controls). Each mo
 on ``--chips`` chips per sigma: chip-scope Gaussian masks on the devices of both crossbars
 (``Model.evaluate_robustness``), the wire segments as built (metal does not vary), over the
 test images (digits: all 359). ``--ngspice-chips N`` re-solves the first N chips of (c) at the largest r and
-sigma in Ngspice (every segment a resistor; each chip one DC sweep over the test images) and
-compares the accuracies. Every model's accuracies per chip go to ``OUT/results.h5``
+sigma in Ngspice (every segment a resistor; each chip one DC sweep over the test images, or
+the first ``--ngspice-images``: at 14x14 an image takes Ngspice seconds) and compares the
+accuracies. Every model's accuracies per chip go to ``OUT/results.h5``
 (``RobustnessResult.load(path, "c_r100")``), the table to ``OUT/wires_chips.md`` and the
 plot to ``OUT/wires_chips.png``. The trained conductances are kept in ``OUT/models_<digest>/``
 (``base.pkl``, ``b_r{r}.pkl``, ``c_r{r}.pkl``; the settings that made them in
@@ -66,6 +67,8 @@ def parse(argv):
     p.add_argument("--epochs", type=int, default=None, help="wire-free training epochs (digits 20, fashion 10)")
     p.add_argument("--wired-epochs", type=int, default=None, help="epochs of (b) and (c) (digits 5, fashion 2)")
     p.add_argument("--ngspice-chips", type=int, default=0, help="chips of (c) re-solved in Ngspice")
+    p.add_argument("--ngspice-images", type=int, default=None,
+                   help="test images of those chips (default: all; an image-scale netlist takes seconds each)")
     p.add_argument("--train-subset", type=int, default=None)
     p.add_argument("--test-subset", type=int, default=None)
     p.add_argument("--quick", action="store_true")
@@ -87,9 +90,11 @@ def parse(argv):
         p.error(f"--r: segment resistances must be finite and >= 0 Ohm, received {args.r}")
     if any(not np.isfinite(s) or s < 0 for s in args.sigmas + [args.train_sigma]):
         p.error(f"--sigmas, --train-sigma: spreads must be finite and >= 0, received {args.sigmas}, {args.train_sigma}")
-    for name in ("chips", "epochs", "wired_epochs", "train_subset", "test_subset", "ngspice_chips", "masks_per_batch"):
+    for name in ("chips", "epochs", "wired_epochs", "train_subset", "test_subset", "ngspice_chips", "ngspice_images",
+                 "masks_per_batch"):
         value = getattr(args, name)
-        if value is not None and value < (1 if name in ("chips", "train_subset", "test_subset") else 0):
+        if value is not None and value < (1 if name in ("chips", "train_subset", "test_subset", "ngspice_images")
+                                          else 0):
             p.error(f"--{name.replace('_', '-')} must be positive, received {value}")
     return args, setup
 
@@ -164,17 +169,20 @@ def main(argv=None):
 
 def ngspice_check(model, test, args):
     """(c) at the largest r: its first ``--ngspice-chips`` chips at the largest sigma re-solved in
-    Ngspice (every segment a resistor; one DC sweep per chip); their accuracies against native."""
+    Ngspice on the first ``--ngspice-images`` test images (every segment a resistor; one DC sweep
+    per chip); their accuracies against native on the same images."""
     t0 = time.perf_counter()
     sigma = max(args.sigmas)
+    test = {k: v[:args.ngspice_images] for k, v in test.items()}
     native, spice = (model.evaluate_robustness(test, sigmas=[sigma], chips=args.ngspice_chips, seed=args.seed + 1000,
                                                loss_fn=MSE(), backend=backend, verbose=False).accuracy[0]
                      for backend in ("native", "ngspice-sweep"))
     same = int(np.sum(native == spice))
-    print(f"Ngspice: (c) at r = {max(args.r):g} Ohm, sigma {sigma:g}, {len(native)} chips: {same} identical "
+    print(f"Ngspice: (c) at r = {max(args.r):g} Ohm, sigma {sigma:g}, {len(native)} chips x {len(test['x'])} images: "
+          f"{same} identical "
           f"accuracies, largest difference {100 * np.abs(native - spice).max():.2f} points "
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
-    return len(native), same, float(np.abs(native - spice).max())
+    return len(native), same, float(np.abs(native - spice).max()), len(test["x"])
 
 
 def write_results(args, rows, results, check, n_train, n_test):
@@ -187,8 +195,9 @@ def write_results(args, rows, results, check, n_train, n_test):
     lines += [f"| {r:g} | {s:g} | " + " | ".join(f"{100 * m:.1f} ({100 * w:.1f})" for m, w in cells) + " |"
               for r, s, *cells in rows]
     if check:
-        lines += ["", f"Ngspice: {check[0]} chips of (c) at r = {max(args.r):g} Ohm, sigma {max(args.sigmas):g}: "
-                      f"{check[1]} identical accuracies (largest difference {100 * check[2]:.2f} points)"]
+        lines += ["", f"Ngspice: {check[0]} chips of (c) at r = {max(args.r):g} Ohm, sigma {max(args.sigmas):g}, on "
+                      f"{check[3]} test images: {check[1]} identical accuracies (largest difference "
+                      f"{100 * check[2]:.2f} points)"]
     with open(os.path.join(args.out, "wires_chips.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
