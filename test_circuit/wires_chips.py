@@ -33,8 +33,9 @@ accuracies. Every model's accuracies per chip go to ``OUT/results.h5``
 plot to ``OUT/wires_chips.png``. The trained conductances are kept in ``OUT/models_<digest>/``
 (``base.pkl``, ``b_r{r}.pkl``, ``c_r{r}.pkl``; the settings that made them in
 ``settings.json``) and reused by a run with the same settings. ``--quick``: 300 training and
-100 test images, r in {0, 100}, sigmas {0, 0.3}, 3 chips (a CI check). Output: ``--out``,
-default ``results/wires_chips`` (``_fashion``, ``_fashion28`` for those).
+100 test images, r in {0, 100}, sigmas {0, 0.3}, 3 chips, where not given otherwise (a CI
+check). Output: ``--out``, default ``results/wires_chips`` (``_fashion``, ``_fashion28`` for
+those; ``_quick`` added for ``--quick``).
 """
 import argparse
 import hashlib
@@ -46,7 +47,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: BLAS threads
 import numpy as np  # noqa: E402
 
 import wires  # noqa: E402  (test_circuit/wires.py: the network, the data, the training)
+from ebana import Wires  # noqa: E402
 from ebana.devices import Variability  # noqa: E402
+from ebana.errors import EbanaError  # noqa: E402
 from ebana.training import MSE  # noqa: E402
 
 MODELS = ("a", "b", "c")
@@ -57,10 +60,10 @@ def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="digits", choices=list(wires.SETUPS))
     p.add_argument("--data", default=None, help="fashion, fashion28: folder of the Fashion-MNIST IDX files")
-    p.add_argument("--r", type=float, nargs="+", default=[0.0, 10.0, 100.0], help="segment resistances (Ohm)")
-    p.add_argument("--sigmas", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3],
-                   help="chip spreads (Gaussian masks, relative)")
-    p.add_argument("--chips", type=int, default=50, help="chips per sigma")
+    p.add_argument("--r", type=float, nargs="+", default=None, help="segment resistances (Ohm; default 0 10 100)")
+    p.add_argument("--sigmas", type=float, nargs="+", default=None,
+                   help="chip spreads (Gaussian masks, relative; default 0 0.1 0.2 0.3)")
+    p.add_argument("--chips", type=int, default=None, help="chips per sigma (default 50)")
     p.add_argument("--train-sigma", type=float, default=0.3, help="spread of (c)'s training masks")
     p.add_argument("--masks-per-batch", type=int, default=None,
                    help="(c): distinct training masks per batch, 0: one per sample (default: digits 0, fashion 2)")
@@ -76,18 +79,24 @@ def parse(argv):
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     setup = wires.SETUPS[args.dataset]
-    for name, key in (("epochs", "epochs"), ("wired_epochs", "wired_epochs"), ("train_subset", "train"),
-                      ("test_subset", "test")):
+    # what is not given: --quick's values (a CI check), else the study's and the dataset's defaults
+    quick = dict(r=[0.0, 100.0], sigmas=[0.0, 0.3], chips=3, epochs=5, wired_epochs=1, train_subset=300, test_subset=100)
+    full = dict(r=[0.0, 10.0, 100.0], sigmas=[0.0, 0.1, 0.2, 0.3], chips=50, epochs=setup["epochs"],
+                wired_epochs=setup["wired_epochs"], train_subset=setup["train"], test_subset=setup["test"])
+    for name, value in (quick if args.quick else full).items():
         if getattr(args, name) is None:
-            setattr(args, name, setup[key])
+            setattr(args, name, value)
     if args.masks_per_batch is None:
         args.masks_per_batch = 0 if args.dataset == "digits" else 2
-    args.out = args.out or "results/wires_chips" + ("" if args.dataset == "digits" else f"_{args.dataset}")
-    if args.quick:
-        args.r, args.sigmas, args.chips, args.epochs, args.wired_epochs = [0.0, 100.0], [0.0, 0.3], 3, 5, 1
-        args.train_subset, args.test_subset = 300, 100
-    if any(not np.isfinite(r) or r < 0 for r in args.r):
-        p.error(f"--r: segment resistances must be finite and >= 0 Ohm, received {args.r}")
+    args.out = args.out or ("results/wires_chips" + ("" if args.dataset == "digits" else f"_{args.dataset}")
+                            + ("_quick" if args.quick else ""))  # a quick check never replaces a study's results
+    for r in args.r:  # every r builds (accesses of 2 r): refused here, before anything is trained
+        try:
+            Wires(tile=(1, 1), r_segment=r, r_access=2 * r)
+        except EbanaError as e:
+            p.error(f"--r {r:g}: {e}")
+    if len({f"{r:g}" for r in args.r}) < len(args.r):
+        p.error(f"--r: each resistance once (they name the saved models and results), received {args.r}")
     if any(not np.isfinite(s) or s < 0 for s in args.sigmas + [args.train_sigma]):
         p.error(f"--sigmas, --train-sigma: spreads must be finite and >= 0, received {args.sigmas}, {args.train_sigma}")
     for name in ("chips", "epochs", "wired_epochs", "train_subset", "test_subset", "ngspice_chips", "ngspice_images",
@@ -102,7 +111,7 @@ def parse(argv):
 class Cache:
     """Trained conductances under ``folder/models_<digest of settings>/`` (with ``settings.json``):
     a run with the same settings reuses them, one with other settings trains into its own
-    folder (nothing kept is overwritten)."""
+    folder (no trained model is overwritten; the table, plot and results.h5 are the last run's)."""
 
     def __init__(self, folder, settings):
         text = json.dumps(settings, sort_keys=True)
@@ -127,7 +136,7 @@ def main(argv=None):
     x_tr, x_te, y_tr, y_te, _, _ = wires.data(args.dataset, args.seed, args.data)
     x_tr, y_tr = x_tr[:args.train_subset], y_tr[:args.train_subset]
     test = {"x": x_te[:args.test_subset], "out": y_te[:args.test_subset]}
-    settings = ("dataset", "epochs", "wired_epochs", "train_sigma", "masks_per_batch", "seed", "train_subset",
+    settings = ("dataset", "data", "epochs", "wired_epochs", "train_sigma", "masks_per_batch", "seed", "train_subset",
                 "test_subset")
     cache = Cache(args.out, {k: getattr(args, k) for k in settings})
     batch = setup["batch"]

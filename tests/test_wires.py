@@ -487,9 +487,9 @@ def test_memristor_crossbar_with_wires():
     np.testing.assert_array_equal(d1.conductances()[devices.size:], wire_g)
 
 
-def local_wired(backend, wires, padding="valid", seed=5, g_range=(1e-5, 1e-3)):
+def local_wired(backend, wires, padding="valid", seed=5, g_range=(1e-5, 1e-3), variability=None):
     """A 5x5x2 image -> LocallyConnected2DLayer (3x3 windows, stride 2, 2 filters; ``wires``) ->
-    clamps at +-0.2 V -> 2 differential outputs."""
+    clamps at +-0.2 V -> 2 differential outputs; ``variability``: the model's default."""
     from ebana import FlattenLayer, LocallyConnected2DLayer
     x = InputVoltageLayer(shape=(5, 5, 2), name="x")
     h = LocallyConnected2DLayer(2, 3, name="l1", strides=2, padding=padding, g_max=1e-3,
@@ -497,7 +497,38 @@ def local_wired(backend, wires, padding="valid", seed=5, g_range=(1e-5, 1e-3)):
     h = DiodeLayer(name="c1", direction="down", bias_voltage=0.2)(h)
     h = DiodeLayer(name="c2", direction="up", bias_voltage=-0.2)(h)
     h = DenseLayer(units=2, name="d2", g_max=1e-3, initializer=("uniform", 1e-5, 1e-4))(FlattenLayer(name="f")(h))
-    return Model(inputs=[x], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=seed)
+    return Model(inputs=[x], outputs=[CurrentLayer(name="out", fold=True)(h)], backend=backend, seed=seed,
+                 variability=variability)
+
+
+def test_variability_and_chips_on_a_wired_local_layer():
+    """A locally connected layer's windows (devices ``(W, K, filters)``, then every window's
+    segments): masks per sample and chip masks vary the devices in that order and leave the
+    segments as built; the masked circuit solves natively as in Ngspice."""
+    from ebana.analysis.chips import chip_conductances
+    from ebana.devices import Variability
+    wires = Wires(tile=(6, 1), r_segment=3.0, r_access=1.0)
+    model = local_wired("native", wires)
+    l1 = model.layer("l1")
+    n_dev, wire_g = l1.g.size, l1.wired.wire_g
+    plain = local_wired("native", None)
+    plain.set_weights(model.get_weights())
+    chip = Variability(kind="gaussian", sigma=0.3, scope="chip")
+    g = chip_conductances(model, chip, 11)
+    ref = chip_conductances(plain, chip, 11)
+    assert np.array_equal(g, np.concatenate([ref[:n_dev], wire_g, ref[n_dev:]]))
+    noisy = local_wired("native", wires, variability=Variability(sigma=0.3))
+    noisy.set_weights(model.get_weights())
+    noisy.noise.begin_step(3)
+    effective = noisy.noise.effective()
+    assert effective.shape == (3, model.conductances().size)
+    assert np.array_equal(effective[:, n_dev:n_dev + len(wire_g)], np.broadcast_to(wire_g, (3, len(wire_g))))
+    assert np.array_equal(effective[:, :n_dev], noisy.layer("l1").noise.effective().reshape(3, -1))
+    data = {"x": np.random.default_rng(1).uniform(-1, 1, size=(3, 5, 5, 2))}
+    spice = local_wired("ngspice", wires)
+    spice.set_weights(model.get_weights())
+    for g_test in (g, effective):
+        assert np.abs(model.solve(data, g=g_test).v - spice.solve(data, g=g_test).v).max() < 1e-6
 
 
 @pytest.mark.parametrize("padding, tile, r", [("valid", None, 1.0), ("valid", (3, 2), 10.0), ("same", (9, 2), 2.0)])

@@ -137,7 +137,8 @@ class ModelNoise:
             if getattr(layer, "noise", None) is not None:  # the devices vary; a crossbar's wires do not
                 g = layer.conductances_with(layer.noise.effective().reshape(self._batch, -1))
             else:
-                g = np.broadcast_to(layer.conductances(), (self._batch, layer.conductances().size))
+                nominal = layer.conductances()
+                g = np.broadcast_to(nominal, (self._batch, nominal.size))
             parts.append(g)
         return np.concatenate(parts, axis=1)
 
