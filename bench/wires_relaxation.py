@@ -151,19 +151,19 @@ def measure(tile, batch, r, g_range, tol, repeats, limit):
     backend = wired.backend.inner if hasattr(wired.backend, "inner") else wired.backend
     plan = backend.wires.plan(wired.circuit)
     block = plan.blocks[0]
-    _, factor = block.reduce(wired.conductances()[block.res])
-    relax = LineRelaxation(block._check.a_ii, block._check.a_ip, tile, tile)
+    _, reduction = block.reduce(wired.conductances()[block.res])
+    relax = LineRelaxation(reduction.a_ii, reduction.a_ip, tile, tile)
     rows = []
     for phase, v, start in (("free", step.v_free, None), ("+beta", step.v_nudged, step.v_free)):
         v_ports, exact = v[:, block.ports], np.ascontiguousarray(v[:, block.inner].T)
-        f = -(block._check.a_ip @ v_ports.T)
+        f = -(reduction.a_ip @ v_ports.T)
         x0 = relax.wire_free_guess(v_ports) if start is None else np.ascontiguousarray(start[:, block.inner].T)
         n = sweeps_to(relax, x0.copy(), f, exact, tol, limit)
         x = x0.copy()
         t_sweep = timed(lambda: relax.sweep(x, f), repeats)
         scratch = v.copy()
         with one_blas_thread():
-            t_direct = timed(lambda: block.expand_into(scratch, slice(0, batch), factor, CHECK_TOL), repeats)
+            t_direct = timed(lambda: block.expand_into(scratch, slice(0, batch), reduction, CHECK_TOL), repeats)
         rows.append((phase, n, t_sweep, t_direct))
     return t_plain, rows
 

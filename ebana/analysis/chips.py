@@ -53,7 +53,7 @@ def chip_accuracy(model, backend, batches, g, loss_fn):
     from ..training.ep import accuracy, loss_and_nudge
     correct, count = 0.0, 0
     for vs, isrc, targets, n in batches:
-        v = backend.solve(model.circuit, make_stimulus(model.circuit, g, vs, isrc)).v
+        v = backend.solve(model.circuit, make_stimulus(model.circuit, g, vs, isrc)).lazy_v  # readouts only
         _, readouts, _ = loss_and_nudge(model, v, targets, loss_fn, 1.0)
         correct += accuracy(model, readouts, targets, loss_fn) * n
         count += n
@@ -95,7 +95,7 @@ def read_noise_accuracy(model, backend, batches, g, loss_fn, variability, seed, 
             for span, g_min, g_max in layers:
                 masks = vm.sample_masks(g[span].shape, 1, rng, g_max=g_max, g=g[span])[0]
                 read[span] = vm.apply(g[span], masks, g_min)
-            v = backend.solve(model.circuit, make_stimulus(model.circuit, read, vs[a:b], isrc[a:b])).v
+            v = backend.solve(model.circuit, make_stimulus(model.circuit, read, vs[a:b], isrc[a:b])).lazy_v
             part = {k: t[a:b] for k, t in targets.items()}
             _, readouts, _ = loss_and_nudge(model, v, part, loss_fn, 1.0)
             correct += accuracy(model, readouts, part, loss_fn) * (b - a)

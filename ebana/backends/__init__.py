@@ -10,7 +10,8 @@
   equations both native solvers evaluate;
 * :mod:`.eliminate`: wired crossbars' inner nodes eliminated exactly, the rest
   solved densely (``'native-wires'``); :mod:`.tile_factor` factors a tile's
-  wire nodes by blocks along its rows;
+  wire nodes by blocks along its rows; :mod:`.deferred` holds a solve's node
+  voltages whose inner nodes are made only when read;
 * wrappers: :mod:`.auto` (layered, wires or dense, per circuit), :mod:`.retry`,
   :mod:`.parallel`.
 """

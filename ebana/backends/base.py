@@ -6,12 +6,16 @@ import numpy as np
 from ..errors import ShapeError
 from ..validation import check_array
 from .arrays import array_namespace
+from .deferred import whole
 
 
 class OperatingPoint:
     """Solution of a batch.
 
     v: node voltages (V), shape ``(B, n_nodes)``; column 0 is ground (0 V).
+        A solver may pass a :class:`~ebana.backends.deferred.DeferredVoltages`
+        (a wired tile's inner nodes made when read): ``v`` makes it whole on first
+        read, ``lazy_v`` reads it as it is.
     i_vs: voltage-source branch currents (A), shape ``(B, V)``, SPICE sign:
         positive when current flows into the ``+`` terminal through the source.
         A solver may pass ``branch_currents`` (a function) instead: they are then
@@ -21,9 +25,21 @@ class OperatingPoint:
     def __init__(self, v, i_vs=None, branch_currents=None):
         if (i_vs is None) == (branch_currents is None):
             raise TypeError("OperatingPoint needs exactly one of i_vs and branch_currents")
-        self.v = v
+        self._v = v
         self._i_vs = i_vs
         self._branch_currents = branch_currents
+
+    @property
+    def v(self):
+        """Every node's voltage (V), ``(B, n_nodes)``, as an array (deferred nodes made now)."""
+        return whole(self._v)
+
+    @property
+    def lazy_v(self):
+        """The node voltages (V) as the solver gave them: an array, or a DeferredVoltages
+        for callers that read some nodes only (readouts, warm starts), so that nodes no one
+        reads are never made."""
+        return self._v
 
     @property
     def i_vs(self):

@@ -31,6 +31,7 @@ import scipy.sparse.csgraph as csgraph
 from ..circuit.structure import Circuit, kept_blocks
 from ..errors import SimulatorError
 from .base import Backend, OperatingPoint, Stimulus
+from .deferred import DeferredVoltages
 from .threads import batch_chunks, default_threads, one_blas_thread, thread_map
 from .tile_expand import expand_tile
 from .tile_factor import RowBlockFactor, factorize
@@ -107,9 +108,13 @@ class _Laplacian:
 
 
 @dataclass
-class _Check:
-    """What the KCL check at a piece's inner nodes needs from its last reduction: the factor of
-    ``A_II``, ``A_II`` and ``A_IP`` (S, sparse), and ``max(A_II^-1 1)`` (Ohm) for the bound."""
+class Reduction:
+    """What a piece's reduction for one conductance set leaves for its inner voltages and their
+    KCL check: the factor of ``A_II`` (:mod:`ebana.backends.tile_factor`; None without inner
+    nodes), ``A_II`` and ``A_IP`` (S, sparse), and ``max(A_II^-1 1)`` (Ohm) for the check's
+    bound. Its own object, so that a solve whose inner voltages are made later
+    (:class:`~ebana.backends.deferred.DeferredVoltages`) makes them with its own conductances
+    after the block has been reduced for others."""
     factor: object
     a_ii: object
     a_ip: object
@@ -158,11 +163,11 @@ class WireBlock:
         pq = np.triu_indices(len(self.ports), 1)
         self.pair_a, self.pair_b = self.ports[pq[0]], self.ports[pq[1]]
         self._pq = pq
-        self._last = None  # (g, pair conductances, factor)
+        self._last = None  # (g, pair conductances, Reduction)
 
     def reduce(self, g):
-        """Port-pair conductances (S) for the block's conductances ``g`` (S), and the factor of
-        ``A_II`` (:mod:`ebana.backends.tile_factor`; None without inner nodes)."""
+        """Port-pair conductances (S) for the block's conductances ``g`` (S), and the
+        :class:`Reduction` its inner voltages are found with."""
         if self._last is not None and np.array_equal(self._last[0], g):
             return self._last[1], self._last[2]
         k = len(self.inner)
@@ -178,55 +183,59 @@ class WireBlock:
             y -= schur if schur is not None else a_ip.T @ factor.solve(a_ip.toarray())
         # off-diagonals are <= 0 in exact arithmetic; rounding may leave -1e-20 S of the wrong sign
         pairs = np.maximum(-y[self._pq], 0.0)
-        self._last = (g.copy(), pairs, factor)
         # A_II is a nonsingular M-matrix (every inner node reaches a port through resistors), so
         # A_II^-1 >= 0 entrywise and |A_II^-1 r| <= A_II^-1 |r| <= max|r| * max(A_II^-1 1): a bound
         # on the check's Newton step from the residual alone (x 1.001 against the solve's rounding)
         reach = 1.001 * float(factor.solve(np.ones(k)).max()) if k else 0.0
-        self._check = _Check(factor, a_ii, a_ip, reach)
-        return pairs, factor
+        reduction = Reduction(factor, a_ii, a_ip, reach)
+        self._last = (g.copy(), pairs, reduction)
+        return pairs, reduction
 
-    def expand_into(self, v, rows, factor, tol=None):
+    def expand_into(self, v, rows, reduction, tol=None):
         """Write the inner node voltages (V) of the samples ``rows`` (a slice) into the node
-        voltages ``v`` (V, ``(B, N)``), from their ports' there (:meth:`inner_voltages`); return
-        the KCL check's step (V) per sample. The usual tile in its factor's order takes one
-        compiled pass (:func:`~ebana.backends.tile_expand.expand_tile`)."""
+        voltages ``v`` (V, ``(B, N)``), from their ports' there, with ``reduction`` (of
+        :meth:`reduce`; see :meth:`inner_voltages`); return the KCL check's step (V) per
+        sample. The usual tile in its factor's order takes one compiled pass
+        (:func:`~ebana.backends.tile_expand.expand_tile`)."""
+        factor = reduction.factor
         arrays = factor.tile_arrays() if factor is not None else None  # None: no inner node
         if arrays is None:
-            v[rows, self.inner], step = self.inner_voltages(v[rows, self.ports], factor, tol)
+            v[rows, self.inner], step = self.inner_voltages(v[rows, self.ports], reduction, tol)
             return step
         residual, largest = expand_tile(v, rows.start, rows.stop, self.ports, self.inner,
-                                        _csr(self._check.a_ip), _csr(self._check.a_ii), *arrays)
-        return self._newton_step(residual, tol, largest)
+                                        _csr(reduction.a_ip), _csr(reduction.a_ii), *arrays)
+        return _newton_step(reduction, residual, tol, largest)
 
-    def inner_voltages(self, v_ports, factor, tol=None):
+    def inner_voltages(self, v_ports, reduction, tol=None):
         """Inner node voltages (V), ``(B, inner)``, from the ports' ``v_ports`` (V), ``(B, ports)``:
-        ``V_I = -A_II^-1 A_IP V_P`` with the ``factor`` of :meth:`reduce`; and the KCL check's
-        step (V) per sample for them (see :meth:`kcl_step`), from the same arrays."""
-        if factor is None:
+        ``V_I = -A_II^-1 A_IP V_P`` with the ``reduction`` of :meth:`reduce`; and the KCL
+        check's step (V) per sample for them (see :meth:`kcl_step`), from the same arrays."""
+        if reduction.factor is None:
             return np.zeros((v_ports.shape[0], 0)), np.zeros(v_ports.shape[0])
-        f = -(self._check.a_ip @ np.ascontiguousarray(v_ports.T))     # (inner, B), A
-        x = factor.solve(f)
-        return x.T, self._newton_step(self._check.a_ii @ x - f, tol)
+        f = -(reduction.a_ip @ np.ascontiguousarray(v_ports.T))     # (inner, B), A
+        x = reduction.factor.solve(f)
+        return x.T, _newton_step(reduction, reduction.a_ii @ x - f, tol)
 
     def kcl_step(self, v, tol=None):
         """Largest Newton step (V) per sample that KCL at the inner nodes would still ask for,
         from full node voltages ``v`` (B, N) and the last reduction: ``A_II^-1 (A_I. V)``.
         With ``tol`` (V), samples whose bound ``max|A_I. V| max(A_II^-1 1)`` is within it get
         that bound instead (no solve); the others, and every sample without ``tol``, the step."""
-        if self._check.factor is None:  # no inner node
+        reduction = self._last[2]
+        if reduction.factor is None:  # no inner node
             return np.zeros(v.shape[0])
-        residual = self._check.a_ii @ v[:, self.inner].T + self._check.a_ip @ v[:, self.ports].T
-        return self._newton_step(residual, tol)
+        residual = reduction.a_ii @ v[:, self.inner].T + reduction.a_ip @ v[:, self.ports].T
+        return _newton_step(reduction, residual, tol)
 
-    def _newton_step(self, residual, tol, largest=None):
-        """:meth:`kcl_step` from the KCL residual ``(inner, B)`` (A) at the inner nodes (and its
-        largest size per sample, when known)."""
-        step = (np.abs(residual).max(axis=0) if largest is None else largest) * self._check.reach
-        solve = np.ones(len(step), dtype=bool) if tol is None else ~(step <= tol)
-        if solve.any():
-            step[solve] = np.abs(self._check.factor.solve(np.ascontiguousarray(residual[:, solve]))).max(axis=0)
-        return step
+
+def _newton_step(reduction, residual, tol, largest=None):
+    """:meth:`WireBlock.kcl_step` from the KCL residual ``(inner, B)`` (A) at a piece's inner
+    nodes (and its largest size per sample, when known), with its ``reduction``."""
+    step = (np.abs(residual).max(axis=0) if largest is None else largest) * reduction.reach
+    solve = np.ones(len(step), dtype=bool) if tol is None else ~(step <= tol)
+    if solve.any():
+        step[solve] = np.abs(reduction.factor.solve(np.ascontiguousarray(residual[:, solve]))).max(axis=0)
+    return step
 
 
 def _csr(m):
@@ -294,12 +303,12 @@ class WireElimination:
 
     def reduce_g(self, g, threads=1):
         """Reduced conductances (S) for one full conductance vector ``g`` (S), and each block's
-        factor; the blocks in ebana's ``threads`` (:func:`~ebana.backends.threads.thread_map`: a
+        :class:`Reduction`; the blocks in ebana's ``threads`` (:func:`~ebana.backends.threads.thread_map`: a
         tile's factor and port sweeps are compiled and release Python's lock)."""
         reduced = thread_map(lambda b: b.reduce(g[b.res]), self.blocks, threads=threads)
         return np.concatenate([g[self.kept_res]] + [pairs for pairs, _ in reduced]), [f for _, f in reduced]
 
-    def expand_v(self, v_red, factors, tol=None, threads=1):
+    def expand_v(self, v_red, reductions, tol=None, threads=1):
         """Full node voltages (V) from the reduced ones: inner nodes by ``V_I = -A_II^-1 A_IP V_P``;
         and each block's KCL check step (V) per sample (:meth:`WireBlock.kcl_step`, ``tol``).
         In ebana's ``threads`` (:func:`~ebana.backends.threads.thread_map`): by blocks, each
@@ -319,7 +328,7 @@ class WireElimination:
 
         def expand(item):
             k, rows = item
-            steps[k, rows] = self.blocks[k].expand_into(v, rows, factors[k], tol)
+            steps[k, rows] = self.blocks[k].expand_into(v, rows, reductions[k], tol)
         thread_map(expand, [(k, rows) for k in self._largest_first for rows in chunks], threads=threads)
         return v, steps
 
@@ -373,24 +382,34 @@ class WireEliminatingBackend(Backend):
         plan = self.plan(circuit)
         g, B = stimulus.g, stimulus.batch_size
         if g.ndim == 1 or all(np.array_equal(g[0], row) for row in g[1:]):
-            groups = [(slice(0, B), g if g.ndim == 1 else g[0])]
-        else:  # per-sample conductances: one reduction per sample
-            groups = [(slice(k, k + 1), g[k]) for k in range(B)]
-        parts = [self._solve_rows(plan, stimulus, initial, sample_offset, rows, g_rows) for rows, g_rows in groups]
-        if len(parts) == 1:  # the batch's arrays as they are: no copy of every node's voltage
-            return OperatingPoint(*parts[0])
+            # one conductance set: the inner voltages are made when read (DeferredVoltages;
+            # readouts and warm starts read the reduced circuit's nodes only), and then as they
+            # are, with no copy of every node's voltage
+            v_red, i_vs, complete = self._solve_rows(plan, stimulus, initial, sample_offset, slice(0, B),
+                                                     g if g.ndim == 1 else g[0])
+            return OperatingPoint(DeferredVoltages(plan.present, v_red, circuit.n_nodes, complete), i_vs)
+        parts = []
+        for k in range(B):  # per-sample conductances: one reduction per sample, expanded at once
+            _, i_vs, complete = self._solve_rows(plan, stimulus, initial, sample_offset, slice(k, k + 1), g[k])
+            parts.append((complete(), i_vs))  # (so that no sample's factors are kept)
         return OperatingPoint(np.concatenate([v for v, _ in parts]), np.concatenate([i for _, i in parts]))
 
     def _solve_rows(self, plan, stimulus, initial, sample_offset, rows, g_rows):
-        """Node voltages (V) and source currents (A) of the samples ``rows`` (a slice), which
-        share the conductances ``g_rows`` (S)."""
-        g_red, factors = plan.reduce_g(g_rows, self.threads)
+        """The reduced circuit's node voltages (V) and source currents (A) of the samples ``rows``
+        (a slice), which share the conductances ``g_rows`` (S); and a function that makes every
+        node's voltage from them (the inner nodes, KCL-checked) with this solve's reductions."""
+        g_red, reductions = plan.reduce_g(g_rows, self.threads)
         start = None if initial is None else initial[rows][:, plan.present]
         op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
                               initial=start, sample_offset=sample_offset + rows.start)
-        v, steps = plan.expand_v(op.v, factors, self.check_tol, self.threads)
-        self._check(plan, steps, sample_offset + np.arange(rows.start, rows.stop))
-        return v, op.i_vs  # sources touch ports only: their currents are the reduced circuit's
+        v_red, samples = op.v, sample_offset + np.arange(rows.start, rows.stop)
+
+        def complete():
+            with one_blas_thread():  # as the solve ran: made later, maybe outside it
+                v, steps = plan.expand_v(v_red, reductions, self.check_tol, self.threads)
+            self._check(plan, steps, samples)
+            return v
+        return v_red, op.i_vs, complete  # sources touch ports only: their currents are the reduced circuit's
 
     def _check(self, plan, steps, samples):
         """Raise for the first block whose KCL step (V, per sample of ``samples``) exceeds check_tol

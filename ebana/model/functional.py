@@ -214,7 +214,7 @@ class Model:
         shown = progress(batches, total=total, desc="predict",
                          enabled=total is None or total >= PREDICT_PROGRESS_BATCHES)
         with deferred_sigint():  # Ctrl-C stops within one sample's solve
-            parts = [self.readouts(self.solve(batch).v) for batch in shown]
+            parts = [self.readouts(self.solve(batch).lazy_v) for batch in shown]  # nodes read: outputs
         if not parts:
             raise ShapeError("predict received no samples")
         return {name: to_host(self.xp.concatenate([p[name] for p in parts])) for name in parts[0]}

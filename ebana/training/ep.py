@@ -6,30 +6,34 @@ Signs (see the design notes): the nudged phase injects ``I_k = -beta * dL/dV_k``
 solves at ``+beta`` and ``-beta`` and divides by ``2 * beta``, which removes the
 first-order bias of a finite beta.
 """
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..backends import Stimulus, make_stimulus
 from ..backends.arrays import Reflection, array_namespace
+from ..backends.deferred import whole
 from ..backends.threads import blas_beside
 from ..errors import ShapeError, ValidationError
 from ..validation import check_number
 
 
-@dataclass
 class StepResult:
     """What one EP step measured.
 
     loss: per-sample loss (B,); readouts: free-phase readouts by output name (V);
     grads: dL/dG by layer name, summed over the batch; v_free, v_nudged: node
-    voltages (V) of the phases (``v_nudged`` is the ``+beta`` phase).
+    voltages (V) of the phases (``v_nudged`` is the ``+beta`` phase). The free phase's
+    are made when first read where the solver deferred some of them (a wired crossbar's
+    inner nodes, which a symmetric step never needs: :mod:`ebana.backends.deferred`).
     """
-    loss: np.ndarray
-    readouts: dict
-    grads: dict
-    v_free: np.ndarray
-    v_nudged: np.ndarray
+
+    def __init__(self, loss, readouts, grads, v_free, v_nudged):
+        self.loss, self.readouts, self.grads, self.v_nudged = loss, readouts, grads, v_nudged
+        self._v_free = v_free
+
+    @property
+    def v_free(self):
+        return whole(self._v_free)
 
 
 def targets_of(model, batch, size):
@@ -119,12 +123,14 @@ def _ep_step(model, batch, loss_fn, beta, symmetric, g):
         g = model.device_conductances(g)  # on a device: uploaded, per-sample refused (the CPU: unchanged)
     phases = Phases(model, arrays, size, model.conductances() if g is None else g)
     free = phases.solve()
-    loss, readouts, currents = loss_and_nudge(model, free.v, targets, loss_fn, beta)
-    plus = phases.solve(currents, initial=free.v)
+    # the free phase's nodes as the solver gave them: the readouts and the warm starts read
+    # nets only, so a wired crossbar's inner nodes are made only if the gradient reads them
+    loss, readouts, currents = loss_and_nudge(model, free.lazy_v, targets, loss_fn, beta)
+    plus = phases.solve(currents, initial=free.lazy_v)
     if symmetric:
         # Start the -beta phase from the +beta phase reflected about the free one: for
         # piecewise-linear clamps that keep their regions it is the solution already.
-        minus = phases.solve({k: -c for k, c in currents.items()}, initial=_reflected(free.v, plus.v))
+        minus = phases.solve({k: -c for k, c in currents.items()}, initial=_reflected(free.lazy_v, plus.v))
         low, high, span = minus, plus, 2.0 * beta
     else:
         low, high, span = free, plus, beta
@@ -136,7 +142,7 @@ def _ep_step(model, batch, loss_fn, beta, symmetric, g):
             # phases are whole operating points: bias sources learn from their branch currents
             grads[layer.name] = model.ep_scales[layer.name] * layer.ep_gradient_from_phases(
                 low, high, span, per_sample=per_sample)
-    return StepResult(loss, readouts, grads, free.v, plus.v)
+    return StepResult(loss, readouts, grads, free.lazy_v, plus.v)
 
 
 def _reflected(center, point):
@@ -195,7 +201,7 @@ def evaluate_batch(model, batch, loss_fn, power=None):
     if power is not None:
         from ..analysis.power import batch_power
         power.append(batch_power(model, op, arrays, size))
-    loss, readouts, _ = loss_and_nudge(model, op.v, targets, loss_fn, 1.0)
+    loss, readouts, _ = loss_and_nudge(model, op.lazy_v, targets, loss_fn, 1.0)
     return loss, readouts, targets
 
 
