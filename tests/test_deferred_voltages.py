@@ -1,6 +1,8 @@
 """A wired solve's inner voltages made when read (ebana.backends.deferred): readouts, warm
 starts and chips read the nets only and never make them; whatever reads them gets exactly the
 voltages of the solve that gave them, KCL-checked, even after the conductances changed."""
+import pickle
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from ebana.backends import eliminate
 from ebana.backends.base import OperatingPoint
 from ebana.backends.deferred import DeferredVoltages
 from ebana.backends.eliminate import WireEliminatingBackend
+from ebana.backends.threads import thread_map
 from ebana.training import MSE
 from ebana.training.ep import ep_step
 from test_wires import inputs, wired_network
@@ -63,6 +66,16 @@ def test_any_other_read_makes_the_whole_array_once():
     assert d[2, 4] == 24 and made == [1]
     fresh, made = _deferred()
     assert fresh[:, 3:4].shape == (3, 1) and made == [1]  # a slice of nodes reads the array
+    pickled, made = _deferred()
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(pickled[1:])), d.whole()[1:])  # as the array
+    assert made == [1]
+
+
+def test_threads_reading_together_make_it_once():
+    d, made = _deferred(n_nodes=50, batch=40)
+    parts = thread_map(lambda rows: np.asarray(d[rows]), [slice(k, k + 5) for k in range(0, 40, 5)], threads=4)
+    np.testing.assert_array_equal(np.concatenate(parts), d.whole())
+    assert made == [1]
 
 
 def test_predict_and_chips_of_a_wired_model_make_no_inner_voltage(expansions):
