@@ -28,7 +28,8 @@ class DeferredVoltages:
     """
 
     def __init__(self, known, values, n_nodes, complete, _position=None):
-        self._values = values                     # (B, len(known)), V
+        self._values = values                     # (B, len(known)), V; read-only: reads may be views
+        values.setflags(write=False)
         if _position is None:                     # node -> column of values, -1: deferred
             _position = np.full(n_nodes, -1, dtype=np.int64)
             _position[known] = np.arange(len(known))
@@ -69,11 +70,11 @@ class DeferredVoltages:
             return self._whole[index]
         if isinstance(index, tuple) and len(index) == 2 and not isinstance(index[1], slice):
             rows, nodes = index
-            columns = self._position[nodes]
+            columns = self._position[np.asarray(nodes)]
             if np.all(columns >= 0):  # every node read is known: nothing to make (numpy's semantics:
                 return self._values[rows, columns]  # columns stand where the nodes stood)
-        elif isinstance(index, (slice, np.ndarray, list)):  # samples only: still unmade
-            parent = self
+        elif isinstance(index, slice) or (isinstance(index, (np.ndarray, list)) and np.ndim(index) == 1):
+            parent = self  # samples only: still unmade
             return DeferredVoltages(None, self._values[index], self.shape[1], lambda: parent.whole()[index],
                                     _position=self._position)
         return self.whole()[index]

@@ -39,6 +39,9 @@ from .tile_factor import RowBlockFactor, factorize
 #: threads for the inner voltages (see :class:`WireEliminatingBackend`), and the fewest
 #: samples a thread is given
 WIRE_THREADS, MIN_CHUNK = 2, 16
+#: largest relative error of a factor's own check solve (``A_II x = 1``) accepted: inner
+#: voltages of about 1 V then err by at most about 1e-9 V, the KCL check's tolerance
+FACTOR_TOL = 1e-9
 
 
 def pieces(c, res, touched_elsewhere):
@@ -186,10 +189,24 @@ class WireBlock:
         # A_II is a nonsingular M-matrix (every inner node reaches a port through resistors), so
         # A_II^-1 >= 0 entrywise and |A_II^-1 r| <= A_II^-1 |r| <= max|r| * max(A_II^-1 1): a bound
         # on the check's Newton step from the residual alone (x 1.001 against the solve's rounding)
-        reach = 1.001 * float(factor.solve(np.ones(k)).max()) if k else 0.0
+        x = factor.solve(np.ones(k)) if k else np.zeros(0)
+        reach = 1.001 * float(x.max()) if k else 0.0
+        self._check_factor(x, a_ii)
         reduction = Reduction(factor, a_ii, a_ip, reach)
         self._last = (g.copy(), pairs, reduction)
         return pairs, reduction
+
+    def _check_factor(self, x, a_ii):
+        """Raise unless ``x``, the factor's solve of ``A_II x = 1`` (1 A into every inner node),
+        leaves a residual within :data:`FACTOR_TOL` (A): by the bound above, ``x`` is then
+        within about that share of itself. Once per conductance set, whatever is read later:
+        the port-pair conductances come from the same factor, and a solve whose inner
+        voltages are never made (readouts only) is checked by this alone."""
+        error = float(np.abs(a_ii @ x - 1.0).max(initial=0.0))
+        if not error <= FACTOR_TOL:  # NaN fails too
+            raise SimulatorError(f"native-wires: the factor of the wire nodes of {self.owner!r} fails its check "
+                                 f"(a residual of {error:.3g} A for 1 A into every node, above {FACTOR_TOL:g}): conductances "
+                                 "that are not finite, or a matrix too ill-conditioned to solve")
 
     def expand_into(self, v, rows, reduction, tol=None):
         """Write the inner node voltages (V) of the samples ``rows`` (a slice) into the node
@@ -403,23 +420,25 @@ class WireEliminatingBackend(Backend):
         op = self.inner.solve(plan.circuit, Stimulus(g_red, stimulus.vs[rows], stimulus.isrc[rows]),
                               initial=start, sample_offset=sample_offset + rows.start)
         v_red, samples = op.v, sample_offset + np.arange(rows.start, rows.stop)
+        tol, threads = self.check_tol, self.threads  # this solve's settings, also when made later
 
         def complete():
             with one_blas_thread():  # as the solve ran: made later, maybe outside it
-                v, steps = plan.expand_v(v_red, reductions, self.check_tol, self.threads)
-            self._check(plan, steps, samples)
+                v, steps = plan.expand_v(v_red, reductions, tol, threads)
+            self._check(plan, steps, samples, tol)
             return v
         return v_red, op.i_vs, complete  # sources touch ports only: their currents are the reduced circuit's
 
-    def _check(self, plan, steps, samples):
-        """Raise for the first block whose KCL step (V, per sample of ``samples``) exceeds check_tol
-        or is not a number (naming the first such sample)."""
+    def _check(self, plan, steps, samples, tol=None):
+        """Raise for the first block whose KCL step (V, per sample of ``samples``) exceeds ``tol``
+        (default check_tol) or is not a number (naming the first such sample)."""
+        tol = self.check_tol if tol is None else tol
         for block, step in zip(plan.blocks, steps):
-            failed = ~(step <= self.check_tol)  # a NaN step fails too (it compares False)
+            failed = ~(step <= tol)  # a NaN step fails too (it compares False)
             if failed.any():
                 k = int(np.argmax(failed))
                 raise SimulatorError(f"native-wires: KCL at the wire nodes of {block.owner!r} fails (a Newton "
-                                     f"step of {step[k]:.3g} V remains, above check_tol = {self.check_tol:g} V)",
+                                     f"step of {step[k]:.3g} V remains, above check_tol = {tol:g} V)",
                                      sample=int(samples[k]))
 
     def close(self):

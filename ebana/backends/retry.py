@@ -112,7 +112,9 @@ class RetryingBackend(Backend):
 
     def _inner_solve(self, circuit, stimulus, initial, rows, offset):
         sub = stimulus.take(rows)
-        init = None if initial is None else np.asarray(initial)[rows]
+        # rows of an array, or of a warm start the solver reads in parts (a Reflection, a
+        # DeferredVoltages): kept as it is, so that only the nodes the solver reads are made
+        init = None if initial is None else (initial[rows] if hasattr(initial, "shape") else np.asarray(initial)[rows])
         return self.inner.solve(circuit, sub, initial=init, sample_offset=offset)
 
     def _rescue(self, circuit, stimulus, initial, row, offset, first):

@@ -238,6 +238,8 @@ class TrainingRun:
         model = self.model
         try:
             result = train_step(model, batch, self.loss_fn, self.optimizer, self.beta, self.symmetric, epoch=epoch)
+            if self.record_voltages:  # kept through the next steps: made (and checked) here, where a
+                result.v_free  # failure names this batch, not the solve's factors kept for later
         except SimulatorError as e:
             e = _located(e, batch, epoch, k)
             if self.on_failure == "stop":
