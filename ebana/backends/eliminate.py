@@ -39,8 +39,9 @@ from .tile_factor import RowBlockFactor, factorize
 #: threads for the inner voltages (see :class:`WireEliminatingBackend`), and the fewest
 #: samples a thread is given
 WIRE_THREADS, MIN_CHUNK = 2, 16
-#: largest relative error of a factor's own check solve (``A_II x = 1``) accepted: inner
-#: voltages of about 1 V then err by at most about 1e-9 V, the KCL check's tolerance
+#: largest residual (A) of a factor's own check solve, ``A_II x = 1`` (1 A into every inner
+#: node), accepted: by the M-matrix bound x is then within that share of itself, so inner
+#: voltages of about 1 V err by about 1e-9 V at most, the KCL check's tolerance
 FACTOR_TOL = 1e-9
 
 
