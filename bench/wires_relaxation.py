@@ -35,13 +35,11 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from bench.wires import network
+from ebana.backends.eliminate import WireEliminatingBackend
 from ebana.backends.threads import one_blas_thread
 from ebana.backends.tile_factor import _thomas_factor
 from ebana.training import MSE
 from ebana.training.ep import ep_step
-
-CHECK_TOL = 1e-9  # V: the KCL check's tolerance (WireEliminatingBackend.check_tol)
-
 
 @numba.njit(cache=True, nogil=True)
 def _column_factor(own, links):
@@ -148,8 +146,8 @@ def measure(tile, batch, r, g_range, tol, repeats, limit):
     ep_step(plain, data, MSE(), beta=1e-6, symmetric=True)  # warm-up: plans, kernels
     t_plain = timed(lambda: ep_step(plain, data, MSE(), beta=1e-6, symmetric=True), repeats)
     step = ep_step(wired, data, MSE(), beta=1e-6, symmetric=True)
-    backend = wired.backend.inner if hasattr(wired.backend, "inner") else wired.backend
-    plan = backend.wires.plan(wired.circuit)
+    backend = (wired.backend.inner if hasattr(wired.backend, "inner") else wired.backend).wires
+    plan = backend.plan(wired.circuit)
     block = plan.blocks[0]
     _, reduction = block.reduce(wired.conductances()[block.res])
     relax = LineRelaxation(reduction.a_ii, reduction.a_ip, tile, tile)
@@ -163,7 +161,7 @@ def measure(tile, batch, r, g_range, tol, repeats, limit):
         t_sweep = timed(lambda: relax.sweep(x, f), repeats)
         scratch = v.copy()
         with one_blas_thread():
-            t_direct = timed(lambda: block.expand_into(scratch, slice(0, batch), reduction, CHECK_TOL), repeats)
+            t_direct = timed(lambda: block.expand_into(scratch, slice(0, batch), reduction, backend.check_tol), repeats)
         rows.append((phase, n, t_sweep, t_direct))
     return t_plain, rows
 
@@ -175,21 +173,22 @@ def main(argv=None):
     parser.add_argument("--r", type=float, default=1.0, help="segment resistance (Ohm); accesses 2 r")
     parser.add_argument("--g", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                         help="devices uniform in [LOW, HIGH] S (default: the network's initial ones)")
-    parser.add_argument("--tol", type=float, default=CHECK_TOL,
-                        help="how close to the exact inner voltages (V); default the KCL check's 1e-9. The EP "
+    parser.add_argument("--tol", type=float, default=None,
+                        help="how close to the exact inner voltages (V); default the KCL check's (1e-9). The EP "
                              "gradient reads differences of about 1e-6 V between phases: 1e-12 keeps it to 1e-6")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--limit", type=int, default=300, help="most sweeps tried per phase")
     args = parser.parse_args(argv)
     numba.set_num_threads(1)
+    tol = WireEliminatingBackend().check_tol if args.tol is None else args.tol  # default: the KCL check's
     print(f"segments {args.r:g} Ohm, accesses {2 * args.r:g} Ohm, devices "
           f"{'the network initial ones' if args.g is None else f'{args.g[0]:g}-{args.g[1]:g} S'}, batch {args.batch}, "
-          f"one thread, sweeps until within {args.tol:g} V of the exact voltages")
+          f"one thread, sweeps until within {tol:g} V of the exact voltages")
     print("| tile | phase (start) | sweeps | one sweep (ms) | relaxation (ms) "
           "| exact expansion (ms) | wire-free EP step (ms) | relaxation / wire-free step |")
     print("|---|---|---|---|---|---|---|---|")
     for tile in args.tiles:
-        t_plain, rows = measure(tile, args.batch, args.r, args.g, args.tol, args.repeats, args.limit)
+        t_plain, rows = measure(tile, args.batch, args.r, args.g, tol, args.repeats, args.limit)
         for phase, n, t_sweep, t_direct in rows:
             start = "wire-free guess" if phase == "free" else "free phase"
             sweeps, spent, ratio = ((str(n), f"{1e3 * n * t_sweep:.1f}", f"{n * t_sweep / t_plain:.1f}") if n else
