@@ -138,3 +138,35 @@ def test_the_slope_products_follow_the_changed_windows_or_are_made_afresh():
     assert np.allclose(prod[0], slopes[0] @ pairs_t, rtol=1e-12, atol=1e-12) and not np.allclose(prod[0], before[0])
     assert np.array_equal(seen[0], slopes[0])
     assert np.array_equal(prod[1:], before[1:])  # flagged rows untouched, an unchanged one too
+
+
+class _Holder:
+    newton_products = None
+
+
+def test_a_batch_s_first_slope_products_start_from_its_first_sample_where_the_samples_share_pieces(monkeypatch):
+    """``kept_slope_products`` the first time: samples whose pieces mostly match the first
+    sample's are that sample's product updated (no product of their own), a sample that differs
+    more gets its own; every row equals a fresh product within rounding. Where the first two
+    samples differ in more than 1 / FRESH_SHARE of the windows (a rectified layer), the whole
+    batch is one product, exactly NumPy's."""
+    rng = np.random.default_rng(5)
+    B, W, P = 6, 64, 21
+    pairs = rng.normal(size=(P, W))
+    slopes = np.broadcast_to(rng.uniform(1.0, 2.0, size=W), (B, W)).copy()
+    slopes[1, 5] = slopes[3, [9, 30]] = 7.0          # a few windows on other pieces
+    slopes[4, :20] = 3.0                              # more than W / FRESH_SHARE = 4: its own product
+    flagged = []
+    update = newton.update_slope_products
+    monkeypatch.setattr(newton, "update_slope_products", lambda *a: flagged.append(update(*a)) or flagged[-1])
+    holder = _Holder()
+    prod = newton.kept_slope_products(holder, slopes, pairs, np.ascontiguousarray(pairs.T))
+    assert np.allclose(prod, slopes @ pairs.T, rtol=1e-12, atol=1e-12)
+    assert holder.newton_products[0] is prod and np.array_equal(holder.newton_products[1], slopes)
+    assert [f.tolist() for f in flagged] == [[False, False, False, False, True, False]]
+    # rectified: the first two samples differ everywhere
+    spread = rng.uniform(1.0, 2.0, size=(B, W))
+    holder, flagged[:] = _Holder(), []
+    assert np.array_equal(newton.kept_slope_products(holder, spread, pairs, np.ascontiguousarray(pairs.T)),
+                          spread @ pairs.T)
+    assert flagged == []
