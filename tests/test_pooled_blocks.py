@@ -367,6 +367,32 @@ def test_the_block_check_agrees_with_plain_numpy_in_any_window_order(write):
     assert np.isnan(block.check(children, pools, C, None)[0][2])
 
 
+def test_the_block_check_writes_children_straight_into_their_node_columns_as_the_assembly_would():
+    """With node columns, a writing check leaves the children's array as it was and puts each
+    child into every column the plan keeps it in (alpha * x + beta), bit for bit what writing
+    the array and assembling the nodes from it gives, with the same residuals, in any window
+    order; columns no run names stay untouched."""
+    block, v, C = _solved_block(3, filters=8)
+    children, pools = v[block.children], v[block.pools].copy()
+    pools[1] += 1e-7 * np.arange(pools.shape[1])
+    n = children.shape[1]
+    runs = (np.array([2, n + 5]), np.array([1.0, 4.0]), np.array([0.0, -0.25]))  # a copy, an amplifier
+    for b in (block, _shuffled_windows(block)):
+        written = children.copy()
+        want_step, want_amp = b.check(written, pools, C, None, write=True)
+        want = np.full((3, 2 * n + 9), 7.0)
+        want[:, 2:2 + n] = written
+        np.multiply(written, 4.0, out=want[:, n + 5:2 * n + 5])
+        want[:, n + 5:2 * n + 5] += -0.25
+        untouched = np.array(children, copy=True) + 1.0  # whatever the state held
+        nodes = np.full((3, 2 * n + 9), 7.0)
+        got_step, got_amp = b.check(untouched, pools, C, None, write=True, nodes=(nodes, runs))
+        np.testing.assert_array_equal(nodes, want)
+        np.testing.assert_array_equal(untouched, children + 1.0)
+        np.testing.assert_array_equal(got_step, want_step)
+        np.testing.assert_array_equal(got_amp, want_amp)
+
+
 def test_ep_gradients_through_pooled_blocks_match_finite_differences():
     model = pooled_net("native-layered", seed=1)
     rng = np.random.default_rng(0)
@@ -444,8 +470,9 @@ def test_a_pooled_solve_stopped_early_fails_the_kcl_check():
 
 
 def test_clamped_nets_no_sweep_reads_keep_their_array_across_phases():
-    """A pendant block's clamped nets start a phase from their chunk's last array, as it is (the
-    check writes them from the final pools first); the phases still agree with the dense solver."""
+    """A pendant block's clamped nets start a phase from their chunk's last array, as it is (no
+    sweep reads them, and the check writes them from the final pools straight into the node
+    voltages); the phases still agree with the dense solver."""
     data, nudge = _batch(4, seed=7)
     mine, dense = pooled_net("native-layered"), pooled_net("native-dense")
     free = mine.solve(data)
@@ -453,8 +480,11 @@ def test_clamped_nets_no_sweep_reads_keep_their_array_across_phases():
     (key,) = solver._final
     (block,) = _blocks(mine)
     kept = solver._final[key][block.children]
+    held = kept.copy()
     plus = mine.solve(data, nudge, initial=free.v)
     assert solver._final[key][block.children] is kept
+    # the check wrote the nudged phase's clamped nets straight into its node voltages, not here
+    assert np.array_equal(kept, held)
     assert np.abs(plus.v - dense.solve(data, nudge).v).max() < 1e-9
     assert np.abs(free.v - dense.solve(data).v).max() < 1e-9  # the free result is its own array
 

@@ -210,7 +210,8 @@ class LayeredBackend(Backend):
                 k = -mine.beta * s
                 if other.group == FIXED:  # added into the fresh product: no second (B, n) array
                     toward = bl.toward(name, other.values(vfix))
-                    toward += k
+                    if np.any(k):  # offsets (none on unamplified nets): a pass over (B, n) otherwise
+                        toward += k
                     k = toward
                 elif bl.folded:
                     k = k + bl.offset[name] * mine.alpha  # divided by alpha below
@@ -327,9 +328,9 @@ class LayeredBackend(Backend):
                 run.sweep_all(v, offset, gshunt=gshunt, quiet=True)
         run.sweep_all(v, offset, backward=initial is not None and self.backward_when_warm, warm=initial is not None,
                       from_zero=initial is None and not steps_src and not steps_gmin)
-        run.check_residual(v, offset)
+        written = run.check_residual(v, offset, out)
         self._final[key] = list(v)
-        self._node_voltages(plan, v, vfix, out)
+        self._node_voltages(plan, v, vfix, out, written)
         return run
 
     def _starts(self, plan, run, initial, key, B, stepping):
@@ -364,9 +365,12 @@ class LayeredBackend(Backend):
         return out
 
     @staticmethod
-    def _node_voltages(plan, v, vfix, full):
-        """Write every node's voltage (V) into ``full`` from the nets' and the known nodes'."""
+    def _node_voltages(plan, v, vfix, full, written=()):
+        """Write every node's voltage (V) into ``full`` from the nets' and the known nodes', but
+        for the groups ``written`` there already (by the KCL check)."""
         for gid, dst, src, alpha, beta in plan.assembly:  # slices: views, written in place
+            if gid in written:
+                continue
             x = (vfix if gid == FIXED else v[gid])[:, src]
             out = full[:, dst]
             if np.isscalar(alpha) and alpha == 1.0:

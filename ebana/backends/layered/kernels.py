@@ -584,11 +584,16 @@ def follow_pieces(v, y, P, slopes):
 
 @_jit_ieee
 def pool_block_residual(xL, vP, DL, KL, XL, lowL, highL, gd, inv, eps, cP, KP, DP, extraP, sa, sb, first, run,
-                        write):
+                        write, nodes, columns, alpha, beta):
     """KCL check of a pooled block whose children hang on their pool alone, at the final
     voltages ``xL`` (children, net order) and ``vP`` (pools, window order), V, in one pass;
     with ``write``, the children are first written (V) from the pools, as the sweeps left
     them to (:func:`pool_block`'s mode 0), and checked as written.
+
+    With ``write`` and ``columns`` (int, ``(m,)``; empty: none), the children go straight into
+    the node voltages ``nodes`` (V, ``(B, N)``) instead of ``xL``, which is left as it was:
+    child net ``j`` to node column ``columns[i] + j`` as ``alpha[i] * x + beta[i]`` (the
+    arithmetic of the solver's node assembly), so that no second pass copies them there.
 
     Children are visited in window order ``(K, W)``: child ``k`` of window ``w`` is net
     ``first[k, w // run] + w % run`` (runs of consecutive nets, so that the loops vectorize;
@@ -606,6 +611,8 @@ def pool_block_residual(xL, vP, DL, KL, XL, lowL, highL, gd, inv, eps, cP, KP, D
     steps, amps = np.zeros(B), np.zeros(B)
     step, amp = np.empty((K + 1, W)), np.empty((K + 1, W))  # per sample, then reduced
     into_pool = np.empty(W)
+    direct = write and columns.size > 0
+    run_x = np.empty(run)  # a run of children on its way to the node voltages (direct)
     for b in range(B):
         rd, rk, ri = min(b, DL.shape[0] - 1), min(b, KL.shape[0] - 1), min(b, inv.shape[0] - 1)
         rl, rh, re = min(b, lowL.shape[0] - 1), min(b, highL.shape[0] - 1), min(b, eps.shape[0] - 1)
@@ -614,11 +621,15 @@ def pool_block_residual(xL, vP, DL, KL, XL, lowL, highL, gd, inv, eps, cP, KP, D
         for k in range(K):
             for r in range(W // run):
                 net, w = first[k, r], r * run
-                _check_children(xL[b, net:net + run], KL[rk, net:net + run], XL[rx, net:net + run],
+                x = run_x if direct else xL[b, net:net + run]
+                _check_children(x, KL[rk, net:net + run], XL[rx, net:net + run],
                                 vP[b, w:w + run], sa[k, w:w + run], sb[k, w:w + run], DL[rd, k, w:w + run],
                                 lowL[rl, k, w:w + run], highL[rh, k, w:w + run], inv[ri, k, w:w + run],
                                 eps[re, k, w:w + run], gd, write, into_pool[w:w + run], step[k, w:w + run],
                                 amp[k, w:w + run])
+                if direct:
+                    for i in range(columns.size):
+                        _scaled_copy(x, alpha[i], beta[i], nodes[b, columns[i] + net:columns[i] + net + run])
         pc, pk, pd = min(b, cP.shape[0] - 1), min(b, KP.shape[0] - 1), min(b, DP.shape[0] - 1)
         for w in range(W):  # the pools
             f = DP[pd, w] * vP[b, w] - (cP[pc, w] + into_pool[w]) - KP[pk, w]
@@ -646,6 +657,18 @@ def _check_children(x, Kc, Xc, V, sa, sb, D, low, high, inv, eps, gd, write, int
         f = max(f, -f)
         amp[i] = f
         step[i] = f / (D[i] + gd * (beyond != 0.0))
+
+
+@_jit_ieee_inline
+def _scaled_copy(x, a, c, out):
+    """``out = x * a + c`` (V), the ``+ c`` only where ``c`` is not 0 (as the node assembly's
+    numpy expressions, which it replaces)."""
+    if c != 0.0:
+        for i in range(x.size):
+            out[i] = x[i] * a + c
+    else:
+        for i in range(x.size):
+            out[i] = x[i] * a
 
 
 @_jit

@@ -234,6 +234,20 @@ class LayeredPlan:
                 runs.append((gid, slice(int(n[0]), int(n[-1]) + 1), slice(int(l[0]), int(l[-1]) + 1), a, b))
         return runs
 
+    def whole_runs(self, k):
+        """Group ``k``'s node columns as ``(first columns, alphas, betas)`` (arrays, one entry per
+        run of the assembly), when every run of it covers all its nets in order with one alpha
+        and one beta: node ``first[i] + j`` is ``alpha[i] * net_j + beta[i]``. Else None."""
+        cached = self.__dict__.setdefault("_whole_runs", {})
+        if k not in cached:
+            n = len(self.groups[k].nets)
+            runs = [(dst.start, alpha, beta) for gid, dst, src, alpha, beta in self.assembly if gid == k]
+            whole = all(src == slice(0, n) and np.isscalar(alpha) and np.isscalar(beta)
+                        for gid, dst, src, alpha, beta in self.assembly if gid == k)
+            cached[k] = (np.array([r[0] for r in runs], dtype=np.int64), np.array([r[1] for r in runs], dtype=float),
+                         np.array([r[2] for r in runs], dtype=float)) if whole and runs else None
+        return cached[k]
+
     def side(self, nodes):
         """A :class:`Side` for ``nodes`` (all in one group, or all fixed)."""
         nodes = np.asarray(nodes, dtype=np.int64)

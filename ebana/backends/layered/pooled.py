@@ -90,20 +90,23 @@ class PooledBlock:
                           self.KP, self.DP, self.child, self.pool, self.sb, self.follow, v_children, v_pools,
                           change_children, change_pools, 1 if children_too else 0, self._anchor, self._anchored)
 
-    def check(self, v_children, v_pools, C_pools, extra_pools, write=False):
+    def check(self, v_children, v_pools, C_pools, extra_pools, write=False, nodes=None):
         """KCL check of both groups at their final voltages (V), for pendant children: the
         pool link's currents from those voltages, the pools' other currents ``C_pools`` (A, as
         their last solve used them, or None) off by at most ``extra_pools`` (A, ``(B, n)``, or
         None). With ``write``, the children are first written from the pools (after sweeps
-        that solved the pools only), in the same pass. Every sample's largest residual as a
-        Newton step (V) and as a current (A)."""
+        that solved the pools only), in the same pass: into ``v_children``, or with ``nodes``
+        (the node voltages, V, ``(B, N)``, C order, and the children's columns there as
+        :meth:`~.plan.LayeredPlan.whole_runs` gives them) into those columns only. Every
+        sample's largest residual as a Newton step (V) and as a current (A)."""
         first, run, pools = self.check_order()
         # the pools' arrays in window order, where pool net w is not window w's
         in_windows = [x if pools is None or x is None else np.ascontiguousarray(x[:, pools])
                       for x in (v_pools, self._zeros_if_none(C_pools), self.KP, self.DP, extra_pools)]
+        out, runs = (_NO_NODES, _NO_RUNS) if nodes is None else nodes
         return pool_block_residual(v_children, in_windows[0], self.D, *self._known_currents(), self.lo, self.hi,
                                    self.clamps.band[2], self.inv, self.ep, *in_windows[1:], self.sa, self.sb, first,
-                                   run, write)
+                                   run, write, out, *runs)
 
     @property
     def anchored(self):
@@ -145,6 +148,10 @@ class PooledBlock:
         pool_block(self.y0, C_children, self.inv, self.s, self.inv_s, self.lo, self.hi, self.ep, self.KP, self.KP,
                    self.DP, self.child, self.pool, self.sb, self.follow, v_children, v_pools, None, None, 2,
                    np.empty((0, ANCHOR_ROWS, 0)), np.zeros(0, dtype=np.bool_))
+
+
+#: no node columns to write (:meth:`PooledBlock.check`)
+_NO_NODES, _NO_RUNS = np.empty((0, 0)), (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
 
 
 def _buffer(spare, shape):

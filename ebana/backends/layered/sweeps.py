@@ -292,8 +292,9 @@ class Sweeps:
         """``groups`` with, after each, the other group of its pooled block (if one is active)."""
         return [g for k in groups for g in ((k, self.active[k].second) if k in self.active else (k,))]
 
-    def check_residual(self, v, sample_offset):
+    def check_residual(self, v, sample_offset, nodes=None):
         """Every net's KCL at the final voltages, as the Newton step it would cause (V).
+        Returns the groups whose node voltages it wrote into ``nodes`` (see below).
 
         Each group's residual is evaluated (independently of how it was solved) with the
         currents from the crossbars that its last solve used; the groups after it in the
@@ -305,8 +306,12 @@ class Sweeps:
         A pooled block whose children hang on their pool alone is checked in one pass over
         both groups, the pool link's currents taken at the final voltages; where the sweeps
         solved its pools only (:meth:`sweep_all`), that pass first writes the children from
-        the final pools, as the block's solve would, and checks them as written.
+        the final pools, as the block's solve would, and checks them as written: straight into
+        their columns of the node voltages ``nodes`` (V, ``(B, N)``, or None: into ``v``) where
+        the plan has them whole (:meth:`~.plan.LayeredPlan.whole_runs`). No sweep reads those
+        children again (they hang on their pool alone), so ``v`` keeps its old values there.
         """
+        in_nodes = set()
         worst = np.zeros(v[0].shape[0] if v else 0)
         worst_amp = np.zeros_like(worst)
         # the groups solved later in the last sweep than each group (a block's two groups together)
@@ -325,8 +330,12 @@ class Sweeps:
                     extra = np.zeros(v[block.pools].shape)
                     for mine, coupling, uncertain in drifts:
                         add_drift(extra, mine, coupling, uncertain)
+                write = block.first in self.unwritten
+                runs = self.plan.whole_runs(block.children) if write and nodes is not None else None
                 step, amp = block.check(v[block.children], v[block.pools], self.final[block.pools], extra,
-                                        write=block.first in self.unwritten)
+                                        write=write, nodes=None if runs is None else (nodes, runs))
+                if runs is not None:
+                    in_nodes.add(block.children)
             else:
                 step, amp = self._check_group(k, v, after)
             worst = np.maximum(worst, step)
@@ -338,6 +347,7 @@ class Sweeps:
             raise SimulatorError(f"layered native solution fails the KCL check: residual up to {worst_amp[b]:.3g} A, "
                                  f"{worst[b]:.3g} V as a Newton step (limit {self.backend.check_tol:g} V)",
                                  sample=sample_offset + b)
+        return in_nodes
 
     def _drifts(self, k, after, own=None):
         """How far the currents into group ``k`` that its last solve used may be off, per link
