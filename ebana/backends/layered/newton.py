@@ -35,7 +35,7 @@ import threading
 
 import numpy as np
 
-from .kernels import follow_pieces, update_slope_products
+from .kernels import update_slope_products
 from .plan import FIXED
 
 #: output nets above which the per-sample matrices would cost more than the sweeps they save
@@ -151,19 +151,19 @@ class OutputNewton(OutputJump):
         self.block = block
         self.also_moves = (block.pools,)  # groups outside the state that a jump moves
         bl = sweeps.bound[id(link)]
-        Pm, Om, symmetric = crossbar_sides(bl, link, block.pools)
+        self.Pm, Om, symmetric = crossbar_sides(bl, link, block.pools)
         super().__init__(sweeps, out, v, fallback, symmetric)
-        # P: Pm contiguous, (n_o, W): the pools' currents per volt of each output
-        self.pairs, self.pairs_t, self.P = output_pairs(bl, Pm, Om, symmetric)
+        self.pairs, self.pairs_t, _ = output_pairs(bl, self.Pm, Om, symmetric)
         self.inherit = warm  # the first jump takes the last solve's matrix
 
     def _anchored(self):
         return self.block.anchored
 
     def _follow(self, y):
-        """The pools along their anchors' lines (window order), by the change of their currents:
-        one compiled pass (three numpy passes over the pools took 2.3 ms at 128 samples)."""
-        follow_pieces(self.v[self.block.pools], y, self.P, self.block.anchor_slopes())
+        """The pools along their anchors' lines (window order), by the change of their currents."""
+        dp = y @ self.Pm
+        dp *= self.block.anchor_slopes()
+        self.v[self.block.pools] += dp
 
     def _jump_matrix(self):
         """``A`` for this jump: the first jump of a warm solve (a nudged phase from the free
@@ -197,7 +197,7 @@ def kept_slope_products(holder, slopes, pairs, pairs_t):
     samples share their pieces but for 1 / FRESH_SHARE of them: in the local image network
     about 80 of a sample's 4,096 windows differ from the first sample's on Fashion-MNIST
     images, so each sample's update is a few rows where its own product was ``W x pairs``
-    multiply-adds (12 ms of a 128-sample free phase). A rectified layer's pieces differ in
+    multiply-adds (5 to 7 ms of a 128-sample free phase). A rectified layer's pieces differ in
     about a quarter of its nets: each sample gets its own product at once."""
     kept = holder.newton_products
     most = slopes.shape[1] // FRESH_SHARE
