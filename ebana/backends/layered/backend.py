@@ -127,7 +127,9 @@ class LayeredBackend(Backend):
         self._norton = {}  # chunk key -> (bound, known voltages, per-group constants)
         self._mixed = {}   # chunk key -> (bound, {(link id, side): MixedProduct})
         self._pooled = {}  # chunk key -> (per-group constants, {group: PooledBlock})
-        self._final = {}   # chunk key -> net voltages (V) per group at the end of its last solve
+        # chunk key -> net voltages (V) per group at the end of its last solve; not the clamped nets
+        # that the check writes straight into the node voltages (Sweeps.check_residual): no sweep reads them
+        self._final = {}
         self._usual_sweeps = (0.0, 0)  # (mean sweeps per solve, solves counted), for _note_sweeps
         self._said_slow = False
 
