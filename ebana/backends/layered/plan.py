@@ -241,11 +241,11 @@ class LayeredPlan:
         cached = self.__dict__.setdefault("_whole_runs", {})
         if k not in cached:
             n = len(self.groups[k].nets)
-            runs = [(dst.start, alpha, beta) for gid, dst, src, alpha, beta in self.assembly if gid == k]
-            whole = all(src == slice(0, n) and np.isscalar(alpha) and np.isscalar(beta)
-                        for gid, dst, src, alpha, beta in self.assembly if gid == k)
-            cached[k] = (np.array([r[0] for r in runs], dtype=np.int64), np.array([r[1] for r in runs], dtype=float),
-                         np.array([r[2] for r in runs], dtype=float)) if whole and runs else None
+            runs = [(dst, src, alpha, beta) for gid, dst, src, alpha, beta in self.assembly if gid == k]
+            whole = runs and all(src == slice(0, n) and np.isscalar(a) and np.isscalar(b) for _, src, a, b in runs)
+            cached[k] = (np.array([dst.start for dst, *_ in runs], dtype=np.int64),
+                         np.array([a for *_, a, _ in runs], dtype=float),
+                         np.array([b for *_, b in runs], dtype=float)) if whole else None
         return cached[k]
 
     def side(self, nodes):
