@@ -170,9 +170,8 @@ class Sweeps:
         groups after it, is recomputed rather than mixed (its nets outnumber the rest's a
         thousandfold); a ``backward`` start then first solves the groups after the first once,
         from the outputs back, so the nudge still reaches every layer in the first sweep.
-        Children that follow their pool alone are solved with it but written once, after
-        the last sweep: by :meth:`check_residual`, which must follow (straight into the node
-        voltages, where it is given them), or here, when ``quiet``.
+        Children that follow their pool alone are solved with it but written once, after the
+        last sweep: by :meth:`check_residual` (into the node voltages), or here when ``quiet``.
         ``from_zero``: every net starts at 0 V, so the first sweep skips the products from
         groups it has not reached yet (through scaled crossbars, whose offsets are constants)."""
         be = self.backend
