@@ -13,6 +13,7 @@ from ebana import (AmplificationLayer, AveragePooling2DLayer, BiasVoltageLayer, 
                    DenseLayer, DiodeLayer, FlattenLayer, InputVoltageLayer, LocallyConnected2DLayer, Model)
 from ebana.backends.layered import kernels
 from ebana.backends.layered.backend import LayeredBackend, auto_threads
+from ebana.backends.layered import pooled as pooled_module
 from ebana.backends.layered.pooled import PooledBlock, candidate_links, check_order
 from ebana.networks import local_network, rectified_mlp
 from ebana.training import MSE
@@ -391,6 +392,25 @@ def test_the_block_check_writes_children_straight_into_their_node_columns_as_the
         np.testing.assert_array_equal(untouched, children + 1.0)
         np.testing.assert_array_equal(got_step, want_step)
         np.testing.assert_array_equal(got_amp, want_amp)
+
+
+def test_the_block_check_reads_constants_shared_by_every_child_as_numbers_to_the_same_bits(monkeypatch):
+    """The check passes a constant that every child shares (the pooling conductances, the
+    clamp band here) as one number; as the arrays it was made from it gives the same bits."""
+    block, v, C = _solved_block(3, filters=8)
+    children, pools = v[block.children], v[block.pools].copy()
+    pools[1] += 1e-7 * np.arange(pools.shape[1])
+    shared = block._check_constants()
+    assert sum(np.ndim(c) == 0 for c in shared) >= 4  # XL, the band's two edges, sa, sb at least
+    assert np.ndim(pooled_module._shared(np.array([0.0, -0.0]))) == 1  # signed zeros: not one number
+    results = []
+    for keep_arrays in (False, True):
+        if keep_arrays:
+            monkeypatch.setattr(pooled_module, "_shared", lambda x: x)
+        written = children.copy()
+        results.append(block.check(written, pools, C, None, write=True) + (written,))
+    for got, want in zip(*results):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_ep_gradients_through_pooled_blocks_match_finite_differences():

@@ -18,6 +18,8 @@ Units: V, A, S.
 """
 import numba
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 # cache: compiled once per machine (a few seconds), not in every process; nogil: callable
 # from the solver's chunk threads at once
@@ -600,33 +602,31 @@ def pool_block_residual(xL, vP, DL, KL, XL, lowL, highL, gd, inv, eps, cP, KP, D
     ``run`` 1 fits any order). ``DL``, ``lowL``, ``highL``, ``inv`` = 1/``DL`` and ``eps`` are
     their :class:`~.clamps.ClampSolver` band constants in window order ``(rows, K, W)`` (``gd``
     scalar), ``KL + XL`` their known currents in net order (``(rows, n)`` each, the clamps' off
-    part ``XL`` apart); ``sa[k, w]`` (S, folded)
+    part ``XL`` apart); ``sa[k, w]`` (S, folded, ``(1, K, W)``)
     is the current into the child per volt of its pool, ``sb[k, w]`` (S) the current into the
-    pool per volt of it. The pool link's currents are computed here from the final voltages;
+    pool per volt of it. ``XL``, ``lowL``, ``highL``, ``sa`` and ``sb`` may each be one number
+    shared by every child (:func:`_run`). The pool link's currents are computed here from the final voltages;
     ``cP``, ``KP`` (A) and ``DP`` (S) are the pools' other currents (as their last solve used
     them), known currents and diagonal, and ``extraP`` (A, ``(B, W)``, or None) bounds how far
     ``cP`` may be off, all in window order. Returns every sample's largest residual as a
     Newton step (V) and as a current (A), over both groups; a NaN anywhere gives NaN."""
-    B, (K, W) = xL.shape[0], sa.shape
+    B, K, W = xL.shape[0], first.shape[0], vP.shape[1]
     steps, amps = np.zeros(B), np.zeros(B)
     step, amp = np.empty((K + 1, W)), np.empty((K + 1, W))  # per sample, then reduced
     into_pool = np.empty(W)
     direct = write and columns.size > 0
     run_x = np.empty(run)  # a run of children on its way to the node voltages (direct)
     for b in range(B):
-        rd, rk, ri = min(b, DL.shape[0] - 1), min(b, KL.shape[0] - 1), min(b, inv.shape[0] - 1)
-        rl, rh, re = min(b, lowL.shape[0] - 1), min(b, highL.shape[0] - 1), min(b, eps.shape[0] - 1)
-        rx = min(b, XL.shape[0] - 1)
         into_pool[:] = 0.0
         for k in range(K):
             for r in range(W // run):
                 net, w = first[k, r], r * run
                 x = run_x if direct else xL[b, net:net + run]
-                _check_children(x, KL[rk, net:net + run], XL[rx, net:net + run],
-                                vP[b, w:w + run], sa[k, w:w + run], sb[k, w:w + run], DL[rd, k, w:w + run],
-                                lowL[rl, k, w:w + run], highL[rh, k, w:w + run], inv[ri, k, w:w + run],
-                                eps[re, k, w:w + run], gd, write, into_pool[w:w + run], step[k, w:w + run],
-                                amp[k, w:w + run])
+                _check_children(x, KL[min(b, KL.shape[0] - 1), net:net + run], _run(XL, b, 0, net, run),
+                                vP[b, w:w + run], _run(sa, b, k, w, run), _run(sb, b, k, w, run),
+                                _run(DL, b, k, w, run), _run(lowL, b, k, w, run), _run(highL, b, k, w, run),
+                                _run(inv, b, k, w, run), _run(eps, b, k, w, run), gd, write,
+                                into_pool[w:w + run], step[k, w:w + run], amp[k, w:w + run])
                 if direct:
                     for i in range(columns.size):
                         _scaled_copy(x, alpha[i], beta[i], nodes[b, columns[i] + net:columns[i] + net + run])
@@ -645,18 +645,52 @@ def pool_block_residual(xL, vP, DL, KL, XL, lowL, highL, gd, inv, eps, cP, KP, D
 
 @_jit_ieee_inline
 def _check_children(x, Kc, Xc, V, sa, sb, D, low, high, inv, eps, gd, write, into_pool, step, amp):
-    """:func:`pool_block_residual` over one run of children (arrays of the run's length)."""
+    """:func:`pool_block_residual` over one run of children (arrays of the run's length, or
+    numbers shared by the run: :func:`_at`)."""
     if write:  # the band clamp's solve, as ClampSolver makes it: (C + K) / D, then the clamps
         for i in range(x.size):
-            y = (sa[i] * V[i] + (Kc[i] + Xc[i])) * inv[i]
-            x[i] = y + eps[i] * (min(max(y, low[i]), high[i]) - y)
+            y = (_at(sa, i) * V[i] + (Kc[i] + _at(Xc, i))) * _at(inv, i)
+            x[i] = y + _at(eps, i) * (min(max(y, _at(low, i)), _at(high, i)) - y)
     for i in range(x.size):
-        into_pool[i] += sb[i] * x[i]
-        beyond = x[i] - min(max(x[i], low[i]), high[i])
-        f = D[i] * x[i] - sa[i] * V[i] - (Kc[i] + Xc[i]) + gd * beyond
+        into_pool[i] += _at(sb, i) * x[i]
+        beyond = x[i] - min(max(x[i], _at(low, i)), _at(high, i))
+        f = _at(D, i) * x[i] - _at(sa, i) * V[i] - (Kc[i] + _at(Xc, i)) + gd * beyond
         f = max(f, -f)
         amp[i] = f
-        step[i] = f / (D[i] + gd * (beyond != 0.0))
+        step[i] = f / (_at(D, i) + gd * (beyond != 0.0))
+
+
+def _run(x, b, k, first, n):
+    """Sample ``b``'s ``n`` constants from ``first`` of row ``k``: ``x[min(b, rows - 1), k,
+    first:first + n]`` of ``x`` ``(rows, K, W)`` (one row: shared by the batch), or
+    ``x[min(b, rows - 1), first:first + n]`` of ``x`` ``(rows, n)``; or ``x`` itself when it is
+    a number shared by every net. Compiled per kind (:func:`_run_compiled`)."""
+    if np.ndim(x) == 0:
+        return x
+    row = x[min(b, x.shape[0] - 1)]
+    return row[first:first + n] if row.ndim == 1 else row[k, first:first + n]
+
+
+@overload(_run, inline="always")
+def _run_compiled(x, b, k, first, n):
+    if isinstance(x, types.Number):
+        return lambda x, b, k, first, n: x
+    if x.ndim == 2:
+        return lambda x, b, k, first, n: x[min(b, x.shape[0] - 1), first:first + n]
+    return lambda x, b, k, first, n: x[min(b, x.shape[0] - 1), k, first:first + n]
+
+
+def _at(x, i):
+    """``x[i]``, or ``x`` when it is a number shared by every net: one kernel serves constants
+    that differ per net and, where every net shares them, numbers that stream no memory."""
+    return x if np.ndim(x) == 0 else x[i]
+
+
+@overload(_at, inline="always")
+def _at_compiled(x, i):
+    if isinstance(x, types.Number):
+        return lambda x, i: x
+    return lambda x, i: x[i]
 
 
 @_jit_ieee_inline
