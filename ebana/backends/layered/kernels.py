@@ -602,10 +602,10 @@ def pool_block_residual(xL, vP, DL, KL, XL, lowL, highL, gd, inv, eps, cP, KP, D
     ``run`` 1 fits any order). ``DL``, ``lowL``, ``highL``, ``inv`` = 1/``DL`` and ``eps`` are
     their :class:`~.clamps.ClampSolver` band constants in window order ``(rows, K, W)`` (``gd``
     scalar), ``KL + XL`` their known currents in net order (``(rows, n)`` each, the clamps' off
-    part ``XL`` apart); ``sa[k, w]`` (S, folded, ``(1, K, W)``)
-    is the current into the child per volt of its pool, ``sb[k, w]`` (S) the current into the
-    pool per volt of it. ``XL``, ``lowL``, ``highL``, ``sa`` and ``sb`` may each be one number
-    shared by every child (:func:`_run`). The pool link's currents are computed here from the final voltages;
+    part ``XL`` apart); ``sa[0, k, w]`` (S, folded) is the current into the child per volt of
+    its pool, ``sb[0, k, w]`` (S) the current into the pool per volt of it. Any of these
+    constants may be one number shared by every child (:func:`_run`; ``KL`` is per sample).
+    The pool link's currents are computed here from the final voltages;
     ``cP``, ``KP`` (A) and ``DP`` (S) are the pools' other currents (as their last solve used
     them), known currents and diagonal, and ``extraP`` (A, ``(B, W)``, or None) bounds how far
     ``cP`` may be off, all in window order. Returns every sample's largest residual as a
@@ -622,7 +622,7 @@ def pool_block_residual(xL, vP, DL, KL, XL, lowL, highL, gd, inv, eps, cP, KP, D
             for r in range(W // run):
                 net, w = first[k, r], r * run
                 x = run_x if direct else xL[b, net:net + run]
-                _check_children(x, KL[min(b, KL.shape[0] - 1), net:net + run], _run(XL, b, 0, net, run),
+                _check_children(x, _run(KL, b, 0, net, run), _run(XL, b, 0, net, run),
                                 vP[b, w:w + run], _run(sa, b, k, w, run), _run(sb, b, k, w, run),
                                 _run(DL, b, k, w, run), _run(lowL, b, k, w, run), _run(highL, b, k, w, run),
                                 _run(inv, b, k, w, run), _run(eps, b, k, w, run), gd, write,
